@@ -1,0 +1,1 @@
+//! jose (in progress)
