@@ -55,6 +55,10 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The body, exactly as received.
     pub body: Vec<u8>,
+    /// The peer's address as the host sees it (for per-IP throttling), if
+    /// known. Behind a reverse proxy the host decides whether to trust
+    /// forwarding headers; the core never parses them.
+    pub peer: Option<core::net::IpAddr>,
 }
 
 impl Request {
@@ -66,6 +70,7 @@ impl Request {
             query: None,
             headers: Vec::new(),
             body: Vec::new(),
+            peer: None,
         }
     }
 
