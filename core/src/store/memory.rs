@@ -1,0 +1,460 @@
+//! The bounded in-memory store: fixed capacities, typed errors when full,
+//! expired entries evicted, never a panic.
+//!
+//! ## Lock
+//! One [`spin::Mutex`] around all tables. It is `no_std`, `Send + Sync`, and
+//! every critical section is a short, non-blocking map operation that never
+//! awaits, so contention costs nanoseconds; `critical-section` would disable
+//! interrupts on a device for no benefit and needs a platform implementation.
+//! Each future returned by this store is already complete (`core::future::ready`):
+//! the lock is never held across a suspension point.
+//!
+//! ## Bounds
+//! Each table has a capacity ([`MemoryStoreLimits`]). An insert into a full
+//! table first evicts expired entries; if none can go, it fails with
+//! [`StoreError::Full`] rather than evicting live state (a live code or refresh
+//! family silently vanishing would look like a bug to the user; an error is
+//! honest). Clients never expire.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use core::fmt;
+use core::future::{Future, ready};
+
+use spin::Mutex;
+
+use super::{
+    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, IssuedAccessToken,
+    PendingAuthorization, PendingStore, RefreshFamily, RefreshStore, RevocationStore,
+    RotateOutcome, Rotation, SecretHash, StoreError, secret_matches,
+};
+use crate::time::UnixTime;
+
+/// Capacities of a [`MemoryStore`]. Each bounds memory a peer can make us
+/// hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryStoreLimits {
+    /// Registered clients (registration flooding; registration is also
+    /// rate-limited by the host hook).
+    pub clients: usize,
+    /// Pending authorization requests (unauthenticated `GET /authorize`
+    /// flooding; each lives only minutes).
+    pub pending: usize,
+    /// Authorization codes and their replay tombstones.
+    pub codes: usize,
+    /// Refresh-token families (one per grant).
+    pub families: usize,
+    /// Revoked access-token ids (until the tokens expire).
+    pub revoked_jtis: usize,
+}
+
+impl MemoryStoreLimits {
+    /// Small tables for a device.
+    pub const DEVICE: MemoryStoreLimits = MemoryStoreLimits {
+        clients: 16,
+        pending: 16,
+        codes: 16,
+        families: 32,
+        revoked_jtis: 64,
+    };
+    /// Generous tables for a single server instance.
+    pub const SERVER: MemoryStoreLimits = MemoryStoreLimits {
+        clients: 10_000,
+        pending: 10_000,
+        codes: 10_000,
+        families: 100_000,
+        revoked_jtis: 100_000,
+    };
+}
+
+impl Default for MemoryStoreLimits {
+    fn default() -> Self {
+        MemoryStoreLimits::SERVER
+    }
+}
+
+/// A code and, once redeemed, the tombstone data.
+#[derive(Clone)]
+struct CodeEntry {
+    record: CodeRecord,
+    redeemed: bool,
+    access_token: Option<IssuedAccessToken>,
+}
+
+#[derive(Default)]
+struct Tables {
+    clients: BTreeMap<String, ClientRecord>,
+    pending: BTreeMap<String, PendingAuthorization>,
+    codes: BTreeMap<SecretHash, CodeEntry>,
+    families: BTreeMap<String, RefreshFamily>,
+    revoked: BTreeMap<String, u64>,
+}
+
+/// Bounded in-memory implementation of every store trait.
+pub struct MemoryStore {
+    limits: MemoryStoreLimits,
+    tables: Mutex<Tables>,
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print records: they hold hashes and user data.
+        f.debug_struct("MemoryStore")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new(MemoryStoreLimits::default())
+    }
+}
+
+/// How long a redeemed code's tombstone outlives the code's own expiry, so
+/// that a replay shortly after expiry is still recognised as a replay.
+const TOMBSTONE_GRACE_SECS: u64 = 600;
+
+impl MemoryStore {
+    /// An empty store with `limits`.
+    pub fn new(limits: MemoryStoreLimits) -> MemoryStore {
+        MemoryStore {
+            limits,
+            tables: Mutex::new(Tables::default()),
+        }
+    }
+
+    /// The capacities.
+    pub fn limits(&self) -> MemoryStoreLimits {
+        self.limits
+    }
+
+    /// Number of live entries per table, in the order of
+    /// [`MemoryStoreLimits`] (for tests and metrics).
+    pub fn counts(&self) -> [usize; 5] {
+        let t = self.tables.lock();
+        [
+            t.clients.len(),
+            t.pending.len(),
+            t.codes.len(),
+            t.families.len(),
+            t.revoked.len(),
+        ]
+    }
+
+    fn insert_client_now(&self, client: ClientRecord) -> Result<(), StoreError> {
+        let mut t = self.tables.lock();
+        if t.clients.contains_key(&client.client_id) {
+            return Err(StoreError::Duplicate);
+        }
+        if t.clients.len() >= self.limits.clients {
+            return Err(StoreError::Full);
+        }
+        t.clients.insert(client.client_id.clone(), client);
+        Ok(())
+    }
+
+    fn insert_pending_now(&self, p: PendingAuthorization, now: u64) -> Result<(), StoreError> {
+        let mut t = self.tables.lock();
+        if t.pending.contains_key(&p.id) {
+            return Err(StoreError::Duplicate);
+        }
+        if t.pending.len() >= self.limits.pending {
+            t.pending.retain(|_, v| v.expires_at > now);
+            if t.pending.len() >= self.limits.pending {
+                return Err(StoreError::Full);
+            }
+        }
+        t.pending.insert(p.id.clone(), p);
+        Ok(())
+    }
+
+    fn pending_now(&self, id: &str, now: u64, take: bool) -> Option<PendingAuthorization> {
+        let mut t = self.tables.lock();
+        let live = t.pending.get(id).is_some_and(|p| p.expires_at > now);
+        if !live {
+            // Expired: drop it on the way.
+            t.pending.remove(id);
+            return None;
+        }
+        if take {
+            t.pending.remove(id)
+        } else {
+            t.pending.get(id).cloned()
+        }
+    }
+
+    fn insert_code_now(&self, code: CodeRecord, now: u64) -> Result<(), StoreError> {
+        let mut t = self.tables.lock();
+        if t.codes.contains_key(&code.code_hash) {
+            return Err(StoreError::Duplicate);
+        }
+        if t.codes.len() >= self.limits.codes {
+            t.codes
+                .retain(|_, e| e.record.expires_at.saturating_add(grace(e)) > now);
+            if t.codes.len() >= self.limits.codes {
+                return Err(StoreError::Full);
+            }
+        }
+        let entry = CodeEntry {
+            record: code,
+            redeemed: false,
+            access_token: None,
+        };
+        t.codes.insert(entry.record.code_hash, entry);
+        Ok(())
+    }
+
+    fn take_code_now(&self, hash: &SecretHash, now: u64) -> CodeTake {
+        let mut t = self.tables.lock();
+        let Some(entry) = t.codes.get_mut(hash) else {
+            return CodeTake::Unknown;
+        };
+        if entry.redeemed {
+            if entry.record.expires_at.saturating_add(TOMBSTONE_GRACE_SECS) > now {
+                return CodeTake::Replayed {
+                    grant_id: entry.record.grant_id.clone(),
+                    access_token: entry.access_token.clone(),
+                };
+            }
+            t.codes.remove(hash);
+            return CodeTake::Unknown;
+        }
+        if entry.record.expires_at <= now {
+            t.codes.remove(hash);
+            return CodeTake::Unknown;
+        }
+        entry.redeemed = true;
+        CodeTake::Redeemed(entry.record.clone())
+    }
+
+    fn record_code_token_now(&self, hash: &SecretHash, token: IssuedAccessToken) {
+        let mut t = self.tables.lock();
+        if let Some(entry) = t.codes.get_mut(hash) {
+            entry.access_token = Some(token);
+        }
+    }
+
+    fn insert_family_now(&self, family: RefreshFamily, now: u64) -> Result<(), StoreError> {
+        let mut t = self.tables.lock();
+        if t.families.contains_key(&family.family_id) {
+            return Err(StoreError::Duplicate);
+        }
+        if t.families.len() >= self.limits.families {
+            // A revoked family is kept only as long as its tokens could be
+            // presented; after that it is as good as absent.
+            t.families
+                .retain(|_, f| f.family_expires_at > now && f.current_expires_at > now);
+            if t.families.len() >= self.limits.families {
+                return Err(StoreError::Full);
+            }
+        }
+        t.families.insert(family.family_id.clone(), family);
+        Ok(())
+    }
+
+    fn family_now(&self, id: &str, now: u64) -> Option<RefreshFamily> {
+        let t = self.tables.lock();
+        t.families
+            .get(id)
+            .filter(|f| f.family_expires_at > now)
+            .cloned()
+    }
+
+    fn rotate_now(
+        &self,
+        id: &str,
+        presented: &SecretHash,
+        rotation: Rotation,
+        now: u64,
+    ) -> RotateOutcome {
+        let mut t = self.tables.lock();
+        let Some(family) = t.families.get_mut(id) else {
+            return RotateOutcome::Invalid;
+        };
+        if family.revoked || family.family_expires_at <= now {
+            return RotateOutcome::Invalid;
+        }
+        if !secret_matches(&family.current_hash, presented) {
+            family.revoked = true;
+            return RotateOutcome::Reused;
+        }
+        if family.current_expires_at <= now {
+            return RotateOutcome::Invalid;
+        }
+        let before = family.clone();
+        family.current_hash = rotation.new_hash;
+        family.scopes = rotation.scopes;
+        family.current_issued_at = rotation.issued_at;
+        family.current_expires_at = rotation.expires_at.min(family.family_expires_at);
+        RotateOutcome::Rotated(alloc::boxed::Box::new(before))
+    }
+
+    fn revoke_family_now(&self, id: &str) {
+        let mut t = self.tables.lock();
+        if let Some(f) = t.families.get_mut(id) {
+            f.revoked = true;
+        }
+    }
+
+    fn revoke_jti_now(&self, jti: &str, expires_at: u64, now: u64) -> Result<(), StoreError> {
+        if expires_at <= now {
+            // Already expired: verification refuses it anyway.
+            return Ok(());
+        }
+        let mut t = self.tables.lock();
+        if let Some(exp) = t.revoked.get_mut(jti) {
+            *exp = (*exp).max(expires_at);
+            return Ok(());
+        }
+        if t.revoked.len() >= self.limits.revoked_jtis {
+            t.revoked.retain(|_, exp| *exp > now);
+            if t.revoked.len() >= self.limits.revoked_jtis {
+                return Err(StoreError::Full);
+            }
+        }
+        t.revoked.insert(String::from(jti), expires_at);
+        Ok(())
+    }
+
+    fn is_revoked_now(&self, jti: &str, now: u64) -> bool {
+        let t = self.tables.lock();
+        t.revoked.get(jti).is_some_and(|exp| *exp > now)
+    }
+}
+
+fn grace(e: &CodeEntry) -> u64 {
+    if e.redeemed { TOMBSTONE_GRACE_SECS } else { 0 }
+}
+
+impl ClientStore for MemoryStore {
+    fn insert_client(
+        &self,
+        client: ClientRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        ready(self.insert_client_now(client))
+    }
+
+    fn client(
+        &self,
+        client_id: &str,
+    ) -> impl Future<Output = Result<Option<ClientRecord>, StoreError>> + Send {
+        ready(Ok(self.tables.lock().clients.get(client_id).cloned()))
+    }
+}
+
+impl PendingStore for MemoryStore {
+    fn insert_pending(
+        &self,
+        pending: PendingAuthorization,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        ready(self.insert_pending_now(pending, now.secs()))
+    }
+
+    fn pending(
+        &self,
+        id: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Option<PendingAuthorization>, StoreError>> + Send {
+        ready(Ok(self.pending_now(id, now.secs(), false)))
+    }
+
+    fn take_pending(
+        &self,
+        id: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Option<PendingAuthorization>, StoreError>> + Send {
+        ready(Ok(self.pending_now(id, now.secs(), true)))
+    }
+}
+
+impl CodeStore for MemoryStore {
+    fn insert_code(
+        &self,
+        code: CodeRecord,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        ready(self.insert_code_now(code, now.secs()))
+    }
+
+    fn take_code(
+        &self,
+        code_hash: &SecretHash,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<CodeTake, StoreError>> + Send {
+        ready(Ok(self.take_code_now(code_hash, now.secs())))
+    }
+
+    fn record_code_access_token(
+        &self,
+        code_hash: &SecretHash,
+        token: IssuedAccessToken,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.record_code_token_now(code_hash, token);
+        ready(Ok(()))
+    }
+}
+
+impl RefreshStore for MemoryStore {
+    fn insert_family(
+        &self,
+        family: RefreshFamily,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        ready(self.insert_family_now(family, now.secs()))
+    }
+
+    fn family(
+        &self,
+        family_id: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Option<RefreshFamily>, StoreError>> + Send {
+        ready(Ok(self.family_now(family_id, now.secs())))
+    }
+
+    fn rotate_refresh(
+        &self,
+        family_id: &str,
+        presented: &SecretHash,
+        rotation: Rotation,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<RotateOutcome, StoreError>> + Send {
+        ready(Ok(self.rotate_now(
+            family_id,
+            presented,
+            rotation,
+            now.secs(),
+        )))
+    }
+
+    fn revoke_family(
+        &self,
+        family_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.revoke_family_now(family_id);
+        ready(Ok(()))
+    }
+}
+
+impl RevocationStore for MemoryStore {
+    fn revoke_jti(
+        &self,
+        jti: &str,
+        expires_at: u64,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        ready(self.revoke_jti_now(jti, expires_at, now.secs()))
+    }
+
+    fn is_jti_revoked(
+        &self,
+        jti: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        ready(Ok(self.is_revoked_now(jti, now.secs())))
+    }
+}
+
+#[cfg(test)]
+mod tests;
