@@ -1,1 +1,75 @@
-//! jose (in progress)
+//! JOSE for mcpauth: RSA keys, key sets with rotation, RFC 9068 access tokens
+//! (RS256 JWS, compact serialization) and JWKS.
+//!
+//! ```text
+//! SigningKey ──► KeySet ──issue_access_token──► "eyJ….eyJ….sig"
+//!   (PKCS#8,      │  ▲                                │
+//!    generate)    │  └── rotate / remove              ▼
+//!                 └──to_jwks_json──► JWKS ──from_jwks_json──► KeySet (verify-only)
+//!                                                     └─verify_access_token(policy, now)
+//! ```
+//!
+//! # Why not jwt-compact's `Algorithm` trait
+//!
+//! The card named jwt-compact, whose published releases depend on `rsa` 0.9
+//! (RUSTSEC-2023-0071, the Marvin timing attack on private-key operations;
+//! an authorization server signs over the network). `rsa` 0.10 fixes it. We
+//! use `rsa` 0.10 directly, with blinded `pkcs1v15_sign_with_rng`, under a
+//! thin compact-JWS layer of our own (~100 lines in `token.rs`) instead of
+//! plugging it into jwt-compact's `Algorithm`, because:
+//!
+//! - `Algorithm::sign` takes no RNG and cannot fail. Blinding needs the
+//!   injected RNG, which *can* fail (a hardware RNG); through that trait an
+//!   RNG failure could only be smuggled out through a `RefCell` side channel
+//!   next to a dummy signature. Here it is an ordinary [`SignError::Rng`].
+//! - We must be stricter than jwt-compact's parser anyway (duplicate JSON
+//!   members, `typ`, `crit`, canonical base64url, one size limit before any
+//!   parsing), so we would parse every token twice.
+//! - jwt-compact 0.8 pulls `sha2` 0.10, `hmac` 0.12, `rand_core` 0.6 and
+//!   `anyhow` into a `no_std` device build that already has their newer
+//!   versions through `rsa` 0.10.
+//!
+//! The compact serialization itself is small: base64url (RFC 7515 §2, via the
+//! constant-time `base64ct`, which refuses padding and non-canonical trailing
+//! bits), JSON via `serde_json`, and the signature via an [`RsaProvider`].
+//!
+//! # Providers
+//!
+//! The RSA primitive sits behind [`RsaProvider`] (`sign_rs256`,
+//! `verify_rs256`). [`PureRustRsa`] (the `rsa` crate) is the default and the
+//! one devices use; a host can install a faster backend with
+//! [`KeySet::with_provider`] (`&'static`, so no `Arc` is needed on targets
+//! without atomics).
+//!
+//! # Verification order
+//!
+//! [`KeySet::verify_access_token`] refuses, each with its own
+//! [`TokenError`]: an oversized token (before anything else), unknown time,
+//! anything but three segments, bad base64url, a header that is not a strict
+//! JSON object, `alg` `none`/`HS*` (always) or outside the policy's
+//! allow-list, `typ` other than `at+jwt`/`application/at+jwt`, `crit`, a
+//! missing or unknown `kid`, a bad signature; only then are the claims
+//! decoded (strictly) and checked: required claims, exact `iss`, `aud`
+//! containing the expected resource, `exp`/`nbf`/`iat` with leeway.
+
+mod jwks;
+mod key;
+mod keyset;
+mod provider;
+mod strict;
+mod token;
+
+#[cfg(test)]
+mod tests;
+
+pub use jwks::{JwksError, MAX_JWKS_KEYS, MAX_JWKS_LEN, parse_jwks};
+pub use key::{KeyError, MAX_KID_LEN, MAX_RSA_BITS, MIN_RSA_BITS, SigningKey, VerifyingKey};
+pub use keyset::KeySet;
+pub use provider::{PURE_RUST_RSA, PureRustRsa, RsaProvider, SignError};
+pub use token::{
+    AccessTokenClaims, Algorithm, Audience, DEFAULT_LEEWAY_SECS, Part, REGISTERED_CLAIMS,
+    TokenError, ValidationPolicy,
+};
+
+/// The `typ` header of RFC 9068 access tokens.
+pub const JWT_TYPE: &str = "at+jwt";
