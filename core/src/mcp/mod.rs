@@ -1,1 +1,256 @@
-//! mcp (in progress)
+//! The MCP server: JSON-RPC framing, the Streamable HTTP transport of both
+//! protocol eras, and dispatch to application-registered tools, resources and
+//! prompts. Pure logic: the host hands in an [`http::Request`], the
+//! authenticated [`Principal`] (if any), the time and a CSPRNG, and gets back
+//! an [`McpOutcome`].
+//!
+//! ## Eras
+//! - **2025 era** (protocol versions 2025-03-26, 2025-06-18, 2025-11-25):
+//!   `initialize` handshake, `Mcp-Session-Id` sessions (unless
+//!   [`McpConfig::stateless`]), `MCP-Protocol-Version` header (absent means
+//!   2025-03-26).
+//! - **2026-07-28 era**: stateless; every request carries
+//!   `_meta["io.modelcontextprotocol/protocolVersion"]` and client
+//!   capabilities, mirrored in the `MCP-Protocol-Version`, `Mcp-Method` and
+//!   `Mcp-Name` headers; results carry `resultType` and `serverInfo`.
+//!
+//! A request is served in the 2026 era when its `_meta` names a protocol
+//! version or its `MCP-Protocol-Version` header names a modern one; an
+//! `initialize` request (and anything else) is served in the 2025 era.
+//!
+//! ## Using it
+//! ```
+//! use mcpauth_core::mcp::{McpConfig, McpServer, Registry, Tool, CallToolResult, MemorySessionStore};
+//! use serde_json::json;
+//!
+//! let mut registry = Registry::new();
+//! registry
+//!     .tool(
+//!         Tool::new("echo", json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}))
+//!             .with_description("Echo the text back")
+//!             .with_required_scopes(&["mcp:tools"]),
+//!         |_ctx, args| Box::pin(async move {
+//!             let text = args.get("text").and_then(|v| v.as_str()).unwrap_or_default();
+//!             Ok(CallToolResult::text(text))
+//!         }),
+//!     )
+//!     .expect("unique tool name");
+//! let config = McpConfig::new("example", "1.0.0");
+//! let sessions = MemorySessionStore::new(config.limits.sessions, config.limits.session_idle_secs);
+//! let server = McpServer::new(config, registry, Box::new(sessions));
+//! # let _ = server;
+//! ```
+//!
+//! ## Sessions and locking
+//! 2025-era sessions live behind the [`SessionStore`] trait (async, object
+//! safe), so a host can share them between instances later. The core's
+//! [`MemorySessionStore`] is a bounded table (capacity + idle expiry against
+//! the `now` the host passes) behind one `spin::Mutex`: `no_std`,
+//! `Send + Sync`, and every critical section is a short table operation that
+//! never spans an `.await` (the store's futures are already complete), so
+//! spinning costs nanoseconds. It is the same choice as the OAuth memory store.
+//!
+//! ## Responses
+//! Requests are answered with `application/json`, or with a buffered
+//! `text/event-stream` body when the handler emitted progress or log
+//! notifications before its result (see [`sse`]). Protocol errors are always
+//! 4xx with a JSON-RPC error body whose message is fixed text, never internal
+//! detail.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::http;
+
+pub mod jsonrpc;
+mod legacy;
+mod methods;
+mod modern;
+mod registry;
+pub mod schema;
+mod server;
+mod session;
+pub mod sse;
+
+pub use jsonrpc::{ErrorCode, FrameLimits, RequestId};
+pub use registry::{
+    BoxFuture, CallToolResult, CompletionHandler, Context, GetPromptResult, LogLevel, MIME_MCP_APP,
+    MIME_SKYBRIDGE, McpError, Prompt, PromptArgument, PromptHandler, Registry, RegistryError,
+    Resource, ResourceContents, ResourceHandler, ResourceTemplate, Tool, ToolHandler,
+};
+pub use server::McpServer;
+pub use session::{MemorySessionStore, NoSessionStore, SessionError, SessionInfo, SessionStore};
+
+/// A protocol version this server implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProtocolVersion {
+    /// 2025-03-26 (assumed when a 2025-era request has no version header).
+    V2025_03_26,
+    /// 2025-06-18.
+    V2025_06_18,
+    /// 2025-11-25, the latest handshake-based version.
+    V2025_11_25,
+    /// 2026-07-28, stateless with per-request metadata.
+    V2026_07_28,
+}
+
+impl ProtocolVersion {
+    /// All versions, oldest first.
+    pub const ALL: [ProtocolVersion; 4] = [
+        ProtocolVersion::V2025_03_26,
+        ProtocolVersion::V2025_06_18,
+        ProtocolVersion::V2025_11_25,
+        ProtocolVersion::V2026_07_28,
+    ];
+    /// The newest handshake-based (2025-era) version: what `initialize`
+    /// offers when the client asks for one we do not know.
+    pub const LATEST_LEGACY: ProtocolVersion = ProtocolVersion::V2025_11_25;
+
+    /// Parse a version string (exact match).
+    pub fn parse(s: &str) -> Option<ProtocolVersion> {
+        ProtocolVersion::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// The wire form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ProtocolVersion::V2025_03_26 => "2025-03-26",
+            ProtocolVersion::V2025_06_18 => "2025-06-18",
+            ProtocolVersion::V2025_11_25 => "2025-11-25",
+            ProtocolVersion::V2026_07_28 => "2026-07-28",
+        }
+    }
+
+    /// Whether this version is stateless with per-request `_meta`.
+    pub const fn is_modern(self) -> bool {
+        matches!(self, ProtocolVersion::V2026_07_28)
+    }
+}
+
+/// How a tool call without the tool's required scopes is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScopeChallenge {
+    /// [`McpOutcome::InsufficientScope`]: the composing router answers 403
+    /// with a `WWW-Authenticate: Bearer error="insufficient_scope"` challenge.
+    #[default]
+    Http403,
+    /// A tool error result carrying `_meta["mcp/www_authenticate"]` (the form
+    /// ChatGPT understands), HTTP 200.
+    ToolErrorMeta,
+}
+
+/// Bounds of the MCP server. Each names what it protects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct McpLimits {
+    /// Body size and nesting depth (memory and stack exhaustion).
+    pub frame: FrameLimits,
+    /// Items per page of `tools/list`, `resources/list`, … (response size).
+    pub page_size: usize,
+    /// Concurrent 2025-era sessions (memory held per client).
+    pub sessions: usize,
+    /// Idle seconds after which a session ends.
+    pub session_idle_secs: u64,
+    /// Notifications a handler may buffer before its result (response size);
+    /// further ones are dropped.
+    pub max_notifications: usize,
+    /// Nesting depth of a tool's JSON Schema walked by the validator.
+    pub max_schema_depth: usize,
+}
+
+impl Default for McpLimits {
+    fn default() -> Self {
+        McpLimits {
+            frame: FrameLimits::default(),
+            page_size: 50,
+            sessions: 1024,
+            session_idle_secs: 3600,
+            max_notifications: 256,
+            max_schema_depth: 32,
+        }
+    }
+}
+
+/// Configuration of an [`McpServer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpConfig {
+    /// `serverInfo.name`.
+    pub server_name: String,
+    /// `serverInfo.version`.
+    pub server_version: String,
+    /// `serverInfo.title`, if any.
+    pub server_title: Option<String>,
+    /// `instructions` for the model, if any.
+    pub instructions: Option<String>,
+    /// The MCP endpoint path (default `/mcp`).
+    pub endpoint_path: String,
+    /// Exact `Origin` values allowed (`scheme://host[:port]`). A request with
+    /// any other `Origin` is refused with 403 (DNS rebinding). Requests
+    /// without `Origin` (non-browser clients) pass.
+    pub allowed_origins: Vec<String>,
+    /// Allowed `Host` header values (`host[:port]`, case-insensitive). Empty
+    /// means no Host check (the host is behind a proxy that routes by name).
+    pub allowed_hosts: Vec<String>,
+    /// 2025 era without sessions: no `Mcp-Session-Id` is minted or required
+    /// (ChatGPT has been seen not to echo it).
+    pub stateless: bool,
+    /// Bounds.
+    pub limits: McpLimits,
+    /// How a missing tool scope is reported.
+    pub scope_challenge: ScopeChallenge,
+    /// The protected-resource metadata URL put into
+    /// `_meta["mcp/www_authenticate"]` challenges
+    /// ([`ScopeChallenge::ToolErrorMeta`]).
+    pub resource_metadata_url: Option<String>,
+    /// `retry` hint (milliseconds) of 2025-era SSE response bodies.
+    pub sse_retry_ms: u32,
+    /// `ttlMs` of cacheable 2026-era results.
+    pub cache_ttl_ms: u64,
+}
+
+impl McpConfig {
+    /// A configuration with defaults: endpoint `/mcp`, sessions on, no
+    /// browser origins allowed, no Host check.
+    pub fn new(server_name: impl Into<String>, server_version: impl Into<String>) -> McpConfig {
+        McpConfig {
+            server_name: server_name.into(),
+            server_version: server_version.into(),
+            server_title: None,
+            instructions: None,
+            endpoint_path: String::from("/mcp"),
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            stateless: false,
+            limits: McpLimits::default(),
+            scope_challenge: ScopeChallenge::default(),
+            resource_metadata_url: None,
+            sse_retry_ms: 3000,
+            cache_ttl_ms: 0,
+        }
+    }
+}
+
+/// What [`McpServer::handle`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum McpOutcome {
+    /// A finished response: write it.
+    Response(http::Response),
+    /// The caller lacks scopes a tool requires: answer 403 with a
+    /// `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"`
+    /// step-up challenge naming `required` (the router owns the challenge
+    /// because it knows the resource metadata URL).
+    InsufficientScope {
+        /// Every scope the tool requires (not only the missing ones), so the
+        /// client can ask for the full set.
+        required: Vec<String>,
+    },
+}
+
+impl McpOutcome {
+    /// The response, if this is one.
+    pub fn response(&self) -> Option<&http::Response> {
+        match self {
+            McpOutcome::Response(r) => Some(r),
+            McpOutcome::InsufficientScope { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The 2025 era (protocol versions 2025-03-26, 2025-06-18, 2025-11-25):
+//! `initialize`, sessions, `MCP-Protocol-Version` (absent means 2025-03-26).
+
+use alloc::string::String;
+
+use serde_json::{Map, Value, json};
+
+use super::jsonrpc::{Envelope, ErrorCode, MessageKind, RequestId};
+use super::methods::Dispatch;
+use super::registry::{LogLevel, McpError};
+use super::server::{Entropy, McpServer, WireError, error_response, id_json};
+use super::session::{SessionError, SessionInfo};
+use super::{McpOutcome, ProtocolVersion};
+use crate::http::{Request, Response};
+use crate::principal::Principal;
+use crate::time::UnixTime;
+
+fn respond(e: WireError) -> McpOutcome {
+    McpOutcome::Response(error_response(&e, false))
+}
+
+impl McpServer {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn legacy(
+        &self,
+        req: &Request,
+        principal: Option<&Principal>,
+        now: UnixTime,
+        entropy: Entropy,
+        env: &Envelope<'_>,
+        header_version: Option<ProtocolVersion>,
+        params: Option<Map<String, Value>>,
+    ) -> McpOutcome {
+        let params = params.unwrap_or_default();
+        let id = env.id.clone();
+        if env.kind == MessageKind::Request && env.method == "initialize" {
+            return self.initialize(id, &params, now, &entropy).await;
+        }
+
+        // Session and version.
+        let mut session: Option<(&str, SessionInfo)> = None;
+        let version = if self.config.stateless {
+            header_version.unwrap_or(ProtocolVersion::V2025_03_26)
+        } else {
+            if req.header_count("Mcp-Session-Id") != 1 {
+                return respond(WireError::new(
+                    400,
+                    id,
+                    ErrorCode::InvalidRequest,
+                    "Bad Request: Mcp-Session-Id header is required",
+                ));
+            }
+            let sid = req.header("Mcp-Session-Id").unwrap_or_default();
+            let Some(info) = self.sessions.get(sid, now).await else {
+                return respond(WireError::new(
+                    404,
+                    id,
+                    ErrorCode::InvalidRequest,
+                    "Session not found",
+                ));
+            };
+            if header_version.is_some_and(|h| h != info.version) {
+                return respond(WireError::new(
+                    400,
+                    id,
+                    ErrorCode::InvalidRequest,
+                    "Bad Request: MCP-Protocol-Version does not match the session",
+                ));
+            }
+            session = Some((sid, info));
+            info.version
+        };
+
+        match env.kind {
+            MessageKind::Response => McpOutcome::Response(Response::empty(202)),
+            MessageKind::Notification => {
+                if let Some((sid, _)) = session {
+                    match env.method.as_str() {
+                        "notifications/initialized" => {
+                            let _ = self.sessions.set_initialized(sid).await;
+                        }
+                        "notifications/cancelled" => {
+                            if let Some(rid) = params.get("requestId").and_then(request_id) {
+                                self.sessions.cancel_request(sid, &rid);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                McpOutcome::Response(Response::empty(202))
+            }
+            MessageKind::Request => {
+                let Some(id) = id else {
+                    return respond(WireError::new(
+                        400,
+                        None,
+                        ErrorCode::InvalidRequest,
+                        "Invalid Request",
+                    ));
+                };
+                self.legacy_request(principal, &entropy, env, &id, &params, version, session)
+                    .await
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn legacy_request(
+        &self,
+        principal: Option<&Principal>,
+        entropy: &Entropy,
+        env: &Envelope<'_>,
+        id: &RequestId,
+        params: &Map<String, Value>,
+        version: ProtocolVersion,
+        session: Option<(&str, SessionInfo)>,
+    ) -> McpOutcome {
+        let ok = |result: Map<String, Value>| {
+            McpOutcome::Response(self.result_response(id, result, alloc::vec![], version, entropy))
+        };
+        let fail = |e: McpError| {
+            respond(WireError {
+                status: 200,
+                id: Some(id.clone()),
+                error: e,
+            })
+        };
+        match env.method.as_str() {
+            "ping" => return ok(Map::new()),
+            "logging/setLevel" => {
+                let Some(level) = params
+                    .get("level")
+                    .and_then(Value::as_str)
+                    .and_then(LogLevel::parse)
+                else {
+                    return fail(McpError::invalid_params("Invalid log level"));
+                };
+                if let Some((sid, _)) = session {
+                    let _ = self.sessions.set_log_level(sid, level).await;
+                }
+                return ok(Map::new());
+            }
+            _ => {}
+        }
+        if env.method_too_long {
+            return fail(McpError::new(ErrorCode::MethodNotFound, "Method not found"));
+        }
+        let mut ctx = self.context(principal, version, id, params);
+        ctx.log_level = Some(
+            session
+                .and_then(|(_, s)| s.log_level)
+                .unwrap_or(LogLevel::Info),
+        );
+        let tracked = session
+            .is_some_and(|(sid, _)| self.sessions.track_request(sid, id, ctx.cancellation()));
+        let outcome = self.dispatch(&env.method, params, &mut ctx).await;
+        if let (true, Some((sid, _))) = (tracked, session) {
+            self.sessions.untrack_request(sid, id);
+        }
+        let notes = core::mem::take(&mut ctx.notifications);
+        let message = match outcome {
+            Ok(Dispatch::Result(r)) => json!({"jsonrpc": "2.0", "id": id_json(id), "result": r}),
+            Ok(Dispatch::InsufficientScope(required)) => {
+                return McpOutcome::InsufficientScope { required };
+            }
+            Ok(Dispatch::NotFound) => error_json(
+                id,
+                &McpError::new(ErrorCode::MethodNotFound, "Method not found"),
+            ),
+            Err(e) => error_json(id, &e),
+        };
+        McpOutcome::Response(self.maybe_stream(message, notes, version, entropy, 200))
+    }
+
+    async fn initialize(
+        &self,
+        id: Option<RequestId>,
+        params: &Map<String, Value>,
+        now: UnixTime,
+        entropy: &Entropy,
+    ) -> McpOutcome {
+        let Some(rid) = id.clone() else {
+            return respond(WireError::new(
+                400,
+                None,
+                ErrorCode::InvalidRequest,
+                "Invalid Request",
+            ));
+        };
+        let invalid = |msg: &'static str| {
+            respond(WireError::new(
+                200,
+                id.clone(),
+                ErrorCode::InvalidParams,
+                msg,
+            ))
+        };
+        let Some(requested) = params.get("protocolVersion").and_then(Value::as_str) else {
+            return invalid("initialize requires a protocolVersion string");
+        };
+        if params.get("capabilities").is_some_and(|c| !c.is_object()) {
+            return invalid("capabilities must be an object");
+        }
+        if params.get("clientInfo").is_some_and(|c| !c.is_object()) {
+            return invalid("clientInfo must be an object");
+        }
+        let version = match ProtocolVersion::parse(requested) {
+            Some(v) if !v.is_modern() => v,
+            _ => ProtocolVersion::LATEST_LEGACY,
+        };
+        let mut info =
+            json!({"name": self.config.server_name, "version": self.config.server_version});
+        if let (Some(t), Some(o)) = (&self.config.server_title, info.as_object_mut()) {
+            o.insert("title".into(), Value::String(t.clone()));
+        }
+        let mut result = Map::new();
+        result.insert(
+            "protocolVersion".into(),
+            Value::String(version.as_str().into()),
+        );
+        result.insert("capabilities".into(), self.registry.capabilities(true));
+        result.insert("serverInfo".into(), info);
+        if let Some(i) = &self.config.instructions {
+            result.insert("instructions".into(), Value::String(i.clone()));
+        }
+        let mut resp = self.result_response(&rid, result, alloc::vec![], version, entropy);
+        if !self.config.stateless {
+            let Some(sid) = session_id(entropy) else {
+                return unavailable(&rid, "Service unavailable");
+            };
+            match self.sessions.create(&sid, version, now).await {
+                Ok(()) => resp = resp.with_header("Mcp-Session-Id", sid),
+                Err(SessionError::Full | SessionError::Unknown) => {
+                    return unavailable(&rid, "Too many active sessions");
+                }
+            }
+        }
+        McpOutcome::Response(resp)
+    }
+}
+
+fn unavailable(id: &RequestId, msg: &'static str) -> McpOutcome {
+    let e = WireError::new(503, Some(id.clone()), ErrorCode::InternalError, msg);
+    McpOutcome::Response(error_response(&e, false).with_header("Retry-After", "30"))
+}
+
+/// A session id: 32 random bytes, base64url (43 visible ASCII characters).
+fn session_id(entropy: &Entropy) -> Option<String> {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let bytes = entropy.bytes?;
+    Some(Base64UrlUnpadded::encode_string(bytes.get(..32)?))
+}
+
+/// A request id from a JSON value (`notifications/cancelled`).
+fn request_id(v: &Value) -> Option<RequestId> {
+    match v {
+        Value::Number(n) => n.as_i64().map(RequestId::Number),
+        Value::String(s) => heapless::String::try_from(s.as_str())
+            .ok()
+            .map(RequestId::String),
+        _ => None,
+    }
+}
+
+pub(crate) fn error_json(id: &RequestId, e: &McpError) -> Value {
+    let mut err = json!({"code": e.code.code(), "message": e.message});
+    if let (Some(d), Some(o)) = (&e.data, err.as_object_mut()) {
+        o.insert("data".into(), d.clone());
+    }
+    json!({"jsonrpc": "2.0", "id": id_json(id), "error": err})
+}

@@ -1,0 +1,305 @@
+//! Server features shared by both eras: tools, resources, prompts,
+//! completion. Each method turns params into a result map or an
+//! [`McpError`]; the eras add their envelopes.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde_json::{Map, Value, json};
+
+use super::jsonrpc::ErrorCode;
+use super::registry::{CallToolResult, Context, McpError};
+use super::schema;
+use super::server::McpServer;
+use super::{ProtocolVersion, ScopeChallenge};
+
+/// What a feature method produced.
+#[derive(Debug)]
+pub(crate) enum Dispatch {
+    /// A result object.
+    Result(Map<String, Value>),
+    /// A tool needs scopes the caller lacks (HTTP 403 challenge).
+    InsufficientScope(Vec<String>),
+    /// No such method.
+    NotFound,
+}
+
+/// Longest name or URI echoed back in an error message.
+const ECHO_MAX: usize = 128;
+
+fn echo(s: &str) -> String {
+    s.chars().take(ECHO_MAX).collect()
+}
+
+fn str_param<'p>(params: &'p Map<String, Value>, key: &str) -> Result<&'p str, McpError> {
+    params.get(key).and_then(Value::as_str).ok_or_else(|| {
+        McpError::invalid_params(format!("Missing or invalid string parameter: {key}"))
+    })
+}
+
+/// Parse a pagination cursor (`"o<offset>"`); absent means 0.
+fn cursor(params: &Map<String, Value>) -> Result<usize, McpError> {
+    match params.get("cursor") {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::String(c)) => c
+            .strip_prefix('o')
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| McpError::invalid_params("Invalid cursor")),
+        Some(_) => Err(McpError::invalid_params("Invalid cursor")),
+    }
+}
+
+fn page<T>(
+    items: &[T],
+    params: &Map<String, Value>,
+    page_size: usize,
+    key: &str,
+    f: impl Fn(&T) -> Value,
+) -> Result<Map<String, Value>, McpError> {
+    let start = cursor(params)?;
+    if start > items.len() {
+        return Err(McpError::invalid_params("Invalid cursor"));
+    }
+    let size = page_size.max(1);
+    let end = start.saturating_add(size).min(items.len());
+    let list: Vec<Value> = items
+        .get(start..end)
+        .unwrap_or_default()
+        .iter()
+        .map(f)
+        .collect();
+    let mut m = Map::new();
+    m.insert(key.into(), Value::Array(list));
+    if end < items.len() {
+        m.insert("nextCursor".into(), Value::String(format!("o{end}")));
+    }
+    Ok(m)
+}
+
+impl McpServer {
+    /// Dispatch a feature method (both eras).
+    pub(crate) async fn dispatch(
+        &self,
+        method: &str,
+        params: &Map<String, Value>,
+        ctx: &mut Context,
+    ) -> Result<Dispatch, McpError> {
+        let size = self.config.limits.page_size;
+        let reg = &self.registry;
+        let r = match method {
+            "tools/list" => page(&reg.tools, params, size, "tools", |t| t.tool.to_json())?,
+            "tools/call" => return self.call_tool(params, ctx).await,
+            "resources/list" => page(&reg.resources, params, size, "resources", |r| {
+                r.resource.to_json()
+            })?,
+            "resources/templates/list" => {
+                page(&reg.templates, params, size, "resourceTemplates", |t| {
+                    t.template.to_json()
+                })?
+            }
+            "resources/read" => self.read_resource(params, ctx).await?,
+            "prompts/list" => page(&reg.prompts, params, size, "prompts", |p| {
+                p.prompt.to_json()
+            })?,
+            "prompts/get" => self.get_prompt(params, ctx).await?,
+            "completion/complete" => self.complete(params, ctx).await?,
+            _ => return Ok(Dispatch::NotFound),
+        };
+        Ok(Dispatch::Result(r))
+    }
+
+    async fn call_tool(
+        &self,
+        params: &Map<String, Value>,
+        ctx: &mut Context,
+    ) -> Result<Dispatch, McpError> {
+        let name = str_param(params, "name")?;
+        let Some(entry) = self.registry.tools.iter().find(|t| t.tool.name == name) else {
+            return Err(McpError::invalid_params(format!(
+                "Unknown tool: {}",
+                echo(name)
+            )));
+        };
+        let tool = &entry.tool;
+        if !tool.required_scopes.is_empty() {
+            let granted = ctx
+                .principal
+                .as_ref()
+                .is_some_and(|p| tool.required_scopes.iter().all(|s| p.has_scope(s)));
+            if !granted {
+                return Ok(self.scope_challenge(&tool.required_scopes));
+            }
+        }
+        let arguments = match params.get("arguments") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(a)) => a.clone(),
+            Some(_) => return Err(McpError::invalid_params("Tool arguments must be an object")),
+        };
+        let depth = self.config.limits.max_schema_depth;
+        if let Err(e) =
+            schema::validate(&tool.input_schema, &Value::Object(arguments.clone()), depth)
+        {
+            let msg = format!("Invalid arguments for tool {}: {e}", echo(name));
+            // Up to 2025-06-18 invalid arguments are a protocol error; from
+            // 2025-11-25 on they are a tool execution error the model can
+            // correct.
+            return if ctx.protocol_version >= ProtocolVersion::V2025_11_25 {
+                Ok(Dispatch::Result(CallToolResult::error(msg).to_json()))
+            } else {
+                Err(McpError::invalid_params(msg))
+            };
+        }
+        let mut result = entry.handler.call(ctx, arguments).await?;
+        if let (Some(out_schema), false) = (&tool.output_schema, result.is_error) {
+            let Some(structured) = &result.structured_content else {
+                return Err(McpError::internal());
+            };
+            if schema::validate(out_schema, structured, depth).is_err() {
+                return Err(McpError::internal());
+            }
+        }
+        if let (Some(s), true) = (&result.structured_content, result.content.is_empty()) {
+            result
+                .content
+                .push(json!({"type": "text", "text": s.to_string()}));
+        }
+        Ok(Dispatch::Result(result.to_json()))
+    }
+
+    fn scope_challenge(&self, required: &[String]) -> Dispatch {
+        match self.config.scope_challenge {
+            ScopeChallenge::Http403 => Dispatch::InsufficientScope(required.to_vec()),
+            ScopeChallenge::ToolErrorMeta => {
+                let scope = required.join(" ");
+                let mut challenge = String::from("Bearer ");
+                if let Some(url) = &self.config.resource_metadata_url {
+                    challenge.push_str(&format!("resource_metadata=\"{url}\", "));
+                }
+                challenge.push_str(&format!(
+                    "error=\"insufficient_scope\", scope=\"{scope}\", \
+                     error_description=\"Additional authorization is required\""
+                ));
+                let mut meta = Map::new();
+                meta.insert(
+                    "mcp/www_authenticate".into(),
+                    Value::Array(alloc::vec![Value::String(challenge)]),
+                );
+                let r =
+                    CallToolResult::error("Additional authorization is required").with_meta(meta);
+                Dispatch::Result(r.to_json())
+            }
+        }
+    }
+
+    async fn read_resource(
+        &self,
+        params: &Map<String, Value>,
+        ctx: &mut Context,
+    ) -> Result<Map<String, Value>, McpError> {
+        let uri = str_param(params, "uri")?;
+        let handler = match self
+            .registry
+            .resources
+            .iter()
+            .find(|r| r.resource.uri == uri)
+        {
+            Some(r) => Some(&r.handler),
+            None => self
+                .registry
+                .templates
+                .iter()
+                .find(|t| t.template.matches(uri))
+                .map(|t| &t.handler),
+        };
+        let modern = ctx.protocol_version.is_modern();
+        let not_found = || {
+            let code = if modern {
+                ErrorCode::InvalidParams
+            } else {
+                ErrorCode::ResourceNotFoundLegacy
+            };
+            McpError::new(code, "Resource not found").with_data(json!({"uri": echo(uri)}))
+        };
+        let Some(handler) = handler else {
+            return Err(not_found());
+        };
+        let contents = handler.read(ctx, uri).await?;
+        if contents.is_empty() {
+            return Err(not_found());
+        }
+        let mut m = Map::new();
+        m.insert(
+            "contents".into(),
+            Value::Array(contents.iter().map(|c| c.to_json()).collect()),
+        );
+        Ok(m)
+    }
+
+    async fn get_prompt(
+        &self,
+        params: &Map<String, Value>,
+        ctx: &mut Context,
+    ) -> Result<Map<String, Value>, McpError> {
+        let name = str_param(params, "name")?;
+        let Some(entry) = self.registry.prompts.iter().find(|p| p.prompt.name == name) else {
+            return Err(McpError::invalid_params(format!(
+                "Unknown prompt: {}",
+                echo(name)
+            )));
+        };
+        let args = match params.get("arguments") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(a)) if a.values().all(Value::is_string) => a.clone(),
+            Some(_) => {
+                return Err(McpError::invalid_params(
+                    "Prompt arguments must be an object of strings",
+                ));
+            }
+        };
+        for a in entry.prompt.arguments.iter().filter(|a| a.required) {
+            if !args.contains_key(&a.name) {
+                return Err(McpError::invalid_params(format!(
+                    "Missing required argument: {}",
+                    echo(&a.name)
+                )));
+            }
+        }
+        let r = entry.handler.get(ctx, args).await?;
+        let mut m = Map::new();
+        if let Some(d) = r.description {
+            m.insert("description".into(), Value::String(d));
+        }
+        m.insert("messages".into(), Value::Array(r.messages));
+        Ok(m)
+    }
+
+    async fn complete(
+        &self,
+        params: &Map<String, Value>,
+        ctx: &mut Context,
+    ) -> Result<Map<String, Value>, McpError> {
+        let reference = params
+            .get("ref")
+            .filter(|r| r.is_object())
+            .ok_or_else(|| McpError::invalid_params("Missing ref"))?;
+        let argument = params
+            .get("argument")
+            .and_then(Value::as_object)
+            .ok_or_else(|| McpError::invalid_params("Missing argument"))?;
+        let name = str_param(argument, "name")?;
+        let value = str_param(argument, "value")?;
+        let mut values = match &self.registry.completion {
+            Some(h) => h.complete(ctx, reference, name, value).await?,
+            None => Vec::new(),
+        };
+        let total = values.len();
+        values.truncate(100);
+        let mut m = Map::new();
+        m.insert(
+            "completion".into(),
+            json!({"values": values, "total": total, "hasMore": total > 100}),
+        );
+        Ok(m)
+    }
+}

@@ -1,0 +1,273 @@
+//! The 2026-07-28 era: stateless requests with per-request `_meta`, the
+//! `MCP-Protocol-Version` / `Mcp-Method` / `Mcp-Name` header mirror, and
+//! `resultType` + `serverInfo` on every result.
+//!
+//! Check order for a request (first failure answers):
+//! 1. `MCP-Protocol-Version` header present (else 400, -32020);
+//! 2. `_meta["io.modelcontextprotocol/protocolVersion"]` present and a string
+//!    (else 400, -32602);
+//! 3. header equals `_meta` version (else 400, -32020);
+//! 4. version supported in this era (else 400, -32022 with `data.supported`);
+//! 5. `Mcp-Method` equals `method` (else 400, -32020);
+//! 6. `Mcp-Name` equals `params.name` / `params.uri` after Base64-sentinel
+//!    decoding, for `tools/call`, `resources/read`, `prompts/get` (else 400,
+//!    -32020);
+//! 7. `clientCapabilities` present (else 400, -32602); `logLevel` valid
+//!    (else 400, -32602);
+//! 8. method known (else 404, -32601).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde_json::{Map, Value, json};
+
+use super::jsonrpc::{Envelope, ErrorCode, MessageKind, RequestId};
+use super::legacy::error_json;
+use super::methods::Dispatch;
+use super::registry::LogLevel;
+use super::server::{Entropy, McpServer, WireError, error_response, unsupported_version};
+use super::{McpOutcome, ProtocolVersion};
+use crate::http::{Request, Response};
+use crate::principal::Principal;
+
+const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+const META_CAPS: &str = "io.modelcontextprotocol/clientCapabilities";
+const META_LOG: &str = "io.modelcontextprotocol/logLevel";
+const META_SERVER: &str = "io.modelcontextprotocol/serverInfo";
+
+/// Methods whose results carry caching hints.
+const CACHEABLE: [&str; 6] = [
+    "server/discover",
+    "tools/list",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+];
+
+fn respond(e: WireError) -> McpOutcome {
+    McpOutcome::Response(error_response(&e, true))
+}
+
+fn mismatch(id: &Option<RequestId>, msg: &'static str) -> McpOutcome {
+    respond(WireError::new(
+        400,
+        id.clone(),
+        ErrorCode::HeaderMismatch,
+        msg,
+    ))
+}
+
+fn bad_params(id: &Option<RequestId>, msg: &'static str) -> McpOutcome {
+    respond(WireError::new(
+        400,
+        id.clone(),
+        ErrorCode::InvalidParams,
+        msg,
+    ))
+}
+
+/// Decode a header value that may use the `=?base64?…?=` sentinel. `None`
+/// when it has characters outside visible ASCII, space and tab, or the
+/// Base64 is invalid.
+pub(crate) fn decode_header_value(raw: &str) -> Option<String> {
+    if !raw.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)) {
+        return None;
+    }
+    let value = raw.trim_matches([' ', '\t']);
+    match value
+        .strip_prefix("=?base64?")
+        .and_then(|v| v.strip_suffix("?="))
+    {
+        Some(b64) => {
+            use base64ct::{Base64, Encoding};
+            let bytes = Base64::decode_vec(b64).ok()?;
+            String::from_utf8(bytes).ok()
+        }
+        None => Some(value.into()),
+    }
+}
+
+impl McpServer {
+    pub(crate) async fn modern(
+        &self,
+        req: &Request,
+        principal: Option<&Principal>,
+        env: &Envelope<'_>,
+        params: Option<Map<String, Value>>,
+    ) -> McpOutcome {
+        let id = env.id.clone();
+        match env.kind {
+            // No client-to-server notifications are defined on Streamable
+            // HTTP in this era; accepting them is harmless.
+            MessageKind::Notification => return McpOutcome::Response(Response::empty(202)),
+            MessageKind::Response => {
+                return respond(WireError::new(
+                    400,
+                    id,
+                    ErrorCode::InvalidRequest,
+                    "Clients must not send JSON-RPC responses",
+                ));
+            }
+            MessageKind::Request => {}
+        }
+        let Some(rid) = id.clone() else {
+            return respond(WireError::new(
+                400,
+                None,
+                ErrorCode::InvalidRequest,
+                "Invalid Request",
+            ));
+        };
+        let params = params.unwrap_or_default();
+
+        // 1–4: versions.
+        let Some(header_version) = req.header("MCP-Protocol-Version").map(str::trim) else {
+            return mismatch(
+                &id,
+                "Header mismatch: MCP-Protocol-Version header is required",
+            );
+        };
+        let meta = params.get("_meta").and_then(Value::as_object);
+        let Some(meta_version) = meta.and_then(|m| m.get(META_VERSION)) else {
+            return bad_params(&id, "Missing _meta io.modelcontextprotocol/protocolVersion");
+        };
+        let Some(meta_version) = meta_version.as_str() else {
+            return bad_params(
+                &id,
+                "_meta io.modelcontextprotocol/protocolVersion must be a string",
+            );
+        };
+        if meta_version != header_version {
+            return mismatch(
+                &id,
+                "Header mismatch: MCP-Protocol-Version does not match _meta protocolVersion",
+            );
+        }
+        let version = match ProtocolVersion::parse(meta_version) {
+            Some(v) if v.is_modern() => v,
+            _ => return respond(unsupported_version(id, meta_version)),
+        };
+
+        // 5–6: mirrored headers.
+        if req.header_count("Mcp-Method") != 1 {
+            return mismatch(&id, "Header mismatch: Mcp-Method header is required");
+        }
+        if req.header("Mcp-Method").map(str::trim) != Some(env.method.as_str())
+            || env.method_too_long
+        {
+            return mismatch(&id, "Header mismatch: Mcp-Method does not match the body");
+        }
+        let name_source = match env.method.as_str() {
+            "tools/call" | "prompts/get" => Some("name"),
+            "resources/read" => Some("uri"),
+            _ => None,
+        };
+        if let Some(field) = name_source {
+            if req.header_count("Mcp-Name") != 1 {
+                return mismatch(&id, "Header mismatch: Mcp-Name header is required");
+            }
+            let Some(header) = req.header("Mcp-Name").and_then(decode_header_value) else {
+                return mismatch(&id, "Header mismatch: Mcp-Name header is malformed");
+            };
+            if params.get(field).and_then(Value::as_str) != Some(header.as_str()) {
+                return mismatch(&id, "Header mismatch: Mcp-Name does not match the body");
+            }
+        }
+
+        // 7: required per-request fields.
+        let caps = match meta.and_then(|m| m.get(META_CAPS)) {
+            Some(c @ Value::Object(_)) => c.clone(),
+            _ => {
+                return bad_params(
+                    &id,
+                    "Missing _meta io.modelcontextprotocol/clientCapabilities",
+                );
+            }
+        };
+        let log_level = match meta.and_then(|m| m.get(META_LOG)) {
+            None => None,
+            Some(v) => match v.as_str().and_then(LogLevel::parse) {
+                Some(l) => Some(l),
+                None => return bad_params(&id, "Invalid log level"),
+            },
+        };
+
+        // 8: the method.
+        let mut ctx = self.context(principal, version, &rid, &params);
+        ctx.client_capabilities = Some(caps);
+        ctx.log_level = log_level;
+        let outcome = if env.method == "server/discover" {
+            Ok(Dispatch::Result(self.discover()))
+        } else {
+            self.dispatch(&env.method, &params, &mut ctx).await
+        };
+        let notes = core::mem::take(&mut ctx.notifications);
+        let entropy = Entropy { bytes: None };
+        let message = match outcome {
+            Ok(Dispatch::Result(r)) => {
+                let r = self.decorate(&env.method, r, principal.is_some());
+                json!({"jsonrpc": "2.0", "id": super::server::id_json(&rid), "result": r})
+            }
+            Ok(Dispatch::InsufficientScope(required)) => {
+                return McpOutcome::InsufficientScope { required };
+            }
+            Ok(Dispatch::NotFound) => {
+                return respond(WireError::new(
+                    404,
+                    id,
+                    ErrorCode::MethodNotFound,
+                    "Method not found",
+                ));
+            }
+            Err(e) => error_json(&rid, &e),
+        };
+        McpOutcome::Response(self.maybe_stream(message, notes, version, &entropy, 200))
+    }
+
+    fn discover(&self) -> Map<String, Value> {
+        let supported: Vec<&str> = ProtocolVersion::ALL
+            .iter()
+            .rev()
+            .map(|v| v.as_str())
+            .collect();
+        let mut m = Map::new();
+        m.insert("supportedVersions".into(), json!(supported));
+        m.insert("capabilities".into(), self.registry.capabilities(false));
+        if let Some(i) = &self.config.instructions {
+            m.insert("instructions".into(), Value::String(i.clone()));
+        }
+        m
+    }
+
+    /// Add `resultType`, `_meta.serverInfo` and caching hints.
+    fn decorate(
+        &self,
+        method: &str,
+        mut r: Map<String, Value>,
+        private: bool,
+    ) -> Map<String, Value> {
+        r.insert("resultType".into(), Value::String("complete".into()));
+        let mut info =
+            json!({"name": self.config.server_name, "version": self.config.server_version});
+        if let (Some(t), Some(o)) = (&self.config.server_title, info.as_object_mut()) {
+            o.insert("title".into(), Value::String(t.clone()));
+        }
+        match r.get_mut("_meta") {
+            Some(Value::Object(meta)) => {
+                meta.entry(META_SERVER).or_insert(info);
+            }
+            _ => {
+                let mut meta = Map::new();
+                meta.insert(META_SERVER.into(), info);
+                r.insert("_meta".into(), Value::Object(meta));
+            }
+        }
+        if CACHEABLE.contains(&method) {
+            r.insert("ttlMs".into(), Value::from(self.config.cache_ttl_ms));
+            let scope = if private { "private" } else { "public" };
+            r.insert("cacheScope".into(), Value::String(scope.into()));
+        }
+        r
+    }
+}

@@ -1,0 +1,500 @@
+//! [`McpServer`]: the transport entry point. Checks that apply to every
+//! request (path, Origin/Host, method, Accept, framing, version header) live
+//! here; the eras continue in `legacy` (2025) and `modern` (2026-07-28).
+
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::future::Future;
+
+use serde_json::{Map, Value, json};
+
+use super::jsonrpc::{self, Envelope, ErrorCode, FrameError, MessageKind, RequestId};
+use super::registry::{Context, McpError, Registry};
+use super::session::SessionStore;
+use super::sse::SseWriter;
+use super::{McpConfig, McpOutcome, ProtocolVersion};
+use crate::http::{Method, Request, Response};
+use crate::principal::Principal;
+use crate::rand::SecureRandom;
+use crate::time::UnixTime;
+
+/// Random bytes drawn up front for one request (session id and SSE event-id
+/// prefix), so the returned future does not hold the RNG and stays `Send`.
+pub(crate) struct Entropy {
+    pub(crate) bytes: Option<[u8; 40]>,
+}
+
+/// The MCP server. Build it once; call [`McpServer::handle`] for every
+/// request to the MCP endpoint (it is `Send + Sync`).
+pub struct McpServer {
+    pub(crate) config: McpConfig,
+    pub(crate) registry: Registry,
+    pub(crate) sessions: Box<dyn SessionStore>,
+}
+
+impl core::fmt::Debug for McpServer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("McpServer")
+            .field("config", &self.config)
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A JSON-RPC error on its way to the wire.
+#[derive(Debug)]
+pub(crate) struct WireError {
+    pub(crate) status: u16,
+    pub(crate) id: Option<RequestId>,
+    pub(crate) error: McpError,
+}
+
+impl WireError {
+    pub(crate) fn new(
+        status: u16,
+        id: Option<RequestId>,
+        code: ErrorCode,
+        msg: &'static str,
+    ) -> Self {
+        WireError {
+            status,
+            id,
+            error: McpError::new(code, msg),
+        }
+    }
+}
+
+impl McpServer {
+    /// A server for `config`, serving `registry`, keeping 2025-era sessions
+    /// in `sessions` (use [`super::NoSessionStore`] when
+    /// [`McpConfig::stateless`]).
+    pub fn new(
+        config: McpConfig,
+        registry: Registry,
+        sessions: Box<dyn SessionStore>,
+    ) -> McpServer {
+        McpServer {
+            config,
+            registry,
+            sessions,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &McpConfig {
+        &self.config
+    }
+
+    /// Handle one HTTP request to the MCP endpoint.
+    ///
+    /// `principal` is the caller authenticated by the composing router (or
+    /// `None` when authorization is off). `now` drives session expiry; `rng`
+    /// mints session ids. The RNG is used before the returned future is
+    /// created, so the future is `Send` whatever the RNG is.
+    pub fn handle<'a>(
+        &'a self,
+        req: &'a Request,
+        principal: Option<&'a Principal>,
+        now: UnixTime,
+        rng: &mut dyn SecureRandom,
+    ) -> impl Future<Output = McpOutcome> + Send + 'a {
+        let mut bytes = [0u8; 40];
+        let entropy = Entropy {
+            bytes: rng.fill(&mut bytes).ok().map(|()| bytes),
+        };
+        async move {
+            let mut outcome = self.route(req, principal, now, entropy).await;
+            if let McpOutcome::Response(resp) = &mut outcome {
+                self.add_cors(req, resp);
+            }
+            outcome
+        }
+    }
+
+    async fn route(
+        &self,
+        req: &Request,
+        principal: Option<&Principal>,
+        now: UnixTime,
+        entropy: Entropy,
+    ) -> McpOutcome {
+        if req.path != self.config.endpoint_path {
+            return McpOutcome::Response(Response::empty(404));
+        }
+        if let Err(e) = self.check_origin_and_host(req) {
+            return McpOutcome::Response(error_response(&e, false));
+        }
+        let resp = match req.method {
+            Method::Post => return self.post(req, principal, now, entropy).await,
+            Method::Get => self.get(req),
+            Method::Delete => self.delete(req, now).await,
+            Method::Options if req.header("Origin").is_some() => Response::empty(204)
+                .with_header("Access-Control-Allow-Methods", "GET, POST, DELETE")
+                .with_header(
+                    "Access-Control-Allow-Headers",
+                    "Authorization, Content-Type, Accept, Mcp-Session-Id, \
+                         MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID",
+                )
+                .with_header("Access-Control-Max-Age", "600"),
+            _ => self.not_allowed(),
+        };
+        McpOutcome::Response(resp)
+    }
+
+    fn not_allowed(&self) -> Response {
+        let allow = if self.config.stateless {
+            "POST"
+        } else {
+            "POST, DELETE"
+        };
+        Response::empty(405).with_header("Allow", allow)
+    }
+
+    /// DNS-rebinding defence: a present `Origin` must be allowed exactly; a
+    /// `Host` must be allowed when an allow-list is configured.
+    #[allow(clippy::result_large_err)]
+    fn check_origin_and_host(&self, req: &Request) -> Result<(), WireError> {
+        let forbidden = |msg| WireError::new(403, None, ErrorCode::InvalidRequest, msg);
+        if req.header_count("Origin") > 1 {
+            return Err(forbidden("Forbidden: multiple Origin headers"));
+        }
+        if let Some(origin) = req.header("Origin") {
+            let origin = origin.trim();
+            let ok = self
+                .config
+                .allowed_origins
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(origin));
+            if !ok {
+                return Err(forbidden("Forbidden: origin not allowed"));
+            }
+        }
+        if !self.config.allowed_hosts.is_empty() {
+            let ok = req.header_count("Host") == 1
+                && req.header("Host").is_some_and(|h| {
+                    let h = h.trim();
+                    self.config
+                        .allowed_hosts
+                        .iter()
+                        .any(|a| a.eq_ignore_ascii_case(h))
+                });
+            if !ok {
+                return Err(forbidden("Forbidden: host not allowed"));
+            }
+        }
+        Ok(())
+    }
+
+    fn add_cors(&self, req: &Request, resp: &mut Response) {
+        // Only reached for allowed origins (others got 403 without CORS).
+        if let Some(origin) = req.header("Origin") {
+            if resp.status == 403 {
+                return;
+            }
+            resp.headers
+                .push(("Access-Control-Allow-Origin".into(), origin.trim().into()));
+            resp.headers.push(("Vary".into(), "Origin".into()));
+            resp.headers.push((
+                "Access-Control-Expose-Headers".into(),
+                "Mcp-Session-Id, WWW-Authenticate".into(),
+            ));
+        }
+    }
+
+    fn get(&self, req: &Request) -> Response {
+        // No standalone server-to-client stream is offered (2025 era allows
+        // 405; 2026 removed GET). A host wanting one would add it here.
+        let _ = req;
+        self.not_allowed()
+    }
+
+    async fn delete(&self, req: &Request, now: UnixTime) -> Response {
+        let modern = req
+            .header("MCP-Protocol-Version")
+            .and_then(ProtocolVersion::parse)
+            .is_some_and(ProtocolVersion::is_modern);
+        if self.config.stateless || modern {
+            return self.not_allowed();
+        }
+        if req.header_count("Mcp-Session-Id") != 1 {
+            return error_response(
+                &WireError::new(
+                    400,
+                    None,
+                    ErrorCode::InvalidRequest,
+                    "Bad Request: Mcp-Session-Id header is required",
+                ),
+                false,
+            );
+        }
+        let id = req.header("Mcp-Session-Id").unwrap_or_default();
+        if self.sessions.get(id, now).await.is_none() || !self.sessions.remove(id).await {
+            return error_response(
+                &WireError::new(404, None, ErrorCode::InvalidRequest, "Session not found"),
+                false,
+            );
+        }
+        Response::empty(200)
+    }
+
+    async fn post(
+        &self,
+        req: &Request,
+        principal: Option<&Principal>,
+        now: UnixTime,
+        entropy: Entropy,
+    ) -> McpOutcome {
+        let fail = |e: WireError| McpOutcome::Response(error_response(&e, false));
+        if !accepts_both(req.header("Accept")) {
+            return fail(WireError::new(
+                406,
+                None,
+                ErrorCode::InvalidRequest,
+                "Not Acceptable: Accept must include application/json and text/event-stream",
+            ));
+        }
+        if let Some(ct) = req.header("Content-Type") {
+            let media = ct.split(';').next().unwrap_or_default().trim();
+            if !media.eq_ignore_ascii_case("application/json") {
+                return fail(WireError::new(
+                    415,
+                    None,
+                    ErrorCode::InvalidRequest,
+                    "Unsupported Media Type: Content-Type must be application/json",
+                ));
+            }
+        }
+        let env = match jsonrpc::parse(&req.body, &self.config.limits.frame) {
+            Ok(env) => env,
+            Err(e) => return fail(frame_error(e)),
+        };
+        if req.header_count("MCP-Protocol-Version") > 1 {
+            return fail(WireError::new(
+                400,
+                env.id.clone(),
+                ErrorCode::InvalidRequest,
+                "Bad Request: multiple MCP-Protocol-Version headers",
+            ));
+        }
+        let header_version = req.header("MCP-Protocol-Version").map(str::trim);
+        let parsed_header = match header_version {
+            None => None,
+            Some(v) => match ProtocolVersion::parse(v) {
+                Some(p) => Some(p),
+                None => return fail(unsupported_version(env.id.clone(), v)),
+            },
+        };
+        let params = match parse_params(&env) {
+            Ok(p) => p,
+            Err(e) => return fail(e),
+        };
+        let meta_version = params
+            .as_ref()
+            .and_then(|p| p.get("_meta"))
+            .and_then(|m| m.get("io.modelcontextprotocol/protocolVersion"));
+        let is_initialize = env.kind == MessageKind::Request && env.method == "initialize";
+        let modern = !is_initialize
+            && (meta_version.is_some() || parsed_header.is_some_and(ProtocolVersion::is_modern));
+        if modern {
+            self.modern(req, principal, &env, params).await
+        } else {
+            self.legacy(req, principal, now, entropy, &env, parsed_header, params)
+                .await
+        }
+    }
+
+    /// Run a feature method with a fresh context and encode the outcome.
+    pub(crate) fn context(
+        &self,
+        principal: Option<&Principal>,
+        version: ProtocolVersion,
+        id: &RequestId,
+        params: &Map<String, Value>,
+    ) -> Context {
+        let meta = params
+            .get("_meta")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        Context::new(
+            principal,
+            version,
+            id.clone(),
+            meta,
+            self.config.limits.max_notifications,
+        )
+    }
+
+    /// Encode a successful result: JSON, or SSE when notifications precede it.
+    pub(crate) fn result_response(
+        &self,
+        id: &RequestId,
+        result: Map<String, Value>,
+        notifications: Vec<Value>,
+        version: ProtocolVersion,
+        entropy: &Entropy,
+    ) -> Response {
+        let body = json!({"jsonrpc": "2.0", "id": id_json(id), "result": result});
+        self.maybe_stream(body, notifications, version, entropy, 200)
+    }
+
+    pub(crate) fn maybe_stream(
+        &self,
+        message: Value,
+        notifications: Vec<Value>,
+        version: ProtocolVersion,
+        entropy: &Entropy,
+        status: u16,
+    ) -> Response {
+        if notifications.is_empty() {
+            return Response::json(status, message.to_string());
+        }
+        let mut w = SseWriter::new();
+        let prefix = entropy
+            .bytes
+            .map(|b| {
+                use base64ct::{Base64UrlUnpadded, Encoding};
+                let mut head = [0u8; 8];
+                head.copy_from_slice(b.get(32..40).unwrap_or(&[0; 8]));
+                Base64UrlUnpadded::encode_string(&head)
+            })
+            .unwrap_or_default();
+        let ids = !version.is_modern();
+        let mut n = 0u32;
+        let mut next_id = || {
+            n += 1;
+            alloc::format!("{prefix}-{n}")
+        };
+        if ids {
+            w.retry(self.config.sse_retry_ms);
+            if version >= ProtocolVersion::V2025_11_25 {
+                // Priming event: an id and empty data (2025-11-25).
+                let id = next_id();
+                w.event(Some(&id), "");
+            }
+        }
+        for note in notifications.iter().chain(core::iter::once(&message)) {
+            let id = ids.then(&mut next_id);
+            w.event(id.as_deref(), &note.to_string());
+        }
+        Response::empty(status)
+            .with_header("Content-Type", "text/event-stream")
+            .with_header("Cache-Control", "no-cache")
+            .with_header("X-Accel-Buffering", "no")
+            .with_body(w.finish())
+    }
+}
+
+/// Parse `params` into a map (alloc is fine past framing), refusing
+/// duplicate members the server interprets.
+#[allow(clippy::result_large_err)]
+fn parse_params(env: &Envelope<'_>) -> Result<Option<Map<String, Value>>, WireError> {
+    let Some(raw) = env.params else {
+        return Ok(None);
+    };
+    let bad = |msg| WireError::new(400, env.id.clone(), ErrorCode::InvalidParams, msg);
+    const KEYS: [&str; 9] = [
+        "name",
+        "uri",
+        "arguments",
+        "_meta",
+        "cursor",
+        "level",
+        "protocolVersion",
+        "ref",
+        "requestId",
+    ];
+    if KEYS.iter().any(|k| jsonrpc::count_members(raw, k) > 1) {
+        return Err(bad("Duplicate member in params"));
+    }
+    let map: Map<String, Value> =
+        serde_json::from_str(raw).map_err(|_| bad("params must be an object"))?;
+    if map.get("_meta").is_some_and(|m| !m.is_object()) {
+        return Err(bad("_meta must be an object"));
+    }
+    Ok(Some(map))
+}
+
+/// Whether `Accept` lists both JSON and SSE (wildcards count).
+fn accepts_both(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else {
+        return false;
+    };
+    let (mut json, mut sse) = (false, false);
+    for range in accept.split(',') {
+        let media = range.split(';').next().unwrap_or_default().trim();
+        let quality_zero = range
+            .split(';')
+            .skip(1)
+            .any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+        if quality_zero {
+            continue;
+        }
+        let m = media.to_ascii_lowercase();
+        match m.as_str() {
+            "*/*" => {
+                json = true;
+                sse = true;
+            }
+            "application/*" | "application/json" => json = true,
+            "text/*" | "text/event-stream" => sse = true,
+            _ => {}
+        }
+    }
+    json && sse
+}
+
+pub(crate) fn frame_error(e: FrameError) -> WireError {
+    let status = if e.too_large { 413 } else { 400 };
+    WireError::new(status, e.id, e.code, e.reason)
+}
+
+pub(crate) fn unsupported_version(id: Option<RequestId>, requested: &str) -> WireError {
+    let supported: Vec<&str> = ProtocolVersion::ALL
+        .iter()
+        .rev()
+        .map(|v| v.as_str())
+        .collect();
+    let requested: String = requested.chars().take(64).collect();
+    WireError {
+        status: 400,
+        id,
+        error: McpError::new(
+            ErrorCode::UnsupportedProtocolVersion,
+            "Unsupported protocol version",
+        )
+        .with_data(json!({"supported": supported, "requested": requested})),
+    }
+}
+
+pub(crate) fn id_json(id: &RequestId) -> Value {
+    match id {
+        RequestId::Number(n) => Value::from(*n),
+        RequestId::String(s) => Value::String(s.as_str().to_string()),
+    }
+}
+
+/// Encode a JSON-RPC error response. Without a readable id, `id` is null in
+/// the 2025 era (JSON-RPC 2.0) and omitted in 2026-07-28.
+pub(crate) fn error_response(e: &WireError, modern: bool) -> Response {
+    let mut err = Map::new();
+    err.insert("code".into(), Value::from(e.error.code.code()));
+    err.insert("message".into(), Value::String(e.error.message.to_string()));
+    if let Some(d) = &e.error.data {
+        err.insert("data".into(), d.clone());
+    }
+    let mut body = Map::new();
+    body.insert("jsonrpc".into(), Value::String("2.0".into()));
+    match (&e.id, modern) {
+        (Some(id), _) => {
+            body.insert("id".into(), id_json(id));
+        }
+        (None, false) => {
+            body.insert("id".into(), Value::Null);
+        }
+        (None, true) => {}
+    }
+    body.insert("error".into(), Value::Object(err));
+    Response::json(e.status, Value::Object(body).to_string())
+}

@@ -1,0 +1,308 @@
+//! 2025-era sessions: the [`SessionStore`] trait and the bounded
+//! [`MemorySessionStore`].
+//!
+//! The trait is async and object-safe (boxed futures) so a host can share
+//! sessions between instances later (e.g. in PostgreSQL); in-flight request
+//! cancellation flags are inherently per-instance and live in memory.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::ready;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use spin::Mutex;
+use subtle::ConstantTimeEq;
+
+use super::ProtocolVersion;
+use super::jsonrpc::RequestId;
+use super::registry::{BoxFuture, LogLevel};
+use crate::time::UnixTime;
+
+/// What the server remembers about a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The version negotiated by `initialize`.
+    pub version: ProtocolVersion,
+    /// Whether `notifications/initialized` arrived.
+    pub initialized: bool,
+    /// The level set by `logging/setLevel`, if any.
+    pub log_level: Option<LogLevel>,
+}
+
+/// Why a session operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionError {
+    /// The table is full of live sessions.
+    Full,
+    /// No such session (never existed, ended, or expired).
+    Unknown,
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SessionError::Full => "too many active sessions",
+            SessionError::Unknown => "unknown session",
+        })
+    }
+}
+
+/// Storage of 2025-era sessions. Implementations must bound what they hold.
+pub trait SessionStore: Send + Sync {
+    /// Create a session `id` (fresh random, visible ASCII).
+    fn create<'a>(
+        &'a self,
+        id: &'a str,
+        version: ProtocolVersion,
+        now: UnixTime,
+    ) -> BoxFuture<'a, Result<(), SessionError>>;
+    /// Look a session up and refresh its idle timer; `None` when unknown,
+    /// ended or expired.
+    fn get<'a>(&'a self, id: &'a str, now: UnixTime) -> BoxFuture<'a, Option<SessionInfo>>;
+    /// Record `notifications/initialized`.
+    fn set_initialized<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), SessionError>>;
+    /// Record `logging/setLevel`.
+    fn set_log_level<'a>(
+        &'a self,
+        id: &'a str,
+        level: LogLevel,
+    ) -> BoxFuture<'a, Result<(), SessionError>>;
+    /// End a session (DELETE). Returns whether it existed.
+    fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool>;
+    /// Track an in-flight request so `notifications/cancelled` can reach it.
+    /// Returns false when the table of in-flight requests is full (the
+    /// request then runs without cancellation).
+    fn track_request(&self, id: &str, request: &RequestId, flag: Arc<AtomicBool>) -> bool;
+    /// The request finished.
+    fn untrack_request(&self, id: &str, request: &RequestId);
+    /// `notifications/cancelled` for `request` of session `id`.
+    fn cancel_request(&self, id: &str, request: &RequestId);
+}
+
+/// A store that holds nothing: for [`super::McpConfig::stateless`]
+/// deployments. Every `create` fails with [`SessionError::Full`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSessionStore;
+
+impl SessionStore for NoSessionStore {
+    fn create<'a>(
+        &'a self,
+        _id: &'a str,
+        _version: ProtocolVersion,
+        _now: UnixTime,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        Box::pin(ready(Err(SessionError::Full)))
+    }
+    fn get<'a>(&'a self, _id: &'a str, _now: UnixTime) -> BoxFuture<'a, Option<SessionInfo>> {
+        Box::pin(ready(None))
+    }
+    fn set_initialized<'a>(&'a self, _id: &'a str) -> BoxFuture<'a, Result<(), SessionError>> {
+        Box::pin(ready(Err(SessionError::Unknown)))
+    }
+    fn set_log_level<'a>(
+        &'a self,
+        _id: &'a str,
+        _level: LogLevel,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        Box::pin(ready(Err(SessionError::Unknown)))
+    }
+    fn remove<'a>(&'a self, _id: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(ready(false))
+    }
+    fn track_request(&self, _id: &str, _request: &RequestId, _flag: Arc<AtomicBool>) -> bool {
+        false
+    }
+    fn untrack_request(&self, _id: &str, _request: &RequestId) {}
+    fn cancel_request(&self, _id: &str, _request: &RequestId) {}
+}
+
+#[derive(Debug)]
+struct Entry {
+    id: String,
+    info: SessionInfo,
+    last_seen: UnixTime,
+}
+
+#[derive(Debug)]
+struct Table {
+    entries: Vec<Entry>,
+    inflight: Vec<(String, RequestId, Arc<AtomicBool>)>,
+    capacity: usize,
+    idle_secs: u64,
+}
+
+impl Table {
+    fn position(&self, id: &str) -> Option<usize> {
+        // Constant-time comparison: session ids are bearer handles.
+        self.entries
+            .iter()
+            .position(|e| bool::from(e.id.as_bytes().ct_eq(id.as_bytes())))
+    }
+
+    fn expired(&self, e: &Entry, now: UnixTime) -> bool {
+        now.secs() >= e.last_seen.secs().saturating_add(self.idle_secs)
+    }
+}
+
+/// A bounded in-memory session table: at most `capacity` sessions, each
+/// ending after `idle_secs` without a request. Creating a session in a full
+/// table first evicts expired ones, then fails with [`SessionError::Full`]
+/// (live sessions are never silently dropped).
+#[derive(Debug)]
+pub struct MemorySessionStore {
+    table: Mutex<Table>,
+}
+
+impl MemorySessionStore {
+    /// A table of `capacity` sessions with `idle_secs` idle expiry.
+    pub fn new(capacity: usize, idle_secs: u64) -> MemorySessionStore {
+        MemorySessionStore {
+            table: Mutex::new(Table {
+                entries: Vec::new(),
+                inflight: Vec::new(),
+                capacity,
+                idle_secs,
+            }),
+        }
+    }
+
+    /// Number of sessions held (live or not yet evicted).
+    pub fn len(&self) -> usize {
+        self.table.lock().entries.len()
+    }
+
+    /// Whether no session is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn update(&self, id: &str, f: impl FnOnce(&mut SessionInfo)) -> Result<(), SessionError> {
+        let mut t = self.table.lock();
+        let i = t.position(id).ok_or(SessionError::Unknown)?;
+        match t.entries.get_mut(i) {
+            Some(e) => {
+                f(&mut e.info);
+                Ok(())
+            }
+            None => Err(SessionError::Unknown),
+        }
+    }
+}
+
+impl SessionStore for MemorySessionStore {
+    fn create<'a>(
+        &'a self,
+        id: &'a str,
+        version: ProtocolVersion,
+        now: UnixTime,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        let mut t = self.table.lock();
+        if t.entries.len() >= t.capacity {
+            let idle = t.idle_secs;
+            t.entries
+                .retain(|e| now.secs() < e.last_seen.secs().saturating_add(idle));
+        }
+        let result = if t.entries.len() >= t.capacity {
+            Err(SessionError::Full)
+        } else {
+            t.entries.push(Entry {
+                id: id.into(),
+                info: SessionInfo {
+                    version,
+                    initialized: false,
+                    log_level: None,
+                },
+                last_seen: now,
+            });
+            Ok(())
+        };
+        drop(t);
+        Box::pin(ready(result))
+    }
+
+    fn get<'a>(&'a self, id: &'a str, now: UnixTime) -> BoxFuture<'a, Option<SessionInfo>> {
+        let mut t = self.table.lock();
+        let found = match t.position(id) {
+            Some(i) => {
+                let expired = t.entries.get(i).is_some_and(|e| t.expired(e, now));
+                if expired {
+                    t.entries.swap_remove(i);
+                    None
+                } else {
+                    t.entries.get_mut(i).map(|e| {
+                        e.last_seen = now;
+                        e.info
+                    })
+                }
+            }
+            None => None,
+        };
+        drop(t);
+        Box::pin(ready(found))
+    }
+
+    fn set_initialized<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), SessionError>> {
+        Box::pin(ready(self.update(id, |i| i.initialized = true)))
+    }
+
+    fn set_log_level<'a>(
+        &'a self,
+        id: &'a str,
+        level: LogLevel,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        Box::pin(ready(self.update(id, |i| i.log_level = Some(level))))
+    }
+
+    fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool> {
+        let mut t = self.table.lock();
+        let existed = match t.position(id) {
+            Some(i) => {
+                t.entries.swap_remove(i);
+                t.inflight.retain(|(s, _, flag)| {
+                    let keep = s != id;
+                    if !keep {
+                        flag.store(true, Ordering::Relaxed);
+                    }
+                    keep
+                });
+                true
+            }
+            None => false,
+        };
+        drop(t);
+        Box::pin(ready(existed))
+    }
+
+    fn track_request(&self, id: &str, request: &RequestId, flag: Arc<AtomicBool>) -> bool {
+        let mut t = self.table.lock();
+        // At most 16 in-flight requests per session slot on average.
+        if t.inflight.len() >= t.capacity.saturating_mul(16).max(16) {
+            return false;
+        }
+        t.inflight.push((id.into(), request.clone(), flag));
+        true
+    }
+
+    fn untrack_request(&self, id: &str, request: &RequestId) {
+        let mut t = self.table.lock();
+        if let Some(i) = t
+            .inflight
+            .iter()
+            .position(|(s, r, _)| s == id && r == request)
+        {
+            t.inflight.swap_remove(i);
+        }
+    }
+
+    fn cancel_request(&self, id: &str, request: &RequestId) {
+        let t = self.table.lock();
+        for (s, r, flag) in t.inflight.iter() {
+            if s == id && r == request {
+                flag.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+}
