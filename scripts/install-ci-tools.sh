@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs every tool CI needs that a fresh machine of our kind lacks.
+# Idempotent: quick when everything is already there.
+set -euo pipefail
+if ! cargo audit --version >/dev/null 2>&1; then
+    cargo install cargo-audit --locked
+fi
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
