@@ -87,7 +87,8 @@ pub struct VerifyingKey {
 }
 
 impl VerifyingKey {
-    fn from_rsa(key: PublicKey) -> Result<Self, KeyError> {
+    /// Wrap an `rsa` crate public key (2048 to 4096 bits).
+    pub fn from_rsa(key: PublicKey) -> Result<Self, KeyError> {
         let bits = key.n().bit_width_vartime() as usize;
         if bits < MIN_RSA_BITS {
             return Err(KeyError::TooSmall);
@@ -206,7 +207,9 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
-    fn from_rsa(key: PrivateKey) -> Result<Self, KeyError> {
+    /// Wrap an `rsa` crate private key (2048 to 4096 bits), e.g. one built
+    /// from components.
+    pub fn from_rsa(key: PrivateKey) -> Result<Self, KeyError> {
         let public = VerifyingKey::from_rsa(key.to_public_key())?;
         Ok(Self { key, public })
     }
