@@ -49,3 +49,15 @@ pub fn print(text: &str) {
         write(1, text.as_ptr(), text.len());
     }
 }
+
+// The precompiled `alloc` of the x86_64-linux target is built with unwinding
+// and references these two symbols. With `panic = "abort"` neither is ever
+// called; on a microcontroller target (built with abort) they are not needed.
+#[unsafe(no_mangle)]
+extern "C" fn rust_eh_personality() {}
+
+#[unsafe(no_mangle)]
+extern "C" fn _Unwind_Resume() -> ! {
+    // SAFETY: abort never returns.
+    unsafe { abort() }
+}

@@ -1,1 +1,249 @@
-//! oauth (in progress)
+//! The OAuth 2.1 authorization server: discovery (RFC 8414, RFC 9728),
+//! dynamic client registration (RFC 7591), the authorization-code flow with
+//! PKCE S256 (RFC 7636) and resource indicators (RFC 8707), refresh-token
+//! rotation with reuse detection (RFC 9700 §4.14), introspection (RFC 7662),
+//! revocation (RFC 7009), the sign-in/consent pages, and the resource-server
+//! guard ([`authenticate_bearer`]).
+//!
+//! ## Entry point
+//! A host builds one [`AuthorizationServer`] from a [`ServerConfig`], a
+//! [`Store`], a [`UserAuthenticator`] and optionally a
+//! [`RegistrationPolicy`], and for every request calls
+//! [`AuthorizationServer::handle`] with an [`Env`] (clock, RNG, key set).
+//! `None` means "not an OAuth path": the router passes the request on (to
+//! MCP). Every decision — status, headers, body, HTML — is made here.
+//!
+//! | path | method | |
+//! | --- | --- | --- |
+//! | `/.well-known/oauth-authorization-server[/<resource path>]` | GET | RFC 8414 metadata |
+//! | `/.well-known/openid-configuration` | GET | same, only what is supported |
+//! | `/.well-known/oauth-protected-resource[/<resource path>]` | GET | RFC 9728 metadata |
+//! | `/jwks.json`, `/.well-known/jwks.json` | GET | public keys |
+//! | `/register` | POST | RFC 7591 |
+//! | `/authorize` | GET, POST | validation, sign-in + consent page, decision |
+//! | `/token` | POST | `authorization_code`, `refresh_token` |
+//! | `/introspect` | POST | RFC 7662 |
+//! | `/revoke` | POST | RFC 7009 |
+//!
+//! ## Tokens
+//! Access tokens are RS256 JWTs (RFC 9068) with `aud` = the one resource of
+//! the grant and a `jti` we draw, so a replayed code or a revocation can
+//! refuse them. Refresh tokens are `<family id>.<secret>`: the family id
+//! finds the grant, the hash of the whole token is compared (constant time)
+//! with the family's one live token; anything else presented for a live
+//! family is reuse and revokes the family. Codes and refresh tokens are
+//! stored only as SHA-256 hashes.
+//!
+//! ## Deliberate choices
+//! - Confidential clients may authenticate with either `client_secret_basic`
+//!   or `client_secret_post`, whichever they registered: both prove the same
+//!   secret, and connectors are not consistent about which they use.
+//! - A registration without `grant_types` gets `authorization_code` and
+//!   `refresh_token` (RFC 7591 says only the former) so connectors that omit
+//!   it still get refresh tokens.
+//! - `redirect_uri` at `/token` is checked when present and may be omitted
+//!   (OAuth 2.1: PKCE binds the code to the client instance).
+//! - The sign-in and consent form is one page: credentials plus
+//!   Allow/Deny; Deny needs no credentials.
+
+use alloc::string::String;
+use core::future::Future;
+use core::net::IpAddr;
+
+use crate::http::{Method, Request, Response};
+use crate::jose::KeySet;
+use crate::rand::SecureRandom;
+use crate::store::Store;
+use crate::time::UnixTime;
+
+mod authorize;
+mod client_auth;
+mod config;
+mod discovery;
+mod error;
+mod guard;
+mod introspect;
+mod pages;
+pub mod pkce;
+mod register;
+mod throttle;
+mod token;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{ServerConfig, canonical_resource};
+pub use error::OAuthError;
+pub use guard::{ResourceGuard, authenticate_bearer};
+pub use throttle::ThrottleConfig;
+
+use throttle::LoginThrottle;
+
+/// Checks a user's credentials. The host implements it (host-std: argon2
+/// over its user table); the core never sees a password hash.
+pub trait UserAuthenticator {
+    /// The subject (stable user id) if `username` and `password` are right,
+    /// `None` otherwise. Must take about the same time either way.
+    fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> impl Future<Output = Option<String>> + Send;
+}
+
+/// Decides whether a peer may register a client now (registration is open,
+/// so it is the first thing a flood hits). Any
+/// `Fn(Option<IpAddr>, Option<UnixTime>) -> bool` is one.
+pub trait RegistrationPolicy {
+    /// `true` to allow this registration.
+    fn allow_registration(&self, peer: Option<IpAddr>, now: Option<UnixTime>) -> bool;
+}
+
+impl<F> RegistrationPolicy for F
+where
+    F: Fn(Option<IpAddr>, Option<UnixTime>) -> bool,
+{
+    fn allow_registration(&self, peer: Option<IpAddr>, now: Option<UnixTime>) -> bool {
+        self(peer, now)
+    }
+}
+
+/// Allows every registration (the host limits elsewhere, or trusts its
+/// network).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AllowAllRegistrations;
+
+impl RegistrationPolicy for AllowAllRegistrations {
+    fn allow_registration(&self, _: Option<IpAddr>, _: Option<UnixTime>) -> bool {
+        true
+    }
+}
+
+/// The per-request environment a host supplies.
+pub struct Env<'a> {
+    /// Wall-clock time; `None` when unknown (every time-dependent operation
+    /// then fails closed with 503).
+    pub now: Option<UnixTime>,
+    /// A cryptographically secure RNG.
+    pub rng: &'a mut (dyn SecureRandom + Send),
+    /// The signing and verifying keys.
+    pub keys: &'a KeySet,
+}
+
+impl core::fmt::Debug for Env<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Env")
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Env<'_> {
+    /// The time, or [`OAuthError::Unavailable`] when unknown.
+    pub(crate) fn time(&self) -> Result<UnixTime, OAuthError> {
+        self.now.ok_or(OAuthError::Unavailable)
+    }
+}
+
+/// The authorization server: configuration, store, user authenticator,
+/// registration policy and the login throttle.
+pub struct AuthorizationServer<S, U, L = AllowAllRegistrations> {
+    config: ServerConfig,
+    store: S,
+    users: U,
+    registration: L,
+    throttle: LoginThrottle,
+}
+
+impl<S, U, L> core::fmt::Debug for AuthorizationServer<S, U, L> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AuthorizationServer")
+            .field("issuer", &self.config.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, U> AuthorizationServer<S, U, AllowAllRegistrations> {
+    /// A server allowing every registration; see
+    /// [`Self::with_registration_policy`].
+    pub fn new(config: ServerConfig, store: S, users: U) -> Self {
+        let throttle = LoginThrottle::new(config.throttle);
+        AuthorizationServer {
+            config,
+            store,
+            users,
+            registration: AllowAllRegistrations,
+            throttle,
+        }
+    }
+}
+
+impl<S, U, L> AuthorizationServer<S, U, L> {
+    /// Replace the registration rate-limit hook.
+    pub fn with_registration_policy<L2>(self, policy: L2) -> AuthorizationServer<S, U, L2> {
+        AuthorizationServer {
+            config: self.config,
+            store: self.store,
+            users: self.users,
+            registration: policy,
+            throttle: self.throttle,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The store (the MCP guard needs its [`crate::store::RevocationStore`]).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// A guard for the configured resource `resource` requiring `scopes`.
+    pub fn resource_guard(&self, resource: &str, scopes: &[&str]) -> Option<ResourceGuard> {
+        let resource = self.config.find_resource(resource)?;
+        Some(ResourceGuard::new(&self.config, resource, scopes))
+    }
+}
+
+impl<S, U, L> AuthorizationServer<S, U, L>
+where
+    S: Store + Sync,
+    U: UserAuthenticator + Sync,
+    L: RegistrationPolicy + Sync,
+{
+    /// Answer `req` if it is an OAuth or discovery path; `None` otherwise.
+    pub async fn handle(&self, req: &Request, env: &mut Env<'_>) -> Option<Response> {
+        let path = req.path.as_str();
+        if let Some(resp) = discovery::handle(self, req, env) {
+            return Some(resp);
+        }
+        let resp = match path {
+            "/register" => match req.method {
+                Method::Post => self.register(req, env).await,
+                _ => wire::method_not_allowed("POST"),
+            },
+            "/authorize" => match req.method {
+                Method::Get | Method::Head => self.authorize_get(req, env).await,
+                Method::Post => self.authorize_post(req, env).await,
+                _ => wire::method_not_allowed("GET, POST"),
+            },
+            "/token" => match req.method {
+                Method::Post => self.token(req, env).await,
+                _ => wire::method_not_allowed("POST"),
+            },
+            "/introspect" => match req.method {
+                Method::Post => self.introspect(req, env).await,
+                _ => wire::method_not_allowed("POST"),
+            },
+            "/revoke" => match req.method {
+                Method::Post => self.revoke(req, env).await,
+                _ => wire::method_not_allowed("POST"),
+            },
+            _ => return None,
+        };
+        Some(resp)
+    }
+}
