@@ -1,0 +1,12 @@
+//! # mcpauth (host-std)
+//!
+//! The tokio host of [`mcpauth_core`]: an HTTP runtime (hyper 1), the OS
+//! environment (clock, RNG), persistent storage, the CLI, and the tools the
+//! binary ships with. It makes no protocol decision the core could make.
+//!
+//! To embed mcpauth with your own tools, see `examples/custom_tool.rs`.
+
+pub mod cors;
+pub mod env;
+pub mod logging;
+pub mod server;

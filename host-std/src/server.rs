@@ -1,0 +1,335 @@
+//! The HTTP runtime: tokio + hyper 1 (HTTP/1.1), optionally under rustls.
+//!
+//! The host translates a hyper request into a [`mcpauth_core::http::Request`]
+//! after enforcing the socket-level limits, asks a [`Handler`] for the
+//! [`Response`], and writes it back. Protocol decisions stay in the core; this
+//! module only owns transport concerns: limits, timeouts, `/healthz`, CORS and
+//! graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use mcpauth_core::http::{Method, Request, Response};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::cors::Cors;
+
+/// Something that answers core requests: the composed OAuth + MCP router.
+pub trait Handler: Send + Sync + 'static {
+    /// Answer one request.
+    fn handle(&self, req: Request) -> impl Future<Output = Response> + Send;
+}
+
+/// Transport limits. Each one names the attack it bounds.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body read into memory (memory exhaustion by large
+    /// uploads). Larger bodies get 413 before they are read.
+    pub max_body_bytes: usize,
+    /// Largest request head (request line + headers) hyper buffers (header
+    /// flooding). At least 8 KiB (hyper's minimum).
+    pub max_header_bytes: usize,
+    /// Most header fields per request (header-count flooding).
+    pub max_headers: usize,
+    /// Time allowed for a complete request head (slowloris).
+    pub header_read_timeout: Duration,
+    /// Time allowed for a complete request body (slow-body slowloris).
+    pub body_read_timeout: Duration,
+    /// Time allowed for a TLS handshake (handshake slowloris).
+    pub tls_handshake_timeout: Duration,
+    /// Most simultaneous connections (file-descriptor exhaustion); the
+    /// accept loop waits for a free slot.
+    pub max_connections: usize,
+    /// How long in-flight requests may take to finish on shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            tls_handshake_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything the accept loop needs besides the handler.
+#[derive(Clone)]
+pub struct ServerOptions {
+    /// Transport limits.
+    pub limits: Limits,
+    /// CORS policy.
+    pub cors: Cors,
+    /// TLS, when the server terminates it itself.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("limits", &self.limits)
+            .field("cors", &self.cors)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+struct Shared<H> {
+    handler: H,
+    limits: Limits,
+    cors: Cors,
+}
+
+/// Accept connections on `listener` until `shutdown` resolves, then stop
+/// accepting, let in-flight requests finish (up to the grace period) and
+/// return.
+pub async fn serve<H: Handler>(
+    listener: TcpListener,
+    handler: H,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()>,
+) {
+    let shared = Arc::new(Shared {
+        handler,
+        limits: options.limits.clone(),
+        cors: options.cors,
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.limits.header_read_timeout)
+        .max_buf_size(options.limits.max_header_bytes.max(8192))
+        .max_headers(options.limits.max_headers)
+        .keep_alive(true);
+    let builder = Arc::new(builder);
+    let slots = Arc::new(Semaphore::new(options.limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let tls = options.tls.clone();
+        let handshake_timeout = options.limits.tls_handshake_timeout;
+        tokio::spawn(async move {
+            let _permit = permit;
+            let svc = service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(answer(&shared, req, peer).await) }
+            });
+            let result =
+                match tls {
+                    None => {
+                        watcher
+                            .watch(builder.serve_connection(TokioIo::new(stream), svc))
+                            .await
+                    }
+                    Some(acceptor) => {
+                        let tls_stream =
+                            match tokio::time::timeout(handshake_timeout, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%peer, "TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                        watcher
+                            .watch(builder.serve_connection(TokioIo::new(tls_stream), svc))
+                            .await
+                    }
+                };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: waiting for in-flight requests");
+    if tokio::time::timeout(options.limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("grace period elapsed; closing remaining connections");
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received"),
+        () = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+type HyperResponse = hyper::Response<Full<Bytes>>;
+
+async fn answer<H: Handler>(
+    shared: &Shared<H>,
+    req: hyper::Request<Incoming>,
+    peer: SocketAddr,
+) -> HyperResponse {
+    let started = Instant::now();
+    let method = Method::parse(req.method().as_str());
+    let path = req.uri().path().to_owned();
+    let resp = match to_core(shared, req, peer.ip()).await {
+        Err(resp) => resp,
+        Ok(core_req) => {
+            if method == Method::Get && path == "/healthz" {
+                Response::json(200, &br#"{"status":"ok"}"#[..])
+                    .with_header("Cache-Control", "no-store")
+            } else if let Some(pre) = shared.cors.preflight(&core_req) {
+                pre
+            } else {
+                let origin = core_req.header("origin").map(str::to_owned);
+                let resp = shared.handler.handle(core_req).await;
+                shared.cors.decorate(&path, origin.as_deref(), resp)
+            }
+        }
+    };
+    // Path only, never the query string or any header: no codes or tokens.
+    tracing::debug!(
+        method = ?method,
+        path = %path,
+        status = resp.status,
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    to_hyper(resp)
+}
+
+fn host_error(status: u16, description: &str) -> Response {
+    let body = serde_json::json!({
+        "error": "invalid_request",
+        "error_description": description,
+    });
+    Response::json(status, body.to_string()).with_header("Cache-Control", "no-store")
+}
+
+async fn to_core<H>(
+    shared: &Shared<H>,
+    req: hyper::Request<Incoming>,
+    peer: IpAddr,
+) -> Result<Request, Response> {
+    let limits = &shared.limits;
+    let (parts, body) = req.into_parts();
+    if let Some(len) = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limits.max_body_bytes as u64
+    {
+        return Err(host_error(413, "request body too large"));
+    }
+    let body = match tokio::time::timeout(
+        limits.body_read_timeout,
+        Limited::new(body, limits.max_body_bytes).collect(),
+    )
+    .await
+    {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                return Err(host_error(413, "request body too large"));
+            }
+            return Err(host_error(400, "malformed request body"));
+        }
+        Err(_) => return Err(host_error(408, "request body not received in time")),
+    };
+    let mut headers = Vec::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        let value = match value.to_str() {
+            Ok(v) => v.to_owned(),
+            Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        };
+        headers.push((name.as_str().to_owned(), value));
+    }
+    Ok(Request {
+        method: Method::parse(parts.method.as_str()),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers,
+        body: body.into(),
+        peer: Some(peer),
+    })
+}
+
+fn to_hyper(resp: Response) -> HyperResponse {
+    let mut out = hyper::Response::new(Full::new(Bytes::from(resp.body)));
+    *out.status_mut() = hyper::StatusCode::from_u16(resp.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = out.headers_mut();
+    for (name, value) in resp.headers {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::try_from(value),
+        ) {
+            (Ok(n), Ok(v)) => {
+                headers.append(n, v);
+            }
+            _ => tracing::warn!("dropping an invalid response header"),
+        }
+    }
+    out
+}
