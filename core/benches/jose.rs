@@ -1,0 +1,144 @@
+//! JOSE benchmarks: RS256 access-token signing and verification against the
+//! raw RSA operations of the same backend (the pure-Rust `rsa` crate), and
+//! JWKS serialization. Figures and the command are in BENCHMARKS.md.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use mcpauth_core::jose::{
+    AccessTokenClaims, Audience, KeySet, PURE_RUST_RSA, RsaProvider, SigningKey, ValidationPolicy,
+};
+use mcpauth_core::rand::{RngError, SecureRandom};
+use mcpauth_core::time::UnixTime;
+use sha2::Sha256;
+
+/// SplitMix64 — no security; benchmarks only.
+struct BenchRandom(u64);
+
+impl SecureRandom for BenchRandom {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), RngError> {
+        for chunk in dest.chunks_mut(8) {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+const ISS: &str = "https://as.example";
+const RES: &str = "https://as.example/mcp";
+const NOW: u64 = 1_800_000_000;
+
+fn claims() -> AccessTokenClaims {
+    AccessTokenClaims {
+        iss: ISS.into(),
+        sub: "user-7f3a9c".into(),
+        aud: Audience::One(RES.into()),
+        client_id: "client-5d41402abc4b2a76".into(),
+        scope: "mcp:tools mcp:resources".into(),
+        iat: NOW,
+        exp: NOW + 3600,
+        jti: String::new(),
+        extra: Default::default(),
+    }
+}
+
+fn bench_jose(c: &mut Criterion) {
+    let mut rng = BenchRandom(7);
+    let key = SigningKey::generate(&mut rng, 2048).expect("keygen");
+    let retired = SigningKey::generate(&mut rng, 2048).expect("keygen");
+    let mut keys = KeySet::new(retired);
+    keys.rotate(key.clone());
+    let policy = ValidationPolicy::new(ISS, RES);
+    let token = keys.issue_access_token(&claims(), &mut rng).expect("issue");
+    let now = Some(UnixTime(NOW));
+    keys.verify_access_token(&token, &policy, now)
+        .expect("verify");
+
+    // The raw operation behind one verification: PKCS#1 v1.5 + SHA-256 of the
+    // same signing input with the same key.
+    let dot = token.rfind('.').expect("three segments");
+    let signing_input = token.as_bytes()[..dot].to_vec();
+    let sig = <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(&token[dot + 1..])
+        .expect("b64");
+    let public = key.verifying_key().rsa().clone();
+
+    let mut g = c.benchmark_group("jose");
+    g.bench_function("issue_access_token (RS256 sign, 2048)", |b| {
+        b.iter(|| {
+            keys.issue_access_token(black_box(&claims()), &mut rng)
+                .expect("issue")
+        })
+    });
+    g.bench_function("raw rsa sign pkcs1v15 sha256 (2048, blinded)", |b| {
+        b.iter(|| {
+            key.rsa()
+                .pkcs1v15_sign_with_rng::<Sha256, _>(
+                    &mut RawRng(&mut rng),
+                    black_box(&signing_input),
+                )
+                .expect("sign")
+        })
+    });
+    g.bench_function("verify_access_token (2048)", |b| {
+        b.iter(|| {
+            keys.verify_access_token(black_box(&token), &policy, now)
+                .expect("verify")
+        })
+    });
+    g.bench_function("raw rsa verify pkcs1v15 sha256 (2048)", |b| {
+        b.iter(|| {
+            public
+                .pkcs1v15_verify::<Sha256>(black_box(&signing_input), black_box(&sig))
+                .expect("verify")
+        })
+    });
+    g.bench_function("provider verify_rs256 (2048)", |b| {
+        b.iter(|| {
+            assert!(PURE_RUST_RSA.verify_rs256(
+                key.verifying_key(),
+                black_box(&signing_input),
+                black_box(&sig)
+            ))
+        })
+    });
+    let jwks = keys.to_jwks_json();
+    g.bench_function("to_jwks_json (2 keys)", |b| {
+        b.iter(|| black_box(&keys).to_jwks_json())
+    });
+    g.bench_function("from_jwks_json (2 keys)", |b| {
+        b.iter(|| KeySet::from_jwks_json(black_box(&jwks)).expect("jwks"))
+    });
+    g.finish();
+}
+
+/// `rand_core` view of the bench RNG for the raw `rsa` call.
+struct RawRng<'a>(&'a mut BenchRandom);
+
+impl rand_core::TryRng for RawRng<'_> {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        let _ = self.0.fill(dst);
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for RawRng<'_> {}
+
+criterion_group!(benches, bench_jose);
+criterion_main!(benches);
