@@ -110,7 +110,8 @@ impl VerifyingKey {
     /// A key from its big-endian modulus and public exponent (leading zero
     /// bytes allowed). `kid` is the RFC 7638 thumbprint.
     pub fn from_components(n: &[u8], e: &[u8]) -> Result<Self, KeyError> {
-        if n.len() > MAX_RSA_BITS / 8 + 1 || e.len() > 8 {
+        let (n, e) = (trim_leading_zeros(n), trim_leading_zeros(e));
+        if n.len() > MAX_RSA_BITS / 8 || e.len() > 8 {
             return Err(KeyError::TooLarge);
         }
         let n = BoxedUint::from_be_slice_vartime(n);
@@ -186,6 +187,11 @@ impl fmt::Debug for VerifyingKey {
             .field("bits", &self.bits())
             .finish()
     }
+}
+
+fn trim_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
 }
 
 /// RFC 7638 §3: SHA-256 over `{"e":…,"kty":"RSA","n":…}` (members in
