@@ -26,7 +26,7 @@ use core::fmt;
 pub const MAX_METHOD_LEN: usize = 64;
 /// Longest string request id accepted, in bytes after unescaping (huge ids
 /// are refused: the id is echoed and may be stored while a request runs).
-pub const MAX_ID_LEN: usize = 128;
+pub const MAX_ID_LEN: usize = 64;
 
 /// JSON-RPC error codes used by the MCP server. The wire mapping of every
 /// internal failure goes through this type.
@@ -201,8 +201,6 @@ impl From<Bad> for FrameError {
 }
 
 /// Frame one JSON-RPC message from `body`. Never allocates.
-// The error is returned by value (it may carry the id) to stay allocation-free.
-#[allow(clippy::result_large_err)]
 pub fn parse<'a>(body: &'a [u8], limits: &FrameLimits) -> Result<Envelope<'a>, FrameError> {
     if body.len() > limits.max_body {
         let mut e = invalid("Request body too large");
@@ -237,7 +235,6 @@ struct Seen {
     error: Option<(usize, usize)>,
 }
 
-#[allow(clippy::result_large_err)]
 fn frame_object(text: &str, start: usize) -> Result<Envelope<'_>, FrameError> {
     let bytes = text.as_bytes();
     let mut seen = Seen::default();

@@ -205,7 +205,9 @@ impl SessionStore for MemorySessionStore {
             t.entries
                 .retain(|e| now.secs() < e.last_seen.secs().saturating_add(idle));
         }
-        let result = if t.entries.len() >= t.capacity {
+        let result = if t.entries.len() >= t.capacity || t.position(id).is_some() {
+            // A duplicate id (only possible with a broken RNG) is refused
+            // like a full table rather than sharing a session.
             Err(SessionError::Full)
         } else {
             t.entries.push(Entry {

@@ -1,0 +1,139 @@
+//! Proof that JSON-RPC framing never touches the heap: every message shape
+//! and every failure path is framed under a counting global allocator.
+//!
+//! This is its own integration-test binary so the allocator affects nothing
+//! else. Counting is per thread (the test harness allocates on its own
+//! threads concurrently).
+// A global allocator can only be written with `unsafe`; it only forwards
+// to `System` and counts.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use mcpauth_core::mcp::jsonrpc::{self, FrameLimits};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn bump() {
+    // `try_with`: during thread teardown the slot may be gone.
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged; counting has no effect on the returned memory.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        bump();
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        bump();
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        bump();
+        // SAFETY: forwarded contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+mod mcp {
+    use super::*;
+
+    #[test]
+    fn the_counter_counts() {
+        let n = allocations_during(|| {
+            let v: Vec<u8> = Vec::with_capacity(16);
+            std::hint::black_box(v);
+        });
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn framing_never_allocates() {
+        // Bodies are built before counting starts.
+        let deep_ok = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"m","params":{{"a":{}1{}}}}}"#,
+            "[".repeat(20),
+            "]".repeat(20)
+        );
+        let too_deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+        let too_deep_obj = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"m","params":{{"a":{}1{}}}}}"#,
+            "[".repeat(5000),
+            "]".repeat(5000)
+        );
+        let huge_id = format!(
+            r#"{{"jsonrpc":"2.0","id":"{}","method":"m"}}"#,
+            "x".repeat(10_000)
+        );
+        let big = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"m","params":{{"p":"{}"}}}}"#,
+            "y".repeat(2_000_000)
+        );
+        let bodies: Vec<Vec<u8>> = vec![
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":"a\"b\\c\u00e9\ud83d\ude00","method":"tools\/call","params":{"name":"x","arguments":{"k":[1,2.5e3,-0.1,true,false,null]}}}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":5,"result":{}}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-1,"message":"x"}}"#.to_vec(),
+            br#"  {"extra":{"deep":[{}]},"jsonrpc":"2.0","id":-9223372036854775808,"method":"ping"}  "#.to_vec(),
+            deep_ok.into_bytes(),
+            // Failures.
+            b"{".to_vec(),
+            b"".to_vec(),
+            br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#.to_vec(),
+            br#""just a string""#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":99999999999999999999999,"method":"ping"}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":{},"method":"ping"}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#.to_vec(),
+            br#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":1,"method":7}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"m","params":[1]}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"m","params":"x"}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"m","result":{}}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"\ud800"}"#.to_vec(),
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\"}".to_vec(),
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\x01\"}".to_vec(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"ping"} x"#.to_vec(),
+            too_deep.into_bytes(),
+            too_deep_obj.into_bytes(),
+            huge_id.into_bytes(),
+            big.into_bytes(),
+        ];
+        let limits = FrameLimits::default();
+        for body in &bodies {
+            let n = allocations_during(|| {
+                let r = jsonrpc::parse(body, &limits);
+                if let Ok(Some(p)) = r.as_ref().map(|env| env.params) {
+                    std::hint::black_box(jsonrpc::count_members(p, "name"));
+                }
+                std::hint::black_box(r.is_ok());
+            });
+            let shown = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
+            assert_eq!(n, 0, "framing allocated for {shown}");
+        }
+    }
+}

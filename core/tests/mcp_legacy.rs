@@ -1,0 +1,737 @@
+//! HTTP-level tests of the 2025 era (2025-03-26, 2025-06-18, 2025-11-25)
+//! and of the rules shared by both eras (Origin/Host, Accept, framing).
+
+#[path = "mcp_support.rs"]
+mod support;
+
+mod mcp {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context as TaskContext, Poll, Waker};
+
+    use mcpauth_core::http::{Method, Request};
+    use mcpauth_core::mcp::{McpConfig, McpOutcome, NoSessionStore, ScopeChallenge};
+    use mcpauth_core::time::UnixTime;
+    use serde_json::json;
+
+    use super::support::*;
+
+    const V: &str = "2025-06-18";
+
+    fn call_on(
+        s: &mcpauth_core::mcp::McpServer,
+        sid: &str,
+        version: &str,
+        id: i64,
+        method: &str,
+        params: serde_json::Value,
+    ) -> mcpauth_core::http::Response {
+        let b = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        resp(s, &legacy(sid, version, &b.to_string()))
+    }
+
+    #[test]
+    fn initialize_negotiates_and_mints_a_session() {
+        let s = server();
+        let r = resp(&s, &post(INIT));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        let sid = r.header("Mcp-Session-Id").expect("session id");
+        assert!(sid.len() >= 32 && sid.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+        let b = body(&r);
+        assert_eq!(b["id"], 1);
+        assert_eq!(b["result"]["protocolVersion"], "2025-06-18");
+        assert_eq!(b["result"]["serverInfo"]["name"], "test-server");
+        assert_eq!(b["result"]["serverInfo"]["version"], "1.2.3");
+        let caps = &b["result"]["capabilities"];
+        assert!(caps["tools"].is_object() && caps["resources"].is_object());
+        assert!(caps["prompts"].is_object() && caps["logging"].is_object());
+        // Each supported version is echoed; an unknown one gets our latest.
+        for v in ["2025-03-26", "2025-06-18", "2025-11-25"] {
+            let r = resp(&s, &post(&INIT.replace(V, v)));
+            assert_eq!(body(&r)["result"]["protocolVersion"], v);
+        }
+        for v in ["2099-01-01", "2026-07-28", "2024-11-05"] {
+            let r = resp(&s, &post(&INIT.replace(V, v)));
+            assert_eq!(body(&r)["result"]["protocolVersion"], "2025-11-25", "{v}");
+        }
+        // Two sessions never share an id.
+        let a = resp(&s, &post(INIT));
+        let b2 = resp(&s, &post(INIT));
+        assert_ne!(a.header("Mcp-Session-Id"), b2.header("Mcp-Session-Id"));
+    }
+
+    #[test]
+    fn initialize_params_are_checked() {
+        let s = server();
+        let r = resp(
+            &s,
+            &post(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#),
+        );
+        assert_eq!(err_of(&r), (200, -32602));
+        assert!(r.header("Mcp-Session-Id").is_none());
+        let r = resp(
+            &s,
+            &post(
+                r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":[]}}"#,
+            ),
+        );
+        assert_eq!(err_of(&r), (200, -32602));
+        // initialize as a notification is not a handshake.
+        let r = resp(
+            &s,
+            &post(r#"{"jsonrpc":"2.0","method":"initialize","params":{}}"#),
+        );
+        assert_eq!(r.status, 400);
+    }
+
+    #[test]
+    fn sessions_missing_unknown_deleted_expired() {
+        let s = server();
+        let sid = init(&s, V);
+        let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+        // Missing → 400, unknown → 404.
+        let r = resp(&s, &post(list).with_header("MCP-Protocol-Version", V));
+        assert_eq!(r.status, 400);
+        assert_eq!(body(&r)["error"]["code"], -32600);
+        assert_eq!(body(&r)["id"], 2);
+        let r = resp(&s, &legacy("not-a-session", V, list));
+        assert_eq!(r.status, 404);
+        // Duplicate session headers are refused.
+        let r = resp(
+            &s,
+            &legacy(&sid, V, list).with_header("Mcp-Session-Id", &sid),
+        );
+        assert_eq!(r.status, 400);
+        // Valid.
+        assert_eq!(resp(&s, &legacy(&sid, V, list)).status, 200);
+        // DELETE ends it; afterwards 404.
+        let del = Request::new(Method::Delete, "/mcp").with_header("Mcp-Session-Id", &sid);
+        assert_eq!(resp(&s, &del).status, 200);
+        assert_eq!(resp(&s, &del).status, 404);
+        assert_eq!(resp(&s, &legacy(&sid, V, list)).status, 404);
+        assert_eq!(resp(&s, &Request::new(Method::Delete, "/mcp")).status, 400);
+        // Idle expiry against the host's clock.
+        let sid = init(&s, V);
+        let idle = s.config().limits.session_idle_secs;
+        assert_eq!(
+            resp_at(&s, &legacy(&sid, V, list), T0.plus(idle - 1)).status,
+            200
+        );
+        // The idle timer restarted at T0 + idle - 1.
+        assert_eq!(
+            resp_at(&s, &legacy(&sid, V, list), T0.plus(2 * idle - 2)).status,
+            200
+        );
+        assert_eq!(
+            resp_at(&s, &legacy(&sid, V, list), T0.plus(4 * idle)).status,
+            404
+        );
+    }
+
+    #[test]
+    fn session_table_is_bounded() {
+        let mut config = McpConfig::new("test-server", "1.2.3");
+        config.limits.sessions = 2;
+        config.limits.session_idle_secs = 60;
+        let s = server_with(config);
+        init(&s, V);
+        init(&s, V);
+        let r = resp(&s, &post(INIT));
+        assert_eq!(r.status, 503);
+        assert_eq!(r.header("Retry-After"), Some("30"));
+        let b = body(&r);
+        assert_eq!(b["error"]["message"], "Too many active sessions");
+        assert_eq!(b["id"], 1);
+        // Once the old sessions are idle past expiry, new ones fit.
+        let r = resp_at(&s, &post(INIT), T0.plus(61));
+        assert_eq!(r.status, 200);
+    }
+
+    #[test]
+    fn rng_failure_fails_closed() {
+        let s = server();
+        let out = block_on(s.handle(&post(INIT), None, T0, &mut FailRng));
+        let McpOutcome::Response(r) = out else {
+            panic!("response")
+        };
+        assert_eq!(r.status, 503);
+        assert!(r.header("Mcp-Session-Id").is_none());
+    }
+
+    #[test]
+    fn protocol_version_header() {
+        let s = server();
+        let sid = init(&s, V);
+        let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+        // Absent: the session's negotiated version applies.
+        let r = resp(&s, &post(list).with_header("Mcp-Session-Id", &sid));
+        assert_eq!(r.status, 200);
+        // Unsupported → 400 with the supported list.
+        let r = resp(&s, &legacy(&sid, "2024-01-01", list));
+        assert_eq!(err_of(&r), (400, -32022));
+        assert_eq!(body(&r)["error"]["data"]["supported"][0], "2026-07-28");
+        // A supported version other than the session's → 400.
+        let r = resp(&s, &legacy(&sid, "2025-03-26", list));
+        assert_eq!(r.status, 400);
+        // Two headers → 400.
+        let r = resp(
+            &s,
+            &legacy(&sid, V, list).with_header("MCP-Protocol-Version", V),
+        );
+        assert_eq!(r.status, 400);
+    }
+
+    #[test]
+    fn stateless_mode() {
+        let mut config = McpConfig::new("test-server", "1.2.3");
+        config.stateless = true;
+        let s = mcpauth_core::mcp::McpServer::new(config, registry(), Box::new(NoSessionStore));
+        let r = resp(&s, &post(INIT));
+        assert_eq!(r.status, 200);
+        assert!(r.header("Mcp-Session-Id").is_none());
+        let r = resp(
+            &s,
+            &post(r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#),
+        );
+        assert_eq!(r.status, 200);
+        assert!(body(&r)["result"]["tools"].is_array());
+        // No header: 2025-03-26, where invalid arguments are -32602.
+        let bad = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{}}}"#;
+        assert_eq!(err_of(&resp(&s, &post(bad))), (200, -32602));
+        // With 2025-11-25 they are a tool execution error.
+        let r = resp(
+            &s,
+            &post(bad).with_header("MCP-Protocol-Version", "2025-11-25"),
+        );
+        assert_eq!(body(&r)["result"]["isError"], true);
+        // DELETE and GET are not offered.
+        let r = resp(
+            &s,
+            &Request::new(Method::Delete, "/mcp").with_header("Mcp-Session-Id", "x"),
+        );
+        assert_eq!(r.status, 405);
+        assert_eq!(r.header("Allow"), Some("POST"));
+    }
+
+    #[test]
+    fn post_accept_content_type_and_methods() {
+        let s = server();
+        let base = Request::new(Method::Post, "/mcp").with_body(INIT.as_bytes().to_vec());
+        for accept in [
+            None,
+            Some("application/json"),
+            Some("text/event-stream"),
+            Some("text/html"),
+        ] {
+            let mut r = base.clone();
+            if let Some(a) = accept {
+                r = r.with_header("Accept", a);
+            }
+            let out = resp(&s, &r);
+            assert_eq!(out.status, 406, "{accept:?}");
+            assert_eq!(body(&out)["error"]["code"], -32600);
+        }
+        for accept in [
+            "*/*",
+            "application/json;q=0.9, text/event-stream",
+            "text/event-stream, application/*",
+        ] {
+            assert_eq!(
+                resp(&s, &base.clone().with_header("Accept", accept)).status,
+                200,
+                "{accept}"
+            );
+        }
+        let r = resp(
+            &s,
+            &base
+                .clone()
+                .with_header("Accept", "*/*")
+                .with_header("Content-Type", "text/plain"),
+        );
+        assert_eq!(r.status, 415);
+        let r = resp(
+            &s,
+            &base
+                .clone()
+                .with_header("Accept", "*/*")
+                .with_header("Content-Type", "application/json; charset=utf-8"),
+        );
+        assert_eq!(r.status, 200);
+        // GET: no server stream offered → 405; other methods → 405.
+        let r = resp(
+            &s,
+            &Request::new(Method::Get, "/mcp").with_header("Accept", "text/event-stream"),
+        );
+        assert_eq!(r.status, 405);
+        assert_eq!(r.header("Allow"), Some("POST, DELETE"));
+        assert_eq!(resp(&s, &Request::new(Method::Other, "/mcp")).status, 405);
+        // Another path is not ours.
+        assert_eq!(resp(&s, &Request::new(Method::Post, "/other")).status, 404);
+    }
+
+    #[test]
+    fn framing_errors_are_4xx_with_jsonrpc_bodies() {
+        let s = server();
+        let r = resp(&s, &post("{not json"));
+        assert_eq!(err_of(&r), (400, -32700));
+        assert!(body(&r)["id"].is_null());
+        let r = resp(&s, &post(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#));
+        assert_eq!(err_of(&r), (400, -32600));
+        let r = resp(
+            &s,
+            &post(r#"{"jsonrpc":"2.0","id":9,"method":"ping","id":10}"#),
+        );
+        assert_eq!(err_of(&r), (400, -32600));
+        let r = resp(
+            &s,
+            &post(&format!("{}{}", "[".repeat(100_000), "]".repeat(100_000))),
+        );
+        assert_eq!(err_of(&r), (400, -32600));
+        let mut big = post("");
+        big.body = vec![b' '; 2 * 1024 * 1024];
+        let r = resp(&s, &big);
+        assert_eq!(err_of(&r), (413, -32600));
+        let mut bad_utf8 = post("");
+        bad_utf8.body = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\"}".to_vec();
+        assert_eq!(err_of(&resp(&s, &bad_utf8)), (400, -32700));
+        // Duplicate interpreted params members.
+        let sid = init(&s, V);
+        let r = resp(
+            &s,
+            &legacy(
+                &sid,
+                V,
+                r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","name":"admin"}}"#,
+            ),
+        );
+        assert_eq!(err_of(&r), (400, -32602));
+        assert_eq!(body(&r)["id"], 3);
+        // Messages never leak internals: the message is fixed text.
+        assert!(!String::from_utf8_lossy(&r.body).contains("serde"));
+    }
+
+    #[test]
+    fn notifications_and_client_responses_get_202() {
+        let s = server();
+        let sid = init(&s, V);
+        for b in [
+            r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":77}}"#,
+            r#"{"jsonrpc":"2.0","id":"s1","result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":"s2","error":{"code":-1,"message":"no"}}"#,
+        ] {
+            let r = resp(&s, &legacy(&sid, V, b));
+            assert_eq!(r.status, 202, "{b}");
+            assert!(r.body.is_empty());
+        }
+    }
+
+    #[test]
+    fn ping_logging_unknown_method() {
+        let s = server();
+        let sid = init(&s, V);
+        let r = call_on(&s, &sid, V, 1, "ping", json!({}));
+        assert_eq!(body(&r), json!({"jsonrpc": "2.0", "id": 1, "result": {}}));
+        let r = call_on(&s, &sid, V, 2, "nope/nope", json!({}));
+        assert_eq!(err_of(&r), (200, -32601));
+        assert_eq!(body(&r)["id"], 2);
+        let r = call_on(&s, &sid, V, 3, "logging/setLevel", json!({"level": "loud"}));
+        assert_eq!(err_of(&r), (200, -32602));
+        // Default level info: the echo tool's info log makes the response a stream.
+        let r = call_on(
+            &s,
+            &sid,
+            V,
+            4,
+            "tools/call",
+            json!({"name": "echo", "arguments": {"text": "a"}}),
+        );
+        assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
+        // After setLevel error, info logs are filtered: plain JSON.
+        let r = call_on(
+            &s,
+            &sid,
+            V,
+            5,
+            "logging/setLevel",
+            json!({"level": "error"}),
+        );
+        assert_eq!(body(&r)["result"], json!({}));
+        let r = call_on(
+            &s,
+            &sid,
+            V,
+            6,
+            "tools/call",
+            json!({"name": "echo", "arguments": {"text": "a"}}),
+        );
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        assert_eq!(body(&r)["result"]["content"][0]["text"], "a");
+        // server/discover belongs to the 2026 era.
+        let r = call_on(&s, &sid, V, 7, "server/discover", json!({}));
+        assert_eq!(err_of(&r), (200, -32601));
+    }
+
+    #[test]
+    fn progress_and_logs_stream_as_sse() {
+        let s = server();
+        for (version, priming) in [("2025-06-18", false), ("2025-11-25", true)] {
+            let sid = init(&s, version);
+            let r = call_on(
+                &s,
+                &sid,
+                version,
+                9,
+                "tools/call",
+                json!({"name": "echo", "arguments": {"text": "hi"}, "_meta": {"progressToken": "p1"}}),
+            );
+            assert_eq!(r.status, 200);
+            assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
+            assert_eq!(r.header("X-Accel-Buffering"), Some("no"));
+            assert!(String::from_utf8_lossy(&r.body).starts_with("retry: 3000\n\n"));
+            let events = sse(&r);
+            let mut it = events.iter();
+            if priming {
+                let (id, data) = it.next().expect("priming event");
+                assert!(id.is_some());
+                assert_eq!(data, "");
+            }
+            let json: Vec<serde_json::Value> = it
+                .map(|(id, d)| {
+                    assert!(id.is_some(), "2025-era events carry ids");
+                    serde_json::from_str(d).expect("event json")
+                })
+                .collect();
+            assert_eq!(json.len(), 3);
+            assert_eq!(json[0]["method"], "notifications/progress");
+            assert_eq!(
+                json[0]["params"],
+                json!({"progressToken": "p1", "progress": 1.0, "total": 2.0, "message": "half"})
+            );
+            assert_eq!(json[1]["method"], "notifications/message");
+            assert_eq!(json[1]["params"]["level"], "info");
+            assert_eq!(json[2]["id"], 9);
+            assert_eq!(json[2]["result"]["content"][0]["text"], "hi");
+            let ids: std::collections::HashSet<_> =
+                events.iter().filter_map(|e| e.0.clone()).collect();
+            assert_eq!(ids.len(), events.len(), "event ids are unique");
+        }
+    }
+
+    #[test]
+    fn tools_list_paginates_and_passes_meta_through() {
+        let mut config = McpConfig::new("test-server", "1.2.3");
+        config.limits.page_size = 2;
+        let s = server_with(config);
+        let sid = init(&s, V);
+        let mut names = Vec::new();
+        let mut cursor = None;
+        loop {
+            let params = match &cursor {
+                Some(c) => json!({"cursor": c}),
+                None => json!({}),
+            };
+            let b = body(&call_on(&s, &sid, V, 1, "tools/list", params));
+            let tools = b["result"]["tools"].as_array().expect("tools").clone();
+            assert!(tools.len() <= 2);
+            names.extend(
+                tools
+                    .iter()
+                    .map(|t| t["name"].as_str().unwrap_or_default().to_owned()),
+            );
+            match b["result"]["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(
+            names,
+            [
+                "echo",
+                "weather",
+                "bad_output",
+                "admin",
+                "fails",
+                "wait_cancel"
+            ]
+        );
+        let r = call_on(&s, &sid, V, 2, "tools/list", json!({"cursor": "garbage"}));
+        assert_eq!(err_of(&r), (200, -32602));
+        let r = call_on(&s, &sid, V, 2, "tools/list", json!({"cursor": "o999"}));
+        assert_eq!(err_of(&r), (200, -32602));
+        let b = body(&call_on(&s, &sid, V, 3, "tools/list", json!({})));
+        let echo = &b["result"]["tools"][0];
+        assert_eq!(
+            echo["_meta"]["openai/outputTemplate"],
+            "ui://widget/echo.html"
+        );
+        assert_eq!(echo["_meta"]["openai/toolInvocation/invoking"], "Echoing");
+        assert_eq!(echo["annotations"]["readOnlyHint"], true);
+        assert_eq!(echo["inputSchema"]["required"][0], "text");
+    }
+
+    #[test]
+    fn tools_call_validation_and_results() {
+        let s = server();
+        let sid = init(&s, V);
+        let c = |id, params| call_on(&s, &sid, V, id, "tools/call", params);
+        assert_eq!(err_of(&c(1, json!({"name": "nope"}))), (200, -32602));
+        assert_eq!(
+            body(&c(1, json!({"name": "nope"})))["error"]["message"],
+            "Unknown tool: nope"
+        );
+        assert_eq!(err_of(&c(2, json!({}))), (200, -32602));
+        assert_eq!(
+            err_of(&c(3, json!({"name": "echo", "arguments": {"text": 5}}))),
+            (200, -32602)
+        );
+        assert_eq!(
+            err_of(&c(3, json!({"name": "echo", "arguments": [1]}))),
+            (200, -32602)
+        );
+        // Output schema: structured content validated; a bad one is an internal error.
+        let b = body(&c(
+            4,
+            json!({"name": "weather", "arguments": {"location": "x"}}),
+        ));
+        assert_eq!(b["result"]["structuredContent"]["temperature"], 22.5);
+        assert_eq!(b["result"]["content"][0]["type"], "text");
+        assert_eq!(b["result"]["isError"], false);
+        let r = c(5, json!({"name": "bad_output"}));
+        assert_eq!(err_of(&r), (200, -32603));
+        assert_eq!(body(&r)["error"]["message"], "Internal error");
+        let r = c(6, json!({"name": "fails"}));
+        assert_eq!(
+            body(&r)["error"],
+            json!({"code": -32603, "message": "Internal error"})
+        );
+        // 2025-11-25: invalid arguments are a tool execution error.
+        let sid2 = init(&s, "2025-11-25");
+        let r = call_on(
+            &s,
+            &sid2,
+            "2025-11-25",
+            7,
+            "tools/call",
+            json!({"name": "echo", "arguments": {}}),
+        );
+        let b = body(&r);
+        assert_eq!(b["result"]["isError"], true);
+        assert!(
+            b["result"]["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("/text")
+        );
+    }
+
+    #[test]
+    fn tool_scopes_step_up() {
+        let s = server();
+        let sid = init(&s, V);
+        let req = legacy(
+            &sid,
+            V,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin"}}"#,
+        );
+        let want = McpOutcome::InsufficientScope {
+            required: vec!["admin".into(), "mcp".into()],
+        };
+        assert_eq!(run(&s, &req, None), want);
+        assert_eq!(run(&s, &req, Some(&principal(&["mcp"]))), want);
+        let ok = run(&s, &req, Some(&principal(&["mcp", "admin"])));
+        let r = ok.response().expect("response");
+        assert_eq!(body(r)["result"]["content"][0]["text"], "alice");
+        // ChatGPT form: a tool error carrying the challenge in _meta.
+        let mut config = McpConfig::new("test-server", "1.2.3");
+        config.scope_challenge = ScopeChallenge::ToolErrorMeta;
+        config.resource_metadata_url =
+            Some("https://mcp.example/.well-known/oauth-protected-resource".into());
+        let s = server_with(config);
+        let sid = init(&s, V);
+        let req = legacy(
+            &sid,
+            V,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin"}}"#,
+        );
+        let out = run(&s, &req, Some(&principal(&["mcp"])));
+        let r = out.response().expect("response");
+        assert_eq!(r.status, 200);
+        let b = body(r);
+        assert_eq!(b["result"]["isError"], true);
+        let challenge = b["result"]["_meta"]["mcp/www_authenticate"][0]
+            .as_str()
+            .expect("challenge");
+        assert!(challenge.starts_with("Bearer resource_metadata=\"https://mcp.example/"));
+        assert!(challenge.contains("error=\"insufficient_scope\""));
+        assert!(challenge.contains("scope=\"admin mcp\""));
+    }
+
+    #[test]
+    fn resources_prompts_completion() {
+        let s = server();
+        let sid = init(&s, V);
+        let c = |id, method, params| call_on(&s, &sid, V, id, method, params);
+        let b = body(&c(1, "resources/list", json!({})));
+        assert_eq!(b["result"]["resources"][0]["uri"], "ui://widget/echo.html");
+        assert_eq!(
+            b["result"]["resources"][0]["mimeType"],
+            "text/html+skybridge"
+        );
+        let b = body(&c(2, "resources/templates/list", json!({})));
+        assert_eq!(
+            b["result"]["resourceTemplates"][0]["uriTemplate"],
+            "blob:///{name}"
+        );
+        let b = body(&c(
+            3,
+            "resources/read",
+            json!({"uri": "ui://widget/echo.html"}),
+        ));
+        assert_eq!(
+            b["result"]["contents"][0],
+            json!({"uri": "ui://widget/echo.html", "mimeType": "text/html+skybridge", "text": "<div></div>"})
+        );
+        let b = body(&c(
+            4,
+            "resources/read",
+            json!({"uri": "ui://app/main.html"}),
+        ));
+        assert_eq!(
+            b["result"]["contents"][0]["mimeType"],
+            "text/html;profile=mcp-app"
+        );
+        let b = body(&c(5, "resources/read", json!({"uri": "blob:///x"})));
+        assert_eq!(b["result"]["contents"][0]["blob"], "AAEC/w==");
+        // Not found: -32002 with the uri in this era.
+        for uri in ["file:///nope", "blob:///missing", "blob:///a/b"] {
+            let r = c(6, "resources/read", json!({"uri": uri}));
+            assert_eq!(err_of(&r), (200, -32002), "{uri}");
+            assert_eq!(body(&r)["error"]["data"]["uri"], uri);
+        }
+        let b = body(&c(7, "prompts/list", json!({})));
+        assert_eq!(
+            b["result"]["prompts"][0]["arguments"][0],
+            json!({"name": "code", "required": true})
+        );
+        let b = body(&c(
+            8,
+            "prompts/get",
+            json!({"name": "review", "arguments": {"code": "x"}}),
+        ));
+        assert_eq!(b["result"]["messages"][0]["content"]["text"], "Review: x");
+        assert_eq!(
+            err_of(&c(9, "prompts/get", json!({"name": "review"}))),
+            (200, -32602)
+        );
+        assert_eq!(
+            err_of(&c(
+                9,
+                "prompts/get",
+                json!({"name": "review", "arguments": {"code": 1}})
+            )),
+            (200, -32602)
+        );
+        assert_eq!(
+            err_of(&c(9, "prompts/get", json!({"name": "nope"}))),
+            (200, -32602)
+        );
+        let b = body(&c(
+            10,
+            "completion/complete",
+            json!({"ref": {"type": "ref/prompt", "name": "review"}, "argument": {"name": "code", "value": "x"}}),
+        ));
+        assert_eq!(
+            b["result"]["completion"],
+            json!({"values": [], "total": 0, "hasMore": false})
+        );
+        assert_eq!(
+            err_of(&c(11, "completion/complete", json!({}))),
+            (200, -32602)
+        );
+    }
+
+    #[test]
+    fn cancellation_reaches_a_running_tool() {
+        let s = server();
+        let sid = init(&s, V);
+        let call = legacy(
+            &sid,
+            V,
+            r#"{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"wait_cancel"}}"#,
+        );
+        let cancel = legacy(
+            &sid,
+            V,
+            r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow","reason":"user"}}"#,
+        );
+        let mut running = pin!(s.handle(&call, None, T0, &mut CountingRng(5)));
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        assert!(running.as_mut().poll(&mut cx).is_pending());
+        assert!(running.as_mut().poll(&mut cx).is_pending());
+        let r = resp(&s, &cancel);
+        assert_eq!(r.status, 202);
+        let Poll::Ready(McpOutcome::Response(r)) = running.as_mut().poll(&mut cx) else {
+            panic!("the tool saw the cancellation");
+        };
+        assert_eq!(body(&r)["result"]["content"][0]["text"], "cancelled");
+        let _ = UnixTime(0);
+    }
+
+    #[test]
+    fn origin_and_host_allow_lists() {
+        let mut config = McpConfig::new("test-server", "1.2.3");
+        config.allowed_origins = vec!["https://app.example".into()];
+        config.allowed_hosts = vec!["mcp.example".into(), "localhost:8080".into()];
+        let s = server_with(config);
+        let ok = post(INIT).with_header("Host", "mcp.example");
+        assert_eq!(resp(&s, &ok).status, 200);
+        let r = resp(
+            &s,
+            &ok.clone().with_header("Origin", "https://evil.example"),
+        );
+        assert_eq!(err_of(&r), (403, -32600));
+        assert!(body(&r)["id"].is_null());
+        let r = resp(&s, &ok.clone().with_header("Origin", "null"));
+        assert_eq!(r.status, 403);
+        let r = resp(&s, &ok.clone().with_header("Origin", "https://app.example"));
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header("Access-Control-Allow-Origin"),
+            Some("https://app.example")
+        );
+        assert_eq!(
+            r.header("Access-Control-Expose-Headers"),
+            Some("Mcp-Session-Id, WWW-Authenticate")
+        );
+        let r = resp(&s, &post(INIT).with_header("Host", "evil.example"));
+        assert_eq!(r.status, 403);
+        assert_eq!(
+            resp(&s, &post(INIT)).status,
+            403,
+            "Host required when allow-listed"
+        );
+        assert_eq!(
+            resp(&s, &post(INIT).with_header("Host", "LOCALHOST:8080")).status,
+            200
+        );
+        // Preflight for an allowed origin.
+        let pre = Request::new(Method::Options, "/mcp")
+            .with_header("Host", "mcp.example")
+            .with_header("Origin", "https://app.example");
+        let r = resp(&s, &pre);
+        assert_eq!(r.status, 204);
+        assert!(
+            r.header("Access-Control-Allow-Headers")
+                .is_some_and(|h| h.contains("Mcp-Session-Id"))
+        );
+        // Default configuration: no browser origin at all.
+        let r = resp(
+            &server(),
+            &post(INIT).with_header("Origin", "http://localhost:3000"),
+        );
+        assert_eq!(r.status, 403);
+    }
+}

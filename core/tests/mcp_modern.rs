@@ -1,0 +1,694 @@
+//! HTTP-level tests of the 2026-07-28 era, and conformance with the
+//! specification's own examples and JSON Schema
+//! (`../shared/specs/mcp/schema/2026-07-28`).
+
+#[path = "mcp_support.rs"]
+mod support;
+
+mod mcp {
+    use std::path::PathBuf;
+
+    use mcpauth_core::http::{Method, Request, Response};
+    use mcpauth_core::mcp::jsonrpc::{self, FrameLimits, MessageKind};
+    use mcpauth_core::mcp::schema::validate_with_root;
+    use mcpauth_core::mcp::{
+        BoxFuture, CallToolResult, CompletionHandler, Context, GetPromptResult, McpConfig,
+        McpError, McpOutcome, McpServer, MemorySessionStore, Prompt, PromptArgument, Registry,
+        Resource, ResourceContents, Tool,
+    };
+    use serde_json::{Value, json};
+
+    use super::support::*;
+
+    const V: &str = "2026-07-28";
+
+    fn meta() -> Value {
+        json!({
+            "io.modelcontextprotocol/protocolVersion": V,
+            "io.modelcontextprotocol/clientCapabilities": {}
+        })
+    }
+
+    fn raw(body: Value) -> Request {
+        post(&body.to_string())
+    }
+
+    #[test]
+    fn discover_and_result_decoration() {
+        let s = server();
+        let r = resp(&s, &modern(json!("d"), "server/discover", json!({})));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        assert!(r.header("Mcp-Session-Id").is_none());
+        let b = body(&r);
+        assert_eq!(b["id"], "d");
+        let res = &b["result"];
+        assert_eq!(res["resultType"], "complete");
+        assert_eq!(
+            res["supportedVersions"],
+            json!(["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"])
+        );
+        assert!(res["capabilities"]["tools"].is_object());
+        assert!(
+            res["capabilities"].get("logging").is_none(),
+            "logging/setLevel is gone in 2026"
+        );
+        assert_eq!(
+            res["_meta"]["io.modelcontextprotocol/serverInfo"],
+            json!({"name": "test-server", "version": "1.2.3"})
+        );
+        assert_eq!(res["ttlMs"], 0);
+        assert_eq!(res["cacheScope"], "public");
+        // Authenticated callers get private caching hints.
+        let out = run(
+            &s,
+            &modern(json!(1), "tools/list", json!({})),
+            Some(&principal(&[])),
+        );
+        assert_eq!(
+            body(out.response().expect("response"))["result"]["cacheScope"],
+            "private"
+        );
+        // Tool results keep their own _meta and gain serverInfo; not cacheable.
+        let r = resp(
+            &s,
+            &modern(
+                json!(2),
+                "tools/call",
+                json!({"name": "weather", "arguments": {}}),
+            ),
+        );
+        let res = &body(&r)["result"];
+        assert_eq!(res["resultType"], "complete");
+        assert!(res.get("ttlMs").is_none());
+        assert_eq!(
+            res["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+            "test-server"
+        );
+    }
+
+    #[test]
+    fn version_header_and_meta_rules() {
+        let s = server();
+        let body_with = |m: Value| json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": m}});
+        // Header missing → -32020.
+        let r = resp(
+            &s,
+            &raw(body_with(meta())).with_header("Mcp-Method", "tools/list"),
+        );
+        assert_eq!(err_of(&r), (400, -32020));
+        // Header and _meta differ → -32020.
+        let r = resp(
+            &s,
+            &raw(body_with(meta()))
+                .with_header("MCP-Protocol-Version", "2025-11-25")
+                .with_header("Mcp-Method", "tools/list"),
+        );
+        assert_eq!(err_of(&r), (400, -32020));
+        // Unknown version in both → -32022 with supported and requested.
+        let m = json!({"io.modelcontextprotocol/protocolVersion": "2027-01-01", "io.modelcontextprotocol/clientCapabilities": {}});
+        let r = resp(
+            &s,
+            &raw(body_with(m))
+                .with_header("MCP-Protocol-Version", "2027-01-01")
+                .with_header("Mcp-Method", "tools/list"),
+        );
+        assert_eq!(err_of(&r), (400, -32022));
+        let b = body(&r);
+        assert_eq!(b["error"]["data"]["requested"], "2027-01-01");
+        assert!(
+            b["error"]["data"]["supported"]
+                .as_array()
+                .is_some_and(|v| v.contains(&json!("2026-07-28")))
+        );
+        assert_eq!(b["id"], 1);
+        // A legacy version in _meta is not served statelessly → -32022.
+        let m = json!({"io.modelcontextprotocol/protocolVersion": "2025-11-25", "io.modelcontextprotocol/clientCapabilities": {}});
+        let r = resp(
+            &s,
+            &raw(body_with(m))
+                .with_header("MCP-Protocol-Version", "2025-11-25")
+                .with_header("Mcp-Method", "tools/list"),
+        );
+        assert_eq!(err_of(&r), (400, -32022));
+        // Modern header without _meta version → -32602.
+        let r = resp(
+            &s,
+            &raw(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+                .with_header("MCP-Protocol-Version", V)
+                .with_header("Mcp-Method", "tools/list"),
+        );
+        assert_eq!(err_of(&r), (400, -32602));
+        // Missing clientCapabilities → -32602.
+        let m = json!({"io.modelcontextprotocol/protocolVersion": V});
+        let r = resp(
+            &s,
+            &raw(body_with(m))
+                .with_header("MCP-Protocol-Version", V)
+                .with_header("Mcp-Method", "tools/list"),
+        );
+        assert_eq!(err_of(&r), (400, -32602));
+        // Invalid logLevel → -32602.
+        let m = json!({"io.modelcontextprotocol/protocolVersion": V, "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/logLevel": "loud"});
+        let r = resp(
+            &s,
+            &raw(body_with(m))
+                .with_header("MCP-Protocol-Version", V)
+                .with_header("Mcp-Method", "tools/list"),
+        );
+        assert_eq!(err_of(&r), (400, -32602));
+    }
+
+    #[test]
+    fn mirrored_headers() {
+        let s = server();
+        let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "x"}, "_meta": meta()}});
+        let base = || raw(call.clone()).with_header("MCP-Protocol-Version", V);
+        // Mcp-Method missing or different.
+        assert_eq!(
+            err_of(&resp(&s, &base().with_header("Mcp-Name", "echo"))),
+            (400, -32020)
+        );
+        let r = resp(
+            &s,
+            &base()
+                .with_header("Mcp-Method", "tools/list")
+                .with_header("Mcp-Name", "echo"),
+        );
+        assert_eq!(err_of(&r), (400, -32020));
+        // Header values are case-sensitive.
+        let r = resp(
+            &s,
+            &base()
+                .with_header("Mcp-Method", "Tools/Call")
+                .with_header("Mcp-Name", "echo"),
+        );
+        assert_eq!(err_of(&r), (400, -32020));
+        // Mcp-Name missing, different, malformed.
+        assert_eq!(
+            err_of(&resp(&s, &base().with_header("Mcp-Method", "tools/call"))),
+            (400, -32020)
+        );
+        let r = resp(
+            &s,
+            &base()
+                .with_header("Mcp-Method", "tools/call")
+                .with_header("Mcp-Name", "admin"),
+        );
+        assert_eq!(err_of(&r), (400, -32020));
+        let r = resp(
+            &s,
+            &base()
+                .with_header("Mcp-Method", "tools/call")
+                .with_header("Mcp-Name", "ech\u{f6}"),
+        );
+        assert_eq!(err_of(&r), (400, -32020));
+        let r = resp(
+            &s,
+            &base()
+                .with_header("Mcp-Method", "tools/call")
+                .with_header("Mcp-Name", "=?base64?!!!?="),
+        );
+        assert_eq!(err_of(&r), (400, -32020));
+        // Header names are case-insensitive; the Base64 sentinel is decoded.
+        let r = resp(
+            &s,
+            &base()
+                .with_header("mcp-method", "tools/call")
+                .with_header("MCP-NAME", "=?base64?ZWNobw==?="),
+        );
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        // Non-ASCII names travel Base64-encoded.
+        let mut r2 = Registry::new();
+        r2.tool(Tool::new("Grüße", json!({"type": "object"})), |_c, _a| {
+            Box::pin(async { Ok(CallToolResult::text("hallo")) })
+        })
+        .expect("register");
+        let s2 = McpServer::new(
+            McpConfig::new("s", "1"),
+            r2,
+            Box::new(MemorySessionStore::new(4, 60)),
+        );
+        let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "Grüße", "_meta": meta()}});
+        let r = resp(
+            &s2,
+            &raw(call)
+                .with_header("MCP-Protocol-Version", V)
+                .with_header("Mcp-Method", "tools/call")
+                .with_header("Mcp-Name", "=?base64?R3LDvMOfZQ==?="),
+        );
+        assert_eq!(body(&r)["result"]["content"][0]["text"], "hallo");
+        // resources/read and prompts/get mirror uri and name.
+        let r = resp(
+            &s,
+            &modern(
+                json!(2),
+                "resources/read",
+                json!({"uri": "ui://widget/echo.html"}),
+            ),
+        );
+        assert_eq!(r.status, 200);
+        let req = raw(json!({"jsonrpc": "2.0", "id": 3, "method": "resources/read", "params": {"uri": "ui://widget/echo.html", "_meta": meta()}}))
+            .with_header("MCP-Protocol-Version", V)
+            .with_header("Mcp-Method", "resources/read")
+            .with_header("Mcp-Name", "ui://app/main.html");
+        assert_eq!(err_of(&resp(&s, &req)), (400, -32020));
+        let r = resp(
+            &s,
+            &modern(
+                json!(4),
+                "prompts/get",
+                json!({"name": "review", "arguments": {"code": "c"}}),
+            ),
+        );
+        assert_eq!(body(&r)["result"]["messages"][0]["role"], "user");
+    }
+
+    #[test]
+    fn methods_status_codes() {
+        let s = server();
+        for m in ["nope", "ping", "logging/setLevel"] {
+            let r = resp(&s, &modern(json!(1), m, json!({})));
+            assert_eq!(err_of(&r), (404, -32601), "{m}");
+        }
+        // GET and DELETE are not part of this era.
+        let get = Request::new(Method::Get, "/mcp").with_header("MCP-Protocol-Version", V);
+        assert_eq!(resp(&s, &get).status, 405);
+        let del = Request::new(Method::Delete, "/mcp")
+            .with_header("MCP-Protocol-Version", V)
+            .with_header("Mcp-Session-Id", "x");
+        assert_eq!(resp(&s, &del).status, 405);
+        // Clients must not send responses; notifications are accepted.
+        let r = resp(
+            &s,
+            &raw(json!({"jsonrpc": "2.0", "id": 1, "result": {}}))
+                .with_header("MCP-Protocol-Version", V),
+        );
+        assert_eq!(err_of(&r), (400, -32600));
+        let r = resp(
+            &s,
+            &raw(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1, "_meta": meta()}}))
+                .with_header("MCP-Protocol-Version", V),
+        );
+        assert_eq!(r.status, 202);
+        assert!(r.body.is_empty());
+        // A session id is ignored, never required or minted.
+        let r = resp(
+            &s,
+            &modern(json!(1), "tools/list", json!({})).with_header("Mcp-Session-Id", "stale"),
+        );
+        assert_eq!(r.status, 200);
+        assert!(r.header("Mcp-Session-Id").is_none());
+        // Errors from methods are JSON-RPC errors with the request id.
+        let r = resp(
+            &s,
+            &modern(json!(5), "tools/call", json!({"name": "fails"})),
+        );
+        assert_eq!(
+            body(&r),
+            json!({"jsonrpc": "2.0", "id": 5, "error": {"code": -32603, "message": "Internal error"}})
+        );
+        // Resource not found is -32602 in this era.
+        let r = resp(
+            &s,
+            &modern(json!(6), "resources/read", json!({"uri": "file:///nope"})),
+        );
+        assert_eq!(err_of(&r), (200, -32602));
+        assert_eq!(body(&r)["error"]["data"]["uri"], "file:///nope");
+        // Invalid tool arguments are a tool execution error.
+        let r = resp(
+            &s,
+            &modern(
+                json!(7),
+                "tools/call",
+                json!({"name": "echo", "arguments": {"text": 1}}),
+            ),
+        );
+        assert_eq!(body(&r)["result"]["isError"], true);
+        // Scopes: the same step-up outcome as in the 2025 era.
+        let out = run(
+            &s,
+            &modern(json!(8), "tools/call", json!({"name": "admin"})),
+            Some(&principal(&["mcp"])),
+        );
+        assert_eq!(
+            out,
+            McpOutcome::InsufficientScope {
+                required: vec!["admin".into(), "mcp".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn initialize_still_selects_the_2025_era() {
+        let s = server();
+        let r = resp(&s, &post(INIT).with_header("MCP-Protocol-Version", V));
+        assert_eq!(r.status, 200);
+        assert_eq!(body(&r)["result"]["protocolVersion"], "2025-06-18");
+        assert!(r.header("Mcp-Session-Id").is_some());
+    }
+
+    #[test]
+    fn streams_have_no_event_ids_and_logs_need_a_level() {
+        let s = server();
+        let params = json!({"name": "echo", "arguments": {"text": "hi"}});
+        // No progress token, no log level: plain JSON.
+        let r = resp(&s, &modern(json!(1), "tools/call", params.clone()));
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        // With both: SSE, notifications first, no ids, no retry.
+        let mut m = meta();
+        m["progressToken"] = json!(7);
+        m["io.modelcontextprotocol/logLevel"] = json!("debug");
+        let req = raw(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "hi"}, "_meta": m}}))
+            .with_header("MCP-Protocol-Version", V)
+            .with_header("Mcp-Method", "tools/call")
+            .with_header("Mcp-Name", "echo");
+        let r = resp(&s, &req);
+        assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
+        assert!(!String::from_utf8_lossy(&r.body).contains("retry:"));
+        let events = sse(&r);
+        assert_eq!(events.len(), 3);
+        assert!(events.iter().all(|(id, _)| id.is_none()));
+        let last: Value = serde_json::from_str(&events[2].1).expect("json");
+        assert_eq!(last["result"]["resultType"], "complete");
+        let first: Value = serde_json::from_str(&events[0].1).expect("json");
+        assert_eq!(first["params"]["progressToken"], 7);
+    }
+
+    #[test]
+    fn handle_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let s = server();
+        let req = post(INIT);
+        let mut rng = rng();
+        let fut = s.handle(&req, None, T0, &mut rng);
+        assert_send(&fut);
+        fn assert_sync<T: Send + Sync>() {}
+        assert_sync::<McpServer>();
+    }
+
+    // ----- The specification's examples -----
+
+    fn spec_dir() -> PathBuf {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/specs/mcp/schema/2026-07-28");
+        assert!(
+            dir.join("schema.json").is_file() && dir.join("examples").is_dir(),
+            "the MCP specification is missing at {}: these tests need ../shared beside the repository",
+            dir.display()
+        );
+        dir
+    }
+
+    fn load(path: &std::path::Path) -> Value {
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn conforms(root: &Value, def: &str, v: &Value) -> Result<(), String> {
+        let schema = json!({"$ref": format!("#/$defs/{def}")});
+        validate_with_root(root, &schema, v, 64).map_err(|e| format!("{def}: {e}"))
+    }
+
+    /// Every example, grouped by the definition it illustrates.
+    fn examples() -> Vec<(String, PathBuf, Value)> {
+        let dir = spec_dir().join("examples");
+        let mut out = Vec::new();
+        let mut defs: Vec<_> = std::fs::read_dir(&dir)
+            .expect("examples")
+            .flatten()
+            .collect();
+        defs.sort_by_key(|e| e.file_name());
+        for def in defs {
+            let name = def.file_name().to_string_lossy().into_owned();
+            let mut files: Vec<_> = std::fs::read_dir(def.path())
+                .expect("def dir")
+                .flatten()
+                .collect();
+            files.sort_by_key(|e| e.file_name());
+            for f in files
+                .into_iter()
+                .filter(|f| f.path().extension().is_some_and(|x| x == "json"))
+            {
+                let v = load(&f.path());
+                out.push((name.clone(), f.path(), v));
+            }
+        }
+        assert!(
+            out.len() > 80,
+            "expected the full example set, found {}",
+            out.len()
+        );
+        out
+    }
+
+    #[test]
+    fn every_example_validates_and_frames() {
+        let root = load(&spec_dir().join("schema.json"));
+        let mut framed = 0;
+        for (def, path, v) in examples() {
+            // Our validator accepts each example against its definition.
+            if let Err(e) = conforms(&root, &def, &v) {
+                panic!("{}: {e}", path.display());
+            }
+            // JSON-RPC messages frame, with the right kind.
+            if v.get("jsonrpc").is_some() {
+                let text = std::fs::read(&path).expect("read");
+                let env = jsonrpc::parse(&text, &FrameLimits::default())
+                    .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+                let want = if def.ends_with("Request") {
+                    MessageKind::Request
+                } else if def.ends_with("Notification") {
+                    MessageKind::Notification
+                } else {
+                    MessageKind::Response
+                };
+                assert_eq!(env.kind, want, "{}", path.display());
+                if let Some(m) = v.get("method").and_then(Value::as_str) {
+                    assert_eq!(env.method.as_str(), m);
+                }
+                framed += 1;
+            }
+        }
+        assert!(framed > 20, "framed {framed}");
+        // The validator is not vacuous: broken examples fail.
+        let bad = json!({"jsonrpc": "2.0", "id": 1, "result": {"resultType": "complete", "tools": [{"name": 5}]}});
+        assert!(conforms(&root, "ListToolsResultResponse", &bad).is_err());
+        let bad = json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32022, "message": "x", "data": {"supported": []}}});
+        assert!(conforms(&root, "UnsupportedProtocolVersionError", &bad).is_err());
+    }
+
+    struct Languages;
+    impl CompletionHandler for Languages {
+        fn complete<'a>(
+            &'a self,
+            _ctx: &'a mut Context,
+            _reference: &'a Value,
+            _name: &'a str,
+            value: &'a str,
+        ) -> BoxFuture<'a, Result<Vec<String>, McpError>> {
+            let all = ["python", "pytorch", "rust"];
+            Box::pin(async move {
+                Ok(all
+                    .iter()
+                    .filter(|l| l.starts_with(value))
+                    .map(|l| (*l).to_owned())
+                    .collect())
+            })
+        }
+    }
+
+    /// A server offering what the examples ask for.
+    fn example_server() -> McpServer {
+        let mut r = Registry::new();
+        r.tool(
+            Tool::new("get_weather", json!({"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}))
+                .with_title("Weather")
+                .with_output_schema(json!({"type": "object", "properties": {"temperature": {"type": "number"}}, "required": ["temperature"]})),
+            |ctx, args| {
+                Box::pin(async move {
+                    ctx.progress(0.5, None, None);
+                    let loc = args.get("location").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    let mut res = CallToolResult::structured(json!({"temperature": 21}));
+                    res.content.insert(0, json!({"type": "text", "text": format!("Weather in {loc}")}));
+                    Ok(res)
+                })
+            },
+        )
+        .expect("tool");
+        r.resource(
+            Resource::new(
+                "file:///project/src/main.rs",
+                "main.rs",
+                Some("text/x-rust"),
+            ),
+            |_c, uri: &str| {
+                let uri = uri.to_owned();
+                Box::pin(async move {
+                    Ok(vec![ResourceContents::text(
+                        uri,
+                        Some("text/x-rust"),
+                        "fn main() {}",
+                    )])
+                })
+            },
+        )
+        .expect("resource");
+        r.resource_template(
+            mcpauth_core::mcp::ResourceTemplate::new("file:///{path}", "files", None),
+            |_c, uri: &str| {
+                let uri = uri.to_owned();
+                Box::pin(async move { Ok(vec![ResourceContents::blob(uri, None, b"\x00")]) })
+            },
+        )
+        .expect("template");
+        r.prompt(
+            Prompt {
+                name: "code_review".into(),
+                title: Some("Code review".into()),
+                description: None,
+                arguments: vec![PromptArgument {
+                    name: "code".into(),
+                    description: Some("The code".into()),
+                    required: true,
+                }],
+            },
+            |_c, args| {
+                Box::pin(async move {
+                    let code = args
+                        .get("code")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
+                    Ok(GetPromptResult::user_text(code))
+                })
+            },
+        )
+        .expect("prompt");
+        r.completion(Languages);
+        let mut config = McpConfig::new("ExampleServer", "1.0.0");
+        config.instructions = Some("Weather and files.".into());
+        config.cache_ttl_ms = 60_000;
+        McpServer::new(config, r, Box::new(MemorySessionStore::new(4, 60)))
+    }
+
+    /// Send a request example as a client would (headers mirrored from the
+    /// body) and check our response against the schema.
+    fn replay(s: &McpServer, root: &Value, v: &Value, result_def: &str) -> Response {
+        let method = v["method"].as_str().expect("method");
+        let mut req = raw(v.clone())
+            .with_header("MCP-Protocol-Version", V)
+            .with_header("Mcp-Method", method);
+        let name = v["params"]
+            .get("name")
+            .or_else(|| v["params"].get("uri"))
+            .and_then(Value::as_str);
+        if let (Some(n), true) = (
+            name,
+            matches!(method, "tools/call" | "resources/read" | "prompts/get"),
+        ) {
+            req = req.with_header("Mcp-Name", n);
+        }
+        let r = resp(s, &req);
+        let messages: Vec<Value> = if r.header("Content-Type") == Some("text/event-stream") {
+            sse(&r)
+                .iter()
+                .map(|(_, d)| serde_json::from_str(d).expect("event"))
+                .collect()
+        } else {
+            vec![body(&r)]
+        };
+        let (last, notes) = messages.split_last().expect("a message");
+        for n in notes {
+            conforms(root, "ProgressNotification", n)
+                .unwrap_or_else(|e| panic!("{method}: {e}: {n}"));
+        }
+        conforms(root, result_def, last).unwrap_or_else(|e| panic!("{method}: {e}: {last}"));
+        assert_eq!(last["id"], v["id"]);
+        r
+    }
+
+    #[test]
+    fn request_examples_get_schema_valid_responses() {
+        let root = load(&spec_dir().join("schema.json"));
+        let s = example_server();
+        let mut replayed = Vec::new();
+        for (def, path, v) in examples() {
+            let Some(stem) = def.strip_suffix("Request") else {
+                continue;
+            };
+            if v.get("jsonrpc").is_none() {
+                continue;
+            }
+            let result_def = format!("{stem}ResultResponse");
+            let served = matches!(
+                def.as_str(),
+                "CallToolRequest"
+                    | "CompleteRequest"
+                    | "DiscoverRequest"
+                    | "GetPromptRequest"
+                    | "ListPromptsRequest"
+                    | "ListResourceTemplatesRequest"
+                    | "ListResourcesRequest"
+                    | "ListToolsRequest"
+                    | "ReadResourceRequest"
+            );
+            if served {
+                let r = replay(&s, &root, &v, &result_def);
+                assert_eq!(r.status, 200, "{}", path.display());
+                replayed.push(def);
+            } else if v["method"]
+                .as_str()
+                .is_some_and(|m| !m.starts_with("notifications/"))
+            {
+                // Client-side or unimplemented methods: a modern -32601 (404).
+                let method = v["method"].as_str().unwrap_or_default();
+                let req = raw(v.clone())
+                    .with_header("MCP-Protocol-Version", V)
+                    .with_header("Mcp-Method", method);
+                let r = resp(&s, &req);
+                assert_eq!(err_of(&r), (404, -32601), "{}", path.display());
+                conforms(&root, "JSONRPCErrorResponse", &body(&r)).expect("error response");
+            }
+        }
+        assert!(replayed.len() >= 9, "replayed {replayed:?}");
+        // Progress notifications and caching hints appear where the spec puts them.
+        let call = examples()
+            .into_iter()
+            .find(|(d, _, _)| d == "CallToolRequest")
+            .expect("call example")
+            .2;
+        let mut with_progress = call.clone();
+        with_progress["params"]["_meta"]["progressToken"] = json!("t");
+        let r = replay(&s, &root, &with_progress, "CallToolResultResponse");
+        assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
+        let list = body(&resp(&s, &modern(json!(1), "resources/list", json!({}))));
+        assert_eq!(list["result"]["ttlMs"], 60_000);
+    }
+
+    #[test]
+    fn error_responses_match_the_schema() {
+        let root = load(&spec_dir().join("schema.json"));
+        let s = server();
+        let m = json!({"io.modelcontextprotocol/protocolVersion": "1900-01-01", "io.modelcontextprotocol/clientCapabilities": {}});
+        let r = resp(
+            &s,
+            &raw(
+                json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": m}}),
+            )
+            .with_header("MCP-Protocol-Version", "1900-01-01")
+            .with_header("Mcp-Method", "tools/list"),
+        );
+        conforms(&root, "UnsupportedProtocolVersionError", &body(&r)).expect("-32022 shape");
+        let r = resp(
+            &s,
+            &modern(json!(1), "tools/list", json!({})).with_header("Mcp-Method", "x"),
+        );
+        conforms(&root, "HeaderMismatchError", &body(&r)).expect("-32020 shape");
+        let r = resp(&s, &modern(json!(1), "nope", json!({})));
+        conforms(&root, "JSONRPCErrorResponse", &body(&r)).expect("-32601 shape");
+        let r = resp(&s, &modern(json!(1), "tools/call", json!({"name": "nope"})));
+        conforms(&root, "JSONRPCErrorResponse", &body(&r)).expect("-32602 shape");
+    }
+}
