@@ -1,0 +1,345 @@
+//! `GET|POST /authorize`: request validation, the pending request, the
+//! sign-in/consent form and the user's decision.
+//!
+//! Validation order (RFC 6749 §4.1.2.1, RFC 9207):
+//! 1. `client_id` must name a registered client and `redirect_uri` must match
+//!    one of its URIs exactly (loopback port aside; may be omitted when
+//!    exactly one is registered). Failures show an error page and never
+//!    redirect.
+//! 2. Everything else — `response_type=code`, the client's grant, PKCE S256,
+//!    `scope`, `resource` — fails by redirecting with `error`, `state`, `iss`.
+//!
+//! A valid request is stored as a [`PendingAuthorization`] with a short TTL
+//! and bound to the browser by an anti-CSRF value that is both a cookie
+//! (`HttpOnly; SameSite=Lax`, `Secure` on https) and a hidden form field.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use subtle::ConstantTimeEq;
+
+use super::pages::{consent_page, error_page};
+use super::pkce::is_valid_s256_challenge;
+use super::token::{parse_form, requested_resource};
+use super::wire::{Params, cookie, parse_scope, redirect, with_query};
+use super::{AuthorizationServer, Env, OAuthError, UserAuthenticator};
+use crate::http::{Request, Response};
+use crate::rand::random_token;
+use crate::store::{
+    ClientRecord, CodeRecord, PendingAuthorization, Store, hash_secret, secret_matches,
+};
+
+/// What a valid authorization request asks for.
+struct Validated {
+    scopes: Vec<String>,
+    resource: String,
+    challenge: String,
+}
+
+fn csrf_cookie_name(request_id: &str) -> String {
+    format!("mcpauth_csrf_{request_id}")
+}
+
+impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, L> {
+    /// `redirect_uri` with an error, `state` and `iss`.
+    fn redirect_error(&self, redirect_uri: &str, e: OAuthError, state: Option<&str>) -> Response {
+        let mut params: Vec<(&str, &str)> =
+            alloc::vec![("error", e.code()), ("error_description", e.description()),];
+        if let Some(s) = state {
+            params.push(("state", s));
+        }
+        params.push(("iss", &self.config.issuer));
+        redirect(with_query(redirect_uri, &params))
+    }
+
+    pub(super) async fn authorize_get(&self, req: &Request, env: &mut Env<'_>) -> Response {
+        let cfg = &self.config;
+        let query = req.query.as_deref().unwrap_or("");
+        let Some(q) = Params::parse(query.as_bytes()) else {
+            return error_page(cfg, 400, "The authorization request is malformed.");
+        };
+        let client = match q.one("client_id") {
+            Ok(Some(id)) => match self.store.client(id).await {
+                Ok(Some(c)) => c,
+                Ok(None) => return error_page(cfg, 400, "The application is not registered here."),
+                Err(_) => return error_page(cfg, 503, "The service is temporarily unavailable."),
+            },
+            _ => return error_page(cfg, 400, "The request has no valid client_id."),
+        };
+        let redirect_uri = match q.one("redirect_uri") {
+            Ok(Some(r))
+                if client
+                    .redirect_uris
+                    .iter()
+                    .any(|reg| super::config::redirect_matches(reg, r)) =>
+            {
+                String::from(r)
+            }
+            Ok(None) if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+            _ => {
+                return error_page(
+                    cfg,
+                    400,
+                    "The redirect URI is missing or not registered for this application.",
+                );
+            }
+        };
+        let state = q.one("state").ok().flatten();
+        if q.count("state") > 1 {
+            return self.redirect_error(
+                &redirect_uri,
+                OAuthError::InvalidRequest("repeated state"),
+                None,
+            );
+        }
+        let result = match self.validate(&client, &q) {
+            Ok(v) => {
+                self.start_pending(&client, redirect_uri.clone(), state, v, env)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(resp) => resp,
+            Err(e) => self.redirect_error(&redirect_uri, e, state),
+        }
+    }
+
+    /// Step 2 of the validation order (everything after client and redirect).
+    fn validate(&self, client: &ClientRecord, q: &Params) -> Result<Validated, OAuthError> {
+        let repeated = |_| OAuthError::InvalidRequest("a parameter was repeated");
+        match q.one("response_type").map_err(repeated)? {
+            None => return Err(OAuthError::InvalidRequest("response_type is required")),
+            Some("code") => {}
+            Some(_) => return Err(OAuthError::UnsupportedResponseType),
+        }
+        if !client.response_types.iter().any(|r| r == "code")
+            || !client.grant_types.iter().any(|g| g == "authorization_code")
+        {
+            return Err(OAuthError::UnauthorizedClient);
+        }
+        let Some(challenge) = q.one("code_challenge").map_err(repeated)? else {
+            return Err(OAuthError::InvalidRequest(
+                "code_challenge (PKCE S256) is required",
+            ));
+        };
+        if q.one("code_challenge_method").map_err(repeated)? != Some("S256") {
+            return Err(OAuthError::InvalidRequest(
+                "code_challenge_method must be S256",
+            ));
+        }
+        if !is_valid_s256_challenge(challenge) {
+            return Err(OAuthError::InvalidRequest("malformed code_challenge"));
+        }
+        let scopes = match q.one("scope").map_err(repeated)? {
+            Some(s) => parse_scope(s).ok_or(OAuthError::InvalidScope)?,
+            None => Vec::new(),
+        };
+        let scopes = if scopes.is_empty() {
+            self.config.default_scopes.clone()
+        } else {
+            scopes
+        };
+        let allowed =
+            |s: &String| self.config.scopes_supported.contains(s) && client.scopes.contains(s);
+        if !scopes.iter().all(allowed) {
+            return Err(OAuthError::InvalidScope);
+        }
+        let resource = match requested_resource(&self.config, q)? {
+            Some(r) => r,
+            None => self
+                .config
+                .default_resource()
+                .ok_or(OAuthError::InvalidTarget)?,
+        };
+        Ok(Validated {
+            scopes,
+            resource: resource.into(),
+            challenge: challenge.into(),
+        })
+    }
+
+    async fn start_pending(
+        &self,
+        client: &ClientRecord,
+        redirect_uri: String,
+        state: Option<&str>,
+        v: Validated,
+        env: &mut Env<'_>,
+    ) -> Result<Response, OAuthError> {
+        let now = env.time()?;
+        let id = random_token::<16>(&mut *env.rng)?;
+        let csrf = random_token::<16>(&mut *env.rng)?;
+        let pending = PendingAuthorization {
+            id: id.clone(),
+            csrf_hash: hash_secret(&csrf),
+            client_id: client.client_id.clone(),
+            redirect_uri,
+            state: state.map(String::from),
+            scopes: v.scopes,
+            resource: v.resource,
+            code_challenge: v.challenge,
+            expires_at: now.secs().saturating_add(self.config.pending_ttl),
+        };
+        self.store.insert_pending(pending.clone(), now).await?;
+        let secure = if self.config.is_https() {
+            "; Secure"
+        } else {
+            ""
+        };
+        let cookie = format!(
+            "{}={csrf}; Path=/authorize; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+            csrf_cookie_name(&id),
+            self.config.pending_ttl
+        );
+        Ok(
+            consent_page(&self.config, 200, client, &pending, &csrf, None)
+                .with_header("Set-Cookie", cookie),
+        )
+    }
+
+    pub(super) async fn authorize_post(&self, req: &Request, env: &mut Env<'_>) -> Response {
+        let cfg = &self.config;
+        let expired = "This sign-in request has expired or was already used.";
+        let Ok(form) = parse_form(req, cfg.max_form_body) else {
+            return error_page(cfg, 400, "The form is malformed.");
+        };
+        let Some(now) = env.now else {
+            return error_page(cfg, 503, "The service is temporarily unavailable.");
+        };
+        let (Ok(Some(id)), Ok(Some(csrf))) = (form.one("request_id"), form.one("csrf")) else {
+            return error_page(cfg, 400, "The form is malformed.");
+        };
+        let pending = match self.store.pending(id, now).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return error_page(cfg, 400, expired),
+            Err(_) => return error_page(cfg, 503, "The service is temporarily unavailable."),
+        };
+        // Both halves of the binding: the form field matches the stored hash,
+        // and the browser's cookie matches the form field.
+        let form_ok = secret_matches(&hash_secret(csrf), &pending.csrf_hash);
+        let cookie_ok = cookie(req, &csrf_cookie_name(id))
+            .is_some_and(|c| bool::from(c.as_bytes().ct_eq(csrf.as_bytes())));
+        if !(form_ok && cookie_ok) {
+            return error_page(
+                cfg,
+                403,
+                "This form was not opened in this browser, or cookies are blocked.",
+            );
+        }
+        let clear_cookie = format!(
+            "{}=; Path=/authorize; Max-Age=0; HttpOnly; SameSite=Lax",
+            csrf_cookie_name(id)
+        );
+        match form.one("decision") {
+            Ok(Some("deny")) => match self.store.take_pending(id, now).await {
+                Ok(Some(p)) => self
+                    .redirect_error(
+                        &p.redirect_uri,
+                        OAuthError::AccessDenied,
+                        p.state.as_deref(),
+                    )
+                    .with_header("Set-Cookie", clear_cookie),
+                Ok(None) => error_page(cfg, 400, expired),
+                Err(_) => error_page(cfg, 503, "The service is temporarily unavailable."),
+            },
+            Ok(Some("allow")) => match self.sign_in(req, &form, pending, csrf, env).await {
+                Ok(resp) => resp.with_header("Set-Cookie", clear_cookie),
+                Err(resp) => resp,
+            },
+            _ => error_page(cfg, 400, "The form is malformed."),
+        }
+    }
+
+    /// Check credentials (throttled), then issue the code. `Err` carries a
+    /// page to show instead (the form again, with a message).
+    async fn sign_in(
+        &self,
+        req: &Request,
+        form: &Params,
+        pending: PendingAuthorization,
+        csrf: &str,
+        env: &mut Env<'_>,
+    ) -> Result<Response, Response> {
+        let cfg = &self.config;
+        let unavailable = || error_page(cfg, 503, "The service is temporarily unavailable.");
+        let now = env.now.ok_or_else(unavailable)?;
+        let client = match self.store.client(&pending.client_id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                return Err(error_page(
+                    cfg,
+                    400,
+                    "The application is no longer registered.",
+                ));
+            }
+            Err(_) => return Err(unavailable()),
+        };
+        let again =
+            |status: u16, msg: &str| consent_page(cfg, status, &client, &pending, csrf, Some(msg));
+        let (Ok(Some(username)), Ok(Some(password))) = (form.one("username"), form.one("password"))
+        else {
+            return Err(again(400, "Enter your username and password."));
+        };
+        if let Err(wait) = self.throttle.check(username, req.peer, now.secs()) {
+            let minutes = wait.div_ceil(60);
+            let msg = format!(
+                "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            );
+            return Err(again(429, &msg).with_header("Retry-After", format!("{wait}")));
+        }
+        let Some(subject) = self.users.authenticate(username, password).await else {
+            self.throttle.record_failure(username, req.peer, now.secs());
+            return Err(again(200, "Wrong username or password."));
+        };
+        self.throttle.record_success(username);
+        let pending = match self.store.take_pending(&pending.id, now).await {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                return Err(error_page(
+                    cfg,
+                    400,
+                    "This sign-in request has expired or was already used.",
+                ));
+            }
+            Err(_) => return Err(unavailable()),
+        };
+        match self.issue_code(pending.clone(), subject, env).await {
+            Ok(code) => {
+                let mut params: Vec<(&str, &str)> = alloc::vec![("code", code.as_str())];
+                if let Some(s) = pending.state.as_deref() {
+                    params.push(("state", s));
+                }
+                params.push(("iss", &cfg.issuer));
+                Ok(redirect(with_query(&pending.redirect_uri, &params)))
+            }
+            Err(e) => Ok(self.redirect_error(&pending.redirect_uri, e, pending.state.as_deref())),
+        }
+    }
+
+    async fn issue_code(
+        &self,
+        p: PendingAuthorization,
+        subject: String,
+        env: &mut Env<'_>,
+    ) -> Result<String, OAuthError> {
+        let now = env.time()?;
+        let code = random_token::<32>(&mut *env.rng)?;
+        let grant_id = random_token::<16>(&mut *env.rng)?;
+        let record = CodeRecord {
+            code_hash: hash_secret(&code),
+            grant_id,
+            client_id: p.client_id,
+            redirect_uri: p.redirect_uri,
+            code_challenge: p.code_challenge,
+            resource: p.resource,
+            scopes: p.scopes,
+            subject,
+            expires_at: now.secs().saturating_add(self.config.code_ttl),
+        };
+        self.store.insert_code(record, now).await?;
+        Ok(code)
+    }
+}

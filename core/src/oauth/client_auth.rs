@@ -1,0 +1,78 @@
+//! Client authentication at `/token`, `/introspect` and `/revoke`:
+//! `none`, `client_secret_basic`, `client_secret_post`, compared in constant
+//! time.
+
+use super::OAuthError;
+use super::wire::{BasicAuth, Params, basic_auth};
+use crate::http::Request;
+use crate::store::{ClientAuthMethod, ClientRecord, ClientStore, hash_secret, secret_matches};
+
+/// Who is calling, once authenticated.
+#[derive(Debug)]
+pub(crate) struct AuthenticatedClient {
+    pub record: ClientRecord,
+    /// The client proved a secret (confidential).
+    pub confidential: bool,
+}
+
+/// Authenticate the client of a form request. Exactly one method may be
+/// used; a public client identifies itself with `client_id` alone.
+pub(crate) async fn authenticate_client<S: ClientStore>(
+    store: &S,
+    req: &Request,
+    form: &Params,
+) -> Result<AuthenticatedClient, OAuthError> {
+    let basic = basic_auth(req);
+    let used_basic = !matches!(basic, BasicAuth::Absent);
+    let bad = OAuthError::InvalidClient { basic: used_basic };
+    let form_id = form
+        .one("client_id")
+        .map_err(|()| OAuthError::InvalidRequest("repeated client_id"))?;
+    let form_secret = form
+        .one("client_secret")
+        .map_err(|()| OAuthError::InvalidRequest("repeated client_secret"))?;
+
+    let (id, secret) = match basic {
+        BasicAuth::Malformed => return Err(bad),
+        BasicAuth::Present { id, secret } => {
+            if form_secret.is_some() {
+                return Err(OAuthError::InvalidRequest(
+                    "use only one client authentication method",
+                ));
+            }
+            if form_id.is_some_and(|f| f != id) {
+                return Err(bad);
+            }
+            (id, Some(secret))
+        }
+        BasicAuth::Absent => match form_id {
+            Some(id) => (id.into(), form_secret.map(Into::into)),
+            None => return Err(bad),
+        },
+    };
+
+    let record = store.client(&id).await?;
+    // Hash even for unknown clients so that both paths cost the same.
+    let presented = secret.as_deref().map(hash_secret);
+    let Some(record) = record else {
+        if let Some(p) = &presented {
+            let _ = secret_matches(p, &[0u8; 32]);
+        }
+        return Err(bad);
+    };
+    match (record.auth_method, record.secret_hash, presented) {
+        (ClientAuthMethod::None, _, None) => Ok(AuthenticatedClient {
+            record,
+            confidential: false,
+        }),
+        (
+            ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost,
+            Some(h),
+            Some(p),
+        ) if secret_matches(&h, &p) => Ok(AuthenticatedClient {
+            record,
+            confidential: true,
+        }),
+        _ => Err(bad),
+    }
+}

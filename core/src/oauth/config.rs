@@ -1,0 +1,241 @@
+//! Configuration of the authorization server and URL canonicalization.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::throttle::ThrottleConfig;
+
+/// Everything the authorization server is configured with. Build one with
+/// [`ServerConfig::new`] and adjust the public fields.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Issuer identifier and public base URL (`https://auth.example.com`),
+    /// without a trailing slash. Never derived from the `Host` header.
+    pub issuer: String,
+    /// Canonical URLs of the protected resources tokens may be issued for
+    /// (RFC 8707); the first is the default when a request names none.
+    pub resources: Vec<String>,
+    /// Scopes clients may ask for.
+    pub scopes_supported: Vec<String>,
+    /// Scopes granted when an authorization request has no `scope`.
+    pub default_scopes: Vec<String>,
+    /// Access-token lifetime in seconds.
+    pub access_token_ttl: u64,
+    /// Lifetime of each refresh token in seconds (renewed on rotation).
+    pub refresh_token_ttl: u64,
+    /// Absolute lifetime of a refresh-token family (a grant) in seconds.
+    pub refresh_family_ttl: u64,
+    /// Authorization-code lifetime in seconds.
+    pub code_ttl: u64,
+    /// How long a pending authorization request waits for the user.
+    pub pending_ttl: u64,
+    /// Largest form body accepted by `/token`, `/introspect`, `/revoke` and
+    /// `POST /authorize` (memory a peer makes us parse).
+    pub max_form_body: usize,
+    /// Largest registration document accepted by `/register`.
+    pub max_registration_body: usize,
+    /// Login throttling (password guessing).
+    pub throttle: ThrottleConfig,
+    /// Name shown on the sign-in page.
+    pub service_name: String,
+}
+
+impl ServerConfig {
+    /// A configuration with defaults that suit ChatGPT and Claude
+    /// connectors: resource `<issuer>/mcp`, scope `mcp`, 1 h access tokens,
+    /// 30-day refresh tokens in a 90-day family, 60 s codes, 10 min pending
+    /// requests.
+    pub fn new(issuer: &str) -> ServerConfig {
+        let issuer = String::from(issuer.trim_end_matches('/'));
+        let resource = canonical_resource(&format!("{issuer}/mcp")).unwrap_or_default();
+        ServerConfig {
+            issuer,
+            resources: vec![resource],
+            scopes_supported: vec!["mcp".to_string()],
+            default_scopes: vec!["mcp".to_string()],
+            access_token_ttl: 3600,
+            refresh_token_ttl: 30 * 24 * 3600,
+            refresh_family_ttl: 90 * 24 * 3600,
+            code_ttl: 60,
+            pending_ttl: 600,
+            max_form_body: 16 * 1024,
+            max_registration_body: 16 * 1024,
+            throttle: ThrottleConfig::default(),
+            service_name: "mcpauth".to_string(),
+        }
+    }
+
+    /// `issuer` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    /// Whether the issuer is served over https (cookies get `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+
+    /// The configured resource equal to `requested` after canonicalization.
+    pub fn find_resource(&self, requested: &str) -> Option<&str> {
+        let canon = canonical_resource(requested)?;
+        self.resources
+            .iter()
+            .find(|r| canonical_resource(r).as_deref() == Some(canon.as_str()))
+            .map(String::as_str)
+    }
+
+    /// The default resource.
+    pub fn default_resource(&self) -> Option<&str> {
+        self.resources.first().map(String::as_str)
+    }
+
+    /// Path of `resource` if it is served on the issuer's origin
+    /// (`https://host/mcp` → `/mcp`), for path-suffixed metadata URLs.
+    pub fn local_path_of<'a>(&self, resource: &'a str) -> Option<&'a str> {
+        let origin = origin_of(&self.issuer)?;
+        let rest = resource.get(origin.len()..)?;
+        let head = resource.get(..origin.len())?;
+        if head.eq_ignore_ascii_case(origin) && (rest.is_empty() || rest.starts_with('/')) {
+            Some(rest)
+        } else {
+            None
+        }
+    }
+
+    /// RFC 9728 metadata URL of `resource`.
+    pub fn resource_metadata_url(&self, resource: &str) -> String {
+        let path = self.local_path_of(resource).unwrap_or("");
+        self.url(&format!("/.well-known/oauth-protected-resource{path}"))
+    }
+}
+
+/// `scheme://authority` of an absolute URL.
+fn origin_of(url: &str) -> Option<&str> {
+    let after = url.find("://")? + 3;
+    let end = url[after..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after + i);
+    Some(&url[..end])
+}
+
+/// Canonical form of a resource indicator (RFC 8707): absolute http(s)
+/// URL without fragment or userinfo, scheme and host lowercased, one
+/// trailing slash removed. `None` if it is not such a URL.
+pub fn canonical_resource(url: &str) -> Option<String> {
+    if url.len() > 2048
+        || url.contains('#')
+        || url.chars().any(|c| c.is_ascii_control() || c == ' ')
+    {
+        return None;
+    }
+    let sep = url.find("://")?;
+    let scheme = url[..sep].to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let rest = &url[sep + 3..];
+    let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..auth_end];
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let mut tail = &rest[auth_end..];
+    if let Some(stripped) = tail.strip_suffix('/') {
+        tail = stripped;
+    }
+    Some(format!(
+        "{scheme}://{}{tail}",
+        authority.to_ascii_lowercase()
+    ))
+}
+
+/// Parts of an absolute URL needed for redirect-URI rules.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct UrlParts<'a> {
+    pub scheme: &'a str,
+    pub host: &'a str,
+    pub port: Option<&'a str>,
+    /// Path and query, as written.
+    pub rest: &'a str,
+    pub has_fragment: bool,
+}
+
+/// Split `scheme:[//authority]rest`. Only what redirect-URI checks need.
+pub(crate) fn split_url(url: &str) -> Option<UrlParts<'_>> {
+    let colon = url.find(':')?;
+    let scheme = &url[..colon];
+    let valid_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !valid_scheme || url.chars().any(|c| c.is_ascii_control() || c == ' ') {
+        return None;
+    }
+    let has_fragment = url.contains('#');
+    let after = &url[colon + 1..];
+    let Some(hier) = after.strip_prefix("//") else {
+        return Some(UrlParts {
+            scheme,
+            host: "",
+            port: None,
+            rest: after,
+            has_fragment,
+        });
+    };
+    let auth_end = hier.find(['/', '?', '#']).unwrap_or(hier.len());
+    let authority = &hier[..auth_end];
+    if authority.contains('@') {
+        return None;
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let close = v6.find(']')?;
+        let host = &authority[..close + 2];
+        let port = v6[close + 1..].strip_prefix(':');
+        (host, port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if let Some(p) = port
+        && (p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    Some(UrlParts {
+        scheme,
+        host,
+        port,
+        rest: &hier[auth_end..],
+        has_fragment,
+    })
+}
+
+/// Loopback hosts for RFC 8252 §7.3 redirects.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    matches!(host, "127.0.0.1" | "[::1]") || host.eq_ignore_ascii_case("localhost")
+}
+
+/// Whether `requested` matches the registered redirect URI `registered`:
+/// exactly, or (RFC 8252 §7.3) both http loopback URIs differing only in
+/// the port.
+pub(crate) fn redirect_matches(registered: &str, requested: &str) -> bool {
+    if registered == requested {
+        return true;
+    }
+    match (split_url(registered), split_url(requested)) {
+        (Some(a), Some(b)) => {
+            a.scheme == "http"
+                && b.scheme == "http"
+                && is_loopback_host(a.host)
+                && a.host == b.host
+                && a.rest == b.rest
+                && !a.has_fragment
+                && !b.has_fragment
+        }
+        _ => false,
+    }
+}

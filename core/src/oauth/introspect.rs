@@ -1,0 +1,168 @@
+//! `POST /introspect` (RFC 7662) and `POST /revoke` (RFC 7009), both
+//! client-authenticated.
+//!
+//! Introspection answers `active: true` with `sub`, `scope`, `client_id`,
+//! `exp`, `iat`, `iss`, `aud`, `token_type` (`Bearer` for access tokens,
+//! `refresh_token` for refresh tokens) and `jti` for a valid, unrevoked
+//! token, and `{"active":false}` for anything else. A public client sees
+//! only its own tokens; a confidential client (a resource server) any.
+//!
+//! Revocation revokes a refresh token's whole family, or refuses an access
+//! token's `jti` until it expires; unknown or foreign tokens still get 200.
+
+use alloc::string::{String, ToString};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use serde_json::{Value, json};
+
+use super::client_auth::{AuthenticatedClient, authenticate_client};
+use super::token::parse_form;
+use super::wire::no_store;
+use super::{AuthorizationServer, Env, OAuthError};
+use crate::http::{Request, Response};
+use crate::jose::{AccessTokenClaims, ValidationPolicy};
+use crate::store::{RefreshFamily, Store, hash_secret, secret_matches};
+use crate::time::UnixTime;
+
+/// What a presented token turned out to be.
+enum Found {
+    Access(AccessTokenClaims, String),
+    Refresh(RefreshFamily, String),
+}
+
+impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
+    /// Verify `token` as one of our access tokens for any configured resource.
+    fn verify_any(
+        &self,
+        token: &str,
+        now: UnixTime,
+        env: &Env<'_>,
+    ) -> Option<(AccessTokenClaims, String)> {
+        self.config.resources.iter().find_map(|r| {
+            let policy = ValidationPolicy::new(self.config.issuer.as_str(), r.as_str());
+            env.keys
+                .verify_access_token(token, &policy, Some(now))
+                .ok()
+                .map(|c| (c, r.clone()))
+        })
+    }
+
+    /// Identify a live token of ours (access: signed and unrevoked; refresh:
+    /// the current token of a live family).
+    async fn find(
+        &self,
+        token: &str,
+        now: UnixTime,
+        env: &Env<'_>,
+    ) -> Result<Option<Found>, OAuthError> {
+        if token.len() > crate::limits::MAX_TOKEN_LEN {
+            return Ok(None);
+        }
+        if token.matches('.').count() == 2 {
+            let Some((claims, aud)) = self.verify_any(token, now, env) else {
+                return Ok(None);
+            };
+            if self.store.is_jti_revoked(&claims.jti, now).await? {
+                return Ok(None);
+            }
+            return Ok(Some(Found::Access(claims, aud)));
+        }
+        let Some((family_id, _)) = token.split_once('.') else {
+            return Ok(None);
+        };
+        let Some(family) = self.store.family(family_id, now).await? else {
+            return Ok(None);
+        };
+        let hash = hash_secret(token);
+        if family.revoked
+            || family.current_expires_at <= now.secs()
+            || !secret_matches(&hash, &family.current_hash)
+        {
+            return Ok(None);
+        }
+        // A stable id for the refresh token that reveals nothing of it.
+        let jti = Base64UrlUnpadded::encode_string(&hash[..16]);
+        Ok(Some(Found::Refresh(family, jti)))
+    }
+
+    fn token_param(form: &super::wire::Params) -> Result<&str, OAuthError> {
+        match form.one("token") {
+            Ok(Some(t)) => Ok(t),
+            Ok(None) => Err(OAuthError::InvalidRequest("token is required")),
+            Err(()) => Err(OAuthError::InvalidRequest("a parameter was repeated")),
+        }
+    }
+
+    pub(super) async fn introspect(&self, req: &Request, env: &mut Env<'_>) -> Response {
+        match self.introspect_inner(req, env).await {
+            Ok(v) => no_store(Response::json(200, v.to_string())),
+            Err(e) => e.to_response(),
+        }
+    }
+
+    async fn introspect_inner(
+        &self,
+        req: &Request,
+        env: &mut Env<'_>,
+    ) -> Result<Value, OAuthError> {
+        let form = parse_form(req, self.config.max_form_body)?;
+        let client = authenticate_client(&self.store, req, &form).await?;
+        let token = Self::token_param(&form)?;
+        let inactive = json!({"active": false});
+        let Some(now) = env.now else {
+            return Ok(inactive);
+        };
+        let visible = |owner: &str| client.confidential || owner == client.record.client_id;
+        Ok(match self.find(token, now, env).await? {
+            Some(Found::Access(c, aud)) if visible(&c.client_id) => json!({
+                "active": true,
+                "sub": c.sub,
+                "scope": c.scope,
+                "client_id": c.client_id,
+                "exp": c.exp,
+                "iat": c.iat,
+                "iss": c.iss,
+                "aud": aud,
+                "token_type": "Bearer",
+                "jti": c.jti,
+            }),
+            Some(Found::Refresh(f, jti)) if visible(&f.client_id) => json!({
+                "active": true,
+                "sub": f.subject,
+                "scope": f.scopes.join(" "),
+                "client_id": f.client_id,
+                "exp": f.current_expires_at,
+                "iat": f.current_issued_at,
+                "iss": self.config.issuer,
+                "aud": f.resource,
+                "token_type": "refresh_token",
+                "jti": jti,
+            }),
+            _ => inactive,
+        })
+    }
+
+    pub(super) async fn revoke(&self, req: &Request, env: &mut Env<'_>) -> Response {
+        match self.revoke_inner(req, env).await {
+            Ok(()) => no_store(Response::empty(200)),
+            Err(e) => e.to_response(),
+        }
+    }
+
+    async fn revoke_inner(&self, req: &Request, env: &mut Env<'_>) -> Result<(), OAuthError> {
+        let form = parse_form(req, self.config.max_form_body)?;
+        let client: AuthenticatedClient = authenticate_client(&self.store, req, &form).await?;
+        let token = Self::token_param(&form)?;
+        let now = env.time()?;
+        let own = |owner: &str| owner == client.record.client_id;
+        match self.find(token, now, env).await? {
+            Some(Found::Access(c, _)) if own(&c.client_id) => {
+                self.store.revoke_jti(&c.jti, c.exp, now).await?;
+            }
+            Some(Found::Refresh(f, _)) if own(&f.client_id) => {
+                self.store.revoke_family(&f.family_id).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

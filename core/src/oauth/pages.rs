@@ -1,0 +1,109 @@
+//! The server-rendered pages of the authorization endpoint: one sign-in and
+//! consent form, and an error page. Small, escaped, no JavaScript, no
+//! external resources; both hosts serve them unchanged.
+//!
+//! Stable form contract (hosts and tests rely on it): `POST` to the
+//! authorization endpoint with fields `request_id`, `csrf` (hidden),
+//! `username`, `password`, and a button `name="decision"` with value
+//! `allow` or `deny`.
+
+use alloc::format;
+use alloc::string::String;
+
+use super::ServerConfig;
+use super::config::split_url;
+use super::wire::html_escape;
+use crate::http::Response;
+use crate::store::{ClientRecord, PendingAuthorization};
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f5f5f7;color:#1d1d1f;\
+margin:0;padding:2rem 1rem}main{max-width:26rem;margin:0 auto;background:#fff;\
+border-radius:12px;padding:1.5rem;box-shadow:0 1px 4px rgba(0,0,0,.1)}\
+h1{font-size:1.3rem;margin-top:0}label{display:block;margin:.8rem 0 .2rem}\
+input{width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem}\
+.buttons{display:flex;gap:.5rem;margin-top:1.2rem}button{flex:1;padding:.6rem;font-size:1rem}\
+.error{color:#b00020;font-weight:600}code{word-break:break-all}";
+
+/// Security headers of every page: no framing (clickjacking), no caching,
+/// no inline script, no referrer leaking request ids.
+fn html(status: u16, body: String) -> Response {
+    Response::empty(status)
+        .with_header("Content-Type", "text/html; charset=utf-8")
+        .with_header(
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+        )
+        .with_header("X-Frame-Options", "DENY")
+        .with_header("X-Content-Type-Options", "nosniff")
+        .with_header("Referrer-Policy", "no-referrer")
+        .with_header("Cache-Control", "no-store")
+        .with_header("Pragma", "no-cache")
+        .with_body(body)
+}
+
+fn document(config: &ServerConfig, title: &str, main: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title} · {service}</title><style>{STYLE}</style></head>\
+<body><main>{main}</main></body></html>\n",
+        title = html_escape(title),
+        service = html_escape(&config.service_name),
+    )
+}
+
+/// An error page (the authorization endpoint never redirects to an
+/// unverified client).
+pub(crate) fn error_page(config: &ServerConfig, status: u16, message: &str) -> Response {
+    let main = format!(
+        "<h1>Cannot continue</h1><p class=\"error\" role=\"alert\">{}</p>\
+<p>Return to the application and start the connection again.</p>",
+        html_escape(message)
+    );
+    html(status, document(config, "Error", &main))
+}
+
+/// The sign-in and consent page for `pending`.
+pub(crate) fn consent_page(
+    config: &ServerConfig,
+    status: u16,
+    client: &ClientRecord,
+    pending: &PendingAuthorization,
+    csrf: &str,
+    message: Option<&str>,
+) -> Response {
+    let name = client.client_name.as_deref().unwrap_or("An application");
+    let target = split_url(&pending.redirect_uri)
+        .map(|u| if u.host.is_empty() { u.scheme } else { u.host })
+        .unwrap_or("");
+    let mut scopes = String::new();
+    for s in &pending.scopes {
+        scopes.push_str(&format!("<li><code>{}</code></li>", html_escape(s)));
+    }
+    let alert = message
+        .map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(m)))
+        .unwrap_or_default();
+    let main = format!(
+        "<h1>Sign in to {service}</h1>\
+<p><strong>{name}</strong> wants to access <code>{resource}</code> on your behalf.</p>\
+<p>Permissions requested:</p><ul>{scopes}</ul>\
+<p>If you allow it, you will be returned to <code>{target}</code>.</p>{alert}\
+<form method=\"post\" action=\"{action}\">\
+<input type=\"hidden\" name=\"request_id\" value=\"{id}\">\
+<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+<label for=\"username\">Username</label>\
+<input id=\"username\" name=\"username\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\">\
+<label for=\"password\">Password</label>\
+<input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"current-password\">\
+<div class=\"buttons\"><button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
+<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></div></form>",
+        service = html_escape(&config.service_name),
+        name = html_escape(name),
+        resource = html_escape(&pending.resource),
+        target = html_escape(target),
+        action = html_escape(&config.url("/authorize")),
+        id = html_escape(&pending.id),
+        csrf = html_escape(csrf),
+    );
+    html(status, document(config, "Sign in", &main))
+}

@@ -1,0 +1,232 @@
+//! `POST /register`: RFC 7591 dynamic client registration.
+//!
+//! Rules: a JSON object; `redirect_uris` required — https, or http on a
+//! loopback host (any port, RFC 8252 §7.3), or a private-use scheme when
+//! `application_type` is `native` (RFC 8252 §7.1); never a fragment.
+//! `grant_types`/`response_types` are consistent subsets of what we support.
+//! `token_endpoint_auth_method` is honoured: `none` makes a public client,
+//! `client_secret_basic`/`client_secret_post` a confidential one with a
+//! 256-bit secret of which only the hash is stored.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde_json::{Map, Value, json};
+
+use super::config::{is_loopback_host, split_url};
+use super::wire::{no_store, parse_scope};
+use super::{AuthorizationServer, Env, OAuthError, RegistrationPolicy};
+use crate::http::{Request, Response};
+use crate::rand::random_token;
+use crate::store::{ClientAuthMethod, ClientRecord, Store, hash_secret};
+
+/// Most redirect URIs per client.
+const MAX_REDIRECT_URIS: usize = 16;
+/// Longest redirect URI.
+const MAX_URI_LEN: usize = 2048;
+/// Longest client name.
+const MAX_NAME_LEN: usize = 200;
+
+/// Schemes that are never acceptable as private-use redirect schemes.
+const FORBIDDEN_SCHEMES: [&str; 8] = [
+    "javascript",
+    "data",
+    "file",
+    "vbscript",
+    "about",
+    "blob",
+    "ftp",
+    "ws",
+];
+
+fn metadata(msg: &'static str) -> OAuthError {
+    OAuthError::InvalidClientMetadata(msg)
+}
+
+fn string_list(obj: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, OAuthError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => {
+            if items.len() > MAX_REDIRECT_URIS {
+                return Err(metadata("too many values in a list"));
+            }
+            let mut out = Vec::new();
+            for v in items {
+                let s = v.as_str().ok_or(metadata("lists must hold strings"))?;
+                if !out.iter().any(|o: &String| o == s) {
+                    out.push(String::from(s));
+                }
+            }
+            Ok(Some(out))
+        }
+        Some(_) => Err(metadata("expected a list of strings")),
+    }
+}
+
+fn string_field<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, OAuthError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(metadata("expected a string")),
+    }
+}
+
+/// Check one redirect URI against the rules above.
+fn check_redirect_uri(uri: &str, native: bool) -> Result<(), OAuthError> {
+    let bad = OAuthError::InvalidRedirectUri;
+    if uri.len() > MAX_URI_LEN {
+        return Err(bad("redirect URI too long"));
+    }
+    let Some(u) = split_url(uri) else {
+        return Err(bad("redirect URI is not an absolute URI"));
+    };
+    if u.has_fragment {
+        return Err(bad("redirect URI must not have a fragment"));
+    }
+    let scheme = u.scheme.to_ascii_lowercase();
+    match scheme.as_str() {
+        "https" if !u.host.is_empty() => Ok(()),
+        "https" => Err(bad("https redirect URI without a host")),
+        "http" if is_loopback_host(u.host) => Ok(()),
+        "http" => Err(bad("http redirect URIs are allowed only on loopback")),
+        s if FORBIDDEN_SCHEMES.contains(&s) || s == "wss" => {
+            Err(bad("this redirect URI scheme is not allowed"))
+        }
+        _ if native => Ok(()),
+        _ => Err(bad("private-use schemes need application_type native")),
+    }
+}
+
+impl<S: Store + Sync, U, L: RegistrationPolicy> AuthorizationServer<S, U, L> {
+    pub(super) async fn register(&self, req: &Request, env: &mut Env<'_>) -> Response {
+        match self.register_inner(req, env).await {
+            Ok(resp) => resp,
+            Err(e) => e.to_response(),
+        }
+    }
+
+    async fn register_inner(
+        &self,
+        req: &Request,
+        env: &mut Env<'_>,
+    ) -> Result<Response, OAuthError> {
+        if !self.registration.allow_registration(req.peer, env.now) {
+            return Err(OAuthError::RateLimited);
+        }
+        if req.body.len() > self.config.max_registration_body {
+            return Err(metadata("registration document too large"));
+        }
+        let doc: Value =
+            serde_json::from_slice(&req.body).map_err(|_| metadata("malformed JSON"))?;
+        let Value::Object(obj) = doc else {
+            return Err(metadata("the registration document must be a JSON object"));
+        };
+
+        let native = match string_field(&obj, "application_type")? {
+            None | Some("web") => false,
+            Some("native") => true,
+            Some(_) => return Err(metadata("application_type must be web or native")),
+        };
+        let redirect_uris = string_list(&obj, "redirect_uris")?
+            .filter(|l| !l.is_empty())
+            .ok_or(OAuthError::InvalidRedirectUri("redirect_uris is required"))?;
+        for uri in &redirect_uris {
+            check_redirect_uri(uri, native)?;
+        }
+
+        let grant_types = string_list(&obj, "grant_types")?
+            .unwrap_or_else(|| alloc::vec!["authorization_code".into(), "refresh_token".into()]);
+        let response_types =
+            string_list(&obj, "response_types")?.unwrap_or_else(|| alloc::vec!["code".into()]);
+        if !grant_types
+            .iter()
+            .all(|g| g == "authorization_code" || g == "refresh_token")
+        {
+            return Err(metadata("unsupported grant type"));
+        }
+        if !response_types.iter().all(|r| r == "code") {
+            return Err(metadata("unsupported response type"));
+        }
+        let has_code_grant = grant_types.iter().any(|g| g == "authorization_code");
+        if !has_code_grant || response_types.is_empty() {
+            return Err(metadata(
+                "grant_types and response_types must both include the code flow",
+            ));
+        }
+
+        let auth_method = match string_field(&obj, "token_endpoint_auth_method")? {
+            None | Some("client_secret_basic") => ClientAuthMethod::ClientSecretBasic,
+            Some("client_secret_post") => ClientAuthMethod::ClientSecretPost,
+            Some("none") => ClientAuthMethod::None,
+            Some(_) => return Err(metadata("unsupported token_endpoint_auth_method")),
+        };
+        let scopes = match string_field(&obj, "scope")? {
+            Some(s) => {
+                let list = parse_scope(s).ok_or(metadata("malformed scope"))?;
+                if !list
+                    .iter()
+                    .all(|x| self.config.scopes_supported.contains(x))
+                {
+                    return Err(metadata("unsupported scope"));
+                }
+                if list.is_empty() {
+                    self.config.scopes_supported.clone()
+                } else {
+                    list
+                }
+            }
+            None => self.config.scopes_supported.clone(),
+        };
+        let client_name = match string_field(&obj, "client_name")? {
+            Some(n) if n.chars().count() > MAX_NAME_LEN => {
+                return Err(metadata("client_name too long"));
+            }
+            Some(n) if n.chars().any(char::is_control) => {
+                return Err(metadata("client_name has control characters"));
+            }
+            Some(n) => Some(String::from(n)),
+            None => None,
+        };
+
+        let now = env.time()?;
+        let client_id = random_token::<16>(&mut *env.rng)?;
+        let secret = match auth_method {
+            ClientAuthMethod::None => None,
+            _ => Some(random_token::<32>(&mut *env.rng)?),
+        };
+        let record = ClientRecord {
+            client_id: client_id.clone(),
+            secret_hash: secret.as_deref().map(hash_secret),
+            auth_method,
+            redirect_uris,
+            grant_types,
+            response_types,
+            scopes,
+            client_name,
+            native,
+            issued_at: now.secs(),
+        };
+        self.store.insert_client(record.clone()).await?;
+
+        let mut body = json!({
+            "client_id": client_id,
+            "client_id_issued_at": record.issued_at,
+            "redirect_uris": record.redirect_uris,
+            "grant_types": record.grant_types,
+            "response_types": record.response_types,
+            "token_endpoint_auth_method": auth_method.as_str(),
+            "scope": record.scopes.join(" "),
+            "application_type": if native { "native" } else { "web" },
+        });
+        if let Some(obj) = body.as_object_mut() {
+            if let Some(name) = &record.client_name {
+                obj.insert("client_name".into(), name.as_str().into());
+            }
+            if let Some(secret) = secret {
+                obj.insert("client_secret".into(), secret.into());
+                obj.insert("client_secret_expires_at".into(), 0.into());
+            }
+        }
+        Ok(no_store(Response::json(201, body.to_string())))
+    }
+}

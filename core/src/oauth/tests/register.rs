@@ -1,0 +1,156 @@
+//! Dynamic client registration (RFC 7591).
+
+use alloc::string::ToString;
+
+use serde_json::json;
+
+use super::*;
+
+#[test]
+fn public_and_confidential_clients() {
+    let mut h = Harness::new();
+    let resp = h.register(json!({
+        "redirect_uris": [REDIRECT],
+        "token_endpoint_auth_method": "none",
+        "client_name": "Claude",
+        "logo_uri": "https://x.example/logo.png",
+    }));
+    assert_eq!(resp.status, 201, "{}", body_str(&resp));
+    assert_eq!(resp.header("Cache-Control"), Some("no-store"));
+    let v = json(&resp);
+    assert!(v["client_id"].as_str().is_some_and(|s| s.len() >= 22));
+    assert_eq!(v["client_id_issued_at"], T0);
+    assert!(v.get("client_secret").is_none());
+    assert_eq!(v["token_endpoint_auth_method"], "none");
+    assert_eq!(v["redirect_uris"], json!([REDIRECT]));
+    assert_eq!(
+        v["grant_types"],
+        json!(["authorization_code", "refresh_token"])
+    );
+    assert_eq!(v["response_types"], json!(["code"]));
+    assert_eq!(v["client_name"], "Claude");
+
+    // Default auth method (RFC 7591): client_secret_basic, with a secret.
+    let resp = h.register(json!({"redirect_uris": [REDIRECT]}));
+    assert_eq!(resp.status, 201);
+    let v = json(&resp);
+    let secret = v["client_secret"].as_str().expect("secret");
+    assert!(secret.len() >= 43, "256 bits");
+    assert_eq!(v["client_secret_expires_at"], 0);
+    assert_eq!(v["token_endpoint_auth_method"], "client_secret_basic");
+    let id = v["client_id"].as_str().expect("id");
+    let stored = block_on(crate::store::ClientStore::client(h.server.store(), id))
+        .expect("ok")
+        .expect("stored");
+    assert_eq!(stored.secret_hash, Some(crate::store::hash_secret(secret)));
+    assert!(
+        !alloc::format!("{stored:?}").contains(secret),
+        "only the hash is stored"
+    );
+}
+
+#[test]
+fn redirect_uri_rules() {
+    let mut h = Harness::new();
+    let ok = [
+        json!({"redirect_uris": ["https://claude.ai/api/mcp/auth_callback"]}),
+        json!({"redirect_uris": ["http://127.0.0.1:33418/cb", "http://[::1]/cb", "http://localhost:1/x"]}),
+        json!({"redirect_uris": ["com.example.app:/oauth"], "application_type": "native"}),
+        json!({"redirect_uris": ["cursor://anysphere.cursor-mcp/oauth/callback"], "application_type": "native"}),
+    ];
+    for doc in ok {
+        assert_eq!(h.register(doc.clone()).status, 201, "{doc}");
+    }
+    let bad = [
+        json!({}),
+        json!({"redirect_uris": []}),
+        json!({"redirect_uris": ["http://client.example/cb"]}),
+        json!({"redirect_uris": ["https://client.example/cb#frag"]}),
+        json!({"redirect_uris": ["com.example.app:/oauth"]}),
+        json!({"redirect_uris": ["javascript:alert(1)"], "application_type": "native"}),
+        json!({"redirect_uris": ["data:text/html,x"], "application_type": "native"}),
+        json!({"redirect_uris": ["/relative"]}),
+        json!({"redirect_uris": ["https:///nohost"]}),
+        json!({"redirect_uris": [REDIRECT, "http://evil.example/"]}),
+    ];
+    for doc in bad {
+        let resp = h.register(doc.clone());
+        assert_error(&resp, 400, "invalid_redirect_uri");
+    }
+}
+
+#[test]
+fn metadata_rules() {
+    let mut h = Harness::new();
+    let bad = [
+        json!({"redirect_uris": [REDIRECT], "grant_types": ["client_credentials"]}),
+        json!({"redirect_uris": [REDIRECT], "grant_types": ["refresh_token"]}),
+        json!({"redirect_uris": [REDIRECT], "response_types": ["token"]}),
+        json!({"redirect_uris": [REDIRECT], "response_types": []}),
+        json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt"}),
+        json!({"redirect_uris": [REDIRECT], "application_type": "desktop"}),
+        json!({"redirect_uris": [REDIRECT], "scope": "admin"}),
+        json!({"redirect_uris": [REDIRECT], "client_name": 7}),
+        json!({"redirect_uris": "https://client.example/cb"}),
+        json!(["not", "an", "object"]),
+    ];
+    for doc in bad {
+        let resp = h.register(doc.clone());
+        assert_eq!(resp.status, 400, "{doc}");
+        let code = json(&resp)["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            code == "invalid_client_metadata" || code == "invalid_redirect_uri",
+            "{doc}: {code}"
+        );
+    }
+    let malformed = h.send(Request::new(Method::Post, "/register").with_body("{not json"));
+    assert_error(&malformed, 400, "invalid_client_metadata");
+    let huge = alloc::format!(
+        "{{\"redirect_uris\":[\"{REDIRECT}\"],\"x\":\"{}\"}}",
+        "a".repeat(20_000)
+    );
+    let resp = h.send(Request::new(Method::Post, "/register").with_body(huge));
+    assert_error(&resp, 400, "invalid_client_metadata");
+    assert_eq!(h.send(Request::new(Method::Get, "/register")).status, 405);
+}
+
+#[test]
+fn rate_limit_hook_sees_the_peer() {
+    let mut h = Harness::new();
+    let blocked: core::net::IpAddr = [198, 51, 100, 1].into();
+    let config = h.server.config().clone();
+    let server = AuthorizationServer::new(config, crate::store::MemoryStore::default(), TestUsers)
+        .with_registration_policy(move |peer: Option<core::net::IpAddr>, _| peer != Some(blocked));
+    let mut env = Env {
+        now: Some(crate::time::UnixTime(T0)),
+        rng: &mut h.rng,
+        keys: &h.keys,
+    };
+    let mut req = Request::new(Method::Post, "/register")
+        .with_body(json!({"redirect_uris": [REDIRECT]}).to_string());
+    assert_eq!(
+        block_on(server.handle(&req, &mut env))
+            .expect("resp")
+            .status,
+        201
+    );
+    req.peer = Some(blocked);
+    let resp = block_on(server.handle(&req, &mut env)).expect("resp");
+    assert_eq!(resp.status, 429);
+    assert!(resp.header("Retry-After").is_some());
+}
+
+#[test]
+fn full_client_table_is_a_clear_error() {
+    let limits = crate::store::MemoryStoreLimits {
+        clients: 1,
+        ..crate::store::MemoryStoreLimits::DEVICE
+    };
+    let mut h = Harness::with(|_| {}, limits);
+    h.register_client("none");
+    let resp = h.register(json!({"redirect_uris": [REDIRECT]}));
+    assert_error(&resp, 503, "temporarily_unavailable");
+}
