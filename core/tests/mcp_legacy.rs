@@ -276,7 +276,14 @@ mod mcp {
         let s = server();
         let r = resp(&s, &post("{not json"));
         assert_eq!(err_of(&r), (400, -32700));
-        assert!(body(&r)["id"].is_null());
+        assert_eq!(body(&r).get("id"), Some(&serde_json::Value::Null));
+        // With a modern version header the unknown id is omitted instead.
+        let r = resp(
+            &s,
+            &post("{not json").with_header("MCP-Protocol-Version", "2026-07-28"),
+        );
+        assert_eq!(err_of(&r), (400, -32700));
+        assert!(body(&r).get("id").is_none());
         let r = resp(&s, &post(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#));
         assert_eq!(err_of(&r), (400, -32600));
         let r = resp(
@@ -693,7 +700,7 @@ mod mcp {
             &ok.clone().with_header("Origin", "https://evil.example"),
         );
         assert_eq!(err_of(&r), (403, -32600));
-        assert!(body(&r)["id"].is_null());
+        assert!(body(&r).get("id").is_none(), "403 errors have no id");
         let r = resp(&s, &ok.clone().with_header("Origin", "null"));
         assert_eq!(r.status, 403);
         let r = resp(&s, &ok.clone().with_header("Origin", "https://app.example"));

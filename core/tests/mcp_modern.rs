@@ -265,6 +265,94 @@ mod mcp {
     }
 
     #[test]
+    fn mcp_param_headers_mirror_annotated_arguments() {
+        let mut r = Registry::new();
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "region": {"type": "string", "x-mcp-header": "Region"},
+                "limit": {"type": "integer", "x-mcp-header": "Limit"},
+                "query": {"type": "string"}
+            },
+            "required": ["query"]
+        });
+        r.tool(Tool::new("execute_sql", schema), |_c, _a| {
+            Box::pin(async { Ok(CallToolResult::text("ok")) })
+        })
+        .expect("valid annotations");
+        // Invalid annotations refuse the tool.
+        let bad =
+            json!({"type": "object", "properties": {"x": {"type": "number", "x-mcp-header": "X"}}});
+        assert!(
+            r.tool(Tool::new("bad", bad), |_c, _a| Box::pin(async {
+                Ok(CallToolResult::text(""))
+            }))
+            .is_err()
+        );
+        let s = McpServer::new(
+            McpConfig::new("s", "1"),
+            r,
+            Box::new(MemorySessionStore::new(4, 60)),
+        );
+        let call = |args: Value, headers: &[(&str, &str)]| {
+            let mut req = modern(
+                json!(1),
+                "tools/call",
+                json!({"name": "execute_sql", "arguments": args}),
+            );
+            for (n, v) in headers {
+                req = req.with_header(*n, *v);
+            }
+            resp(&s, &req)
+        };
+        let args = json!({"region": "us-west1", "limit": 42, "query": "SELECT 1"});
+        let r = call(
+            args.clone(),
+            &[("Mcp-Param-Region", "us-west1"), ("mcp-param-limit", "42")],
+        );
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        // Integers compare numerically; Base64 sentinel decodes.
+        let r = call(
+            args.clone(),
+            &[
+                ("Mcp-Param-Region", "=?base64?dXMtd2VzdDE=?="),
+                ("Mcp-Param-Limit", "42.0"),
+            ],
+        );
+        assert_eq!(r.status, 200);
+        // Missing, different, malformed, repeated → -32020.
+        assert_eq!(
+            err_of(&call(args.clone(), &[("Mcp-Param-Limit", "42")])),
+            (400, -32020)
+        );
+        assert_eq!(
+            err_of(&call(
+                args.clone(),
+                &[("Mcp-Param-Region", "eu"), ("Mcp-Param-Limit", "42")]
+            )),
+            (400, -32020)
+        );
+        assert_eq!(
+            err_of(&call(
+                args.clone(),
+                &[
+                    ("Mcp-Param-Region", "us-west1\u{1}"),
+                    ("Mcp-Param-Limit", "42")
+                ]
+            )),
+            (400, -32020)
+        );
+        let twice = [
+            ("Mcp-Param-Region", "us-west1"),
+            ("Mcp-Param-Region", "us-west1"),
+            ("Mcp-Param-Limit", "42"),
+        ];
+        assert_eq!(err_of(&call(args, &twice)), (400, -32020));
+        // Absent or null values need no header.
+        assert_eq!(call(json!({"query": "q", "region": null}), &[]).status, 200);
+    }
+
+    #[test]
     fn methods_status_codes() {
         let s = server();
         for m in ["nope", "ping", "logging/setLevel"] {

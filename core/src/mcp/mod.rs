@@ -66,6 +66,7 @@ pub mod jsonrpc;
 mod legacy;
 mod methods;
 mod modern;
+mod params;
 mod registry;
 pub mod schema;
 mod server;

@@ -10,8 +10,9 @@
 //! 4. version supported in this era (else 400, -32022 with `data.supported`);
 //! 5. `Mcp-Method` equals `method` (else 400, -32020);
 //! 6. `Mcp-Name` equals `params.name` / `params.uri` after Base64-sentinel
-//!    decoding, for `tools/call`, `resources/read`, `prompts/get` (else 400,
-//!    -32020);
+//!    decoding, for `tools/call`, `resources/read`, `prompts/get`, and each
+//!    `x-mcp-header` argument of a `tools/call` equals its `Mcp-Param-*`
+//!    header (else 400, -32020);
 //! 7. `clientCapabilities` present (else 400, -32602); `logLevel` valid
 //!    (else 400, -32602);
 //! 8. method known (else 404, -32601).
@@ -24,6 +25,7 @@ use serde_json::{Map, Value, json};
 use super::jsonrpc::{Envelope, ErrorCode, MessageKind, RequestId};
 use super::legacy::error_json;
 use super::methods::Dispatch;
+use super::params::{check_param_headers, decode_header_value};
 use super::registry::LogLevel;
 use super::server::{Entropy, McpServer, WireError, error_response, unsupported_version};
 use super::{McpOutcome, ProtocolVersion};
@@ -65,27 +67,6 @@ fn bad_params(id: &Option<RequestId>, msg: &'static str) -> McpOutcome {
         ErrorCode::InvalidParams,
         msg,
     ))
-}
-
-/// Decode a header value that may use the `=?base64?…?=` sentinel. `None`
-/// when it has characters outside visible ASCII, space and tab, or the
-/// Base64 is invalid.
-pub(crate) fn decode_header_value(raw: &str) -> Option<String> {
-    if !raw.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)) {
-        return None;
-    }
-    let value = raw.trim_matches([' ', '\t']);
-    match value
-        .strip_prefix("=?base64?")
-        .and_then(|v| v.strip_suffix("?="))
-    {
-        Some(b64) => {
-            use base64ct::{Base64, Encoding};
-            let bytes = Base64::decode_vec(b64).ok()?;
-            String::from_utf8(bytes).ok()
-        }
-        None => Some(value.into()),
-    }
 }
 
 impl McpServer {
@@ -172,6 +153,26 @@ impl McpServer {
             };
             if params.get(field).and_then(Value::as_str) != Some(header.as_str()) {
                 return mismatch(&id, "Header mismatch: Mcp-Name does not match the body");
+            }
+        }
+        if env.method == "tools/call" {
+            let tool = params
+                .get("name")
+                .and_then(Value::as_str)
+                .and_then(|n| self.registry.tools.iter().find(|t| t.tool.name == n));
+            if let Some(tool) = tool {
+                let headers = |name: &str| {
+                    req.headers
+                        .iter()
+                        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v.as_str())
+                        .collect::<Vec<_>>()
+                };
+                if let Err(msg) =
+                    check_param_headers(&tool.param_headers, params.get("arguments"), headers)
+                {
+                    return mismatch(&id, msg);
+                }
             }
         }
 

@@ -769,7 +769,8 @@ pub trait CompletionHandler: Send + Sync {
 pub enum RegistryError {
     /// A tool, prompt or resource with this name/URI is already registered.
     Duplicate(String),
-    /// The tool's input schema is not an object schema.
+    /// The tool's input schema is not an object schema, or carries an
+    /// invalid `x-mcp-header` annotation.
     InvalidSchema(String),
 }
 
@@ -777,7 +778,7 @@ impl fmt::Display for RegistryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RegistryError::Duplicate(n) => write!(f, "duplicate registration: {n}"),
-            RegistryError::InvalidSchema(n) => write!(f, "input schema of {n} is not an object"),
+            RegistryError::InvalidSchema(n) => write!(f, "invalid input schema of tool {n}"),
         }
     }
 }
@@ -785,6 +786,8 @@ impl fmt::Display for RegistryError {
 pub(crate) struct ToolEntry {
     pub(crate) tool: Tool,
     pub(crate) handler: Box<dyn ToolHandler>,
+    /// `x-mcp-header` annotations of the input schema.
+    pub(crate) param_headers: Vec<super::params::ParamHeader>,
 }
 pub(crate) struct ResourceEntry {
     pub(crate) resource: Resource,
@@ -858,9 +861,13 @@ impl Registry {
         if !tool.input_schema.is_object() {
             return Err(RegistryError::InvalidSchema(tool.name));
         }
+        let Ok(param_headers) = super::params::param_headers(&tool.input_schema) else {
+            return Err(RegistryError::InvalidSchema(tool.name));
+        };
         self.tools.push(ToolEntry {
             tool,
             handler: Box::new(handler),
+            param_headers,
         });
         Ok(self)
     }

@@ -123,7 +123,8 @@ impl McpServer {
             return McpOutcome::Response(Response::empty(404));
         }
         if let Err(e) = self.check_origin_and_host(req) {
-            return McpOutcome::Response(error_response(&e, false));
+            // Both eras: "a JSON-RPC error response that has no id".
+            return McpOutcome::Response(error_response(&e, true));
         }
         let resp = match req.method {
             Method::Post => return self.post(req, principal, now, entropy).await,
@@ -245,7 +246,16 @@ impl McpServer {
         now: UnixTime,
         entropy: Entropy,
     ) -> McpOutcome {
-        let fail = |e: WireError| McpOutcome::Response(error_response(&e, false));
+        // Before the era is known, a modern version header decides whether an
+        // unknown id is omitted (2026-07-28) or null (JSON-RPC 2.0).
+        let modern_hint = req
+            .header("MCP-Protocol-Version")
+            .and_then(|v| ProtocolVersion::parse(v.trim()))
+            .is_some_and(ProtocolVersion::is_modern);
+        let fail = |e: WireError| {
+            let modern = modern_hint || e.error.code == ErrorCode::UnsupportedProtocolVersion;
+            McpOutcome::Response(error_response(&e, modern))
+        };
         if !accepts_both(req.header("Accept")) {
             return fail(WireError::new(
                 406,
