@@ -6,7 +6,15 @@
 //!
 //! To embed mcpauth with your own tools, see `examples/custom_tool.rs`.
 
+pub mod app;
+pub mod cache;
+pub mod cli;
+pub mod config;
 pub mod cors;
+pub mod db;
 pub mod env;
+pub mod keys;
 pub mod logging;
 pub mod server;
+pub mod tools;
+pub mod users;

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `mcpauth` binary: see `mcpauth --help`.
+
+fn main() -> std::process::ExitCode {
+    mcpauth::cli::main()
+}

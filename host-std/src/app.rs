@@ -1,0 +1,240 @@
+//! The composed server: the core's OAuth authorization server and MCP server
+//! behind one [`Handler`], with the host's environment (clock, OS RNG, redb
+//! store, key set) and the verified-token cache.
+//!
+//! Routing: `/mcp` → bearer guard (cache, else the core's
+//! `authenticate_bearer`) → `McpServer`; everything else → the
+//! authorization server; what it declines → 404.
+
+use std::sync::Arc;
+
+use mcpauth_core::http::{Method, Request, Response};
+use mcpauth_core::jose::KeySet;
+use mcpauth_core::mcp::{
+    McpConfig, McpOutcome, McpServer, MemorySessionStore, NoSessionStore, Registry, RegistryError,
+    SessionStore,
+};
+use mcpauth_core::oauth::{
+    AuthorizationServer, Env, ResourceGuard, ServerConfig, UserAuthenticator, authenticate_bearer,
+};
+use mcpauth_core::principal::Principal;
+
+use crate::cache::{TokenCache, plain_bearer};
+use crate::db::Db;
+use crate::env::{OsRandom, now};
+use crate::server::Handler;
+use crate::users::Users;
+
+/// The scope every MCP request needs.
+pub const MCP_SCOPE: &str = "mcp";
+/// The MCP endpoint path.
+pub const MCP_PATH: &str = "/mcp";
+/// OAuth requests served at once (RSA signing and argon2 are CPU-bound; the
+/// rest wait in line instead of piling up threads).
+const OAUTH_CONCURRENCY: usize = 16;
+
+impl UserAuthenticator for Users {
+    fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> impl std::future::Future<Output = Option<String>> + Send {
+        self.check(username, password)
+    }
+}
+
+/// What the app is built from.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// Public base URL (issuer).
+    pub public_url: String,
+    /// Access-token lifetime (seconds).
+    pub access_token_ttl: u64,
+    /// Refresh-token lifetime (seconds).
+    pub refresh_token_ttl: u64,
+    /// Browser origins allowed on `/mcp`.
+    pub allowed_origins: Vec<String>,
+    /// Stateless MCP.
+    pub stateless: bool,
+    /// Verified-token cache capacity (0 disables).
+    pub token_cache: usize,
+}
+
+/// The composed OAuth + MCP handler.
+pub struct App {
+    oauth: Arc<AuthorizationServer<Db, Users>>,
+    /// Bounds the OAuth requests running at once on the blocking pool.
+    oauth_slots: Arc<tokio::sync::Semaphore>,
+    mcp: McpServer,
+    keys: Arc<KeySet>,
+    guard: ResourceGuard,
+    cache: TokenCache,
+    db: Db,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("issuer", &self.oauth.config().issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the app could not be assembled.
+#[derive(Debug)]
+pub struct AppError(pub String);
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl From<RegistryError> for AppError {
+    fn from(e: RegistryError) -> Self {
+        AppError(format!("tool registry: {e:?}"))
+    }
+}
+
+impl App {
+    /// Assemble the app. `registry` holds the tools (see
+    /// [`crate::tools::register_builtin`]).
+    pub fn new(
+        options: &AppOptions,
+        db: Db,
+        keys: KeySet,
+        registry: Registry,
+    ) -> Result<App, AppError> {
+        let mut config = ServerConfig::new(&options.public_url);
+        config.access_token_ttl = options.access_token_ttl;
+        config.refresh_token_ttl = options.refresh_token_ttl;
+        config.refresh_family_ttl = config.refresh_family_ttl.max(options.refresh_token_ttl);
+        let resource = config
+            .default_resource()
+            .ok_or_else(|| {
+                AppError(format!(
+                    "{}/mcp is not a valid resource URL",
+                    options.public_url
+                ))
+            })?
+            .to_owned();
+        let guard = ResourceGuard::new(&config, &resource, &[MCP_SCOPE]);
+        let metadata_url = config.resource_metadata_url(&resource);
+
+        let mut mcp_config = McpConfig::new("mcpauth", env!("CARGO_PKG_VERSION"));
+        mcp_config.endpoint_path = MCP_PATH.to_owned();
+        mcp_config.allowed_origins = options.allowed_origins.clone();
+        mcp_config.stateless = options.stateless;
+        mcp_config.resource_metadata_url = Some(metadata_url);
+        let sessions: Box<dyn SessionStore> = if options.stateless {
+            Box::new(NoSessionStore)
+        } else {
+            Box::new(MemorySessionStore::new(
+                mcp_config.limits.sessions,
+                mcp_config.limits.session_idle_secs,
+            ))
+        };
+        let mcp = McpServer::new(mcp_config, registry, sessions);
+        let users = Users::new(db.clone());
+        Ok(App {
+            oauth: Arc::new(AuthorizationServer::new(config, db.clone(), users)),
+            oauth_slots: Arc::new(tokio::sync::Semaphore::new(OAUTH_CONCURRENCY)),
+            mcp,
+            keys: Arc::new(keys),
+            guard,
+            cache: TokenCache::new(options.token_cache),
+            db,
+        })
+    }
+
+    /// The OAuth configuration (issuer, resource).
+    pub fn oauth_config(&self) -> &ServerConfig {
+        self.oauth.config()
+    }
+
+    async fn principal(&self, req: &Request) -> Result<Arc<Principal>, Response> {
+        let now = now();
+        let secs = now.map(|t| t.secs()).unwrap_or(0);
+        let token = plain_bearer(req);
+        if let Some(token) = token
+            && let Some(p) = self.cache.get(token, secs, |jti| {
+                self.db.is_revoked_now(jti, secs).unwrap_or(true)
+            })
+        {
+            return Ok(p);
+        }
+        let p = authenticate_bearer(req, &self.keys, &self.guard, now, &self.db).await?;
+        let p = Arc::new(p);
+        if let Some(token) = token {
+            self.cache.insert(token, p.clone(), secs);
+        }
+        Ok(p)
+    }
+
+    async fn mcp(&self, req: Request) -> Response {
+        let now_t = now();
+        // Preflights carry no credentials; the MCP server answers them.
+        if req.method == Method::Options {
+            let t = now_t.unwrap_or(mcpauth_core::time::UnixTime(0));
+            return match self.mcp.handle(&req, None, t, &mut OsRandom).await {
+                McpOutcome::Response(r) => r,
+                McpOutcome::InsufficientScope { .. } => Response::empty(403),
+            };
+        }
+        let principal = match self.principal(&req).await {
+            Ok(p) => p,
+            Err(resp) => return resp,
+        };
+        let Some(t) = now_t else {
+            return Response::json(503, &br#"{"error":"temporarily_unavailable"}"#[..]);
+        };
+        match self
+            .mcp
+            .handle(&req, Some(&principal), t, &mut OsRandom)
+            .await
+        {
+            McpOutcome::Response(r) => r,
+            McpOutcome::InsufficientScope { required } => {
+                let needed: Vec<&str> = required.iter().map(String::as_str).collect();
+                self.guard.insufficient_scope(&needed)
+            }
+        }
+    }
+}
+
+impl Handler for App {
+    async fn handle(&self, req: Request) -> Response {
+        if req.path == MCP_PATH {
+            return self.mcp(req).await;
+        }
+        // The core's OAuth future is not `Send` (its `Env` holds a
+        // `dyn SecureRandom + Send` that is not `Sync`), so it runs on the
+        // blocking pool under `block_on`. That also keeps RSA signing and
+        // argon2 off the async workers that serve /mcp.
+        let Ok(_slot) = self.oauth_slots.clone().acquire_owned().await else {
+            return Response::json(503, &br#"{"error":"temporarily_unavailable"}"#[..]);
+        };
+        let oauth = self.oauth.clone();
+        let keys = self.keys.clone();
+        let rt = tokio::runtime::Handle::current();
+        let answer = tokio::task::spawn_blocking(move || {
+            rt.block_on(async move {
+                let mut rng = OsRandom;
+                let mut env = Env {
+                    now: now(),
+                    rng: &mut rng,
+                    keys: &keys,
+                };
+                oauth.handle(&req, &mut env).await
+            })
+        })
+        .await;
+        match answer {
+            Ok(Some(resp)) => resp,
+            Ok(None) => Response::json(404, &br#"{"error":"not_found"}"#[..]),
+            Err(_) => Response::json(500, &br#"{"error":"server_error"}"#[..]),
+        }
+    }
+}

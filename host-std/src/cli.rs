@@ -1,0 +1,305 @@
+//! The `mcpauth` command line: `serve`, `user`, `client`, `keys`.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use mcpauth_core::mcp::{Registry, RegistryError};
+
+use crate::app::{App, AppOptions};
+use crate::config::{
+    Cli, ClientCommand, Command, CommonArgs, KeysCommand, ServeArgs, ServeSettings, UserCommand,
+    resolve_common, resolve_serve,
+};
+use crate::cors::Cors;
+use crate::db::Db;
+use crate::server::{Limits, ServerOptions};
+use crate::users::Users;
+
+/// Run the CLI with the built-in tools.
+pub fn main() -> ExitCode {
+    main_with(|_| Ok(()))
+}
+
+/// Run the CLI; `extend` registers extra tools, resources and prompts next
+/// to the built-in ones (see `examples/custom_tool.rs`).
+pub fn main_with(
+    extend: impl FnOnce(&mut Registry) -> Result<(), RegistryError> + Send + 'static,
+) -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli, extend) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mcpauth: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn run(
+    cli: Cli,
+    extend: impl FnOnce(&mut Registry) -> Result<(), RegistryError> + Send + 'static,
+) -> Result<(), BoxError> {
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = resolve_serve(&cli.common, &args)?;
+            crate::logging::init(settings.common.log_format, &settings.common.log);
+            serve(settings, extend)
+        }
+        Command::User { command } => user(&cli.common, command),
+        Command::Client { command } => client(&cli.common, command),
+        Command::Keys { command } => keys(&cli.common, command),
+    }
+}
+
+fn open_db(common: &CommonArgs) -> Result<(Db, crate::config::CommonSettings), BoxError> {
+    let (settings, _) = resolve_common(common, &ServeArgs::default())?;
+    let db = Db::open(&settings.data_dir)?;
+    Ok((db, settings))
+}
+
+fn read_password() -> Result<zeroize::Zeroizing<String>, BoxError> {
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin().lock().read_line(&mut line)?;
+    let trimmed = zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
+    if trimmed.is_empty() {
+        return Err(
+            "no password on standard input (try: echo 'secret-password' | mcpauth user add NAME)"
+                .into(),
+        );
+    }
+    Ok(trimmed)
+}
+
+fn user(common: &CommonArgs, command: UserCommand) -> Result<(), BoxError> {
+    let (db, _) = open_db(common)?;
+    let users = Users::new(db.clone());
+    let result = match command {
+        UserCommand::Add { username } => {
+            let password = read_password()?;
+            let u = users.add(&username, &password)?;
+            println!("added user {} (subject {})", u.username, u.subject);
+            Ok(())
+        }
+        UserCommand::List => {
+            for u in users.list()? {
+                println!("{}\t{}", u.username, u.subject);
+            }
+            Ok(())
+        }
+        UserCommand::Remove { username } => {
+            users.remove(&username)?;
+            println!("removed user {username}");
+            Ok(())
+        }
+        UserCommand::Passwd { username } => {
+            let password = read_password()?;
+            users.set_password(&username, &password)?;
+            println!("changed the password of {username}");
+            Ok(())
+        }
+    };
+    db.close();
+    result
+}
+
+fn client(common: &CommonArgs, command: ClientCommand) -> Result<(), BoxError> {
+    let (db, _) = open_db(common)?;
+    let result: Result<(), BoxError> = match command {
+        ClientCommand::List => {
+            for c in db.clients()? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    c.client_id,
+                    c.client_name.as_deref().unwrap_or("-"),
+                    c.auth_method.as_str(),
+                    c.redirect_uris.join(" ")
+                );
+            }
+            Ok(())
+        }
+        ClientCommand::Remove { client_id } => {
+            if db.remove_client_blocking(&client_id)? {
+                println!("removed client {client_id}");
+                Ok(())
+            } else {
+                Err(format!("no client with id {client_id:?}").into())
+            }
+        }
+    };
+    db.close();
+    result
+}
+
+fn keys(common: &CommonArgs, command: KeysCommand) -> Result<(), BoxError> {
+    let (db, settings) = open_db(common)?;
+    let now = crate::env::now().map(|t| t.secs()).unwrap_or(0);
+    let result: Result<(), BoxError> = match command {
+        KeysCommand::List => {
+            let keys = crate::keys::list(&db)?;
+            if keys.is_empty() {
+                println!("no keys yet (one is generated when the server first starts)");
+            }
+            for k in keys {
+                let status = match k.publish_until() {
+                    None => "active".to_owned(),
+                    Some(until) if until > now => format!("retired, published until {until}"),
+                    Some(_) => "retired, expired".to_owned(),
+                };
+                println!("{}\tcreated {}\t{}", k.kid, k.created_at, status);
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate => {
+            let k = crate::keys::rotate(&db, settings.access_token_ttl, now)?;
+            println!(
+                "new signing key {} (restart the server to use it; the previous key stays published for {} s)",
+                k.kid,
+                settings.access_token_ttl + 60
+            );
+            Ok(())
+        }
+    };
+    db.close();
+    result
+}
+
+fn load_tls(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<tokio_rustls::TlsAcceptor, BoxError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("--tls-cert {}: no certificate found", cert.display()).into());
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("--tls-key {}: {e}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("--tls-cert/--tls-key: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+fn serve(
+    settings: ServeSettings,
+    extend: impl FnOnce(&mut Registry) -> Result<(), RegistryError> + Send + 'static,
+) -> Result<(), BoxError> {
+    let tls = match &settings.tls {
+        Some((c, k)) => Some(load_tls(c, k)?),
+        None => None,
+    };
+    let db = Db::open(&settings.common.data_dir)?;
+    let now = crate::env::now()
+        .ok_or("the system clock reads before 1970")?
+        .secs();
+    let keys = crate::keys::load_or_create(&db, settings.common.access_token_ttl, now)?;
+    let user_count = Users::new(db.clone()).count()?;
+    let mut registry = Registry::new();
+    crate::tools::register_builtin(&mut registry).map_err(crate::app::AppError::from)?;
+    extend(&mut registry).map_err(crate::app::AppError::from)?;
+    let options = AppOptions {
+        public_url: settings.public_url.clone(),
+        access_token_ttl: settings.common.access_token_ttl,
+        refresh_token_ttl: settings.refresh_token_ttl,
+        allowed_origins: settings.allowed_origins.clone(),
+        stateless: settings.stateless,
+        token_cache: 10_000,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("mcpauth-worker")
+        .build()?;
+    let result: Result<(), BoxError> = runtime.block_on(async {
+        let app = App::new(&options, db.clone(), keys, registry)?;
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| format!("--listen {}: {e}", settings.listen))?;
+        let local = listener.local_addr()?;
+        print_banner(&settings, local, user_count);
+        tracing::info!(listen = %local, issuer = %settings.public_url, "mcpauth started");
+        let sweeper_db = db.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                if let Some(now) = crate::env::now()
+                    && let Ok(n) = sweeper_db.sweep(now.secs()).await
+                    && n > 0
+                {
+                    tracing::debug!(removed = n, "expired records swept");
+                }
+            }
+        });
+        let limits = Limits {
+            max_body_bytes: settings.max_body_bytes,
+            ..Limits::default()
+        };
+        let server_options = ServerOptions {
+            limits,
+            cors: Cors::new(&settings.allowed_origins),
+            tls,
+        };
+        crate::server::serve(
+            listener,
+            app,
+            server_options,
+            crate::server::shutdown_signal(),
+        )
+        .await;
+        sweeper.abort();
+        Ok(())
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    db.close();
+    tracing::info!("stopped; database closed");
+    result
+}
+
+fn print_banner(settings: &ServeSettings, local: std::net::SocketAddr, users: u64) {
+    let base = &settings.public_url;
+    let data = settings.common.data_dir.display();
+    println!("mcpauth {} listening on {local}", env!("CARGO_PKG_VERSION"));
+    println!("  MCP endpoint:    {base}/mcp");
+    println!(
+        "  OAuth issuer:    {base}   (metadata: {base}/.well-known/oauth-authorization-server)"
+    );
+    println!("  Health check:    {base}/healthz");
+    println!("  Data directory:  {data}");
+    if users == 0 {
+        println!();
+        println!(
+            "  No users yet. Create the first one (then sign in with it when a client connects):"
+        );
+        println!("    echo 'a-long-password' | mcpauth user add alice --data-dir {data}");
+        println!("  (stop the server first: the database is used by one process at a time)");
+    }
+    println!();
+    println!("  Connect:");
+    println!(
+        "    ChatGPT:        Settings > Apps & Connectors > Developer mode > Create, URL {base}/mcp, OAuth"
+    );
+    println!("    Claude:         Settings > Connectors > Add custom connector, URL {base}/mcp");
+    println!(
+        "    MCP Inspector:  npx @modelcontextprotocol/inspector, Streamable HTTP, {base}/mcp"
+    );
+    if !base.starts_with("https://") {
+        println!(
+            "  Note: ChatGPT and Claude need an https URL: put mcpauth behind a tunnel or reverse proxy"
+        );
+        println!("        and pass --public-url https://your-host");
+    }
+}

@@ -1,0 +1,525 @@
+//! Configuration: command-line flags > `MCPAUTH_*` environment variables >
+//! an optional TOML file (`--config`) > defaults.
+//!
+//! Flags and environment variables are handled by clap (each flag names its
+//! variable in `--help`); every value is optional there, so a value missing
+//! from both falls through to the file and then to the default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+use crate::logging::LogFormat;
+
+/// mcpauth: an OAuth 2.1 authorization server and MCP server in one binary,
+/// ready for ChatGPT and Claude connectors.
+#[derive(Debug, Parser)]
+#[command(name = "mcpauth", version, about, long_about = None)]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command understands.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CommonArgs {
+    /// TOML configuration file (flags and environment variables override it).
+    #[arg(long, global = true, env = "MCPAUTH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory holding the database and keys (created 0700) [default: ./mcpauth-data].
+    #[arg(long, global = true, env = "MCPAUTH_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log format [default: human].
+    #[arg(long, global = true, env = "MCPAUTH_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `mcpauth=debug` [default: info].
+    #[arg(long, global = true, env = "MCPAUTH_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage local users (stop the server first: the database is single-process).
+    User {
+        /// What to do with users.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage registered OAuth clients.
+    Client {
+        /// What to do with clients.
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+    /// Manage signing keys.
+    Keys {
+        /// What to do with keys.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+/// `mcpauth user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input (one line).
+    Add {
+        /// Login name.
+        username: String,
+    },
+    /// List users.
+    List,
+    /// Remove a user.
+    Remove {
+        /// Login name.
+        username: String,
+    },
+    /// Change a user's password (read from standard input).
+    Passwd {
+        /// Login name.
+        username: String,
+    },
+}
+
+/// `mcpauth client …`
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// List registered clients.
+    List,
+    /// Remove a client (its existing refresh tokens stop working).
+    Remove {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+/// `mcpauth keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys.
+    List,
+    /// Generate a new signing key; the old one keeps verifying until its
+    /// tokens have expired. Restart the server to use it.
+    Rotate,
+}
+
+/// `mcpauth serve` options.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "MCPAUTH_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// Public base URL clients reach (issuer; MCP endpoint is <URL>/mcp).
+    /// Required unless listening on loopback. Never derived from Host.
+    #[arg(long, env = "MCPAUTH_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Access-token lifetime, e.g. 3600, 60m, 1h [default: 1h].
+    #[arg(long, env = "MCPAUTH_ACCESS_TOKEN_TTL", value_name = "DURATION", value_parser = parse_duration)]
+    pub access_token_ttl: Option<Duration>,
+    /// Refresh-token lifetime (renewed on each use) [default: 30d].
+    #[arg(long, env = "MCPAUTH_REFRESH_TOKEN_TTL", value_name = "DURATION", value_parser = parse_duration)]
+    pub refresh_token_ttl: Option<Duration>,
+    /// Browser origins allowed to call the MCP and OAuth endpoints
+    /// (comma-separated; `*` for any) [default: MCP Inspector on localhost:6274].
+    #[arg(
+        long,
+        env = "MCPAUTH_ALLOWED_ORIGINS",
+        value_name = "ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Option<Vec<String>>,
+    /// Stateless MCP (no Mcp-Session-Id) [default: false].
+    #[arg(long, env = "MCPAUTH_STATELESS", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub stateless: Option<bool>,
+    /// TLS certificate chain (PEM); serve https directly.
+    #[arg(
+        long,
+        env = "MCPAUTH_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(
+        long,
+        env = "MCPAUTH_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Largest request body in bytes [default: 1048576].
+    #[arg(long, env = "MCPAUTH_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+}
+
+/// The TOML file. Every key is optional; unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    access_token_ttl: Option<DurationValue>,
+    refresh_token_ttl: Option<DurationValue>,
+    allowed_origins: Option<Vec<String>>,
+    stateless: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    max_body_bytes: Option<usize>,
+    log_format: Option<LogFormat>,
+    log: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum DurationValue {
+    Secs(u64),
+    Text(String),
+}
+
+impl DurationValue {
+    fn get(&self, key: &str) -> Result<Duration, ConfigError> {
+        match self {
+            DurationValue::Secs(s) => Ok(Duration::from_secs(*s)),
+            DurationValue::Text(t) => {
+                parse_duration(t).map_err(|e| ConfigError::new(key, format!("{t:?}: {e}")))
+            }
+        }
+    }
+}
+
+/// A configuration problem: which setting, and what is wrong.
+#[derive(Debug)]
+pub struct ConfigError {
+    /// The flag, variable or file key.
+    pub setting: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(setting: &str, problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            setting: setting.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.setting, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Parse `3600`, `90s`, `15m`, `1h`, `30d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 's')) => (&s[..i], 1),
+        Some((i, 'm')) => (&s[..i], 60),
+        Some((i, 'h')) => (&s[..i], 3600),
+        Some((i, 'd')) => (&s[..i], 86400),
+        _ => (s, 1),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| "expected seconds or a number with s, m, h or d (e.g. 3600, 1h, 30d)")?;
+    let secs = n.checked_mul(mult).ok_or("duration too large")?;
+    if secs == 0 {
+        return Err("duration must be positive".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// Settings every command resolves.
+#[derive(Debug, Clone)]
+pub struct CommonSettings {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter.
+    pub log: String,
+    /// Access-token lifetime in seconds (keys need it too).
+    pub access_token_ttl: u64,
+}
+
+/// Resolved `serve` settings.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    /// Shared settings.
+    pub common: CommonSettings,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Public base URL without trailing slash.
+    pub public_url: String,
+    /// Refresh-token lifetime in seconds.
+    pub refresh_token_ttl: u64,
+    /// Allowed browser origins.
+    pub allowed_origins: Vec<String>,
+    /// Stateless MCP.
+    pub stateless: bool,
+    /// TLS cert and key.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Body limit.
+    pub max_body_bytes: usize,
+}
+
+fn load_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new("--config", format!("cannot read {}: {e}", path.display()))
+    })?;
+    toml::from_str(&text)
+        .map_err(|e| ConfigError::new("--config", format!("{}: {e}", path.display())))
+}
+
+/// Resolve the shared settings (and load the file, returned for `serve`).
+pub fn resolve_common(
+    args: &CommonArgs,
+    serve: &ServeArgs,
+) -> Result<(CommonSettings, FileConfig), ConfigError> {
+    let file = load_file(args.config.as_deref())?;
+    let access = match (serve.access_token_ttl, &file.access_token_ttl) {
+        (Some(d), _) => d,
+        (None, Some(v)) => v.get("access_token_ttl (config file)")?,
+        (None, None) => Duration::from_secs(3600),
+    };
+    if access.as_secs() < 60 || access.as_secs() > 86400 {
+        return Err(ConfigError::new(
+            "--access-token-ttl",
+            "must be between 60 seconds and 24 hours",
+        ));
+    }
+    let common = CommonSettings {
+        data_dir: args
+            .data_dir
+            .clone()
+            .or_else(|| file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("mcpauth-data")),
+        log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+        log: args
+            .log
+            .clone()
+            .or_else(|| file.log.clone())
+            .unwrap_or_else(|| "info".into()),
+        access_token_ttl: access.as_secs(),
+    };
+    Ok((common, file))
+}
+
+/// Resolve and validate `serve` settings.
+pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettings, ConfigError> {
+    let (common, file) = resolve_common(args, serve)?;
+    let listen = serve
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let tls = match (
+        serve.tls_cert.clone().or(file.tls_cert),
+        serve.tls_key.clone().or(file.tls_key),
+    ) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => {
+            return Err(ConfigError::new(
+                "--tls-cert/--tls-key",
+                "give both the certificate and the key, or neither",
+            ));
+        }
+    };
+    let public_url = match serve.public_url.clone().or(file.public_url) {
+        Some(u) => validate_public_url(&u)?,
+        None if listen.ip().is_loopback() => {
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            format!("{scheme}://{listen}")
+        }
+        None => {
+            return Err(ConfigError::new(
+                "--public-url",
+                format!(
+                    "required when listening on a non-loopback address ({listen}); \
+                     give the https URL clients reach, e.g. https://mcp.example.com"
+                ),
+            ));
+        }
+    };
+    let refresh = match (serve.refresh_token_ttl, &file.refresh_token_ttl) {
+        (Some(d), _) => d,
+        (None, Some(v)) => v.get("refresh_token_ttl (config file)")?,
+        (None, None) => Duration::from_secs(30 * 86400),
+    };
+    if refresh.as_secs() < common.access_token_ttl {
+        return Err(ConfigError::new(
+            "--refresh-token-ttl",
+            "must not be shorter than the access-token lifetime",
+        ));
+    }
+    let allowed_origins = serve
+        .allowed_origins
+        .clone()
+        .or(file.allowed_origins)
+        .unwrap_or_else(|| {
+            vec![
+                "http://localhost:6274".to_owned(),
+                "http://127.0.0.1:6274".to_owned(),
+            ]
+        });
+    for o in &allowed_origins {
+        if o != "*" && !(o.starts_with("http://") || o.starts_with("https://")) {
+            return Err(ConfigError::new(
+                "--allowed-origins",
+                format!("{o:?} is not an origin (scheme://host[:port]) or *"),
+            ));
+        }
+    }
+    let max_body_bytes = serve
+        .max_body_bytes
+        .or(file.max_body_bytes)
+        .unwrap_or(1024 * 1024);
+    if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
+        return Err(ConfigError::new(
+            "--max-body-bytes",
+            "must be between 1024 and 67108864",
+        ));
+    }
+    Ok(ServeSettings {
+        common,
+        listen,
+        public_url,
+        refresh_token_ttl: refresh.as_secs(),
+        allowed_origins: allowed_origins
+            .into_iter()
+            .map(|o| o.trim_end_matches('/').to_owned())
+            .collect(),
+        stateless: serve.stateless.or(file.stateless).unwrap_or(false),
+        tls,
+        max_body_bytes,
+    })
+}
+
+fn validate_public_url(u: &str) -> Result<String, ConfigError> {
+    let bad = |why: &str| ConfigError::new("--public-url", format!("{u:?} {why}"));
+    let u = u.trim().trim_end_matches('/');
+    let rest = if let Some(r) = u.strip_prefix("https://") {
+        r
+    } else if let Some(r) = u.strip_prefix("http://") {
+        let host = r.split(['/', ':']).next().unwrap_or_default();
+        if !(host == "localhost" || host.starts_with("127.") || host == "[::1]") {
+            return Err(bad(
+                "must use https (ChatGPT and Claude require it); plain http is only for localhost",
+            ));
+        }
+        r
+    } else {
+        return Err(bad("must start with https://"));
+    };
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(bad("has no host"));
+    }
+    if rest.contains(['?', '#', ' ']) {
+        return Err(bad("must not contain a query, fragment or spaces"));
+    }
+    Ok(u.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> Result<ServeSettings, ConfigError> {
+        let mut v = vec!["mcpauth", "serve"];
+        v.extend_from_slice(args);
+        let cli = Cli::try_parse_from(v).expect("parse");
+        match cli.command {
+            Command::Serve(s) => resolve_serve(&cli.common, &s),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn defaults_on_loopback() {
+        let s = serve(&[]).expect("ok");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert_eq!(s.common.access_token_ttl, 3600);
+    }
+
+    #[test]
+    fn public_url_required_off_loopback() {
+        let e = serve(&["--listen", "0.0.0.0:8080"]).expect_err("must fail");
+        assert_eq!(e.setting, "--public-url");
+        let e = serve(&[
+            "--listen",
+            "0.0.0.0:8080",
+            "--public-url",
+            "http://mcp.example.com",
+        ])
+        .expect_err("must fail");
+        assert!(e.problem.contains("https"));
+        let s = serve(&[
+            "--listen",
+            "0.0.0.0:8080",
+            "--public-url",
+            "https://mcp.example.com/",
+        ])
+        .expect("ok");
+        assert_eq!(s.public_url, "https://mcp.example.com");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86400)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("soon").is_err());
+        let e = serve(&["--access-token-ttl", "10"]).expect_err("too short");
+        assert_eq!(e.setting, "--access-token-ttl");
+    }
+
+    #[test]
+    fn file_is_below_flags() {
+        let dir = std::env::temp_dir().join(format!("mcpauth-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let f = dir.join("c.toml");
+        std::fs::write(
+            &f,
+            "listen = \"127.0.0.1:9000\"\naccess_token_ttl = \"2h\"\nstateless = true\n",
+        )
+        .expect("write");
+        let path = f.to_str().expect("utf8");
+        let s = serve(&["--config", path]).expect("ok");
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.common.access_token_ttl, 7200);
+        assert!(s.stateless);
+        let s = serve(&[
+            "--config",
+            path,
+            "--listen",
+            "127.0.0.1:9100",
+            "--stateless=false",
+        ])
+        .expect("ok");
+        assert_eq!(s.listen.port(), 9100);
+        assert!(!s.stateless);
+        std::fs::write(&f, "lisen = 1\n").expect("write");
+        let e = serve(&["--config", path]).expect_err("unknown key");
+        assert_eq!(e.setting, "--config");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

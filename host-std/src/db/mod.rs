@@ -1,0 +1,316 @@
+//! The embedded database: one redb file in the data directory holding
+//! clients, pending authorizations, codes, refresh families, revoked `jti`s,
+//! users and signing keys.
+//!
+//! ## Durability
+//! Every write that a response depends on is committed with redb's default
+//! `Durability::Immediate` (fsync) before the store call returns, so the
+//! response is never ahead of the disk. To make that cheap under load, all
+//! writes go through one writer thread that applies every operation queued
+//! while the previous commit was in flight as one transaction (group commit):
+//! each operation still sees the effects of the ones before it, so the
+//! atomic rules (`take`, compare-and-swap) hold exactly as in a serial
+//! execution, and N concurrent refresh grants cost one fsync, not N.
+//!
+//! Reads run on the caller's thread against a read transaction (redb is
+//! MVCC: readers never block the writer).
+//!
+//! Revoked `jti`s are mirrored in memory (loaded at start, bounded by
+//! their expiry) so the per-request revocation check of the MCP guard and the
+//! verified-token cache never touch the disk.
+
+mod store;
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use mcpauth_core::store::StoreError;
+use redb::{ReadableDatabase, TableDefinition, WriteTransaction};
+
+pub(crate) const CLIENTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("clients");
+pub(crate) const PENDING: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("pending");
+pub(crate) const CODES: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("codes");
+pub(crate) const FAMILIES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("families");
+pub(crate) const REVOKED: TableDefinition<'_, &str, u64> = TableDefinition::new("revoked_jti");
+pub(crate) const USERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("users");
+pub(crate) const KEYS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("signing_keys");
+
+/// Why the database could not be opened or used.
+#[derive(Debug)]
+pub enum DbError {
+    /// Another process (a running `mcpauth serve`) holds the database.
+    InUse(PathBuf),
+    /// File-system trouble with the data directory.
+    Io(PathBuf, std::io::Error),
+    /// redb reported an error.
+    Db(String),
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbError::InUse(p) => write!(
+                f,
+                "the database {} is in use by another mcpauth process (stop `mcpauth serve` first)",
+                p.display()
+            ),
+            DbError::Io(p, e) => write!(f, "{}: {e}", p.display()),
+            DbError::Db(e) => write!(f, "database error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
+
+fn db_err(e: impl std::fmt::Display) -> DbError {
+    DbError::Db(e.to_string())
+}
+
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    tracing::error!(error = %e, "database operation failed");
+    StoreError::Unavailable
+}
+
+type Reply = Box<dyn FnOnce(bool) + Send>;
+type Job = Box<dyn FnOnce(&WriteTransaction) -> (Reply, bool) + Send>;
+
+/// The database handle. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+struct Inner {
+    path: PathBuf,
+    db: Arc<redb::Database>,
+    writer: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// In-memory mirror of the revoked-jti table: jti → expiry.
+    pub(crate) revoked: Mutex<HashMap<String, u64>>,
+}
+
+/// Create `dir` (0700) if needed and tighten its mode.
+pub fn ensure_private_dir(dir: &Path) -> Result<(), DbError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| DbError::Io(dir.to_owned(), e))?;
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(|e| DbError::Io(dir.to_owned(), e))
+}
+
+impl Db {
+    /// Open (or create) `mcpauth.redb` in `data_dir`. The directory is made
+    /// 0700 and the file 0600.
+    pub fn open(data_dir: &Path) -> Result<Db, DbError> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        ensure_private_dir(data_dir)?;
+        let path = data_dir.join("mcpauth.redb");
+        fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| DbError::Io(path.clone(), e))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+            .map_err(|e| DbError::Io(path.clone(), e))?;
+        let db = redb::Database::builder()
+            .set_cache_size(4 * 1024 * 1024)
+            .create(&path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => DbError::InUse(path.clone()),
+                other => db_err(other),
+            })?;
+        // Create every table once so readers never see "table does not exist".
+        let txn = db.begin_write().map_err(db_err)?;
+        {
+            txn.open_table(CLIENTS).map_err(db_err)?;
+            txn.open_table(PENDING).map_err(db_err)?;
+            txn.open_table(CODES).map_err(db_err)?;
+            txn.open_table(FAMILIES).map_err(db_err)?;
+            txn.open_table(REVOKED).map_err(db_err)?;
+            txn.open_table(USERS).map_err(db_err)?;
+            txn.open_table(KEYS).map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        let db = Arc::new(db);
+        let revoked = load_revoked(&db)?;
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let writer_db = db.clone();
+        let thread = std::thread::Builder::new()
+            .name("mcpauth-db-writer".into())
+            .spawn(move || writer_loop(&writer_db, &rx))
+            .map_err(|e| DbError::Io(path.clone(), e))?;
+        Ok(Db {
+            inner: Arc::new(Inner {
+                path,
+                db,
+                writer: Mutex::new(Some(tx)),
+                thread: Mutex::new(Some(thread)),
+                revoked: Mutex::new(revoked),
+            }),
+        })
+    }
+
+    /// The underlying database, for reads.
+    pub(crate) fn redb(&self) -> &redb::Database {
+        &self.inner.db
+    }
+
+    pub(crate) fn revoked(&self) -> &Mutex<HashMap<String, u64>> {
+        &self.inner.revoked
+    }
+
+    /// Run `f` inside the next group-committed write transaction and return
+    /// its result once the transaction is durable. `f` must do its reads
+    /// before its writes and report storage failures as `Err`: a failing
+    /// operation aborts the whole group (every member gets `Unavailable`).
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |txn| {
+            let result = f(txn);
+            let failed = matches!(result, Err(StoreError::Unavailable));
+            let reply: Reply = Box::new(move |committed| {
+                let _ = tx.send(if committed {
+                    result
+                } else {
+                    Err(StoreError::Unavailable)
+                });
+            });
+            (reply, failed)
+        });
+        self.send(job)?;
+        rx.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    /// Blocking variant of [`Db::write`] for the CLI (no runtime needed).
+    pub fn write_blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let job: Job = Box::new(move |txn| {
+            let result = f(txn);
+            let failed = matches!(result, Err(StoreError::Unavailable));
+            let reply: Reply = Box::new(move |committed| {
+                let _ = tx.send(if committed {
+                    result
+                } else {
+                    Err(StoreError::Unavailable)
+                });
+            });
+            (reply, failed)
+        });
+        self.send(job)?;
+        rx.recv().map_err(|_| StoreError::Unavailable)?
+    }
+
+    fn send(&self, job: Job) -> Result<(), StoreError> {
+        let guard = self.inner.writer.lock().map_err(unavailable)?;
+        match guard.as_ref() {
+            Some(tx) => tx.send(job).map_err(|_| StoreError::Unavailable),
+            None => Err(StoreError::Unavailable),
+        }
+    }
+
+    /// Stop the writer after the queued writes are committed. Later writes
+    /// fail with `Unavailable`. Idempotent.
+    pub fn close(&self) {
+        if let Ok(mut w) = self.inner.writer.lock() {
+            w.take();
+        }
+        let handle = self.inner.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+
+    /// Delete expired pending requests, codes, revocations and families.
+    pub async fn sweep(&self, now: u64) -> Result<usize, StoreError> {
+        let removed = self.write(move |txn| store::sweep(txn, now)).await?;
+        if let Ok(mut r) = self.inner.revoked.lock() {
+            r.retain(|_, exp| *exp > now);
+        }
+        Ok(removed)
+    }
+}
+
+/// Most operations applied in one group commit.
+const MAX_GROUP: usize = 512;
+
+fn writer_loop(db: &redb::Database, rx: &std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let txn = match db.begin_write() {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot begin a write transaction");
+                // Dropping the jobs drops their reply channels: callers see
+                // Unavailable.
+                continue;
+            }
+        };
+        let mut replies = Vec::with_capacity(jobs.len());
+        let mut failed = false;
+        for job in jobs {
+            let (reply, f) = job(&txn);
+            failed |= f;
+            replies.push(reply);
+        }
+        let committed = if failed {
+            let _ = txn.abort();
+            false
+        } else {
+            match txn.commit() {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(error = %e, "commit failed");
+                    false
+                }
+            }
+        };
+        for reply in replies {
+            reply(committed);
+        }
+    }
+}
+
+fn load_revoked(db: &redb::Database) -> Result<HashMap<String, u64>, DbError> {
+    use redb::ReadableTable;
+    let now = crate::env::now().map(|t| t.secs()).unwrap_or(0);
+    let txn = db.begin_read().map_err(db_err)?;
+    let table = txn.open_table(REVOKED).map_err(db_err)?;
+    let mut out = HashMap::new();
+    for row in table.iter().map_err(db_err)? {
+        let (k, v) = row.map_err(db_err)?;
+        if v.value() > now {
+            out.insert(k.value().to_owned(), v.value());
+        }
+    }
+    Ok(out)
+}

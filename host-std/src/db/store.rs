@@ -1,0 +1,499 @@
+//! The core's store traits over redb.
+
+use std::future::Future;
+
+use mcpauth_core::store::{
+    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, IssuedAccessToken,
+    PendingAuthorization, PendingStore, RefreshFamily, RefreshStore, RevocationStore,
+    RotateOutcome, Rotation, SecretHash, StoreError, secret_matches,
+};
+use mcpauth_core::time::UnixTime;
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use super::{CLIENTS, CODES, Db, FAMILIES, PENDING, REVOKED, unavailable};
+
+/// How long a redeemed code's tombstone outlives the code (replay detection),
+/// as in the core's memory store.
+const TOMBSTONE_GRACE_SECS: u64 = 600;
+
+#[derive(Serialize, Deserialize)]
+struct CodeEntry {
+    record: CodeRecord,
+    redeemed: bool,
+    access_token: Option<IssuedAccessToken>,
+}
+
+pub(crate) fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(unavailable)
+}
+
+pub(crate) fn dec<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(unavailable)
+}
+
+impl Db {
+    /// Read one JSON value from a string-keyed table.
+    pub(crate) fn get_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        table: redb::TableDefinition<'_, &str, &[u8]>,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let txn = self.redb().begin_read().map_err(unavailable)?;
+        let t = txn.open_table(table).map_err(unavailable)?;
+        match t.get(key).map_err(unavailable)? {
+            Some(v) => dec(v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every value of a string-keyed table.
+    pub(crate) fn all_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        table: redb::TableDefinition<'_, &str, &[u8]>,
+    ) -> Result<Vec<T>, StoreError> {
+        let txn = self.redb().begin_read().map_err(unavailable)?;
+        let t = txn.open_table(table).map_err(unavailable)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(unavailable)? {
+            let (_, v) = row.map_err(unavailable)?;
+            out.push(dec(v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// How many rows `table` has.
+    pub(crate) fn count(
+        &self,
+        table: redb::TableDefinition<'_, &str, &[u8]>,
+    ) -> Result<u64, StoreError> {
+        let txn = self.redb().begin_read().map_err(unavailable)?;
+        let t = txn.open_table(table).map_err(unavailable)?;
+        t.len().map_err(unavailable)
+    }
+
+    /// Remove a client (operator command). Returns whether it existed.
+    pub async fn remove_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let id = client_id.to_owned();
+        self.write(move |txn| {
+            let mut t = txn.open_table(CLIENTS).map_err(unavailable)?;
+            Ok(t.remove(id.as_str()).map_err(unavailable)?.is_some())
+        })
+        .await
+    }
+
+    /// Every registered client.
+    pub fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        self.all_json(CLIENTS)
+    }
+
+    /// Remove a client without an async runtime (CLI).
+    pub fn remove_client_blocking(&self, client_id: &str) -> Result<bool, StoreError> {
+        let id = client_id.to_owned();
+        self.write_blocking(move |txn| {
+            let mut t = txn.open_table(CLIENTS).map_err(unavailable)?;
+            Ok(t.remove(id.as_str()).map_err(unavailable)?.is_some())
+        })
+    }
+}
+
+pub(super) fn sweep(txn: &WriteTransaction, now: u64) -> Result<usize, StoreError> {
+    let mut removed = 0;
+    {
+        let mut t = txn.open_table(PENDING).map_err(unavailable)?;
+        let dead: Vec<String> = t
+            .iter()
+            .map_err(unavailable)?
+            .filter_map(Result::ok)
+            .filter(|(_, v)| {
+                dec::<PendingAuthorization>(v.value()).map_or(true, |p| p.expires_at <= now)
+            })
+            .map(|(k, _)| k.value().to_owned())
+            .collect();
+        for k in dead {
+            t.remove(k.as_str()).map_err(unavailable)?;
+            removed += 1;
+        }
+    }
+    {
+        let mut t = txn.open_table(CODES).map_err(unavailable)?;
+        let dead: Vec<Vec<u8>> = t
+            .iter()
+            .map_err(unavailable)?
+            .filter_map(Result::ok)
+            .filter(|(_, v)| {
+                dec::<CodeEntry>(v.value()).map_or(true, |e| {
+                    let grace = if e.redeemed { TOMBSTONE_GRACE_SECS } else { 0 };
+                    e.record.expires_at.saturating_add(grace) <= now
+                })
+            })
+            .map(|(k, _)| k.value().to_owned())
+            .collect();
+        for k in dead {
+            t.remove(k.as_slice()).map_err(unavailable)?;
+            removed += 1;
+        }
+    }
+    {
+        let mut t = txn.open_table(FAMILIES).map_err(unavailable)?;
+        let dead: Vec<String> = t
+            .iter()
+            .map_err(unavailable)?
+            .filter_map(Result::ok)
+            .filter(|(_, v)| {
+                dec::<RefreshFamily>(v.value()).map_or(true, |f| {
+                    f.family_expires_at <= now || f.current_expires_at <= now
+                })
+            })
+            .map(|(k, _)| k.value().to_owned())
+            .collect();
+        for k in dead {
+            t.remove(k.as_str()).map_err(unavailable)?;
+            removed += 1;
+        }
+    }
+    {
+        let mut t = txn.open_table(REVOKED).map_err(unavailable)?;
+        let dead: Vec<String> = t
+            .iter()
+            .map_err(unavailable)?
+            .filter_map(Result::ok)
+            .filter(|(_, v)| v.value() <= now)
+            .map(|(k, _)| k.value().to_owned())
+            .collect();
+        for k in dead {
+            t.remove(k.as_str()).map_err(unavailable)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+impl ClientStore for Db {
+    fn insert_client(
+        &self,
+        client: ClientRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let db = self.clone();
+        async move {
+            let bytes = enc(&client)?;
+            db.write(move |txn| {
+                let mut t = txn.open_table(CLIENTS).map_err(unavailable)?;
+                if t.get(client.client_id.as_str())
+                    .map_err(unavailable)?
+                    .is_some()
+                {
+                    return Err(StoreError::Duplicate);
+                }
+                t.insert(client.client_id.as_str(), bytes.as_slice())
+                    .map_err(unavailable)?;
+                Ok(())
+            })
+            .await
+        }
+    }
+
+    fn client(
+        &self,
+        client_id: &str,
+    ) -> impl Future<Output = Result<Option<ClientRecord>, StoreError>> + Send {
+        std::future::ready(self.get_json(CLIENTS, client_id))
+    }
+}
+
+impl PendingStore for Db {
+    fn insert_pending(
+        &self,
+        pending: PendingAuthorization,
+        _now: UnixTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let db = self.clone();
+        async move {
+            let bytes = enc(&pending)?;
+            db.write(move |txn| {
+                let mut t = txn.open_table(PENDING).map_err(unavailable)?;
+                if t.get(pending.id.as_str()).map_err(unavailable)?.is_some() {
+                    return Err(StoreError::Duplicate);
+                }
+                t.insert(pending.id.as_str(), bytes.as_slice())
+                    .map_err(unavailable)?;
+                Ok(())
+            })
+            .await
+        }
+    }
+
+    fn pending(
+        &self,
+        id: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Option<PendingAuthorization>, StoreError>> + Send {
+        let r = self
+            .get_json::<PendingAuthorization>(PENDING, id)
+            .map(|p| p.filter(|p| p.expires_at > now.secs()));
+        std::future::ready(r)
+    }
+
+    fn take_pending(
+        &self,
+        id: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Option<PendingAuthorization>, StoreError>> + Send {
+        let db = self.clone();
+        let id = id.to_owned();
+        async move {
+            db.write(move |txn| {
+                let mut t = txn.open_table(PENDING).map_err(unavailable)?;
+                let Some(v) = t.remove(id.as_str()).map_err(unavailable)? else {
+                    return Ok(None);
+                };
+                let p: PendingAuthorization = dec(v.value())?;
+                Ok((p.expires_at > now.secs()).then_some(p))
+            })
+            .await
+        }
+    }
+}
+
+impl CodeStore for Db {
+    fn insert_code(
+        &self,
+        code: CodeRecord,
+        _now: UnixTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let db = self.clone();
+        async move {
+            let key = code.code_hash;
+            let bytes = enc(&CodeEntry {
+                record: code,
+                redeemed: false,
+                access_token: None,
+            })?;
+            db.write(move |txn| {
+                let mut t = txn.open_table(CODES).map_err(unavailable)?;
+                if t.get(&key[..]).map_err(unavailable)?.is_some() {
+                    return Err(StoreError::Duplicate);
+                }
+                t.insert(&key[..], bytes.as_slice()).map_err(unavailable)?;
+                Ok(())
+            })
+            .await
+        }
+    }
+
+    fn take_code(
+        &self,
+        code_hash: &SecretHash,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<CodeTake, StoreError>> + Send {
+        let db = self.clone();
+        let key = *code_hash;
+        let now = now.secs();
+        async move {
+            db.write(move |txn| {
+                let mut t = txn.open_table(CODES).map_err(unavailable)?;
+                let entry: CodeEntry = match t.get(&key[..]).map_err(unavailable)? {
+                    Some(v) => dec(v.value())?,
+                    None => return Ok(CodeTake::Unknown),
+                };
+                if entry.redeemed {
+                    if entry.record.expires_at.saturating_add(TOMBSTONE_GRACE_SECS) > now {
+                        return Ok(CodeTake::Replayed {
+                            grant_id: entry.record.grant_id,
+                            access_token: entry.access_token,
+                        });
+                    }
+                    t.remove(&key[..]).map_err(unavailable)?;
+                    return Ok(CodeTake::Unknown);
+                }
+                if entry.record.expires_at <= now {
+                    t.remove(&key[..]).map_err(unavailable)?;
+                    return Ok(CodeTake::Unknown);
+                }
+                let spent = CodeEntry {
+                    record: entry.record.clone(),
+                    redeemed: true,
+                    access_token: None,
+                };
+                t.insert(&key[..], enc(&spent)?.as_slice())
+                    .map_err(unavailable)?;
+                Ok(CodeTake::Redeemed(entry.record))
+            })
+            .await
+        }
+    }
+
+    fn record_code_access_token(
+        &self,
+        code_hash: &SecretHash,
+        token: IssuedAccessToken,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let db = self.clone();
+        let key = *code_hash;
+        async move {
+            db.write(move |txn| {
+                let mut t = txn.open_table(CODES).map_err(unavailable)?;
+                let mut entry: CodeEntry = match t.get(&key[..]).map_err(unavailable)? {
+                    Some(v) => dec(v.value())?,
+                    None => return Ok(()),
+                };
+                entry.access_token = Some(token);
+                t.insert(&key[..], enc(&entry)?.as_slice())
+                    .map_err(unavailable)?;
+                Ok(())
+            })
+            .await
+        }
+    }
+}
+
+impl RefreshStore for Db {
+    fn insert_family(
+        &self,
+        family: RefreshFamily,
+        _now: UnixTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let db = self.clone();
+        async move {
+            let bytes = enc(&family)?;
+            db.write(move |txn| {
+                let mut t = txn.open_table(FAMILIES).map_err(unavailable)?;
+                if t.get(family.family_id.as_str())
+                    .map_err(unavailable)?
+                    .is_some()
+                {
+                    return Err(StoreError::Duplicate);
+                }
+                t.insert(family.family_id.as_str(), bytes.as_slice())
+                    .map_err(unavailable)?;
+                Ok(())
+            })
+            .await
+        }
+    }
+
+    fn family(
+        &self,
+        family_id: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Option<RefreshFamily>, StoreError>> + Send {
+        let r = self
+            .get_json::<RefreshFamily>(FAMILIES, family_id)
+            .map(|f| f.filter(|f| f.family_expires_at > now.secs()));
+        std::future::ready(r)
+    }
+
+    fn rotate_refresh(
+        &self,
+        family_id: &str,
+        presented: &SecretHash,
+        rotation: Rotation,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<RotateOutcome, StoreError>> + Send {
+        let db = self.clone();
+        let id = family_id.to_owned();
+        let presented = *presented;
+        let now = now.secs();
+        async move {
+            db.write(move |txn| {
+                let mut t = txn.open_table(FAMILIES).map_err(unavailable)?;
+                let mut family: RefreshFamily = match t.get(id.as_str()).map_err(unavailable)? {
+                    Some(v) => dec(v.value())?,
+                    None => return Ok(RotateOutcome::Invalid),
+                };
+                if family.revoked || family.family_expires_at <= now {
+                    return Ok(RotateOutcome::Invalid);
+                }
+                if !secret_matches(&family.current_hash, &presented) {
+                    family.revoked = true;
+                    t.insert(id.as_str(), enc(&family)?.as_slice())
+                        .map_err(unavailable)?;
+                    return Ok(RotateOutcome::Reused);
+                }
+                if family.current_expires_at <= now {
+                    return Ok(RotateOutcome::Invalid);
+                }
+                let before = family.clone();
+                family.current_hash = rotation.new_hash;
+                family.scopes = rotation.scopes;
+                family.current_issued_at = rotation.issued_at;
+                family.current_expires_at = rotation.expires_at.min(family.family_expires_at);
+                t.insert(id.as_str(), enc(&family)?.as_slice())
+                    .map_err(unavailable)?;
+                Ok(RotateOutcome::Rotated(Box::new(before)))
+            })
+            .await
+        }
+    }
+
+    fn revoke_family(
+        &self,
+        family_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let db = self.clone();
+        let id = family_id.to_owned();
+        async move {
+            db.write(move |txn| {
+                let mut t = txn.open_table(FAMILIES).map_err(unavailable)?;
+                let mut family: RefreshFamily = match t.get(id.as_str()).map_err(unavailable)? {
+                    Some(v) => dec(v.value())?,
+                    None => return Ok(()),
+                };
+                family.revoked = true;
+                t.insert(id.as_str(), enc(&family)?.as_slice())
+                    .map_err(unavailable)?;
+                Ok(())
+            })
+            .await
+        }
+    }
+}
+
+impl RevocationStore for Db {
+    fn revoke_jti(
+        &self,
+        jti: &str,
+        expires_at: u64,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let db = self.clone();
+        let jti = jti.to_owned();
+        let now = now.secs();
+        async move {
+            if expires_at <= now {
+                return Ok(());
+            }
+            let key = jti.clone();
+            db.write(move |txn| {
+                let mut t = txn.open_table(REVOKED).map_err(unavailable)?;
+                let old = t.get(key.as_str()).map_err(unavailable)?.map(|v| v.value());
+                let exp = old.unwrap_or(0).max(expires_at);
+                t.insert(key.as_str(), exp).map_err(unavailable)?;
+                Ok(())
+            })
+            .await?;
+            // Durable first, then visible to the in-memory checks.
+            if let Ok(mut r) = db.revoked().lock() {
+                let e = r.entry(jti).or_insert(0);
+                *e = (*e).max(expires_at);
+            }
+            Ok(())
+        }
+    }
+
+    fn is_jti_revoked(
+        &self,
+        jti: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        std::future::ready(self.is_revoked_now(jti, now.secs()))
+    }
+}
+
+impl Db {
+    /// Whether `jti` is revoked, from the in-memory mirror.
+    pub fn is_revoked_now(&self, jti: &str, now: u64) -> Result<bool, StoreError> {
+        let r = self.revoked().lock().map_err(unavailable)?;
+        Ok(r.get(jti).is_some_and(|exp| *exp > now))
+    }
+}
