@@ -19,7 +19,7 @@ use super::token::parse_form;
 use super::wire::no_store;
 use super::{AuthorizationServer, Env, OAuthError};
 use crate::http::{Request, Response};
-use crate::jose::{AccessTokenClaims, ValidationPolicy};
+use crate::jose::{AccessTokenClaims, KeySet, ValidationPolicy};
 use crate::store::{RefreshFamily, Store, hash_secret, secret_matches};
 use crate::time::UnixTime;
 
@@ -35,12 +35,11 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
         &self,
         token: &str,
         now: UnixTime,
-        env: &Env<'_>,
+        keys: &KeySet,
     ) -> Option<(AccessTokenClaims, String)> {
         self.config.resources.iter().find_map(|r| {
             let policy = ValidationPolicy::new(self.config.issuer.as_str(), r.as_str());
-            env.keys
-                .verify_access_token(token, &policy, Some(now))
+            keys.verify_access_token(token, &policy, Some(now))
                 .ok()
                 .map(|c| (c, r.clone()))
         })
@@ -52,13 +51,13 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
         &self,
         token: &str,
         now: UnixTime,
-        env: &Env<'_>,
+        keys: &KeySet,
     ) -> Result<Option<Found>, OAuthError> {
         if token.len() > crate::limits::MAX_TOKEN_LEN {
             return Ok(None);
         }
         if token.matches('.').count() == 2 {
-            let Some((claims, aud)) = self.verify_any(token, now, env) else {
+            let Some((claims, aud)) = self.verify_any(token, now, keys) else {
                 return Ok(None);
             };
             if self.store.is_jti_revoked(&claims.jti, now).await? {
@@ -112,7 +111,7 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
             return Ok(inactive);
         };
         let visible = |owner: &str| client.confidential || owner == client.record.client_id;
-        Ok(match self.find(token, now, env).await? {
+        Ok(match self.find(token, now, env.keys).await? {
             Some(Found::Access(c, aud)) if visible(&c.client_id) => json!({
                 "active": true,
                 "sub": c.sub,
@@ -154,7 +153,7 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
         let token = Self::token_param(&form)?;
         let now = env.time()?;
         let own = |owner: &str| owner == client.record.client_id;
-        match self.find(token, now, env).await? {
+        match self.find(token, now, env.keys).await? {
             Some(Found::Access(c, _)) if own(&c.client_id) => {
                 self.store.revoke_jti(&c.jti, c.exp, now).await?;
             }

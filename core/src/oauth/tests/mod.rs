@@ -331,3 +331,23 @@ fn non_oauth_paths_are_passed_on() {
         .is_none()
     );
 }
+
+/// Hosts run `handle` and the guard on a multi-threaded executor: their
+/// futures must be `Send`.
+#[test]
+fn futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let mut h = Harness::new();
+    let req = Request::new(Method::Get, "/authorize");
+    let mut env = Env {
+        now: Some(crate::time::UnixTime(T0)),
+        rng: &mut h.rng,
+        keys: &h.keys,
+    };
+    let fut = h.server.handle(&req, &mut env);
+    assert_send(&fut);
+    drop(fut);
+    let guard = h.server.resource_guard(RESOURCE, &["mcp"]).expect("guard");
+    let fut = authenticate_bearer(&req, &h.keys, &guard, None, h.server.store());
+    assert_send(&fut);
+}
