@@ -346,15 +346,14 @@ mod mcp {
         assert_eq!(body(&r)["id"], 2);
         let r = call_on(&s, &sid, V, 3, "logging/setLevel", json!({"level": "loud"}));
         assert_eq!(err_of(&r), (200, -32602));
-        // Default level info: the echo tool's info log makes the response a stream.
-        let r = call_on(
-            &s,
-            &sid,
-            V,
-            4,
-            "tools/call",
-            json!({"name": "echo", "arguments": {"text": "a"}}),
-        );
+        // No level set: no logs, so a plain JSON response.
+        let echo = json!({"name": "echo", "arguments": {"text": "a"}});
+        let r = call_on(&s, &sid, V, 4, "tools/call", echo.clone());
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        // Level info: the echo tool's info log makes the response a stream.
+        let r = call_on(&s, &sid, V, 4, "logging/setLevel", json!({"level": "info"}));
+        assert_eq!(body(&r)["result"], json!({}));
+        let r = call_on(&s, &sid, V, 4, "tools/call", echo);
         assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
         // After setLevel error, info logs are filtered: plain JSON.
         let r = call_on(
@@ -386,6 +385,11 @@ mod mcp {
         let s = server();
         for (version, priming) in [("2025-06-18", false), ("2025-11-25", true)] {
             let sid = init(&s, version);
+            let level = json!({"level": "debug"});
+            assert_eq!(
+                call_on(&s, &sid, version, 8, "logging/setLevel", level).status,
+                200
+            );
             let r = call_on(
                 &s,
                 &sid,

@@ -353,6 +353,37 @@ mod mcp {
     }
 
     #[test]
+    fn subscriptions_listen_acknowledges_nothing_and_closes() {
+        let s = server();
+        let r = resp(
+            &s,
+            &modern(
+                json!("l1"),
+                "subscriptions/listen",
+                json!({"notifications": {"toolsListChanged": true}}),
+            ),
+        );
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
+        let events = sse(&r);
+        assert_eq!(events.len(), 2);
+        let ack: Value = serde_json::from_str(&events[0].1).expect("ack");
+        assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+        assert_eq!(
+            ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+            "l1"
+        );
+        assert_eq!(ack["params"]["notifications"], json!({}));
+        let end: Value = serde_json::from_str(&events[1].1).expect("result");
+        assert_eq!(end["id"], "l1");
+        assert_eq!(end["result"]["resultType"], "complete");
+        assert_eq!(
+            end["result"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+            "l1"
+        );
+    }
+
+    #[test]
     fn methods_status_codes() {
         let s = server();
         for m in ["nope", "ping", "logging/setLevel"] {
@@ -689,8 +720,15 @@ mod mcp {
         };
         let (last, notes) = messages.split_last().expect("a message");
         for n in notes {
-            conforms(root, "ProgressNotification", n)
-                .unwrap_or_else(|e| panic!("{method}: {e}: {n}"));
+            let def = match n["method"].as_str() {
+                Some("notifications/progress") => "ProgressNotification",
+                Some("notifications/message") => "LoggingMessageNotification",
+                Some("notifications/subscriptions/acknowledged") => {
+                    "SubscriptionsAcknowledgedNotification"
+                }
+                other => panic!("unexpected notification {other:?}"),
+            };
+            conforms(root, def, n).unwrap_or_else(|e| panic!("{method}: {e}: {n}"));
         }
         conforms(root, result_def, last).unwrap_or_else(|e| panic!("{method}: {e}: {last}"));
         assert_eq!(last["id"], v["id"]);
@@ -721,6 +759,7 @@ mod mcp {
                     | "ListResourcesRequest"
                     | "ListToolsRequest"
                     | "ReadResourceRequest"
+                    | "SubscriptionsListenRequest"
             );
             if served {
                 let r = replay(&s, &root, &v, &result_def);
@@ -740,7 +779,7 @@ mod mcp {
                 conforms(&root, "JSONRPCErrorResponse", &body(&r)).expect("error response");
             }
         }
-        assert!(replayed.len() >= 9, "replayed {replayed:?}");
+        assert!(replayed.len() >= 10, "replayed {replayed:?}");
         // Progress notifications and caching hints appear where the spec puts them.
         let call = examples()
             .into_iter()

@@ -146,11 +146,8 @@ impl McpServer {
             return fail(McpError::new(ErrorCode::MethodNotFound, "Method not found"));
         }
         let mut ctx = self.context(principal, version, id, params);
-        ctx.log_level = Some(
-            session
-                .and_then(|(_, s)| s.log_level)
-                .unwrap_or(LogLevel::Info),
-        );
+        // Logs only after the client asked for them with logging/setLevel.
+        ctx.log_level = session.and_then(|(_, s)| s.log_level);
         let tracked = session
             .is_some_and(|(sid, _)| self.sessions.track_request(sid, id, ctx.cancellation()));
         let outcome = self.dispatch(&env.method, params, &mut ctx).await;

@@ -16,6 +16,10 @@
 //! 7. `clientCapabilities` present (else 400, -32602); `logLevel` valid
 //!    (else 400, -32602);
 //! 8. method known (else 404, -32601).
+//!
+//! `subscriptions/listen` is answered with an acknowledgment of an empty
+//! filter followed by the graceful-closure result: registrations are fixed
+//! at start-up, so there is nothing to notify.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -36,6 +40,7 @@ const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const META_CAPS: &str = "io.modelcontextprotocol/clientCapabilities";
 const META_LOG: &str = "io.modelcontextprotocol/logLevel";
 const META_SERVER: &str = "io.modelcontextprotocol/serverInfo";
+const META_SUBSCRIPTION: &str = "io.modelcontextprotocol/subscriptionId";
 
 /// Methods whose results carry caching hints.
 const CACHEABLE: [&str; 6] = [
@@ -67,6 +72,25 @@ fn bad_params(id: &Option<RequestId>, msg: &'static str) -> McpOutcome {
         ErrorCode::InvalidParams,
         msg,
     ))
+}
+
+/// `subscriptions/listen`: this server's lists never change at run time
+/// (registrations are fixed at start-up), so it honours no notification type.
+/// It acknowledges an empty filter and ends the subscription gracefully at
+/// once (acknowledgment, then the completion result), rather than holding a
+/// stream open that would never carry anything.
+fn listen(id: &RequestId) -> (Value, Map<String, Value>) {
+    let sub = super::server::id_json(id);
+    let ack = json!({
+        "jsonrpc": "2.0",
+        "method": "notifications/subscriptions/acknowledged",
+        "params": {"_meta": {META_SUBSCRIPTION: sub}, "notifications": {}}
+    });
+    let mut meta = Map::new();
+    meta.insert(META_SUBSCRIPTION.into(), sub);
+    let mut result = Map::new();
+    result.insert("_meta".into(), Value::Object(meta));
+    (ack, result)
 }
 
 impl McpServer {
@@ -198,12 +222,17 @@ impl McpServer {
         let mut ctx = self.context(principal, version, &rid, &params);
         ctx.client_capabilities = Some(caps);
         ctx.log_level = log_level;
-        let outcome = if env.method == "server/discover" {
-            Ok(Dispatch::Result(self.discover()))
-        } else {
-            self.dispatch(&env.method, &params, &mut ctx).await
+        let mut notes = Vec::new();
+        let outcome = match env.method.as_str() {
+            "server/discover" => Ok(Dispatch::Result(self.discover())),
+            "subscriptions/listen" => {
+                let (ack, result) = listen(&rid);
+                notes.push(ack);
+                Ok(Dispatch::Result(result))
+            }
+            _ => self.dispatch(&env.method, &params, &mut ctx).await,
         };
-        let notes = core::mem::take(&mut ctx.notifications);
+        notes.append(&mut ctx.notifications);
         let entropy = Entropy { bytes: None };
         let message = match outcome {
             Ok(Dispatch::Result(r)) => {

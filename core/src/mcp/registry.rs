@@ -129,9 +129,8 @@ pub struct Context {
     pub request_id: RequestId,
     /// The request's `params._meta`, as received.
     pub meta: Map<String, Value>,
-    /// Client capabilities: from `initialize` is not retained (2025 era), so
-    /// this is the 2026-era per-request
-    /// `io.modelcontextprotocol/clientCapabilities`, if present.
+    /// The 2026-era per-request `io.modelcontextprotocol/clientCapabilities`.
+    /// `None` in the 2025 era (capabilities from `initialize` are not kept).
     pub client_capabilities: Option<Value>,
     pub(crate) progress_token: Option<Value>,
     pub(crate) log_level: Option<LogLevel>,
@@ -201,9 +200,10 @@ impl Context {
         self.push("notifications/progress", params);
     }
 
-    /// Emit `notifications/message` at `level`, if the client's log level
-    /// lets it through (2026 era: only when the request set
-    /// `io.modelcontextprotocol/logLevel`).
+    /// Emit `notifications/message` at `level`, if the client asked for logs
+    /// at this level or lower: 2025 era with `logging/setLevel` on the
+    /// session, 2026 era with `_meta["io.modelcontextprotocol/logLevel"]` on
+    /// the request. Otherwise a no-op.
     pub fn log(&mut self, level: LogLevel, logger: Option<&str>, data: Value) {
         match self.log_level {
             Some(min) if level >= min => {}
