@@ -49,6 +49,8 @@ pub enum KeyError {
     ActiveKey,
     /// Another key with the same `kid` is already in the key set.
     DuplicateKid,
+    /// The key set already holds [`super::MAX_JWKS_KEYS`] keys.
+    TooManyKeys,
 }
 
 impl fmt::Display for KeyError {
@@ -64,6 +66,7 @@ impl fmt::Display for KeyError {
             Self::Encoding => "the key could not be encoded",
             Self::ActiveKey => "the active signing key cannot be removed",
             Self::DuplicateKid => "a different key with the same kid is already present",
+            Self::TooManyKeys => "the key set is full",
         })
     }
 }

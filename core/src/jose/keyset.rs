@@ -3,7 +3,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::jwks::{self, JwksError};
+use super::jwks::{self, JwksError, MAX_JWKS_KEYS};
 use super::key::{KeyError, SigningKey, VerifyingKey};
 use super::provider::{PURE_RUST_RSA, RsaProvider, SignError};
 use super::token::{self, AccessTokenClaims, TokenError, ValidationPolicy};
@@ -77,22 +77,29 @@ impl KeySet {
     /// Make `key` the active signing key. The previous active key is retired:
     /// it keeps verifying until removed. Rotating to a key that is already
     /// present (e.g. a retired one) makes it active again.
+    ///
+    /// A key set holds at most [`MAX_JWKS_KEYS`] keys, so that its JWKS stays
+    /// readable by every resource server; past that, the oldest retired key
+    /// is dropped.
     pub fn rotate(&mut self, key: SigningKey) {
         let kid = key.kid();
         if let Some(pos) = self.keys.iter().position(|k| k.kid() == kid) {
             self.keys.remove(pos);
         }
         self.keys.insert(0, key.verifying_key().clone());
+        self.keys.truncate(MAX_JWKS_KEYS);
         self.signer = Some(key);
     }
 
     /// Add a public key that verifies but never signs (e.g. a retired key
-    /// restored after a restart). Adding a key that is already present is a
-    /// no-op; a *different* key with the same `kid` is refused.
+    /// restored after a restart), after the keys already present. Adding a
+    /// key that is already present is a no-op; a *different* key with the
+    /// same `kid` is refused, and so is a key beyond [`MAX_JWKS_KEYS`].
     pub fn add_verifying_key(&mut self, key: VerifyingKey) -> Result<(), KeyError> {
         match self.find(key.kid()) {
             Some(existing) if *existing == key => Ok(()),
             Some(_) => Err(KeyError::DuplicateKid),
+            None if self.keys.len() >= MAX_JWKS_KEYS => Err(KeyError::TooManyKeys),
             None => {
                 self.keys.push(key);
                 Ok(())

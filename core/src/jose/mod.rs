@@ -61,6 +61,8 @@ mod token;
 
 #[cfg(test)]
 mod proptests;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 

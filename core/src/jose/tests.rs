@@ -13,7 +13,6 @@ use alloc::vec::Vec;
 use std::sync::OnceLock;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use rsa::BoxedUint;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -27,11 +26,8 @@ pub(crate) const ISS: &str = "https://as.example";
 pub(crate) const RES: &str = "https://as.example/mcp";
 pub(crate) const NOW: u64 = 1_800_000_000;
 
-// RFC 7515 Appendix A.2 (RS256) key and JWS.
-const A2_N: &str = "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ";
-const A2_D: &str = "Eq5xpGnNCivDflJsRQBXHx1hdR1k6Ulwe2JZD50LpXyWPEAeP88vLNO97IjlA7_GQ5sLKMgvfTeXZx9SE-7YwVol2NXOoAJe46sui395IW_GO-pWJ1O0BkTGoVEn2bKVRUCgu-GjBVaYLU6f3l9kJfFNS3E0QbVdxzubSu3Mkqzjkn439X0M_V51gfpRLI9JYanrC4D4qAdGcopV_0ZHHzQlBjudU2QvXt4ehNYTCBr6XCLQUShb1juUO1ZdiYoFaFQT5Tw8bGUl_x_jTj3ccPDVZFD9pIuhLhBOneufuBiB4cS98l2SR_RQyGWSeWjnczT0QU91p1DhOVRuOopznQ";
-const A2_P: &str = "4BzEEOtIpmVdVEZNCqS7baC4crd0pqnRH_5IB3jw3bcxGn6QLvnEtfdUdiYrqBdss1l58BQ3KhooKeQTa9AB0Hw_Py5PJdTJNPY8cQn7ouZ2KKDcmnPGBY5t7yLc1QlQ5xHdwW1VhvKn-nXqhJTBgIPgtldC-KDV5z-y2XDwGUc";
-const A2_Q: &str = "uQPEfgmVtjL0Uyyx88GZFF1fOunH3-7cepKmtH4pxhtCoHqpWmT8YAmZxaewHgHAjLYsp1ZSe7zFYHj7C6ul7TjeLQeZD_YwD66t62wDmpe_HlB-TnBA-njbglfIsRLtXlnDzQkv5dTltRJ11BKBBypeeF6689rjcJIDEz9RWdc";
+// RFC 7515 Appendix A.2 (RS256) JWS.
+const A2_N: &str = testing::RFC7515_A2_N;
 const A2_SIGNING_INPUT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
 const A2_SIG: &str = "cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw";
 
@@ -43,39 +39,22 @@ fn unb64(s: &str) -> Vec<u8> {
     Base64UrlUnpadded::decode_vec(s).expect("test vector is base64url")
 }
 
-fn uint(s: &str) -> BoxedUint {
-    BoxedUint::from_be_slice_vartime(&unb64(s))
-}
-
 /// The RFC 7515 A.2 key.
 pub(crate) fn key_a() -> &'static SigningKey {
     static KEY: OnceLock<SigningKey> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let key = rsa::PrivateKey::from_components(
-            uint(A2_N),
-            BoxedUint::from(65_537u32),
-            uint(A2_D),
-            vec![uint(A2_P), uint(A2_Q)],
-        )
-        .expect("RFC 7515 A.2 key");
-        SigningKey::from_rsa(key).expect("2048 bits")
-    })
+    KEY.get_or_init(testing::rfc7515_a2_key)
 }
 
 /// A key generated from a fixed seed (rotation target).
 pub(crate) fn key_b() -> &'static SigningKey {
     static KEY: OnceLock<SigningKey> = OnceLock::new();
-    KEY.get_or_init(|| {
-        SigningKey::generate(&mut InsecureSeededRandom::new(0xB), 2048).expect("keygen")
-    })
+    KEY.get_or_init(|| testing::seeded_key(0xB))
 }
 
 /// Another generated key, never in the test key sets (unknown kid).
 fn key_c() -> &'static SigningKey {
     static KEY: OnceLock<SigningKey> = OnceLock::new();
-    KEY.get_or_init(|| {
-        SigningKey::generate(&mut InsecureSeededRandom::new(0xC), 2048).expect("keygen")
-    })
+    KEY.get_or_init(|| testing::seeded_key(0xC))
 }
 
 pub(crate) fn rng() -> InsecureSeededRandom {
@@ -1132,4 +1111,31 @@ fn error_displays_are_hand_written() {
         SignError::Rng.to_string(),
         "the random number generator failed while signing"
     );
+}
+
+#[test]
+fn key_sets_stay_within_the_jwks_bound() {
+    let mut keys = keys_a();
+    for i in 1..MAX_JWKS_KEYS {
+        let alias = key_c()
+            .verifying_key()
+            .clone()
+            .with_kid(format!("retired-{i}"));
+        keys.add_verifying_key(alias).expect("room left");
+    }
+    assert_eq!(keys.verifying_keys().len(), MAX_JWKS_KEYS);
+    let one_more = key_c().verifying_key().clone().with_kid("one-more".into());
+    assert_eq!(keys.add_verifying_key(one_more), Err(KeyError::TooManyKeys));
+    // Its JWKS is readable by a resource server.
+    assert!(KeySet::from_jwks_json(&keys.to_jwks_json()).is_ok());
+    // Rotating drops the oldest retired key, never the new or previous one.
+    keys.rotate(key_b().clone());
+    assert_eq!(keys.verifying_keys().len(), MAX_JWKS_KEYS);
+    assert_eq!(keys.active_kid(), Some(key_b().kid()));
+    assert!(keys.find(key_a().kid()).is_some());
+    assert!(
+        keys.find(&format!("retired-{}", MAX_JWKS_KEYS - 1))
+            .is_none()
+    );
+    assert!(KeySet::from_jwks_json(&keys.to_jwks_json()).is_ok());
 }
