@@ -59,8 +59,6 @@ mod provider;
 mod strict;
 mod token;
 
-#[cfg(test)]
-mod proptests;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]

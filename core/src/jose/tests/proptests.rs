@@ -10,9 +10,10 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
-use super::strict::{StrictError, parse_object};
-use super::tests::{NOW, RES, claims, key_a, key_b, rng};
-use super::*;
+use super::super::strict::{StrictError, parse_object};
+use super::super::token;
+use super::{ISS, NOW, RES, claims, key_a, key_b, rng};
+use crate::jose::*;
 use crate::time::UnixTime;
 
 fn json_leaf() -> impl Strategy<Value = Value> {
@@ -100,7 +101,7 @@ proptest! {
     ) {
         let keys = KeySet::new(key_a().clone());
         let token = keys.issue_access_token(&claims(), &mut rng()).expect("issue");
-        let policy = ValidationPolicy::new(super::tests::ISS, RES);
+        let policy = ValidationPolicy::new(ISS, RES);
         let mut bytes = token.clone().into_bytes();
         let i = at.index(bytes.len());
         prop_assume!(bytes[i] != ch as u8);
@@ -112,7 +113,7 @@ proptest! {
     #[test]
     fn arbitrary_input_never_panics_or_verifies(s in ".{0,400}|[A-Za-z0-9_.-]{0,600}") {
         let keys = KeySet::new(key_a().clone());
-        let policy = ValidationPolicy::new(super::tests::ISS, RES);
+        let policy = ValidationPolicy::new(ISS, RES);
         prop_assert!(keys.verify_access_token(&s, &policy, Some(UnixTime(NOW))).is_err());
         let _ = KeySet::from_jwks_json(&s);
     }
