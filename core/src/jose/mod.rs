@@ -51,6 +51,25 @@
 //! missing or unknown `kid`, a bad signature; only then are the claims
 //! decoded (strictly) and checked: required claims, exact `iss`, `aud`
 //! containing the expected resource, `exp`/`nbf`/`iat` with leeway.
+//!
+//! The key is chosen by `kid` among the key set's own keys only: `jku`,
+//! `x5u`, `jwk` and `x5c` headers are never followed or trusted. Times
+//! (`iat`, `exp`, `nbf`) must be non-negative integers (we issue nothing
+//! else). Errors carry no token contents: only the name of a claim, header
+//! member or segment.
+//!
+//! # Keys and rotation
+//!
+//! `kid` is the RFC 7638 thumbprint, so it is stable across restarts and
+//! instances. A host persists the active key with
+//! [`SigningKey::to_pkcs8_der`] (a zeroizing buffer) and retired keys as
+//! public JWKs ([`KeySet::to_jwks_json`] / [`parse_jwks`] /
+//! [`KeySet::add_verifying_key`]). A key set holds at most [`MAX_JWKS_KEYS`]
+//! keys, the bound resource servers apply to a JWKS, so an issuer never
+//! publishes a JWKS its own resource servers refuse.
+//!
+//! Tests of this crate and of dependent crates (feature `testing`) get
+//! instant, deterministic keys from `jose::testing` — never for production.
 
 mod jwks;
 mod key;

@@ -149,6 +149,12 @@ mod tests {
             br#"{"a":1}{}"#,
             br#"{'a':1}"#,
             b"{\"a\":1,}",
+            // Invalid escapes are syntax errors, not mistaken for duplicates.
+            br#"{"\ud800":1}"#,
+            br#"{"a":"\ud800"}"#,
+            br#"{"a":"\x"}"#,
+            b"{\"a\":\"\xff\"}",
+            b"{\"a\":1e999}",
         ] {
             assert_eq!(parse_object(bad), Err(StrictError::Syntax));
         }
