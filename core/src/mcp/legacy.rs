@@ -5,9 +5,9 @@ use alloc::string::String;
 
 use serde_json::{Map, Value, json};
 
+use super::context::{LogLevel, McpError};
 use super::jsonrpc::{Envelope, ErrorCode, MessageKind, RequestId};
 use super::methods::Dispatch;
-use super::registry::{LogLevel, McpError};
 use super::server::{Entropy, McpServer, WireError, error_response, id_json};
 use super::session::{SessionError, SessionInfo};
 use super::{McpOutcome, ProtocolVersion};

@@ -8,8 +8,9 @@ use alloc::vec::Vec;
 
 use serde_json::{Map, Value, json};
 
+use super::context::{Context, McpError};
+use super::features::CallToolResult;
 use super::jsonrpc::ErrorCode;
-use super::registry::{CallToolResult, Context, McpError};
 use super::schema;
 use super::server::McpServer;
 use super::{ProtocolVersion, ScopeChallenge};

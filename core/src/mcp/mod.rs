@@ -62,6 +62,8 @@ use alloc::vec::Vec;
 
 use crate::http;
 
+mod context;
+mod features;
 pub mod jsonrpc;
 mod legacy;
 mod methods;
@@ -73,11 +75,15 @@ mod server;
 mod session;
 pub mod sse;
 
+pub use context::{Context, LogLevel, McpError};
+pub use features::{
+    CallToolResult, GetPromptResult, Prompt, PromptArgument, Resource, ResourceContents,
+    ResourceTemplate, Tool,
+};
 pub use jsonrpc::{ErrorCode, FrameLimits, RequestId};
 pub use registry::{
-    BoxFuture, CallToolResult, CompletionHandler, Context, GetPromptResult, LogLevel, MIME_MCP_APP,
-    MIME_SKYBRIDGE, McpError, Prompt, PromptArgument, PromptHandler, Registry, RegistryError,
-    Resource, ResourceContents, ResourceHandler, ResourceTemplate, Tool, ToolHandler,
+    BoxFuture, CompletionHandler, MIME_MCP_APP, MIME_SKYBRIDGE, PromptHandler, Registry,
+    RegistryError, ResourceHandler, ToolHandler,
 };
 pub use server::McpServer;
 pub use session::{MemorySessionStore, NoSessionStore, SessionError, SessionInfo, SessionStore};

@@ -26,11 +26,11 @@ use alloc::vec::Vec;
 
 use serde_json::{Map, Value, json};
 
+use super::context::LogLevel;
 use super::jsonrpc::{Envelope, ErrorCode, MessageKind, RequestId};
 use super::legacy::error_json;
 use super::methods::Dispatch;
 use super::params::{check_param_headers, decode_header_value};
-use super::registry::LogLevel;
 use super::server::{Entropy, McpServer, WireError, error_response, unsupported_version};
 use super::{McpOutcome, ProtocolVersion};
 use crate::http::{Request, Response};

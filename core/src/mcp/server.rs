@@ -9,8 +9,9 @@ use core::future::Future;
 
 use serde_json::{Map, Value, json};
 
+use super::context::{Context, McpError};
 use super::jsonrpc::{self, Envelope, ErrorCode, FrameError, MessageKind, RequestId};
-use super::registry::{Context, McpError, Registry};
+use super::registry::Registry;
 use super::session::SessionStore;
 use super::sse::SseWriter;
 use super::{McpConfig, McpOutcome, ProtocolVersion};

@@ -17,8 +17,9 @@ use spin::Mutex;
 use subtle::ConstantTimeEq;
 
 use super::ProtocolVersion;
+use super::context::LogLevel;
 use super::jsonrpc::RequestId;
-use super::registry::{BoxFuture, LogLevel};
+use super::registry::BoxFuture;
 use crate::time::UnixTime;
 
 /// What the server remembers about a session.
