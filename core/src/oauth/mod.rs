@@ -226,7 +226,8 @@ where
                 _ => wire::method_not_allowed("POST"),
             },
             "/authorize" => match req.method {
-                Method::Get | Method::Head => self.authorize_get(req, env).await,
+                // Not HEAD: a GET creates a pending request.
+                Method::Get => self.authorize_get(req, env).await,
                 Method::Post => self.authorize_post(req, env).await,
                 _ => wire::method_not_allowed("GET, POST"),
             },

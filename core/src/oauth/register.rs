@@ -6,7 +6,9 @@
 //! `grant_types`/`response_types` are consistent subsets of what we support.
 //! `token_endpoint_auth_method` is honoured: `none` makes a public client,
 //! `client_secret_basic`/`client_secret_post` a confidential one with a
-//! 256-bit secret of which only the hash is stored.
+//! 256-bit secret of which only the hash is stored. Requested scopes we
+//! do not serve are dropped, not refused (RFC 7591 §3.2.1: the server may
+//! replace values); the response carries the accepted metadata.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -160,22 +162,21 @@ impl<S: Store + Sync, U, L: RegistrationPolicy> AuthorizationServer<S, U, L> {
             Some("none") => ClientAuthMethod::None,
             Some(_) => return Err(metadata("unsupported token_endpoint_auth_method")),
         };
+        // RFC 7591 §3.2.1 lets the server replace requested values: scopes
+        // we do not serve are dropped (connectors send their own names), and
+        // the response says what was accepted.
         let scopes = match string_field(&obj, "scope")? {
-            Some(s) => {
-                let list = parse_scope(s).ok_or(metadata("malformed scope"))?;
-                if !list
-                    .iter()
-                    .all(|x| self.config.scopes_supported.contains(x))
-                {
-                    return Err(metadata("unsupported scope"));
-                }
-                if list.is_empty() {
-                    self.config.scopes_supported.clone()
-                } else {
-                    list
-                }
-            }
-            None => self.config.scopes_supported.clone(),
+            Some(s) => parse_scope(s)
+                .ok_or(metadata("malformed scope"))?
+                .into_iter()
+                .filter(|x| self.config.scopes_supported.contains(x))
+                .collect(),
+            None => Vec::new(),
+        };
+        let scopes = if scopes.is_empty() {
+            self.config.scopes_supported.clone()
+        } else {
+            scopes
         };
         let client_name = match string_field(&obj, "client_name")? {
             Some(n) if n.chars().count() > MAX_NAME_LEN => {

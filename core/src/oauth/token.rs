@@ -115,7 +115,11 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
                 grant_id,
                 access_token,
             } => {
-                // RFC 6749 §4.1.2: revoke what the first redemption issued.
+                // RFC 6749 §4.1.2: revoke what the first redemption issued:
+                // the refresh family (so every later refresh dies) and the
+                // first access token. Known gap: a replay landing in the
+                // microseconds between the first redemption's `take_code`
+                // and its `insert_family` revokes a family not yet written.
                 self.store.revoke_family(&grant_id).await?;
                 if let Some(t) = access_token {
                     self.store.revoke_jti(&t.jti, t.expires_at, now).await?;

@@ -89,7 +89,6 @@ fn metadata_rules() {
         json!({"redirect_uris": [REDIRECT], "response_types": []}),
         json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt"}),
         json!({"redirect_uris": [REDIRECT], "application_type": "desktop"}),
-        json!({"redirect_uris": [REDIRECT], "scope": "admin"}),
         json!({"redirect_uris": [REDIRECT], "client_name": 7}),
         json!({"redirect_uris": "https://client.example/cb"}),
         json!(["not", "an", "object"]),
@@ -115,6 +114,13 @@ fn metadata_rules() {
     let resp = h.send(Request::new(Method::Post, "/register").with_body(huge));
     assert_error(&resp, 400, "invalid_client_metadata");
     assert_eq!(h.send(Request::new(Method::Get, "/register")).status, 405);
+    // Scopes we do not serve are dropped, and the answer says so.
+    let resp = h.register(json!({"redirect_uris": [REDIRECT], "scope": "admin read"}));
+    assert_eq!(json(&resp)["scope"], "read");
+    let resp = h.register(json!({"redirect_uris": [REDIRECT], "scope": "claudeai"}));
+    assert_eq!(json(&resp)["scope"], "mcp read write");
+    let resp = h.register(json!({"redirect_uris": [REDIRECT], "scope": "bad\"scope"}));
+    assert_error(&resp, 400, "invalid_client_metadata");
 }
 
 #[test]
