@@ -273,4 +273,78 @@ mod mcp {
         assert_eq!(jsonrpc::count_members(r#"{"name":"a"}"#, "uri"), 0);
         assert_eq!(jsonrpc::count_members("[]", "name"), 0);
     }
+
+    /// Differential check against serde_json on mutated messages: framing
+    /// never panics, and whatever it accepts serde_json reads the same way.
+    #[test]
+    fn mutated_messages_agree_with_serde_json() {
+        let seeds: [&[u8]; 5] = [
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"a":[1,2.5,"s\n"]}}}"#,
+            br#"{"jsonrpc":"2.0","id":"a\u00e9","method":"ping"}"#,
+            br#"{"jsonrpc":"2.0","method":"notifications/initialized","params":{}}"#,
+            br#"{"jsonrpc":"2.0","id":-5,"result":{"ok":true,"n":null}}"#,
+            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"m"}}"#,
+        ];
+        let alphabet = b"{}[]\":,\\/ u0123456789abcdefnrtlse.-+E\x00\x7f\xc3\xa9\xff";
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let limits = FrameLimits::default();
+        let mut accepted = 0;
+        for round in 0..20_000 {
+            let mut body = seeds[round % seeds.len()].to_vec();
+            for _ in 0..=next(3) {
+                let at = next(body.len() + 1);
+                match next(4) {
+                    0 if at < body.len() => body[at] = alphabet[next(alphabet.len())],
+                    1 => body.insert(at, alphabet[next(alphabet.len())]),
+                    2 if at < body.len() => {
+                        body.remove(at);
+                    }
+                    _ => {
+                        let end = (at + next(8)).min(body.len());
+                        let chunk = body[at..end].to_vec();
+                        body.splice(at..at, chunk);
+                    }
+                }
+            }
+            let Ok(env) = jsonrpc::parse(&body, &limits) else {
+                continue;
+            };
+            accepted += 1;
+            let value: serde_json::Value = match serde_json::from_slice(&body) {
+                Ok(v) => v,
+                // Lone UTF-16 surrogates and numbers beyond f64 in values we
+                // do not decode are valid JSON text; serde_json refuses them
+                // (in params the server answers -32602).
+                Err(e)
+                    if e.to_string().contains("surrogate")
+                        || e.to_string().contains("number out of range") =>
+                {
+                    continue;
+                }
+                Err(e) => panic!(
+                    "framed but not JSON ({e}): {}",
+                    String::from_utf8_lossy(&body)
+                ),
+            };
+            assert!(value.is_object());
+            if env.kind != MessageKind::Response && !env.method_too_long {
+                assert_eq!(value["method"].as_str(), Some(env.method.as_str()));
+            }
+            match &env.id {
+                Some(RequestId::Number(n)) => assert_eq!(value["id"].as_i64(), Some(*n)),
+                Some(RequestId::String(s)) => assert_eq!(value["id"].as_str(), Some(s.as_str())),
+                None => assert!(value.get("id").is_none_or(|v| v.is_null())),
+            }
+        }
+        assert!(
+            accepted > 100,
+            "the mutations kept some messages valid ({accepted})"
+        );
+    }
 }

@@ -745,4 +745,60 @@ mod mcp {
         );
         assert_eq!(r.status, 403);
     }
+
+    /// Mutated requests of both eras never panic and never get a 5xx.
+    #[test]
+    fn mutated_requests_never_get_5xx() {
+        let s = server();
+        let sid = init(&s, V);
+        let seeds = [
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"},"_meta":{"progressToken":1}}}"#,
+            r#"{"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"blob:///x"}}"#,
+            r#"{"jsonrpc":"2.0","id":3,"method":"prompts/get","params":{"name":"review","arguments":{"code":"c"}}}"#,
+            r#"{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{"cursor":"o1","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#,
+        ];
+        let alphabet = b"{}[]\":,\\ u0123456789aemnor.-\x00\xff";
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for round in 0..3000 {
+            let mut bytes = seeds[round % seeds.len()].as_bytes().to_vec();
+            for _ in 0..=next(2) {
+                let at = next(bytes.len());
+                match next(3) {
+                    0 => bytes[at] = alphabet[next(alphabet.len())],
+                    1 => bytes.insert(at, alphabet[next(alphabet.len())]),
+                    _ => {
+                        bytes.remove(at);
+                    }
+                }
+            }
+            let mut req = legacy(&sid, V, "");
+            if round % 2 == 1 {
+                req = post("")
+                    .with_header("MCP-Protocol-Version", "2026-07-28")
+                    .with_header("Mcp-Method", "tools/list");
+            }
+            req.body = bytes;
+            match run(&s, &req, Some(&principal(&["mcp"]))) {
+                McpOutcome::Response(r) => {
+                    assert!(
+                        r.status < 500,
+                        "{} for {}",
+                        r.status,
+                        String::from_utf8_lossy(&req.body)
+                    );
+                    if r.status != 202 && r.header("Content-Type") == Some("application/json") {
+                        let b = body(&r);
+                        assert_eq!(b["jsonrpc"], "2.0");
+                    }
+                }
+                McpOutcome::InsufficientScope { .. } => {}
+            }
+        }
+    }
 }

@@ -419,8 +419,7 @@ fn parse_params(env: &Envelope<'_>) -> Result<Option<Map<String, Value>>, WireEr
     if KEYS.iter().any(|k| jsonrpc::count_members(raw, k) > 1) {
         return Err(bad("Duplicate member in params"));
     }
-    let map: Map<String, Value> =
-        serde_json::from_str(raw).map_err(|_| bad("params must be an object"))?;
+    let map: Map<String, Value> = serde_json::from_str(raw).map_err(|_| bad("Invalid params"))?;
     if map.get("_meta").is_some_and(|m| !m.is_object()) {
         return Err(bad("_meta must be an object"));
     }
