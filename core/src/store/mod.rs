@@ -47,6 +47,9 @@ use crate::time::UnixTime;
 
 mod memory;
 
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
+
 pub use memory::{MemoryStore, MemoryStoreLimits};
 
 /// SHA-256 of a secret (client secret, authorization code, refresh token).

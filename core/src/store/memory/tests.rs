@@ -219,3 +219,11 @@ fn pending_take_is_single_and_expires() {
     assert_eq!(now_ready(s.pending("q", T0.plus(10))), Ok(None));
     assert_eq!(s.counts()[1], 0);
 }
+
+#[test]
+fn memory_store_passes_the_conformance_checks() {
+    let s = MemoryStore::default();
+    now_ready(crate::store::conformance::check_all(&s, T0));
+    // Twice, as a persistent store would be run.
+    now_ready(crate::store::conformance::check_all(&s, T0.plus(100_000)));
+}
