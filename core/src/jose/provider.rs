@@ -58,6 +58,45 @@ impl std::error::Error for SignError {}
 /// `verify_rs256` must be a complete check: signature length, padding,
 /// `DigestInfo` and hash. The caller has already checked the length matches
 /// the modulus, and that the algorithm is RS256.
+///
+/// # Example
+///
+/// A backend is a `static` installed with [`super::KeySet::with_provider`].
+/// This one only delegates; a real one would call aws-lc-rs.
+///
+/// ```
+/// use mcpauth_core::jose::{
+///     KeySet, PURE_RUST_RSA, RsaProvider, SignError, SigningKey, VerifyingKey,
+/// };
+/// use mcpauth_core::rand::SecureRandom;
+///
+/// #[derive(Debug)]
+/// struct Delegating;
+///
+/// impl RsaProvider for Delegating {
+///     fn name(&self) -> &'static str {
+///         "delegating"
+///     }
+///     fn sign_rs256(
+///         &self,
+///         key: &SigningKey,
+///         msg: &[u8],
+///         rng: &mut dyn SecureRandom,
+///     ) -> Result<Vec<u8>, SignError> {
+///         PURE_RUST_RSA.sign_rs256(key, msg, rng)
+///     }
+///     fn verify_rs256(&self, key: &VerifyingKey, msg: &[u8], sig: &[u8]) -> bool {
+///         PURE_RUST_RSA.verify_rs256(key, msg, sig)
+///     }
+/// }
+///
+/// static DELEGATING: Delegating = Delegating;
+///
+/// fn with_backend(keys: KeySet) -> KeySet {
+///     keys.with_provider(&DELEGATING)
+/// }
+/// # let _ = with_backend;
+/// ```
 pub trait RsaProvider: Send + Sync + fmt::Debug {
     /// A short name for logs and benchmarks.
     fn name(&self) -> &'static str;

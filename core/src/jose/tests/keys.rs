@@ -203,3 +203,41 @@ fn key_sets_stay_within_the_jwks_bound() {
     );
     assert!(KeySet::from_jwks_json(&keys.to_jwks_json()).is_ok());
 }
+
+/// A backend that refuses everything, to show the key set goes through it.
+#[derive(Debug)]
+struct Refusing;
+
+impl RsaProvider for Refusing {
+    fn name(&self) -> &'static str {
+        "refusing"
+    }
+    fn sign_rs256(
+        &self,
+        _key: &SigningKey,
+        _msg: &[u8],
+        _rng: &mut dyn crate::rand::SecureRandom,
+    ) -> Result<Vec<u8>, SignError> {
+        Err(SignError::Provider)
+    }
+    fn verify_rs256(&self, _key: &VerifyingKey, _msg: &[u8], _sig: &[u8]) -> bool {
+        false
+    }
+}
+
+static REFUSING: Refusing = Refusing;
+
+#[test]
+fn key_sets_use_the_installed_provider() {
+    let keys = keys_a();
+    assert_eq!(keys.provider().name(), PURE_RUST_RSA.name());
+    let token = issue(&keys, &claims());
+    let refusing = keys.clone().with_provider(&REFUSING);
+    assert_eq!(refusing.provider().name(), "refusing");
+    assert_eq!(
+        refusing.issue_access_token(&claims(), &mut rng()),
+        Err(SignError::Provider)
+    );
+    assert_eq!(verify(&refusing, &token), Err(TokenError::BadSignature));
+    assert!(verify(&keys, &token).is_ok());
+}
