@@ -49,10 +49,12 @@ impl ServerConfig {
     /// requests.
     pub fn new(issuer: &str) -> ServerConfig {
         let issuer = String::from(issuer.trim_end_matches('/'));
-        let resource = canonical_resource(&format!("{issuer}/mcp")).unwrap_or_default();
+        let resources = canonical_resource(&format!("{issuer}/mcp"))
+            .into_iter()
+            .collect();
         ServerConfig {
             issuer,
-            resources: vec![resource],
+            resources,
             scopes_supported: vec!["mcp".to_string()],
             default_scopes: vec!["mcp".to_string()],
             access_token_ttl: 3600,
@@ -65,6 +67,55 @@ impl ServerConfig {
             throttle: ThrottleConfig::default(),
             service_name: "mcpauth".to_string(),
         }
+    }
+
+    /// Check the configuration for mistakes a host should refuse at start-up:
+    /// the issuer must be an http(s) URL without query, fragment or trailing
+    /// slash, https unless on loopback; every resource must be in canonical
+    /// form; default scopes must be supported; lifetimes must be positive.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        let Some(parts) = split_url(&self.issuer) else {
+            return Err("the issuer is not an absolute URL");
+        };
+        match parts.scheme {
+            "https" => {}
+            "http" if is_loopback_host(parts.host) => {}
+            "http" => return Err("the issuer must use https (http only on loopback)"),
+            _ => return Err("the issuer must be an https URL"),
+        }
+        if parts.host.is_empty()
+            || parts.has_fragment
+            || parts.rest.contains('?')
+            || self.issuer.ends_with('/')
+        {
+            return Err("the issuer must have a host and no query, fragment or trailing slash");
+        }
+        if self.resources.is_empty() {
+            return Err("at least one resource is required");
+        }
+        if self
+            .resources
+            .iter()
+            .any(|r| canonical_resource(r).as_deref() != Some(r.as_str()))
+        {
+            return Err("resources must be canonical http(s) URLs");
+        }
+        if !self
+            .default_scopes
+            .iter()
+            .all(|s| self.scopes_supported.contains(s))
+        {
+            return Err("default scopes must be supported scopes");
+        }
+        if self.access_token_ttl == 0
+            || self.refresh_token_ttl == 0
+            || self.refresh_family_ttl == 0
+            || self.code_ttl == 0
+            || self.pending_ttl == 0
+        {
+            return Err("lifetimes must be positive");
+        }
+        Ok(())
     }
 
     /// `issuer` + `path`.

@@ -41,6 +41,12 @@ const FORBIDDEN_SCHEMES: [&str; 8] = [
     "ws",
 ];
 
+/// Control and bidirectional-override characters, which could make a
+/// client name on the consent page read as something else.
+fn is_deceptive(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 fn metadata(msg: &'static str) -> OAuthError {
     OAuthError::InvalidClientMetadata(msg)
 }
@@ -182,7 +188,7 @@ impl<S: Store + Sync, U, L: RegistrationPolicy> AuthorizationServer<S, U, L> {
             Some(n) if n.chars().count() > MAX_NAME_LEN => {
                 return Err(metadata("client_name too long"));
             }
-            Some(n) if n.chars().any(char::is_control) => {
+            Some(n) if n.chars().any(is_deceptive) => {
                 return Err(metadata("client_name has control characters"));
             }
             Some(n) => Some(String::from(n)),

@@ -237,3 +237,30 @@ fn guard_insufficient_scope_names_every_needed_scope() {
             .contains("scope=\"mcp read\"")
     );
 }
+
+#[test]
+fn config_validation() {
+    let ok = ServerConfig::new(ISSUER);
+    assert_eq!(ok.validate(), Ok(()));
+    assert_eq!(
+        ServerConfig::new("http://127.0.0.1:8080").validate(),
+        Ok(())
+    );
+    assert!(ServerConfig::new("http://example.com").validate().is_err());
+    assert!(
+        ServerConfig::new("https://a.example/?x")
+            .validate()
+            .is_err()
+    );
+    assert!(ServerConfig::new("not a url").validate().is_err());
+    assert!(ServerConfig::new("not a url").resources.is_empty());
+    let mut c = ServerConfig::new(ISSUER);
+    c.resources = alloc::vec!["https://A.example/mcp/".into()];
+    assert!(c.validate().is_err());
+    let mut c = ServerConfig::new(ISSUER);
+    c.default_scopes = alloc::vec!["admin".into()];
+    assert!(c.validate().is_err());
+    let mut c = ServerConfig::new(ISSUER);
+    c.code_ttl = 0;
+    assert!(c.validate().is_err());
+}

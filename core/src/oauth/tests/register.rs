@@ -90,6 +90,8 @@ fn metadata_rules() {
         json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt"}),
         json!({"redirect_uris": [REDIRECT], "application_type": "desktop"}),
         json!({"redirect_uris": [REDIRECT], "client_name": 7}),
+        json!({"redirect_uris": [REDIRECT], "client_name": "evil\u{202E}moc.elgoog"}),
+        json!({"redirect_uris": [REDIRECT], "client_name": "line\nbreak"}),
         json!({"redirect_uris": "https://client.example/cb"}),
         json!(["not", "an", "object"]),
     ];
