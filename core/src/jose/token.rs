@@ -310,6 +310,9 @@ pub const DEFAULT_LEEWAY_SECS: u64 = 60;
 pub struct ValidationPolicy {
     issuer: String,
     audience: String,
+    /// Further accepted audiences (an authorization server introspecting
+    /// tokens for all its resources).
+    other_audiences: Vec<String>,
     leeway_secs: u64,
     algorithms: Vec<Algorithm>,
     max_token_len: usize,
@@ -323,6 +326,7 @@ impl ValidationPolicy {
         Self {
             issuer: issuer.into(),
             audience: audience.into(),
+            other_audiences: Vec::new(),
             leeway_secs: DEFAULT_LEEWAY_SECS,
             algorithms: vec![Algorithm::Rs256],
             max_token_len: MAX_TOKEN_LEN,
@@ -358,9 +362,36 @@ impl ValidationPolicy {
         &self.issuer
     }
 
+    /// Also accept tokens for these resources (e.g. an authorization server
+    /// introspecting tokens of all its resources with one verification).
+    /// Each is still an exact match.
+    #[must_use]
+    pub fn with_other_audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.other_audiences = audiences.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The expected audience (this resource).
     pub fn audience(&self) -> &str {
         &self.audience
+    }
+
+    /// Whether `resource` is an accepted audience (exact match).
+    pub fn accepts_audience(&self, resource: &str) -> bool {
+        self.audience == resource || self.other_audiences.iter().any(|a| a == resource)
+    }
+
+    /// The first audience of `claims` this policy accepts, in policy order
+    /// (the resource to hand to [`AccessTokenClaims::to_principal`]).
+    pub fn matched_audience<'a>(&'a self, claims: &AccessTokenClaims) -> Option<&'a str> {
+        core::iter::once(&self.audience)
+            .chain(&self.other_audiences)
+            .find(|a| claims.aud.contains(a))
+            .map(String::as_str)
     }
 
     /// The clock-skew allowance in seconds.
@@ -535,7 +566,7 @@ pub(crate) fn verify(
     if claims.iss != policy.issuer {
         return Err(TokenError::WrongIssuer);
     }
-    if !claims.aud.contains(&policy.audience) {
+    if policy.matched_audience(&claims).is_none() {
         return Err(TokenError::WrongAudience);
     }
     let leeway = policy.leeway_secs;

@@ -306,3 +306,22 @@ fn time_boundaries_and_leeway() {
     assert!(at(NOW - 60).is_ok());
     assert_eq!(at(NOW - 61), Err(TokenError::IssuedInFuture));
 }
+
+#[test]
+fn policies_with_several_audiences() {
+    let keys = keys_a();
+    let mut c = claims();
+    c.aud = Audience::One("https://as.example/files".into());
+    let token = issue(&keys, &c);
+    assert_eq!(verify(&keys, &token), Err(TokenError::WrongAudience));
+    let wide = policy().with_other_audiences(["https://as.example/db", "https://as.example/files"]);
+    let got = keys
+        .verify_access_token(&token, &wide, now())
+        .expect("accepted");
+    assert_eq!(
+        wide.matched_audience(&got),
+        Some("https://as.example/files")
+    );
+    assert!(wide.accepts_audience(RES) && !wide.accepts_audience("https://as.example/"));
+    assert_eq!(wide.matched_audience(&claims()), Some(RES));
+}
