@@ -196,7 +196,7 @@ pub enum ResourceContents {
     Text {
         /// The URI.
         uri: String,
-        /// MIME type (e.g. [`MIME_SKYBRIDGE`], [`MIME_MCP_APP`]).
+        /// MIME type (e.g. [`MIME_SKYBRIDGE`](super::MIME_SKYBRIDGE), [`MIME_MCP_APP`](super::MIME_MCP_APP)).
         mime_type: Option<String>,
         /// The text.
         text: String,

@@ -1,7 +1,7 @@
 //! The MCP server: JSON-RPC framing, the Streamable HTTP transport of both
 //! protocol eras, and dispatch to application-registered tools, resources and
 //! prompts. Pure logic: the host hands in an [`http::Request`], the
-//! authenticated [`Principal`] (if any), the time and a CSPRNG, and gets back
+//! authenticated [`Principal`](crate::principal::Principal) (if any), the time and a CSPRNG, and gets back
 //! an [`McpOutcome`].
 //!
 //! ## Eras
@@ -56,6 +56,20 @@
 //! notifications before its result (see [`sse`]). Protocol errors are always
 //! 4xx with a JSON-RPC error body whose message is fixed text, never internal
 //! detail.
+
+//! ## Not (yet) offered
+//! - A standalone `GET` stream and stream resumption (`Last-Event-ID`):
+//!   `GET` answers 405, which both eras allow. Responses are buffered, so a
+//!   handler's notifications reach the client with its result.
+//! - Server-to-client requests (sampling, elicitation, roots; MRTR
+//!   `input_required` results in 2026-07-28), `resources/subscribe`, list
+//!   change notifications (`listChanged: false`; `subscriptions/listen` is
+//!   acknowledged with an empty filter and closed).
+//! - Batches, even for 2025-03-26 clients (refused with -32600, as 2025-06-18
+//!   and later require).
+//! - `notifications/cancelled` reaches a running handler only for 2025-era
+//!   sessions; in stateless deployments and in 2026-07-28 the host cancels
+//!   by dropping the future when the client goes away.
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -131,12 +131,18 @@ impl McpServer {
             Method::Post => return self.post(req, principal, now, entropy).await,
             Method::Get => self.get(req),
             Method::Delete => self.delete(req, now).await,
+            // CORS preflight of an allowed origin. Requested headers are
+            // echoed (tool-specific `Mcp-Param-*` names cannot be listed).
             Method::Options if req.header("Origin").is_some() => Response::empty(204)
                 .with_header("Access-Control-Allow-Methods", "GET, POST, DELETE")
                 .with_header(
                     "Access-Control-Allow-Headers",
-                    "Authorization, Content-Type, Accept, Mcp-Session-Id, \
-                         MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID",
+                    req.header("Access-Control-Request-Headers")
+                        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+                        .unwrap_or(
+                            "Authorization, Content-Type, Accept, Mcp-Session-Id, \
+                             MCP-Protocol-Version, Mcp-Method, Mcp-Name",
+                        ),
                 )
                 .with_header("Access-Control-Max-Age", "600"),
             _ => self.not_allowed(),
@@ -214,7 +220,7 @@ impl McpServer {
     async fn delete(&self, req: &Request, now: UnixTime) -> Response {
         let modern = req
             .header("MCP-Protocol-Version")
-            .and_then(ProtocolVersion::parse)
+            .and_then(|v| ProtocolVersion::parse(v.trim()))
             .is_some_and(ProtocolVersion::is_modern);
         if self.config.stateless || modern {
             return self.not_allowed();
@@ -315,7 +321,7 @@ impl McpServer {
         }
     }
 
-    /// Run a feature method with a fresh context and encode the outcome.
+    /// A fresh handler context for request `id`.
     pub(crate) fn context(
         &self,
         principal: Option<&Principal>,
