@@ -15,8 +15,11 @@ use embassy_sync::mutex::Mutex;
 use mcpauth_core::http::{Method, Request, Response};
 use mcpauth_core::jose::{JwksError, KeySet};
 use mcpauth_core::mcp::{McpOutcome, McpServer};
+use mcpauth_core::oauth::{ResourceGuard, authenticate_bearer, canonical_resource};
 
-use crate::core_pending::{RemoteGuard, is_metadata_path, resource_metadata};
+use crate::core_pending::{
+    NoRevocations, clock_unknown, is_metadata_path, metadata_url, resource_metadata,
+};
 use crate::service::{DeviceEnv, Service};
 
 /// What a fleet device is provisioned with.
@@ -66,7 +69,8 @@ pub struct ResourceServer {
     issuer: String,
     resource: String,
     scopes: Vec<String>,
-    guard: RemoteGuard,
+    guard: ResourceGuard,
+    metadata_url: String,
     keys: Mutex<CriticalSectionRawMutex, KeySet>,
     mcp: McpServer,
 }
@@ -87,9 +91,10 @@ impl ResourceServer {
         if !is_http_url(provisioning.issuer) {
             return Err(ProvisioningError::IssuerUrl);
         }
-        if !is_http_url(provisioning.resource) {
-            return Err(ProvisioningError::ResourceUrl);
-        }
+        // The audience tokens must carry is the canonical form (RFC 8707).
+        let resource = canonical_resource(provisioning.resource)
+            .filter(|r| r == provisioning.resource)
+            .ok_or(ProvisioningError::ResourceUrl)?;
         let keys =
             KeySet::from_jwks_json(provisioning.jwks_json).map_err(ProvisioningError::Jwks)?;
         let scopes: Vec<String> = provisioning
@@ -97,10 +102,18 @@ impl ResourceServer {
             .iter()
             .map(|s| String::from(*s))
             .collect();
+        let metadata_url = metadata_url(&resource);
+        let guard = ResourceGuard::remote(
+            provisioning.issuer,
+            &resource,
+            metadata_url.clone(),
+            provisioning.scopes,
+        );
         Ok(ResourceServer {
             issuer: String::from(provisioning.issuer),
-            resource: String::from(provisioning.resource),
-            guard: RemoteGuard::new(provisioning.issuer, provisioning.resource, &scopes),
+            resource,
+            guard,
+            metadata_url,
             scopes,
             keys: Mutex::new(keys),
             mcp,
@@ -122,7 +135,12 @@ impl ResourceServer {
 
     /// The RFC 9728 metadata URL the challenges point at.
     pub fn metadata_url(&self) -> &str {
-        self.guard.metadata_url()
+        &self.metadata_url
+    }
+
+    fn insufficient_scope(&self, required: &[String]) -> Response {
+        let needed: Vec<&str> = required.iter().map(String::as_str).collect();
+        self.guard.insufficient_scope(&needed)
     }
 
     async fn mcp(&self, req: &Request, env: DeviceEnv<'_>) -> Response {
@@ -131,25 +149,28 @@ impl ResourceServer {
             let now = env.now.unwrap_or(mcpauth_core::time::UnixTime(0));
             return match self.mcp.handle(req, None, now, env.rng).await {
                 McpOutcome::Response(r) => r,
-                McpOutcome::InsufficientScope { required } => {
-                    self.guard.insufficient_scope(&required)
-                }
+                McpOutcome::InsufficientScope { required } => self.insufficient_scope(&required),
             };
         }
+        // A request without credentials still gets the 401 challenge (so
+        // discovery works before the clock is set); a token is refused
+        // with 503 until the time is known.
+        let Some(now) = env.now else {
+            if req.header_count("authorization") > 0 {
+                return clock_unknown();
+            }
+            return self.guard.unauthorized(None);
+        };
         let principal = {
             let keys = self.keys.lock().await;
-            match self.guard.authenticate(req, &keys, env.now) {
+            match authenticate_bearer(req, &keys, &self.guard, Some(now), &NoRevocations).await {
                 Ok(p) => p,
                 Err(resp) => return resp,
             }
         };
-        // `authenticate` only succeeds with a known time.
-        let Some(now) = env.now else {
-            return Response::empty(503);
-        };
         match self.mcp.handle(req, Some(&principal), now, env.rng).await {
             McpOutcome::Response(r) => r,
-            McpOutcome::InsufficientScope { required } => self.guard.insufficient_scope(&required),
+            McpOutcome::InsufficientScope { required } => self.insufficient_scope(&required),
         }
     }
 }
