@@ -351,3 +351,87 @@ fn futures_are_send() {
     let fut = authenticate_bearer(&req, &h.keys, &guard, None, h.server.store());
     assert_send(&fut);
 }
+
+/// Garbage in every position never panics and never produces a 2xx from a
+/// state-changing endpoint without credentials.
+#[test]
+fn random_requests_never_panic() {
+    use crate::rand::SecureRandom;
+    let mut h = Harness::new();
+    let client = h.register_client("client_secret_basic");
+    let mut noise = InsecureSeededRandom::new(7);
+    let pieces = [
+        "client_id=",
+        "&",
+        "=",
+        "%",
+        "%zz",
+        "%C3%28",
+        "code=",
+        "grant_type=authorization_code",
+        "grant_type=refresh_token",
+        "refresh_token=",
+        ".",
+        "..",
+        "redirect_uri=",
+        "https://",
+        "resource=",
+        "scope=",
+        "+",
+        "code_verifier=",
+        "token=",
+        "a.b.c",
+        "request_id=",
+        "csrf=",
+        "decision=allow",
+        "decision=deny",
+        "\u{0}",
+        "é",
+        "[",
+        "]",
+        "\"",
+        "{",
+        "}",
+        ":",
+        "[::1]",
+        client.id.as_str(),
+        "response_type=code",
+        "code_challenge_method=S256",
+    ];
+    let paths = [
+        "/authorize",
+        "/token",
+        "/register",
+        "/introspect",
+        "/revoke",
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-authorization-server/mcp",
+    ];
+    for _ in 0..3000 {
+        let mut b = [0u8; 16];
+        noise.fill(&mut b).expect("rng");
+        let mut s = String::new();
+        for x in &b[2..] {
+            s.push_str(pieces[usize::from(*x) % pieces.len()]);
+        }
+        let path = paths[usize::from(b[0]) % paths.len()];
+        let method = if b[1] % 3 == 0 {
+            Method::Get
+        } else {
+            Method::Post
+        };
+        let mut req = Request::new(method, path)
+            .with_query(s.clone())
+            .with_body(s.clone());
+        if b[1] % 5 == 0 {
+            req = req.with_header("Authorization", format!("Basic {s}"));
+        }
+        if b[1] % 7 == 0 {
+            req = req.with_header("Cookie", s.clone());
+        }
+        let resp = h.send(req);
+        if matches!(path, "/token" | "/introspect" | "/revoke") {
+            assert!(resp.status >= 400, "{path} {s} -> {}", resp.status);
+        }
+    }
+}
