@@ -801,4 +801,30 @@ mod mcp {
             }
         }
     }
+
+    #[test]
+    fn security_schemes_advertise_scopes() {
+        use mcpauth_core::mcp::{CallToolResult, McpServer, Registry, Tool};
+        let mut r = Registry::new();
+        let scoped = Tool::new("files", json!({"type": "object"}))
+            .with_required_scopes(&["files:read"])
+            .with_security_schemes();
+        let open = Tool::new("open", json!({"type": "object"})).with_security_schemes();
+        for t in [scoped, open] {
+            r.tool(t, |_c, _a| Box::pin(async { Ok(CallToolResult::text("")) }))
+                .expect("register");
+        }
+        let mut config = McpConfig::new("s", "1");
+        config.stateless = true;
+        let s = McpServer::new(config, r, Box::new(NoSessionStore));
+        let b = body(&resp(
+            &s,
+            &post(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#),
+        ));
+        let tools = &b["result"]["tools"];
+        let oauth = json!([{"type": "oauth2", "scopes": ["files:read"]}]);
+        assert_eq!(tools[0]["securitySchemes"], oauth);
+        assert_eq!(tools[0]["_meta"]["securitySchemes"], oauth);
+        assert_eq!(tools[1]["securitySchemes"], json!([{"type": "noauth"}]));
+    }
 }

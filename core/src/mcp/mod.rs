@@ -7,8 +7,9 @@
 //! ## Eras
 //! - **2025 era** (protocol versions 2025-03-26, 2025-06-18, 2025-11-25):
 //!   `initialize` handshake, `Mcp-Session-Id` sessions (unless
-//!   [`McpConfig::stateless`]), `MCP-Protocol-Version` header (absent means
-//!   2025-03-26).
+//!   [`McpConfig::stateless`]), `MCP-Protocol-Version` header (absent: the
+//!   session's negotiated version, or 2025-03-26 without a session; a
+//!   supported version other than the session's, or an unknown one: 400).
 //! - **2026-07-28 era**: stateless; every request carries
 //!   `_meta["io.modelcontextprotocol/protocolVersion"]` and client
 //!   capabilities, mirrored in the `MCP-Protocol-Version`, `Mcp-Method` and
