@@ -194,7 +194,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             self.config.pending_ttl
         );
         Ok(
-            consent_page(&self.config, 200, client, &pending, &csrf, None)
+            consent_page(&self.config, 200, client, &pending, &csrf, None, "")
                 .with_header("Set-Cookie", cookie),
         )
     }
@@ -276,8 +276,10 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             }
             Err(_) => return Err(unavailable()),
         };
-        let again =
-            |status: u16, msg: &str| consent_page(cfg, status, &client, &pending, csrf, Some(msg));
+        let again = |status: u16, msg: &str| {
+            let user = form.one("username").ok().flatten().unwrap_or("");
+            consent_page(cfg, status, &client, &pending, csrf, Some(msg), user)
+        };
         let (Ok(Some(username)), Ok(Some(password))) = (form.one("username"), form.one("password"))
         else {
             return Err(again(400, "Enter your username and password."));

@@ -63,7 +63,8 @@ pub(crate) fn error_page(config: &ServerConfig, status: u16, message: &str) -> R
     html(status, document(config, "Error", &main))
 }
 
-/// The sign-in and consent page for `pending`.
+/// The sign-in and consent page for `pending`; `username` pre-fills the
+/// form when it is shown again (never the password).
 pub(crate) fn consent_page(
     config: &ServerConfig,
     status: u16,
@@ -71,6 +72,7 @@ pub(crate) fn consent_page(
     pending: &PendingAuthorization,
     csrf: &str,
     message: Option<&str>,
+    username: &str,
 ) -> Response {
     let name = client.client_name.as_deref().unwrap_or("An application");
     let target = split_url(&pending.redirect_uri)
@@ -92,7 +94,7 @@ pub(crate) fn consent_page(
 <input type=\"hidden\" name=\"request_id\" value=\"{id}\">\
 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
 <label for=\"username\">Username</label>\
-<input id=\"username\" name=\"username\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\">\
+<input id=\"username\" name=\"username\" value=\"{user}\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\">\
 <label for=\"password\">Password</label>\
 <input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"current-password\">\
 <div class=\"buttons\"><button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
@@ -104,6 +106,7 @@ pub(crate) fn consent_page(
         action = html_escape(&config.url("/authorize")),
         id = html_escape(&pending.id),
         csrf = html_escape(csrf),
+        user = html_escape(username),
     );
     html(status, document(config, "Sign in", &main))
 }

@@ -277,6 +277,10 @@ fn wrong_password_is_generic_and_throttled_per_user() {
         let page = body_str(&resp);
         assert!(page.contains("Wrong username or password."));
         assert!(!page.contains("nope"), "password never echoed");
+        assert!(
+            page.contains("name=\"username\" value=\"alice\""),
+            "username kept"
+        );
         assert!(resp.header("Location").is_none());
     }
     let resp = h.decide(&flow, "username=bob&password=nope&decision=allow");
