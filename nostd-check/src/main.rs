@@ -6,6 +6,7 @@
 
 extern crate alloc;
 
+mod embassy;
 mod platform;
 
 use alloc::string::String;
@@ -77,7 +78,20 @@ extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
     match sign_and_verify() {
         Ok(()) => {
             platform::print("nostd-check: signed and verified an RS256 token without std\n");
-            0
+            match embassy::embassy_check() {
+                Ok(()) => {
+                    platform::print(
+                        "nostd-check: mcpauth-embassy served the fleet checks and started its sockets without std\n",
+                    );
+                    0
+                }
+                Err(why) => {
+                    platform::print("nostd-check: mcpauth-embassy FAILED: ");
+                    platform::print(why);
+                    platform::print("\n");
+                    1
+                }
+            }
         }
         Err(why) => {
             platform::print("nostd-check: FAILED: ");
