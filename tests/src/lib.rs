@@ -1,1 +1,2 @@
-//! Cross-crate integration tests live in tests/tests/.
+//! Cross-crate integration tests live in tests/tests/. The end-to-end tests
+//! start the real `mcpauth` program (see the `mcpauth-under-test` binary).

@@ -1,0 +1,750 @@
+//! End to end over real HTTP against the real program: registration, sign-in
+//! and consent through the HTML forms, PKCE code exchange, MCP with the
+//! token, refresh, revocation, the refusal paths, and a restart (plus a key
+//! rotation) on the same data directory that loses nothing.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+const PASSWORD: &str = "correct horse battery";
+
+struct Flow {
+    http: reqwest::Client,
+    base: String,
+    client_id: String,
+}
+
+struct Tokens {
+    access: String,
+    refresh: String,
+}
+
+impl Flow {
+    fn new(base: &str, client_id: &str) -> Flow {
+        Flow {
+            http: client(),
+            base: base.to_owned(),
+            client_id: client_id.to_owned(),
+        }
+    }
+
+    /// GET /authorize; returns (status, page, cookie header).
+    async fn authorize(&self, challenge: &str, state: &str) -> (u16, String, String) {
+        let resource = format!("{}/mcp", self.base);
+        let q = form(&[
+            ("response_type", "code"),
+            ("client_id", &self.client_id),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+            ("state", state),
+            ("scope", "mcp"),
+            ("resource", &resource),
+        ]);
+        let r = self
+            .http
+            .get(format!("{}/authorize?{q}", self.base))
+            .send()
+            .await
+            .expect("authorize");
+        let status = r.status().as_u16();
+        let cookie = cookies(&r);
+        (status, r.text().await.expect("page"), cookie)
+    }
+
+    /// POST the sign-in/consent form. Returns the response.
+    async fn decide(
+        &self,
+        page: &str,
+        cookie: &str,
+        username: &str,
+        password: &str,
+        decision: &str,
+    ) -> reqwest::Response {
+        let body = form(&[
+            ("request_id", &hidden(page, "request_id")),
+            ("csrf", &hidden(page, "csrf")),
+            ("username", username),
+            ("password", password),
+            ("decision", decision),
+        ]);
+        self.http
+            .post(format!("{}/authorize", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", cookie)
+            .body(body)
+            .send()
+            .await
+            .expect("post authorize")
+    }
+
+    /// Full browser part: returns the code.
+    async fn code(&self, challenge: &str) -> String {
+        let (status, page, cookie) = self.authorize(challenge, "st-1").await;
+        assert_eq!(status, 200, "{page}");
+        let r = self
+            .decide(&page, &cookie, "alice", PASSWORD, "allow")
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        let location = r.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
+        assert!(location.starts_with(REDIRECT), "{location}");
+        let q = query_of(&location);
+        assert_eq!(param(&q, "state").as_deref(), Some("st-1"));
+        assert_eq!(param(&q, "iss").as_deref(), Some(self.base.as_str()));
+        param(&q, "code").expect("code")
+    }
+
+    async fn token(&self, pairs: &[(&str, &str)]) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}/token", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(pairs))
+            .send()
+            .await
+            .expect("token");
+        let status = r.status().as_u16();
+        let body: Value =
+            serde_json::from_slice(&r.bytes().await.expect("body")).unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    async fn exchange(&self, code: &str, verifier: &str) -> (u16, Value) {
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &self.client_id),
+            ("code_verifier", verifier),
+        ])
+        .await
+    }
+
+    async fn refresh(&self, refresh: &str) -> (u16, Value) {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", &self.client_id),
+        ])
+        .await
+    }
+
+    async fn grant(&self) -> Tokens {
+        let (verifier, challenge) = pkce();
+        let code = self.code(&challenge).await;
+        let (status, body) = self.exchange(&code, &verifier).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["token_type"]
+                .as_str()
+                .map(str::to_ascii_lowercase)
+                .as_deref(),
+            Some("bearer")
+        );
+        Tokens {
+            access: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_owned(),
+        }
+    }
+
+    /// POST /mcp with a bearer token (and session id, if any).
+    async fn mcp(
+        &self,
+        token: Option<&str>,
+        session: Option<&str>,
+        body: Value,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}/mcp", self.base))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string());
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(s) = session {
+            req = req
+                .header("mcp-session-id", s)
+                .header("mcp-protocol-version", "2025-06-18");
+        }
+        let r = req.send().await.expect("mcp");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let bytes = r.bytes().await.expect("body");
+        let text = String::from_utf8_lossy(&bytes);
+        // A buffered SSE body carries the JSON in its `data:` line.
+        let json_text = if text.starts_with('{') || text.is_empty() {
+            text.to_string()
+        } else {
+            text.lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim)
+                .next_back()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        (
+            status,
+            headers,
+            serde_json::from_str(&json_text).unwrap_or(Value::Null),
+        )
+    }
+
+    /// initialize + initialized; returns the session id.
+    async fn session(&self, token: &str) -> String {
+        let (status, headers, body) = self
+            .mcp(
+                Some(token),
+                None,
+                json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                    "protocolVersion": "2025-06-18", "capabilities": {},
+                    "clientInfo": {"name": "e2e", "version": "1"}}}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["result"]["serverInfo"]["name"], "mcpauth");
+        let session = headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .expect("Mcp-Session-Id")
+            .to_owned();
+        let (status, _, _) = self
+            .mcp(
+                Some(token),
+                Some(&session),
+                json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+            )
+            .await;
+        assert_eq!(status, 202);
+        session
+    }
+
+    async fn whoami(&self, token: &str) -> (u16, Value) {
+        let session = self.session(token).await;
+        let (status, _, body) = self
+            .mcp(
+                Some(token),
+                Some(&session),
+                json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                       "params": {"name": "whoami", "arguments": {}}}),
+            )
+            .await;
+        (status, body)
+    }
+}
+
+async fn register(http: &reqwest::Client, base: &str, body: Value) -> (u16, Value) {
+    let r = http
+        .post(format!("{base}/register"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("register");
+    let status = r.status().as_u16();
+    (
+        status,
+        serde_json::from_slice(&r.bytes().await.expect("body")).unwrap_or(Value::Null),
+    )
+}
+
+fn add_alice(dir: &std::path::Path) -> String {
+    let (code, out, err) = cli(dir, &["user", "add", "alice"], &format!("{PASSWORD}\n"));
+    assert_eq!(code, 0, "{err}");
+    out.split("subject ")
+        .nth(1)
+        .expect("subject printed")
+        .trim_end_matches([')', '\n'])
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_flow_refusals_and_restart() {
+    let dir = TempDir::new("flow");
+    let subject = add_alice(&dir.0);
+
+    // Operator CLI refusals: duplicate user, weak password, non-zero exit.
+    let (code, _, err) = cli(&dir.0, &["user", "add", "alice"], "another-password\n");
+    assert_ne!(code, 0);
+    assert!(err.contains("already exists"), "{err}");
+    let (code, _, err) = cli(&dir.0, &["user", "add", "bob"], "short\n");
+    assert_ne!(code, 0);
+    assert!(err.contains("at least 8"), "{err}");
+
+    let server = Server::start(&dir.0, &[]).await;
+    let base = server.base.clone();
+    let http = client();
+
+    // Discovery.
+    let prm: Value = http
+        .get(format!("{base}/.well-known/oauth-protected-resource/mcp"))
+        .send()
+        .await
+        .expect("prm")
+        .json_value()
+        .await;
+    assert_eq!(prm["resource"], format!("{base}/mcp"));
+    let asm: Value = http
+        .get(format!("{base}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .expect("asm")
+        .json_value()
+        .await;
+    assert_eq!(asm["issuer"], base.as_str());
+    assert_eq!(asm["token_endpoint"], format!("{base}/token"));
+    let jwks_before: Value = http
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("jwks")
+        .json_value()
+        .await;
+    let kid_before = jwks_before["keys"][0]["kid"]
+        .as_str()
+        .expect("kid")
+        .to_owned();
+
+    // CORS preflight on the token endpoint for MCP Inspector.
+    let r = http
+        .request(reqwest::Method::OPTIONS, format!("{base}/token"))
+        .header("origin", "http://localhost:6274")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://localhost:6274"
+    );
+
+    // /mcp without a token: 401 pointing at the resource metadata.
+    let flow0 = Flow::new(&base, "none");
+    let (status, headers, _) = flow0
+        .mcp(
+            None,
+            None,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let challenge = headers["www-authenticate"].to_str().expect("challenge");
+    assert!(
+        challenge.contains(&format!(
+            "resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\""
+        )),
+        "{challenge}"
+    );
+
+    // Registration, and its refusals.
+    let (status, body) = register(
+        &http,
+        &base,
+        json!({"redirect_uris": ["javascript:alert(1)"]}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_redirect_uri");
+    let (status, body) = register(&http, &base, json!({"redirect_uris": "not-a-list"})).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = register(
+        &http,
+        &base,
+        json!({"redirect_uris": [REDIRECT], "client_name": "E2E client",
+               "token_endpoint_auth_method": "none",
+               "grant_types": ["authorization_code", "refresh_token"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let client_id = body["client_id"].as_str().expect("client_id").to_owned();
+    let flow = Flow::new(&base, &client_id);
+
+    // Authorization refusals that must not redirect.
+    let bad = Flow::new(&base, "no-such-client");
+    let (_, challenge) = pkce();
+    let (status, _, _) = bad.authorize(&challenge, "s").await;
+    assert_eq!(status, 400);
+    let r = http
+        .get(format!(
+            "{base}/authorize?{}",
+            form(&[
+                ("response_type", "code"),
+                ("client_id", &client_id),
+                ("redirect_uri", "https://evil.example/cb"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256")
+            ])
+        ))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(
+        r.status().as_u16(),
+        400,
+        "unregistered redirect_uri must not redirect"
+    );
+    // Missing PKCE: redirected back with an error.
+    let r = http
+        .get(format!(
+            "{base}/authorize?{}",
+            form(&[
+                ("response_type", "code"),
+                ("client_id", &client_id),
+                ("redirect_uri", REDIRECT),
+                ("state", "s2")
+            ])
+        ))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(r.status().as_u16(), 303);
+    let q = query_of(r.headers()["location"].to_str().expect("loc"));
+    assert_eq!(param(&q, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(param(&q, "state").as_deref(), Some("s2"));
+
+    // Consent page names the client; wrong password; missing cookie; deny.
+    let (status, page, cookie) = flow.authorize(&challenge, "s3").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("E2E client"));
+    assert!(cookie.contains('='), "anti-CSRF cookie set");
+    let r = flow
+        .decide(&page, &cookie, "alice", "wrong password!", "allow")
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let csp = r
+        .headers()
+        .get("content-security-policy")
+        .map(|v| v.to_str().unwrap_or("").to_owned());
+    assert!(csp.unwrap_or_default().contains("frame-ancestors 'none'"));
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("Wrong username or password")
+    );
+    let r = flow
+        .decide(&page, &cookie, "mallory", "wrong password!", "allow")
+        .await;
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("Wrong username or password")
+    );
+    let r = flow.decide(&page, "", "alice", PASSWORD, "allow").await;
+    assert_eq!(r.status().as_u16(), 403, "CSRF cookie required");
+    let r = flow.decide(&page, &cookie, "", "", "deny").await;
+    assert_eq!(r.status().as_u16(), 303);
+    let q = query_of(r.headers()["location"].to_str().expect("loc"));
+    assert_eq!(param(&q, "error").as_deref(), Some("access_denied"));
+    let r = flow
+        .decide(&page, &cookie, "alice", PASSWORD, "allow")
+        .await;
+    assert_eq!(
+        r.status().as_u16(),
+        400,
+        "a decided request cannot be reused"
+    );
+
+    // Code exchange: wrong verifier, then replay of a redeemed code.
+    let (verifier, challenge) = pkce();
+    let code = flow.code(&challenge).await;
+    let (status, body) = flow.exchange(&code, "x".repeat(50).as_str()).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_grant");
+    let (status, _) = flow.exchange(&code, &verifier).await;
+    assert_eq!(
+        status, 400,
+        "a code is single-use, even after a failed attempt"
+    );
+    // Replay of a redeemed code revokes the access token it produced.
+    let (verifier, challenge) = pkce();
+    let code = flow.code(&challenge).await;
+    let (status, body) = flow.exchange(&code, &verifier).await;
+    assert_eq!(status, 200, "{body}");
+    let replayed_access = body["access_token"].as_str().expect("at").to_owned();
+    let (status, _) = flow.whoami(&replayed_access).await;
+    assert_eq!(status, 200);
+    let (status, body) = flow.exchange(&code, &verifier).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_grant");
+    let (status, _, _) = flow
+        .mcp(
+            Some(&replayed_access),
+            None,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        )
+        .await;
+    assert_eq!(status, 401, "code replay revoked the first access token");
+
+    // Grant A: the one that must survive the restart.
+    let a = flow.grant().await;
+    let (status, body) = flow.whoami(&a.access).await;
+    assert_eq!(status, 200, "{body}");
+    let who = &body["result"]["structuredContent"];
+    assert_eq!(who["sub"], subject.as_str());
+    assert_eq!(who["client_id"], client_id.as_str());
+    assert_eq!(who["scopes"], json!(["mcp"]));
+
+    // tools/list and the widget resource.
+    let session = flow.session(&a.access).await;
+    let (status, _, body) = flow
+        .mcp(
+            Some(&a.access),
+            Some(&session),
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = body["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    for n in ["whoami", "echo", "show_card"] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+    let card = body["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .find(|t| t["name"] == "show_card")
+        .expect("card");
+    assert_eq!(
+        card["_meta"]["openai/outputTemplate"],
+        "ui://widget/card.html"
+    );
+    let (_, _, body) = flow
+        .mcp(Some(&a.access), Some(&session), json!({"jsonrpc": "2.0", "id": 4, "method": "resources/read", "params": {"uri": "ui://widget/card.html"}}))
+        .await;
+    assert_eq!(
+        body["result"]["contents"][0]["mimeType"],
+        "text/html+skybridge"
+    );
+    let (_, _, body) = flow
+        .mcp(Some(&a.access), Some(&session), json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "hi there"}}}))
+        .await;
+    assert_eq!(body["result"]["content"][0]["text"], "hi there");
+    let (_, _, body) = flow
+        .mcp(Some(&a.access), Some(&session), json!({"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"name": "show_card", "arguments": {"title": "T", "items": ["x"]}}}))
+        .await;
+    assert_eq!(body["result"]["structuredContent"]["title"], "T");
+
+    // Bearer refusals.
+    let (status, headers, _) = flow
+        .mcp(
+            Some("not.a.token"),
+            None,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        )
+        .await;
+    assert_eq!(status, 401);
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .expect("h")
+            .contains("invalid_token")
+    );
+    let mut tampered = a.access.clone();
+    tampered.pop();
+    tampered.push(if a.access.ends_with('A') { 'B' } else { 'A' });
+    let (status, _, _) = flow
+        .mcp(
+            Some(&tampered),
+            None,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let r = http
+        .post(format!("{base}/mcp?access_token={}", a.access))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("mcp");
+    assert!(
+        matches!(r.status().as_u16(), 400 | 401),
+        "token in the query is refused"
+    );
+
+    // Refresh grant A (rotation); the rotated-out token is now dead and its
+    // reuse revokes the family, so do reuse detection on a second grant B.
+    let (status, body) = flow.refresh(&a.refresh).await;
+    assert_eq!(status, 200, "{body}");
+    let a2 = Tokens {
+        access: body["access_token"].as_str().expect("at").to_owned(),
+        refresh: body["refresh_token"].as_str().expect("rt").to_owned(),
+    };
+    assert_ne!(a2.refresh, a.refresh);
+    let (status, body) = flow.whoami(&a2.access).await;
+    assert_eq!(status, 200, "{body}");
+
+    let b = flow.grant().await;
+    let (status, body) = flow.refresh(&b.refresh).await;
+    assert_eq!(status, 200, "{body}");
+    let b2_refresh = body["refresh_token"].as_str().expect("rt").to_owned();
+    let (status, body) = flow.refresh(&b.refresh).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_grant");
+    let (status, _) = flow.refresh(&b2_refresh).await;
+    assert_eq!(status, 400, "reuse revoked the whole family");
+    let (status, body) = flow.refresh("garbage").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_grant");
+    let (status, body) = flow
+        .token(&[("grant_type", "password"), ("client_id", &client_id)])
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "unsupported_grant_type");
+
+    // Introspection, then revocation of grant B's access token: refused on
+    // /mcp even though it was verified (and cached) just before.
+    let c = flow.grant().await;
+    let (status, _) = flow.whoami(&c.access).await;
+    assert_eq!(status, 200);
+    let r = http
+        .post(format!("{base}/introspect"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("token", &c.access), ("client_id", &client_id)]))
+        .send()
+        .await
+        .expect("introspect");
+    let intro: Value = r.json_value().await;
+    assert_eq!(intro["active"], true, "{intro}");
+    let r = http
+        .post(format!("{base}/revoke"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("token", &c.access), ("client_id", &client_id)]))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(r.status().as_u16(), 200);
+    let (status, headers, _) = flow
+        .mcp(
+            Some(&c.access),
+            None,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        )
+        .await;
+    assert_eq!(
+        status, 401,
+        "revoked token refused (cache honours revocation)"
+    );
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .expect("h")
+            .contains("invalid_token")
+    );
+
+    // Limits: oversized body.
+    let r = http
+        .post(format!("{base}/mcp"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await;
+    if let Ok(r) = r {
+        assert_eq!(r.status().as_u16(), 413);
+    }
+
+    // Restart on the same data directory, with a key rotation in between.
+    let port = server.port;
+    server.stop();
+    let (code, out, err) = cli(&dir.0, &["client", "list"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&client_id));
+    let (code, _, err) = cli(&dir.0, &["keys", "rotate"], "");
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = cli(&dir.0, &["keys", "list"], "");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(&kid_before) && out.contains("retired"),
+        "{out}"
+    );
+
+    let server = Server::start_on(&dir.0, port, &[]).await;
+    let jwks: Value = http
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("jwks")
+        .json_value()
+        .await;
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    assert_eq!(kids.len(), 2, "old key still published: {kids:?}");
+    assert!(kids.contains(&kid_before.as_str()));
+
+    // The access token issued before the restart still works.
+    let (status, body) = flow.whoami(&a2.access).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["structuredContent"]["sub"], subject.as_str());
+    // The revoked one stays revoked.
+    let (status, _, _) = flow
+        .mcp(
+            Some(&c.access),
+            None,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        )
+        .await;
+    assert_eq!(status, 401);
+    // The refresh token still refreshes, now signed with the new key.
+    let (status, body) = flow.refresh(&a2.refresh).await;
+    assert_eq!(status, 200, "{body}");
+    let a3 = body["access_token"].as_str().expect("at").to_owned();
+    let (status, _) = flow.whoami(&a3).await;
+    assert_eq!(status, 200);
+    // The client is still registered: a new authorization works end to end.
+    let d = flow.grant().await;
+    let (status, _) = flow.whoami(&d.access).await;
+    assert_eq!(status, 200);
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_errors_exit_non_zero() {
+    let dir = TempDir::new("cfg");
+    let (code, _, err) = cli(&dir.0, &["serve", "--listen", "0.0.0.0:0"], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("--public-url"), "{err}");
+    let (code, _, err) = cli(&dir.0, &["serve", "--public-url", "http://example.com"], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("https"), "{err}");
+    let (code, _, err) = cli(&dir.0, &["serve", "--access-token-ttl", "soon"], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("--access-token-ttl"), "{err}");
+    let (code, _, err) = cli(&dir.0, &["client", "remove", "nope"], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("no client"), "{err}");
+}
+
+trait JsonValue {
+    async fn json_value(self) -> Value;
+}
+
+impl JsonValue for reqwest::Response {
+    async fn json_value(self) -> Value {
+        serde_json::from_slice(&self.bytes().await.expect("body")).expect("json")
+    }
+}
