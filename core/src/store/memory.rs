@@ -142,6 +142,24 @@ impl MemoryStore {
         ]
     }
 
+    /// Drop every expired entry now (pending requests, codes and their
+    /// tombstones, dead families, expired revocations). Optional: inserts
+    /// evict on demand; a host may call this from a timer to keep memory
+    /// low. Returns how many entries were removed.
+    pub fn sweep(&self, now: UnixTime) -> usize {
+        let now = now.secs();
+        let mut t = self.tables.lock();
+        let before = t.pending.len() + t.codes.len() + t.families.len() + t.revoked.len();
+        t.pending.retain(|_, v| v.expires_at > now);
+        t.codes
+            .retain(|_, e| e.record.expires_at.saturating_add(grace(e)) > now);
+        t.families
+            .retain(|_, f| f.family_expires_at > now && f.current_expires_at > now);
+        t.revoked.retain(|_, exp| *exp > now);
+        let after = t.pending.len() + t.codes.len() + t.families.len() + t.revoked.len();
+        before - after
+    }
+
     fn insert_client_now(&self, client: ClientRecord) -> Result<(), StoreError> {
         let mut t = self.tables.lock();
         if t.clients.contains_key(&client.client_id) {

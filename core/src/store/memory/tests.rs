@@ -227,3 +227,16 @@ fn memory_store_passes_the_conformance_checks() {
     // Twice, as a persistent store would be run.
     now_ready(crate::store::conformance::check_all(&s, T0.plus(100_000)));
 }
+
+#[test]
+fn sweep_drops_only_expired_entries() {
+    let s = MemoryStore::default();
+    now_ready(s.insert_code(code("a", T0.secs() + 60), T0)).expect("a");
+    now_ready(s.insert_family(family("f", "t"), T0)).expect("f");
+    now_ready(s.revoke_jti("j", T0.secs() + 10, T0)).expect("j");
+    now_ready(s.insert_client(client("c"))).expect("c");
+    assert_eq!(s.sweep(T0), 0);
+    assert_eq!(s.sweep(T0.plus(60)), 2, "code and revocation");
+    assert_eq!(s.sweep(T0.plus(1000)), 1, "family whose token expired");
+    assert_eq!(s.counts(), [1, 0, 0, 0, 0], "clients never expire");
+}
