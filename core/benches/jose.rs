@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use mcpauth_core::jose::{
     AccessTokenClaims, Audience, KeySet, PURE_RUST_RSA, RsaProvider, SigningKey, ValidationPolicy,
 };
@@ -140,5 +140,69 @@ impl rand_core::TryRng for RawRng<'_> {
 
 impl rand_core::TryCryptoRng for RawRng<'_> {}
 
+/// The 1.2x target, measured robustly on a busy machine: criterion runs the
+/// two benchmarks minutes apart, so background load can skew their ratio by
+/// tens of percent. Here blocks of full verifications and raw RSA
+/// verifications alternate, and the median of the per-block ratios is
+/// reported (load hits both sides of a block alike).
+fn verify_overhead_report() {
+    use std::time::Instant;
+    const BLOCKS: usize = 200;
+    const PER_BLOCK: u32 = 20;
+
+    let mut rng = BenchRandom(11);
+    let key = SigningKey::generate(&mut rng, 2048).expect("keygen");
+    let keys = KeySet::new(key.clone());
+    let policy = ValidationPolicy::new(ISS, RES);
+    let token = keys.issue_access_token(&claims(), &mut rng).expect("issue");
+    let now = Some(UnixTime(NOW));
+    let dot = token.rfind('.').expect("three segments");
+    let signing_input = token.as_bytes()[..dot].to_vec();
+    let sig = <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(&token[dot + 1..])
+        .expect("b64");
+    let public = key.verifying_key().rsa().clone();
+
+    let mut ratios = Vec::with_capacity(BLOCKS);
+    let (mut full_min, mut raw_min) = (f64::MAX, f64::MAX);
+    for _ in 0..BLOCKS {
+        let t = Instant::now();
+        for _ in 0..PER_BLOCK {
+            black_box(keys.verify_access_token(black_box(&token), &policy, now)).expect("verify");
+        }
+        let full = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for _ in 0..PER_BLOCK {
+            black_box(public.pkcs1v15_verify::<Sha256>(black_box(&signing_input), black_box(&sig)))
+                .expect("verify");
+        }
+        let raw = t.elapsed().as_secs_f64();
+        ratios.push(full / raw);
+        full_min = full_min.min(full);
+        raw_min = raw_min.min(raw);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let per_op = |block: f64| block / f64::from(PER_BLOCK) * 1e6;
+    println!(
+        "verify overhead (interleaved, {BLOCKS} blocks of {PER_BLOCK}): median ratio {:.3}x \
+         [p10 {:.3}x, p90 {:.3}x]; fastest blocks: verify_access_token {:.1} us, \
+         raw rsa verify {:.1} us, ratio {:.3}x",
+        ratios[BLOCKS / 2],
+        ratios[BLOCKS / 10],
+        ratios[BLOCKS * 9 / 10],
+        per_op(full_min),
+        per_op(raw_min),
+        full_min / raw_min,
+    );
+}
+
 criterion_group!(benches, bench_jose);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
+    // only checks that the benchmarks run.
+    if std::env::args().any(|a| a == "--bench") {
+        verify_overhead_report();
+    }
+    Criterion::default().configure_from_args().final_summary();
+}
