@@ -550,7 +550,19 @@ mod mcp {
         let want = McpOutcome::InsufficientScope {
             required: vec!["admin".into(), "mcp".into()],
         };
+        // Without a principal (authorization off) a scoped tool is refused.
         assert_eq!(run(&s, &req, None), want);
+        // The session belongs to alice; her token's scopes may change (step-up).
+        let out = run(&s, &post(INIT), Some(&principal(&["mcp"])));
+        let sid = out
+            .response()
+            .and_then(|r| r.header("Mcp-Session-Id"))
+            .expect("sid");
+        let req = legacy(
+            sid,
+            V,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin"}}"#,
+        );
         assert_eq!(run(&s, &req, Some(&principal(&["mcp"]))), want);
         let ok = run(&s, &req, Some(&principal(&["mcp", "admin"])));
         let r = ok.response().expect("response");
@@ -567,7 +579,7 @@ mod mcp {
             V,
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin"}}"#,
         );
-        let out = run(&s, &req, Some(&principal(&["mcp"])));
+        let out = run(&s, &req, None);
         let r = out.response().expect("response");
         assert_eq!(r.status, 200);
         let b = body(r);
@@ -826,5 +838,30 @@ mod mcp {
         assert_eq!(tools[0]["securitySchemes"], oauth);
         assert_eq!(tools[0]["_meta"]["securitySchemes"], oauth);
         assert_eq!(tools[1]["securitySchemes"], json!([{"type": "noauth"}]));
+    }
+
+    #[test]
+    fn sessions_are_bound_to_their_owner() {
+        let s = server();
+        let alice = principal(&["mcp"]);
+        let mut bob = principal(&["mcp"]);
+        bob.subject = "bob".into();
+        let out = run(&s, &post(INIT), Some(&alice));
+        let sid = out
+            .response()
+            .and_then(|r| r.header("Mcp-Session-Id"))
+            .expect("sid")
+            .to_owned();
+        let list = legacy(&sid, V, r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#);
+        let status = |p: Option<&mcpauth_core::principal::Principal>, r: &Request| {
+            run(&s, r, p).response().map(|r| r.status)
+        };
+        assert_eq!(status(Some(&alice), &list), Some(200));
+        assert_eq!(status(Some(&bob), &list), Some(404));
+        assert_eq!(status(None, &list), Some(404));
+        let del = Request::new(Method::Delete, "/mcp").with_header("Mcp-Session-Id", &sid);
+        assert_eq!(status(Some(&bob), &del), Some(404));
+        assert_eq!(status(Some(&alice), &del), Some(200));
+        assert_eq!(status(Some(&alice), &list), Some(404));
     }
 }

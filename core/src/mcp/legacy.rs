@@ -9,7 +9,7 @@ use super::context::{LogLevel, McpError};
 use super::jsonrpc::{Envelope, ErrorCode, MessageKind, RequestId};
 use super::methods::Dispatch;
 use super::server::{Entropy, McpServer, WireError, error_response, id_json};
-use super::session::{SessionError, SessionInfo};
+use super::session::{SessionError, SessionInfo, session_owner};
 use super::{McpOutcome, ProtocolVersion};
 use crate::http::{Request, Response};
 use crate::principal::Principal;
@@ -34,7 +34,9 @@ impl McpServer {
         let params = params.unwrap_or_default();
         let id = env.id.clone();
         if env.kind == MessageKind::Request && env.method == "initialize" {
-            return self.initialize(id, &params, now, &entropy).await;
+            return self
+                .initialize(id, &params, session_owner(principal), now, &entropy)
+                .await;
         }
 
         // Session and version.
@@ -51,7 +53,12 @@ impl McpServer {
                 ));
             }
             let sid = req.header("Mcp-Session-Id").unwrap_or_default();
-            let Some(info) = self.sessions.get(sid, now).await else {
+            let info = self
+                .sessions
+                .get(sid, now)
+                .await
+                .filter(|i| i.owner == session_owner(principal));
+            let Some(info) = info else {
                 return respond(WireError::new(
                     404,
                     id,
@@ -173,6 +180,7 @@ impl McpServer {
         &self,
         id: Option<RequestId>,
         params: &Map<String, Value>,
+        owner: Option<[u8; 32]>,
         now: UnixTime,
         entropy: &Entropy,
     ) -> McpOutcome {
@@ -225,7 +233,7 @@ impl McpServer {
             let Some(sid) = session_id(entropy) else {
                 return unavailable(&rid, "Service unavailable");
             };
-            match self.sessions.create(&sid, version, now).await {
+            match self.sessions.create(&sid, version, owner, now).await {
                 Ok(()) => resp = resp.with_header("Mcp-Session-Id", sid),
                 Err(SessionError::Full | SessionError::Unknown) => {
                     return unavailable(&rid, "Too many active sessions");

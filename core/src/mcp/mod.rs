@@ -51,6 +51,11 @@
 //! never spans an `.await` (the store's futures are already complete), so
 //! spinning costs nanoseconds. It is the same choice as the OAuth memory store.
 //!
+//! A session is bound to the principal that opened it (subject and client
+//! id, see [`session_owner`]): a request or `DELETE` presenting the id under
+//! another identity is answered 404 like an unknown session, so a leaked
+//! session id is useless without the owner's token.
+//!
 //! ## Responses
 //! Requests are answered with `application/json`, or with a buffered
 //! `text/event-stream` body when the handler emitted progress or log
@@ -101,7 +106,9 @@ pub use registry::{
     RegistryError, ResourceHandler, ToolHandler,
 };
 pub use server::McpServer;
-pub use session::{MemorySessionStore, NoSessionStore, SessionError, SessionInfo, SessionStore};
+pub use session::{
+    MemorySessionStore, NoSessionStore, SessionError, SessionInfo, SessionStore, session_owner,
+};
 
 /// A protocol version this server implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

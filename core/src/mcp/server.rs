@@ -130,7 +130,7 @@ impl McpServer {
         let resp = match req.method {
             Method::Post => return self.post(req, principal, now, entropy).await,
             Method::Get => self.get(req),
-            Method::Delete => self.delete(req, now).await,
+            Method::Delete => self.delete(req, principal, now).await,
             // CORS preflight of an allowed origin. Requested headers are
             // echoed (tool-specific `Mcp-Param-*` names cannot be listed).
             Method::Options if req.header("Origin").is_some() => Response::empty(204)
@@ -217,7 +217,12 @@ impl McpServer {
         self.not_allowed()
     }
 
-    async fn delete(&self, req: &Request, now: UnixTime) -> Response {
+    async fn delete(
+        &self,
+        req: &Request,
+        principal: Option<&Principal>,
+        now: UnixTime,
+    ) -> Response {
         let modern = req
             .header("MCP-Protocol-Version")
             .and_then(|v| ProtocolVersion::parse(v.trim()))
@@ -237,7 +242,12 @@ impl McpServer {
             );
         }
         let id = req.header("Mcp-Session-Id").unwrap_or_default();
-        if self.sessions.get(id, now).await.is_none() || !self.sessions.remove(id).await {
+        let owned = self
+            .sessions
+            .get(id, now)
+            .await
+            .is_some_and(|i| i.owner == super::session::session_owner(principal));
+        if !owned || !self.sessions.remove(id).await {
             return error_response(
                 &WireError::new(404, None, ErrorCode::InvalidRequest, "Session not found"),
                 false,

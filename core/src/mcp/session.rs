@@ -31,6 +31,23 @@ pub struct SessionInfo {
     pub initialized: bool,
     /// The level set by `logging/setLevel`, if any.
     pub log_level: Option<LogLevel>,
+    /// Who opened the session ([`session_owner`]): requests of anyone else
+    /// are answered as if the session did not exist (session hijacking).
+    pub owner: Option<[u8; 32]>,
+}
+
+/// The owner fingerprint of a session: SHA-256 over the principal's subject
+/// and client id (`None` without authentication).
+pub fn session_owner(principal: Option<&crate::principal::Principal>) -> Option<[u8; 32]> {
+    use sha2::{Digest, Sha256};
+    let p = principal?;
+    let mut h = Sha256::new();
+    h.update((p.subject.len() as u64).to_be_bytes());
+    h.update(p.subject.as_bytes());
+    h.update(p.client_id.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&h.finalize());
+    Some(out)
 }
 
 /// Why a session operation failed.
@@ -53,11 +70,12 @@ impl fmt::Display for SessionError {
 
 /// Storage of 2025-era sessions. Implementations must bound what they hold.
 pub trait SessionStore: Send + Sync {
-    /// Create a session `id` (fresh random, visible ASCII).
+    /// Create a session `id` (fresh random, visible ASCII) for `owner`.
     fn create<'a>(
         &'a self,
         id: &'a str,
         version: ProtocolVersion,
+        owner: Option<[u8; 32]>,
         now: UnixTime,
     ) -> BoxFuture<'a, Result<(), SessionError>>;
     /// Look a session up and refresh its idle timer; `None` when unknown,
@@ -93,6 +111,7 @@ impl SessionStore for NoSessionStore {
         &'a self,
         _id: &'a str,
         _version: ProtocolVersion,
+        _owner: Option<[u8; 32]>,
         _now: UnixTime,
     ) -> BoxFuture<'a, Result<(), SessionError>> {
         Box::pin(ready(Err(SessionError::Full)))
@@ -198,6 +217,7 @@ impl SessionStore for MemorySessionStore {
         &'a self,
         id: &'a str,
         version: ProtocolVersion,
+        owner: Option<[u8; 32]>,
         now: UnixTime,
     ) -> BoxFuture<'a, Result<(), SessionError>> {
         let mut t = self.table.lock();
@@ -217,6 +237,7 @@ impl SessionStore for MemorySessionStore {
                     version,
                     initialized: false,
                     log_level: None,
+                    owner,
                 },
                 last_seen: now,
             });
