@@ -169,14 +169,21 @@ async fn main(spawner: Spawner) {
         port: args.port,
         ..Config::default()
     };
-    let runner = mcpauth_embassy::new(stack, config, HTTP_RESOURCES.take(), service, rng, &CLOCK);
+    let mut runner =
+        mcpauth_embassy::new(stack, config, HTTP_RESOURCES.take(), service, rng, &CLOCK);
+    // RAM of the server task's state besides the static buffers (what the
+    // task pool reserves for `run()`), reported in BENCHMARKS.md.
+    let task_bytes = core::mem::size_of_val(&runner.run());
     spawner.spawn(http_task(runner).expect("http task"));
     println!(
-        "mcpauth-embassy-tap: serving {} on {} port {} ({} sockets, clock {})",
+        "mcpauth-embassy-tap: serving {} on {} port {} ({} sockets, {} B static buffers, \
+         {} B run() future, clock {})",
         args.resource,
         args.ip,
         args.port,
         SOCKETS,
+        core::mem::size_of::<Resources<SOCKETS>>(),
+        task_bytes,
         if args.clock_known {
             "provisioned"
         } else {
