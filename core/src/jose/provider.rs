@@ -116,8 +116,9 @@ pub trait RsaProvider: Send + Sync + fmt::Debug {
 }
 
 /// The default backend: the pure-Rust `rsa` crate (>= 0.10, constant-time
-/// `crypto-bigint` arithmetic, blinded private operations). Works on every
-/// target, including `no_std` devices.
+/// `crypto-bigint` arithmetic, blinded private operations, and every CRT
+/// signature checked with the public key before release, against fault
+/// attacks). Works on every target, including `no_std` devices.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PureRustRsa;
 

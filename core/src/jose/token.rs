@@ -428,6 +428,10 @@ pub(crate) fn sign_compact(
         return Err(SignError::TooLarge);
     }
     let sig = keys.provider().sign_rs256(key, out.as_bytes(), rng)?;
+    if sig.len() != key.verifying_key().signature_len() {
+        // A backend bug; never publish a token no one can verify.
+        return Err(SignError::Provider);
+    }
     out.push('.');
     out.push_str(&Base64UrlUnpadded::encode_string(&sig));
     Ok(out)

@@ -241,3 +241,37 @@ fn key_sets_use_the_installed_provider() {
     assert_eq!(verify(&refusing, &token), Err(TokenError::BadSignature));
     assert!(verify(&keys, &token).is_ok());
 }
+
+/// A backend that returns signatures of the wrong length.
+#[derive(Debug)]
+struct Truncating;
+
+impl RsaProvider for Truncating {
+    fn name(&self) -> &'static str {
+        "truncating"
+    }
+    fn sign_rs256(
+        &self,
+        key: &SigningKey,
+        msg: &[u8],
+        rng: &mut dyn crate::rand::SecureRandom,
+    ) -> Result<Vec<u8>, SignError> {
+        let mut sig = PURE_RUST_RSA.sign_rs256(key, msg, rng)?;
+        sig.pop();
+        Ok(sig)
+    }
+    fn verify_rs256(&self, key: &VerifyingKey, msg: &[u8], sig: &[u8]) -> bool {
+        PURE_RUST_RSA.verify_rs256(key, msg, sig)
+    }
+}
+
+static TRUNCATING: Truncating = Truncating;
+
+#[test]
+fn a_backend_signature_of_the_wrong_length_is_never_published() {
+    let keys = keys_a().with_provider(&TRUNCATING);
+    assert_eq!(
+        keys.issue_access_token(&claims(), &mut rng()),
+        Err(SignError::Provider)
+    );
+}
