@@ -35,6 +35,7 @@
 //! - [`mcp`]: JSON-RPC framing and the Streamable HTTP transport, both eras.
 //! - [`store`]: persistence traits and the bounded in-memory store.
 //! - [`http`]: the host-agnostic request/response model.
+//! - [`server`]: the router both hosts call (all-in-one or resource-only).
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -50,5 +51,6 @@ pub mod mcp;
 pub mod oauth;
 pub mod principal;
 pub mod rand;
+pub mod server;
 pub mod store;
 pub mod time;

@@ -1,0 +1,348 @@
+//! The router end to end without sockets: an all-in-one server (issuer +
+//! MCP) and a fleet member trusting a remote issuer's keys.
+
+extern crate std;
+
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use core::future::Future;
+use core::pin::pin;
+use core::task::{Context, Poll, Waker};
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::jose::testing::rfc7515_a2_key;
+use crate::jose::{AccessTokenClaims, Audience, SigningKey};
+use crate::mcp::{CallToolResult, McpConfig, NoSessionStore, Registry, Tool};
+use crate::oauth::ServerConfig;
+use crate::rand::InsecureSeededRandom;
+use crate::store::{MemoryStore, MemoryStoreLimits};
+
+const ISSUER: &str = "https://auth.example";
+const RESOURCE: &str = "https://auth.example/mcp";
+const T0: u64 = 1_800_000_000;
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..1000 {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+    panic!("future never completed");
+}
+
+struct NoUsers;
+
+impl UserAuthenticator for NoUsers {
+    fn authenticate(
+        &self,
+        _username: &str,
+        _password: &str,
+    ) -> impl Future<Output = Option<String>> + Send {
+        core::future::ready(None)
+    }
+}
+
+fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.tool(
+        Tool::new("whoami", json!({"type": "object"})),
+        |ctx, _args| {
+            Box::pin(async move {
+                let who = ctx.principal.as_ref().map(|p| p.subject.clone());
+                Ok(CallToolResult::text(
+                    who.unwrap_or_else(|| "anonymous".into()),
+                ))
+            })
+        },
+    )
+    .expect("whoami");
+    r.tool(
+        Tool::new("admin", json!({"type": "object"})).with_required_scopes(&["admin"]),
+        |_ctx, _args| Box::pin(async move { Ok(CallToolResult::text("ok")) }),
+    )
+    .expect("admin");
+    r
+}
+
+fn mcp(resource_path: &str) -> McpServer {
+    let mut config = McpConfig::new("mcpauth-test", "0.0.0");
+    config.endpoint_path = resource_path.into();
+    config.stateless = true;
+    McpServer::new(config, registry(), Box::new(NoSessionStore))
+}
+
+type Auth = AuthorizationServer<MemoryStore, NoUsers>;
+
+struct AllInOne {
+    auth: Auth,
+    resource: ResourceServer<MemoryStore>,
+    keys: KeySet,
+    rng: InsecureSeededRandom,
+    now: Option<UnixTime>,
+}
+
+impl AllInOne {
+    fn new() -> AllInOne {
+        let mut config = ServerConfig::new(ISSUER);
+        config.scopes_supported = vec!["mcp".into(), "admin".into()];
+        let guard = ResourceGuard::new(&config, RESOURCE, &["mcp"]);
+        let auth =
+            AuthorizationServer::new(config, MemoryStore::new(MemoryStoreLimits::SERVER), NoUsers);
+        let resource = ResourceServer::new(
+            mcp("/mcp"),
+            Protection::Bearer(guard),
+            MemoryStore::new(MemoryStoreLimits::SERVER),
+        );
+        AllInOne {
+            auth,
+            resource,
+            keys: KeySet::new(rfc7515_a2_key()),
+            rng: InsecureSeededRandom::new(7),
+            now: Some(UnixTime(T0)),
+        }
+    }
+
+    fn send(&mut self, req: Request) -> Response {
+        let mut env = Env {
+            now: self.now,
+            rng: &mut self.rng,
+            keys: &self.keys,
+        };
+        block_on(handle_all_in_one(
+            &self.auth,
+            &self.resource,
+            &req,
+            &mut env,
+        ))
+    }
+
+    fn token(&mut self, scope: &str) -> String {
+        let claims = claims(scope, RESOURCE);
+        self.keys
+            .issue_access_token(&claims, &mut self.rng)
+            .expect("sign")
+    }
+}
+
+fn claims(scope: &str, audience: &str) -> AccessTokenClaims {
+    AccessTokenClaims {
+        iss: ISSUER.into(),
+        sub: "user-alice".into(),
+        aud: Audience::One(audience.into()),
+        client_id: "client-1".into(),
+        scope: scope.into(),
+        iat: T0,
+        exp: T0 + 300,
+        jti: String::new(),
+        extra: Default::default(),
+    }
+}
+
+fn mcp_post(body: Value, token: Option<&str>) -> Request {
+    let method = body["method"].as_str().unwrap_or_default().to_string();
+    let mut req = Request::new(Method::Post, "/mcp")
+        .with_header("Content-Type", "application/json")
+        .with_header("Accept", "application/json, text/event-stream")
+        .with_header("MCP-Protocol-Version", "2026-07-28")
+        .with_header("Mcp-Method", method)
+        .with_body(body.to_string());
+    if let Some(name) = body["params"]["name"].as_str() {
+        req = req.with_header("Mcp-Name", name);
+    }
+    if let Some(token) = token {
+        req = req.with_header("Authorization", alloc::format!("Bearer {token}"));
+    }
+    req
+}
+
+fn call(tool: &str) -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {
+            "name": tool, "arguments": {},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {}
+            }
+        }
+    })
+}
+
+fn body_json(resp: &Response) -> Value {
+    serde_json::from_slice(&resp.body).expect("json body")
+}
+
+#[test]
+fn health_and_unknown_paths() {
+    let mut s = AllInOne::new();
+    let ok = s.send(Request::new(Method::Get, "/healthz"));
+    assert_eq!(ok.status, 200);
+    assert_eq!(body_json(&ok)["status"], "ok");
+    assert_eq!(s.send(Request::new(Method::Post, "/healthz")).status, 405);
+    let missing = s.send(Request::new(Method::Get, "/nope"));
+    assert_eq!(missing.status, 404);
+    assert_eq!(body_json(&missing)["error"], "not_found");
+}
+
+#[test]
+fn oauth_paths_reach_the_authorization_server() {
+    let mut s = AllInOne::new();
+    let meta = s.send(Request::new(
+        Method::Get,
+        "/.well-known/oauth-authorization-server",
+    ));
+    assert_eq!(meta.status, 200);
+    assert_eq!(body_json(&meta)["issuer"], ISSUER);
+    let pr = s.send(Request::new(
+        Method::Get,
+        "/.well-known/oauth-protected-resource/mcp",
+    ));
+    assert_eq!(body_json(&pr)["resource"], RESOURCE);
+}
+
+#[test]
+fn mcp_without_a_token_is_challenged() {
+    let mut s = AllInOne::new();
+    let resp = s.send(mcp_post(call("whoami"), None));
+    assert_eq!(resp.status, 401);
+    let challenge = resp.header("WWW-Authenticate").expect("challenge");
+    assert!(challenge.starts_with("Bearer "));
+    assert!(challenge.contains(
+        "resource_metadata=\"https://auth.example/.well-known/oauth-protected-resource/mcp\""
+    ));
+}
+
+#[test]
+fn mcp_with_a_valid_token_reaches_the_tool_as_the_principal() {
+    let mut s = AllInOne::new();
+    let token = s.token("mcp");
+    let resp = s.send(mcp_post(call("whoami"), Some(&token)));
+    assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+    let body = body_json(&resp);
+    assert_eq!(body["result"]["content"][0]["text"], "user-alice");
+}
+
+#[test]
+fn a_token_for_another_resource_is_refused() {
+    let mut s = AllInOne::new();
+    let claims = claims("mcp", "https://other.example/mcp");
+    let token = s
+        .keys
+        .issue_access_token(&claims, &mut s.rng)
+        .expect("sign");
+    let resp = s.send(mcp_post(call("whoami"), Some(&token)));
+    assert_eq!(resp.status, 401);
+    assert!(
+        resp.header("WWW-Authenticate")
+            .unwrap_or("")
+            .contains("invalid_token")
+    );
+}
+
+#[test]
+fn a_tool_needing_more_scope_gets_a_step_up_challenge() {
+    let mut s = AllInOne::new();
+    let token = s.token("mcp");
+    let resp = s.send(mcp_post(call("admin"), Some(&token)));
+    assert_eq!(resp.status, 403);
+    let challenge = resp.header("WWW-Authenticate").expect("challenge");
+    assert!(challenge.contains("error=\"insufficient_scope\""));
+    assert!(challenge.contains("scope=\"mcp admin\""), "{challenge}");
+    let token = s.token("mcp admin");
+    assert_eq!(s.send(mcp_post(call("admin"), Some(&token))).status, 200);
+}
+
+#[test]
+fn unknown_time_fails_closed_with_503() {
+    let mut s = AllInOne::new();
+    let token = s.token("mcp");
+    s.now = None;
+    let resp = s.send(mcp_post(call("whoami"), Some(&token)));
+    assert_eq!(resp.status, 503);
+    assert!(resp.header("Retry-After").is_some());
+}
+
+fn fleet(protection_open: bool) -> ResourceServer<NoRevocations> {
+    let device = "http://device.local/mcp";
+    if protection_open {
+        return ResourceServer::new(mcp("/mcp"), Protection::DangerouslyOpen, NoRevocations);
+    }
+    let guard = ResourceGuard::remote(
+        ISSUER,
+        device,
+        "http://device.local/.well-known/oauth-protected-resource/mcp".into(),
+        &["mcp"],
+    );
+    ResourceServer::with_remote_issuer(mcp("/mcp"), guard, ISSUER, NoRevocations)
+}
+
+fn send_fleet(rs: &ResourceServer<NoRevocations>, keys: &KeySet, req: Request) -> Response {
+    let mut rng = InsecureSeededRandom::new(3);
+    let resp = block_on(rs.handle(&req, Some(UnixTime(T0)), &mut rng, keys));
+    resp.unwrap_or_else(not_found)
+}
+
+#[test]
+fn a_fleet_member_points_clients_at_the_remote_issuer() {
+    let rs = fleet(false);
+    let keys = KeySet::from_verifying_keys(vec![rfc7515_a2_key().verifying_key().clone()])
+        .expect("verify-only keys");
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+    ] {
+        let resp = send_fleet(&rs, &keys, Request::new(Method::Get, path));
+        assert_eq!(resp.status, 200);
+        let doc = body_json(&resp);
+        assert_eq!(doc["resource"], "http://device.local/mcp");
+        assert_eq!(doc["authorization_servers"][0], ISSUER);
+        assert_eq!(doc["bearer_methods_supported"][0], "header");
+    }
+    assert_eq!(
+        send_fleet(&rs, &keys, Request::new(Method::Get, "/other")).status,
+        404
+    );
+}
+
+#[test]
+fn a_fleet_member_verifies_the_issuers_tokens_offline() {
+    let rs = fleet(false);
+    let issuer_keys = KeySet::new(rfc7515_a2_key());
+    let device_keys = KeySet::from_jwks_json(&issuer_keys.to_jwks_json()).expect("jwks");
+    let mut rng = InsecureSeededRandom::new(9);
+    let good = issuer_keys
+        .issue_access_token(&claims("mcp", "http://device.local/mcp"), &mut rng)
+        .expect("sign");
+    let resp = send_fleet(&rs, &device_keys, mcp_post(call("whoami"), Some(&good)));
+    assert_eq!(resp.status, 200);
+    // Same claims, signed by a key the device does not trust.
+    let stranger = KeySet::new(
+        SigningKey::generate(&mut InsecureSeededRandom::new(11), 2048).expect("keygen"),
+    );
+    let forged = stranger
+        .issue_access_token(&claims("mcp", "http://device.local/mcp"), &mut rng)
+        .expect("sign");
+    let resp = send_fleet(&rs, &device_keys, mcp_post(call("whoami"), Some(&forged)));
+    assert_eq!(resp.status, 401);
+}
+
+#[test]
+fn an_open_server_needs_no_token_but_still_cannot_step_up() {
+    let rs = fleet(true);
+    let keys = KeySet::new(rfc7515_a2_key());
+    let resp = send_fleet(&rs, &keys, mcp_post(call("whoami"), None));
+    assert_eq!(resp.status, 200);
+    assert_eq!(
+        body_json(&resp)["result"]["content"][0]["text"],
+        "anonymous"
+    );
+    assert_eq!(
+        send_fleet(&rs, &keys, mcp_post(call("admin"), None)).status,
+        403
+    );
+}
