@@ -262,6 +262,22 @@ impl SigningKey {
         Self::from_rsa(key)
     }
 
+    /// Load a PEM private key of either common form: PKCS#8
+    /// (`-----BEGIN PRIVATE KEY-----`) or PKCS#1
+    /// (`-----BEGIN RSA PRIVATE KEY-----`, older `openssl genrsa`).
+    pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        if !pem
+            .trim_start()
+            .starts_with("-----BEGIN RSA PRIVATE KEY-----")
+        {
+            return Self::from_pkcs8_pem(pem);
+        }
+        let key = PrivateKey::from_pkcs1_pem(pem).map_err(|_| KeyError::Pem)?;
+        key.validate().map_err(|_| KeyError::InvalidKey)?;
+        Self::from_rsa(key)
+    }
+
     /// Export as PKCS#8 DER (zeroized when dropped).
     pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         let doc = self.key.to_pkcs8_der().map_err(|_| KeyError::Encoding)?;

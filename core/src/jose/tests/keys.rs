@@ -77,6 +77,29 @@ fn pkcs8_round_trips_keep_the_kid() {
 }
 
 #[test]
+fn pem_of_either_form_loads() {
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    let pkcs1 = key_a()
+        .rsa()
+        .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+        .expect("pkcs1");
+    assert!(pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+    let key = SigningKey::from_pem(&pkcs1).expect("pkcs1 pem");
+    assert_eq!(key.kid(), key_a().kid());
+    let pkcs8 = key_a().to_pkcs8_pem().expect("pkcs8");
+    assert_eq!(
+        SigningKey::from_pem(&pkcs8).map(|k| k.kid().to_string()),
+        Ok(key_a().kid().to_string())
+    );
+    let broken = pkcs1.replace('M', "N");
+    assert_eq!(
+        SigningKey::from_pem(&broken).map(|_| ()),
+        Err(KeyError::Pem)
+    );
+    assert_eq!(SigningKey::from_pem("junk").map(|_| ()), Err(KeyError::Pem));
+}
+
+#[test]
 fn key_loading_refusals() {
     assert_eq!(
         SigningKey::from_pkcs8_der(b"not a key").map(|_| ()),
