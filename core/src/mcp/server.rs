@@ -100,9 +100,12 @@ impl McpServer {
         now: UnixTime,
         rng: &mut dyn SecureRandom,
     ) -> impl Future<Output = McpOutcome> + Send + 'a {
+        // Only POST can mint a session or stream events.
         let mut bytes = [0u8; 40];
         let entropy = Entropy {
-            bytes: rng.fill(&mut bytes).ok().map(|()| bytes),
+            bytes: (req.method == Method::Post)
+                .then(|| rng.fill(&mut bytes).ok().map(|()| bytes))
+                .flatten(),
         };
         async move {
             let mut outcome = self.route(req, principal, now, entropy).await;
