@@ -18,6 +18,9 @@ pub const MAX_JWKS_KEYS: usize = 16;
 /// Largest JWKS document accepted, in bytes, before parsing.
 pub const MAX_JWKS_LEN: usize = 64 * 1024;
 
+/// JWK members that only private keys have (RFC 7518 §6.2.2, §6.3.2, §6.4).
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
 /// A JWKS document was refused. Carries only the index of the offending key
 /// and the name of the offending member, never key material.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +63,12 @@ pub enum JwksError {
     },
     /// No entry is an RSA signature key usable with RS256.
     NoUsableKeys,
+    /// Entry `index` carries private key material (`d`, `p`, `k`, …): the
+    /// issuer is leaking its key, and nothing from it should be trusted.
+    PrivateKeyMaterial {
+        /// Position in `keys`.
+        index: usize,
+    },
 }
 
 impl fmt::Display for JwksError {
@@ -80,6 +89,9 @@ impl fmt::Display for JwksError {
             Self::BadKey { index, reason } => write!(f, "JWKS key {index}: {reason}"),
             Self::DuplicateKid { index } => write!(f, "JWKS key {index}: duplicate kid"),
             Self::NoUsableKeys => f.write_str("JWKS document has no RS256 signature key"),
+            Self::PrivateKeyMaterial { index } => {
+                write!(f, "JWKS key {index} contains private key material")
+            }
         }
     }
 }
@@ -135,6 +147,7 @@ fn str_member<'a>(
 
 /// Parse a JWKS into verifying keys.
 ///
+/// Any entry with private key material is refused outright.
 /// Entries that are not RSA keys, are meant for encryption (`use` other than
 /// `sig`), name another algorithm than RS256, or whose `key_ops` exclude
 /// `verify`, are skipped. An RSA signature key that is malformed, weak or
@@ -160,6 +173,9 @@ pub fn parse_jwks(json: &str) -> Result<Vec<VerifyingKey>, JwksError> {
         let Value::Object(jwk) = entry else {
             return Err(JwksError::NotAnObject { index });
         };
+        if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
+            return Err(JwksError::PrivateKeyMaterial { index });
+        }
         let kty = str_member(jwk, index, "kty")?.ok_or(JwksError::InvalidMember {
             index,
             member: "kty",

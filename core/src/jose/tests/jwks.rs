@@ -131,6 +131,14 @@ fn jwks_parsing_skips_foreign_keys_and_refuses_bad_ones() {
             JwksError::TooManyKeys,
         ),
         (" ".repeat(MAX_JWKS_LEN + 1), JwksError::TooLarge),
+        (
+            format!(r#"{{"keys":[{good},{}]}}"#, jwk(A2_N, r#","d":"AQAB""#)),
+            JwksError::PrivateKeyMaterial { index: 1 },
+        ),
+        (
+            r#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#.into(),
+            JwksError::PrivateKeyMaterial { index: 0 },
+        ),
     ];
     for (doc, expected) in cases {
         assert_eq!(
