@@ -3,23 +3,23 @@
 //! against the issuer's JWKS, provisioned at build time or first boot, with
 //! its own canonical resource URL as the required audience.
 //!
-//! Routes: RFC 9728 metadata (`/.well-known/oauth-protected-resource` and
-//! its path-suffixed form), `GET /healthz`, and the MCP endpoint behind the
-//! bearer guard. Anything else is 404.
+//! Every protocol decision is the core's router
+//! ([`mcpauth_core::server::ResourceServer::with_remote_issuer`]): RFC 9728
+//! metadata naming the issuer, the bearer guard and its 401/403 challenges,
+//! 503 while the clock is unknown, `/healthz`, 404. This type only holds the
+//! provisioned pieces and lets the application replace the JWKS.
 
 use alloc::string::String;
-use alloc::vec::Vec;
 
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::mutex::Mutex;
-use mcpauth_core::http::{Method, Request, Response};
+use mcpauth_core::http::{Request, Response};
 use mcpauth_core::jose::{JwksError, KeySet};
-use mcpauth_core::mcp::{McpOutcome, McpServer};
-use mcpauth_core::oauth::{ResourceGuard, authenticate_bearer, canonical_resource};
+use mcpauth_core::mcp::McpServer;
+use mcpauth_core::oauth::{ResourceGuard, canonical_resource};
+use mcpauth_core::server::{self, NoRevocations, ResourceServer};
 
-use crate::core_pending::{
-    NoRevocations, clock_unknown, is_metadata_path, metadata_url, resource_metadata,
-};
+use crate::core_pending::metadata_url;
 use crate::service::{DeviceEnv, Service};
 
 /// What a fleet device is provisioned with.
@@ -42,7 +42,8 @@ pub struct Provisioning<'a> {
 pub enum ProvisioningError {
     /// The JWKS did not parse, had no usable key, or too many keys.
     Jwks(JwksError),
-    /// The resource URL is not an absolute http(s) URL without fragment.
+    /// The resource URL is not a canonical absolute http(s) URL (RFC 8707:
+    /// lowercase scheme and host, no fragment, no trailing slash).
     ResourceUrl,
     /// The issuer is not an absolute http(s) URL.
     IssuerUrl,
@@ -64,27 +65,26 @@ fn is_http_url(url: &str) -> bool {
         && !url.bytes().any(|b| b.is_ascii_control() || b == b' ')
 }
 
-/// The fleet resource server: bearer guard + RFC 9728 metadata + MCP.
-pub struct ResourceServer {
+/// The fleet resource server: the core's router for a remote issuer plus
+/// the provisioned key set.
+pub struct FleetService {
     issuer: String,
     resource: String,
-    scopes: Vec<String>,
-    guard: ResourceGuard,
     metadata_url: String,
     keys: Mutex<CriticalSectionRawMutex, KeySet>,
-    mcp: McpServer,
+    router: ResourceServer<NoRevocations>,
 }
 
-impl core::fmt::Debug for ResourceServer {
+impl core::fmt::Debug for FleetService {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ResourceServer")
+        f.debug_struct("FleetService")
             .field("issuer", &self.issuer)
             .field("resource", &self.resource)
             .finish_non_exhaustive()
     }
 }
 
-impl ResourceServer {
+impl FleetService {
     /// A resource server for `provisioning`, serving `mcp` (whose
     /// `endpoint_path` must be the path of the resource URL).
     pub fn new(provisioning: Provisioning<'_>, mcp: McpServer) -> Result<Self, ProvisioningError> {
@@ -97,11 +97,6 @@ impl ResourceServer {
             .ok_or(ProvisioningError::ResourceUrl)?;
         let keys =
             KeySet::from_jwks_json(provisioning.jwks_json).map_err(ProvisioningError::Jwks)?;
-        let scopes: Vec<String> = provisioning
-            .scopes
-            .iter()
-            .map(|s| String::from(*s))
-            .collect();
         let metadata_url = metadata_url(&resource);
         let guard = ResourceGuard::remote(
             provisioning.issuer,
@@ -109,14 +104,14 @@ impl ResourceServer {
             metadata_url.clone(),
             provisioning.scopes,
         );
-        Ok(ResourceServer {
+        let router =
+            ResourceServer::with_remote_issuer(mcp, guard, provisioning.issuer, NoRevocations);
+        Ok(FleetService {
             issuer: String::from(provisioning.issuer),
             resource,
-            guard,
             metadata_url,
-            scopes,
             keys: Mutex::new(keys),
-            mcp,
+            router,
         })
     }
 
@@ -137,63 +132,17 @@ impl ResourceServer {
     pub fn metadata_url(&self) -> &str {
         &self.metadata_url
     }
-
-    fn insufficient_scope(&self, required: &[String]) -> Response {
-        let needed: Vec<&str> = required.iter().map(String::as_str).collect();
-        self.guard.insufficient_scope(&needed)
-    }
-
-    async fn mcp(&self, req: &Request, env: DeviceEnv<'_>) -> Response {
-        // CORS preflights carry no credentials; the MCP server answers them.
-        if req.method == Method::Options {
-            let now = env.now.unwrap_or(mcpauth_core::time::UnixTime(0));
-            return match self.mcp.handle(req, None, now, env.rng).await {
-                McpOutcome::Response(r) => r,
-                McpOutcome::InsufficientScope { required } => self.insufficient_scope(&required),
-            };
-        }
-        // A request without credentials still gets the 401 challenge (so
-        // discovery works before the clock is set); a token is refused
-        // with 503 until the time is known.
-        let Some(now) = env.now else {
-            if req.header_count("authorization") > 0 {
-                return clock_unknown();
-            }
-            return self.guard.unauthorized(None);
-        };
-        let principal = {
-            let keys = self.keys.lock().await;
-            match authenticate_bearer(req, &keys, &self.guard, Some(now), &NoRevocations).await {
-                Ok(p) => p,
-                Err(resp) => return resp,
-            }
-        };
-        match self.mcp.handle(req, Some(&principal), now, env.rng).await {
-            McpOutcome::Response(r) => r,
-            McpOutcome::InsufficientScope { required } => self.insufficient_scope(&required),
-        }
-    }
 }
 
-impl Service for ResourceServer {
+impl Service for FleetService {
     async fn handle<'a>(&'a self, req: &'a Request, env: DeviceEnv<'a>) -> Response {
-        let path = req.path.as_str();
-        if is_metadata_path(&self.resource, path) {
-            return match req.method {
-                Method::Get | Method::Head => {
-                    resource_metadata(&self.resource, &self.issuer, &self.scopes)
-                }
-                _ => Response::empty(405).with_header("Allow", "GET, HEAD"),
-            };
+        if let Some(resp) = server::health(req) {
+            return resp;
         }
-        if path == "/healthz" {
-            return Response::empty(200)
-                .with_header("Content-Type", "text/plain")
-                .with_body(&b"ok"[..]);
+        let keys = self.keys.lock().await;
+        match self.router.handle(req, env.now, env.rng, &keys).await {
+            Some(resp) => resp,
+            None => server::not_found(),
         }
-        if path == self.mcp.config().endpoint_path {
-            return self.mcp(req, env).await;
-        }
-        Response::empty(404)
     }
 }

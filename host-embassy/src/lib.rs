@@ -7,7 +7,7 @@
 //!  embassy-net TcpSocket ×SOCKETS ──► http (httparse, fixed buffers)
 //!        ▲                                 │ core::http::Request
 //!        │ bytes                           ▼
-//!  Runner::run (one task) ◄── Response ── Service (ResourceServer: guard + RFC 9728 + McpServer)
+//!  Runner::run (one task) ◄── Response ── Service (FleetService: guard + RFC 9728 + McpServer)
 //!                                              ▲ now (WallClock) · rng (BoardRng) · JWKS
 //! ```
 //!
@@ -17,7 +17,7 @@
 //! `core_pending.rs`, to be moved there).
 //!
 //! ## Shapes
-//! 1. **Fleet resource server** ([`ResourceServer`]): validates RS256 access
+//! 1. **Fleet resource server** ([`FleetService`]): validates RS256 access
 //!    tokens offline against the JWKS of a central mcpauth issuer
 //!    ([`Provisioning`]: issuer, own canonical resource URL = required
 //!    audience, JWKS, scopes); serves RFC 9728 metadata and 401/403
@@ -68,7 +68,7 @@ mod server;
 mod service;
 
 pub use clock::WallClock;
-pub use fleet::{Provisioning, ProvisioningError, ResourceServer};
+pub use fleet::{FleetService, Provisioning, ProvisioningError};
 pub use rng::{BoardRng, SharedRng};
 pub use server::{
     Config, REQUEST_BUFFER, Resources, Runner, SLOT_BYTES, TCP_RX_BUFFER, TCP_TX_BUFFER, new,

@@ -1,7 +1,7 @@
 //! What the connection loop calls for each request: a [`Service`].
 //!
 //! The adapter only frames HTTP; a `Service` composes the core's pieces and
-//! answers. [`crate::ResourceServer`] is the fleet service; an application
+//! answers. [`crate::FleetService`] is the fleet service; an application
 //! may write its own (e.g. the core's router once it composes the
 //! authorization server for the standalone shape).
 

@@ -2,7 +2,7 @@
 //! through it embassy-net, embassy-time, embassy-sync, httparse) without
 //! std, builds the whole server on a null network driver, polls its
 //! `Runner::run` once (every socket starts listening), and serves requests
-//! through the fleet `ResourceServer` from raw HTTP bytes.
+//! through the fleet `FleetService` from raw HTTP bytes.
 //!
 //! The board pieces a real device supplies are stubbed here, with the only
 //! unsafe code of this module: a single-threaded critical section (this
@@ -24,7 +24,7 @@ use mcpauth_core::mcp::{CallToolResult, McpConfig, McpServer, NoSessionStore, Re
 use mcpauth_core::rand::{RngError, SecureRandom};
 use mcpauth_core::time::UnixTime;
 use mcpauth_embassy::{
-    BoardRng, Config, DeviceEnv, Provisioning, ResourceServer, Resources, Service, WallClock,
+    BoardRng, Config, DeviceEnv, FleetService, Provisioning, Resources, Service, WallClock,
 };
 
 // ------------------------------------------------------------ board stubs
@@ -114,7 +114,7 @@ const ISSUER: &str = "https://issuer.example";
 const RESOURCE: &str = "http://device.example/mcp";
 
 fn serve(
-    service: &ResourceServer,
+    service: &FleetService,
     raw: &[u8],
     now: Option<UnixTime>,
 ) -> Result<Response, &'static str> {
@@ -172,7 +172,7 @@ pub fn embassy_check() -> Result<(), &'static str> {
     mcp_config.stateless = true;
     let mcp = McpServer::new(mcp_config, registry, Box::new(NoSessionStore));
     let jwks = issuer.to_jwks_json();
-    let service = ResourceServer::new(
+    let service = FleetService::new(
         Provisioning {
             issuer: ISSUER,
             resource: RESOURCE,

@@ -8,7 +8,7 @@ use alloc::boxed::Box;
 use alloc::format;
 
 use mcpauth_core::mcp::{CallToolResult, McpConfig, McpServer, MemorySessionStore, Registry, Tool};
-use mcpauth_embassy::{Provisioning, ProvisioningError, ResourceServer};
+use mcpauth_embassy::{FleetService, Provisioning, ProvisioningError};
 use serde_json::json;
 
 /// MCP sessions kept at once (2025-era clients); each costs a few hundred
@@ -72,9 +72,7 @@ pub fn registry() -> Registry {
 
 /// The fleet resource server for `provisioning`, with the MCP endpoint at
 /// the path of the resource URL.
-pub fn resource_server(
-    provisioning: Provisioning<'_>,
-) -> Result<ResourceServer, ProvisioningError> {
+pub fn resource_server(provisioning: Provisioning<'_>) -> Result<FleetService, ProvisioningError> {
     let mut config = McpConfig::new("mcpauth-embassy-device", env!("CARGO_PKG_VERSION"));
     config.endpoint_path = mcpauth_embassy::core_pending::split_origin(provisioning.resource)
         .map(|(_, path)| path)
@@ -85,5 +83,5 @@ pub fn resource_server(
     config.limits.page_size = 16;
     let sessions = MemorySessionStore::new(MCP_SESSIONS, config.limits.session_idle_secs);
     let mcp = McpServer::new(config, registry(), Box::new(sessions));
-    ResourceServer::new(provisioning, mcp)
+    FleetService::new(provisioning, mcp)
 }

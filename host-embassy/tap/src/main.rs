@@ -19,7 +19,7 @@ use embassy_net::{Ipv4Cidr, StackResources, StaticConfigV4};
 use embassy_net_tuntap::TunTapDevice;
 use mcpauth_core::rand::{RngError, SecureRandom};
 use mcpauth_core::time::UnixTime;
-use mcpauth_embassy::{BoardRng, Config, Provisioning, ResourceServer, Resources, WallClock};
+use mcpauth_embassy::{BoardRng, Config, FleetService, Provisioning, Resources, WallClock};
 use static_cell::{ConstStaticCell, StaticCell};
 
 /// Concurrent HTTP connections.
@@ -89,7 +89,7 @@ async fn net_task(mut runner: embassy_net::Runner<'static, TunTapDevice>) -> ! {
     runner.run().await
 }
 
-type HttpRunner = mcpauth_embassy::Runner<'static, ResourceServer, LinuxRng, SOCKETS>;
+type HttpRunner = mcpauth_embassy::Runner<'static, FleetService, LinuxRng, SOCKETS>;
 
 #[embassy_executor::task]
 async fn http_task(mut runner: HttpRunner) -> ! {
@@ -99,7 +99,7 @@ async fn http_task(mut runner: HttpRunner) -> ! {
 static STACK_RESOURCES: StaticCell<StackResources<{ SOCKETS + 1 }>> = StaticCell::new();
 // Const-initialised in place: no 47 KiB temporary on the stack (matters on a board).
 static HTTP_RESOURCES: ConstStaticCell<Resources<SOCKETS>> = ConstStaticCell::new(Resources::new());
-static SERVICE: StaticCell<ResourceServer> = StaticCell::new();
+static SERVICE: StaticCell<FleetService> = StaticCell::new();
 static RNG: StaticCell<BoardRng<LinuxRng>> = StaticCell::new();
 static CLOCK: WallClock = WallClock::unknown();
 

@@ -25,7 +25,7 @@ use mcpauth_core::jose::{AccessTokenClaims, Audience, KeySet, SigningKey};
 use mcpauth_core::rand::InsecureSeededRandom;
 use mcpauth_core::time::UnixTime;
 use mcpauth_embassy::http::{parse_head, write_head};
-use mcpauth_embassy::{BoardRng, DeviceEnv, Provisioning, ResourceServer, Service};
+use mcpauth_embassy::{BoardRng, DeviceEnv, FleetService, Provisioning, Service};
 use serde_json::json;
 
 /// Counts live bytes and their high-water mark. Reviewed reason for
@@ -85,7 +85,7 @@ const RESOURCE: &str = "http://10.42.0.2/mcp";
 
 /// One request from raw bytes to serialized response bytes, as the
 /// connection loop does it. Returns (status, peak extra heap, live after).
-fn measure(service: &ResourceServer, raw: &[u8], now: UnixTime) -> (u16, usize, isize) {
+fn measure(service: &FleetService, raw: &[u8], now: UnixTime) -> (u16, usize, isize) {
     static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(100);
     let rng = BoardRng::new(InsecureSeededRandom::new(
         SEED.fetch_add(1, Ordering::SeqCst),

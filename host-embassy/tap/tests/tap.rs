@@ -554,11 +554,12 @@ fn tap_client() {
     // The device without a clock fails closed, and says why.
     let r = mcp_post(DEV_B, &token("valid_b"), &tools_list_body());
     assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!(r.header("Retry-After"), Some("5"));
     assert!(
         r.json()["error_description"]
             .as_str()
             .unwrap()
-            .contains("clock"),
+            .contains("time"),
         "{r:?}"
     );
     assert_eq!(
