@@ -30,7 +30,8 @@
 //!   RNG and hands it in as a [`BoardRng`]. No `getrandom`.
 //! - **Monotonic time**: embassy-time (the board's time driver).
 //! - **Wall clock**: [`WallClock`], provisioned or set later (SNTP); until
-//!   then token validation fails closed with 503 "device clock is not set".
+//!   then every MCP request is answered 503 (retry later) and no token is
+//!   ever accepted.
 //! - **Critical sections**: the board's `critical-section` implementation
 //!   (the clock, RNG and key set are shared behind embassy-sync mutexes).
 //! - **Heap**: the core uses `alloc`; the board installs a global allocator
