@@ -15,7 +15,8 @@
 //! (RUSTSEC-2023-0071, the Marvin timing attack on private-key operations;
 //! an authorization server signs over the network). `rsa` 0.10 fixes it. We
 //! use `rsa` 0.10 directly, with blinded `pkcs1v15_sign_with_rng`, under a
-//! thin compact-JWS layer of our own (~100 lines in `token.rs`) instead of
+//! thin compact-JWS layer of our own (`sign_compact` and `verify` in
+//! `token.rs`, about a hundred lines) instead of
 //! plugging it into jwt-compact's `Algorithm`, because:
 //!
 //! - `Algorithm::sign` takes no RNG and cannot fail. Blinding needs the
@@ -60,13 +61,15 @@
 //!
 //! # Keys and rotation
 //!
-//! `kid` is the RFC 7638 thumbprint, so it is stable across restarts and
-//! instances. A host persists the active key with
+//! Keys load from PKCS#8 DER/PEM (or PKCS#1 PEM via [`SigningKey::from_pem`])
+//! and must be 2048 to 4096 bits. `kid` is the RFC 7638 thumbprint, so it is
+//! stable across restarts and instances. A host persists the active key with
 //! [`SigningKey::to_pkcs8_der`] (a zeroizing buffer) and retired keys as
 //! public JWKs ([`KeySet::to_jwks_json`] / [`parse_jwks`] /
 //! [`KeySet::add_verifying_key`]). A key set holds at most [`MAX_JWKS_KEYS`]
 //! keys, the bound resource servers apply to a JWKS, so an issuer never
-//! publishes a JWKS its own resource servers refuse.
+//! publishes a JWKS its own resource servers refuse. A JWKS entry carrying
+//! private key material is refused, not skipped: the issuer is leaking keys.
 //!
 //! Tests of this crate and of dependent crates (feature `testing`) get
 //! instant, deterministic keys from `jose::testing` — never for production.
