@@ -181,3 +181,36 @@ fn error_displays_are_hand_written() {
         "the random number generator failed while signing"
     );
 }
+
+#[test]
+fn rfc7517_a1_public_key_set() {
+    // RFC 7517 Appendix A.1, verbatim: an EC encryption key (skipped) and
+    // the RSA key of RFC 7638 §3.1.
+    let doc = r#"{"keys":
+       [
+         {"kty":"EC",
+          "crv":"P-256",
+          "x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+          "y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM",
+          "use":"enc",
+          "kid":"1"},
+
+         {"kty":"RSA",
+          "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+          "e":"AQAB",
+          "alg":"RS256",
+          "kid":"2011-04-29"}
+       ]
+     }"#;
+    let keys = parse_jwks(doc).expect("RFC 7517 A.1");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].kid(), "2011-04-29");
+    assert_eq!(keys[0].bits(), 2048);
+    assert_eq!(
+        keys[0].thumbprint(),
+        "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    );
+    let set = KeySet::from_jwks_json(doc).expect("key set");
+    assert!(set.find("2011-04-29").is_some());
+    assert_eq!(set.active_kid(), None);
+}
