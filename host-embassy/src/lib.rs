@@ -67,6 +67,7 @@ pub mod http;
 mod rng;
 mod server;
 mod service;
+mod standalone;
 
 pub use clock::WallClock;
 pub use fleet::{FleetService, Provisioning, ProvisioningError};
@@ -75,3 +76,7 @@ pub use server::{
     Config, REQUEST_BUFFER, Resources, Runner, SLOT_BYTES, TCP_RX_BUFFER, TCP_TX_BUFFER, new,
 };
 pub use service::{DeviceEnv, Service};
+pub use standalone::{
+    DeviceAuthorizationServer, DeviceLogin, IssuerRevocations, StandaloneError, StandaloneService,
+    authorization_server,
+};

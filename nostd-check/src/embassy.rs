@@ -22,9 +22,11 @@ use mcpauth_core::http::Response;
 use mcpauth_core::jose::{AccessTokenClaims, Audience, KeySet, SigningKey};
 use mcpauth_core::mcp::{CallToolResult, McpConfig, McpServer, NoSessionStore, Registry, Tool};
 use mcpauth_core::rand::{RngError, SecureRandom};
+use mcpauth_core::store::MemoryStoreLimits;
 use mcpauth_core::time::UnixTime;
 use mcpauth_embassy::{
-    BoardRng, Config, DeviceEnv, FleetService, Provisioning, Resources, Service, WallClock,
+    BoardRng, Config, DeviceEnv, DeviceLogin, FleetService, Provisioning, Resources, Service,
+    StandaloneService, WallClock,
 };
 
 // ------------------------------------------------------------ board stubs
@@ -114,7 +116,7 @@ const ISSUER: &str = "https://issuer.example";
 const RESOURCE: &str = "http://device.example/mcp";
 
 fn serve(
-    service: &FleetService,
+    service: &impl Service,
     raw: &[u8],
     now: Option<UnixTime>,
 ) -> Result<Response, &'static str> {
@@ -205,6 +207,34 @@ pub fn embassy_check() -> Result<(), &'static str> {
     let late = Some(now.plus(3600));
     if serve(&service, request(&bearer, init).as_bytes(), late)?.status != 401 {
         return Err("expired token accepted");
+    }
+
+    // The standalone shape: the device as its own issuer.
+    let login = DeviceLogin::new("admin", "device password", &mut rng).map_err(|_| "rng")?;
+    let auth = mcpauth_embassy::authorization_server(
+        "http://device.example",
+        login,
+        MemoryStoreLimits::DEVICE,
+        "device",
+    );
+    let standalone_mcp = McpServer::new(
+        McpConfig::new("nostd-device", "0"),
+        Registry::new(),
+        Box::new(NoSessionStore),
+    );
+    let device_key = SigningKey::generate(&mut rng, 2048).map_err(|_| "keygen")?;
+    let standalone =
+        StandaloneService::new(&auth, standalone_mcp, device_key).map_err(|_| "standalone")?;
+    let as_meta = serve(
+        &standalone,
+        b"GET /.well-known/oauth-authorization-server HTTP/1.1\r\nHost: d\r\n\r\n",
+        Some(now),
+    )?;
+    if as_meta.status != 200 {
+        return Err("standalone: authorization-server metadata not served");
+    }
+    if serve(&standalone, request("", init).as_bytes(), Some(now))?.status != 401 {
+        return Err("standalone: request without a token not challenged");
     }
 
     // The whole server on a null driver: one poll makes every socket listen.

@@ -81,7 +81,7 @@ extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
             match embassy::embassy_check() {
                 Ok(()) => {
                     platform::print(
-                        "nostd-check: mcpauth-embassy served the fleet checks and started its sockets without std\n",
+                        "nostd-check: mcpauth-embassy served the fleet and standalone checks and started its sockets without std\n",
                     );
                     0
                 }

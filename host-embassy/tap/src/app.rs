@@ -7,8 +7,13 @@
 use alloc::boxed::Box;
 use alloc::format;
 
+use mcpauth_core::jose::SigningKey;
 use mcpauth_core::mcp::{CallToolResult, McpConfig, McpServer, MemorySessionStore, Registry, Tool};
-use mcpauth_embassy::{FleetService, Provisioning, ProvisioningError};
+use mcpauth_core::store::MemoryStoreLimits;
+use mcpauth_embassy::{
+    DeviceAuthorizationServer, DeviceLogin, FleetService, Provisioning, ProvisioningError,
+    StandaloneError, StandaloneService,
+};
 use serde_json::json;
 
 /// MCP sessions kept at once (2025-era clients); each costs a few hundred
@@ -73,15 +78,37 @@ pub fn registry() -> Registry {
 /// The fleet resource server for `provisioning`, with the MCP endpoint at
 /// the path of the resource URL.
 pub fn resource_server(provisioning: Provisioning<'_>) -> Result<FleetService, ProvisioningError> {
-    let mut config = McpConfig::new("mcpauth-embassy-device", env!("CARGO_PKG_VERSION"));
-    config.endpoint_path = mcpauth_embassy::core_pending::split_origin(provisioning.resource)
+    let path = mcpauth_embassy::core_pending::split_origin(provisioning.resource)
         .map(|(_, path)| path)
         .filter(|p| !p.is_empty())
-        .unwrap_or("/mcp")
-        .into();
+        .unwrap_or("/mcp");
+    FleetService::new(provisioning, mcp_server(path))
+}
+
+fn mcp_server(endpoint_path: &str) -> McpServer {
+    let mut config = McpConfig::new("mcpauth-embassy-device", env!("CARGO_PKG_VERSION"));
+    config.endpoint_path = endpoint_path.into();
     config.limits.sessions = MCP_SESSIONS;
     config.limits.page_size = 16;
     let sessions = MemorySessionStore::new(MCP_SESSIONS, config.limits.session_idle_secs);
-    let mcp = McpServer::new(config, registry(), Box::new(sessions));
-    FleetService::new(provisioning, mcp)
+    McpServer::new(config, registry(), Box::new(sessions))
+}
+
+/// The standalone device's authorization server: `issuer` is the device's
+/// public base URL; the store has the core's device-sized tables.
+pub fn authorization_server(issuer: &str, login: DeviceLogin) -> DeviceAuthorizationServer {
+    mcpauth_embassy::authorization_server(
+        issuer,
+        login,
+        MemoryStoreLimits::DEVICE,
+        "mcpauth device",
+    )
+}
+
+/// Issuer + MCP on the device, signing with `key`.
+pub fn standalone_service(
+    auth: &DeviceAuthorizationServer,
+    key: SigningKey,
+) -> Result<StandaloneService<'_>, StandaloneError> {
+    StandaloneService::new(auth, mcp_server("/mcp"), key)
 }

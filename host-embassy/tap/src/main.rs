@@ -1,12 +1,16 @@
 //! host-embassy on Linux: embassy-executor (`platform-std`), embassy-time's
-//! std driver and `embassy-net-tuntap`, serving the fleet resource server on
-//! a TAP device. The stand-in for a board: here the "hardware RNG" is
-//! getrandom and the provisioning comes from files and arguments.
+//! std driver and `embassy-net-tuntap`, serving on a TAP device. The
+//! stand-in for a board: here the "hardware RNG" is getrandom and the
+//! provisioning comes from files and arguments.
 //!
 //! ```text
+//! # fleet resource server (tokens from a central issuer)
 //! mcpauth-embassy-tap --tap tap0 --ip 10.42.0.2/24 --port 80 \
 //!     --issuer https://issuer.example --resource http://10.42.0.2/mcp \
 //!     --jwks jwks.json [--scopes mcp] [--clock provisioned|unset]
+//! # standalone: the device is its own issuer
+//! mcpauth-embassy-tap --mode standalone --tap tap2 --ip 10.42.2.2/24 \
+//!     --issuer http://10.42.2.2 --key signing-key.der --user admin --password PW
 //! ```
 extern crate alloc;
 
@@ -15,11 +19,15 @@ mod app;
 use std::net::Ipv4Addr;
 
 use embassy_executor::Spawner;
-use embassy_net::{Ipv4Cidr, StackResources, StaticConfigV4};
+use embassy_net::{Ipv4Cidr, Stack, StackResources, StaticConfigV4};
 use embassy_net_tuntap::TunTapDevice;
+use mcpauth_core::jose::SigningKey;
 use mcpauth_core::rand::{RngError, SecureRandom};
 use mcpauth_core::time::UnixTime;
-use mcpauth_embassy::{BoardRng, Config, FleetService, Provisioning, Resources, WallClock};
+use mcpauth_embassy::{
+    BoardRng, Config, DeviceAuthorizationServer, DeviceLogin, FleetService, Provisioning,
+    Resources, StandaloneService, WallClock,
+};
 use static_cell::{ConstStaticCell, StaticCell};
 
 /// Concurrent HTTP connections.
@@ -35,24 +43,32 @@ impl SecureRandom for LinuxRng {
 }
 
 struct Args {
+    standalone: bool,
     tap: String,
     ip: Ipv4Cidr,
     port: u16,
     issuer: String,
     resource: String,
     jwks: String,
+    key: Vec<u8>,
+    user: String,
+    password: String,
     scopes: Vec<String>,
     clock_known: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
+        standalone: false,
         tap: "tap0".into(),
         ip: Ipv4Cidr::new(Ipv4Addr::new(10, 42, 0, 2), 24),
         port: 80,
         issuer: String::new(),
         resource: String::new(),
         jwks: String::new(),
+        key: Vec::new(),
+        user: "admin".into(),
+        password: String::new(),
         scopes: vec!["mcp".into()],
         clock_known: true,
     };
@@ -60,6 +76,7 @@ fn parse_args() -> Result<Args, String> {
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
+            "--mode" => args.standalone = value == "standalone",
             "--tap" => args.tap = value,
             "--ip" => {
                 let (ip, len) = value.split_once('/').ok_or("--ip wants a.b.c.d/len")?;
@@ -73,15 +90,30 @@ fn parse_args() -> Result<Args, String> {
             "--jwks" => {
                 args.jwks = std::fs::read_to_string(&value).map_err(|e| format!("{value}: {e}"))?
             }
+            "--key" => args.key = std::fs::read(&value).map_err(|e| format!("{value}: {e}"))?,
+            "--user" => args.user = value,
+            "--password" => args.password = value,
             "--scopes" => args.scopes = value.split(' ').map(String::from).collect(),
             "--clock" => args.clock_known = value != "unset",
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
-    if args.issuer.is_empty() || args.resource.is_empty() || args.jwks.is_empty() {
-        return Err("--issuer, --resource and --jwks are required".into());
+    let complete = if args.standalone {
+        !args.issuer.is_empty() && !args.key.is_empty() && !args.password.is_empty()
+    } else {
+        !args.issuer.is_empty() && !args.resource.is_empty() && !args.jwks.is_empty()
+    };
+    if !complete {
+        return Err("fleet needs --issuer, --resource and --jwks; \
+                    standalone needs --issuer, --key and --password"
+            .into());
     }
     Ok(args)
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("mcpauth-embassy-tap: {msg}");
+    std::process::exit(2);
 }
 
 #[embassy_executor::task]
@@ -89,73 +121,40 @@ async fn net_task(mut runner: embassy_net::Runner<'static, TunTapDevice>) -> ! {
     runner.run().await
 }
 
-type HttpRunner = mcpauth_embassy::Runner<'static, FleetService, LinuxRng, SOCKETS>;
+type FleetRunner = mcpauth_embassy::Runner<'static, FleetService, LinuxRng, SOCKETS>;
+type StandaloneRunner =
+    mcpauth_embassy::Runner<'static, StandaloneService<'static>, LinuxRng, SOCKETS>;
 
 #[embassy_executor::task]
-async fn http_task(mut runner: HttpRunner) -> ! {
+async fn fleet_task(mut runner: FleetRunner) -> ! {
+    runner.run().await
+}
+
+#[embassy_executor::task]
+async fn standalone_task(mut runner: StandaloneRunner) -> ! {
     runner.run().await
 }
 
 static STACK_RESOURCES: StaticCell<StackResources<{ SOCKETS + 1 }>> = StaticCell::new();
 // Const-initialised in place: no 47 KiB temporary on the stack (matters on a board).
 static HTTP_RESOURCES: ConstStaticCell<Resources<SOCKETS>> = ConstStaticCell::new(Resources::new());
-static SERVICE: StaticCell<FleetService> = StaticCell::new();
+static FLEET: StaticCell<FleetService> = StaticCell::new();
+static AUTH: StaticCell<DeviceAuthorizationServer> = StaticCell::new();
+static STANDALONE: StaticCell<StandaloneService<'static>> = StaticCell::new();
 static RNG: StaticCell<BoardRng<LinuxRng>> = StaticCell::new();
 static CLOCK: WallClock = WallClock::unknown();
 
-#[embassy_executor::main]
-async fn main(spawner: Spawner) {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("mcpauth-embassy-tap: {e}");
-            std::process::exit(2);
-        }
-    };
-
-    // Provisioning: the wall clock (a board would read an RTC or run SNTP),
-    // the issuer, the resource URL and the JWKS.
-    if args.clock_known {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        CLOCK.set(UnixTime(secs));
-    }
-    let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
-    let service = match app::resource_server(Provisioning {
-        issuer: &args.issuer,
-        resource: &args.resource,
-        jwks_json: &args.jwks,
-        scopes: &scopes,
-    }) {
-        Ok(s) => SERVICE.init(s),
-        Err(e) => {
-            eprintln!("mcpauth-embassy-tap: provisioning refused: {e}");
-            std::process::exit(2);
-        }
-    };
-
-    let device = match TunTapDevice::new(&args.tap) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!(
-                "mcpauth-embassy-tap: cannot open TAP device {}: {e}",
-                args.tap
-            );
-            std::process::exit(2);
-        }
-    };
+fn start_network(spawner: &Spawner, args: &Args, rng: &BoardRng<LinuxRng>) -> Stack<'static> {
+    let device = TunTapDevice::new(&args.tap)
+        .unwrap_or_else(|e| fail(&format!("cannot open TAP device {}: {e}", args.tap)));
     let net_config = embassy_net::Config::ipv4_static(StaticConfigV4 {
         address: args.ip,
         gateway: None,
         dns_servers: Default::default(),
     });
     let mut seed = [0u8; 8];
-    let rng = RNG.init(BoardRng::new(LinuxRng));
     if rng.handle().fill(&mut seed).is_err() {
-        eprintln!("mcpauth-embassy-tap: RNG failed");
-        std::process::exit(2);
+        fail("RNG failed");
     }
     let (stack, net_runner) = embassy_net::new(
         device,
@@ -164,26 +163,65 @@ async fn main(spawner: Spawner) {
         u64::from_le_bytes(seed),
     );
     spawner.spawn(net_task(net_runner).expect("net task"));
+    stack
+}
 
+#[embassy_executor::main]
+async fn main(spawner: Spawner) {
+    let args = parse_args().unwrap_or_else(|e| fail(&e));
+
+    // Provisioning of the wall clock (a board would read an RTC or run SNTP).
+    if args.clock_known {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        CLOCK.set(UnixTime(secs));
+    }
+    let rng: &'static BoardRng<LinuxRng> = RNG.init(BoardRng::new(LinuxRng));
+    let stack = start_network(&spawner, &args, rng);
     let config = Config {
         port: args.port,
         ..Config::default()
     };
-    let mut runner =
-        mcpauth_embassy::new(stack, config, HTTP_RESOURCES.take(), service, rng, &CLOCK);
-    // RAM of the server task's state besides the static buffers (what the
-    // task pool reserves for `run()`), reported in BENCHMARKS.md.
-    let task_bytes = core::mem::size_of_val(&runner.run());
-    spawner.spawn(http_task(runner).expect("http task"));
+    let resources = HTTP_RESOURCES.take();
+    let (task_bytes, what) = if args.standalone {
+        let key = SigningKey::from_pkcs8_der(&args.key)
+            .unwrap_or_else(|_| fail("the signing key is not an RSA PKCS#8 DER key"));
+        let login = DeviceLogin::new(&args.user, &args.password, &mut rng.handle())
+            .unwrap_or_else(|_| fail("RNG failed"));
+        let auth = AUTH.init(app::authorization_server(&args.issuer, login));
+        let service = STANDALONE.init(
+            app::standalone_service(auth, key)
+                .unwrap_or_else(|e| fail(&format!("standalone refused: {e:?}"))),
+        );
+        let mut runner = mcpauth_embassy::new(stack, config, resources, &*service, rng, &CLOCK);
+        // RAM of the server task's state besides the static buffers.
+        let bytes = core::mem::size_of_val(&runner.run());
+        spawner.spawn(standalone_task(runner).expect("http task"));
+        (bytes, format!("standalone issuer {}", args.issuer))
+    } else {
+        let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
+        let service = FLEET.init(
+            app::resource_server(Provisioning {
+                issuer: &args.issuer,
+                resource: &args.resource,
+                jwks_json: &args.jwks,
+                scopes: &scopes,
+            })
+            .unwrap_or_else(|e| fail(&format!("provisioning refused: {e}"))),
+        );
+        let mut runner = mcpauth_embassy::new(stack, config, resources, &*service, rng, &CLOCK);
+        let bytes = core::mem::size_of_val(&runner.run());
+        spawner.spawn(fleet_task(runner).expect("http task"));
+        (bytes, format!("fleet resource {}", args.resource))
+    };
     println!(
-        "mcpauth-embassy-tap: serving {} on {} port {} ({} sockets, {} B static buffers, \
-         {} B run() future, clock {})",
-        args.resource,
+        "mcpauth-embassy-tap: serving {what} on {} port {} ({SOCKETS} sockets, {} B static \
+         buffers, {task_bytes} B run() future, clock {})",
         args.ip,
         args.port,
-        SOCKETS,
         core::mem::size_of::<Resources<SOCKETS>>(),
-        task_bytes,
         if args.clock_known {
             "provisioned"
         } else {

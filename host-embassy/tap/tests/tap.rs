@@ -29,6 +29,10 @@ const ISSUER: &str = "https://issuer.test";
 const DEV_A: &str = "10.42.0.2";
 /// Device B: clock never set.
 const DEV_B: &str = "10.42.1.2";
+/// Device C: standalone, its own issuer.
+const DEV_C: &str = "10.42.2.2";
+const DEVICE_PASSWORD: &str = "correct horse battery staple";
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const SOCKETS: usize = 4;
 
 fn resource(ip: &str) -> String {
@@ -159,6 +163,9 @@ fn tap_end_to_end() {
         "valid_b": mint(&issuer_keys, &mut rng, |c| c.aud = Audience::One(resource(DEV_B))),
     });
     std::fs::write(dir.join("tokens.json"), tokens.to_string()).unwrap();
+    let device_key = SigningKey::generate(&mut rng, 2048).unwrap();
+    let key_path = dir.join("device-key.der");
+    std::fs::write(&key_path, &*device_key.to_pkcs8_der().unwrap()).unwrap();
 
     ip(&["netns", "add", &name]);
     let mut ns = Namespace {
@@ -167,7 +174,11 @@ fn tap_end_to_end() {
         dir: dir.clone(),
     };
     ip(&["-n", &name, "link", "set", "lo", "up"]);
-    for (tap, host_side) in [("tap0", "10.42.0.1/24"), ("tap1", "10.42.1.1/24")] {
+    for (tap, host_side) in [
+        ("tap0", "10.42.0.1/24"),
+        ("tap1", "10.42.1.1/24"),
+        ("tap2", "10.42.2.1/24"),
+    ] {
         ip(&["-n", &name, "tuntap", "add", "name", tap, "mode", "tap"]);
         ip(&["-n", &name, "addr", "add", host_side, "dev", tap]);
         ip(&["-n", &name, "link", "set", tap, "up"]);
@@ -195,6 +206,23 @@ fn tap_end_to_end() {
             .unwrap();
         ns.devices.push(child);
     }
+    let child = Command::new("ip")
+        .args(["netns", "exec", &name, device])
+        .args([
+            "--mode",
+            "standalone",
+            "--tap",
+            "tap2",
+            "--ip",
+            &format!("{DEV_C}/24"),
+        ])
+        .args(["--issuer", &format!("http://{DEV_C}")])
+        .arg("--key")
+        .arg(&key_path)
+        .args(["--user", "admin", "--password", DEVICE_PASSWORD])
+        .spawn()
+        .unwrap();
+    ns.devices.push(child);
 
     // The client: this same test binary, inside the namespace.
     let me = std::env::current_exe().unwrap();
@@ -724,5 +752,250 @@ fn tap_client() {
         SOCKETS * 2,
         started.elapsed().as_secs_f64()
     ));
+    checks += standalone_flow();
     println!("tap_client: {checks} checks passed");
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).unwrap() + marker.len();
+    page[start..][..page[start..].find('"').unwrap()].to_string()
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let q = url.split_once('?')?.1;
+    q.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| v.to_string())
+    })
+}
+
+/// The standalone device as its own issuer: discovery, registration, the
+/// sign-in page with the device password, PKCE code exchange, MCP with the
+/// issued token, code replay, refresh, revocation reaching the MCP guard.
+fn standalone_flow() -> usize {
+    let ip = DEV_C;
+    let issuer = format!("http://{ip}");
+    let resource = format!("{issuer}/mcp");
+    let mut checks = 0;
+    let mut check = |name: &str| {
+        checks += 1;
+        println!("tap_client: ok standalone: {name}");
+    };
+
+    let r = once(
+        ip,
+        "GET",
+        "/.well-known/oauth-authorization-server",
+        &[],
+        "",
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let meta = r.json();
+    assert_eq!(meta["issuer"], issuer);
+    assert_eq!(meta["token_endpoint"], format!("{issuer}/token"));
+    assert!(
+        meta["code_challenge_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("S256"))
+    );
+    let r = once(
+        ip,
+        "GET",
+        "/.well-known/oauth-protected-resource/mcp",
+        &[],
+        "",
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["authorization_servers"], json!([issuer]));
+    let r = once(ip, "GET", "/jwks.json", &[], "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["keys"].as_array().unwrap().len(), 1);
+    let r = once(
+        ip,
+        "POST",
+        "/mcp",
+        &[("Accept", "application/json, text/event-stream")],
+        "{}",
+    );
+    assert_eq!(r.status, 401, "{r:?}");
+    assert!(r.header("WWW-Authenticate").unwrap().contains(&format!(
+        "resource_metadata=\"{issuer}/.well-known/oauth-protected-resource/mcp\""
+    )));
+    check("discovery (RFC 8414, RFC 9728), JWKS, 401 challenge");
+
+    let reg = json!({
+        "redirect_uris": [REDIRECT],
+        "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "client_name": "tap test"
+    })
+    .to_string();
+    let r = once(
+        ip,
+        "POST",
+        "/register",
+        &[("Content-Type", "application/json")],
+        &reg,
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    let client_id = r.json()["client_id"].as_str().unwrap().to_string();
+    check("dynamic client registration");
+
+    let verifier = "tap-test-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
+    let challenge = mcpauth_core::oauth::pkce::s256_challenge(verifier);
+    let authorize_path = format!(
+        "/authorize?{}",
+        form(&[
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("state", "xyz"),
+            ("scope", "mcp"),
+            ("resource", &resource),
+        ])
+    );
+    let sign_in = |password: &str| -> Resp {
+        let page = once(ip, "GET", &authorize_path, &[], "");
+        assert_eq!(page.status, 200, "{page:?}");
+        let cookie = page
+            .header("Set-Cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let html = String::from_utf8(page.body.clone()).unwrap();
+        let body = form(&[
+            ("request_id", &hidden(&html, "request_id")),
+            ("csrf", &hidden(&html, "csrf")),
+            ("username", "admin"),
+            ("password", password),
+            ("decision", "allow"),
+        ]);
+        once(
+            ip,
+            "POST",
+            "/authorize",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Cookie", &cookie),
+            ],
+            &body,
+        )
+    };
+    let wrong = sign_in("not the password");
+    assert_ne!(wrong.status, 303, "{wrong:?}");
+    assert!(wrong.header("Location").is_none());
+    let ok = sign_in(DEVICE_PASSWORD);
+    assert_eq!(ok.status, 303, "{ok:?}");
+    let location = ok.header("Location").unwrap().to_string();
+    assert!(location.starts_with(REDIRECT), "{location}");
+    assert_eq!(query_param(&location, "state").as_deref(), Some("xyz"));
+    let code = query_param(&location, "code").unwrap();
+    check("sign-in page: wrong device password refused, right one redirects with a code");
+
+    let token_form = |extra: &[(&str, &str)]| {
+        let mut pairs = vec![("client_id", client_id.as_str())];
+        pairs.extend_from_slice(extra);
+        once(
+            ip,
+            "POST",
+            "/token",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            &form(&pairs),
+        )
+    };
+    let exchange = |code: &str| {
+        token_form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ])
+    };
+    let r = exchange(&code);
+    assert_eq!(r.status, 200, "{r:?}");
+    let tokens = r.json();
+    let first_access = tokens["access_token"].as_str().unwrap().to_string();
+    assert_eq!(tokens["token_type"], "Bearer");
+    check("PKCE code exchange");
+
+    let mut c = McpClient::new(ip, &first_access);
+    let r = c.rpc(
+        2,
+        "tools/call",
+        json!({"name": "device_status", "arguments": {}}),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        r.json()["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("caller=admin")
+    );
+    drop(c);
+    check("MCP tools/call with the device-issued token (caller = device account)");
+
+    let replay = exchange(&code);
+    assert_eq!(replay.status, 400, "{replay:?}");
+    assert_eq!(replay.json()["error"], "invalid_grant");
+    let r = mcp_post(ip, &first_access, &tools_list_body());
+    assert_eq!(
+        r.status, 401,
+        "token of a replayed code still accepted: {r:?}"
+    );
+    check("code replay refused, and the MCP guard then refuses the token it produced");
+
+    // A second grant for refresh and revocation.
+    let ok = sign_in(DEVICE_PASSWORD);
+    assert_eq!(ok.status, 303, "{ok:?}");
+    let code = query_param(ok.header("Location").unwrap(), "code").unwrap();
+    let r = exchange(&code);
+    assert_eq!(r.status, 200, "{r:?}");
+    let access = r.json()["access_token"].as_str().unwrap().to_string();
+    let refresh = r.json()["refresh_token"].as_str().unwrap().to_string();
+    let r = token_form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]);
+    assert_eq!(r.status, 200, "{r:?}");
+    let access2 = r.json()["access_token"].as_str().unwrap().to_string();
+    let r = token_form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]);
+    assert_eq!(r.status, 400, "reused refresh token: {r:?}");
+    check("refresh rotation; reuse of the old refresh token refused");
+
+    let r = once(
+        ip,
+        "POST",
+        "/revoke",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[("token", &access), ("client_id", &client_id)]),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = mcp_post(ip, &access, &tools_list_body());
+    assert_eq!(r.status, 401, "revoked token still accepted: {r:?}");
+    let _ = access2;
+    check("revoked access token refused by the MCP guard");
+    checks
 }
