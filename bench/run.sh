@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Load test of mcpauth against a bare hyper hello-world on the same machine.
+#
+#   bench/run.sh                 # from the repository root
+#   DURATION=20s CONNS=64 REFRESH_CONNS=16 bench/run.sh
+#
+# Measures, with wrk (installed with apt-get if missing):
+#   1. bare hyper hello-world, POST with the same body  (baseline)
+#   2. mcpauth /mcp tools/call whoami with a valid bearer token (RPS, p99)
+#   3. mcpauth /token refresh grant, REFRESH_CONNS clients each chaining
+#      its own refresh-token family (every rotation durable before answering)
+# and mcpauth's resident memory (VmRSS now, VmHWM peak) after each phase.
+# Only loopback addresses are used; every run is bounded by DURATION.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+REFRESH_CONNS=${REFRESH_CONNS:-16}
+PORT=${PORT:-18481}
+BARE_PORT=${BARE_PORT:-18482}
+PASSWORD='bench-password-123'
+
+if ! command -v wrk >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq wrk
+fi
+cargo build --release -q -p mcpauth --bin mcpauth --example bare_hyper ${CARGO_FEATURES:+--features "$CARGO_FEATURES"}
+BIN=target/release/mcpauth
+BARE=target/release/examples/bare_hyper
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+wait_up() {
+  for _ in $(seq 1 200); do
+    curl -s -o /dev/null "$1" && return 0
+    sleep 0.05
+  done
+  echo "server at $1 did not come up" >&2
+  exit 1
+}
+
+rss() { grep -E '^(VmRSS|VmHWM)' "/proc/$1/status" | tr -s ' ' | tr '\n' ' '; echo; }
+
+echo "== machine: $(nproc) cores, $(uname -r), wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
+
+# 1. Baseline.
+"$BARE" "127.0.0.1:$BARE_PORT" 2>/dev/null &
+PIDS+=($!)
+wait_up "http://127.0.0.1:$BARE_PORT/"
+echo "== bare hyper: POST /mcp, $CONNS connections, $DURATION"
+MCP_TOKEN= MCP_SESSION= wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
+  -s bench/tools_call.lua "http://127.0.0.1:$BARE_PORT/mcp"
+kill "${PIDS[0]}"
+
+# 2 and 3. mcpauth.
+echo "$PASSWORD" | "$BIN" user add bench --data-dir "$WORK/data" >/dev/null
+"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log warn ${SERVE_FLAGS:-} >/dev/null &
+MCPAUTH_PID=$!
+PIDS+=($MCPAUTH_PID)
+wait_up "http://127.0.0.1:$PORT/healthz"
+TOKENS=$(python3 bench/get_tokens.py "http://127.0.0.1:$PORT" bench "$PASSWORD" "$REFRESH_CONNS")
+eval "$TOKENS"
+export CLIENT_ID MCP_TOKEN MCP_SESSION REFRESH_TOKENS
+echo "== mcpauth idle: $(rss $MCPAUTH_PID)"
+
+echo "== mcpauth: POST /mcp tools/call whoami, $CONNS connections, $DURATION"
+wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
+  -s bench/tools_call.lua "http://127.0.0.1:$PORT/mcp"
+echo "== mcpauth after tools/call: $(rss $MCPAUTH_PID)"
+
+echo "== mcpauth: POST /token refresh grant, $REFRESH_CONNS clients, $DURATION"
+wrk -t"$REFRESH_CONNS" -c"$REFRESH_CONNS" -d"$DURATION" --latency \
+  -s bench/refresh.lua "http://127.0.0.1:$PORT/token"
+echo "== mcpauth after refresh: $(rss $MCPAUTH_PID)"

@@ -1,0 +1,43 @@
+//! The baseline of `bench/run.sh`: a bare hyper 1 "hello world" on the same
+//! runtime shape as `mcpauth serve` (tokio multi-thread, HTTP/1.1,
+//! keep-alive), answering every request with a small JSON body.
+//!
+//! `cargo run --release -p mcpauth --example bare_hyper -- 127.0.0.1:8099`
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8099".to_owned());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    eprintln!("bare hyper listening on {addr}");
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let svc = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                // Read the body like the real server does.
+                let _ = req.into_body().collect().await;
+                Ok::<_, Infallible>(
+                    hyper::Response::builder()
+                        .header("content-type", "application/json")
+                        .body(Full::new(Bytes::from_static(
+                            br#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"hello"}]}}"#,
+                        )))
+                        .unwrap_or_default(),
+                )
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
