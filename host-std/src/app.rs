@@ -18,9 +18,10 @@ use mcpauth_core::oauth::{
     AuthorizationServer, Env, ResourceGuard, ServerConfig, UserAuthenticator, authenticate_bearer,
 };
 use mcpauth_core::principal::Principal;
+use mcpauth_core::store::RevocationStore;
 
+use crate::backend::{Backend, SharedKeys, reload_keys, token_kid};
 use crate::cache::{TokenCache, plain_bearer};
-use crate::db::Db;
 use crate::env::{OsRandom, now};
 use crate::server::Handler;
 use crate::users::Users;
@@ -62,14 +63,15 @@ pub struct AppOptions {
 
 /// The composed OAuth + MCP handler.
 pub struct App {
-    oauth: Arc<AuthorizationServer<Db, Users>>,
+    oauth: Arc<AuthorizationServer<Backend, Users>>,
     /// Bounds the OAuth requests running at once on the blocking pool.
     oauth_slots: Arc<tokio::sync::Semaphore>,
     mcp: McpServer,
-    keys: Arc<KeySet>,
+    keys: Arc<SharedKeys>,
+    access_ttl: u64,
     guard: ResourceGuard,
     cache: TokenCache,
-    db: Db,
+    db: Backend,
 }
 
 impl std::fmt::Debug for App {
@@ -103,10 +105,11 @@ impl App {
     /// [`crate::tools::register_builtin`]).
     pub fn new(
         options: &AppOptions,
-        db: Db,
+        db: impl Into<Backend>,
         keys: KeySet,
         registry: Registry,
     ) -> Result<App, AppError> {
+        let db = db.into();
         let mut config = ServerConfig::new(&options.public_url);
         config.access_token_ttl = options.access_token_ttl;
         config.refresh_token_ttl = options.refresh_token_ttl;
@@ -142,11 +145,33 @@ impl App {
             oauth: Arc::new(AuthorizationServer::new(config, db.clone(), users)),
             oauth_slots: Arc::new(tokio::sync::Semaphore::new(OAUTH_CONCURRENCY)),
             mcp,
-            keys: Arc::new(keys),
+            keys: Arc::new(SharedKeys::new(keys)),
+            access_ttl: options.access_token_ttl,
             guard,
             cache: TokenCache::new(options.token_cache),
             db,
         })
+    }
+
+    /// The key set in use (the server reloads it on a shared store).
+    pub fn keys(&self) -> Arc<SharedKeys> {
+        self.keys.clone()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Backend {
+        &self.db
+    }
+
+    /// Reload the key set from the store (blocking work on the blocking
+    /// pool).
+    pub async fn reload_keys(&self) -> Result<(), String> {
+        let db = self.db.clone();
+        let keys = self.keys.clone();
+        let ttl = self.access_ttl;
+        tokio::task::spawn_blocking(move || reload_keys(&db, &keys, ttl))
+            .await
+            .map_err(|e| e.to_string())?
     }
 
     /// The OAuth configuration (issuer, resource).
@@ -159,13 +184,46 @@ impl App {
         let secs = now.map(|t| t.secs()).unwrap_or(0);
         let token = plain_bearer(req);
         if let Some(token) = token
-            && let Some(p) = self.cache.get(token, secs, |jti| {
-                self.db.is_revoked_now(jti, secs).unwrap_or(true)
-            })
+            && let Some(p) = self.cache.get(token, secs, |_| false)
         {
-            return Ok(p);
+            // The revocation check is never cached: on a shared store another
+            // instance may have revoked the token a moment ago.
+            let revoked = match now {
+                Some(t) => self.db.is_jti_revoked(&p.token_id, t).await,
+                None => Err(mcpauth_core::store::StoreError::Unavailable),
+            };
+            match revoked {
+                Ok(false) => return Ok(p),
+                // Revoked: drop it from the cache; the core refuses it below.
+                Ok(true) => drop(self.cache.get(token, secs, |_| true)),
+                // Store down or no clock: the core answers below.
+                Err(_) => {}
+            }
         }
-        let p = authenticate_bearer(req, &self.keys, &self.guard, now, &self.db).await?;
+        let keys = self.keys.get();
+        let p = match authenticate_bearer(req, &keys, &self.guard, now, &self.db).await {
+            Ok(p) => p,
+            Err(resp) => {
+                // Signed by a key this instance has not loaded yet (rotated
+                // through another instance): reload, at most once per
+                // interval, and try again.
+                let unknown_kid = token
+                    .and_then(token_kid)
+                    .filter(|kid| keys.find(kid).is_none());
+                match unknown_kid {
+                    Some(kid)
+                        if self.db.is_shared()
+                            && self.keys.reload_allowed()
+                            && self.reload_keys().await.is_ok()
+                            && self.keys.get().find(&kid).is_some() =>
+                    {
+                        let keys = self.keys.get();
+                        authenticate_bearer(req, &keys, &self.guard, now, &self.db).await?
+                    }
+                    _ => return Err(resp),
+                }
+            }
+        };
         let p = Arc::new(p);
         if let Some(token) = token {
             self.cache.insert(token, p.clone(), secs);
@@ -217,7 +275,7 @@ impl Handler for App {
             return Response::json(503, &br#"{"error":"temporarily_unavailable"}"#[..]);
         };
         let oauth = self.oauth.clone();
-        let keys = self.keys.clone();
+        let keys = self.keys.get();
         let rt = tokio::runtime::Handle::current();
         let answer = tokio::task::spawn_blocking(move || {
             rt.block_on(async move {
@@ -232,6 +290,10 @@ impl Handler for App {
         })
         .await;
         match answer {
+            // A store outage (the core's 503) tells clients when to retry.
+            Ok(Some(resp)) if resp.status == 503 && resp.header("retry-after").is_none() => {
+                resp.with_header("Retry-After", "5")
+            }
             Ok(Some(resp)) => resp,
             Ok(None) => Response::json(404, &br#"{"error":"not_found"}"#[..]),
             Err(_) => Response::json(500, &br#"{"error":"server_error"}"#[..]),

@@ -8,12 +8,12 @@ use clap::Parser;
 use mcpauth_core::mcp::{Registry, RegistryError};
 
 use crate::app::{App, AppOptions};
+use crate::backend::Backend;
 use crate::config::{
     Cli, ClientCommand, Command, CommonArgs, KeysCommand, ServeArgs, ServeSettings, UserCommand,
     resolve_common, resolve_serve,
 };
 use crate::cors::Cors;
-use crate::db::Db;
 use crate::server::{Limits, ServerOptions};
 use crate::users::Users;
 
@@ -55,9 +55,9 @@ fn run(
     }
 }
 
-fn open_db(common: &CommonArgs) -> Result<(Db, crate::config::CommonSettings), BoxError> {
+fn open_db(common: &CommonArgs) -> Result<(Backend, crate::config::CommonSettings), BoxError> {
     let (settings, _) = resolve_common(common, &ServeArgs::default())?;
-    let db = Db::open(&settings.data_dir)?;
+    let db = Backend::open(settings.store.as_deref(), &settings.data_dir)?;
     Ok((db, settings))
 }
 
@@ -154,9 +154,15 @@ fn keys(common: &CommonArgs, command: KeysCommand) -> Result<(), BoxError> {
             Ok(())
         }
         KeysCommand::Rotate => {
-            let k = crate::keys::rotate(&db, settings.access_token_ttl, now)?;
+            let k =
+                db.with_key_lock(|| crate::keys::rotate(&db, settings.access_token_ttl, now))??;
+            let when = if db.is_shared() {
+                "running instances load it within 30 s"
+            } else {
+                "restart the server to use it"
+            };
             println!(
-                "new signing key {} (restart the server to use it; the previous key stays published for {} s)",
+                "new signing key {} ({when}; the previous key stays published for {} s)",
                 k.kid,
                 settings.access_token_ttl + 60
             );
@@ -202,11 +208,13 @@ fn serve(
         Some((c, k)) => Some(load_tls(c, k)?),
         None => None,
     };
-    let db = Db::open(&settings.common.data_dir)?;
+    let db = Backend::open(settings.common.store.as_deref(), &settings.common.data_dir)?;
     let now = crate::env::now()
         .ok_or("the system clock reads before 1970")?
         .secs();
-    let keys = crate::keys::load_or_create(&db, settings.common.access_token_ttl, now)?;
+    let keys = db.with_key_lock(|| {
+        crate::keys::load_or_create(&db, settings.common.access_token_ttl, now)
+    })??;
     let user_count = Users::new(db.clone()).count()?;
     let mut registry = Registry::new();
     crate::tools::register_builtin(&mut registry).map_err(crate::app::AppError::from)?;
@@ -225,6 +233,27 @@ fn serve(
         .build()?;
     let result: Result<(), BoxError> = runtime.block_on(async {
         let app = App::new(&options, db.clone(), keys, registry)?;
+        // On a shared store other instances may rotate the keys: reload
+        // them periodically (and, in the app, on a token with an unknown kid).
+        let key_reloader = db.is_shared().then(|| {
+            let (db, keys) = (db.clone(), app.keys());
+            let ttl = settings.common.access_token_ttl;
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(crate::backend::KEY_RELOAD_INTERVAL);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let (db, keys) = (db.clone(), keys.clone());
+                    let r = tokio::task::spawn_blocking(move || {
+                        crate::backend::reload_keys(&db, &keys, ttl)
+                    })
+                    .await;
+                    if let Ok(Err(e)) = r {
+                        tracing::warn!(error = %e, "could not reload the signing keys");
+                    }
+                }
+            })
+        });
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .map_err(|e| format!("--listen {}: {e}", settings.listen))?;
@@ -261,6 +290,9 @@ fn serve(
         )
         .await;
         sweeper.abort();
+        if let Some(r) = key_reloader {
+            r.abort();
+        }
         Ok(())
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));

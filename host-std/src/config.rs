@@ -36,6 +36,12 @@ pub struct CommonArgs {
     /// Directory holding the database and keys (created 0700) [default: ./mcpauth-data].
     #[arg(long, global = true, env = "MCPAUTH_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Shared store for several instances: a `postgres://` URL (falls back to
+    /// `DATABASE_URL` when that is a postgres URL) [default: the embedded
+    /// database in --data-dir]. URL parameters `schema`, `pool_max`,
+    /// `statement_timeout_ms`, `op_timeout_ms`.
+    #[arg(long, global = true, env = "MCPAUTH_STORE", value_name = "URL")]
+    pub store: Option<String>,
     /// Log format [default: human].
     #[arg(long, global = true, env = "MCPAUTH_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -169,6 +175,7 @@ pub struct FileConfig {
     listen: Option<SocketAddr>,
     public_url: Option<String>,
     data_dir: Option<PathBuf>,
+    store: Option<String>,
     access_token_ttl: Option<DurationValue>,
     refresh_token_ttl: Option<DurationValue>,
     allowed_origins: Option<Vec<String>>,
@@ -249,6 +256,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub struct CommonSettings {
     /// Data directory.
     pub data_dir: PathBuf,
+    /// Shared store URL (`None`: the embedded database in `data_dir`).
+    pub store: Option<String>,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -312,6 +321,16 @@ pub fn resolve_common(
             .clone()
             .or_else(|| file.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from("mcpauth-data")),
+        store: args
+            .store
+            .clone()
+            .or_else(|| {
+                std::env::var("DATABASE_URL")
+                    .ok()
+                    .filter(|u| crate::pg::is_postgres_url(u))
+            })
+            .or_else(|| file.store.clone())
+            .filter(|s| !s.is_empty()),
         log_format: args.log_format.or(file.log_format).unwrap_or_default(),
         log: args
             .log

@@ -8,7 +8,7 @@ use mcpauth_core::jose::{KeySet, SigningKey};
 use mcpauth_core::store::StoreError;
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Db, KEYS, unavailable};
+use crate::backend::{Backend, KvTable};
 use crate::env::OsRandom;
 
 /// RSA modulus size of generated keys.
@@ -56,8 +56,8 @@ impl From<StoreError> for KeyFailure {
 }
 
 /// Every stored key, newest first.
-pub fn list(db: &Db) -> Result<Vec<KeyRecord>, KeyFailure> {
-    let mut keys: Vec<KeyRecord> = db.all_json(KEYS)?;
+pub fn list(db: &Backend) -> Result<Vec<KeyRecord>, KeyFailure> {
+    let mut keys: Vec<KeyRecord> = db.kv_all(KvTable::Keys)?;
     keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
     Ok(keys)
 }
@@ -78,20 +78,13 @@ fn generate(access_ttl: u64, now: u64) -> Result<(SigningKey, KeyRecord), KeyFai
     Ok((key, record))
 }
 
-fn put(db: &Db, records: Vec<KeyRecord>) -> Result<(), KeyFailure> {
+fn put(db: &Backend, records: Vec<KeyRecord>) -> Result<(), KeyFailure> {
     let mut rows = Vec::new();
     for r in records {
         let bytes = serde_json::to_vec(&r).map_err(|e| KeyFailure(e.to_string()))?;
         rows.push((r.kid, bytes));
     }
-    db.write_blocking(move |txn| {
-        let mut t = txn.open_table(KEYS).map_err(unavailable)?;
-        for (kid, bytes) in &rows {
-            t.insert(kid.as_str(), bytes.as_slice())
-                .map_err(unavailable)?;
-        }
-        Ok(())
-    })?;
+    db.kv_put(KvTable::Keys, rows)?;
     Ok(())
 }
 
@@ -105,7 +98,7 @@ fn decode(record: &KeyRecord) -> Result<SigningKey, KeyFailure> {
 /// Load the key set: the active key signs; retired keys verify until their
 /// tokens have expired. Generates and stores a key on first run.
 /// `access_ttl` is the configured access-token lifetime.
-pub fn load_or_create(db: &Db, access_ttl: u64, now: u64) -> Result<KeySet, KeyFailure> {
+pub fn load_or_create(db: &Backend, access_ttl: u64, now: u64) -> Result<KeySet, KeyFailure> {
     let records = list(db)?;
     let active = records.iter().find(|r| r.retired_at.is_none());
     let mut set = match active {
@@ -138,7 +131,7 @@ pub fn load_or_create(db: &Db, access_ttl: u64, now: u64) -> Result<KeySet, KeyF
 
 /// Make a new key active; the previous one is retired (still published until
 /// its tokens expire). Returns the new record.
-pub fn rotate(db: &Db, access_ttl: u64, now: u64) -> Result<KeyRecord, KeyFailure> {
+pub fn rotate(db: &Backend, access_ttl: u64, now: u64) -> Result<KeyRecord, KeyFailure> {
     let mut records = list(db)?;
     let (_, new) = generate(access_ttl, now)?;
     for r in records.iter_mut().filter(|r| r.retired_at.is_none()) {

@@ -7,6 +7,7 @@
 //! To embed mcpauth with your own tools, see `examples/custom_tool.rs`.
 
 pub mod app;
+pub mod backend;
 pub mod cache;
 pub mod cli;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod db;
 pub mod env;
 pub mod keys;
 pub mod logging;
+pub mod pg;
 pub mod server;
 pub mod tools;
 pub mod users;

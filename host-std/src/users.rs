@@ -7,10 +7,9 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use mcpauth_core::rand::SecureRandom;
 use mcpauth_core::store::StoreError;
-use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Db, USERS, unavailable};
+use crate::backend::{Backend, KvTable};
 use crate::env::OsRandom;
 
 /// A stored user.
@@ -101,7 +100,7 @@ fn valid_name(name: &str) -> bool {
 /// User administration and authentication over the database.
 #[derive(Debug, Clone)]
 pub struct Users {
-    db: Db,
+    db: Backend,
     /// A hash of a random password, verified when the user does not exist so
     /// that both answers take the same time.
     dummy_hash: String,
@@ -109,7 +108,8 @@ pub struct Users {
 
 impl Users {
     /// Users stored in `db`.
-    pub fn new(db: Db) -> Users {
+    pub fn new(db: impl Into<Backend>) -> Users {
+        let db = db.into();
         let dummy_hash = hash_password("not-a-real-password").unwrap_or_default();
         Users { db, dummy_hash }
     }
@@ -131,16 +131,7 @@ impl Users {
             created_at: crate::env::now().map(|t| t.secs()).unwrap_or(0),
         };
         let bytes = serde_json::to_vec(&record).map_err(|e| UserError::Internal(e.to_string()))?;
-        let name = username.to_owned();
-        let inserted = self.db.write_blocking(move |txn| {
-            let mut t = txn.open_table(USERS).map_err(unavailable)?;
-            if t.get(name.as_str()).map_err(unavailable)?.is_some() {
-                return Ok(false);
-            }
-            t.insert(name.as_str(), bytes.as_slice())
-                .map_err(unavailable)?;
-            Ok(true)
-        })?;
+        let inserted = self.db.kv_insert_new(KvTable::Users, username, bytes)?;
         if inserted {
             Ok(record)
         } else {
@@ -156,23 +147,14 @@ impl Users {
         let mut record = self.get(username)?.ok_or(UserError::NotFound)?;
         record.password_hash = hash_password(password)?;
         let bytes = serde_json::to_vec(&record).map_err(|e| UserError::Internal(e.to_string()))?;
-        let name = username.to_owned();
-        self.db.write_blocking(move |txn| {
-            let mut t = txn.open_table(USERS).map_err(unavailable)?;
-            t.insert(name.as_str(), bytes.as_slice())
-                .map_err(unavailable)?;
-            Ok(())
-        })?;
+        self.db
+            .kv_put(KvTable::Users, vec![(username.to_owned(), bytes)])?;
         Ok(())
     }
 
     /// Remove a user. Tokens already issued stay valid until they expire.
     pub fn remove(&self, username: &str) -> Result<(), UserError> {
-        let name = username.to_owned();
-        let removed = self.db.write_blocking(move |txn| {
-            let mut t = txn.open_table(USERS).map_err(unavailable)?;
-            Ok(t.remove(name.as_str()).map_err(unavailable)?.is_some())
-        })?;
+        let removed = self.db.kv_remove(KvTable::Users, username)?;
         if removed {
             Ok(())
         } else {
@@ -182,17 +164,17 @@ impl Users {
 
     /// One user.
     pub fn get(&self, username: &str) -> Result<Option<UserRecord>, UserError> {
-        Ok(self.db.get_json(USERS, username)?)
+        Ok(self.db.kv_get(KvTable::Users, username)?)
     }
 
     /// Every user.
     pub fn list(&self) -> Result<Vec<UserRecord>, UserError> {
-        Ok(self.db.all_json(USERS)?)
+        Ok(self.db.kv_all(KvTable::Users)?)
     }
 
     /// How many users exist.
     pub fn count(&self) -> Result<u64, UserError> {
-        Ok(self.db.count(USERS)?)
+        Ok(self.db.kv_count(KvTable::Users)?)
     }
 }
 

@@ -1,0 +1,423 @@
+//! The core's store traits over PostgreSQL. Each method is one statement or
+//! one transaction; the module docs of [`super`] explain the atomic rules.
+
+use mcpauth_core::store::{
+    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, IssuedAccessToken,
+    PendingAuthorization, PendingStore, RefreshFamily, RefreshStore, RevocationStore,
+    RotateOutcome, Rotation, SecretHash, StoreError, secret_matches,
+};
+use mcpauth_core::time::UnixTime;
+use tokio_postgres::Row;
+
+use super::{OpError, PgStore, TOMBSTONE_GRACE_SECS, dec, enc, from_db, to_db};
+
+const FAMILY_COLUMNS: &str = "family_id, client_id, subject, resource, granted_scopes, scopes, \
+     current_hash, current_issued_at, current_expires_at, family_expires_at, revoked";
+
+fn hash_of(bytes: &[u8]) -> Result<SecretHash, OpError> {
+    bytes
+        .try_into()
+        .map_err(|_| OpError::Decode("hash is not 32 bytes".into()))
+}
+
+fn family_of(row: &Row) -> Result<RefreshFamily, OpError> {
+    Ok(RefreshFamily {
+        family_id: row.try_get(0)?,
+        client_id: row.try_get(1)?,
+        subject: row.try_get(2)?,
+        resource: row.try_get(3)?,
+        granted_scopes: row.try_get(4)?,
+        scopes: row.try_get(5)?,
+        current_hash: hash_of(row.try_get(6)?)?,
+        current_issued_at: from_db(row.try_get(7)?),
+        current_expires_at: from_db(row.try_get(8)?),
+        family_expires_at: from_db(row.try_get(9)?),
+        revoked: row.try_get(10)?,
+    })
+}
+
+impl ClientStore for PgStore {
+    async fn insert_client(&self, client: ClientRecord) -> Result<(), StoreError> {
+        self.op("insert client", async {
+            let record = enc(&client)?;
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached(
+                    "INSERT INTO clients (client_id, record, issued_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (client_id) DO NOTHING",
+                )
+                .await?;
+            let n = c
+                .execute(
+                    &stmt,
+                    &[&client.client_id, &record, &to_db(client.issued_at)],
+                )
+                .await?;
+            if n == 0 {
+                return Err(StoreError::Duplicate.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        self.op("read client", async {
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached("SELECT record FROM clients WHERE client_id = $1")
+                .await?;
+            match c.query_opt(&stmt, &[&client_id]).await? {
+                Some(row) => Ok(Some(dec(row.try_get::<_, &[u8]>(0)?)?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+}
+
+impl PendingStore for PgStore {
+    async fn insert_pending(
+        &self,
+        pending: PendingAuthorization,
+        _now: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.op("insert pending", async {
+            let record = enc(&pending)?;
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached(
+                    "INSERT INTO pending (id, record, expires_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .await?;
+            let n = c
+                .execute(&stmt, &[&pending.id, &record, &to_db(pending.expires_at)])
+                .await?;
+            if n == 0 {
+                return Err(StoreError::Duplicate.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn pending(
+        &self,
+        id: &str,
+        now: UnixTime,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        self.op("read pending", async {
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached("SELECT record FROM pending WHERE id = $1 AND expires_at > $2")
+                .await?;
+            match c.query_opt(&stmt, &[&id, &to_db(now.secs())]).await? {
+                Some(row) => Ok(Some(dec(row.try_get::<_, &[u8]>(0)?)?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn take_pending(
+        &self,
+        id: &str,
+        now: UnixTime,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        self.op("take pending", async {
+            let c = self.conn().await?;
+            // Expired rows are removed on the way, like the memory store does.
+            let stmt = c
+                .prepare_cached("DELETE FROM pending WHERE id = $1 RETURNING record, expires_at")
+                .await?;
+            match c.query_opt(&stmt, &[&id]).await? {
+                Some(row) if from_db(row.try_get(1)?) > now.secs() => {
+                    Ok(Some(dec(row.try_get::<_, &[u8]>(0)?)?))
+                }
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+}
+
+impl CodeStore for PgStore {
+    async fn insert_code(&self, code: CodeRecord, _now: UnixTime) -> Result<(), StoreError> {
+        self.op("insert code", async {
+            let record = enc(&code)?;
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached(
+                    "INSERT INTO codes (code_hash, record, grant_id, expires_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (code_hash) DO NOTHING",
+                )
+                .await?;
+            let n = c
+                .execute(
+                    &stmt,
+                    &[
+                        &&code.code_hash[..],
+                        &record,
+                        &code.grant_id,
+                        &to_db(code.expires_at),
+                    ],
+                )
+                .await?;
+            if n == 0 {
+                return Err(StoreError::Duplicate.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_code(
+        &self,
+        code_hash: &SecretHash,
+        now: UnixTime,
+    ) -> Result<CodeTake, StoreError> {
+        let now = to_db(now.secs());
+        self.op("take code", async {
+            let c = self.conn().await?;
+            // The one redemption: concurrent updates of the row serialise on
+            // its lock and the losers re-check `NOT redeemed`.
+            let redeem = c
+                .prepare_cached(
+                    "UPDATE codes SET redeemed = true
+                     WHERE code_hash = $1 AND NOT redeemed AND expires_at > $2
+                     RETURNING record",
+                )
+                .await?;
+            if let Some(row) = c.query_opt(&redeem, &[&&code_hash[..], &now]).await? {
+                return Ok(CodeTake::Redeemed(dec(row.try_get::<_, &[u8]>(0)?)?));
+            }
+            // A new statement, a new snapshot: sees the winner's commit.
+            let tomb = c
+                .prepare_cached(
+                    "SELECT redeemed, grant_id, expires_at, access_jti, access_expires_at
+                     FROM codes WHERE code_hash = $1",
+                )
+                .await?;
+            let Some(row) = c.query_opt(&tomb, &[&&code_hash[..]]).await? else {
+                return Ok(CodeTake::Unknown);
+            };
+            let redeemed: bool = row.try_get(0)?;
+            let expires_at: i64 = row.try_get(2)?;
+            if redeemed && expires_at.saturating_add(TOMBSTONE_GRACE_SECS) > now {
+                let jti: Option<String> = row.try_get(3)?;
+                let exp: Option<i64> = row.try_get(4)?;
+                return Ok(CodeTake::Replayed {
+                    grant_id: row.try_get(1)?,
+                    access_token: jti.map(|jti| IssuedAccessToken {
+                        jti,
+                        expires_at: exp.map(from_db).unwrap_or(0),
+                    }),
+                });
+            }
+            // Expired (code or tombstone): as good as absent; the purge
+            // removes it.
+            Ok(CodeTake::Unknown)
+        })
+        .await
+    }
+
+    async fn record_code_access_token(
+        &self,
+        code_hash: &SecretHash,
+        token: IssuedAccessToken,
+    ) -> Result<(), StoreError> {
+        self.op("record code token", async {
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached(
+                    "UPDATE codes SET access_jti = $2, access_expires_at = $3 WHERE code_hash = $1",
+                )
+                .await?;
+            c.execute(
+                &stmt,
+                &[&&code_hash[..], &token.jti, &to_db(token.expires_at)],
+            )
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl RefreshStore for PgStore {
+    async fn insert_family(&self, family: RefreshFamily, _now: UnixTime) -> Result<(), StoreError> {
+        self.op("insert family", async {
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached(&format!(
+                    "INSERT INTO refresh_families ({FAMILY_COLUMNS})
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                     ON CONFLICT (family_id) DO NOTHING"
+                ))
+                .await?;
+            let n = c
+                .execute(
+                    &stmt,
+                    &[
+                        &family.family_id,
+                        &family.client_id,
+                        &family.subject,
+                        &family.resource,
+                        &family.granted_scopes,
+                        &family.scopes,
+                        &&family.current_hash[..],
+                        &to_db(family.current_issued_at),
+                        &to_db(family.current_expires_at),
+                        &to_db(family.family_expires_at),
+                        &family.revoked,
+                    ],
+                )
+                .await?;
+            if n == 0 {
+                return Err(StoreError::Duplicate.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn family(
+        &self,
+        family_id: &str,
+        now: UnixTime,
+    ) -> Result<Option<RefreshFamily>, StoreError> {
+        self.op("read family", async {
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {FAMILY_COLUMNS} FROM refresh_families
+                     WHERE family_id = $1 AND family_expires_at > $2"
+                ))
+                .await?;
+            match c
+                .query_opt(&stmt, &[&family_id, &to_db(now.secs())])
+                .await?
+            {
+                Some(row) => Ok(Some(family_of(&row)?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn rotate_refresh(
+        &self,
+        family_id: &str,
+        presented: &SecretHash,
+        rotation: Rotation,
+        now: UnixTime,
+    ) -> Result<RotateOutcome, StoreError> {
+        let now = now.secs();
+        self.op("rotate refresh", async {
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await?;
+            // The row lock serialises rotations of one family across the
+            // fleet; under READ COMMITTED a waiter reads the row as the
+            // winner committed it.
+            let lock = tx
+                .prepare_cached(&format!(
+                    "SELECT {FAMILY_COLUMNS} FROM refresh_families WHERE family_id = $1 FOR UPDATE"
+                ))
+                .await?;
+            let Some(row) = tx.query_opt(&lock, &[&family_id]).await? else {
+                return Ok(RotateOutcome::Invalid);
+            };
+            let family = family_of(&row)?;
+            if family.revoked || family.family_expires_at <= now {
+                return Ok(RotateOutcome::Invalid);
+            }
+            if !secret_matches(&family.current_hash, presented) {
+                // Reuse: revoke the whole family.
+                let revoke = tx
+                    .prepare_cached("UPDATE refresh_families SET revoked = true WHERE family_id = $1")
+                    .await?;
+                tx.execute(&revoke, &[&family_id]).await?;
+                tx.commit().await?;
+                return Ok(RotateOutcome::Reused);
+            }
+            if family.current_expires_at <= now {
+                return Ok(RotateOutcome::Invalid);
+            }
+            let update = tx
+                .prepare_cached(
+                    "UPDATE refresh_families
+                     SET current_hash = $2, scopes = $3, current_issued_at = $4, current_expires_at = $5
+                     WHERE family_id = $1",
+                )
+                .await?;
+            let expires = rotation.expires_at.min(family.family_expires_at);
+            tx.execute(
+                &update,
+                &[
+                    &family_id,
+                    &&rotation.new_hash[..],
+                    &rotation.scopes,
+                    &to_db(rotation.issued_at),
+                    &to_db(expires),
+                ],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(RotateOutcome::Rotated(Box::new(family)))
+        })
+        .await
+    }
+
+    async fn revoke_family(&self, family_id: &str) -> Result<(), StoreError> {
+        self.op("revoke family", async {
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached("UPDATE refresh_families SET revoked = true WHERE family_id = $1")
+                .await?;
+            c.execute(&stmt, &[&family_id]).await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl RevocationStore for PgStore {
+    async fn revoke_jti(
+        &self,
+        jti: &str,
+        expires_at: u64,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        if expires_at <= now.secs() {
+            // Already expired: verification refuses it anyway.
+            return Ok(());
+        }
+        self.op("revoke jti", async {
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached(
+                    "INSERT INTO revoked_jti (jti, expires_at) VALUES ($1, $2)
+                     ON CONFLICT (jti) DO UPDATE
+                     SET expires_at = GREATEST(revoked_jti.expires_at, EXCLUDED.expires_at)",
+                )
+                .await?;
+            c.execute(&stmt, &[&jti, &to_db(expires_at)]).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn is_jti_revoked(&self, jti: &str, now: UnixTime) -> Result<bool, StoreError> {
+        self.op("check jti", async {
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached("SELECT 1 FROM revoked_jti WHERE jti = $1 AND expires_at > $2")
+                .await?;
+            Ok(c.query_opt(&stmt, &[&jti, &to_db(now.secs())])
+                .await?
+                .is_some())
+        })
+        .await
+    }
+}
