@@ -73,3 +73,28 @@ impl WallClock {
         Some(UnixTime(offset.saturating_add(Instant::now().as_secs())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use embassy_time::{Duration, MockDriver};
+
+    #[test]
+    fn unknown_until_set_then_advances_with_the_monotonic_clock() {
+        let driver = MockDriver::get();
+        driver.reset();
+        let clock = WallClock::unknown();
+        assert_eq!(clock.now(), None);
+        driver.advance(Duration::from_secs(5));
+        clock.set(UnixTime(1_800_000_000));
+        assert_eq!(clock.now(), Some(UnixTime(1_800_000_000)));
+        driver.advance(Duration::from_secs(90));
+        assert_eq!(clock.now(), Some(UnixTime(1_800_000_090)));
+        // An SNTP reply received 10 s ago says it was 2_000_000_000 then.
+        let at = Instant::now() - Duration::from_secs(10);
+        clock.set_at(UnixTime(2_000_000_000), at);
+        assert_eq!(clock.now(), Some(UnixTime(2_000_000_010)));
+        clock.clear();
+        assert_eq!(clock.now(), None);
+    }
+}

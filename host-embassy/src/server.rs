@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use embassy_futures::join::join_array;
 use embassy_net::Stack;
 use embassy_net::tcp::TcpSocket;
-use embassy_time::{Duration, Instant, with_deadline, with_timeout};
+use embassy_time::{Duration, Instant, Timer, with_deadline, with_timeout};
 use embedded_io_async::Write as _;
 use mcpauth_core::http::{Method, Response};
 use mcpauth_core::rand::SecureRandom;
@@ -202,6 +202,9 @@ where
             // this long.
             socket.set_timeout(Some(self.config.write_timeout));
             if socket.accept(self.config.port).await.is_err() {
+                // Only a misconfiguration (port 0) or a socket in a wrong
+                // state gets here: do not spin.
+                Timer::after(Duration::from_millis(100)).await;
                 continue;
             }
             let end = self.connection(&mut socket, &mut slot.request).await;

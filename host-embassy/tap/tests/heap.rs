@@ -23,9 +23,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use mcpauth_core::jose::{AccessTokenClaims, Audience, KeySet, SigningKey};
 use mcpauth_core::rand::InsecureSeededRandom;
+use mcpauth_core::store::MemoryStoreLimits;
 use mcpauth_core::time::UnixTime;
 use mcpauth_embassy::http::{parse_head, write_head};
-use mcpauth_embassy::{BoardRng, DeviceEnv, FleetService, Provisioning, Service};
+use mcpauth_embassy::{BoardRng, DeviceEnv, DeviceLogin, Provisioning, Service};
 use serde_json::json;
 
 /// Counts live bytes and their high-water mark. Reviewed reason for
@@ -84,15 +85,19 @@ const ISSUER: &str = "https://issuer.test";
 const RESOURCE: &str = "http://10.42.0.2/mcp";
 
 /// One request from raw bytes to serialized response bytes, as the
-/// connection loop does it. Returns (status, peak extra heap, live after).
-fn measure(service: &FleetService, raw: &[u8], now: UnixTime) -> (u16, usize, isize) {
+/// connection loop does it. Returns the response and the peak extra heap.
+fn measure(
+    service: &impl Service,
+    raw: &[u8],
+    now: UnixTime,
+) -> (mcpauth_core::http::Response, usize) {
     static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(100);
     let rng = BoardRng::new(InsecureSeededRandom::new(
         SEED.fetch_add(1, Ordering::SeqCst),
     ));
     let before = LIVE.load(Ordering::SeqCst);
     PEAK.store(before, Ordering::SeqCst);
-    let status = {
+    let resp = {
         let head = parse_head(raw, 4096, 4096, None).unwrap().unwrap();
         let mut req = head.request;
         req.body = raw[head.len..].to_vec();
@@ -105,11 +110,10 @@ fn measure(service: &FleetService, raw: &[u8], now: UnixTime) -> (u16, usize, is
         drop(req);
         let mut out = Vec::with_capacity(256);
         write_head(&resp, true, &mut out);
-        resp.status
+        resp
     };
     let peak = PEAK.load(Ordering::SeqCst) - before;
-    let after = LIVE.load(Ordering::SeqCst) as isize - before as isize;
-    (status, peak, after)
+    (resp, peak)
 }
 
 fn post(token: Option<&str>, session: Option<&str>, body: &serde_json::Value) -> Vec<u8> {
@@ -233,7 +237,8 @@ fn heap_per_request() {
     for (name, raw, expected) in &cases {
         // Twice: the first call may grow lazily built tables.
         let _ = measure(&service, raw, now);
-        let (status, peak, _) = measure(&service, raw, now);
+        let (resp, peak) = measure(&service, raw, now);
+        let status = resp.status;
         assert_eq!(status, *expected, "{name}");
         println!("| {name} | {status} | {peak} |");
         worst = worst.max(peak);
@@ -242,5 +247,170 @@ fn heap_per_request() {
     assert!(
         worst <= 48 * 1024,
         "per-request heap peak {worst} B exceeds 48 KiB"
+    );
+    drop(service);
+    standalone(now);
+}
+
+fn raw(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
+    let mut r = format!("{method} {path} HTTP/1.1\r\nHost: 10.42.2.2\r\n");
+    for (n, v) in headers {
+        r.push_str(&format!("{n}: {v}\r\n"));
+    }
+    if !body.is_empty() {
+        r.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    r.push_str("\r\n");
+    r.push_str(body);
+    r.into_bytes()
+}
+
+fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).unwrap() + marker.len();
+    page[start..][..page[start..].find('"').unwrap()].to_string()
+}
+
+fn json_field(resp: &mcpauth_core::http::Response, field: &str) -> String {
+    serde_json::from_slice::<serde_json::Value>(&resp.body).unwrap()[field]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// One registration + authorization-code grant against the standalone
+/// device; `row` gets each step's response and peak heap. Returns the
+/// access token.
+fn grant(
+    service: &impl Service,
+    now: UnixTime,
+    row: &mut dyn FnMut(&str, &mcpauth_core::http::Response, usize),
+) -> String {
+    let reg = r#"{"redirect_uris":["http://127.0.0.1:9/cb"],"token_endpoint_auth_method":"none"}"#;
+    let json_type = [("Content-Type", "application/json")];
+    let (r, peak) = measure(service, &raw("POST", "/register", &json_type, reg), now);
+    assert_eq!(r.status, 201, "{r:?}");
+    row("POST /register", &r, peak);
+    let client_id = json_field(&r, "client_id");
+    let verifier = "heap-test-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
+    let challenge = mcpauth_core::oauth::pkce::s256_challenge(verifier);
+    let path = format!(
+        "/authorize?response_type=code&client_id={}&redirect_uri={}&code_challenge={challenge}\
+         &code_challenge_method=S256&state=s&scope=mcp",
+        pct(&client_id),
+        pct("http://127.0.0.1:9/cb")
+    );
+    let (page, peak) = measure(service, &raw("GET", &path, &[], ""), now);
+    assert_eq!(page.status, 200, "{page:?}");
+    row("GET /authorize (sign-in page)", &page, peak);
+    let cookie = page
+        .header("Set-Cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = String::from_utf8(page.body.clone()).unwrap();
+    let form = format!(
+        "request_id={}&csrf={}&username=admin&password=pw&decision=allow",
+        pct(&hidden(&html, "request_id")),
+        pct(&hidden(&html, "csrf"))
+    );
+    let headers = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Cookie", cookie.as_str()),
+    ];
+    let (r, peak) = measure(service, &raw("POST", "/authorize", &headers, &form), now);
+    assert_eq!(r.status, 303, "{r:?}");
+    row("POST /authorize (password check, code)", &r, peak);
+    let location = r.header("Location").unwrap().to_string();
+    let code = location
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("code="))
+        .unwrap()
+        .to_string();
+    let token_form = format!(
+        "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={verifier}&client_id={}",
+        pct(&code),
+        pct("http://127.0.0.1:9/cb"),
+        pct(&client_id)
+    );
+    let form_type = [("Content-Type", "application/x-www-form-urlencoded")];
+    let (r, peak) = measure(
+        service,
+        &raw("POST", "/token", &form_type, &token_form),
+        now,
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    row("POST /token (RS256 sign, blinded)", &r, peak);
+    json_field(&r, "access_token")
+}
+
+/// The standalone issuer: each step of the authorization-code flow, then
+/// the store filled to its client capacity.
+fn standalone(now: UnixTime) {
+    let mut rng = InsecureSeededRandom::new(21);
+    let boot = LIVE.load(Ordering::SeqCst);
+    // Stands for `SigningKey::from_pkcs8_der` at boot; only the key stays.
+    let key = SigningKey::generate(&mut rng, 2048).unwrap();
+    let login = DeviceLogin::new("admin", "pw", &mut rng).unwrap();
+    let auth = app::authorization_server("http://10.42.2.2", login);
+    let service = app::standalone_service(&auth, key).unwrap();
+    let resident = LIVE.load(Ordering::SeqCst) - boot;
+    println!();
+    println!(
+        "host-embassy heap (standalone): resident after boot (signing key, empty DEVICE store, 3 tools): {resident} B"
+    );
+    println!("| request | status | peak extra heap (B) |");
+    println!("| --- | --- | --- |");
+    let mut worst = 0;
+    let mut row = |name: &str, resp: &mcpauth_core::http::Response, peak: usize| {
+        println!("| {name} | {} | {peak} |", resp.status);
+        worst = worst.max(peak);
+    };
+    let access = grant(&service, now, &mut row);
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "c", "version": "1"}}});
+    let (r, peak) = measure(&service, &post(Some(&access), None, &init), now);
+    assert_eq!(r.status, 200, "{r:?}");
+    row(
+        "initialize with the issued token (verify + revocation lookup)",
+        &r,
+        peak,
+    );
+    drop((r, access));
+    println!(
+        "host-embassy heap (standalone): resident after 1 client, 1 grant, 1 MCP session: {} B",
+        LIVE.load(Ordering::SeqCst) - boot
+    );
+    // Fill the DEVICE tables to their client capacity (16 clients, each
+    // with one code tombstone and one refresh family).
+    let clients = MemoryStoreLimits::DEVICE.clients;
+    let mut worst_fill = 0;
+    for _ in 1..clients {
+        let _ = grant(&service, now, &mut |_, _, peak| {
+            worst_fill = worst_fill.max(peak)
+        });
+    }
+    println!(
+        "host-embassy heap (standalone): resident with {clients} clients and {clients} grants: {} B",
+        LIVE.load(Ordering::SeqCst) - boot
+    );
+    println!("host-embassy heap (standalone): worst per-request peak {worst} B (target ≤ 49152 B)");
+    assert!(
+        worst.max(worst_fill) <= 48 * 1024,
+        "per-request heap peak exceeds 48 KiB"
     );
 }
