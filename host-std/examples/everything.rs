@@ -1,0 +1,583 @@
+//! The `everything` server of the official MCP conformance suite
+//! (`@modelcontextprotocol/conformance`, `server` mode), on host-std's
+//! runtime. `scripts/interop.sh` starts it and runs the suite against it.
+//!
+//! ```sh
+//! cargo run -p mcpauth --example everything -- 127.0.0.1:0
+//! # prints: everything: listening on http://127.0.0.1:PORT/mcp
+//! ```
+//!
+//! **No authorization** (`Protection::DangerouslyOpen`): the suite's server
+//! mode connects without OAuth. This is the only server of the project that
+//! runs open, it binds loopback only, and it is a test fixture: never deploy
+//! it. DNS rebinding is still refused (the Host and Origin allow-lists name
+//! only the loopback addresses of the bound port).
+//!
+//! It registers what the core can express: the `test_*` tools (text, image,
+//! audio, embedded resource, mixed content, logging, progress, error, JSON
+//! Schema 2020-12), the `test://` resources and template, the `test_*`
+//! prompts and completion. What the core does not offer yet (server-to-client
+//! requests such as sampling and elicitation, `input_required` results,
+//! `resources/subscribe`, resumable SSE) is not faked here: those scenarios
+//! are listed with their reasons in `interop/conformance-baseline.txt`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mcpauth::cors::Cors;
+use mcpauth::env::{OsRandom, now};
+use mcpauth::server::{Handler, Limits, ServerOptions, serve, shutdown_signal};
+use mcpauth_core::http::{Request, Response};
+use mcpauth_core::jose::KeySet;
+use mcpauth_core::mcp::{
+    BoxFuture, CallToolResult, CompletionHandler, Context, ErrorCode, GetPromptResult, LogLevel,
+    McpConfig, McpError, McpServer, MemorySessionStore, Prompt, PromptArgument, Registry,
+    RegistryError, Resource, ResourceContents, ResourceTemplate, Tool,
+};
+use mcpauth_core::server::{NoRevocations, Protection, ResourceServer, not_found};
+use serde_json::{Map, Value, json};
+
+/// A 1x1 red PNG.
+const PNG_1X1: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
+
+/// A tiny valid WAV file (44-byte header, 8 silent 8-bit mono samples).
+fn wav_base64() -> String {
+    use base64ct::{Base64, Encoding};
+    let samples = [128u8; 8];
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + samples.len() as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes()); // fmt chunk size
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&8000u32.to_le_bytes()); // sample rate
+    wav.extend_from_slice(&8000u32.to_le_bytes()); // byte rate
+    wav.extend_from_slice(&1u16.to_le_bytes()); // block align
+    wav.extend_from_slice(&8u16.to_le_bytes()); // bits per sample
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+    wav.extend_from_slice(&samples);
+    Base64::encode_string(&wav)
+}
+
+fn no_args() -> Value {
+    json!({"type": "object", "properties": {}})
+}
+
+fn content(blocks: Vec<Value>) -> CallToolResult {
+    CallToolResult {
+        content: blocks,
+        ..CallToolResult::default()
+    }
+}
+
+fn tools(r: &mut Registry) -> Result<(), RegistryError> {
+    r.tool(
+        Tool::new("test_simple_text", no_args()).with_description("Returns simple text."),
+        |_ctx, _args| {
+            Box::pin(async {
+                Ok(CallToolResult::text(
+                    "This is a simple text response for testing.",
+                ))
+            })
+        },
+    )?;
+    r.tool(
+        Tool::new("test_image_content", no_args()).with_description("Returns a PNG image."),
+        |_ctx, _args| {
+            Box::pin(async {
+                Ok(content(vec![
+                    json!({"type": "image", "data": PNG_1X1, "mimeType": "image/png"}),
+                ]))
+            })
+        },
+    )?;
+    r.tool(
+        Tool::new("test_audio_content", no_args()).with_description("Returns a WAV sound."),
+        |_ctx, _args| {
+            Box::pin(async {
+                Ok(content(vec![
+                    json!({"type": "audio", "data": wav_base64(), "mimeType": "audio/wav"}),
+                ]))
+            })
+        },
+    )?;
+    r.tool(
+        Tool::new("test_embedded_resource", no_args())
+            .with_description("Returns an embedded resource."),
+        |_ctx, _args| {
+            Box::pin(async {
+                Ok(content(vec![json!({
+                    "type": "resource",
+                    "resource": {
+                        "uri": "test://embedded-resource",
+                        "mimeType": "text/plain",
+                        "text": "This is an embedded resource content.",
+                    }
+                })]))
+            })
+        },
+    )?;
+    r.tool(
+        Tool::new("test_multiple_content_types", no_args())
+            .with_description("Returns text, an image and a resource."),
+        |_ctx, _args| {
+            Box::pin(async {
+                Ok(content(vec![
+                    json!({"type": "text", "text": "Multiple content types test:"}),
+                    json!({"type": "image", "data": PNG_1X1, "mimeType": "image/png"}),
+                    json!({"type": "resource", "resource": {
+                        "uri": "test://mixed-content-resource",
+                        "mimeType": "application/json",
+                        "text": "{\"test\":\"data\",\"value\":123}",
+                    }}),
+                ]))
+            })
+        },
+    )?;
+    r.tool(
+        Tool::new("test_tool_with_logging", no_args())
+            .with_description("Sends three log messages while it runs."),
+        |ctx, _args| {
+            Box::pin(async move {
+                log(ctx, "Tool execution started");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                log(ctx, "Tool processing data");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                log(ctx, "Tool execution completed");
+                Ok(CallToolResult::text("Logging test completed"))
+            })
+        },
+    )?;
+    r.tool(
+        Tool::new("test_tool_with_progress", no_args())
+            .with_description("Reports progress 0, 50 and 100 of 100."),
+        |ctx, _args| {
+            Box::pin(async move {
+                ctx.progress(0.0, Some(100.0), None);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                ctx.progress(50.0, Some(100.0), None);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                ctx.progress(100.0, Some(100.0), None);
+                Ok(CallToolResult::text("Progress test completed"))
+            })
+        },
+    )?;
+    r.tool(
+        Tool::new("test_error_handling", no_args()).with_description("Always fails."),
+        |_ctx, _args| {
+            Box::pin(async {
+                Ok(CallToolResult::error(
+                    "This tool intentionally returns an error for testing",
+                ))
+            })
+        },
+    )?;
+    // server-stateless (2026-07-28): logs only when the request asked for a
+    // log level.
+    r.tool(
+        Tool::new("test_logging_tool", no_args())
+            .with_description("Logs one message at info level."),
+        |ctx, _args| {
+            Box::pin(async move {
+                log(ctx, "test_logging_tool ran");
+                Ok(CallToolResult::text("Logged"))
+            })
+        },
+    )?;
+    // server-stateless (2026-07-28): a request whose processing needs a
+    // client capability the request did not declare gets -32021.
+    r.tool(
+        Tool::new("test_missing_capability", no_args())
+            .with_description("Needs the client's sampling capability."),
+        |ctx, _args| {
+            Box::pin(async move {
+                let declared = ctx
+                    .client_capabilities
+                    .as_ref()
+                    .and_then(|c| c.get("sampling"))
+                    .is_some();
+                if declared {
+                    Ok(CallToolResult::text("sampling capability declared"))
+                } else {
+                    Err(McpError::new(
+                        ErrorCode::MissingRequiredClientCapability,
+                        "Missing required client capability",
+                    )
+                    .with_data(json!({"requiredCapabilities": {"sampling": {}}})))
+                }
+            })
+        },
+    )?;
+    // http-custom-header-server-validation (2026-07-28): a tool whose
+    // arguments are mirrored into Mcp-Param-* headers.
+    r.tool(
+        Tool::new(
+            "test_custom_headers",
+            json!({
+                "type": "object",
+                "properties": {
+                    "region": {"type": "string", "description": "Region", "x-mcp-header": "Region"},
+                    "priority": {"type": "integer", "description": "Priority", "x-mcp-header": "Priority"},
+                    "query": {"type": "string", "description": "Not mirrored"}
+                },
+                "required": ["region", "query"]
+            }),
+        )
+        .with_description("Echoes arguments mirrored into Mcp-Param-* headers."),
+        |_ctx, args| {
+            Box::pin(async move {
+                Ok(CallToolResult::text(format!(
+                    "region={}",
+                    arg(&args, "region")
+                )))
+            })
+        },
+    )?;
+    r.tool(
+        Tool::new("json_schema_2020_12_tool", json_schema_2020_12())
+            .with_description("Tool with JSON Schema 2020-12 features"),
+        |_ctx, args| {
+            Box::pin(async move {
+                Ok(CallToolResult::text(format!(
+                    "Received: {}",
+                    Value::Object(args)
+                )))
+            })
+        },
+    )?;
+    Ok(())
+}
+
+fn log(ctx: &mut Context, text: &str) {
+    ctx.log(
+        LogLevel::Info,
+        Some("everything"),
+        Value::String(text.into()),
+    );
+}
+
+fn json_schema_2020_12() -> Value {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "$defs": {
+            "address": {
+                "$anchor": "addressDef",
+                "type": "object",
+                "properties": {"street": {"type": "string"}, "city": {"type": "string"}}
+            }
+        },
+        "properties": {
+            "name": {"type": "string"},
+            "address": {"$ref": "#/$defs/address"},
+            "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+            "phone": {"type": "string"},
+            "email": {"type": "string"}
+        },
+        "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+        "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+        "then": {"required": ["phone"]},
+        "else": {"required": ["email"]},
+        "additionalProperties": false
+    })
+}
+
+fn resources(r: &mut Registry) -> Result<(), RegistryError> {
+    r.resource(
+        Resource::new("test://static-text", "static-text", Some("text/plain"))
+            .with("description", json!("A static text resource")),
+        |_ctx, uri| {
+            Box::pin(async move {
+                Ok(vec![ResourceContents::text(
+                    uri,
+                    Some("text/plain"),
+                    "This is the content of the static text resource.",
+                )])
+            })
+        },
+    )?;
+    r.resource(
+        Resource::new("test://static-binary", "static-binary", Some("image/png"))
+            .with("description", json!("A static binary resource (PNG)")),
+        |_ctx, uri| {
+            Box::pin(async move {
+                use base64ct::{Base64, Encoding};
+                let png = Base64::decode_vec(PNG_1X1).map_err(|_| McpError::internal())?;
+                Ok(vec![ResourceContents::blob(uri, Some("image/png"), &png)])
+            })
+        },
+    )?;
+    r.resource(
+        Resource::new(
+            "test://watched-resource",
+            "watched-resource",
+            Some("text/plain"),
+        )
+        .with("description", json!("A resource clients may watch")),
+        |_ctx, uri| {
+            Box::pin(async move {
+                Ok(vec![ResourceContents::text(
+                    uri,
+                    Some("text/plain"),
+                    "Watched resource content.",
+                )])
+            })
+        },
+    )?;
+    let template = ResourceTemplate::new(
+        "test://template/{id}/data",
+        "template-data",
+        Some("application/json"),
+    );
+    let mut template = template;
+    template
+        .description
+        .insert("description".into(), json!("Data for an id"));
+    r.resource_template(template, |_ctx, uri| {
+        Box::pin(async move {
+            let id = uri
+                .strip_prefix("test://template/")
+                .and_then(|rest| rest.strip_suffix("/data"))
+                .unwrap_or_default();
+            let body =
+                json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")});
+            Ok(vec![ResourceContents::text(
+                uri,
+                Some("application/json"),
+                body.to_string(),
+            )])
+        })
+    })?;
+    Ok(())
+}
+
+fn prompt(name: &str, description: &str, args: &[(&str, &str)]) -> Prompt {
+    Prompt {
+        name: name.into(),
+        title: None,
+        description: Some(description.into()),
+        arguments: args
+            .iter()
+            .map(|(n, d)| PromptArgument {
+                name: (*n).into(),
+                description: Some((*d).into()),
+                required: true,
+            })
+            .collect(),
+    }
+}
+
+fn arg(args: &Map<String, Value>, name: &str) -> String {
+    args.get(name)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn prompts(r: &mut Registry) -> Result<(), RegistryError> {
+    r.prompt(
+        prompt("test_simple_prompt", "A prompt without arguments", &[]),
+        |_ctx, _args| {
+            Box::pin(async {
+                Ok(GetPromptResult::user_text(
+                    "This is a simple prompt for testing.",
+                ))
+            })
+        },
+    )?;
+    r.prompt(
+        prompt(
+            "test_prompt_with_arguments",
+            "A prompt with two arguments",
+            &[
+                ("arg1", "First test argument"),
+                ("arg2", "Second test argument"),
+            ],
+        ),
+        |_ctx, args| {
+            Box::pin(async move {
+                Ok(GetPromptResult::user_text(format!(
+                    "Prompt with arguments: arg1='{}', arg2='{}'",
+                    arg(&args, "arg1"),
+                    arg(&args, "arg2")
+                )))
+            })
+        },
+    )?;
+    r.prompt(
+        prompt(
+            "test_prompt_with_embedded_resource",
+            "A prompt embedding a resource",
+            &[("resourceUri", "URI of the resource to embed")],
+        ),
+        |_ctx, args| {
+            Box::pin(async move {
+                Ok(GetPromptResult {
+                    description: None,
+                    messages: vec![
+                        json!({"role": "user", "content": {"type": "resource", "resource": {
+                            "uri": arg(&args, "resourceUri"),
+                            "mimeType": "text/plain",
+                            "text": "Embedded resource content for testing.",
+                        }}}),
+                        json!({"role": "user", "content": {
+                            "type": "text",
+                            "text": "Please process the embedded resource above.",
+                        }}),
+                    ],
+                })
+            })
+        },
+    )?;
+    r.prompt(
+        prompt("test_prompt_with_image", "A prompt with an image", &[]),
+        |_ctx, _args| {
+            Box::pin(async {
+                Ok(GetPromptResult {
+                    description: None,
+                    messages: vec![
+                        json!({"role": "user", "content": {
+                            "type": "image", "data": PNG_1X1, "mimeType": "image/png",
+                        }}),
+                        json!({"role": "user", "content": {
+                            "type": "text", "text": "Please analyze the image above.",
+                        }}),
+                    ],
+                })
+            })
+        },
+    )?;
+    Ok(())
+}
+
+/// Completion: a few fixed suggestions filtered by the typed prefix.
+struct Completions;
+
+impl CompletionHandler for Completions {
+    fn complete<'a>(
+        &'a self,
+        _ctx: &'a mut Context,
+        _reference: &'a Value,
+        _name: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, McpError>> {
+        Box::pin(async move {
+            Ok(["paris", "park", "party", "hello", "world"]
+                .iter()
+                .filter(|s| s.starts_with(value))
+                .map(|s| (*s).to_owned())
+                .collect())
+        })
+    }
+}
+
+/// The MCP endpoint, open, behind host-std's HTTP runtime.
+struct Everything {
+    resource: ResourceServer<NoRevocations>,
+    /// Never used to verify anything (the endpoint is open); the router's
+    /// signature wants a key set.
+    keys: KeySet,
+}
+
+impl Handler for Everything {
+    async fn handle(&self, req: Request) -> Response {
+        let mut rng = OsRandom;
+        match self
+            .resource
+            .handle(&req, now(), &mut rng, &self.keys)
+            .await
+        {
+            Some(resp) => resp,
+            None => not_found(),
+        }
+    }
+}
+
+fn build(addr: SocketAddr) -> Result<Everything, String> {
+    let mut registry = Registry::new();
+    tools(&mut registry).map_err(|e| e.to_string())?;
+    resources(&mut registry).map_err(|e| e.to_string())?;
+    prompts(&mut registry).map_err(|e| e.to_string())?;
+    registry.completion(Completions);
+
+    let port = addr.port();
+    let mut config = McpConfig::new("mcpauth-everything", env!("CARGO_PKG_VERSION"));
+    // DNS-rebinding defence: only loopback names of this port.
+    config.allowed_hosts = vec![
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+    ];
+    config.allowed_origins = config
+        .allowed_hosts
+        .iter()
+        .map(|h| format!("http://{h}"))
+        .collect();
+    let sessions = MemorySessionStore::new(config.limits.sessions, config.limits.session_idle_secs);
+    let mcp = McpServer::new(config, registry, Box::new(sessions));
+    let keys = KeySet::from_verifying_keys(Vec::new()).map_err(|e| format!("{e:?}"))?;
+    Ok(Everything {
+        resource: ResourceServer::new(mcp, Protection::DangerouslyOpen, NoRevocations),
+        keys,
+    })
+}
+
+fn main() -> std::process::ExitCode {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:0".to_owned());
+    let Ok(addr) = addr.parse::<SocketAddr>() else {
+        eprintln!("everything: not a socket address: {addr}");
+        return std::process::ExitCode::from(2);
+    };
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "everything: refusing to listen on {addr}: this open test server is loopback-only"
+        );
+        return std::process::ExitCode::from(2);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("everything: tokio: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("everything: cannot listen on {addr}: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        let bound = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("everything: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        let app = match build(bound) {
+            Ok(app) => app,
+            Err(e) => {
+                eprintln!("everything: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        println!("everything: listening on http://{bound}/mcp");
+        let options = ServerOptions {
+            limits: Limits::default(),
+            cors: Cors::new(&[]),
+            tls: None,
+        };
+        serve(listener, app, options, shutdown_signal()).await;
+        std::process::ExitCode::SUCCESS
+    })
+}
