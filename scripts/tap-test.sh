@@ -23,4 +23,4 @@ if [ -n "$why" ]; then
     exit 0
 fi
 
-MCPAUTH_TAP_TEST=1 cargo test --locked -p mcpauth-embassy-tap --test tap -- --nocapture --test-threads=1
+cargo test --locked -p mcpauth-embassy-tap --test tap -- --include-ignored --nocapture --test-threads=1
