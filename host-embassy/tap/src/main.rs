@@ -7,7 +7,8 @@
 //! # fleet resource server (tokens from a central issuer)
 //! mcpauth-embassy-tap --tap tap0 --ip 10.42.0.2/24 --port 80 \
 //!     --issuer https://issuer.example --resource http://10.42.0.2/mcp \
-//!     --jwks jwks.json [--scopes mcp] [--clock provisioned|unset]
+//!     --jwks jwks.json [--scopes mcp] [--clock provisioned|unset] \
+//!     [--idle-timeout-ms N] [--request-timeout-ms N]
 //! # standalone: the device is its own issuer
 //! mcpauth-embassy-tap --mode standalone --tap tap2 --ip 10.42.2.2/24 \
 //!     --issuer http://10.42.2.2 --key signing-key.der --user admin --password PW
@@ -55,6 +56,8 @@ struct Args {
     password: String,
     scopes: Vec<String>,
     clock_known: bool,
+    idle_timeout_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -71,6 +74,8 @@ fn parse_args() -> Result<Args, String> {
         password: String::new(),
         scopes: vec!["mcp".into()],
         clock_known: true,
+        idle_timeout_ms: None,
+        request_timeout_ms: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -95,6 +100,13 @@ fn parse_args() -> Result<Args, String> {
             "--password" => args.password = value,
             "--scopes" => args.scopes = value.split(' ').map(String::from).collect(),
             "--clock" => args.clock_known = value != "unset",
+            "--idle-timeout-ms" => {
+                args.idle_timeout_ms = Some(value.parse().map_err(|_| "bad --idle-timeout-ms")?)
+            }
+            "--request-timeout-ms" => {
+                args.request_timeout_ms =
+                    Some(value.parse().map_err(|_| "bad --request-timeout-ms")?)
+            }
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -180,10 +192,16 @@ async fn main(spawner: Spawner) {
     }
     let rng: &'static BoardRng<LinuxRng> = RNG.init(BoardRng::new(LinuxRng));
     let stack = start_network(&spawner, &args, rng);
-    let config = Config {
+    let mut config = Config {
         port: args.port,
         ..Config::default()
     };
+    if let Some(ms) = args.idle_timeout_ms {
+        config.idle_timeout = embassy_time::Duration::from_millis(ms);
+    }
+    if let Some(ms) = args.request_timeout_ms {
+        config.request_timeout = embassy_time::Duration::from_millis(ms);
+    }
     let resources = HTTP_RESOURCES.take();
     let (task_bytes, what) = if args.standalone {
         let key = SigningKey::from_pkcs8_der(&args.key)

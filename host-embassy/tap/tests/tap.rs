@@ -199,6 +199,7 @@ fn tap_end_to_end() {
             .arg("--jwks")
             .arg(&jwks_path)
             .args(["--clock", clock])
+            .args(["--idle-timeout-ms", "3000", "--request-timeout-ms", "1500"])
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit())
             .spawn()
@@ -678,6 +679,40 @@ fn tap_client() {
         .unwrap();
     assert_eq!(read_response(&mut s).status, 501);
     check("431 / 413 / 501 framing limits");
+
+    // Pipelining: two requests in one write, two responses in order.
+    let mut s = connect(DEV_A);
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s).status, 200);
+    assert_eq!(read_response(&mut s).status, 404);
+    check("pipelined requests answered in order");
+
+    // Timeouts (embassy-time on the device): a request that stalls after
+    // its first bytes gets 408 after the request timeout (1.5 s here); a
+    // connection that never sends anything is closed after the idle
+    // timeout (3 s here). Both run at once.
+    let started = Instant::now();
+    let mut slow = connect(DEV_A);
+    let mut silent = connect(DEV_A);
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let r = read_response(&mut slow);
+    assert_eq!(r.status, 408, "{r:?}");
+    assert_eq!(r.header("Connection"), Some("close"));
+    let slow_secs = started.elapsed().as_secs_f64();
+    assert!((1.2..6.0).contains(&slow_secs), "408 after {slow_secs:.2}s");
+    let mut byte = [0u8; 1];
+    let n = silent.read(&mut byte).unwrap_or(0);
+    assert_eq!(n, 0, "the idle connection was not closed");
+    let idle_secs = started.elapsed().as_secs_f64();
+    assert!(
+        (2.5..8.0).contains(&idle_secs),
+        "closed after {idle_secs:.2}s"
+    );
+    check(&format!(
+        "request timeout: 408 after {slow_secs:.1}s; idle timeout: closed after {idle_secs:.1}s"
+    ));
 
     // Concurrency: one idle connection holds a socket while SOCKETS - 1
     // clients work in parallel, each on its own keep-alive connection.
