@@ -158,6 +158,13 @@ fn heap_per_request() {
     let token = issuer.issue_access_token(&claims, &mut rng).unwrap();
     let jwks = issuer.to_jwks_json();
 
+    // What one provisioned 2048-bit JWKS key costs, resident.
+    let before = LIVE.load(Ordering::SeqCst);
+    let one_key = KeySet::from_jwks_json(&jwks).unwrap();
+    let per_key = LIVE.load(Ordering::SeqCst) - before;
+    drop(one_key);
+    println!("host-embassy heap: one 2048-bit JWKS key in a KeySet: {per_key} B");
+
     let boot = LIVE.load(Ordering::SeqCst);
     let service = app::resource_server(Provisioning {
         issuer: ISSUER,
