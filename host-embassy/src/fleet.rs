@@ -12,7 +12,7 @@
 use alloc::string::String;
 
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
-use embassy_sync::mutex::Mutex;
+use embassy_sync::rwlock::RwLock;
 use mcpauth_core::http::{Request, Response};
 use mcpauth_core::jose::{JwksError, KeySet};
 use mcpauth_core::mcp::McpServer;
@@ -71,7 +71,10 @@ pub struct FleetService {
     issuer: String,
     resource: String,
     metadata_url: String,
-    keys: Mutex<CriticalSectionRawMutex, KeySet>,
+    /// Read-locked for the whole of each request (the router borrows the
+    /// key set across the MCP handler's awaits), so concurrent requests
+    /// never wait for each other; only `update_jwks` takes it exclusively.
+    keys: RwLock<CriticalSectionRawMutex, KeySet>,
     router: ResourceServer<NoRevocations>,
 }
 
@@ -110,7 +113,7 @@ impl FleetService {
             issuer: String::from(provisioning.issuer),
             resource,
             metadata_url,
-            keys: Mutex::new(keys),
+            keys: RwLock::new(keys),
             router,
         })
     }
@@ -119,7 +122,7 @@ impl FleetService {
     /// a rotation). On error the old keys stay in force.
     pub async fn update_jwks(&self, jwks_json: &str) -> Result<(), ProvisioningError> {
         let keys = KeySet::from_jwks_json(jwks_json).map_err(ProvisioningError::Jwks)?;
-        *self.keys.lock().await = keys;
+        *self.keys.write().await = keys;
         Ok(())
     }
 
@@ -139,7 +142,7 @@ impl Service for FleetService {
         if let Some(resp) = server::health(req) {
             return resp;
         }
-        let keys = self.keys.lock().await;
+        let keys = self.keys.read().await;
         match self.router.handle(req, env.now, env.rng, &keys).await {
             Some(resp) => resp,
             None => server::not_found(),

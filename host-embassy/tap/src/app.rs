@@ -20,8 +20,9 @@ use serde_json::json;
 /// bytes of heap.
 pub const MCP_SESSIONS: usize = 4;
 
-/// The device's tools: `echo` (scope `mcp`), `device_status` (scope `mcp`)
-/// and `actuate` (needs `mcp:admin` too, to exercise the 403 step-up).
+/// The device's tools: `echo`, `device_status`, `wait` (a slow tool: the
+/// other sockets must keep serving meanwhile) and `actuate` (needs
+/// `mcp:admin` too, to exercise the 403 step-up).
 pub fn registry() -> Registry {
     let mut registry = Registry::new();
     let echo_schema = json!({
@@ -69,6 +70,20 @@ pub fn registry() -> Registry {
             Box::pin(async move {
                 let on = args.get("on").and_then(|v| v.as_bool()).unwrap_or(false);
                 Ok(CallToolResult::text(if on { "relay on" } else { "relay off" }))
+            })
+        },
+    );
+    let _ = registry.tool(
+        Tool::new(
+            "wait",
+            json!({"type": "object", "properties": {"ms": {"type": "integer", "minimum": 0, "maximum": 5000}}, "required": ["ms"]}),
+        )
+        .with_description("Wait, as a slow sensor read would (at most 5 s)"),
+        |_ctx, args| {
+            Box::pin(async move {
+                let ms = args.get("ms").and_then(|v| v.as_u64()).unwrap_or(0).min(5000);
+                embassy_time::Timer::after_millis(ms).await;
+                Ok(CallToolResult::text(format!("waited {ms} ms")))
             })
         },
     );

@@ -614,8 +614,8 @@ fn tap_client() {
         .iter()
         .map(|t| t["name"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(names.len(), 3, "{names:?}");
-    for n in ["echo", "device_status", "actuate"] {
+    assert_eq!(names.len(), 4, "{names:?}");
+    for n in ["echo", "device_status", "wait", "actuate"] {
         assert!(names.iter().any(|x| x == n), "{names:?}");
     }
     check("tools/list");
@@ -679,6 +679,42 @@ fn tap_client() {
         .unwrap();
     assert_eq!(read_response(&mut s).status, 501);
     check("431 / 413 / 501 framing limits");
+
+    // A slow tool call on one socket does not hold up the others.
+    let slow = std::thread::spawn({
+        let t = token("valid");
+        move || {
+            let mut c = McpClient::new(DEV_A, &t);
+            let started = Instant::now();
+            let r = c.rpc(
+                9,
+                "tools/call",
+                json!({"name": "wait", "arguments": {"ms": 1500}}),
+            );
+            assert_eq!(r.status, 200, "{r:?}");
+            started.elapsed().as_secs_f64()
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let mut quick = McpClient::new(DEV_A, &token("valid"));
+    let r = quick.rpc(
+        9,
+        "tools/call",
+        json!({"name": "echo", "arguments": {"text": "meanwhile"}}),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    drop(quick);
+    let quick_secs = started.elapsed().as_secs_f64();
+    let slow_secs = slow.join().unwrap();
+    assert!(slow_secs >= 1.4, "the slow call took {slow_secs:.2}s");
+    assert!(
+        quick_secs < 0.9,
+        "a quick call waited {quick_secs:.2}s behind a slow one"
+    );
+    check(&format!(
+        "a 1.5 s tool call on one socket; a full session on another meanwhile took {quick_secs:.2}s"
+    ));
 
     // Pipelining: two requests in one write, two responses in order.
     let mut s = connect(DEV_A);
