@@ -261,16 +261,33 @@ pub(crate) enum OpError {
 impl std::fmt::Display for OpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            OpError::Pool(e) => write!(f, "no database connection: {e}"),
+            OpError::Pool(e) => write!(f, "no database connection: {}", with_causes(e)),
             OpError::Pg(e) => match e.as_db_error() {
                 Some(db) => write!(f, "{}: {}", db.code().code(), db.message()),
-                None => write!(f, "{e}"),
+                None => f.write_str(&with_causes(e)),
             },
             OpError::Decode(e) => write!(f, "stored record unreadable: {e}"),
             OpError::Timeout => f.write_str("operation timed out"),
             OpError::Store(e) => write!(f, "{e}"),
         }
     }
+}
+
+/// The message of `e` with its chain of causes (e.g. "connection refused"),
+/// which the PostgreSQL client's own messages leave out.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    for _ in 0..6 {
+        let Some(s) = source else { break };
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 impl From<deadpool_postgres::PoolError> for OpError {
