@@ -14,6 +14,7 @@
 # Environment:
 #   INTEROP_OUT=DIR          results, logs, screenshots (default: a new temp dir)
 #   INTEROP_SKIP_INSTALL=1   do not run scripts/install-interop.sh first
+#   INTEROP_UPDATE_SUMMARY=1 copy the conformance summary to interop/CONFORMANCE.md
 #   CARGO_TARGET_DIR         honoured when locating the built programs
 # Everything listens on 127.0.0.1 only; every step is bounded by `timeout`.
 set -euo pipefail
@@ -93,6 +94,10 @@ for suite in "${SUITES[@]}"; do
       run conformance 1500 node interop/conformance.mjs --everything "$EVERYTHING_URL" \
         --issuer "$ISSUER" --username alice --password-file "$PASSWORD_FILE" \
         --out "$OUT/conformance"
+      if [ "${INTEROP_UPDATE_SUMMARY:-}" = 1 ] && [ -f "$OUT/conformance/CONFORMANCE.md" ]; then
+        cp "$OUT/conformance/CONFORMANCE.md" interop/CONFORMANCE.md
+        say "updated interop/CONFORMANCE.md"
+      fi
       ;;
     ts-client)
       run ts-client 120 node interop/ts-client.ts --mcp "$ISSUER/mcp" \
