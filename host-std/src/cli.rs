@@ -258,7 +258,7 @@ fn serve(
             .await
             .map_err(|e| format!("--listen {}: {e}", settings.listen))?;
         let local = listener.local_addr()?;
-        print_banner(&settings, local, user_count);
+        print_banner(&settings, local, user_count, &db);
         tracing::info!(listen = %local, issuer = %settings.public_url, "mcpauth started");
         let sweeper_db = db.clone();
         let sweeper = tokio::spawn(async move {
@@ -301,7 +301,7 @@ fn serve(
     result
 }
 
-fn print_banner(settings: &ServeSettings, local: std::net::SocketAddr, users: u64) {
+fn print_banner(settings: &ServeSettings, local: std::net::SocketAddr, users: u64, db: &Backend) {
     let base = &settings.public_url;
     let data = settings.common.data_dir.display();
     println!("mcpauth {} listening on {local}", env!("CARGO_PKG_VERSION"));
@@ -310,14 +310,22 @@ fn print_banner(settings: &ServeSettings, local: std::net::SocketAddr, users: u6
         "  OAuth issuer:    {base}   (metadata: {base}/.well-known/oauth-authorization-server)"
     );
     println!("  Health check:    {base}/healthz");
-    println!("  Data directory:  {data}");
+    if db.is_shared() {
+        println!("  Store:           {}", db.describe());
+    } else {
+        println!("  Data directory:  {data}");
+    }
     if users == 0 {
         println!();
         println!(
             "  No users yet. Create the first one (then sign in with it when a client connects):"
         );
-        println!("    echo 'a-long-password' | mcpauth user add alice --data-dir {data}");
-        println!("  (stop the server first: the database is used by one process at a time)");
+        if db.is_shared() {
+            println!("    echo 'a-long-password' | mcpauth user add alice --store <the same URL>");
+        } else {
+            println!("    echo 'a-long-password' | mcpauth user add alice --data-dir {data}");
+            println!("  (stop the server first: the database is used by one process at a time)");
+        }
     }
     println!();
     println!("  Connect:");
