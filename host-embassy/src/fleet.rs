@@ -19,8 +19,8 @@ use mcpauth_core::mcp::McpServer;
 use mcpauth_core::oauth::{ResourceGuard, canonical_resource};
 use mcpauth_core::server::{self, NoRevocations, ResourceServer};
 
-use crate::core_pending::metadata_url;
 use crate::service::{DeviceEnv, Service};
+use mcpauth_core::server::protected_resource_metadata_url as metadata_url;
 
 /// What a fleet device is provisioned with.
 #[derive(Debug, Clone, Copy)]

@@ -13,8 +13,7 @@
 //!
 //! Shaped like embassy: [`new`]`(stack, config, resources, service, rng,
 //! clock)` returns a [`Runner`] whose `run()` never returns; spawn it. All
-//! protocol decisions are the core's (a few still live in
-//! `core_pending.rs`, to be moved there).
+//! protocol decisions are the core's (`mcpauth_core::server`).
 //!
 //! ## Shapes
 //! 1. **Fleet resource server** ([`FleetService`]): validates RS256 access
@@ -66,7 +65,6 @@
 extern crate alloc;
 
 mod clock;
-pub mod core_pending;
 mod fleet;
 pub mod http;
 mod rng;

@@ -88,7 +88,10 @@ impl<R: RevocationStore + Sync> ResourceServer<R> {
         revocations: R,
     ) -> Self {
         let resource = guard.resource();
-        let path = format!("{PR_METADATA}{}", path_of(resource).trim_end_matches('/'));
+        let path = format!(
+            "{PR_METADATA}{}",
+            resource_path(resource).trim_end_matches('/')
+        );
         let body = json!({
             "resource": resource,
             "authorization_servers": [issuer],
@@ -110,13 +113,29 @@ impl<R: RevocationStore + Sync> ResourceServer<R> {
     }
 
     /// Answer `req` if it is the MCP endpoint (or, for a fleet member, its
-    /// metadata); `None` otherwise.
+    /// metadata); `None` otherwise. Access tokens are checked against this
+    /// resource server's own revocation list.
     pub async fn handle(
         &self,
         req: &Request,
         now: Option<UnixTime>,
         rng: &mut (dyn SecureRandom + Send),
         keys: &KeySet,
+    ) -> Option<Response> {
+        self.handle_with_revocations(req, now, rng, keys, &self.revocations)
+            .await
+    }
+
+    /// [`Self::handle`], checking access tokens against `revocations`
+    /// instead: an all-in-one server passes the issuer's store, so a token
+    /// revoked at `/revoke` (or by a replayed code) is refused at once.
+    pub async fn handle_with_revocations<V: RevocationStore + Sync>(
+        &self,
+        req: &Request,
+        now: Option<UnixTime>,
+        rng: &mut (dyn SecureRandom + Send),
+        keys: &KeySet,
+        revocations: &V,
     ) -> Option<Response> {
         if let Some(meta) = &self.remote_metadata
             && (req.path == PR_METADATA || req.path == meta.path)
@@ -144,7 +163,7 @@ impl<R: RevocationStore + Sync> ResourceServer<R> {
         let principal = match &self.protection {
             Protection::DangerouslyOpen => None,
             Protection::Bearer(guard) => {
-                match authenticate_bearer(req, keys, guard, Some(now), &self.revocations).await {
+                match authenticate_bearer(req, keys, guard, Some(now), revocations).await {
                     Ok(principal) => Some(principal),
                     Err(challenge) => return Some(challenge),
                 }
@@ -177,7 +196,8 @@ impl<R: RevocationStore + Sync> ResourceServer<R> {
 }
 
 /// Route one request of an all-in-one server: health, OAuth and discovery,
-/// MCP, else 404.
+/// MCP (access tokens checked against the issuer's own revocations), else
+/// 404.
 pub async fn handle_all_in_one<S, U, L, R>(
     auth: &AuthorizationServer<S, U, L>,
     resource: &ResourceServer<R>,
@@ -197,7 +217,13 @@ where
         return resp;
     }
     let keys = env.keys;
-    if let Some(resp) = resource.handle(req, env.now, &mut *env.rng, keys).await {
+    // The issuer's store is the revocation list that /revoke and code-replay
+    // detection write to; the resource server's own is not consulted here.
+    let revocations = auth.store();
+    if let Some(resp) = resource
+        .handle_with_revocations(req, env.now, &mut *env.rng, keys, revocations)
+        .await
+    {
         return resp;
     }
     not_found()
@@ -247,12 +273,33 @@ fn preflight() -> Response {
         .with_header("Access-Control-Max-Age", "86400")
 }
 
-/// The path of an absolute URL (`https://h:1/mcp` → `/mcp`).
-fn path_of(url: &str) -> &str {
-    let Some(after) = url.find("://").map(|i| i + 3) else {
-        return "";
-    };
-    url[after..].find('/').map_or("", |i| &url[after + i..])
+/// `(origin, path)` of an absolute URL (`https://h:1/mcp?q` →
+/// `https://h:1`, `/mcp`); `None` without a scheme.
+fn split_origin(url: &str) -> Option<(&str, &str)> {
+    let after = url.find("://")? + 3;
+    let end = url[after..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after + i);
+    let path_end = url[end..].find(['?', '#']).map_or(url.len(), |i| end + i);
+    Some((&url[..end], &url[end..path_end]))
+}
+
+/// The path of an absolute URL (`https://h:1/mcp?x` → `/mcp`; `""` when
+/// it has none): where a resource's MCP endpoint is served.
+pub fn resource_path(url: &str) -> &str {
+    split_origin(url).map_or("", |(_, path)| path)
+}
+
+/// RFC 9728 §3.1: the metadata URL of `resource` on the resource's own
+/// origin, the well-known path inserted before the resource's path
+/// (`http://10.0.0.2:8080/mcp` →
+/// `http://10.0.0.2:8080/.well-known/oauth-protected-resource/mcp`). For a
+/// fleet member, whose origin is not the issuer's.
+pub fn protected_resource_metadata_url(resource: &str) -> String {
+    match split_origin(resource) {
+        Some((origin, path)) => format!("{origin}{PR_METADATA}{}", path.trim_end_matches('/')),
+        None => String::from(PR_METADATA),
+    }
 }
 
 /// A revocation list that is always empty: for a device validating tokens

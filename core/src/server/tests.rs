@@ -18,7 +18,7 @@ use crate::jose::{AccessTokenClaims, Audience, SigningKey};
 use crate::mcp::{CallToolResult, McpConfig, NoSessionStore, Registry, Tool};
 use crate::oauth::ServerConfig;
 use crate::rand::InsecureSeededRandom;
-use crate::store::{MemoryStore, MemoryStoreLimits};
+use crate::store::{MemoryStore, MemoryStoreLimits, RevocationStore};
 
 const ISSUER: &str = "https://auth.example";
 const RESOURCE: &str = "https://auth.example/mcp";
@@ -80,7 +80,7 @@ type Auth = AuthorizationServer<MemoryStore, NoUsers>;
 
 struct AllInOne {
     auth: Auth,
-    resource: ResourceServer<MemoryStore>,
+    resource: ResourceServer<NoRevocations>,
     keys: KeySet,
     rng: InsecureSeededRandom,
     now: Option<UnixTime>,
@@ -93,11 +93,7 @@ impl AllInOne {
         let guard = ResourceGuard::new(&config, RESOURCE, &["mcp"]);
         let auth =
             AuthorizationServer::new(config, MemoryStore::new(MemoryStoreLimits::SERVER), NoUsers);
-        let resource = ResourceServer::new(
-            mcp("/mcp"),
-            Protection::Bearer(guard),
-            MemoryStore::new(MemoryStoreLimits::SERVER),
-        );
+        let resource = ResourceServer::new(mcp("/mcp"), Protection::Bearer(guard), NoRevocations);
         AllInOne {
             auth,
             resource,
@@ -228,6 +224,27 @@ fn mcp_with_a_valid_token_reaches_the_tool_as_the_principal() {
 }
 
 #[test]
+fn a_token_revoked_at_the_issuer_is_refused_at_once() {
+    let mut s = AllInOne::new();
+    let token = s.token("mcp");
+    assert_eq!(s.send(mcp_post(call("whoami"), Some(&token))).status, 200);
+    let policy = crate::jose::ValidationPolicy::new(ISSUER, RESOURCE);
+    let claims = s
+        .keys
+        .verify_access_token(&token, &policy, s.now)
+        .expect("valid");
+    let now = s.now.expect("time");
+    block_on(s.auth.store().revoke_jti(&claims.jti, claims.exp, now)).expect("revoke");
+    let resp = s.send(mcp_post(call("whoami"), Some(&token)));
+    assert_eq!(resp.status, 401);
+    assert!(
+        resp.header("WWW-Authenticate")
+            .unwrap_or("")
+            .contains("invalid_token")
+    );
+}
+
+#[test]
 fn a_token_for_another_resource_is_refused() {
     let mut s = AllInOne::new();
     let claims = claims("mcp", "https://other.example/mcp");
@@ -345,4 +362,21 @@ fn an_open_server_needs_no_token_but_still_cannot_step_up() {
         send_fleet(&rs, &keys, mcp_post(call("admin"), None)).status,
         403
     );
+}
+
+#[test]
+fn metadata_urls_follow_rfc_9728_section_3_1() {
+    assert_eq!(
+        protected_resource_metadata_url("http://10.0.0.2:8080/mcp"),
+        "http://10.0.0.2:8080/.well-known/oauth-protected-resource/mcp"
+    );
+    assert_eq!(
+        protected_resource_metadata_url("https://dev.example/mcp/"),
+        "https://dev.example/.well-known/oauth-protected-resource/mcp"
+    );
+    assert_eq!(
+        protected_resource_metadata_url("https://dev.example"),
+        "https://dev.example/.well-known/oauth-protected-resource"
+    );
+    assert_eq!(resource_path("https://dev.example/a/b?x=1"), "/a/b");
 }

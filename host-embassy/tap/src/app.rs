@@ -93,8 +93,7 @@ pub fn registry() -> Registry {
 /// The fleet resource server for `provisioning`, with the MCP endpoint at
 /// the path of the resource URL.
 pub fn resource_server(provisioning: Provisioning<'_>) -> Result<FleetService, ProvisioningError> {
-    let path = mcpauth_embassy::core_pending::split_origin(provisioning.resource)
-        .map(|(_, path)| path)
+    let path = Some(mcpauth_core::server::resource_path(provisioning.resource))
         .filter(|p| !p.is_empty())
         .unwrap_or("/mcp");
     FleetService::new(provisioning, mcp_server(path))
