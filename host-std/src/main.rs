@@ -9,8 +9,7 @@ fn main() -> std::process::ExitCode {
 /// block. glibc's dynamic mmap threshold would, after the first such block
 /// is freed, serve the next ones from per-thread arenas that are never
 /// trimmed, so every blocking thread that ever checked a password would keep
-/// 7 MiB. A fixed threshold keeps large blocks in mmap (returned on free),
-/// and two arenas bound fragmentation across the blocking pool.
+/// 7 MiB. A fixed threshold keeps large blocks in mmap (returned on free).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 fn tune_malloc() {
@@ -18,7 +17,6 @@ fn tune_malloc() {
     // any other thread exists, with valid parameter constants.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 
