@@ -2,10 +2,13 @@
 // against mcpauth and compare the results with interop/conformance-baseline.txt.
 //
 //   node interop/conformance.mjs --everything http://127.0.0.1:P/mcp \
+//     [--everything-stateless http://127.0.0.1:S/mcp] \
 //     --issuer http://127.0.0.1:Q --username alice --password-file F --out DIR
 //
 // - `server` mode: every scenario of 2025-06-18, 2025-11-25 and 2026-07-28
-//   (`--suite all --spec-version V`) against the everything example.
+//   (`--suite all --spec-version V`) against the everything example; again
+//   as `server-stateless` against the example in stateless mode (2025 era
+//   without sessions, the ChatGPT configuration) when given.
 // - `authorization` mode: both authorization-server scenarios against
 //   `mcpauth serve`; the client is registered with RFC 7591 first, and the
 //   sign-in/consent form is posted when the suite prints its authorization
@@ -94,8 +97,9 @@ function readResults(dir, prefix) {
 }
 
 /**
- * The baseline: lines `MODE VERSIONS SCENARIO[:CHECK] -- REASON`, where
- * VERSIONS is a comma-separated list of spec versions (or `-` for the
+ * The baseline: lines `MODES VERSIONS SCENARIO[:CHECK] -- REASON`, where
+ * MODES and VERSIONS are comma-separated lists (modes: server,
+ * server-stateless, authorization; versions: spec versions, or `-` for the
  * authorization mode, which has none). Every entry needs a reason.
  */
 function readBaseline(file) {
@@ -105,13 +109,17 @@ function readBaseline(file) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) return;
     const [head, reason] = line.split(/\s+--\s+/, 2);
-    const [mode, versions, target] = head.trim().split(/\s+/);
-    if (!mode || !versions || !target || !reason?.trim()) {
-      throw new Error(`${file}:${n + 1}: expected "MODE VERSIONS SCENARIO[:CHECK] -- REASON"`);
+    const [modes, versions, target] = head.trim().split(/\s+/);
+    if (!modes || !versions || !target || !reason?.trim()) {
+      throw new Error(`${file}:${n + 1}: expected "MODES VERSIONS SCENARIO[:CHECK] -- REASON"`);
     }
     const [scenario, check] = target.split(/:(.*)/s, 2);
-    for (const v of versions.split(',')) {
-      entries.push({ mode, version: v, scenario, check: check || null, reason: reason.trim(), line: n + 1 });
+    for (const mode of modes.split(',')) {
+      for (const v of versions.split(',')) {
+        entries.push({
+          mode, version: v, scenario, check: check || null, reason: reason.trim(), line: n + 1, modes, versions,
+        });
+      }
     }
   });
   return entries;
@@ -206,7 +214,8 @@ function markdown(rows, baseline, baselineFile) {
     `${rows.length} scenario runs: ${count((s) => s.startsWith('pass'))} pass, ` +
       `${count((s) => s.startsWith('expected-'))} fail as expected (baseline below), ` +
       `${count((s) => !s.startsWith('pass') && !s.startsWith('expected-'))} unexpected. ` +
-      'Server mode runs against `host-std/examples/everything.rs` (no authorization); ' +
+      'Server mode runs against `host-std/examples/everything.rs` (no authorization), ' +
+      '`server-stateless` against the same example with `McpConfig::stateless` (2025 era without sessions); ' +
       'authorization mode against `mcpauth serve`, its sign-in and consent form posted by the script.',
   );
   lines.push('');
@@ -235,14 +244,10 @@ function markdown(rows, baseline, baselineFile) {
   lines.push('');
   const seen = new Set();
   for (const e of baseline) {
-    const key = `${e.mode} ${e.scenario}${e.check ? ':' + e.check : ''}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const versions = baseline
-      .filter((x) => x.mode === e.mode && x.scenario === e.scenario && x.check === e.check)
-      .map((x) => x.version)
-      .join(', ');
-    lines.push(`- **${key}** (${versions}): ${e.reason}`);
+    if (seen.has(e.line)) continue;
+    seen.add(e.line);
+    const target = `${e.scenario}${e.check ? ':' + e.check : ''}`;
+    lines.push(`- **${target}** (${e.modes.replaceAll(',', ', ')}; ${e.versions.replaceAll(',', ', ')}): ${e.reason}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -297,17 +302,21 @@ async function main() {
   fs.mkdirSync(o.out, { recursive: true });
   const baseline = readBaseline(o.baseline);
   const runs = [];
-  for (const version of VERSIONS) {
-    const dir = path.join(o.out, `server-${version}`);
-    const started = Date.now();
-    await runSuite(
-      ['server', '--url', o.everything, '--suite', 'all', '--spec-version', version, '-o', dir],
-      path.join(o.out, `server-${version}.log`),
-      600_000,
-    );
-    const results = readResults(dir, 'server');
-    console.log(`[interop] server ${version}: ${results.size} scenarios in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    runs.push({ mode: 'server', version, results });
+  const targets = [['server', o.everything]];
+  if (o['everything-stateless']) targets.push(['server-stateless', o['everything-stateless']]);
+  for (const [mode, url] of targets) {
+    for (const version of VERSIONS) {
+      const dir = path.join(o.out, `${mode}-${version}`);
+      const started = Date.now();
+      await runSuite(
+        ['server', '--url', url, '--suite', 'all', '--spec-version', version, '-o', dir],
+        path.join(o.out, `${mode}-${version}.log`),
+        600_000,
+      );
+      const results = readResults(dir, 'server');
+      console.log(`[interop] ${mode} ${version}: ${results.size} scenarios in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+      runs.push({ mode, version, results });
+    }
   }
   const auth = await authorization(o);
   console.log(`[interop] authorization: ${auth.results.size} scenarios`);

@@ -177,7 +177,9 @@ async def main() -> None:
         issuer=meta["issuer"],
         options={"require": ["exp", "iss", "aud", "sub"]},
     )
-    ok(True, f"signature verified (kid {jwt.get_unverified_header(token).get('kid')})")
+    header = jwt.get_unverified_header(token)
+    ok(True, f"signature verified (alg {header.get('alg')}, kid {header.get('kid')})")
+    ok(header.get("typ") == "at+jwt", "typ = at+jwt (RFC 9068)")
     ok(claims["iss"] == meta["issuer"], f"iss = {claims['iss']}")
     ok(claims["aud"] == a.mcp or a.mcp in claims["aud"], f"aud = {claims['aud']}")
     print("[py-client] PASS", flush=True)

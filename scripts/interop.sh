@@ -70,6 +70,15 @@ PIDS+=($!)
 wait_http "$ISSUER/healthz" 60
 say "mcpauth serve on $ISSUER (data: $DATA)"
 
+start_everything() { # LOGNAME [--stateless]; sets URL
+  "$EVERYTHING" 127.0.0.1:0 "${@:2}" > "$OUT/$1.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do grep -q 'listening on' "$OUT/$1.log" && break; sleep 0.1; done
+  URL="$(grep -o 'http://[^ ]*/mcp' "$OUT/$1.log" | head -1)"
+  [ -n "$URL" ] || { say "everything example did not start"; cat "$OUT/$1.log"; exit 1; }
+  say "everything example $* on $URL"
+}
+
 declare -A RESULT
 run() { # NAME SECONDS CMD...
   local name=$1 secs=$2; shift 2
@@ -85,13 +94,12 @@ run() { # NAME SECONDS CMD...
 for suite in "${SUITES[@]}"; do
   case "$suite" in
     conformance)
-      "$EVERYTHING" 127.0.0.1:0 > "$OUT/everything.log" 2>&1 &
-      PIDS+=($!)
-      for _ in $(seq 1 100); do grep -q 'listening on' "$OUT/everything.log" && break; sleep 0.1; done
-      EVERYTHING_URL="$(grep -o 'http://[^ ]*' "$OUT/everything.log" | head -1)"
-      [ -n "$EVERYTHING_URL" ] || { say "everything example did not start"; cat "$OUT/everything.log"; exit 1; }
-      say "everything example on $EVERYTHING_URL"
+      start_everything everything
+      EVERYTHING_URL="$URL"
+      start_everything everything-stateless --stateless
+      STATELESS_URL="$URL"
       run conformance 1500 node interop/conformance.mjs --everything "$EVERYTHING_URL" \
+        --everything-stateless "$STATELESS_URL" \
         --issuer "$ISSUER" --username alice --password-file "$PASSWORD_FILE" \
         --out "$OUT/conformance"
       if [ "${INTEROP_UPDATE_SUMMARY:-}" = 1 ] && [ -f "$OUT/conformance/CONFORMANCE.md" ]; then

@@ -3,7 +3,7 @@
 //! runtime. `scripts/interop.sh` starts it and runs the suite against it.
 //!
 //! ```sh
-//! cargo run -p mcpauth --example everything -- 127.0.0.1:0
+//! cargo run -p mcpauth --example everything -- 127.0.0.1:0 [--stateless]
 //! # prints: everything: listening on http://127.0.0.1:PORT/mcp
 //! ```
 //!
@@ -31,8 +31,8 @@ use mcpauth_core::http::{Request, Response};
 use mcpauth_core::jose::KeySet;
 use mcpauth_core::mcp::{
     BoxFuture, CallToolResult, CompletionHandler, Context, ErrorCode, GetPromptResult, LogLevel,
-    McpConfig, McpError, McpServer, MemorySessionStore, Prompt, PromptArgument, Registry,
-    RegistryError, Resource, ResourceContents, ResourceTemplate, Tool,
+    McpConfig, McpError, McpServer, MemorySessionStore, NoSessionStore, Prompt, PromptArgument,
+    Registry, RegistryError, Resource, ResourceContents, ResourceTemplate, SessionStore, Tool,
 };
 use mcpauth_core::server::{NoRevocations, Protection, ResourceServer, not_found};
 use serde_json::{Map, Value, json};
@@ -495,7 +495,7 @@ impl Handler for Everything {
     }
 }
 
-fn build(addr: SocketAddr) -> Result<Everything, String> {
+fn build(addr: SocketAddr, stateless: bool) -> Result<Everything, String> {
     let mut registry = Registry::new();
     tools(&mut registry).map_err(|e| e.to_string())?;
     resources(&mut registry).map_err(|e| e.to_string())?;
@@ -515,8 +515,17 @@ fn build(addr: SocketAddr) -> Result<Everything, String> {
         .iter()
         .map(|h| format!("http://{h}"))
         .collect();
-    let sessions = MemorySessionStore::new(config.limits.sessions, config.limits.session_idle_secs);
-    let mcp = McpServer::new(config, registry, Box::new(sessions));
+    // Stateless: the 2025-era mode without Mcp-Session-Id (what ChatGPT needs).
+    config.stateless = stateless;
+    let sessions: Box<dyn SessionStore> = if stateless {
+        Box::new(NoSessionStore)
+    } else {
+        Box::new(MemorySessionStore::new(
+            config.limits.sessions,
+            config.limits.session_idle_secs,
+        ))
+    };
+    let mcp = McpServer::new(config, registry, sessions);
     let keys = KeySet::from_verifying_keys(Vec::new()).map_err(|e| format!("{e:?}"))?;
     Ok(Everything {
         resource: ResourceServer::new(mcp, Protection::DangerouslyOpen, NoRevocations),
@@ -525,8 +534,12 @@ fn build(addr: SocketAddr) -> Result<Everything, String> {
 }
 
 fn main() -> std::process::ExitCode {
-    let addr = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let stateless = args.iter().any(|a| a == "--stateless");
+    let addr = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
         .unwrap_or_else(|| "127.0.0.1:0".to_owned());
     let Ok(addr) = addr.parse::<SocketAddr>() else {
         eprintln!("everything: not a socket address: {addr}");
@@ -564,14 +577,15 @@ fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::FAILURE;
             }
         };
-        let app = match build(bound) {
+        let app = match build(bound, stateless) {
             Ok(app) => app,
             Err(e) => {
                 eprintln!("everything: {e}");
                 return std::process::ExitCode::FAILURE;
             }
         };
-        println!("everything: listening on http://{bound}/mcp");
+        let mode = if stateless { " (stateless)" } else { "" };
+        println!("everything: listening on http://{bound}/mcp{mode}");
         let options = ServerOptions {
             limits: Limits::default(),
             cors: Cors::new(&[]),
