@@ -285,6 +285,22 @@ async fn database_outage_gives_503_and_recovers() {
         let (status, retry) = whoami(&http, base, &access).await;
         assert_eq!(status, 503);
         assert!(retry.is_some(), "Retry-After on /mcp");
+        // The browser part too: a clean 503, not a misleading "unknown
+        // client" page.
+        let q = form(&[
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", "x".repeat(43).as_str()),
+            ("code_challenge_method", "S256"),
+            ("scope", "mcp"),
+        ]);
+        let r = http
+            .get(format!("{base}/authorize?{q}"))
+            .send()
+            .await
+            .expect("authorize");
+        assert_eq!(r.status().as_u16(), 503, "GET /authorize during the outage");
         let health = http
             .get(format!("{base}/healthz"))
             .send()
