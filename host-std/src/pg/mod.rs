@@ -47,6 +47,28 @@
 //! never leaves half a write; pooled connections broken by a restart are
 //! discarded and replaced, so service resumes by itself.
 //!
+//! A grant that spans several store calls (a code exchange: take the code,
+//! insert the refresh family, record the access token) is not one
+//! transaction: if the database fails between two calls, the client gets
+//! 503 and the earlier step stays done (the code is spent), which fails
+//! closed: the client starts a new authorization.
+//!
+//! ## Keys
+//! Signing keys are rows of `signing_keys`, so every instance publishes the
+//! same JWKS and verifies the others' tokens. Creating the first key and
+//! `mcpauth keys rotate` run under a session advisory lock
+//! ([`PgStore::with_key_lock`]), so two instances starting at once never
+//! both create an active key. Running instances reload the key set every
+//! 30 s, and at once (at most every 5 s) when a token names a `kid` they do
+//! not know, so a rotation is honoured fleet-wide without restarts.
+//!
+//! ## Not shared
+//! MCP sessions (`Mcp-Session-Id`) and the login throttle live in each
+//! instance's memory: run the fleet with `--stateless` or route a session
+//! to one instance. Connections to PostgreSQL are not encrypted (no TLS
+//! client is linked): keep the database on a private network or a local
+//! socket.
+//!
 //! ## Purge
 //! [`PgStore::sweep`] deletes expired rows in batches of
 //! [`SWEEP_BATCH`] with `FOR UPDATE SKIP LOCKED`, each batch its own short
