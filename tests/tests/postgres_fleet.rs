@@ -237,6 +237,28 @@ async fn two_instances_share_one_database() {
     );
     assert_eq!(code, 0, "{err}");
 
+    // The store is also chosen by MCPAUTH_STORE and by DATABASE_URL (when
+    // that is a postgres URL); anything else keeps the embedded database.
+    let users_with = |var: &str, value: &str| {
+        let out = std::process::Command::new(program())
+            .args(["user", "list", "--data-dir"])
+            .arg(&fleet.dirs[1].0)
+            .env_remove("MCPAUTH_STORE")
+            .env_remove("DATABASE_URL")
+            .env(var, value)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(users_with("MCPAUTH_STORE", &db.url).starts_with("alice\t"));
+    assert!(users_with("DATABASE_URL", &db.url).starts_with("alice\t"));
+    assert_eq!(users_with("DATABASE_URL", "mysql://elsewhere/db"), "");
+
     // Both start at once (concurrent migrations and first-key creation).
     let (a, b) = tokio::join!(fleet.start(0), fleet.start(1));
 
