@@ -55,6 +55,15 @@ impl From<StoreError> for KeyFailure {
     }
 }
 
+/// A key set signing with `key` on the build's RS256 backend: aws-lc-rs in
+/// `--features aws-lc` builds, the core's pure-Rust provider otherwise.
+pub fn keyset(key: SigningKey) -> KeySet {
+    let set = KeySet::new(key);
+    #[cfg(feature = "aws-lc")]
+    let set = set.with_provider(&crate::aws_lc::AWS_LC_RSA);
+    set
+}
+
 /// Every stored key, newest first.
 pub fn list(db: &Backend) -> Result<Vec<KeyRecord>, KeyFailure> {
     let mut keys: Vec<KeyRecord> = db.kv_all(KvTable::Keys)?;
@@ -110,13 +119,13 @@ pub fn load_or_create(db: &Backend, access_ttl: u64, now: u64) -> Result<KeySet,
                 r2.max_token_ttl = access_ttl;
                 put(db, vec![r2])?;
             }
-            KeySet::new(key)
+            keyset(key)
         }
         None => {
             let (key, record) = generate(access_ttl, now)?;
             tracing::info!(kid = %record.kid, "generated a new signing key");
             put(db, vec![record])?;
-            KeySet::new(key)
+            keyset(key)
         }
     };
     for r in records.iter().filter(|r| r.retired_at.is_some()) {

@@ -7,6 +7,8 @@
 //! To embed mcpauth with your own tools, see `examples/custom_tool.rs`.
 
 pub mod app;
+#[cfg(feature = "aws-lc")]
+pub mod aws_lc;
 pub mod backend;
 pub mod cache;
 pub mod cli;
