@@ -346,3 +346,64 @@ async fn unreachable_database_is_a_clear_error() {
     assert!(PgOptions::parse("postgres://h/db?pool_max=0").is_err());
     let _ = StoreError::Unavailable;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_when_required() {
+    let Some(db) = TestDb::create("tls").await else {
+        return;
+    };
+    // The local test server's certificate (Debian's snakeoil, for
+    // "localhost"), used as the trusted root.
+    let root = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+    if !std::path::Path::new(root).exists() || !db.url.contains("@127.0.0.1:") {
+        postgres_support::say(&format!(
+            "SKIPPED tls_when_required: needs the local server and {root}"
+        ));
+        return;
+    }
+    let app = format!("mcpauth_tls_{}", std::process::id());
+    let tls_url = format!(
+        "{}&sslmode=require&sslrootcert={root}&application_name={app}",
+        db.url.replace("@127.0.0.1:", "@localhost:")
+    );
+    let store = match PgStore::connect(PgOptions::parse(&tls_url).expect("url")).await {
+        Ok(s) => s,
+        Err(e) if e.to_string().contains("server does not support TLS") => {
+            postgres_support::say("SKIPPED tls_when_required: the server has ssl = off");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let t = now();
+    store
+        .revoke_jti("tls-jti", t.secs() + 60, t)
+        .await
+        .expect("revoke");
+    assert!(store.is_jti_revoked("tls-jti", t).await.expect("check"));
+    // The server agrees the sessions are encrypted.
+    if let Ok(out) = std::process::Command::new("psql")
+        .arg(postgres_support::base_url())
+        .args([
+            "-Atc",
+            &format!(
+                "SELECT count(*), bool_and(s.ssl) FROM pg_stat_ssl s \
+                 JOIN pg_stat_activity a USING (pid) WHERE a.application_name = '{app}'"
+            ),
+        ])
+        .output()
+        && out.status.success()
+    {
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (count, all_ssl) = text.trim().split_once('|').expect("row");
+        assert!(count.parse::<u32>().expect("count") >= 1, "{text}");
+        assert_eq!(all_ssl, "t", "every session uses TLS: {text}");
+    }
+    store.close();
+    // The certificate is verified: a name it does not cover is refused.
+    let wrong = tls_url.replace("@localhost:", "@127.0.0.1:");
+    let err = PgStore::connect(PgOptions::parse(&wrong).expect("url"))
+        .await
+        .expect_err("name mismatch");
+    assert!(err.to_string().contains("certificate"), "{err}");
+    assert!(PgOptions::parse("postgres://h/db?sslrootcert=/x").is_err());
+}

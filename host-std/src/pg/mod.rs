@@ -14,6 +14,12 @@
 //! | `pool_max` | 16 | connections per instance (database connection exhaustion) |
 //! | `statement_timeout_ms` | 5000 | server-side limit per statement (a stuck lock or a slow disk cannot hold a request forever) |
 //! | `op_timeout_ms` | 10000 | client-side limit per store operation, including waiting for a pooled connection (a silent network partition) |
+//! | `sslrootcert` | system roots | PEM file of the CA (or self-signed server certificate) trusted with `sslmode=require` |
+//!
+//! TLS: `sslmode=require` connects with rustls (ring) and verifies the
+//! server's certificate and name against `sslrootcert` or the system's root
+//! certificates (libpq's `verify-full`, stricter than its `require`);
+//! `sslmode=prefer` (libpq's default) and `disable` connect without TLS.
 //!
 //! ## Atomic rules across instances
 //! - A code is redeemed by `UPDATE codes SET redeemed = true WHERE code_hash
@@ -65,9 +71,7 @@
 //! ## Not shared
 //! MCP sessions (`Mcp-Session-Id`) and the login throttle live in each
 //! instance's memory: run the fleet with `--stateless` or route a session
-//! to one instance. Connections to PostgreSQL are not encrypted (no TLS
-//! client is linked): keep the database on a private network or a local
-//! socket.
+//! to one instance.
 //!
 //! ## Purge
 //! [`PgStore::sweep`] deletes expired rows in batches of
@@ -100,6 +104,9 @@ const LOCK_NAMESPACE: i32 = 0x6d63_7061; // "mcpa"
 #[derive(Clone)]
 pub struct PgOptions {
     config: tokio_postgres::Config,
+    /// TLS to the server (`sslmode=require`), verified against
+    /// `sslrootcert` or the system's roots.
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     /// Schema holding the tables.
     pub schema: String,
     /// Pool size.
@@ -145,6 +152,7 @@ impl PgOptions {
         let mut statement_ms = 5000u64;
         let mut op_ms = 10_000u64;
         let mut rest = Vec::new();
+        let mut root_cert: Option<String> = None;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let num = |what: &str| -> Result<u64, String> {
@@ -165,6 +173,7 @@ impl PgOptions {
                 "pool_max" => pool_max = num("pool_max")? as usize,
                 "statement_timeout_ms" => statement_ms = num("statement_timeout_ms")?,
                 "op_timeout_ms" => op_ms = num("op_timeout_ms")?,
+                "sslrootcert" => root_cert = Some(v.to_owned()),
                 _ => rest.push(pair),
             }
         }
@@ -194,8 +203,19 @@ impl PgOptions {
             opts = format!("{existing} {opts}");
         }
         config.options(&opts);
+        let tls = if matches!(
+            config.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Require
+        ) {
+            Some(tls_connector(root_cert.as_deref())?)
+        } else if root_cert.is_some() {
+            return Err("sslrootcert needs sslmode=require".into());
+        } else {
+            None
+        };
         Ok(PgOptions {
             config,
+            tls,
             schema,
             pool_max: pool_max.clamp(2, 1000),
             statement_timeout: Duration::from_millis(statement_ms),
@@ -381,13 +401,15 @@ impl PgStore {
     /// transaction-scoped advisory lock, so the second instance waits and
     /// then finds them applied.
     pub async fn connect(options: PgOptions) -> Result<PgStore, PgError> {
-        let manager = Manager::from_config(
-            options.config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = || ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match &options.tls {
+            Some(tls) => {
+                Manager::from_config(options.config.clone(), tls.clone(), manager_config())
+            }
+            None => Manager::from_config(options.config.clone(), NoTls, manager_config()),
+        };
         let pool = Pool::builder(manager)
             .max_size(options.pool_max)
             .runtime(Runtime::Tokio1)
@@ -556,15 +578,11 @@ impl PgStore {
     /// Blocking; call it from synchronous code.
     pub fn with_key_lock<T>(&self, f: impl FnOnce() -> T) -> Result<T, StoreError> {
         let key = schema_key(&self.inner.options.schema, 2);
-        let config = self.inner.options.config.clone();
-        let timeout = self.inner.options.op_timeout;
+        let options = self.inner.options.clone();
         let client = self.block_on(self.op("key lock", async move {
-            let (client, conn) = tokio::time::timeout(timeout, config.connect(NoTls))
+            let client = tokio::time::timeout(options.op_timeout, connect_one(&options))
                 .await
                 .map_err(|_| OpError::Timeout)??;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
             client
                 .execute("SELECT pg_advisory_lock($1, $2)", &[&LOCK_NAMESPACE, &key])
                 .await?;
@@ -778,4 +796,64 @@ impl PgStore {
     pub fn close(&self) {
         self.inner.pool.close();
     }
+}
+
+/// One connection outside the pool (its own session), driven by a spawned
+/// task.
+async fn connect_one(options: &PgOptions) -> Result<tokio_postgres::Client, OpError> {
+    let client = match &options.tls {
+        Some(tls) => {
+            let (client, conn) = options.config.connect(tls.clone()).await?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            client
+        }
+        None => {
+            let (client, conn) = options.config.connect(NoTls).await?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            client
+        }
+    };
+    Ok(client)
+}
+
+/// A rustls connector (ring provider) trusting the PEM certificates in
+/// `root_cert`, or the system's root certificates.
+fn tls_connector(
+    root_cert: Option<&str>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    match root_cert {
+        Some(path) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("sslrootcert {path}: {e}"))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("sslrootcert {path}: {e}"))?;
+            for c in certs {
+                roots
+                    .add(c)
+                    .map_err(|e| format!("sslrootcert {path}: {e}"))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+        }
+    }
+    if roots.is_empty() {
+        return Err("sslmode=require: no trusted root certificates (set sslrootcert=PATH)".into());
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
