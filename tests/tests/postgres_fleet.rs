@@ -258,6 +258,10 @@ async fn two_instances_share_one_database() {
     assert!(users_with("MCPAUTH_STORE", &db.url).starts_with("alice\t"));
     assert!(users_with("DATABASE_URL", &db.url).starts_with("alice\t"));
     assert_eq!(users_with("DATABASE_URL", "mysql://elsewhere/db"), "");
+    let toml = fleet.dirs[1].0.with_extension("toml");
+    std::fs::write(&toml, format!("store = {:?}\n", db.url)).expect("write config");
+    let toml = toml.to_str().expect("utf-8 path").to_owned();
+    assert!(users_with("MCPAUTH_CONFIG", &toml).starts_with("alice\t"));
 
     // Both start at once (concurrent migrations and first-key creation).
     let (a, b) = tokio::join!(fleet.start(0), fleet.start(1));
