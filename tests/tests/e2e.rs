@@ -286,6 +286,17 @@ async fn full_flow_refusals_and_restart() {
 
     let server = Server::start(&dir.0, &[]).await;
     let base = server.base.clone();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.0), 0o700, "data directory is private");
+        assert_eq!(
+            mode(&dir.0.join("mcpauth.redb")),
+            0o600,
+            "database file is private"
+        );
+    }
     let http = client();
 
     // Discovery.
