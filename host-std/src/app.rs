@@ -23,6 +23,7 @@ use mcpauth_core::store::RevocationStore;
 use crate::backend::{Backend, SharedKeys, reload_keys, token_kid};
 use crate::cache::{TokenCache, plain_bearer};
 use crate::env::{OsRandom, now};
+use crate::registration::RegistrationLimiter;
 use crate::server::Handler;
 use crate::users::Users;
 
@@ -63,7 +64,7 @@ pub struct AppOptions {
 
 /// The composed OAuth + MCP handler.
 pub struct App {
-    oauth: Arc<AuthorizationServer<Backend, Users>>,
+    oauth: Arc<AuthorizationServer<Backend, Users, RegistrationLimiter>>,
     /// Bounds the OAuth requests running at once on the blocking pool.
     oauth_slots: Arc<tokio::sync::Semaphore>,
     mcp: McpServer,
@@ -142,7 +143,10 @@ impl App {
         let mcp = McpServer::new(mcp_config, registry, sessions);
         let users = Users::new(db.clone());
         Ok(App {
-            oauth: Arc::new(AuthorizationServer::new(config, db.clone(), users)),
+            oauth: Arc::new(
+                AuthorizationServer::new(config, db.clone(), users)
+                    .with_registration_policy(RegistrationLimiter::default()),
+            ),
             oauth_slots: Arc::new(tokio::sync::Semaphore::new(OAUTH_CONCURRENCY)),
             mcp,
             keys: Arc::new(SharedKeys::new(keys)),

@@ -1,0 +1,101 @@
+//! Rate limit for open dynamic client registration (RFC 7591), the first
+//! thing a flood hits: every registration is a durable write. Fixed windows
+//! per peer IP and overall, in a bounded table.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use mcpauth_core::oauth::RegistrationPolicy;
+use mcpauth_core::time::UnixTime;
+
+/// Registration limits.
+#[derive(Debug)]
+pub struct RegistrationLimiter {
+    per_ip: u32,
+    global: u32,
+    window_secs: u64,
+    capacity: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    window_start: u64,
+    global: u32,
+    per_ip: HashMap<IpAddr, u32>,
+}
+
+impl Default for RegistrationLimiter {
+    /// 60 registrations per IP and 600 overall per minute; 10 000 IPs tracked.
+    /// (Behind a reverse proxy every peer is the proxy: the per-IP limit then
+    /// acts as a global one.)
+    fn default() -> Self {
+        RegistrationLimiter::new(60, 600, 60, 10_000)
+    }
+}
+
+impl RegistrationLimiter {
+    /// `per_ip` and `global` registrations per `window_secs`, tracking at
+    /// most `capacity` addresses (past that, unknown addresses are refused
+    /// until the window ends).
+    pub fn new(per_ip: u32, global: u32, window_secs: u64, capacity: usize) -> Self {
+        RegistrationLimiter {
+            per_ip,
+            global,
+            window_secs: window_secs.max(1),
+            capacity,
+            state: Mutex::new(State::default()),
+        }
+    }
+}
+
+impl RegistrationPolicy for RegistrationLimiter {
+    fn allow_registration(&self, peer: Option<IpAddr>, now: Option<UnixTime>) -> bool {
+        let Some(now) = now else { return false };
+        let Ok(mut s) = self.state.lock() else {
+            return false;
+        };
+        let window = now.secs() / self.window_secs;
+        if s.window_start != window {
+            s.window_start = window;
+            s.global = 0;
+            s.per_ip.clear();
+        }
+        if s.global >= self.global {
+            return false;
+        }
+        if let Some(ip) = peer {
+            if !s.per_ip.contains_key(&ip) && s.per_ip.len() >= self.capacity {
+                return false;
+            }
+            let n = s.per_ip.entry(ip).or_insert(0);
+            if *n >= self.per_ip {
+                return false;
+            }
+            *n += 1;
+        }
+        s.global += 1;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_ip_and_global_windows() {
+        let l = RegistrationLimiter::new(2, 3, 60, 10);
+        let a = Some(IpAddr::from([10, 0, 0, 1]));
+        let b = Some(IpAddr::from([10, 0, 0, 2]));
+        let t = Some(UnixTime(600));
+        assert!(l.allow_registration(a, t));
+        assert!(l.allow_registration(a, t));
+        assert!(!l.allow_registration(a, t), "per-IP limit");
+        assert!(l.allow_registration(b, t));
+        assert!(!l.allow_registration(b, t), "global limit");
+        assert!(l.allow_registration(a, Some(UnixTime(660))), "next window");
+        assert!(!l.allow_registration(a, None), "no clock: refuse");
+    }
+}
