@@ -675,6 +675,19 @@ async fn full_flow_refusals_and_restart() {
         assert_eq!(r.status().as_u16(), 413);
     }
 
+    // Limits: oversized request head (header flooding).
+    let r = http
+        .get(format!("{base}/healthz"))
+        .header("x-filler", "a".repeat(20 * 1024))
+        .send()
+        .await;
+    if let Ok(r) = r {
+        assert_eq!(r.status().as_u16(), 431);
+    }
+    // Registration under the flood limit still works after all of the above.
+    let (status, _) = register(&http, &base, json!({"redirect_uris": [REDIRECT]})).await;
+    assert_eq!(status, 201);
+
     // Restart on the same data directory, with a key rotation in between.
     let port = server.port;
     server.stop();
@@ -758,4 +771,40 @@ impl JsonValue for reqwest::Response {
     async fn json_value(self) -> Value {
         serde_json::from_slice(&self.bytes().await.expect("body")).expect("json")
     }
+}
+
+/// Slowloris: a client that never finishes its request head is cut off
+/// after the header read timeout (10 s) instead of holding a connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_request_heads_are_cut_off() {
+    use std::io::{Read, Write};
+    let dir = TempDir::new("slow");
+    let server = Server::start(&dir.0, &[]).await;
+    let port = server.port;
+    let started = std::time::Instant::now();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .expect("timeout");
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .expect("write");
+        let mut buf = Vec::new();
+        // Closed by the server (possibly after a 408): read ends.
+        s.read_to_end(&mut buf).map(|_| buf)
+    })
+    .await
+    .expect("join");
+    let elapsed = started.elapsed();
+    let buf = outcome.expect("the server closes the connection, not our read timeout");
+    assert!(
+        elapsed >= std::time::Duration::from_secs(5)
+            && elapsed < std::time::Duration::from_secs(25),
+        "cut off after {elapsed:?}"
+    );
+    let text = String::from_utf8_lossy(&buf);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+    server.stop();
 }
