@@ -808,3 +808,65 @@ async fn slow_request_heads_are_cut_off() {
     );
     server.stop();
 }
+
+/// SIGTERM while a sign-in (argon2id, tens of milliseconds) is in flight:
+/// the request still completes with its redirect, the code it issued was
+/// committed, and the process exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let dir = TempDir::new("graceful");
+    add_alice(&dir.0);
+    let server = Server::start(&dir.0, &[]).await;
+    let base = server.base.clone();
+    let http = client();
+    let (status, body) = register(
+        &http,
+        &base,
+        json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let flow = Flow::new(&base, body["client_id"].as_str().expect("client_id"));
+    let (verifier, challenge) = pkce();
+    let (_, page, cookie) = flow.authorize(&challenge, "g").await;
+    // Raw TCP, so the whole request is on the server's socket before SIGTERM.
+    let body = form(&[
+        ("request_id", &hidden(&page, "request_id")),
+        ("csrf", &hidden(&page, "csrf")),
+        ("username", "alice"),
+        ("password", PASSWORD),
+        ("decision", "allow"),
+    ]);
+    let request = format!(
+        "POST /authorize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nCookie: {cookie}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let port = server.port;
+    let sign_in = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.write_all(request.as_bytes()).expect("send");
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        let stopper = std::thread::spawn(move || server.stop());
+        let mut response = String::new();
+        s.read_to_string(&mut response).expect("response");
+        (response, stopper)
+    });
+    let (response, stopper) = sign_in.await.expect("join");
+    assert!(
+        response.starts_with("HTTP/1.1 303"),
+        "the in-flight sign-in completed: {response}"
+    );
+    let location = response
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .expect("location");
+    let code = param(&query_of(location), "code").expect("code");
+    stopper.join().expect("graceful exit 0");
+    // The code was durable before the redirect: it redeems after a restart.
+    let server = Server::start(&dir.0, &[]).await;
+    let flow = Flow::new(&server.base, &flow.client_id);
+    let (status, body) = flow.exchange(&code, &verifier).await;
+    assert_eq!(status, 200, "{body}");
+    server.stop();
+}
