@@ -10,9 +10,9 @@ mod mcp {
     use std::task::{Context as TaskContext, Poll, Waker};
 
     use mcpauth_core::http::{Method, Request};
-    use mcpauth_core::mcp::{McpConfig, McpOutcome, NoSessionStore, ScopeChallenge};
+    use mcpauth_core::mcp::{LogLevel, McpConfig, McpOutcome, NoSessionStore, ScopeChallenge};
     use mcpauth_core::time::UnixTime;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::support::*;
 
@@ -212,6 +212,47 @@ mod mcp {
         );
         assert_eq!(r.status, 405);
         assert_eq!(r.header("Allow"), Some("POST"));
+    }
+
+    #[test]
+    fn stateless_logs_follow_the_configured_level() {
+        let call = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}"#;
+        let set_error =
+            r#"{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"error"}}"#;
+        let stateless = |level| {
+            let mut config = McpConfig::new("test-server", "1.2.3");
+            config.stateless = true;
+            config.stateless_log_level = level;
+            mcpauth_core::mcp::McpServer::new(config, registry(), Box::new(NoSessionStore))
+        };
+        let versioned = |b| post(b).with_header("MCP-Protocol-Version", "2025-11-25");
+        // Default: no logs, whatever the client set before (nothing is kept).
+        let s = stateless(None);
+        assert_eq!(resp(&s, &versioned(set_error)).status, 200);
+        let r = resp(&s, &versioned(call));
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        // Configured: the echo tool's info log rides with the result...
+        let s = stateless(Some(LogLevel::Debug));
+        let r = resp(&s, &versioned(call));
+        assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
+        let logs: Vec<Value> = sse(&r)
+            .iter()
+            .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+            .filter(|m| m["method"] == "notifications/message")
+            .collect();
+        assert_eq!(logs.len(), 1);
+        assert_eq!(logs[0]["params"]["level"], "info");
+        // ...and above the configured level it stays silent.
+        let s = stateless(Some(LogLevel::Warning));
+        let r = resp(&s, &versioned(call));
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        // Sessions ignore the stateless level: logs only after setLevel.
+        let mut config = McpConfig::new("test-server", "1.2.3");
+        config.stateless_log_level = Some(LogLevel::Debug);
+        let s = server_with(config);
+        let sid = init(&s, "2025-11-25");
+        let r = resp(&s, &legacy(&sid, "2025-11-25", call));
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
     }
 
     #[test]

@@ -7,7 +7,8 @@ mod support;
 mod mcp {
     use mcpauth_core::http::{Method, Request};
     use mcpauth_core::mcp::{
-        CallToolResult, McpConfig, McpOutcome, McpServer, MemorySessionStore, Registry, Tool,
+        CallToolResult, ErrorCode, McpConfig, McpError, McpOutcome, McpServer, MemorySessionStore,
+        Registry, Tool,
     };
     use serde_json::{Value, json};
 
@@ -379,7 +380,13 @@ mod mcp {
     #[test]
     fn methods_status_codes() {
         let s = server();
-        for m in ["nope", "ping", "logging/setLevel"] {
+        for m in [
+            "nope",
+            "ping",
+            "logging/setLevel",
+            "resources/subscribe",
+            "resources/unsubscribe",
+        ] {
             let r = resp(&s, &modern(json!(1), m, json!({})));
             assert_eq!(err_of(&r), (404, -32601), "{m}");
         }
@@ -458,6 +465,113 @@ mod mcp {
         assert_eq!(r.status, 200);
         assert_eq!(body(&r)["result"]["protocolVersion"], "2025-06-18");
         assert!(r.header("Mcp-Session-Id").is_some());
+    }
+
+    #[test]
+    fn initialize_with_modern_meta_is_a_2026_request() {
+        let s = server();
+        // A legacy client's initialize never carries the 2026 _meta: served
+        // as a 2026-07-28 request, where initialize does not exist.
+        let params = json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}});
+        let r = resp(&s, &modern(json!(500), "initialize", params.clone()));
+        assert_eq!(err_of(&r), (404, -32601));
+        assert_eq!(body(&r)["id"], 500);
+        assert!(r.header("Mcp-Session-Id").is_none());
+        // The _meta alone decides; its header rules then apply.
+        let mut p = params;
+        p["_meta"] = meta();
+        let r = resp(
+            &s,
+            &raw(json!({"jsonrpc": "2.0", "id": 501, "method": "initialize", "params": p})),
+        );
+        assert_eq!(err_of(&r), (400, -32020));
+        assert!(r.header("Mcp-Session-Id").is_none());
+    }
+
+    /// A server whose tools fail with the given codes.
+    fn failing_server() -> McpServer {
+        let mut reg = Registry::new();
+        let codes = [
+            ("needs_sampling", ErrorCode::MissingRequiredClientCapability),
+            ("mismatch", ErrorCode::HeaderMismatch),
+            ("version", ErrorCode::UnsupportedProtocolVersion),
+            ("not_found", ErrorCode::MethodNotFound),
+            ("invalid", ErrorCode::InvalidParams),
+            ("internal", ErrorCode::InternalError),
+            ("app", ErrorCode::Application(-1)),
+        ];
+        for (name, code) in codes {
+            reg.tool(
+                Tool::new(name, json!({"type": "object"})),
+                move |ctx, _args| {
+                    Box::pin(async move {
+                        ctx.progress(1.0, None, None);
+                        Err(McpError::new(code, "failed")
+                            .with_data(json!({"requiredCapabilities": {"sampling": {}}})))
+                    })
+                },
+            )
+            .expect("register");
+        }
+        let config = McpConfig::new("t", "1");
+        let sessions = MemorySessionStore::new(1, 60);
+        McpServer::new(config, reg, Box::new(sessions))
+    }
+
+    #[test]
+    fn handler_errors_get_the_status_of_their_code() {
+        let s = failing_server();
+        let cases = [
+            ("needs_sampling", 400, -32021),
+            ("mismatch", 400, -32020),
+            ("version", 400, -32022),
+            ("not_found", 404, -32601),
+            ("invalid", 200, -32602),
+            ("internal", 200, -32603),
+            ("app", 200, -1),
+        ];
+        for (name, status, code) in cases {
+            let r = resp(&s, &modern(json!(401), "tools/call", json!({"name": name})));
+            assert_eq!(err_of(&r), (status, code), "{name}");
+            assert_eq!(r.header("Content-Type"), Some("application/json"));
+            let b = body(&r);
+            assert_eq!(b["id"], 401, "{name}");
+            assert_eq!(
+                b["error"]["data"]["requiredCapabilities"],
+                json!({"sampling": {}})
+            );
+        }
+        // A 4xx drops notifications the handler emitted (plain JSON); a 200
+        // error keeps them in the stream.
+        let mut m = meta();
+        m["progressToken"] = json!("p");
+        let call = |name: &str| {
+            raw(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": name, "_meta": m}}))
+                .with_header("MCP-Protocol-Version", V)
+                .with_header("Mcp-Method", "tools/call")
+                .with_header("Mcp-Name", name)
+        };
+        let r = resp(&s, &call("needs_sampling"));
+        assert_eq!(err_of(&r), (400, -32021));
+        let r = resp(&s, &call("internal"));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
+        assert_eq!(sse(&r).len(), 2);
+    }
+
+    #[test]
+    fn legacy_handler_errors_stay_http_200() {
+        let s = failing_server();
+        let sid = init(&s, "2025-11-25");
+        let r = resp(
+            &s,
+            &legacy(
+                &sid,
+                "2025-11-25",
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"needs_sampling"}}"#,
+            ),
+        );
+        assert_eq!(err_of(&r), (200, -32021));
     }
 
     #[test]

@@ -517,6 +517,9 @@ fn build(addr: SocketAddr, stateless: bool) -> Result<Everything, String> {
         .collect();
     // Stateless: the 2025-era mode without Mcp-Session-Id (what ChatGPT needs).
     config.stateless = stateless;
+    // Without a session a client's logging/setLevel cannot be kept, so the
+    // operator picks the level: everything, for the test_*logging tools.
+    config.stateless_log_level = stateless.then_some(LogLevel::Debug);
     let sessions: Box<dyn SessionStore> = if stateless {
         Box::new(NoSessionStore)
     } else {

@@ -153,8 +153,12 @@ impl McpServer {
             return fail(McpError::new(ErrorCode::MethodNotFound, "Method not found"));
         }
         let mut ctx = self.context(principal, version, id, params);
-        // Logs only after the client asked for them with logging/setLevel.
-        ctx.log_level = session.and_then(|(_, s)| s.log_level);
+        // Logs only after the client asked for them with logging/setLevel;
+        // without a session to keep that in, the operator's choice.
+        ctx.log_level = match session {
+            Some((_, s)) => s.log_level,
+            None => self.config.stateless_log_level,
+        };
         let tracked = session
             .is_some_and(|(sid, _)| self.sessions.track_request(sid, id, ctx.cancellation()));
         let outcome = self.dispatch(&env.method, params, &mut ctx).await;

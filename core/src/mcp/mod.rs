@@ -16,8 +16,15 @@
 //!   `Mcp-Name` headers; results carry `resultType` and `serverInfo`.
 //!
 //! A request is served in the 2026 era when its `_meta` names a protocol
-//! version or its `MCP-Protocol-Version` header names a modern one; an
-//! `initialize` request (and anything else) is served in the 2025 era.
+//! version or its `MCP-Protocol-Version` header names a modern one; anything
+//! else is served in the 2025 era. An `initialize` request is 2025 era unless
+//! its `_meta` names a protocol version (legacy clients never send that
+//! member): then it is a 2026-07-28 request for a method that era does not
+//! have (404, -32601).
+//!
+//! In the 2026 era a handler's error gets the HTTP status the 2026-07-28
+//! transport prescribes for its code: 400 for -32020, -32021 and -32022,
+//! 404 for -32601, 200 otherwise (the JSON-RPC error body alone reports it).
 //!
 //! ## Using it
 //! ```
@@ -222,6 +229,13 @@ pub struct McpConfig {
     /// 2025 era without sessions: no `Mcp-Session-Id` is minted or required
     /// (ChatGPT has been seen not to echo it).
     pub stateless: bool,
+    /// 2025 era without sessions ([`McpConfig::stateless`]): the minimum
+    /// level of the log notifications sent with a response. A stateless
+    /// server cannot keep a client's `logging/setLevel` for its next request
+    /// (it is acknowledged and changes nothing), so the operator chooses
+    /// instead. `None` (the default) sends no logs. Sessions keep the level
+    /// their client set; 2026-07-28 requests carry their own.
+    pub stateless_log_level: Option<LogLevel>,
     /// Bounds.
     pub limits: McpLimits,
     /// How a missing tool scope is reported.
@@ -249,6 +263,7 @@ impl McpConfig {
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             stateless: false,
+            stateless_log_level: None,
             limits: McpLimits::default(),
             scope_challenge: ScopeChallenge::default(),
             resource_metadata_url: None,

@@ -52,6 +52,21 @@ const CACHEABLE: [&str; 6] = [
     "resources/read",
 ];
 
+/// The HTTP status of a JSON-RPC error in this era (the one mapping from
+/// error code to status, used for handler errors): the 2026-07-28 transport
+/// prescribes 400 for `HeaderMismatch`, `MissingRequiredClientCapability`
+/// and `UnsupportedProtocolVersion`, and 404 for `Method not found`. Every
+/// other error travels in a 200 response.
+pub(crate) const fn http_status(code: ErrorCode) -> u16 {
+    match code {
+        ErrorCode::HeaderMismatch
+        | ErrorCode::MissingRequiredClientCapability
+        | ErrorCode::UnsupportedProtocolVersion => 400,
+        ErrorCode::MethodNotFound => 404,
+        _ => 200,
+    }
+}
+
 fn respond(e: WireError) -> McpOutcome {
     McpOutcome::Response(error_response(&e, true))
 }
@@ -250,7 +265,19 @@ impl McpServer {
                     "Method not found",
                 ));
             }
-            Err(e) => error_json(&rid, &e),
+            Err(e) => {
+                let status = http_status(e.code);
+                if status != 200 {
+                    // A 4xx is a plain JSON error: notifications the handler
+                    // emitted before failing are dropped with its work.
+                    return respond(WireError {
+                        status,
+                        id,
+                        error: e,
+                    });
+                }
+                error_json(&rid, &e)
+            }
         };
         McpOutcome::Response(self.maybe_stream(message, notes, version, &entropy, 200))
     }

@@ -323,9 +323,13 @@ impl McpServer {
             .as_ref()
             .and_then(|p| p.get("_meta"))
             .and_then(|m| m.get("io.modelcontextprotocol/protocolVersion"));
+        // `initialize` selects the 2025 era unless its `_meta` names a
+        // protocol version: legacy clients never send that member, and a
+        // 2026-07-28 request is served by 2026-07-28 rules (where
+        // `initialize` does not exist: 404 / -32601).
         let is_initialize = env.kind == MessageKind::Request && env.method == "initialize";
-        let modern = !is_initialize
-            && (meta_version.is_some() || parsed_header.is_some_and(ProtocolVersion::is_modern));
+        let modern = meta_version.is_some()
+            || (!is_initialize && parsed_header.is_some_and(ProtocolVersion::is_modern));
         if modern {
             self.modern(req, principal, &env, params).await
         } else {
