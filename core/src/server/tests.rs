@@ -380,3 +380,20 @@ fn metadata_urls_follow_rfc_9728_section_3_1() {
     );
     assert_eq!(resource_path("https://dev.example/a/b?x=1"), "/a/b");
 }
+
+/// Hosts await the router on multi-threaded executors: its future must be
+/// `Send`, whatever the store and RNG types are (as long as they are).
+#[test]
+fn the_router_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let mut s = AllInOne::new();
+    let req = Request::new(Method::Get, "/healthz");
+    let mut env = Env {
+        now: s.now,
+        rng: &mut s.rng,
+        keys: &s.keys,
+    };
+    let fut = handle_all_in_one(&s.auth, &s.resource, &req, &mut env);
+    assert_send(&fut);
+    assert_eq!(block_on(fut).status, 200);
+}
