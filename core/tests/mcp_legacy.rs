@@ -255,6 +255,178 @@ mod mcp {
         assert_eq!(r.header("Content-Type"), Some("application/json"));
     }
 
+    fn subscribe_body(method: &str, id: u32, uri: &str) -> String {
+        json!({"jsonrpc": "2.0", "id": id, "method": method, "params": {"uri": uri}}).to_string()
+    }
+
+    #[test]
+    fn resource_subscriptions_are_bounded_per_session() {
+        const V: &str = "2025-11-25";
+        let mut config = McpConfig::new("test-server", "1.2.3");
+        config.limits.max_subscriptions = 2;
+        config.limits.max_subscription_uri = 64;
+        let s = server_with(config);
+        let r = resp(&s, &post(INIT));
+        assert_eq!(
+            body(&r)["result"]["capabilities"]["resources"]["subscribe"],
+            true
+        );
+        let sid = init(&s, V);
+        let call = |method: &str, id, uri: &str| {
+            resp(&s, &legacy(&sid, V, &subscribe_body(method, id, uri)))
+        };
+        let r = call("resources/subscribe", 1, "ui://widget/echo.html");
+        assert_eq!(r.status, 200);
+        assert_eq!(body(&r)["result"], json!({}));
+        // Idempotent; template matches count as known resources.
+        assert_eq!(
+            body(&call("resources/subscribe", 2, "ui://widget/echo.html"))["result"],
+            json!({})
+        );
+        assert_eq!(
+            body(&call("resources/subscribe", 3, "blob:///a"))["result"],
+            json!({})
+        );
+        // Full: a third URI is refused, a held one is still fine.
+        assert_eq!(
+            err_of(&call("resources/subscribe", 4, "ui://app/main.html")),
+            (200, -32600)
+        );
+        assert_eq!(
+            body(&call("resources/subscribe", 5, "blob:///a"))["result"],
+            json!({})
+        );
+        // Unsubscribing frees a slot (and is idempotent).
+        assert_eq!(
+            body(&call("resources/unsubscribe", 6, "blob:///a"))["result"],
+            json!({})
+        );
+        assert_eq!(
+            body(&call("resources/unsubscribe", 7, "blob:///a"))["result"],
+            json!({})
+        );
+        assert_eq!(
+            body(&call("resources/subscribe", 8, "ui://app/main.html"))["result"],
+            json!({})
+        );
+        // Unknown URI, overlong URI, missing URI.
+        let r = call("resources/subscribe", 9, "file:///nope");
+        assert_eq!(err_of(&r), (200, -32002));
+        assert_eq!(body(&r)["error"]["data"]["uri"], "file:///nope");
+        let long = format!("blob:///{}", "x".repeat(64));
+        assert_eq!(
+            err_of(&call("resources/subscribe", 10, &long)),
+            (200, -32602)
+        );
+        let r = resp(
+            &s,
+            &legacy(
+                &sid,
+                V,
+                r#"{"jsonrpc":"2.0","id":11,"method":"resources/subscribe","params":{}}"#,
+            ),
+        );
+        assert_eq!(err_of(&r), (200, -32602));
+        // Another session starts with an empty table.
+        let other = init(&s, V);
+        let r = resp(
+            &s,
+            &legacy(
+                &other,
+                V,
+                &subscribe_body("resources/subscribe", 1, "blob:///b"),
+            ),
+        );
+        assert_eq!(body(&r)["result"], json!({}));
+    }
+
+    #[test]
+    fn stateless_mode_offers_no_subscriptions() {
+        let mut config = McpConfig::new("test-server", "1.2.3");
+        config.stateless = true;
+        let s = mcpauth_core::mcp::McpServer::new(config, registry(), Box::new(NoSessionStore));
+        let r = resp(&s, &post(INIT));
+        assert_eq!(
+            body(&r)["result"]["capabilities"]["resources"]["subscribe"],
+            false
+        );
+        for m in ["resources/subscribe", "resources/unsubscribe"] {
+            let r = resp(&s, &post(&subscribe_body(m, 1, "ui://widget/echo.html")));
+            assert_eq!(err_of(&r), (200, -32601), "{m}");
+        }
+    }
+
+    #[test]
+    fn resource_updates_reach_the_subscribed_session_with_its_response() {
+        use mcpauth_core::mcp::{
+            CallToolResult, MemorySessionStore, Registry, Resource, ResourceContents, Tool,
+        };
+        const V: &str = "2025-11-25";
+        let mut reg = Registry::new();
+        reg.resource(
+            Resource::new("test://counter", "counter", None),
+            |_ctx, uri: &str| {
+                let uri = uri.to_owned();
+                Box::pin(async move { Ok(vec![ResourceContents::text(uri, None, "1")]) })
+            },
+        )
+        .expect("resource");
+        reg.tool(
+            Tool::new("bump", json!({"type": "object"})),
+            |ctx, _args| {
+                Box::pin(async move {
+                    ctx.resource_updated("test://counter");
+                    ctx.resource_updated("test://counter");
+                    ctx.resource_updated("test://other");
+                    Ok(CallToolResult::text("bumped"))
+                })
+            },
+        )
+        .expect("tool");
+        let s = mcpauth_core::mcp::McpServer::new(
+            McpConfig::new("t", "1"),
+            reg,
+            Box::new(MemorySessionStore::new(4, 60)),
+        );
+        let bump = r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"bump"}}"#;
+        let watcher = init(&s, V);
+        let r = resp(
+            &s,
+            &legacy(
+                &watcher,
+                V,
+                &subscribe_body("resources/subscribe", 1, "test://counter"),
+            ),
+        );
+        assert_eq!(body(&r)["result"], json!({}));
+        // The subscribed session's own call carries one update, then the result.
+        let r = resp(&s, &legacy(&watcher, V, bump));
+        assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
+        let msgs: Vec<Value> = sse(&r)
+            .iter()
+            .filter_map(|(_, d)| serde_json::from_str(d).ok())
+            .collect();
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert_eq!(msgs[0]["method"], "notifications/resources/updated");
+        assert_eq!(msgs[0]["params"]["uri"], "test://counter");
+        assert_eq!(msgs[1]["result"]["content"][0]["text"], "bumped");
+        // An unsubscribed session is not told; after unsubscribe neither.
+        let other = init(&s, V);
+        let r = resp(&s, &legacy(&other, V, bump));
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        let r = resp(
+            &s,
+            &legacy(
+                &watcher,
+                V,
+                &subscribe_body("resources/unsubscribe", 2, "test://counter"),
+            ),
+        );
+        assert_eq!(body(&r)["result"], json!({}));
+        let r = resp(&s, &legacy(&watcher, V, bump));
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+    }
+
     #[test]
     fn post_accept_content_type_and_methods() {
         let s = server();

@@ -18,7 +18,7 @@
 //! Schema 2020-12), the `test://` resources and template, the `test_*`
 //! prompts and completion. What the core does not offer yet (server-to-client
 //! requests such as sampling and elicitation, `input_required` results,
-//! `resources/subscribe`, resumable SSE) is not faked here: those scenarios
+//! resumable SSE) is not faked here: those scenarios
 //! are listed with their reasons in `interop/conformance-baseline.txt`.
 
 use std::net::SocketAddr;

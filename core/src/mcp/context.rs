@@ -124,6 +124,9 @@ pub struct Context {
     pub(crate) cancelled: Arc<AtomicBool>,
     pub(crate) notifications: Vec<Value>,
     pub(crate) max_notifications: usize,
+    /// URIs passed to [`Context::resource_updated`] (bounded like
+    /// notifications); the server keeps those the session subscribed to.
+    pub(crate) updated: Vec<String>,
 }
 
 impl Context {
@@ -149,6 +152,7 @@ impl Context {
             cancelled: Arc::new(AtomicBool::new(false)),
             notifications: Vec::new(),
             max_notifications,
+            updated: Vec::new(),
         }
     }
 
@@ -203,6 +207,18 @@ impl Context {
         }
         params.insert("data".into(), data);
         self.push("notifications/message", params);
+    }
+
+    /// Report that resource `uri` changed. When this request belongs to a
+    /// 2025-era session that subscribed to `uri` (`resources/subscribe`), a
+    /// `notifications/resources/updated` is sent with this response, after
+    /// the handler's other notifications. Responses are buffered and no
+    /// standalone stream is offered, so no other session is told; otherwise
+    /// a no-op.
+    pub fn resource_updated(&mut self, uri: &str) {
+        if self.updated.len() < self.max_notifications && !self.updated.iter().any(|u| u == uri) {
+            self.updated.push(uri.to_string());
+        }
     }
 
     fn push(&mut self, method: &str, params: Map<String, Value>) {

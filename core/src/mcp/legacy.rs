@@ -147,6 +147,16 @@ impl McpServer {
                 }
                 return ok(Map::new());
             }
+            "resources/subscribe" | "resources/unsubscribe" if self.offers_subscriptions() => {
+                // Only sessions hold subscriptions: offered only with them.
+                let Some((sid, _)) = session else {
+                    return fail(McpError::new(ErrorCode::MethodNotFound, "Method not found"));
+                };
+                return match self.subscription(&env.method, sid, params).await {
+                    Ok(()) => ok(Map::new()),
+                    Err(e) => fail(e),
+                };
+            }
             _ => {}
         }
         if env.method_too_long {
@@ -165,7 +175,17 @@ impl McpServer {
         if let (true, Some((sid, _))) = (tracked, session) {
             self.sessions.untrack_request(sid, id);
         }
-        let notes = core::mem::take(&mut ctx.notifications);
+        let mut notes = core::mem::take(&mut ctx.notifications);
+        if let (false, Some((sid, _))) = (ctx.updated.is_empty(), session) {
+            let subscribed = self.sessions.subscriptions(sid).await;
+            for uri in ctx.updated.iter().filter(|u| subscribed.contains(u)) {
+                notes.push(json!({
+                    "jsonrpc": "2.0",
+                    "method": "notifications/resources/updated",
+                    "params": {"uri": uri}
+                }));
+            }
+        }
         let message = match outcome {
             Ok(Dispatch::Result(r)) => json!({"jsonrpc": "2.0", "id": id_json(id), "result": r}),
             Ok(Dispatch::InsufficientScope(required)) => {
@@ -178,6 +198,49 @@ impl McpServer {
             Err(e) => error_json(id, &e),
         };
         McpOutcome::Response(self.maybe_stream(message, notes, version, entropy, 200))
+    }
+
+    /// Whether `resources/subscribe` is offered: sessions and resources.
+    fn offers_subscriptions(&self) -> bool {
+        !self.config.stateless && self.registry.has_resources()
+    }
+
+    /// `resources/subscribe` or `resources/unsubscribe` for session `sid`.
+    async fn subscription(
+        &self,
+        method: &str,
+        sid: &str,
+        params: &Map<String, Value>,
+    ) -> Result<(), McpError> {
+        let Some(uri) = params.get("uri").and_then(Value::as_str) else {
+            return Err(McpError::invalid_params(
+                "Missing or invalid string parameter: uri",
+            ));
+        };
+        if uri.len() > self.config.limits.max_subscription_uri {
+            return Err(McpError::invalid_params("Resource URI too long"));
+        }
+        let done = if method == "resources/unsubscribe" {
+            self.sessions.unsubscribe(sid, uri).await
+        } else {
+            if !self.registry.resource_known(uri) {
+                let uri: String = uri.chars().take(128).collect();
+                return Err(
+                    McpError::new(ErrorCode::ResourceNotFoundLegacy, "Resource not found")
+                        .with_data(json!({"uri": uri})),
+                );
+            }
+            let max = self.config.limits.max_subscriptions;
+            self.sessions.subscribe(sid, uri, max).await
+        };
+        match done {
+            Ok(()) => Ok(()),
+            Err(SessionError::Full) => Err(McpError::new(
+                ErrorCode::InvalidRequest,
+                "Too many resource subscriptions",
+            )),
+            Err(SessionError::Unknown) => Err(McpError::internal()),
+        }
     }
 
     async fn initialize(
@@ -227,7 +290,10 @@ impl McpServer {
             "protocolVersion".into(),
             Value::String(version.as_str().into()),
         );
-        result.insert("capabilities".into(), self.registry.capabilities(true));
+        result.insert(
+            "capabilities".into(),
+            self.registry.capabilities(true, !self.config.stateless),
+        );
         result.insert("serverInfo".into(), info);
         if let Some(i) = &self.config.instructions {
             result.insert("instructions".into(), Value::String(i.clone()));

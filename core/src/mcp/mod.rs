@@ -75,9 +75,16 @@
 //!   `GET` answers 405, which both eras allow. Responses are buffered, so a
 //!   handler's notifications reach the client with its result.
 //! - Server-to-client requests (sampling, elicitation, roots; MRTR
-//!   `input_required` results in 2026-07-28), `resources/subscribe`, list
-//!   change notifications (`listChanged: false`; `subscriptions/listen` is
-//!   acknowledged with an empty filter and closed).
+//!   `input_required` results in 2026-07-28), list change notifications
+//!   (`listChanged: false`; `subscriptions/listen` is acknowledged with an
+//!   empty filter and closed).
+//! - Live resource update delivery. 2025-era sessions may
+//!   `resources/subscribe` (capability `resources.subscribe`, a bounded table
+//!   per session), but with buffered responses and no standalone stream a
+//!   `notifications/resources/updated` ([`Context::resource_updated`])
+//!   reaches only the session whose own request made the change, with that
+//!   response. Stateless deployments hold no subscriptions and do not offer
+//!   the capability (`resources/subscribe` is -32601).
 //! - Batches, even for 2025-03-26 clients (refused with -32600, as 2025-06-18
 //!   and later require).
 //! - `notifications/cancelled` reaches a running handler only for 2025-era
@@ -191,6 +198,12 @@ pub struct McpLimits {
     pub max_notifications: usize,
     /// Nesting depth of a tool's JSON Schema walked by the validator.
     pub max_schema_depth: usize,
+    /// `resources/subscribe` URIs one 2025-era session may hold (memory held
+    /// per client); one more is refused.
+    pub max_subscriptions: usize,
+    /// Longest URI `resources/subscribe` accepts (memory held per
+    /// subscription; a `{+var}` template matches URIs of any length).
+    pub max_subscription_uri: usize,
 }
 
 impl Default for McpLimits {
@@ -202,6 +215,8 @@ impl Default for McpLimits {
             session_idle_secs: 3600,
             max_notifications: 256,
             max_schema_depth: 32,
+            max_subscriptions: 32,
+            max_subscription_uri: 2048,
         }
     }
 }

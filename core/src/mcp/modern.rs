@@ -290,7 +290,10 @@ impl McpServer {
             .collect();
         let mut m = Map::new();
         m.insert("supportedVersions".into(), json!(supported));
-        m.insert("capabilities".into(), self.registry.capabilities(false));
+        m.insert(
+            "capabilities".into(),
+            self.registry.capabilities(false, false),
+        );
         if let Some(i) = &self.config.instructions {
             m.insert("instructions".into(), Value::String(i.clone()));
         }

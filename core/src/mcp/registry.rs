@@ -346,15 +346,28 @@ impl Registry {
     }
 
     /// The server capabilities this registry implies.
-    pub(crate) fn capabilities(&self, legacy: bool) -> Value {
+    /// Whether any resource or template is registered.
+    pub(crate) fn has_resources(&self) -> bool {
+        !self.resources.is_empty() || !self.templates.is_empty()
+    }
+
+    /// Whether `uri` is a registered resource or matches a template.
+    pub(crate) fn resource_known(&self, uri: &str) -> bool {
+        self.resources.iter().any(|r| r.resource.uri == uri)
+            || self.templates.iter().any(|t| t.template.matches(uri))
+    }
+
+    /// `legacy`: the 2025 era (`logging`); `subscribe`: 2025-era sessions
+    /// hold `resources/subscribe` subscriptions.
+    pub(crate) fn capabilities(&self, legacy: bool, subscribe: bool) -> Value {
         let mut caps = Map::new();
         if !self.tools.is_empty() {
             caps.insert("tools".into(), json!({"listChanged": false}));
         }
-        if !self.resources.is_empty() || !self.templates.is_empty() {
+        if self.has_resources() {
             caps.insert(
                 "resources".into(),
-                json!({"listChanged": false, "subscribe": false}),
+                json!({"listChanged": false, "subscribe": subscribe}),
             );
         }
         if !self.prompts.is_empty() {

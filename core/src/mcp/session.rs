@@ -53,7 +53,8 @@ pub fn session_owner(principal: Option<&crate::principal::Principal>) -> Option<
 /// Why a session operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionError {
-    /// The table is full of live sessions.
+    /// The table is full of live sessions (or, for
+    /// [`SessionStore::subscribe`], the session's subscription table).
     Full,
     /// No such session (never existed, ended, or expired).
     Unknown,
@@ -89,6 +90,22 @@ pub trait SessionStore: Send + Sync {
         id: &'a str,
         level: LogLevel,
     ) -> BoxFuture<'a, Result<(), SessionError>>;
+    /// Record `resources/subscribe` of `uri`: idempotent; [`SessionError::Full`]
+    /// when the session already holds `max` other subscriptions.
+    fn subscribe<'a>(
+        &'a self,
+        id: &'a str,
+        uri: &'a str,
+        max: usize,
+    ) -> BoxFuture<'a, Result<(), SessionError>>;
+    /// Record `resources/unsubscribe` of `uri` (idempotent).
+    fn unsubscribe<'a>(
+        &'a self,
+        id: &'a str,
+        uri: &'a str,
+    ) -> BoxFuture<'a, Result<(), SessionError>>;
+    /// The URIs session `id` subscribed to (empty when unknown).
+    fn subscriptions<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Vec<String>>;
     /// End a session (DELETE). Returns whether it existed.
     fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool>;
     /// Track an in-flight request so `notifications/cancelled` can reach it.
@@ -129,6 +146,24 @@ impl SessionStore for NoSessionStore {
     ) -> BoxFuture<'a, Result<(), SessionError>> {
         Box::pin(ready(Err(SessionError::Unknown)))
     }
+    fn subscribe<'a>(
+        &'a self,
+        _id: &'a str,
+        _uri: &'a str,
+        _max: usize,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        Box::pin(ready(Err(SessionError::Unknown)))
+    }
+    fn unsubscribe<'a>(
+        &'a self,
+        _id: &'a str,
+        _uri: &'a str,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        Box::pin(ready(Err(SessionError::Unknown)))
+    }
+    fn subscriptions<'a>(&'a self, _id: &'a str) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(ready(Vec::new()))
+    }
     fn remove<'a>(&'a self, _id: &'a str) -> BoxFuture<'a, bool> {
         Box::pin(ready(false))
     }
@@ -144,6 +179,8 @@ struct Entry {
     id: String,
     info: SessionInfo,
     last_seen: UnixTime,
+    /// Subscribed resource URIs (bounded by the caller's `max`).
+    subscriptions: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -200,13 +237,21 @@ impl MemorySessionStore {
     }
 
     fn update(&self, id: &str, f: impl FnOnce(&mut SessionInfo)) -> Result<(), SessionError> {
+        self.update_entry(id, |e| {
+            f(&mut e.info);
+            Ok(())
+        })
+    }
+
+    fn update_entry<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Entry) -> Result<T, SessionError>,
+    ) -> Result<T, SessionError> {
         let mut t = self.table.lock();
         let i = t.position(id).ok_or(SessionError::Unknown)?;
         match t.entries.get_mut(i) {
-            Some(e) => {
-                f(&mut e.info);
-                Ok(())
-            }
+            Some(e) => f(e),
             None => Err(SessionError::Unknown),
         }
     }
@@ -240,6 +285,7 @@ impl SessionStore for MemorySessionStore {
                     owner,
                 },
                 last_seen: now,
+                subscriptions: Vec::new(),
             });
             Ok(())
         };
@@ -278,6 +324,44 @@ impl SessionStore for MemorySessionStore {
         level: LogLevel,
     ) -> BoxFuture<'a, Result<(), SessionError>> {
         Box::pin(ready(self.update(id, |i| i.log_level = Some(level))))
+    }
+
+    fn subscribe<'a>(
+        &'a self,
+        id: &'a str,
+        uri: &'a str,
+        max: usize,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        let r = self.update_entry(id, |e| {
+            if e.subscriptions.iter().any(|u| u == uri) {
+                return Ok(());
+            }
+            if e.subscriptions.len() >= max {
+                return Err(SessionError::Full);
+            }
+            e.subscriptions.push(uri.into());
+            Ok(())
+        });
+        Box::pin(ready(r))
+    }
+
+    fn unsubscribe<'a>(
+        &'a self,
+        id: &'a str,
+        uri: &'a str,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        let r = self.update_entry(id, |e| {
+            e.subscriptions.retain(|u| u != uri);
+            Ok(())
+        });
+        Box::pin(ready(r))
+    }
+
+    fn subscriptions<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Vec<String>> {
+        let subs = self
+            .update_entry(id, |e| Ok(e.subscriptions.clone()))
+            .unwrap_or_default();
+        Box::pin(ready(subs))
     }
 
     fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool> {
