@@ -7,8 +7,8 @@ mod support;
 mod mcp {
     use mcpauth_core::http::{Method, Request};
     use mcpauth_core::mcp::{
-        CallToolResult, ErrorCode, McpConfig, McpError, McpOutcome, McpServer, MemorySessionStore,
-        Registry, Tool,
+        CallToolResult, ErrorCode, GetPromptResult, InputRequired, McpConfig, McpError, McpOutcome,
+        McpServer, MemorySessionStore, Prompt, Registry, Tool,
     };
     use serde_json::{Value, json};
 
@@ -572,6 +572,329 @@ mod mcp {
             ),
         );
         assert_eq!(err_of(&r), (200, -32021));
+    }
+
+    fn mrtr_server() -> McpServer {
+        let mut reg = Registry::new();
+        reg.tool(Tool::new("ask", json!({"type": "object"})), |ctx, _args| {
+            Box::pin(async move {
+                let name = ctx
+                    .input_response("user_name")
+                    .and_then(|r| r["content"]["name"].as_str())
+                    .map(str::to_owned);
+                if let Some(name) = name {
+                    let state = ctx.request_state().unwrap_or("none").to_owned();
+                    return Ok(CallToolResult::text(format!("Hello, {name}! ({state})")));
+                }
+                if !ctx.can_request_input("elicitation/create") {
+                    return Ok(CallToolResult::error("cannot ask"));
+                }
+                Ok(CallToolResult::input_required(
+                    InputRequired::new()
+                        .request(
+                            "user_name",
+                            "elicitation/create",
+                            json!({"message": "Name?", "requestedSchema": {"type": "object"}}),
+                        )
+                        .with_state("s1"),
+                ))
+            })
+        })
+        .expect("ask");
+        reg.tool(
+            Tool::new("ask_all", json!({"type": "object"})),
+            |_ctx, _args| {
+                Box::pin(async move {
+                    Ok(CallToolResult::input_required(
+                        InputRequired::new()
+                            .request("a", "elicitation/create", json!({"message": "?"}))
+                            .request(
+                                "b",
+                                "sampling/createMessage",
+                                json!({"messages": [], "maxTokens": 1}),
+                            )
+                            .request("c", "roots/list", json!({})),
+                    ))
+                })
+            },
+        )
+        .expect("ask_all");
+        reg.tool(
+            Tool::new("ask_bad", json!({"type": "object"})),
+            |ctx, _args| {
+                let empty = ctx.input_responses().is_some();
+                Box::pin(async move {
+                    Ok(CallToolResult::input_required(if empty {
+                        InputRequired::new()
+                    } else {
+                        InputRequired::new().request("x", "tools/call", json!({}))
+                    }))
+                })
+            },
+        )
+        .expect("ask_bad");
+        reg.prompt(
+            Prompt {
+                name: "p".into(),
+                title: None,
+                description: None,
+                arguments: vec![],
+            },
+            |ctx, _args| {
+                Box::pin(async move {
+                    if let Some(r) = ctx.input_response("ctx") {
+                        return Ok(GetPromptResult::user_text(
+                            r["content"]["context"].to_string(),
+                        ));
+                    }
+                    Ok(GetPromptResult::input_required(
+                        InputRequired::new().request(
+                            "ctx",
+                            "elicitation/create",
+                            json!({"message": "?"}),
+                        ),
+                    ))
+                })
+            },
+        )
+        .expect("prompt");
+        McpServer::new(
+            McpConfig::new("t", "1"),
+            reg,
+            Box::new(MemorySessionStore::new(2, 60)),
+        )
+    }
+
+    fn call_with(method: &str, name: &str, caps: Value, extra: Value) -> Request {
+        let mut params = json!({"name": name, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": V,
+            "io.modelcontextprotocol/clientCapabilities": caps
+        }});
+        if let (Some(p), Some(e)) = (params.as_object_mut(), extra.as_object()) {
+            p.extend(e.clone());
+        }
+        raw(json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params}))
+            .with_header("MCP-Protocol-Version", V)
+            .with_header("Mcp-Method", method)
+            .with_header("Mcp-Name", name)
+    }
+
+    #[test]
+    fn input_required_round_trip() {
+        let s = mrtr_server();
+        let all = json!({"elicitation": {}, "sampling": {}, "roots": {}});
+        // Round 1: an InputRequiredResult, decorated but with its own type.
+        let r = resp(&s, &call_with("tools/call", "ask", all.clone(), json!({})));
+        assert_eq!(r.status, 200);
+        let res = body(&r)["result"].clone();
+        assert_eq!(res["resultType"], "input_required");
+        assert_eq!(
+            res["inputRequests"]["user_name"]["method"],
+            "elicitation/create"
+        );
+        assert_eq!(res["requestState"], "s1");
+        assert!(res.get("content").is_none());
+        assert_eq!(
+            res["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+            "t"
+        );
+        // Round 2: the handler reads inputResponses and requestState; extra
+        // keys are the client's noise.
+        let retry = json!({
+            "inputResponses": {
+                "user_name": {"action": "accept", "content": {"name": "Alice"}},
+                "extra": {"action": "accept", "content": {}}
+            },
+            "requestState": "s1"
+        });
+        let r = resp(&s, &call_with("tools/call", "ask", all.clone(), retry));
+        let res = body(&r)["result"].clone();
+        assert_eq!(res["resultType"], "complete");
+        assert_eq!(res["content"][0]["text"], "Hello, Alice! (s1)");
+        // A retry missing the answer is asked again.
+        let r = resp(
+            &s,
+            &call_with(
+                "tools/call",
+                "ask",
+                all.clone(),
+                json!({"inputResponses": {"other": {}}}),
+            ),
+        );
+        assert_eq!(body(&r)["result"]["resultType"], "input_required");
+        // Malformed inputResponses / requestState: -32602.
+        for bad in [
+            json!({"inputResponses": null}),
+            json!({"inputResponses": {"user_name": 12345}}),
+            json!({"inputResponses": []}),
+            json!({"requestState": 7}),
+        ] {
+            let r = resp(
+                &s,
+                &call_with("tools/call", "ask", all.clone(), bad.clone()),
+            );
+            assert_eq!(err_of(&r), (200, -32602), "{bad}");
+        }
+        // prompts/get too.
+        let r = resp(&s, &call_with("prompts/get", "p", all.clone(), json!({})));
+        assert_eq!(body(&r)["result"]["resultType"], "input_required");
+        let retry =
+            json!({"inputResponses": {"ctx": {"action": "accept", "content": {"context": "c"}}}});
+        let r = resp(&s, &call_with("prompts/get", "p", all.clone(), retry));
+        let res = body(&r)["result"].clone();
+        assert_eq!(res["resultType"], "complete");
+        assert_eq!(res["messages"][0]["content"]["text"], "\"c\"");
+    }
+
+    #[test]
+    fn input_requests_need_declared_capabilities() {
+        let s = mrtr_server();
+        // The handler checks: without elicitation it does not ask.
+        let r = resp(
+            &s,
+            &call_with("tools/call", "ask", json!({"sampling": {}}), json!({})),
+        );
+        assert_eq!(body(&r)["result"]["isError"], true);
+        // The server enforces: undeclared capabilities are -32021 / 400.
+        let r = resp(
+            &s,
+            &call_with("tools/call", "ask_all", json!({"sampling": {}}), json!({})),
+        );
+        assert_eq!(err_of(&r), (400, -32021));
+        assert_eq!(
+            body(&r)["error"]["data"]["requiredCapabilities"],
+            json!({"elicitation": {}, "roots": {}})
+        );
+        let all = json!({"elicitation": {}, "sampling": {}, "roots": {}});
+        let r = resp(
+            &s,
+            &call_with("tools/call", "ask_all", all.clone(), json!({})),
+        );
+        let res = body(&r)["result"].clone();
+        assert_eq!(res["inputRequests"].as_object().map(|m| m.len()), Some(3));
+        // Not an input method, or nothing at all: an internal error.
+        let r = resp(
+            &s,
+            &call_with("tools/call", "ask_bad", all.clone(), json!({})),
+        );
+        assert_eq!(err_of(&r), (200, -32603));
+        let r = resp(
+            &s,
+            &call_with("tools/call", "ask_bad", all, json!({"inputResponses": {}})),
+        );
+        assert_eq!(err_of(&r), (200, -32603));
+    }
+
+    fn sealing_server(key: Option<[u8; 32]>) -> McpServer {
+        let mut reg = Registry::new();
+        for name in ["stateful", "other"] {
+            reg.tool(Tool::new(name, json!({"type": "object"})), |ctx, _args| {
+                Box::pin(async move {
+                    if let Some(v) = ctx.open_state()? {
+                        return Ok(CallToolResult::text(format!("state-ok {}", v["step"])));
+                    }
+                    let Some(state) = ctx.seal_state(&json!({"step": 1})) else {
+                        return Ok(CallToolResult::error("no key"));
+                    };
+                    Ok(CallToolResult::input_required(
+                        InputRequired::new()
+                            .request("ok", "elicitation/create", json!({"message": "?"}))
+                            .with_state(state),
+                    ))
+                })
+            })
+            .expect("tool");
+        }
+        let s = McpServer::new(
+            McpConfig::new("t", "1"),
+            reg,
+            Box::new(MemorySessionStore::new(2, 60)),
+        );
+        match key {
+            Some(k) => s.with_request_state_key(k),
+            None => s,
+        }
+    }
+
+    #[test]
+    fn sealed_request_state_is_bound_and_checked() {
+        let caps = json!({"elicitation": {}});
+        let s = sealing_server(Some([7; 32]));
+        let alice = principal(&[]);
+        let first = |s: &McpServer, name: &str| {
+            let out = run(
+                s,
+                &call_with("tools/call", name, caps.clone(), json!({})),
+                Some(&alice),
+            );
+            let b = body(out.response().expect("response"));
+            assert_eq!(b["result"]["resultType"], "input_required", "{b}");
+            b["result"]["requestState"]
+                .as_str()
+                .expect("state")
+                .to_owned()
+        };
+        let retry = |name: &str, state: &str| {
+            call_with(
+                "tools/call",
+                name,
+                caps.clone(),
+                json!({"inputResponses": {"ok": {"action": "accept", "content": {}}}, "requestState": state}),
+            )
+        };
+        let state = first(&s, "stateful");
+        assert!(!state.contains("step"), "encoded, not plain JSON");
+        // Round trip under the same principal, tool and time window.
+        let out = run(&s, &retry("stateful", &state), Some(&alice));
+        let b = body(out.response().expect("response"));
+        assert_eq!(b["result"]["content"][0]["text"], "state-ok 1");
+        // Tampered, for another tool, another principal, expired, or opened
+        // by a server with another key: -32602.
+        let invalid = |out: McpOutcome| {
+            let r = out.response().expect("response").clone();
+            assert_eq!(err_of(&r), (200, -32602));
+            assert_eq!(body(&r)["error"]["message"], "Invalid requestState");
+        };
+        invalid(run(
+            &s,
+            &retry("stateful", &format!("{state}-TAMPERED")),
+            Some(&alice),
+        ));
+        invalid(run(&s, &retry("other", &state), Some(&alice)));
+        let mut bob = principal(&[]);
+        bob.subject = "bob".into();
+        invalid(run(&s, &retry("stateful", &state), Some(&bob)));
+        invalid(run(&s, &retry("stateful", &state), None));
+        let late = mcpauth_core::time::UnixTime(T0.0 + 601);
+        let r = block_on(s.handle(&retry("stateful", &state), Some(&alice), late, &mut rng()));
+        invalid(r);
+        let other_key = sealing_server(Some([8; 32]));
+        invalid(run(&other_key, &retry("stateful", &state), Some(&alice)));
+        // Without a key nothing is sealed and any state is refused.
+        let keyless = sealing_server(None);
+        let out = run(
+            &keyless,
+            &call_with("tools/call", "stateful", caps.clone(), json!({})),
+            None,
+        );
+        assert_eq!(
+            body(out.response().expect("response"))["result"]["isError"],
+            true
+        );
+        invalid(run(&keyless, &retry("stateful", &state), Some(&alice)));
+    }
+
+    #[test]
+    fn input_required_does_not_exist_in_the_2025_era() {
+        let s = mrtr_server();
+        let sid = init(&s, "2025-11-25");
+        let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ask_all"}}"#;
+        let r = resp(&s, &legacy(&sid, "2025-11-25", call));
+        assert_eq!(err_of(&r), (200, -32603));
+        // ...and handlers learn they cannot ask.
+        let call = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"ask"}}"#;
+        let r = resp(&s, &legacy(&sid, "2025-11-25", call));
+        assert_eq!(body(&r)["result"]["isError"], true);
     }
 
     #[test]

@@ -16,10 +16,11 @@
 //! It registers what the core can express: the `test_*` tools (text, image,
 //! audio, embedded resource, mixed content, logging, progress, error, JSON
 //! Schema 2020-12), the `test://` resources and template, the `test_*`
-//! prompts and completion. What the core does not offer yet (server-to-client
-//! requests such as sampling and elicitation, `input_required` results,
-//! resumable SSE) is not faked here: those scenarios
-//! are listed with their reasons in `interop/conformance-baseline.txt`.
+//! prompts and completion, and the 2026-07-28 `input_required` tools and
+//! prompt. What the core does not offer yet (2025-era server-to-client
+//! requests such as sampling and elicitation, resumable SSE) is not faked
+//! here: those scenarios are listed with their reasons in
+//! `interop/conformance-baseline.txt`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -30,9 +31,10 @@ use mcpauth::server::{Handler, Limits, ServerOptions, serve, shutdown_signal};
 use mcpauth_core::http::{Request, Response};
 use mcpauth_core::jose::KeySet;
 use mcpauth_core::mcp::{
-    BoxFuture, CallToolResult, CompletionHandler, Context, ErrorCode, GetPromptResult, LogLevel,
-    McpConfig, McpError, McpServer, MemorySessionStore, NoSessionStore, Prompt, PromptArgument,
-    Registry, RegistryError, Resource, ResourceContents, ResourceTemplate, SessionStore, Tool,
+    BoxFuture, CallToolResult, CompletionHandler, Context, ErrorCode, GetPromptResult,
+    InputRequired, LogLevel, McpConfig, McpError, McpServer, MemorySessionStore, NoSessionStore,
+    Prompt, PromptArgument, Registry, RegistryError, Resource, ResourceContents, ResourceTemplate,
+    SessionStore, Tool,
 };
 use mcpauth_core::server::{NoRevocations, Protection, ResourceServer, not_found};
 use serde_json::{Map, Value, json};
@@ -247,6 +249,254 @@ fn tools(r: &mut Registry) -> Result<(), RegistryError> {
             })
         },
     )?;
+    input_required_tools(r)
+}
+
+// input-required-result-* (2026-07-28, multi round-trip requests): tools
+// that answer with an InputRequiredResult until the retry carries the
+// answers. requestState is sealed by the core (HMAC, bound to principal,
+// tool and expiry).
+
+fn elicit(message: &str, field: &str, kind: &str) -> Value {
+    json!({
+        "message": message,
+        "requestedSchema": {
+            "type": "object",
+            "properties": {field: {"type": kind}},
+            "required": [field]
+        }
+    })
+}
+
+fn sample(text: &str, max_tokens: u32) -> Value {
+    json!({
+        "messages": [{"role": "user", "content": {"type": "text", "text": text}}],
+        "maxTokens": max_tokens
+    })
+}
+
+/// The accepted elicitation field `field` of input response `key`.
+fn elicited(ctx: &Context, key: &str, field: &str) -> Option<String> {
+    let r = ctx.input_response(key)?;
+    (r.get("action")? == "accept").then_some(())?;
+    Some(r.get("content")?.get(field)?.as_str()?.to_owned())
+}
+
+fn ask(input: InputRequired) -> Result<CallToolResult, McpError> {
+    Ok(CallToolResult::input_required(input))
+}
+
+/// A sealed requestState, or -32603 when the server has no key.
+fn sealed(ctx: &Context, value: Value) -> Result<String, McpError> {
+    ctx.seal_state(&value).ok_or_else(McpError::internal)
+}
+
+fn input_required_tools(r: &mut Registry) -> Result<(), RegistryError> {
+    r.tool(
+        Tool::new("test_input_required_result_elicitation", no_args())
+            .with_description("Asks the user's name by elicitation, then greets."),
+        |ctx, _args| {
+            Box::pin(async move {
+                match elicited(ctx, "user_name", "name") {
+                    Some(name) => Ok(CallToolResult::text(format!("Hello, {name}!"))),
+                    None => ask(InputRequired::new().request(
+                        "user_name",
+                        "elicitation/create",
+                        elicit("What is your name?", "name", "string"),
+                    )),
+                }
+            })
+        },
+    )?;
+    r.tool(
+        Tool::new("test_input_required_result_sampling", no_args())
+            .with_description("Asks the client's model a question by sampling."),
+        |ctx, _args| {
+            Box::pin(async move {
+                let answer = ctx
+                    .input_response("capital_question")
+                    .and_then(|r| r.get("content")?.get("text")?.as_str())
+                    .map(str::to_owned);
+                match answer {
+                    Some(text) => Ok(CallToolResult::text(format!("The model said: {text}"))),
+                    None => ask(InputRequired::new().request(
+                        "capital_question",
+                        "sampling/createMessage",
+                        sample("What is the capital of France?", 100),
+                    )),
+                }
+            })
+        },
+    )?;
+    r.tool(
+        Tool::new("test_input_required_result_list_roots", no_args())
+            .with_description("Asks the client for its roots."),
+        |ctx, _args| {
+            Box::pin(async move {
+                let roots = ctx
+                    .input_response("client_roots")
+                    .and_then(|r| r.get("roots")?.as_array().cloned());
+                match roots {
+                    Some(roots) => {
+                        let uris: Vec<&str> = roots
+                            .iter()
+                            .filter_map(|r| r.get("uri")?.as_str())
+                            .collect();
+                        Ok(CallToolResult::text(format!("Roots: {}", uris.join(", "))))
+                    }
+                    None => {
+                        ask(InputRequired::new().request("client_roots", "roots/list", json!({})))
+                    }
+                }
+            })
+        },
+    )?;
+    // request-state and tampered-state: the retry must bring back the
+    // sealed state; a tampered one fails the core's check (-32602).
+    for name in [
+        "test_input_required_result_request_state",
+        "test_input_required_result_tampered_state",
+    ] {
+        r.tool(
+            Tool::new(name, no_args()).with_description("Confirms with sealed requestState."),
+            |ctx, _args| {
+                Box::pin(async move {
+                    let state = ctx.open_state()?;
+                    let confirmed = ctx
+                        .input_response("confirm")
+                        .is_some_and(|r| r.get("action").is_some_and(|a| a == "accept"));
+                    if state.is_some_and(|s| s["confirm"] == true) && confirmed {
+                        return Ok(CallToolResult::text("Confirmed (state-ok)"));
+                    }
+                    ask(InputRequired::new()
+                        .request(
+                            "confirm",
+                            "elicitation/create",
+                            elicit("Please confirm", "ok", "boolean"),
+                        )
+                        .with_state(sealed(ctx, json!({"confirm": true}))?))
+                })
+            },
+        )?;
+    }
+    r.tool(
+        Tool::new("test_input_required_result_multiple_inputs", no_args())
+            .with_description("Asks for elicitation, sampling and roots at once."),
+        |ctx, _args| {
+            Box::pin(async move {
+                let state = ctx.open_state()?;
+                let keys = ["user_name", "greeting", "client_roots"];
+                if state.is_some() && keys.iter().all(|k| ctx.input_response(k).is_some()) {
+                    let name = elicited(ctx, "user_name", "name").unwrap_or_default();
+                    return Ok(CallToolResult::text(format!("All inputs received, {name}")));
+                }
+                ask(InputRequired::new()
+                    .request(
+                        "user_name",
+                        "elicitation/create",
+                        elicit("What is your name?", "name", "string"),
+                    )
+                    .request(
+                        "greeting",
+                        "sampling/createMessage",
+                        sample("Generate a greeting", 50),
+                    )
+                    .request("client_roots", "roots/list", json!({}))
+                    .with_state(sealed(ctx, json!({"round": 1}))?))
+            })
+        },
+    )?;
+    r.tool(
+        Tool::new("test_input_required_result_multi_round", no_args())
+            .with_description("Asks two questions in two rounds."),
+        |ctx, _args| {
+            Box::pin(async move {
+                let round = ctx.open_state()?.and_then(|s| s.get("round")?.as_u64());
+                match (
+                    round,
+                    elicited(ctx, "step1", "name"),
+                    elicited(ctx, "step2", "color"),
+                ) {
+                    (Some(2), _, Some(color)) => Ok(CallToolResult::text(format!(
+                        "Done: favorite color {color}"
+                    ))),
+                    (Some(1), Some(name), _) => ask(InputRequired::new()
+                        .request(
+                            "step2",
+                            "elicitation/create",
+                            elicit("Step 2: What is your favorite color?", "color", "string"),
+                        )
+                        .with_state(sealed(ctx, json!({"round": 2, "name": name}))?)),
+                    _ => ask(InputRequired::new()
+                        .request(
+                            "step1",
+                            "elicitation/create",
+                            elicit("Step 1: What is your name?", "name", "string"),
+                        )
+                        .with_state(sealed(ctx, json!({"round": 1}))?)),
+                }
+            })
+        },
+    )?;
+    // server-stateless no-independent-requests-on-stream: in 2026-07-28 a
+    // tool elicits through an InputRequiredResult, never a request of its own.
+    r.tool(
+        Tool::new("test_streaming_elicitation", no_args())
+            .with_description("Elicits the user's name (2026-07-28 input_required)."),
+        |ctx, _args| {
+            Box::pin(async move {
+                if let Some(name) = elicited(ctx, "user_name", "name") {
+                    return Ok(CallToolResult::text(format!("Hello, {name}!")));
+                }
+                if !ctx.can_request_input("elicitation/create") {
+                    return Ok(CallToolResult::error(
+                        "Elicitation needs a 2026-07-28 client declaring elicitation",
+                    ));
+                }
+                ctx.progress(0.0, None, Some("asking"));
+                ask(InputRequired::new().request(
+                    "user_name",
+                    "elicitation/create",
+                    elicit("What is your name?", "name", "string"),
+                ))
+            })
+        },
+    )?;
+    // capability-check: only the input requests the client declared.
+    r.tool(
+        Tool::new("test_input_required_result_capabilities", no_args())
+            .with_description("Asks only for what the client can answer."),
+        |ctx, _args| {
+            Box::pin(async move {
+                if ctx.input_responses().is_some_and(|m| !m.is_empty()) {
+                    return Ok(CallToolResult::text("Inputs received"));
+                }
+                let mut input = InputRequired::new();
+                if ctx.can_request_input("elicitation/create") {
+                    input = input.request(
+                        "user_name",
+                        "elicitation/create",
+                        elicit("What is your name?", "name", "string"),
+                    );
+                }
+                if ctx.can_request_input("sampling/createMessage") {
+                    input = input.request(
+                        "greeting",
+                        "sampling/createMessage",
+                        sample("Generate a greeting", 50),
+                    );
+                }
+                if input.input_requests.is_empty() {
+                    return Err(McpError::new(
+                        ErrorCode::MissingRequiredClientCapability,
+                        "Missing required client capability",
+                    )
+                    .with_data(json!({"requiredCapabilities": {"sampling": {}}})));
+                }
+                ask(input)
+            })
+        },
+    )?;
     Ok(())
 }
 
@@ -416,6 +666,7 @@ fn prompts(r: &mut Registry) -> Result<(), RegistryError> {
             Box::pin(async move {
                 Ok(GetPromptResult {
                     description: None,
+                    input_required: None,
                     messages: vec![
                         json!({"role": "user", "content": {"type": "resource", "resource": {
                             "uri": arg(&args, "resourceUri"),
@@ -437,6 +688,7 @@ fn prompts(r: &mut Registry) -> Result<(), RegistryError> {
             Box::pin(async {
                 Ok(GetPromptResult {
                     description: None,
+                    input_required: None,
                     messages: vec![
                         json!({"role": "user", "content": {
                             "type": "image", "data": PNG_1X1, "mimeType": "image/png",
@@ -446,6 +698,28 @@ fn prompts(r: &mut Registry) -> Result<(), RegistryError> {
                         }}),
                     ],
                 })
+            })
+        },
+    )?;
+    // input-required-result-non-tool-request (2026-07-28).
+    r.prompt(
+        prompt(
+            "test_input_required_result_prompt",
+            "A prompt that asks the user for context first",
+            &[],
+        ),
+        |ctx, _args| {
+            Box::pin(async move {
+                match elicited(ctx, "user_context", "context") {
+                    Some(c) => Ok(GetPromptResult::user_text(format!("Context: {c}"))),
+                    None => Ok(GetPromptResult::input_required(
+                        InputRequired::new().request(
+                            "user_context",
+                            "elicitation/create",
+                            elicit("What context should the prompt use?", "context", "string"),
+                        ),
+                    )),
+                }
             })
         },
     )?;
@@ -528,7 +802,12 @@ fn build(addr: SocketAddr, stateless: bool) -> Result<Everything, String> {
             config.limits.session_idle_secs,
         ))
     };
-    let mcp = McpServer::new(config, registry, sessions);
+    // Seals the requestState of input-required results (one key per
+    // process: a fleet would share it).
+    let mut state_key = [0u8; 32];
+    mcpauth_core::rand::SecureRandom::fill(&mut OsRandom, &mut state_key)
+        .map_err(|_| "no randomness for the request-state key".to_string())?;
+    let mcp = McpServer::new(config, registry, sessions).with_request_state_key(state_key);
     let keys = KeySet::from_verifying_keys(Vec::new()).map_err(|e| format!("{e:?}"))?;
     Ok(Everything {
         resource: ResourceServer::new(mcp, Protection::DangerouslyOpen, NoRevocations),

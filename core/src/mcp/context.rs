@@ -119,6 +119,14 @@ pub struct Context {
     /// The 2026-era per-request `io.modelcontextprotocol/clientCapabilities`.
     /// `None` in the 2025 era (capabilities from `initialize` are not kept).
     pub client_capabilities: Option<Value>,
+    /// 2026-07-28 retry of an input-required request: `params.inputResponses`
+    /// (an object of objects, checked before the handler runs).
+    pub(crate) input_responses: Option<Map<String, Value>>,
+    /// 2026-07-28 retry: `params.requestState` as echoed by the client.
+    pub(crate) request_state: Option<String>,
+    /// Sealing of `requestState` (2026-07-28 input-capable requests of a
+    /// server with a state key).
+    pub(crate) seal: Option<super::state::StateSeal>,
     pub(crate) progress_token: Option<Value>,
     pub(crate) log_level: Option<LogLevel>,
     pub(crate) cancelled: Arc<AtomicBool>,
@@ -147,6 +155,9 @@ impl Context {
             request_id,
             meta,
             client_capabilities: None,
+            input_responses: None,
+            request_state: None,
+            seal: None,
             progress_token,
             log_level: None,
             cancelled: Arc::new(AtomicBool::new(false)),
@@ -166,6 +177,76 @@ impl Context {
     /// A handle that turns true when the request is cancelled.
     pub fn cancellation(&self) -> Arc<AtomicBool> {
         self.cancelled.clone()
+    }
+
+    /// The client's answer to input request `key` of an earlier
+    /// [`InputRequired`](super::InputRequired), on the retried request
+    /// (2026-07-28 `params.inputResponses`). Keys not asked for are the
+    /// client's noise: ignore them.
+    pub fn input_response(&self, key: &str) -> Option<&Value> {
+        self.input_responses.as_ref().and_then(|m| m.get(key))
+    }
+
+    /// All of `params.inputResponses` of a retried request, if any.
+    pub fn input_responses(&self) -> Option<&Map<String, Value>> {
+        self.input_responses.as_ref()
+    }
+
+    /// The `requestState` the client echoed on a retried request
+    /// (2026-07-28): attacker-controlled, verify before trusting it.
+    pub fn request_state(&self) -> Option<&str> {
+        self.request_state.as_deref()
+    }
+
+    /// Seal `value` into a `requestState` string for an
+    /// [`InputRequired`](super::InputRequired): MACed with the server's key
+    /// ([`McpServer::with_request_state_key`](super::McpServer::with_request_state_key))
+    /// and bound to this principal, this request (method and tool/prompt
+    /// name or resource URI) and an expiry
+    /// ([`McpLimits::request_state_ttl_secs`](super::McpLimits::request_state_ttl_secs)).
+    /// Readable by the client: integrity, not secrecy. `None` without a key
+    /// or outside a 2026-07-28 `tools/call`, `prompts/get`, `resources/read`.
+    pub fn seal_state(&self, value: &Value) -> Option<String> {
+        self.seal.as_ref().map(|s| s.seal(value))
+    }
+
+    /// Open the `requestState` of this retry sealed by [`Context::seal_state`]:
+    /// `Ok(None)` when the request carries none, the value when it checks
+    /// out, and -32602 "Invalid requestState" when it was altered, expired,
+    /// or sealed for another principal or request (or no key is set).
+    pub fn open_state(&self) -> Result<Option<Value>, McpError> {
+        let Some(state) = self.request_state.as_deref() else {
+            return Ok(None);
+        };
+        self.seal
+            .as_ref()
+            .and_then(|s| s.open(state))
+            .map(Some)
+            .ok_or_else(|| McpError::invalid_params("Invalid requestState"))
+    }
+
+    /// Whether an input request calling `method` (`elicitation/create`,
+    /// `sampling/createMessage`, `roots/list`) may be sent: a 2026-07-28
+    /// request whose client declared the matching capability.
+    pub fn can_request_input(&self, method: &str) -> bool {
+        self.missing_capability(method).is_none() && self.protocol_version.is_modern()
+    }
+
+    /// The client capability `method` needs and this request did not
+    /// declare (`Some("")` for a method that is no input request).
+    pub(crate) fn missing_capability(&self, method: &str) -> Option<&'static str> {
+        let Some((_, cap)) = super::features::INPUT_METHODS
+            .iter()
+            .find(|(m, _)| *m == method)
+        else {
+            return Some("");
+        };
+        let declared = self
+            .client_capabilities
+            .as_ref()
+            .and_then(|c| c.get(*cap))
+            .is_some_and(Value::is_object);
+        (!declared).then_some(*cap)
     }
 
     /// Whether the client asked for progress (`_meta.progressToken`).

@@ -6,6 +6,74 @@ use alloc::vec::Vec;
 
 use serde_json::{Map, Value, json};
 
+/// A 2026-07-28 `InputRequiredResult` (multi round-trip requests): the
+/// server needs the client to run `inputRequests` (elicitation, sampling,
+/// roots) and retry the original request with their results as
+/// `inputResponses`, echoing `requestState`. A handler returns it through
+/// [`CallToolResult::input_required`] or [`GetPromptResult::input_required`]
+/// and reads the retry's answers with [`Context::input_response`] and
+/// [`Context::request_state`](super::Context::request_state).
+///
+/// The server refuses to send a request the client did not declare the
+/// capability for (-32021 with `data.requiredCapabilities`, HTTP 400), and
+/// answers one in the 2025 era (which has no such result) with -32603: check
+/// [`Context::can_request_input`](super::Context::can_request_input) first.
+///
+/// `requestState` travels through the client: treat what comes back as
+/// attacker-controlled, and protect its integrity when it decides anything.
+///
+/// [`Context::input_response`]: super::Context::input_response
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InputRequired {
+    /// Requests by server-assigned key: `{"method": …, "params": …}`.
+    pub input_requests: Map<String, Value>,
+    /// Opaque state the client echoes on its retry.
+    pub request_state: Option<String>,
+}
+
+/// Methods an input request may name, with the client capability each needs.
+pub(crate) const INPUT_METHODS: [(&str, &str); 3] = [
+    ("elicitation/create", "elicitation"),
+    ("sampling/createMessage", "sampling"),
+    ("roots/list", "roots"),
+];
+
+impl InputRequired {
+    /// No requests yet.
+    pub fn new() -> InputRequired {
+        InputRequired::default()
+    }
+
+    /// Builder: add request `key` calling `method` (`elicitation/create`,
+    /// `sampling/createMessage` or `roots/list`) with `params`.
+    pub fn request(mut self, key: impl Into<String>, method: &str, params: Value) -> Self {
+        self.input_requests
+            .insert(key.into(), json!({"method": method, "params": params}));
+        self
+    }
+
+    /// Builder: set `requestState`.
+    pub fn with_state(mut self, state: impl Into<String>) -> Self {
+        self.request_state = Some(state.into());
+        self
+    }
+
+    pub(crate) fn to_json(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("resultType".into(), Value::String("input_required".into()));
+        if !self.input_requests.is_empty() {
+            m.insert(
+                "inputRequests".into(),
+                Value::Object(self.input_requests.clone()),
+            );
+        }
+        if let Some(s) = &self.request_state {
+            m.insert("requestState".into(), Value::String(s.clone()));
+        }
+        m
+    }
+}
+
 /// The result of a tool call.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallToolResult {
@@ -17,9 +85,19 @@ pub struct CallToolResult {
     pub is_error: bool,
     /// `_meta`, passed through untouched.
     pub meta: Option<Map<String, Value>>,
+    /// Instead of a result: ask the client for input first (2026-07-28).
+    pub input_required: Option<InputRequired>,
 }
 
 impl CallToolResult {
+    /// Ask the client for input before the tool can finish (2026-07-28).
+    pub fn input_required(input: InputRequired) -> CallToolResult {
+        CallToolResult {
+            input_required: Some(input),
+            ..CallToolResult::default()
+        }
+    }
+
     /// One text block.
     pub fn text(text: impl Into<String>) -> CallToolResult {
         CallToolResult {
@@ -430,13 +508,25 @@ pub struct GetPromptResult {
     pub description: Option<String>,
     /// Messages (`{"role": "user", "content": {"type": "text", "text": …}}`).
     pub messages: Vec<Value>,
+    /// Instead of a result: ask the client for input first (2026-07-28).
+    pub input_required: Option<InputRequired>,
 }
 
 impl GetPromptResult {
+    /// Ask the client for input before the prompt can be rendered
+    /// (2026-07-28).
+    pub fn input_required(input: InputRequired) -> GetPromptResult {
+        GetPromptResult {
+            input_required: Some(input),
+            ..GetPromptResult::default()
+        }
+    }
+
     /// One user message with text.
     pub fn user_text(text: impl Into<String>) -> GetPromptResult {
         GetPromptResult {
             description: None,
+            input_required: None,
             messages: alloc::vec![
                 json!({"role": "user", "content": {"type": "text", "text": text.into()}})
             ],

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use serde_json::{Map, Value, json};
 
 use super::context::{Context, McpError};
-use super::features::CallToolResult;
+use super::features::{CallToolResult, InputRequired};
 use super::jsonrpc::ErrorCode;
 use super::schema;
 use super::server::McpServer;
@@ -76,6 +76,38 @@ fn page<T>(
         m.insert("nextCursor".into(), Value::String(format!("o{end}")));
     }
     Ok(m)
+}
+
+/// The wire form of a handler's [`InputRequired`], checked: only in the
+/// 2026 era (-32603 otherwise: the 2025 era has no such result), at least
+/// one request or a state, only the three input methods (-32603), and only
+/// those whose client capability the request declared (-32021 naming the
+/// missing ones: the spec forbids sending the others).
+fn input_required(input: &InputRequired, ctx: &Context) -> Result<Map<String, Value>, McpError> {
+    if !ctx.protocol_version.is_modern()
+        || (input.input_requests.is_empty() && input.request_state.is_none())
+    {
+        return Err(McpError::internal());
+    }
+    let mut missing = Map::new();
+    for request in input.input_requests.values() {
+        let method = request.get("method").and_then(Value::as_str).unwrap_or("");
+        match ctx.missing_capability(method) {
+            None => {}
+            Some("") => return Err(McpError::internal()),
+            Some(cap) => {
+                missing.insert(cap.into(), json!({}));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(McpError::new(
+            ErrorCode::MissingRequiredClientCapability,
+            "Missing required client capability",
+        )
+        .with_data(json!({"requiredCapabilities": missing})));
+    }
+    Ok(input.to_json())
 }
 
 impl McpServer {
@@ -152,6 +184,9 @@ impl McpServer {
             };
         }
         let mut result = entry.handler.call(ctx, arguments).await?;
+        if let Some(input) = &result.input_required {
+            return input_required(input, ctx).map(Dispatch::Result);
+        }
         if let (Some(out_schema), false) = (&tool.output_schema, result.is_error) {
             let Some(structured) = &result.structured_content else {
                 return Err(McpError::internal());
@@ -267,6 +302,9 @@ impl McpServer {
             }
         }
         let r = entry.handler.get(ctx, args).await?;
+        if let Some(input) = &r.input_required {
+            return input_required(input, ctx);
+        }
         let mut m = Map::new();
         if let Some(d) = r.description {
             m.insert("description".into(), Value::String(d));

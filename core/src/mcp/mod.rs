@@ -74,8 +74,11 @@
 //! - A standalone `GET` stream and stream resumption (`Last-Event-ID`):
 //!   `GET` answers 405, which both eras allow. Responses are buffered, so a
 //!   handler's notifications reach the client with its result.
-//! - Server-to-client requests (sampling, elicitation, roots; MRTR
-//!   `input_required` results in 2026-07-28), list change notifications
+//! - 2025-era server-to-client requests (sampling, elicitation, roots) and
+//!   a way for a handler to await their answers. In 2026-07-28 a tool or
+//!   prompt handler asks with an `input_required` result ([`InputRequired`])
+//!   and reads the retry's answers from its [`Context`]; a resource handler
+//!   cannot (its result is a list of contents). List change notifications
 //!   (`listChanged: false`; `subscriptions/listen` is acknowledged with an
 //!   empty filter and closed).
 //! - Live resource update delivery. 2025-era sessions may
@@ -108,11 +111,12 @@ pub mod schema;
 mod server;
 mod session;
 pub mod sse;
+mod state;
 
 pub use context::{Context, LogLevel, McpError};
 pub use features::{
-    CallToolResult, GetPromptResult, Prompt, PromptArgument, Resource, ResourceContents,
-    ResourceTemplate, Tool,
+    CallToolResult, GetPromptResult, InputRequired, Prompt, PromptArgument, Resource,
+    ResourceContents, ResourceTemplate, Tool,
 };
 pub use jsonrpc::{ErrorCode, FrameLimits, RequestId};
 pub use registry::{
@@ -204,6 +208,10 @@ pub struct McpLimits {
     /// Longest URI `resources/subscribe` accepts (memory held per
     /// subscription; a `{+var}` template matches URIs of any length).
     pub max_subscription_uri: usize,
+    /// Seconds a sealed `requestState` stays valid
+    /// ([`Context::seal_state`]): the replay window of an input-required
+    /// retry.
+    pub request_state_ttl_secs: u64,
 }
 
 impl Default for McpLimits {
@@ -217,6 +225,7 @@ impl Default for McpLimits {
             max_schema_depth: 32,
             max_subscriptions: 32,
             max_subscription_uri: 2048,
+            request_state_ttl_secs: 600,
         }
     }
 }

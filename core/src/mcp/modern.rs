@@ -15,7 +15,13 @@
 //!    header (else 400, -32020);
 //! 7. `clientCapabilities` present (else 400, -32602); `logLevel` valid
 //!    (else 400, -32602);
-//! 8. method known (else 404, -32601).
+//! 8. method known (else 404, -32601); for `tools/call`, `prompts/get` and
+//!    `resources/read`, `inputResponses` an object of objects and
+//!    `requestState` a string when present (else -32602).
+//!
+//! Handler errors get [`http_status`] of their code. A handler's
+//! [`InputRequired`](super::InputRequired) becomes a result with
+//! `resultType: "input_required"`.
 //!
 //! `subscriptions/listen` is answered with an acknowledgment of an empty
 //! filter followed by the graceful-closure result: registrations are fixed
@@ -32,15 +38,22 @@ use super::legacy::error_json;
 use super::methods::Dispatch;
 use super::params::{check_param_headers, decode_header_value};
 use super::server::{Entropy, McpServer, WireError, error_response, unsupported_version};
+use super::session::session_owner;
+use super::state::{StateSeal, hex};
 use super::{McpOutcome, ProtocolVersion};
 use crate::http::{Request, Response};
 use crate::principal::Principal;
+use crate::time::UnixTime;
 
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const META_CAPS: &str = "io.modelcontextprotocol/clientCapabilities";
 const META_LOG: &str = "io.modelcontextprotocol/logLevel";
 const META_SERVER: &str = "io.modelcontextprotocol/serverInfo";
 const META_SUBSCRIPTION: &str = "io.modelcontextprotocol/subscriptionId";
+
+/// Methods that may answer with an `InputRequiredResult` and so read
+/// `inputResponses` / `requestState` of a retry.
+const INPUT_CAPABLE: [&str; 3] = ["tools/call", "prompts/get", "resources/read"];
 
 /// Methods whose results carry caching hints.
 const CACHEABLE: [&str; 6] = [
@@ -113,6 +126,7 @@ impl McpServer {
         &self,
         req: &Request,
         principal: Option<&Principal>,
+        now: UnixTime,
         env: &Envelope<'_>,
         params: Option<Map<String, Value>>,
     ) -> McpOutcome {
@@ -237,6 +251,48 @@ impl McpServer {
         let mut ctx = self.context(principal, version, &rid, &params);
         ctx.client_capabilities = Some(caps);
         ctx.log_level = log_level;
+        if INPUT_CAPABLE.contains(&env.method.as_str()) {
+            // A retry of an input-required request (multi round-trip).
+            match params.get("inputResponses") {
+                None => {}
+                Some(Value::Object(m)) if m.values().all(Value::is_object) => {
+                    ctx.input_responses = Some(m.clone());
+                }
+                Some(_) => {
+                    return respond(WireError::new(
+                        200,
+                        id,
+                        ErrorCode::InvalidParams,
+                        "inputResponses must be an object of result objects",
+                    ));
+                }
+            }
+            if let Some(key) = &self.state_key {
+                let target = name_source
+                    .and_then(|f| params.get(f))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                ctx.seal = Some(StateSeal {
+                    key: key.clone(),
+                    now,
+                    ttl_secs: self.config.limits.request_state_ttl_secs,
+                    owner: session_owner(principal).map(|o| hex(&o)),
+                    binding: alloc::format!("{}\u{0}{target}", env.method),
+                });
+            }
+            match params.get("requestState") {
+                None => {}
+                Some(Value::String(st)) => ctx.request_state = Some(st.clone()),
+                Some(_) => {
+                    return respond(WireError::new(
+                        200,
+                        id,
+                        ErrorCode::InvalidParams,
+                        "requestState must be a string",
+                    ));
+                }
+            }
+        }
         let mut notes = Vec::new();
         let outcome = match env.method.as_str() {
             "server/discover" => Ok(Dispatch::Result(self.discover())),
@@ -307,7 +363,9 @@ impl McpServer {
         mut r: Map<String, Value>,
         private: bool,
     ) -> Map<String, Value> {
-        r.insert("resultType".into(), Value::String("complete".into()));
+        // Handlers' input-required results carry their own resultType.
+        r.entry("resultType")
+            .or_insert_with(|| Value::String("complete".into()));
         let mut info =
             json!({"name": self.config.server_name, "version": self.config.server_version});
         if let (Some(t), Some(o)) = (&self.config.server_title, info.as_object_mut()) {

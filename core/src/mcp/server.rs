@@ -32,6 +32,8 @@ pub struct McpServer {
     pub(crate) config: McpConfig,
     pub(crate) registry: Registry,
     pub(crate) sessions: Box<dyn SessionStore>,
+    /// MAC key of sealed `requestState` ([`McpServer::with_request_state_key`]).
+    pub(crate) state_key: Option<super::state::StateKey>,
 }
 
 impl core::fmt::Debug for McpServer {
@@ -79,7 +81,17 @@ impl McpServer {
             config,
             registry,
             sessions,
+            state_key: None,
         }
+    }
+
+    /// Builder: the key that seals 2026-07-28 `requestState`
+    /// ([`Context::seal_state`]). Draw it once from the CSPRNG at start-up;
+    /// instances behind one load balancer share it. Without it,
+    /// `seal_state` returns `None`.
+    pub fn with_request_state_key(mut self, key: [u8; 32]) -> McpServer {
+        self.state_key = Some(super::state::StateKey(key));
+        self
     }
 
     /// The configuration.
@@ -331,7 +343,7 @@ impl McpServer {
         let modern = meta_version.is_some()
             || (!is_initialize && parsed_header.is_some_and(ProtocolVersion::is_modern));
         if modern {
-            self.modern(req, principal, &env, params).await
+            self.modern(req, principal, now, &env, params).await
         } else {
             self.legacy(req, principal, now, entropy, &env, parsed_header, params)
                 .await
@@ -428,7 +440,7 @@ fn parse_params(env: &Envelope<'_>) -> Result<Option<Map<String, Value>>, WireEr
         return Ok(None);
     };
     let bad = |msg| WireError::new(400, env.id.clone(), ErrorCode::InvalidParams, msg);
-    const KEYS: [&str; 9] = [
+    const KEYS: [&str; 11] = [
         "name",
         "uri",
         "arguments",
@@ -438,6 +450,8 @@ fn parse_params(env: &Envelope<'_>) -> Result<Option<Map<String, Value>>, WireEr
         "protocolVersion",
         "ref",
         "requestId",
+        "inputResponses",
+        "requestState",
     ];
     if KEYS.iter().any(|k| jsonrpc::count_members(raw, k) > 1) {
         return Err(bad("Duplicate member in params"));
