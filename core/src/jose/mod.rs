@@ -94,6 +94,9 @@ pub use token::{
     AccessTokenClaims, Algorithm, Audience, DEFAULT_LEEWAY_SECS, Part, REGISTERED_CLAIMS,
     TokenError, ValidationPolicy,
 };
+// The strict decoding helpers, shared with the Privy token check
+// (`oauth::privy`).
+pub(crate) use token::{b64_decode, json_object as strict_object};
 
 /// The `typ` header of RFC 9068 access tokens.
 pub const JWT_TYPE: &str = "at+jwt";

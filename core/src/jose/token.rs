@@ -404,7 +404,7 @@ pub(crate) fn b64_decode(segment: &str, part: Part) -> Result<Vec<u8>, TokenErro
     Base64UrlUnpadded::decode_vec(segment).map_err(|_| TokenError::Base64(part))
 }
 
-fn json_object(bytes: &[u8], part: Part) -> Result<Map<String, Value>, TokenError> {
+pub(crate) fn json_object(bytes: &[u8], part: Part) -> Result<Map<String, Value>, TokenError> {
     strict::parse_object(bytes).map_err(|e| match e {
         StrictError::Syntax => TokenError::Json(part),
         StrictError::DuplicateKey => TokenError::DuplicateKey(part),

@@ -21,6 +21,7 @@ use subtle::ConstantTimeEq;
 
 use super::pages::{consent_page, error_page};
 use super::pkce::is_valid_s256_challenge;
+use super::privy::verify_privy_token;
 use super::token::{parse_form, requested_resource};
 use super::wire::{Params, cookie, parse_scope, redirect, with_query};
 use super::{AuthorizationServer, Env, OAuthError, UserAuthenticator};
@@ -35,6 +36,16 @@ struct Validated {
     scopes: Vec<String>,
     resource: String,
     challenge: String,
+}
+
+/// The throttle's "user name" for failed Privy tokens from `peer`: starts
+/// with a NUL byte (no local user has it) and names the peer, so bad tokens
+/// count against that peer only and can never lock everyone out of Privy.
+fn privy_throttle_key(peer: Option<core::net::IpAddr>) -> String {
+    match peer {
+        Some(ip) => format!("\0privy {ip}"),
+        None => String::from("\0privy"),
+    }
 }
 
 fn csrf_cookie_name(request_id: &str) -> String {
@@ -280,23 +291,58 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             let user = form.one("username").ok().flatten().unwrap_or("");
             consent_page(cfg, status, &client, &pending, csrf, Some(msg), user)
         };
-        let (Ok(Some(username)), Ok(Some(password))) = (form.one("username"), form.one("password"))
-        else {
-            return Err(again(400, "Enter your username and password."));
-        };
-        if let Err(wait) = self.throttle.check(username, req.peer, now.secs()) {
+        let throttled = |wait: u64| {
             let minutes = wait.div_ceil(60);
             let msg = format!(
                 "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
                 if minutes == 1 { "" } else { "s" }
             );
-            return Err(again(429, &msg).with_header("Retry-After", format!("{wait}")));
-        }
-        let Some(subject) = self.users.authenticate(username, password).await else {
-            self.throttle.record_failure(username, req.peer, now.secs());
-            return Err(again(200, "Wrong username or password."));
+            Err(again(429, &msg).with_header("Retry-After", format!("{wait}")))
         };
-        self.throttle.record_success(username);
+        let privy_token = form.one("privy_token").ok().flatten();
+        let subject = match (&cfg.privy, privy_token.filter(|t| !t.is_empty())) {
+            // Privy login: the token is checked here and dropped; it is
+            // never stored, logged or passed on.
+            (Some(privy), Some(token)) => {
+                let throttle_key = privy_throttle_key(req.peer);
+                if let Err(wait) = self.throttle.check(&throttle_key, req.peer, now.secs()) {
+                    return throttled(wait);
+                }
+                let key = self
+                    .users
+                    .privy_verification_key()
+                    .await
+                    .ok_or_else(unavailable)?;
+                match verify_privy_token(token, &privy.app_id, &key, Some(now)) {
+                    Ok(subject) => subject,
+                    Err(_) => {
+                        self.throttle
+                            .record_failure(&throttle_key, req.peer, now.secs());
+                        return Err(error_page(
+                            cfg,
+                            401,
+                            "The Privy sign-in could not be verified.",
+                        ));
+                    }
+                }
+            }
+            _ => {
+                let (Ok(Some(username)), Ok(Some(password))) =
+                    (form.one("username"), form.one("password"))
+                else {
+                    return Err(again(400, "Enter your username and password."));
+                };
+                if let Err(wait) = self.throttle.check(username, req.peer, now.secs()) {
+                    return throttled(wait);
+                }
+                let Some(subject) = self.users.authenticate(username, password).await else {
+                    self.throttle.record_failure(username, req.peer, now.secs());
+                    return Err(again(200, "Wrong username or password."));
+                };
+                self.throttle.record_success(username);
+                subject
+            }
+        };
         let pending = match self.store.take_pending(&pending.id, now).await {
             Ok(Some(p)) => p,
             Ok(None) => {

@@ -5,6 +5,7 @@ use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 
+use super::privy::PrivyConfig;
 use super::throttle::ThrottleConfig;
 
 /// Everything the authorization server is configured with. Build one with
@@ -40,6 +41,8 @@ pub struct ServerConfig {
     pub throttle: ThrottleConfig,
     /// Name shown on the sign-in page.
     pub service_name: String,
+    /// Privy login on the sign-in page (`None`: local users only).
+    pub privy: Option<PrivyConfig>,
 }
 
 impl ServerConfig {
@@ -66,6 +69,7 @@ impl ServerConfig {
             max_registration_body: 16 * 1024,
             throttle: ThrottleConfig::default(),
             service_name: "mcpauth".to_string(),
+            privy: None,
         }
     }
 
@@ -114,6 +118,9 @@ impl ServerConfig {
             || self.pending_ttl == 0
         {
             return Err("lifetimes must be positive");
+        }
+        if let Some(privy) = &self.privy {
+            privy.validate()?;
         }
         Ok(())
     }

@@ -65,6 +65,7 @@ mod guard;
 mod introspect;
 mod pages;
 pub mod pkce;
+pub mod privy;
 mod register;
 mod throttle;
 mod token;
@@ -76,6 +77,7 @@ mod tests;
 pub use config::{ServerConfig, canonical_resource};
 pub use error::OAuthError;
 pub use guard::{ResourceGuard, authenticate_bearer};
+pub use privy::{PrivyConfig, PrivyKey, verify_privy_token};
 pub use throttle::ThrottleConfig;
 
 use throttle::LoginThrottle;
@@ -90,6 +92,14 @@ pub trait UserAuthenticator {
         username: &str,
         password: &str,
     ) -> impl Future<Output = Option<String>> + Send;
+
+    /// The Privy app's verification key, when
+    /// [`ServerConfig::privy`] is set (from configuration, or fetched once
+    /// and cached by the host). `None`: Privy sign-in answers "temporarily
+    /// unavailable". The default has no key.
+    fn privy_verification_key(&self) -> impl Future<Output = Option<PrivyKey>> + Send {
+        core::future::ready(None)
+    }
 }
 
 /// Decides whether a peer may register a client now (registration is open,

@@ -5,7 +5,11 @@
 //! Stable form contract (hosts and tests rely on it): `POST` to the
 //! authorization endpoint with fields `request_id`, `csrf` (hidden),
 //! `username`, `password`, and a button `name="decision"` with value
-//! `allow` or `deny`.
+//! `allow` or `deny`. With Privy configured ([`super::PrivyConfig`]) the
+//! form also has a hidden `privy_token` field and a "Continue with Privy"
+//! button (`id="privy-login"`), and the page loads the configured SDK script
+//! (the only script, allowed by URL in the CSP), which fills `privy_token`
+//! and submits the form with `decision=allow`.
 
 use alloc::format;
 use alloc::string::String;
@@ -24,15 +28,20 @@ input{width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem}\
 .buttons{display:flex;gap:.5rem;margin-top:1.2rem}button{flex:1;padding:.6rem;font-size:1rem}\
 .error{color:#b00020;font-weight:600}code{word-break:break-all}";
 
+/// The default policy: no script at all.
+const CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'";
+
 /// Security headers of every page: no framing (clickjacking), no caching,
 /// no inline script, no referrer leaking request ids.
 fn html(status: u16, body: String) -> Response {
+    html_with_csp(status, body, String::from(CSP))
+}
+
+fn html_with_csp(status: u16, body: String, csp: String) -> Response {
     Response::empty(status)
         .with_header("Content-Type", "text/html; charset=utf-8")
-        .with_header(
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
-        )
+        .with_header("Content-Security-Policy", csp)
         .with_header("X-Frame-Options", "DENY")
         .with_header("X-Content-Type-Options", "nosniff")
         .with_header("Referrer-Policy", "no-referrer")
@@ -98,7 +107,7 @@ pub(crate) fn consent_page(
 <label for=\"password\">Password</label>\
 <input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"current-password\">\
 <div class=\"buttons\"><button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
-<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></div></form>",
+<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></div>{privy}</form>",
         service = html_escape(&config.service_name),
         name = html_escape(name),
         resource = html_escape(&pending.resource),
@@ -107,6 +116,35 @@ pub(crate) fn consent_page(
         id = html_escape(&pending.id),
         csrf = html_escape(csrf),
         user = html_escape(username),
+        privy = privy_section(config),
     );
-    html(status, document(config, "Sign in", &main))
+    match &config.privy {
+        None => html(status, document(config, "Sign in", &main)),
+        Some(p) => {
+            // Only the SDK script may run; it may talk to (and frame) the
+            // Privy API. Validated URLs: no quotes, spaces, `;` or `,`.
+            let csp = format!(
+                "default-src 'none'; style-src 'unsafe-inline'; script-src {sdk}; \
+connect-src {api}; frame-src {api}; base-uri 'none'; frame-ancestors 'none'",
+                sdk = p.sdk_url,
+                api = p.api_origin(),
+            );
+            html_with_csp(status, document(config, "Sign in", &main), csp)
+        }
+    }
+}
+
+/// The Privy part of the form (empty without Privy).
+fn privy_section(config: &ServerConfig) -> String {
+    let Some(p) = &config.privy else {
+        return String::new();
+    };
+    format!(
+        "<p>or</p><input type=\"hidden\" name=\"privy_token\" value=\"\">\
+<div class=\"buttons\"><button type=\"button\" id=\"privy-login\">Continue with Privy</button></div>\
+<script src=\"{sdk}\" data-privy-app-id=\"{app}\" data-privy-api-url=\"{api}\"></script>",
+        sdk = html_escape(&p.sdk_url),
+        app = html_escape(&p.app_id),
+        api = html_escape(&p.api_url),
+    )
 }

@@ -65,6 +65,14 @@ impl UserAuthenticator for TestUsers {
         let ok = username == "alice" && password == "correct horse";
         core::future::ready(ok.then(|| "user-alice".to_string()))
     }
+
+    /// The key of `PrivyTestIssuer::from_seed(7)` (see `oauth::privy`).
+    fn privy_verification_key(
+        &self,
+    ) -> impl Future<Output = Option<crate::oauth::PrivyKey>> + Send {
+        let pem = crate::oauth::privy::PrivyTestIssuer::from_seed(7).public_pem();
+        core::future::ready(crate::oauth::PrivyKey::from_pem(&pem).ok())
+    }
 }
 
 pub(super) type Server = AuthorizationServer<

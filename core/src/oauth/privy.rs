@@ -1,0 +1,543 @@
+//! Privy login: an alternative to local users on the sign-in page.
+//!
+//! When [`ServerConfig::privy`](super::ServerConfig::privy) is set, the
+//! sign-in page loads the Privy SDK glue script (its URL is configured) and
+//! offers "Continue with Privy". The script obtains a Privy access token in
+//! the browser and posts it in the consent form as `privy_token` with
+//! `decision=allow`. The core verifies it with [`verify_privy_token`]:
+//!
+//! - at most [`MAX_PRIVY_TOKEN_LEN`] bytes, checked before any parsing;
+//! - compact JWS, canonical base64url, strict JSON (no repeated members) —
+//!   the same helpers as the core's own access tokens;
+//! - `alg` exactly `ES256` (`none`/`HS*` are forbidden, everything else is
+//!   not allowed), no `crit`; the key is the app's one verification key,
+//!   never anything the header names (`jku`, `jwk`, `x5u`, `kid`);
+//! - `iss` = `privy.io`, `aud` = the app id, `exp`/`nbf`/`iat` with the
+//!   same [`DEFAULT_LEEWAY_SECS`] leeway as our own tokens;
+//! - `sub` is the Privy user id, a DID (`did:privy:…`), and becomes the
+//!   subject of the grant.
+//!
+//! The verification key is the app's P-256 key as SPKI PEM (what Privy's
+//! dashboard shows). The host supplies it through
+//! [`UserAuthenticator::privy_verification_key`](super::UserAuthenticator::privy_verification_key)
+//! (from its configuration, or fetched once from the Privy API and cached).
+//! The Privy token never leaves this check: it is not stored, logged, or
+//! handed to tools or clients, which only ever see our own tokens.
+
+use alloc::string::String;
+
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use p256::pkcs8::DecodePublicKey;
+use serde_json::Value;
+
+use crate::jose::{DEFAULT_LEEWAY_SECS, Part, TokenError};
+use crate::jose::{b64_decode, strict_object};
+use crate::time::UnixTime;
+
+/// The `iss` of every Privy access token.
+pub const PRIVY_ISSUER: &str = "privy.io";
+/// Largest Privy token accepted (bytes); Privy's are well under 1 KiB.
+pub const MAX_PRIVY_TOKEN_LEN: usize = 4096;
+/// Largest verification key accepted (bytes of PEM).
+pub const MAX_PRIVY_KEY_LEN: usize = 4096;
+/// Longest `sub` accepted.
+const MAX_SUBJECT_LEN: usize = 256;
+
+/// Privy settings of the authorization server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivyConfig {
+    /// The Privy app id (the tokens' `aud`).
+    pub app_id: String,
+    /// URL of the script the sign-in page loads (the Privy SDK glue that
+    /// fills `privy_token` and submits the form).
+    pub sdk_url: String,
+    /// Origin of the Privy API the browser SDK talks to (CSP `connect-src`
+    /// and `frame-src`), e.g. `https://auth.privy.io`.
+    pub api_url: String,
+}
+
+impl PrivyConfig {
+    /// Settings for `app_id` with the SDK loaded from `sdk_url` and the API
+    /// at `https://auth.privy.io`.
+    pub fn new(app_id: &str, sdk_url: &str) -> PrivyConfig {
+        PrivyConfig {
+            app_id: app_id.into(),
+            sdk_url: sdk_url.into(),
+            api_url: "https://auth.privy.io".into(),
+        }
+    }
+
+    /// Refuse settings the page could not use safely: an empty or odd app
+    /// id, or URLs that are not absolute http(s) without quotes or spaces
+    /// (they go into a `Content-Security-Policy` header).
+    pub fn validate(&self) -> Result<(), &'static str> {
+        let id_ok = !self.app_id.is_empty()
+            && self.app_id.len() <= 128
+            && self
+                .app_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !id_ok {
+            return Err("the Privy app id must be 1-128 letters, digits, '-', '_' or '.'");
+        }
+        let url_ok = |u: &str| {
+            (u.starts_with("https://") || u.starts_with("http://"))
+                && u.len() <= 2048
+                && u.bytes()
+                    .all(|b| b.is_ascii_graphic() && !matches!(b, b'\'' | b'"' | b';' | b','))
+        };
+        if !url_ok(&self.sdk_url) {
+            return Err("the Privy SDK URL must be an absolute http(s) URL");
+        }
+        if !url_ok(&self.api_url) {
+            return Err("the Privy API URL must be an absolute http(s) URL");
+        }
+        Ok(())
+    }
+
+    /// `scheme://host[:port]` of the API URL.
+    pub(crate) fn api_origin(&self) -> &str {
+        let u = self.api_url.as_str();
+        let start = u.find("://").map_or(0, |i| i + 3);
+        let end = u[start..]
+            .find(['/', '?', '#'])
+            .map_or(u.len(), |i| start + i);
+        &u[..end]
+    }
+}
+
+/// A Privy app's verification key (P-256 public key).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivyKey(VerifyingKey);
+
+impl core::fmt::Debug for PrivyKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("PrivyKey(P-256)")
+    }
+}
+
+/// The verification key is not a P-256 SPKI PEM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrivyKeyError;
+
+impl core::fmt::Display for PrivyKeyError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("not a P-256 public key in SPKI PEM (-----BEGIN PUBLIC KEY-----)")
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for PrivyKeyError {}
+
+impl PrivyKey {
+    /// Parse the SPKI PEM shown in Privy's dashboard (surrounding whitespace
+    /// and `\r\n` line ends are accepted).
+    pub fn from_pem(pem: &str) -> Result<PrivyKey, PrivyKeyError> {
+        if pem.len() > MAX_PRIVY_KEY_LEN {
+            return Err(PrivyKeyError);
+        }
+        let normalized: String = pem.trim().chars().filter(|&c| c != '\r').collect();
+        VerifyingKey::from_public_key_pem(&normalized)
+            .map(PrivyKey)
+            .map_err(|_| PrivyKeyError)
+    }
+}
+
+/// Verify a Privy access token for `app_id` with `key` at `now`; the Privy
+/// user id (`sub`) on success. See the module doc for every check.
+pub fn verify_privy_token(
+    token: &str,
+    app_id: &str,
+    key: &PrivyKey,
+    now: Option<UnixTime>,
+) -> Result<String, TokenError> {
+    if token.len() > MAX_PRIVY_TOKEN_LEN {
+        return Err(TokenError::TooLarge);
+    }
+    let now = now.ok_or(TokenError::TimeUnknown)?.secs();
+    let mut segments = token.split('.');
+    let (Some(h64), Some(c64), Some(s64), None) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
+        return Err(TokenError::Malformed);
+    };
+    if h64.is_empty() || c64.is_empty() {
+        return Err(TokenError::Malformed);
+    }
+    let header = strict_object(&b64_decode(h64, Part::Header)?, Part::Header)?;
+    match header.get("alg") {
+        Some(Value::String(alg)) if alg == "ES256" => {}
+        Some(Value::String(alg))
+            if alg.eq_ignore_ascii_case("none")
+                || alg.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("HS")) =>
+        {
+            return Err(TokenError::ForbiddenAlgorithm);
+        }
+        Some(Value::String(_)) => return Err(TokenError::AlgorithmNotAllowed),
+        _ => return Err(TokenError::InvalidHeader("alg")),
+    }
+    if header.contains_key("crit") {
+        return Err(TokenError::CriticalHeader);
+    }
+    if s64.is_empty() {
+        return Err(TokenError::BadSignature);
+    }
+    let sig = b64_decode(s64, Part::Signature)?;
+    let sig = Signature::from_slice(&sig).map_err(|_| TokenError::BadSignature)?;
+    let signing_input = &token.as_bytes()[..h64.len() + 1 + c64.len()];
+    key.0
+        .verify(signing_input, &sig)
+        .map_err(|_| TokenError::BadSignature)?;
+
+    let claims = strict_object(&b64_decode(c64, Part::Claims)?, Part::Claims)?;
+    let string = |name: &'static str| match claims.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.as_str()),
+        Some(_) => Err(TokenError::InvalidClaim(name)),
+        None => Err(TokenError::MissingClaim(name)),
+    };
+    let time = |name: &'static str| match claims.get(name) {
+        Some(v) => v.as_u64().map(Some).ok_or(TokenError::InvalidClaim(name)),
+        None => Ok(None),
+    };
+    if string("iss")? != PRIVY_ISSUER {
+        return Err(TokenError::WrongIssuer);
+    }
+    let aud_ok = match claims.get("aud") {
+        Some(Value::String(a)) => a == app_id,
+        Some(Value::Array(items)) => items.iter().any(|a| a.as_str() == Some(app_id)),
+        Some(_) => return Err(TokenError::InvalidClaim("aud")),
+        None => return Err(TokenError::MissingClaim("aud")),
+    };
+    if !aud_ok {
+        return Err(TokenError::WrongAudience);
+    }
+    let leeway = DEFAULT_LEEWAY_SECS;
+    let exp = time("exp")?.ok_or(TokenError::MissingClaim("exp"))?;
+    if now >= exp.saturating_add(leeway) {
+        return Err(TokenError::Expired);
+    }
+    if time("nbf")?.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+        return Err(TokenError::NotYetValid);
+    }
+    let iat = time("iat")?.ok_or(TokenError::MissingClaim("iat"))?;
+    if iat > now.saturating_add(leeway) {
+        return Err(TokenError::IssuedInFuture);
+    }
+    let sub = string("sub")?;
+    if !sub.starts_with("did:privy:")
+        || sub.len() > MAX_SUBJECT_LEN
+        || !sub.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(TokenError::InvalidClaim("sub"));
+    }
+    Ok(sub.into())
+}
+
+/// Mints Privy-like ES256 tokens with a local key, for tests of this crate
+/// and of hosts (feature `testing`). **No security**: the key comes from a
+/// seed.
+#[cfg(any(test, feature = "testing"))]
+#[derive(Debug, Clone)]
+pub struct PrivyTestIssuer {
+    key: p256::ecdsa::SigningKey,
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl PrivyTestIssuer {
+    /// A P-256 key drawn from a seeded, deterministic RNG.
+    pub fn from_seed(seed: u64) -> PrivyTestIssuer {
+        use crate::rand::{InsecureSeededRandom, SecureRandom};
+        let mut rng = InsecureSeededRandom::new(seed);
+        loop {
+            let mut bytes = [0u8; 32];
+            if rng.fill(&mut bytes).is_err() {
+                continue;
+            }
+            if let Ok(key) = p256::ecdsa::SigningKey::from_slice(&bytes) {
+                return PrivyTestIssuer { key };
+            }
+        }
+    }
+
+    /// The public key as SPKI PEM, as Privy's dashboard shows it.
+    pub fn public_pem(&self) -> String {
+        use p256::pkcs8::EncodePublicKey;
+        self.key
+            .verifying_key()
+            .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+            .unwrap_or_default()
+    }
+
+    /// Sign `claims` (JSON) under the header `header` (JSON).
+    pub fn sign(&self, header: &str, claims: &str) -> String {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        use p256::ecdsa::signature::Signer;
+        let mut input = Base64UrlUnpadded::encode_string(header.as_bytes());
+        input.push('.');
+        input.push_str(&Base64UrlUnpadded::encode_string(claims.as_bytes()));
+        let sig: Signature = self.key.sign(input.as_bytes());
+        input.push('.');
+        input.push_str(&Base64UrlUnpadded::encode_string(&sig.to_bytes()));
+        input
+    }
+
+    /// A token as Privy issues it: `iss` privy.io, `aud` `app_id`, `sub`,
+    /// issued at `iat`, valid for `ttl` seconds.
+    pub fn mint(&self, app_id: &str, sub: &str, iat: u64, ttl: u64) -> String {
+        let claims = serde_json::json!({
+            "sid": "test-session",
+            "iss": PRIVY_ISSUER,
+            "iat": iat,
+            "aud": app_id,
+            "sub": sub,
+            "exp": iat + ttl,
+        });
+        self.sign(
+            r#"{"alg":"ES256","typ":"JWT","kid":"test"}"#,
+            &serde_json::to_string(&claims).unwrap_or_default(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+
+    const APP: &str = "cm-test-app";
+    const SUB: &str = "did:privy:cm0abc123";
+    const NOW: u64 = 1_800_000_000;
+
+    fn issuer() -> PrivyTestIssuer {
+        PrivyTestIssuer::from_seed(7)
+    }
+
+    fn key() -> PrivyKey {
+        PrivyKey::from_pem(&issuer().public_pem()).expect("test key")
+    }
+
+    fn check(token: &str) -> Result<String, TokenError> {
+        verify_privy_token(token, APP, &key(), Some(UnixTime(NOW)))
+    }
+
+    fn claims(iss: &str, aud: &str, iat: u64, exp: u64) -> String {
+        format!(
+            r#"{{"sid":"s","iss":"{iss}","aud":"{aud}","sub":"{SUB}","iat":{iat},"exp":{exp}}}"#
+        )
+    }
+
+    const ES256: &str = r#"{"alg":"ES256","typ":"JWT"}"#;
+
+    #[test]
+    fn valid_token_gives_the_did() {
+        let t = issuer().mint(APP, SUB, NOW - 10, 3600);
+        assert_eq!(check(&t).as_deref(), Ok(SUB));
+        // Within the leeway on both sides.
+        let t = issuer().sign(ES256, &claims("privy.io", APP, NOW + 30, NOW - 30));
+        assert_eq!(check(&t).as_deref(), Ok(SUB));
+    }
+
+    #[test]
+    fn key_pem_with_crlf_and_whitespace() {
+        let pem = issuer().public_pem().replace('\n', "\r\n");
+        assert!(PrivyKey::from_pem(&format!("  {pem}\n ")).is_ok());
+        assert_eq!(PrivyKey::from_pem("not a key"), Err(PrivyKeyError));
+    }
+
+    #[test]
+    fn wrong_issuer_and_audience() {
+        let t = issuer().sign(ES256, &claims("evil.io", APP, NOW, NOW + 60));
+        assert_eq!(check(&t), Err(TokenError::WrongIssuer));
+        let t = issuer().mint("other-app", SUB, NOW, 60);
+        assert_eq!(check(&t), Err(TokenError::WrongAudience));
+    }
+
+    #[test]
+    fn expired_and_future() {
+        let t = issuer().sign(ES256, &claims("privy.io", APP, NOW - 7200, NOW - 61));
+        assert_eq!(check(&t), Err(TokenError::Expired));
+        let t = issuer().sign(ES256, &claims("privy.io", APP, NOW + 61, NOW + 3600));
+        assert_eq!(check(&t), Err(TokenError::IssuedInFuture));
+        let c = format!(
+            r#"{{"iss":"privy.io","aud":"{APP}","sub":"{SUB}","iat":{NOW},"nbf":{},"exp":{}}}"#,
+            NOW + 120,
+            NOW + 3600
+        );
+        assert_eq!(
+            check(&issuer().sign(ES256, &c)),
+            Err(TokenError::NotYetValid)
+        );
+        let t = issuer().mint(APP, SUB, NOW, 60);
+        assert_eq!(
+            verify_privy_token(&t, APP, &key(), None),
+            Err(TokenError::TimeUnknown)
+        );
+    }
+
+    #[test]
+    fn bad_signature_and_other_key() {
+        let t = issuer().mint(APP, SUB, NOW, 60);
+        // Another claims segment under the same signature.
+        let (head, rest) = t.split_once('.').expect("jws");
+        let (_, sig) = rest.split_once('.').expect("jws");
+        let other = issuer().mint(APP, "did:privy:someone-else", NOW, 60);
+        let other_claims = other.split('.').nth(1).expect("jws");
+        let forged = format!("{head}.{other_claims}.{sig}");
+        assert_eq!(check(&forged), Err(TokenError::BadSignature));
+        // Signed by another key.
+        let t = PrivyTestIssuer::from_seed(8).mint(APP, SUB, NOW, 60);
+        assert_eq!(check(&t), Err(TokenError::BadSignature));
+        // Truncated signature.
+        let short = &t[..t.len() - 4];
+        assert!(check(short).is_err());
+    }
+
+    #[test]
+    fn algorithm_confusion_is_refused() {
+        let c = claims("privy.io", APP, NOW, NOW + 60);
+        let s = issuer();
+        for (alg, want) in [
+            ("HS256", TokenError::ForbiddenAlgorithm),
+            ("none", TokenError::ForbiddenAlgorithm),
+            ("RS256", TokenError::AlgorithmNotAllowed),
+            ("ES384", TokenError::AlgorithmNotAllowed),
+            ("es256", TokenError::AlgorithmNotAllowed),
+        ] {
+            let t = s.sign(&format!(r#"{{"alg":"{alg}"}}"#), &c);
+            assert_eq!(check(&t), Err(want), "{alg}");
+        }
+        // `none` with an empty signature.
+        let t = s.sign(r#"{"alg":"none"}"#, &c);
+        let unsigned = format!("{}.", t.rsplit_once('.').expect("jws").0);
+        assert_eq!(check(&unsigned), Err(TokenError::ForbiddenAlgorithm));
+        let t = s.sign(r#"{"alg":"ES256","crit":["x"]}"#, &c);
+        assert_eq!(check(&t), Err(TokenError::CriticalHeader));
+    }
+
+    #[test]
+    fn oversized_and_malformed() {
+        let big = "a".repeat(MAX_PRIVY_TOKEN_LEN + 1);
+        assert_eq!(check(&big), Err(TokenError::TooLarge));
+        assert_eq!(check("a.b"), Err(TokenError::Malformed));
+        assert_eq!(check("a.b.c.d"), Err(TokenError::Malformed));
+        // Duplicate claim names are refused (strict JSON).
+        let c = format!(
+            r#"{{"iss":"privy.io","aud":"{APP}","sub":"{SUB}","sub":"did:privy:x","iat":{NOW},"exp":{}}}"#,
+            NOW + 60
+        );
+        assert_eq!(
+            check(&issuer().sign(ES256, &c)),
+            Err(TokenError::DuplicateKey(Part::Claims))
+        );
+        // A subject that is not a Privy DID.
+        let t = issuer().mint(APP, "alice", NOW, 60);
+        assert_eq!(check(&t), Err(TokenError::InvalidClaim("sub")));
+    }
+
+    #[test]
+    fn config_validation() {
+        let mut c = PrivyConfig::new(APP, "https://cdn.example/privy.js");
+        assert_eq!(c.validate(), Ok(()));
+        assert_eq!(c.api_origin(), "https://auth.privy.io");
+        c.api_url = "http://127.0.0.1:9/x".into();
+        assert_eq!(c.api_origin(), "http://127.0.0.1:9");
+        c.sdk_url = "https://x/'unsafe-inline'".into();
+        assert!(c.validate().is_err());
+        assert!(PrivyConfig::new("", "https://x/a.js").validate().is_err());
+        assert!(
+            PrivyConfig::new("a b", "https://x/a.js")
+                .validate()
+                .is_err()
+        );
+    }
+
+    /// The whole flow through the authorization server (core harness).
+    mod flow {
+        use super::*;
+        use crate::oauth::tests::*;
+        use base64ct::{Base64UrlUnpadded, Encoding};
+
+        fn harness() -> Harness {
+            Harness::with(
+                |c| c.privy = Some(PrivyConfig::new(APP, "https://cdn.example/privy-glue.js")),
+                crate::store::MemoryStoreLimits::SERVER,
+            )
+        }
+
+        #[test]
+        fn page_offers_privy_and_token_becomes_the_subject() {
+            let mut h = harness();
+            let client = h.register_client("none");
+            let resp = h.authorize(&standard_query(&client, ""));
+            assert_eq!(resp.status, 200);
+            let csp = resp.header("Content-Security-Policy").expect("CSP");
+            assert!(csp.contains("script-src https://cdn.example/privy-glue.js;"));
+            assert!(csp.contains("connect-src https://auth.privy.io;"));
+            assert!(csp.contains("frame-ancestors 'none'"));
+            let page = body_str(&resp);
+            assert!(page.contains("name=\"privy_token\""));
+            assert!(page.contains("<script src=\"https://cdn.example/privy-glue.js\""));
+            assert!(
+                page.contains("name=\"username\""),
+                "local users still offered"
+            );
+            let flow = flow_from(&resp);
+            let token = issuer().mint(APP, SUB, T0, 3600);
+            let resp = h.decide(&flow, &format!("privy_token={token}&decision=allow"));
+            assert_eq!(resp.status, 303, "{}", body_str(&resp));
+            assert!(!body_str(&resp).contains(&token));
+            let code = location_param(&resp, "code").expect("code");
+            let resp = h.exchange(&client, &code, "");
+            assert_eq!(resp.status, 200, "{}", body_str(&resp));
+            let body = body_str(&resp);
+            assert!(!body.contains(&token), "the Privy token is never handed on");
+            let at = json(&resp)["access_token"]
+                .as_str()
+                .map(String::from)
+                .expect("at");
+            let claims =
+                Base64UrlUnpadded::decode_vec(at.split('.').nth(1).expect("jws")).expect("b64");
+            let claims: serde_json::Value = serde_json::from_slice(&claims).expect("json");
+            assert_eq!(claims["sub"], SUB);
+        }
+
+        #[test]
+        fn bad_token_gets_the_generic_error_page_and_no_code() {
+            let mut h = harness();
+            let client = h.register_client("none");
+            for bad in [
+                issuer().mint("other-app", SUB, T0, 3600),
+                PrivyTestIssuer::from_seed(99).mint(APP, SUB, T0, 3600),
+                issuer().mint(APP, SUB, T0 - 7200, 60),
+                String::from("garbage"),
+            ] {
+                let flow = h.start(&client, "");
+                let resp = h.decide(&flow, &format!("privy_token={bad}&decision=allow"));
+                assert_eq!(resp.status, 401);
+                assert!(body_str(&resp).contains("Privy sign-in could not be verified"));
+                assert!(resp.header("Location").is_none());
+                assert!(!body_str(&resp).contains(&bad));
+            }
+            // Local users still work on the same server.
+            let flow = h.start(&client, "");
+            assert_eq!(h.approve(&flow).status, 303);
+        }
+
+        #[test]
+        fn without_privy_the_field_is_ignored() {
+            let mut h = Harness::new();
+            let client = h.register_client("none");
+            let resp = h.authorize(&standard_query(&client, ""));
+            assert!(!body_str(&resp).contains("privy"));
+            let flow = flow_from(&resp);
+            let token = issuer().mint(APP, SUB, T0, 3600);
+            let resp = h.decide(&flow, &format!("privy_token={token}&decision=allow"));
+            assert_eq!(resp.status, 400, "asks for username and password");
+            assert!(resp.header("Location").is_none());
+        }
+    }
+}
