@@ -3,6 +3,9 @@
 #
 #   bench/run.sh                 # from the repository root
 #   DURATION=20s CONNS=64 REFRESH_CONNS=16 bench/run.sh
+#   MCPAUTH_BIN=/tmp/a/mcpauth BARE_BIN=/tmp/bare_hyper bench/run.sh
+#                                # prebuilt binaries (no cargo build), to
+#                                # compare builds under the same load
 #
 # Measures, with wrk (installed with apt-get if missing):
 #   1. bare hyper hello-world, POST with the same body  (baseline)
@@ -25,9 +28,11 @@ PASSWORD='bench-password-123'
 if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk
 fi
-cargo build --release -q -p mcpauth --bin mcpauth --example bare_hyper ${CARGO_FEATURES:+--features "$CARGO_FEATURES"}
-BIN=target/release/mcpauth
-BARE=target/release/examples/bare_hyper
+if [ -z "${MCPAUTH_BIN:-}" ] || [ -z "${BARE_BIN:-}" ]; then
+  cargo build --release -q -p mcpauth --bin mcpauth --example bare_hyper ${CARGO_FEATURES:+--features "$CARGO_FEATURES"}
+fi
+BIN=${MCPAUTH_BIN:-target/release/mcpauth}
+BARE=${BARE_BIN:-target/release/examples/bare_hyper}
 
 WORK=$(mktemp -d)
 PIDS=()

@@ -9,20 +9,56 @@
 //!   cache never accepts a token the guard would refuse for expiry or
 //!   revocation. Anything unusual (no or several `Authorization` headers, a
 //!   non-Bearer scheme) bypasses the cache and goes to the core.
-//! - Bounded: at capacity, expired entries are purged, then arbitrary ones.
+//! - Bounded: the map is split in up to 16 shards (one read-write lock each,
+//!   chosen by a digest byte) of `capacity / shards` entries; a full shard
+//!   purges its expired entries, then arbitrary ones.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, RwLock};
 
 use mcpauth_core::http::Request;
 use mcpauth_core::principal::Principal;
 use sha2::{Digest, Sha256};
 
+/// Shards of the map: a lookup takes one shard's read lock, so concurrent
+/// hits never wait on each other and inserts block only one shard.
+const SHARDS: usize = 16;
+
+/// The map key is already a SHA-256 digest (uniform): its first eight bytes
+/// are the table hash, no need to hash it again with SipHash.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // `[u8; 32]` hashes as one `write` of its 32 bytes.
+        let mut first = [0u8; 8];
+        let n = bytes.len().min(8);
+        first[..n].copy_from_slice(&bytes[..n]);
+        self.0 ^= u64::from_le_bytes(first);
+    }
+}
+
+type Shard = RwLock<HashMap<[u8; 32], Arc<Principal>, BuildHasherDefault<DigestHasher>>>;
+
 /// The cache.
-#[derive(Debug)]
 pub struct TokenCache {
     capacity: usize,
-    map: Mutex<HashMap<[u8; 32], Arc<Principal>>>,
+    shard_capacity: usize,
+    shards: Box<[Shard]>,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish()
+    }
 }
 
 /// The bearer token of a request when it has the one plain form the cache
@@ -49,10 +85,20 @@ fn key(token: &str) -> [u8; 32] {
 impl TokenCache {
     /// A cache holding at most `capacity` tokens (0 disables it).
     pub fn new(capacity: usize) -> TokenCache {
+        // Never more shards than entries, so the total stays <= capacity.
+        let n = capacity.clamp(1, SHARDS);
+        let shard_capacity = capacity / n;
+        let shards = (0..n).map(|_| RwLock::new(HashMap::default())).collect();
         TokenCache {
             capacity,
-            map: Mutex::new(HashMap::with_capacity(capacity.min(1024))),
+            shard_capacity,
+            shards,
         }
+    }
+
+    fn shard(&self, k: &[u8; 32]) -> &Shard {
+        // Byte 31 is independent of the bytes the table hash uses.
+        &self.shards[usize::from(k[31]) % self.shards.len()]
     }
 
     /// The cached principal of `token`, if it is cached, unexpired at `now`
@@ -67,17 +113,10 @@ impl TokenCache {
             return None;
         }
         let k = key(token);
-        let hit = {
-            let mut map = self.map.lock().ok()?;
-            let p = map.get(&k)?.clone();
-            if p.expires_at <= now {
-                map.remove(&k);
-                return None;
-            }
-            p
-        };
-        if is_revoked(&hit.token_id) {
-            if let Ok(mut map) = self.map.lock() {
+        let shard = self.shard(&k);
+        let hit = shard.read().ok()?.get(&k)?.clone();
+        if hit.expires_at <= now || is_revoked(&hit.token_id) {
+            if let Ok(mut map) = shard.write() {
                 map.remove(&k);
             }
             return None;
@@ -90,22 +129,28 @@ impl TokenCache {
         if self.capacity == 0 || principal.expires_at <= now {
             return;
         }
-        let Ok(mut map) = self.map.lock() else { return };
-        if map.len() >= self.capacity {
+        let k = key(token);
+        let Ok(mut map) = self.shard(&k).write() else {
+            return;
+        };
+        if map.len() >= self.shard_capacity {
             map.retain(|_, p| p.expires_at > now);
-            while map.len() >= self.capacity {
-                let Some(k) = map.keys().next().copied() else {
+            while map.len() >= self.shard_capacity {
+                let Some(old) = map.keys().next().copied() else {
                     break;
                 };
-                map.remove(&k);
+                map.remove(&old);
             }
         }
-        map.insert(key(token), principal);
+        map.insert(k, principal);
     }
 
     /// How many tokens are cached.
     pub fn len(&self) -> usize {
-        self.map.lock().map(|m| m.len()).unwrap_or(0)
+        self.shards
+            .iter()
+            .map(|s| s.read().map(|m| m.len()).unwrap_or(0))
+            .sum()
     }
 
     /// Whether the cache is empty.
@@ -156,6 +201,25 @@ mod tests {
             c.insert(&format!("t{i}"), principal(&format!("j{i}"), 1000), 1);
         }
         assert!(c.len() <= 4);
+        let big = TokenCache::new(100);
+        for i in 0..1000 {
+            big.insert(&format!("t{i}"), principal(&format!("j{i}"), 1000), 1);
+        }
+        assert!(big.len() <= 100, "each shard holds at most capacity/16");
+        assert!(big.len() >= 16, "every shard is used");
+    }
+
+    #[test]
+    fn many_tokens_all_hit() {
+        let c = TokenCache::new(10_000);
+        for i in 0..500 {
+            c.insert(&format!("t{i}"), principal(&format!("j{i}"), 1000), 1);
+        }
+        for i in 0..500 {
+            let p = c.get(&format!("t{i}"), 2, |_| false).expect("cached");
+            assert_eq!(p.token_id, format!("j{i}"));
+        }
+        assert!(c.get("t500", 2, |_| false).is_none());
     }
 
     #[test]

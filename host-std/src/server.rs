@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::server::conn::http1;
@@ -227,32 +227,49 @@ async fn answer<H: Handler>(
     req: hyper::Request<Incoming>,
     peer: SocketAddr,
 ) -> HyperResponse {
-    let started = Instant::now();
+    // The per-request log line is at debug: skip its clock read and path
+    // copy unless it will be written.
+    let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
     let method = Method::parse(req.method().as_str());
-    let path = req.uri().path().to_owned();
+    let mut log_path = None;
     let resp = match to_core(shared, req, peer.ip()).await {
-        Err(resp) => resp,
+        Err((path, resp)) => {
+            log_path = started.map(|_| path);
+            resp
+        }
         Ok(core_req) => {
-            if method == Method::Get && path == "/healthz" {
+            if started.is_some() {
+                log_path = Some(core_req.path.clone());
+            }
+            if method == Method::Get && core_req.path == "/healthz" {
                 Response::json(200, &br#"{"status":"ok"}"#[..])
                     .with_header("Cache-Control", "no-store")
             } else if let Some(pre) = shared.cors.preflight(&core_req) {
                 pre
             } else {
-                let origin = core_req.header("origin").map(str::to_owned);
+                // CORS needs the path and origin after the handler has the
+                // request; copy them only when there is an Origin.
+                let cors = core_req
+                    .header("origin")
+                    .map(|o| (core_req.path.clone(), o.to_owned()));
                 let resp = shared.handler.handle(core_req).await;
-                shared.cors.decorate(&path, origin.as_deref(), resp)
+                match cors {
+                    Some((path, origin)) => shared.cors.decorate(&path, Some(&origin), resp),
+                    None => resp,
+                }
             }
         }
     };
-    // Path only, never the query string or any header: no codes or tokens.
-    tracing::debug!(
-        method = ?method,
-        path = %path,
-        status = resp.status,
-        micros = started.elapsed().as_micros() as u64,
-        "request"
-    );
+    if let Some(started) = started {
+        // Path only, never the query string or any header: no codes or tokens.
+        tracing::debug!(
+            method = ?method,
+            path = %log_path.as_deref().unwrap_or(""),
+            status = resp.status,
+            micros = started.elapsed().as_micros() as u64,
+            "request"
+        );
+    }
     to_hyper(resp)
 }
 
@@ -268,34 +285,41 @@ async fn to_core<H>(
     shared: &Shared<H>,
     req: hyper::Request<Incoming>,
     peer: IpAddr,
-) -> Result<Request, Response> {
+) -> Result<Request, (String, Response)> {
     let limits = &shared.limits;
-    let (parts, body) = req.into_parts();
-    if let Some(len) = parts
+    let (parts, mut body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    let declared = parts
         .headers
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        && len > limits.max_body_bytes as u64
-    {
-        return Err(host_error(413, "request body too large"));
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limits.max_body_bytes as u64) {
+        return Err((path, host_error(413, "request body too large")));
     }
-    let body = match tokio::time::timeout(
-        limits.body_read_timeout,
-        Limited::new(body, limits.max_body_bytes).collect(),
-    )
-    .await
-    {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                return Err(host_error(413, "request body too large"));
+    // Read the body straight into the Vec the core takes (one allocation,
+    // sized from Content-Length), frame by frame under the size limit.
+    let max = limits.max_body_bytes;
+    let read = async {
+        let mut buf = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| 400u16)?;
+            if let Ok(data) = frame.into_data() {
+                if data.len() > max - buf.len() {
+                    return Err(413);
+                }
+                buf.extend_from_slice(&data);
             }
-            return Err(host_error(400, "malformed request body"));
         }
-        Err(_) => return Err(host_error(408, "request body not received in time")),
+        Ok(buf)
+    };
+    let body = match tokio::time::timeout(limits.body_read_timeout, read).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(413)) => return Err((path, host_error(413, "request body too large"))),
+        Ok(Err(_)) => return Err((path, host_error(400, "malformed request body"))),
+        Err(_) => {
+            return Err((path, host_error(408, "request body not received in time")));
+        }
     };
     let mut headers = Vec::with_capacity(parts.headers.len());
     for (name, value) in &parts.headers {
@@ -307,10 +331,10 @@ async fn to_core<H>(
     }
     Ok(Request {
         method: Method::parse(parts.method.as_str()),
-        path: parts.uri.path().to_owned(),
+        path,
         query: parts.uri.query().map(str::to_owned),
         headers,
-        body: body.into(),
+        body,
         peer: Some(peer),
     })
 }

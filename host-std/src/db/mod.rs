@@ -24,7 +24,8 @@ mod store;
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use mcpauth_core::store::StoreError;
 use redb::{ReadableDatabase, TableDefinition, WriteTransaction};
@@ -96,7 +97,54 @@ struct Inner {
     writer: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// In-memory mirror of the revoked-jti table: jti → expiry.
-    pub(crate) revoked: Mutex<HashMap<String, u64>>,
+    pub(crate) revoked: RevokedSet,
+}
+
+/// The in-memory mirror of revoked `jti`s. Read on every MCP request, so a
+/// read takes no lock at all while nothing is revoked (the usual state), and
+/// only a shared read lock otherwise. A revocation is inserted (and counted)
+/// before `revoke_jti` returns, so it is visible to every later check.
+#[derive(Debug, Default)]
+pub(crate) struct RevokedSet {
+    map: RwLock<HashMap<String, u64>>,
+    /// Entries in `map`, updated under its write lock.
+    len: AtomicUsize,
+}
+
+impl RevokedSet {
+    fn new(map: HashMap<String, u64>) -> RevokedSet {
+        let len = AtomicUsize::new(map.len());
+        RevokedSet {
+            map: RwLock::new(map),
+            len,
+        }
+    }
+
+    /// Record `jti` as revoked until `expires_at` (the later expiry wins).
+    pub(crate) fn insert(&self, jti: String, expires_at: u64) -> Result<(), StoreError> {
+        let mut r = self.map.write().map_err(unavailable)?;
+        let e = r.entry(jti).or_insert(0);
+        *e = (*e).max(expires_at);
+        self.len.store(r.len(), Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Forget entries that expired at `now`.
+    fn retain_unexpired(&self, now: u64) {
+        if let Ok(mut r) = self.map.write() {
+            r.retain(|_, exp| *exp > now);
+            self.len.store(r.len(), Ordering::SeqCst);
+        }
+    }
+
+    /// Whether `jti` is revoked at `now`.
+    pub(crate) fn contains(&self, jti: &str, now: u64) -> Result<bool, StoreError> {
+        if self.len.load(Ordering::SeqCst) == 0 {
+            return Ok(false);
+        }
+        let r = self.map.read().map_err(unavailable)?;
+        Ok(r.get(jti).is_some_and(|exp| *exp > now))
+    }
 }
 
 /// Create `dir` (0700) if needed and tighten its mode.
@@ -161,7 +209,7 @@ impl Db {
                 db,
                 writer: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
-                revoked: Mutex::new(revoked),
+                revoked: RevokedSet::new(revoked),
             }),
         })
     }
@@ -171,7 +219,7 @@ impl Db {
         &self.inner.db
     }
 
-    pub(crate) fn revoked(&self) -> &Mutex<HashMap<String, u64>> {
+    pub(crate) fn revoked(&self) -> &RevokedSet {
         &self.inner.revoked
     }
 
@@ -247,9 +295,7 @@ impl Db {
     /// Delete expired pending requests, codes, revocations and families.
     pub async fn sweep(&self, now: u64) -> Result<usize, StoreError> {
         let removed = self.write(move |txn| store::sweep(txn, now)).await?;
-        if let Ok(mut r) = self.inner.revoked.lock() {
-            r.retain(|_, exp| *exp > now);
-        }
+        self.inner.revoked.retain_unexpired(now);
         Ok(removed)
     }
 }

@@ -473,11 +473,7 @@ impl RevocationStore for Db {
             })
             .await?;
             // Durable first, then visible to the in-memory checks.
-            if let Ok(mut r) = db.revoked().lock() {
-                let e = r.entry(jti).or_insert(0);
-                *e = (*e).max(expires_at);
-            }
-            Ok(())
+            db.revoked().insert(jti, expires_at)
         }
     }
 
@@ -493,7 +489,6 @@ impl RevocationStore for Db {
 impl Db {
     /// Whether `jti` is revoked, from the in-memory mirror.
     pub fn is_revoked_now(&self, jti: &str, now: u64) -> Result<bool, StoreError> {
-        let r = self.revoked().lock().map_err(unavailable)?;
-        Ok(r.get(jti).is_some_and(|exp| *exp > now))
+        self.revoked().contains(jti, now)
     }
 }
