@@ -23,6 +23,7 @@ use mcpauth_core::store::RevocationStore;
 use crate::backend::{Backend, SharedKeys, reload_keys, token_kid};
 use crate::cache::{TokenCache, plain_bearer};
 use crate::env::{OsRandom, now};
+use crate::privy::{PrivyKeySource, SignIn};
 use crate::registration::RegistrationLimiter;
 use crate::server::Handler;
 use crate::users::Users;
@@ -60,11 +61,13 @@ pub struct AppOptions {
     pub stateless: bool,
     /// Verified-token cache capacity (0 disables).
     pub token_cache: usize,
+    /// Privy login (`None`: local users only).
+    pub privy: Option<crate::privy::PrivySettings>,
 }
 
 /// The composed OAuth + MCP handler.
 pub struct App {
-    oauth: Arc<AuthorizationServer<Backend, Users, RegistrationLimiter>>,
+    oauth: Arc<AuthorizationServer<Backend, SignIn, RegistrationLimiter>>,
     /// Bounds the OAuth requests running at once on the blocking pool.
     oauth_slots: Arc<tokio::sync::Semaphore>,
     mcp: McpServer,
@@ -115,6 +118,7 @@ impl App {
         config.access_token_ttl = options.access_token_ttl;
         config.refresh_token_ttl = options.refresh_token_ttl;
         config.refresh_family_ttl = config.refresh_family_ttl.max(options.refresh_token_ttl);
+        config.privy = options.privy.as_ref().map(|p| p.core_config());
         let resource = config
             .default_resource()
             .ok_or_else(|| {
@@ -141,7 +145,17 @@ impl App {
             ))
         };
         let mcp = McpServer::new(mcp_config, registry, sessions);
-        let users = Users::new(db.clone());
+        let privy = options
+            .privy
+            .clone()
+            .map(|p| Arc::new(PrivyKeySource::new(p)));
+        if let Some(source) = privy.clone()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            // Warm the key cache (and log a misconfiguration) at start-up.
+            rt.spawn(async move { source.key().await });
+        }
+        let users = SignIn::new(Users::new(db.clone()), privy);
         Ok(App {
             oauth: Arc::new(
                 AuthorizationServer::new(config, db.clone(), users)

@@ -226,6 +226,7 @@ fn serve(
         allowed_origins: settings.allowed_origins.clone(),
         stateless: settings.stateless,
         token_cache: 10_000,
+        privy: settings.privy.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -54,7 +54,7 @@ pub struct CommonArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage local users (stop the server first: the database is single-process).
     User {
         /// What to do with users.
@@ -166,6 +166,28 @@ pub struct ServeArgs {
     /// Largest request body in bytes [default: 1048576].
     #[arg(long, env = "MCPAUTH_MAX_BODY_BYTES", value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Privy app id: the sign-in page offers Privy login.
+    #[arg(long, env = "MCPAUTH_PRIVY_APP_ID", value_name = "ID")]
+    pub privy_app_id: Option<String>,
+    /// Privy app secret, to fetch the verification key (prefer the
+    /// environment variable or the config file; never printed).
+    #[arg(
+        long,
+        env = "MCPAUTH_PRIVY_APP_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub privy_app_secret: Option<String>,
+    /// The Privy app's verification key (SPKI PEM file, as the dashboard
+    /// shows it); without it the key is fetched from the Privy API.
+    #[arg(long, env = "MCPAUTH_PRIVY_VERIFICATION_KEY", value_name = "FILE")]
+    pub privy_verification_key: Option<PathBuf>,
+    /// Privy API base URL [default: https://auth.privy.io].
+    #[arg(long, env = "MCPAUTH_PRIVY_API_URL", value_name = "URL")]
+    pub privy_api_url: Option<String>,
+    /// URL of the Privy SDK glue script the sign-in page loads.
+    #[arg(long, env = "MCPAUTH_PRIVY_SDK_URL", value_name = "URL")]
+    pub privy_sdk_url: Option<String>,
 }
 
 /// The TOML file. Every key is optional; unknown keys are errors.
@@ -185,6 +207,11 @@ pub struct FileConfig {
     max_body_bytes: Option<usize>,
     log_format: Option<LogFormat>,
     log: Option<String>,
+    privy_app_id: Option<String>,
+    privy_app_secret: Option<String>,
+    privy_verification_key: Option<PathBuf>,
+    privy_api_url: Option<String>,
+    privy_sdk_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -285,6 +312,8 @@ pub struct ServeSettings {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Body limit.
     pub max_body_bytes: usize,
+    /// Privy login (`None`: local users only).
+    pub privy: Option<crate::privy::PrivySettings>,
 }
 
 fn load_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -345,6 +374,7 @@ pub fn resolve_common(
 /// Resolve and validate `serve` settings.
 pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettings, ConfigError> {
     let (common, file) = resolve_common(args, serve)?;
+    let privy = resolve_privy(serve, &file)?;
     let listen = serve
         .listen
         .or(file.listen)
@@ -429,7 +459,90 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
         stateless: serve.stateless.or(file.stateless).unwrap_or(false),
         tls,
         max_body_bytes,
+        privy,
     })
+}
+
+/// The `--privy-*` settings (flags > env > file), checked and loaded.
+fn resolve_privy(
+    serve: &ServeArgs,
+    file: &FileConfig,
+) -> Result<Option<crate::privy::PrivySettings>, ConfigError> {
+    let pick = |flag: &Option<String>, key: &Option<String>| {
+        flag.clone()
+            .or_else(|| key.clone())
+            .filter(|v| !v.trim().is_empty())
+    };
+    let Some(app_id) = pick(&serve.privy_app_id, &file.privy_app_id) else {
+        let other = serve.privy_app_secret.is_some()
+            || file.privy_app_secret.is_some()
+            || serve.privy_verification_key.is_some()
+            || file.privy_verification_key.is_some()
+            || serve.privy_sdk_url.is_some()
+            || file.privy_sdk_url.is_some();
+        return if other {
+            Err(ConfigError::new(
+                "--privy-app-id",
+                "required when any other --privy-* setting is given",
+            ))
+        } else {
+            Ok(None)
+        };
+    };
+    let app_secret = pick(&serve.privy_app_secret, &file.privy_app_secret)
+        .map(|s| std::sync::Arc::new(zeroize::Zeroizing::new(s)));
+    let key_path = serve
+        .privy_verification_key
+        .clone()
+        .or_else(|| file.privy_verification_key.clone());
+    let verification_key = match &key_path {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::new(
+                    "--privy-verification-key",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            Some(mcpauth_core::oauth::PrivyKey::from_pem(&pem).map_err(|e| {
+                ConfigError::new(
+                    "--privy-verification-key",
+                    format!("{}: {e}", path.display()),
+                )
+            })?)
+        }
+        None => None,
+    };
+    if verification_key.is_none() && app_secret.is_none() {
+        return Err(ConfigError::new(
+            "--privy-app-secret",
+            "Privy needs the app's verification key (--privy-verification-key) or the app \
+             secret to fetch it (MCPAUTH_PRIVY_APP_SECRET or privy_app_secret in the config file)",
+        ));
+    }
+    let api_url = pick(&serve.privy_api_url, &file.privy_api_url)
+        .unwrap_or_else(|| crate::privy::DEFAULT_API_URL.to_owned())
+        .trim_end_matches('/')
+        .to_owned();
+    crate::privy::validate_api_url(&api_url).map_err(|e| ConfigError::new("--privy-api-url", e))?;
+    let Some(sdk_url) = pick(&serve.privy_sdk_url, &file.privy_sdk_url) else {
+        return Err(ConfigError::new(
+            "--privy-sdk-url",
+            "required with --privy-app-id: the URL of the script that runs the Privy SDK \
+             on the sign-in page (see the README, \"Privy login\")",
+        ));
+    };
+    let settings = crate::privy::PrivySettings {
+        app_id,
+        app_secret,
+        verification_key,
+        api_url,
+        sdk_url,
+    };
+    settings
+        .core_config()
+        .validate()
+        .map_err(|e| ConfigError::new("--privy-app-id/--privy-sdk-url/--privy-api-url", e))?;
+    Ok(Some(settings))
 }
 
 fn validate_public_url(u: &str) -> Result<String, ConfigError> {

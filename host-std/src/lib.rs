@@ -19,6 +19,7 @@ pub mod env;
 pub mod keys;
 pub mod logging;
 pub mod pg;
+pub mod privy;
 pub mod registration;
 pub mod server;
 pub mod tools;

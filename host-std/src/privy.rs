@@ -1,0 +1,285 @@
+//! Privy login, host side: the settings, and the app's verification key —
+//! read from a PEM file at start-up, or fetched once from
+//! `{api url}/api/v1/apps/{app id}` (HTTP Basic `app id:app secret`) and
+//! cached after the first success. The token check itself is the core's
+//! ([`mcpauth_core::oauth::verify_privy_token`]).
+//!
+//! Neither the app secret nor any Privy token is ever logged or printed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64ct::{Base64, Encoding};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::rt::TokioIo;
+use mcpauth_core::oauth::{PrivyConfig, PrivyKey, UserAuthenticator};
+use zeroize::Zeroizing;
+
+use crate::users::Users;
+
+/// Default Privy API.
+pub const DEFAULT_API_URL: &str = "https://auth.privy.io";
+/// How long one fetch of the verification key may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest app document accepted from the Privy API.
+const MAX_APP_DOC: usize = 64 * 1024;
+
+/// Resolved Privy settings (`serve --privy-*`).
+#[derive(Clone)]
+pub struct PrivySettings {
+    /// The Privy app id.
+    pub app_id: String,
+    /// The app secret (only for fetching the key).
+    pub app_secret: Option<Arc<Zeroizing<String>>>,
+    /// The verification key, when configured (`--privy-verification-key`).
+    pub verification_key: Option<PrivyKey>,
+    /// Privy API base URL, without trailing slash.
+    pub api_url: String,
+    /// The SDK glue script the sign-in page loads.
+    pub sdk_url: String,
+}
+
+impl std::fmt::Debug for PrivySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivySettings")
+            .field("app_id", &self.app_id)
+            .field(
+                "app_secret",
+                &self.app_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("verification_key", &self.verification_key.is_some())
+            .field("api_url", &self.api_url)
+            .field("sdk_url", &self.sdk_url)
+            .finish()
+    }
+}
+
+impl PrivySettings {
+    /// The core's page settings.
+    pub fn core_config(&self) -> PrivyConfig {
+        let mut c = PrivyConfig::new(&self.app_id, &self.sdk_url);
+        c.api_url = self.api_url.clone();
+        c
+    }
+}
+
+/// Where the verification key comes from; cached after the first success.
+#[derive(Debug)]
+pub struct PrivyKeySource {
+    settings: PrivySettings,
+    cache: tokio::sync::OnceCell<PrivyKey>,
+}
+
+impl PrivyKeySource {
+    /// A source for `settings` (a configured key is used as is).
+    pub fn new(settings: PrivySettings) -> PrivyKeySource {
+        let cache = match &settings.verification_key {
+            Some(k) => tokio::sync::OnceCell::new_with(Some(k.clone())),
+            None => tokio::sync::OnceCell::new(),
+        };
+        PrivyKeySource { settings, cache }
+    }
+
+    /// The key: configured, cached, or fetched now (concurrent callers wait
+    /// for one fetch; a failed fetch is retried by the next caller).
+    pub async fn key(&self) -> Option<PrivyKey> {
+        let r = self
+            .cache
+            .get_or_try_init(|| async {
+                match tokio::time::timeout(FETCH_TIMEOUT, fetch_key(&self.settings)).await {
+                    Ok(Ok(key)) => {
+                        tracing::info!("Privy verification key fetched");
+                        Ok(key)
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "could not fetch the Privy verification key");
+                        Err(())
+                    }
+                    Err(_) => {
+                        tracing::warn!("fetching the Privy verification key timed out");
+                        Err(())
+                    }
+                }
+            })
+            .await;
+        r.ok().cloned()
+    }
+}
+
+/// Local users plus, when configured, Privy: what the core's sign-in page
+/// calls.
+#[derive(Debug)]
+pub struct SignIn {
+    users: Users,
+    privy: Option<Arc<PrivyKeySource>>,
+}
+
+impl SignIn {
+    /// Local `users`, and Privy if `privy` is set.
+    pub fn new(users: Users, privy: Option<Arc<PrivyKeySource>>) -> SignIn {
+        SignIn { users, privy }
+    }
+}
+
+impl UserAuthenticator for SignIn {
+    fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> impl std::future::Future<Output = Option<String>> + Send {
+        self.users.check(username, password)
+    }
+
+    async fn privy_verification_key(&self) -> Option<PrivyKey> {
+        match &self.privy {
+            Some(source) => source.key().await,
+            None => None,
+        }
+    }
+}
+
+/// Scheme, authority and path prefix of an http(s) URL.
+fn split(url: &str) -> Result<(bool, &str, &str), String> {
+    let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = url.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return Err("the Privy API URL must start with http:// or https://".into());
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    if authority.is_empty() || authority.contains('@') {
+        return Err("the Privy API URL has no host".into());
+    }
+    Ok((tls, authority, path.trim_end_matches('/')))
+}
+
+/// Check a Privy API URL (for start-up errors).
+pub fn validate_api_url(url: &str) -> Result<(), String> {
+    split(url).map(|_| ())
+}
+
+async fn fetch_key(s: &PrivySettings) -> Result<PrivyKey, String> {
+    let secret = s.app_secret.as_ref().ok_or("no app secret is configured")?;
+    let (tls, authority, prefix) = split(&s.api_url)?;
+    let path = format!("{prefix}/api/v1/apps/{}", s.app_id);
+    let creds = Zeroizing::new(format!("{}:{}", s.app_id, secret.as_str()));
+    let auth = Zeroizing::new(format!("Basic {}", Base64::encode_string(creds.as_bytes())));
+    let req = hyper::Request::get(path)
+        .header("host", authority)
+        .header("authorization", auth.as_str())
+        .header("privy-app-id", &s.app_id)
+        .header("accept", "application/json")
+        .header("user-agent", concat!("mcpauth/", env!("CARGO_PKG_VERSION")))
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| format!("request: {e}"))?;
+    let addr = if authority.starts_with('[') || authority.rsplit_once(':').is_some() {
+        authority.to_owned()
+    } else {
+        format!("{authority}:{}", if tls { 443 } else { 80 })
+    };
+    let tcp = tokio::net::TcpStream::connect(&addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    let (status, body) = if tls {
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority, |(h, _)| h)
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let name = rustls_pki_types::ServerName::try_from(host)
+            .map_err(|_| "the Privy API host is not a valid name".to_owned())?;
+        let stream = tls_connector()?
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS: {e}"))?;
+        send(stream, req).await?
+    } else {
+        send(tcp, req).await?
+    };
+    if status != 200 {
+        return Err(format!(
+            "the Privy API answered {status} (check the app id and app secret)"
+        ));
+    }
+    let doc: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|_| "the app document is not JSON".to_owned())?;
+    let pem = doc
+        .get("verification_key")
+        .and_then(|v| v.as_str())
+        .ok_or("the app document has no verification_key")?;
+    PrivyKey::from_pem(pem).map_err(|e| format!("verification_key: {e}"))
+}
+
+async fn send<S>(stream: S, req: hyper::Request<Empty<Bytes>>) -> Result<(u16, Bytes), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("HTTP: {e}"))?;
+    let conn = tokio::spawn(conn);
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("HTTP: {e}"))?;
+    let status = resp.status().as_u16();
+    let body = Limited::new(resp.into_body(), MAX_APP_DOC)
+        .collect()
+        .await
+        .map_err(|_| "the app document is too large or cut short".to_owned())?
+        .to_bytes();
+    conn.abort();
+    Ok((status, body))
+}
+
+fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if roots.is_empty() {
+        return Err("no trusted root certificates found on this system".into());
+    }
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            split("https://auth.privy.io"),
+            Ok((true, "auth.privy.io", ""))
+        );
+        assert_eq!(
+            split("http://127.0.0.1:9/x/"),
+            Ok((false, "127.0.0.1:9", "/x"))
+        );
+        assert!(split("ftp://x").is_err());
+        assert!(split("https://").is_err());
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let s = PrivySettings {
+            app_id: "app".into(),
+            app_secret: Some(Arc::new(Zeroizing::new("s3cret".into()))),
+            verification_key: None,
+            api_url: DEFAULT_API_URL.into(),
+            sdk_url: "https://x/a.js".into(),
+        };
+        assert!(!format!("{s:?}").contains("s3cret"));
+    }
+}
