@@ -1,5 +1,11 @@
 //! The `mcpauth` binary: see `mcpauth --help`.
 
+/// Optional (`--features mimalloc`): see BENCHMARKS.md, host-std, for the
+/// throughput and resident-memory trade-off and the `MIMALLOC_*` settings.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     tune_malloc();
     mcpauth::cli::main()
