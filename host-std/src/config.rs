@@ -654,4 +654,60 @@ mod tests {
         assert_eq!(e.setting, "--config");
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn privy_settings() {
+        let s = serve(&[]).expect("ok");
+        assert!(s.privy.is_none(), "no Privy by default");
+        let s = serve(&[
+            "--privy-app-id",
+            "app-1",
+            "--privy-app-secret",
+            "s3cret",
+            "--privy-sdk-url",
+            "https://cdn.example/glue.js",
+            "--privy-api-url",
+            "http://127.0.0.1:9/",
+        ])
+        .expect("ok");
+        let p = s.privy.expect("privy");
+        assert_eq!(p.app_id, "app-1");
+        assert_eq!(p.api_url, "http://127.0.0.1:9");
+        assert!(p.verification_key.is_none());
+        assert!(!format!("{p:?}").contains("s3cret"), "secret never printed");
+        let e = serve(&["--privy-sdk-url", "https://x/g.js"]).expect_err("no app id");
+        assert_eq!(e.setting, "--privy-app-id");
+        let e = serve(&["--privy-app-id", "a", "--privy-app-secret", "s"]).expect_err("sdk");
+        assert_eq!(e.setting, "--privy-sdk-url");
+        let e = serve(&[
+            "--privy-app-id",
+            "a",
+            "--privy-app-secret",
+            "s",
+            "--privy-sdk-url",
+            "https://x/g.js",
+            "--privy-api-url",
+            "ftp://x",
+        ])
+        .expect_err("api url");
+        assert_eq!(e.setting, "--privy-api-url");
+        // A key file that is not a P-256 SPKI PEM.
+        let f = std::env::temp_dir().join(format!("mcpauth-privy-{}.pem", std::process::id()));
+        std::fs::write(
+            &f,
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+        )
+        .expect("write");
+        let e = serve(&[
+            "--privy-app-id",
+            "a",
+            "--privy-sdk-url",
+            "https://x/g.js",
+            "--privy-verification-key",
+            f.to_str().expect("utf8"),
+        ])
+        .expect_err("bad key");
+        assert_eq!(e.setting, "--privy-verification-key");
+        let _ = std::fs::remove_file(&f);
+    }
 }

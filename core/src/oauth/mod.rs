@@ -45,6 +45,9 @@
 //!   (OAuth 2.1: PKCE binds the code to the client instance).
 //! - The sign-in and consent form is one page: credentials plus
 //!   Allow/Deny; Deny needs no credentials.
+//! - With [`ServerConfig::privy`] set, the same form also accepts a Privy
+//!   access token (`privy_token`) instead of credentials; the grant's
+//!   subject is then the Privy DID. See [`privy`].
 
 use alloc::string::String;
 use core::future::Future;
