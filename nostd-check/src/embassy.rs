@@ -21,9 +21,10 @@ use embassy_net_driver::{Capabilities, HardwareAddress, LinkState};
 use mcpauth_core::http::Response;
 use mcpauth_core::jose::{AccessTokenClaims, Audience, KeySet, SigningKey};
 use mcpauth_core::mcp::{CallToolResult, McpConfig, McpServer, NoSessionStore, Registry, Tool};
-use mcpauth_core::rand::{RngError, SecureRandom};
 use mcpauth_core::store::MemoryStoreLimits;
 use mcpauth_core::time::UnixTime;
+
+use crate::CheckOnlyRandom;
 use mcpauth_embassy::{
     BoardRng, Config, DeviceEnv, DeviceLogin, FleetService, Provisioning, Resources, Service,
     StandaloneService, WallClock,
@@ -90,23 +91,6 @@ impl embassy_net_driver::Driver for NullDriver {
     }
     fn hardware_address(&self) -> HardwareAddress {
         HardwareAddress::Ethernet([0x02, 0, 0, 0, 0, 1])
-    }
-}
-
-/// SplitMix64 — **no security**: this binary only proves linking and logic.
-struct CheckOnlyRandom(u64);
-
-impl SecureRandom for CheckOnlyRandom {
-    fn fill(&mut self, dest: &mut [u8]) -> Result<(), RngError> {
-        for chunk in dest.chunks_mut(8) {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
-        }
-        Ok(())
     }
 }
 

@@ -16,7 +16,8 @@ use mcpauth_core::rand::{RngError, SecureRandom};
 use mcpauth_core::time::UnixTime;
 
 /// SplitMix64 — **no security**: this binary only proves linking and logic.
-struct CheckOnlyRandom(u64);
+/// Shared by both checks (`embassy.rs` too).
+pub(crate) struct CheckOnlyRandom(pub(crate) u64);
 
 impl SecureRandom for CheckOnlyRandom {
     fn fill(&mut self, dest: &mut [u8]) -> Result<(), RngError> {
