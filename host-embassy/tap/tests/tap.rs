@@ -303,16 +303,19 @@ fn connect(ip: &str) -> TcpStream {
     }
 }
 
+/// Reads one response and nothing past it: the head a byte at a time, then
+/// exactly `Content-Length` body bytes, so a pipelined second response stays
+/// in the socket for the next call.
 fn read_response(stream: &mut TcpStream) -> Resp {
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
+    let mut byte = [0u8; 1];
     let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
+        if buf.ends_with(b"\r\n\r\n") {
+            break buf.len();
         }
-        let n = stream.read(&mut chunk).unwrap();
+        let n = stream.read(&mut byte).unwrap();
         assert!(n > 0, "connection closed before a response head");
-        buf.extend_from_slice(&chunk[..n]);
+        buf.push(byte[0]);
     };
     let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
     let mut lines = head.split("\r\n");
@@ -336,13 +339,10 @@ fn read_response(stream: &mut TcpStream) -> Resp {
         .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
         .map(|(_, v)| v.parse().unwrap())
         .unwrap_or(0);
-    let mut body = buf[head_end..].to_vec();
-    while body.len() < len {
-        let n = stream.read(&mut chunk).unwrap();
-        assert!(n > 0, "connection closed inside a body");
-        body.extend_from_slice(&chunk[..n]);
-    }
-    body.truncate(len);
+    let mut body = vec![0u8; len];
+    stream
+        .read_exact(&mut body)
+        .expect("connection closed inside a body");
     Resp {
         status,
         headers,
