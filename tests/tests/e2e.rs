@@ -8,258 +8,7 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const PASSWORD: &str = "correct horse battery";
-
-struct Flow {
-    http: reqwest::Client,
-    base: String,
-    client_id: String,
-}
-
-struct Tokens {
-    access: String,
-    refresh: String,
-}
-
-impl Flow {
-    fn new(base: &str, client_id: &str) -> Flow {
-        Flow {
-            http: client(),
-            base: base.to_owned(),
-            client_id: client_id.to_owned(),
-        }
-    }
-
-    /// GET /authorize; returns (status, page, cookie header).
-    async fn authorize(&self, challenge: &str, state: &str) -> (u16, String, String) {
-        let resource = format!("{}/mcp", self.base);
-        let q = form(&[
-            ("response_type", "code"),
-            ("client_id", &self.client_id),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", challenge),
-            ("code_challenge_method", "S256"),
-            ("state", state),
-            ("scope", "mcp"),
-            ("resource", &resource),
-        ]);
-        let r = self
-            .http
-            .get(format!("{}/authorize?{q}", self.base))
-            .send()
-            .await
-            .expect("authorize");
-        let status = r.status().as_u16();
-        let cookie = cookies(&r);
-        (status, r.text().await.expect("page"), cookie)
-    }
-
-    /// POST the sign-in/consent form. Returns the response.
-    async fn decide(
-        &self,
-        page: &str,
-        cookie: &str,
-        username: &str,
-        password: &str,
-        decision: &str,
-    ) -> reqwest::Response {
-        let body = form(&[
-            ("request_id", &hidden(page, "request_id")),
-            ("csrf", &hidden(page, "csrf")),
-            ("username", username),
-            ("password", password),
-            ("decision", decision),
-        ]);
-        self.http
-            .post(format!("{}/authorize", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("cookie", cookie)
-            .body(body)
-            .send()
-            .await
-            .expect("post authorize")
-    }
-
-    /// Full browser part: returns the code.
-    async fn code(&self, challenge: &str) -> String {
-        let (status, page, cookie) = self.authorize(challenge, "st-1").await;
-        assert_eq!(status, 200, "{page}");
-        let r = self
-            .decide(&page, &cookie, "alice", PASSWORD, "allow")
-            .await;
-        assert_eq!(r.status().as_u16(), 303);
-        let location = r.headers()["location"]
-            .to_str()
-            .expect("location")
-            .to_owned();
-        assert!(location.starts_with(REDIRECT), "{location}");
-        let q = query_of(&location);
-        assert_eq!(param(&q, "state").as_deref(), Some("st-1"));
-        assert_eq!(param(&q, "iss").as_deref(), Some(self.base.as_str()));
-        param(&q, "code").expect("code")
-    }
-
-    async fn token(&self, pairs: &[(&str, &str)]) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/token", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(pairs))
-            .send()
-            .await
-            .expect("token");
-        let status = r.status().as_u16();
-        let body: Value =
-            serde_json::from_slice(&r.bytes().await.expect("body")).unwrap_or(Value::Null);
-        (status, body)
-    }
-
-    async fn exchange(&self, code: &str, verifier: &str) -> (u16, Value) {
-        self.token(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &self.client_id),
-            ("code_verifier", verifier),
-        ])
-        .await
-    }
-
-    async fn refresh(&self, refresh: &str) -> (u16, Value) {
-        self.token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh),
-            ("client_id", &self.client_id),
-        ])
-        .await
-    }
-
-    async fn grant(&self) -> Tokens {
-        let (verifier, challenge) = pkce();
-        let code = self.code(&challenge).await;
-        let (status, body) = self.exchange(&code, &verifier).await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(
-            body["token_type"]
-                .as_str()
-                .map(str::to_ascii_lowercase)
-                .as_deref(),
-            Some("bearer")
-        );
-        Tokens {
-            access: body["access_token"]
-                .as_str()
-                .expect("access_token")
-                .to_owned(),
-            refresh: body["refresh_token"]
-                .as_str()
-                .expect("refresh_token")
-                .to_owned(),
-        }
-    }
-
-    /// POST /mcp with a bearer token (and session id, if any).
-    async fn mcp(
-        &self,
-        token: Option<&str>,
-        session: Option<&str>,
-        body: Value,
-    ) -> (u16, reqwest::header::HeaderMap, Value) {
-        let mut req = self
-            .http
-            .post(format!("{}/mcp", self.base))
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(body.to_string());
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        if let Some(s) = session {
-            req = req
-                .header("mcp-session-id", s)
-                .header("mcp-protocol-version", "2025-06-18");
-        }
-        let r = req.send().await.expect("mcp");
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let bytes = r.bytes().await.expect("body");
-        let text = String::from_utf8_lossy(&bytes);
-        // A buffered SSE body carries the JSON in its `data:` line.
-        let json_text = if text.starts_with('{') || text.is_empty() {
-            text.to_string()
-        } else {
-            text.lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .map(str::trim)
-                .next_back()
-                .unwrap_or_default()
-                .to_owned()
-        };
-        (
-            status,
-            headers,
-            serde_json::from_str(&json_text).unwrap_or(Value::Null),
-        )
-    }
-
-    /// initialize + initialized; returns the session id.
-    async fn session(&self, token: &str) -> String {
-        let (status, headers, body) = self
-            .mcp(
-                Some(token),
-                None,
-                json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                    "protocolVersion": "2025-06-18", "capabilities": {},
-                    "clientInfo": {"name": "e2e", "version": "1"}}}),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["result"]["serverInfo"]["name"], "mcpauth");
-        let session = headers
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .expect("Mcp-Session-Id")
-            .to_owned();
-        let (status, _, _) = self
-            .mcp(
-                Some(token),
-                Some(&session),
-                json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-            )
-            .await;
-        assert_eq!(status, 202);
-        session
-    }
-
-    async fn whoami(&self, token: &str) -> (u16, Value) {
-        let session = self.session(token).await;
-        let (status, _, body) = self
-            .mcp(
-                Some(token),
-                Some(&session),
-                json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
-                       "params": {"name": "whoami", "arguments": {}}}),
-            )
-            .await;
-        (status, body)
-    }
-}
-
-async fn register(http: &reqwest::Client, base: &str, body: Value) -> (u16, Value) {
-    let r = http
-        .post(format!("{base}/register"))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("register");
-    let status = r.status().as_u16();
-    (
-        status,
-        serde_json::from_slice(&r.bytes().await.expect("body")).unwrap_or(Value::Null),
-    )
-}
 
 fn add_alice(dir: &std::path::Path) -> String {
     let (code, out, err) = cli(dir, &["user", "add", "alice"], &format!("{PASSWORD}\n"));
@@ -345,7 +94,9 @@ async fn full_flow_refusals_and_restart() {
 
     // /mcp without a token: 401 pointing at the resource metadata.
     let flow0 = Flow::new(&base, "none");
-    let (status, headers, _) = flow0
+    let Reply {
+        status, headers, ..
+    } = flow0
         .mcp(
             None,
             None,
@@ -362,7 +113,7 @@ async fn full_flow_refusals_and_restart() {
     );
 
     // Registration, and its refusals.
-    let (status, body) = register(
+    let Reply { status, body, .. } = register(
         &http,
         &base,
         json!({"redirect_uris": ["javascript:alert(1)"]}),
@@ -370,9 +121,10 @@ async fn full_flow_refusals_and_restart() {
     .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "invalid_redirect_uri");
-    let (status, body) = register(&http, &base, json!({"redirect_uris": "not-a-list"})).await;
+    let Reply { status, body, .. } =
+        register(&http, &base, json!({"redirect_uris": "not-a-list"})).await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = register(
+    let Reply { status, body, .. } = register(
         &http,
         &base,
         json!({"redirect_uris": [REDIRECT], "client_name": "E2E client",
@@ -387,7 +139,7 @@ async fn full_flow_refusals_and_restart() {
     // Authorization refusals that must not redirect.
     let bad = Flow::new(&base, "no-such-client");
     let (_, challenge) = pkce();
-    let (status, _, _) = bad.authorize(&challenge, "s").await;
+    let SignInPage { status, .. } = bad.authorize(&challenge, "s").await;
     assert_eq!(status, 400);
     let r = http
         .get(format!(
@@ -428,7 +180,12 @@ async fn full_flow_refusals_and_restart() {
     assert_eq!(param(&q, "state").as_deref(), Some("s2"));
 
     // Consent page names the client; wrong password; missing cookie; deny.
-    let (status, page, cookie) = flow.authorize(&challenge, "s3").await;
+    let SignInPage {
+        status,
+        html: page,
+        cookie,
+        ..
+    } = flow.authorize(&challenge, "s3").await;
     assert_eq!(status, 200);
     assert!(page.contains("E2E client"));
     assert!(cookie.contains('='), "anti-CSRF cookie set");
@@ -473,27 +230,27 @@ async fn full_flow_refusals_and_restart() {
 
     // Code exchange: wrong verifier, then replay of a redeemed code.
     let (verifier, challenge) = pkce();
-    let code = flow.code(&challenge).await;
-    let (status, body) = flow.exchange(&code, "x".repeat(50).as_str()).await;
+    let code = flow.sign_in(&challenge, "alice", PASSWORD).await;
+    let Reply { status, body, .. } = flow.exchange(&code, "x".repeat(50).as_str()).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "invalid_grant");
-    let (status, _) = flow.exchange(&code, &verifier).await;
+    let Reply { status, .. } = flow.exchange(&code, &verifier).await;
     assert_eq!(
         status, 400,
         "a code is single-use, even after a failed attempt"
     );
     // Replay of a redeemed code revokes the access token it produced.
     let (verifier, challenge) = pkce();
-    let code = flow.code(&challenge).await;
-    let (status, body) = flow.exchange(&code, &verifier).await;
+    let code = flow.sign_in(&challenge, "alice", PASSWORD).await;
+    let Reply { status, body, .. } = flow.exchange(&code, &verifier).await;
     assert_eq!(status, 200, "{body}");
     let replayed_access = body["access_token"].as_str().expect("at").to_owned();
-    let (status, _) = flow.whoami(&replayed_access).await;
+    let Reply { status, .. } = flow.whoami(&replayed_access).await;
     assert_eq!(status, 200);
-    let (status, body) = flow.exchange(&code, &verifier).await;
+    let Reply { status, body, .. } = flow.exchange(&code, &verifier).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "invalid_grant");
-    let (status, _, _) = flow
+    let Reply { status, .. } = flow
         .mcp(
             Some(&replayed_access),
             None,
@@ -503,8 +260,8 @@ async fn full_flow_refusals_and_restart() {
     assert_eq!(status, 401, "code replay revoked the first access token");
 
     // Grant A: the one that must survive the restart.
-    let a = flow.grant().await;
-    let (status, body) = flow.whoami(&a.access).await;
+    let a = flow.grant_as("alice", PASSWORD).await;
+    let Reply { status, body, .. } = flow.whoami(&a.access).await;
     assert_eq!(status, 200, "{body}");
     let who = &body["result"]["structuredContent"];
     assert_eq!(who["sub"], subject.as_str());
@@ -513,7 +270,7 @@ async fn full_flow_refusals_and_restart() {
 
     // tools/list and the widget resource.
     let session = flow.session(&a.access).await;
-    let (status, _, body) = flow
+    let Reply { status, body, .. } = flow
         .mcp(
             Some(&a.access),
             Some(&session),
@@ -540,24 +297,26 @@ async fn full_flow_refusals_and_restart() {
         card["_meta"]["openai/outputTemplate"],
         "ui://widget/card.html"
     );
-    let (_, _, body) = flow
+    let Reply { body, .. } = flow
         .mcp(Some(&a.access), Some(&session), json!({"jsonrpc": "2.0", "id": 4, "method": "resources/read", "params": {"uri": "ui://widget/card.html"}}))
         .await;
     assert_eq!(
         body["result"]["contents"][0]["mimeType"],
         "text/html+skybridge"
     );
-    let (_, _, body) = flow
+    let Reply { body, .. } = flow
         .mcp(Some(&a.access), Some(&session), json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "hi there"}}}))
         .await;
     assert_eq!(body["result"]["content"][0]["text"], "hi there");
-    let (_, _, body) = flow
+    let Reply { body, .. } = flow
         .mcp(Some(&a.access), Some(&session), json!({"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"name": "show_card", "arguments": {"title": "T", "items": ["x"]}}}))
         .await;
     assert_eq!(body["result"]["structuredContent"]["title"], "T");
 
     // Bearer refusals.
-    let (status, headers, _) = flow
+    let Reply {
+        status, headers, ..
+    } = flow
         .mcp(
             Some("not.a.token"),
             None,
@@ -574,7 +333,7 @@ async fn full_flow_refusals_and_restart() {
     let mut tampered = a.access.clone();
     tampered.pop();
     tampered.push(if a.access.ends_with('A') { 'B' } else { 'A' });
-    let (status, _, _) = flow
+    let Reply { status, .. } = flow
         .mcp(
             Some(&tampered),
             None,
@@ -596,29 +355,29 @@ async fn full_flow_refusals_and_restart() {
 
     // Refresh grant A (rotation); the rotated-out token is now dead and its
     // reuse revokes the family, so do reuse detection on a second grant B.
-    let (status, body) = flow.refresh(&a.refresh).await;
+    let Reply { status, body, .. } = flow.refresh(&a.refresh).await;
     assert_eq!(status, 200, "{body}");
     let a2 = Tokens {
         access: body["access_token"].as_str().expect("at").to_owned(),
         refresh: body["refresh_token"].as_str().expect("rt").to_owned(),
     };
     assert_ne!(a2.refresh, a.refresh);
-    let (status, body) = flow.whoami(&a2.access).await;
+    let Reply { status, body, .. } = flow.whoami(&a2.access).await;
     assert_eq!(status, 200, "{body}");
 
-    let b = flow.grant().await;
-    let (status, body) = flow.refresh(&b.refresh).await;
+    let b = flow.grant_as("alice", PASSWORD).await;
+    let Reply { status, body, .. } = flow.refresh(&b.refresh).await;
     assert_eq!(status, 200, "{body}");
     let b2_refresh = body["refresh_token"].as_str().expect("rt").to_owned();
-    let (status, body) = flow.refresh(&b.refresh).await;
+    let Reply { status, body, .. } = flow.refresh(&b.refresh).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "invalid_grant");
-    let (status, _) = flow.refresh(&b2_refresh).await;
+    let Reply { status, .. } = flow.refresh(&b2_refresh).await;
     assert_eq!(status, 400, "reuse revoked the whole family");
-    let (status, body) = flow.refresh("garbage").await;
+    let Reply { status, body, .. } = flow.refresh("garbage").await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "invalid_grant");
-    let (status, body) = flow
+    let Reply { status, body, .. } = flow
         .token(&[("grant_type", "password"), ("client_id", &client_id)])
         .await;
     assert_eq!(status, 400);
@@ -626,8 +385,8 @@ async fn full_flow_refusals_and_restart() {
 
     // Introspection, then revocation of grant B's access token: refused on
     // /mcp even though it was verified (and cached) just before.
-    let c = flow.grant().await;
-    let (status, _) = flow.whoami(&c.access).await;
+    let c = flow.grant_as("alice", PASSWORD).await;
+    let Reply { status, .. } = flow.whoami(&c.access).await;
     assert_eq!(status, 200);
     let r = http
         .post(format!("{base}/introspect"))
@@ -646,7 +405,9 @@ async fn full_flow_refusals_and_restart() {
         .await
         .expect("revoke");
     assert_eq!(r.status().as_u16(), 200);
-    let (status, headers, _) = flow
+    let Reply {
+        status, headers, ..
+    } = flow
         .mcp(
             Some(&c.access),
             None,
@@ -685,7 +446,7 @@ async fn full_flow_refusals_and_restart() {
         assert_eq!(r.status().as_u16(), 431);
     }
     // Registration under the flood limit still works after all of the above.
-    let (status, _) = register(&http, &base, json!({"redirect_uris": [REDIRECT]})).await;
+    let Reply { status, .. } = register(&http, &base, json!({"redirect_uris": [REDIRECT]})).await;
     assert_eq!(status, 201);
 
     // Restart on the same data directory, with a key rotation in between.
@@ -721,11 +482,11 @@ async fn full_flow_refusals_and_restart() {
     assert!(kids.contains(&kid_before.as_str()));
 
     // The access token issued before the restart still works.
-    let (status, body) = flow.whoami(&a2.access).await;
+    let Reply { status, body, .. } = flow.whoami(&a2.access).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["structuredContent"]["sub"], subject.as_str());
     // The revoked one stays revoked.
-    let (status, _, _) = flow
+    let Reply { status, .. } = flow
         .mcp(
             Some(&c.access),
             None,
@@ -734,14 +495,14 @@ async fn full_flow_refusals_and_restart() {
         .await;
     assert_eq!(status, 401);
     // The refresh token still refreshes, now signed with the new key.
-    let (status, body) = flow.refresh(&a2.refresh).await;
+    let Reply { status, body, .. } = flow.refresh(&a2.refresh).await;
     assert_eq!(status, 200, "{body}");
     let a3 = body["access_token"].as_str().expect("at").to_owned();
-    let (status, _) = flow.whoami(&a3).await;
+    let Reply { status, .. } = flow.whoami(&a3).await;
     assert_eq!(status, 200);
     // The client is still registered: a new authorization works end to end.
-    let d = flow.grant().await;
-    let (status, _) = flow.whoami(&d.access).await;
+    let d = flow.grant_as("alice", PASSWORD).await;
+    let Reply { status, .. } = flow.whoami(&d.access).await;
     assert_eq!(status, 200);
     server.stop();
 }
@@ -819,7 +580,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let server = Server::start(&dir.0, &[]).await;
     let base = server.base.clone();
     let http = client();
-    let (status, body) = register(
+    let Reply { status, body, .. } = register(
         &http,
         &base,
         json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}),
@@ -828,7 +589,9 @@ async fn sigterm_lets_in_flight_requests_finish() {
     assert_eq!(status, 201);
     let flow = Flow::new(&base, body["client_id"].as_str().expect("client_id"));
     let (verifier, challenge) = pkce();
-    let (_, page, cookie) = flow.authorize(&challenge, "g").await;
+    let SignInPage {
+        html: page, cookie, ..
+    } = flow.authorize(&challenge, "g").await;
     // Raw TCP, so the whole request is on the server's socket before SIGTERM.
     let body = form(&[
         ("request_id", &hidden(&page, "request_id")),
@@ -866,7 +629,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     // The code was durable before the redirect: it redeems after a restart.
     let server = Server::start(&dir.0, &[]).await;
     let flow = Flow::new(&server.base, &flow.client_id);
-    let (status, body) = flow.exchange(&code, &verifier).await;
+    let Reply { status, body, .. } = flow.exchange(&code, &verifier).await;
     assert_eq!(status, 200, "{body}");
     server.stop();
 }

@@ -16,180 +16,21 @@
 mod common;
 mod postgres_support;
 
-use std::net::TcpListener;
-
 use common::*;
 use postgres_support::TestDb;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const PASSWORD: &str = "correct horse battery";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// One instance as a client sees it: its own address, the fleet's public URL.
-#[derive(Clone)]
-struct At {
-    http: reqwest::Client,
-    base: String,
-    public: String,
-    client_id: String,
-}
-
-impl At {
-    fn new(base: &str, public: &str, client_id: &str) -> At {
-        At {
-            http: client(),
-            base: base.to_owned(),
-            public: public.to_owned(),
-            client_id: client_id.to_owned(),
-        }
-    }
-
-    /// Sign in and consent at this instance; returns the code.
-    async fn code(&self, challenge: &str) -> String {
-        let q = form(&[
-            ("response_type", "code"),
-            ("client_id", &self.client_id),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", challenge),
-            ("code_challenge_method", "S256"),
-            ("state", "st"),
-            ("scope", "mcp"),
-            ("resource", &format!("{}/mcp", self.public)),
-        ]);
-        let r = self
-            .http
-            .get(format!("{}/authorize?{q}", self.base))
-            .send()
-            .await
-            .expect("authorize");
-        assert_eq!(r.status().as_u16(), 200);
-        let cookie = cookies(&r);
-        let page = r.text().await.expect("page");
-        let body = form(&[
-            ("request_id", &hidden(&page, "request_id")),
-            ("csrf", &hidden(&page, "csrf")),
-            ("username", "alice"),
-            ("password", PASSWORD),
-            ("decision", "allow"),
-        ]);
-        let r = self
-            .http
-            .post(format!("{}/authorize", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("cookie", cookie)
-            .body(body)
-            .send()
-            .await
-            .expect("decide");
-        assert_eq!(r.status().as_u16(), 303);
-        let location = r.headers()["location"].to_str().expect("loc").to_owned();
-        let q = query_of(&location);
-        assert_eq!(param(&q, "iss").as_deref(), Some(self.public.as_str()));
-        param(&q, "code").expect("code")
-    }
-
-    async fn token(&self, pairs: &[(&str, &str)]) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/token", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(pairs))
-            .send()
-            .await
-            .expect("token");
-        let status = r.status().as_u16();
-        let body = serde_json::from_slice(&r.bytes().await.expect("body")).unwrap_or(Value::Null);
-        (status, body)
-    }
-
-    async fn exchange(&self, code: &str, verifier: &str) -> (u16, Value) {
-        self.token(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &self.client_id),
-            ("code_verifier", verifier),
-        ])
+/// The JWKS an instance publishes.
+async fn jwks_of(at: &Flow) -> Value {
+    let r = at
+        .http
+        .get(format!("{}/.well-known/jwks.json", at.base))
+        .send()
         .await
-    }
-
-    async fn refresh(&self, refresh: &str) -> (u16, Value) {
-        self.token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh),
-            ("client_id", &self.client_id),
-        ])
-        .await
-    }
-
-    /// tools/call whoami (stateless MCP).
-    async fn whoami(&self, token: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/mcp", self.base))
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-06-18")
-            .header("authorization", format!("Bearer {token}"))
-            .body(
-                json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                       "params": {"name": "whoami", "arguments": {}}})
-                .to_string(),
-            )
-            .send()
-            .await
-            .expect("mcp");
-        let status = r.status().as_u16();
-        let text = r.text().await.expect("body");
-        let json = if text.starts_with('{') {
-            text
-        } else {
-            text.lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .map(str::trim)
-                .next_back()
-                .unwrap_or_default()
-                .to_owned()
-        };
-        (status, serde_json::from_str(&json).unwrap_or(Value::Null))
-    }
-
-    async fn revoke(&self, token: &str) -> u16 {
-        self.http
-            .post(format!("{}/revoke", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[("token", token), ("client_id", &self.client_id)]))
-            .send()
-            .await
-            .expect("revoke")
-            .status()
-            .as_u16()
-    }
-
-    async fn jwks(&self) -> Value {
-        let r = self
-            .http
-            .get(format!("{}/.well-known/jwks.json", self.base))
-            .send()
-            .await
-            .expect("jwks");
-        serde_json::from_slice(&r.bytes().await.expect("body")).expect("json")
-    }
-}
-
-fn tokens(body: &Value) -> (String, String) {
-    (
-        body["access_token"].as_str().expect("access").to_owned(),
-        body["refresh_token"].as_str().expect("refresh").to_owned(),
-    )
+        .expect("jwks");
+    serde_json::from_slice(&r.bytes().await.expect("body")).expect("json")
 }
 
 struct Fleet {
@@ -267,67 +108,52 @@ async fn two_instances_share_one_database() {
     let (a, b) = tokio::join!(fleet.start(0), fleet.start(1));
 
     // One JWKS for the fleet.
-    let a0 = At::new(&a.base, &public, "");
-    let b0 = At::new(&b.base, &public, "");
-    let jwks = a0.jwks().await;
+    let a0 = Flow::behind(&a.base, &public, "");
+    let b0 = Flow::behind(&b.base, &public, "");
+    let jwks = jwks_of(&a0).await;
     assert_eq!(
         jwks,
-        b0.jwks().await,
+        jwks_of(&b0).await,
         "both instances publish the same keys"
     );
     assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(1));
 
     // A client registered at A works at B.
-    let r = a0
-        .http
-        .post(format!("{}/register", a.base))
-        .header("content-type", "application/json")
-        .body(
-            json!({"redirect_uris": [REDIRECT], "client_name": "fleet",
-                   "token_endpoint_auth_method": "none",
-                   "grant_types": ["authorization_code", "refresh_token"]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(r.status().as_u16(), 201);
-    let reg: Value = serde_json::from_slice(&r.bytes().await.expect("b")).expect("json");
-    let client_id = reg["client_id"].as_str().expect("client_id").to_owned();
-    let at_a = At::new(&a.base, &public, &client_id);
-    let at_b = At::new(&b.base, &public, &client_id);
+    let client_id = register_public_client(&a0.http, &a.base).await;
+    let at_a = Flow::behind(&a.base, &public, &client_id);
+    let at_b = Flow::behind(&b.base, &public, &client_id);
 
     // Sign-in at B for a client registered at A; code from B redeemed at A.
     let (verifier, challenge) = pkce();
-    let code = at_b.code(&challenge).await;
-    let (status, body) = at_a.exchange(&code, &verifier).await;
+    let code = at_b.sign_in(&challenge, "alice", PASSWORD).await;
+    let Reply { status, body, .. } = at_a.exchange(&code, &verifier).await;
     assert_eq!(status, 200, "{body}");
 
     // A code issued by A is redeemed at B; the token works at both.
     let (verifier, challenge) = pkce();
-    let code = at_a.code(&challenge).await;
-    let (status, body) = at_b.exchange(&code, &verifier).await;
+    let code = at_a.sign_in(&challenge, "alice", PASSWORD).await;
+    let Reply { status, body, .. } = at_b.exchange(&code, &verifier).await;
     assert_eq!(status, 200, "{body}");
-    let (access, refresh) = tokens(&body);
+    let Tokens { access, refresh } = Tokens::from_body(&body);
     for at in [&at_a, &at_b] {
-        let (status, body) = at.whoami(&access).await;
+        let Reply { status, body, .. } = at.whoami_stateless(&access).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["result"]["structuredContent"]["client_id"], client_id);
     }
     // Replaying it at A fails and revokes what it issued, fleet-wide.
-    let (status, body) = at_a.exchange(&code, &verifier).await;
+    let Reply { status, body, .. } = at_a.exchange(&code, &verifier).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
     );
-    let (status, _) = at_b.whoami(&access).await;
+    let Reply { status, .. } = at_b.whoami_stateless(&access).await;
     assert_eq!(status, 401, "code replay at A revoked the token at B");
-    let (status, _) = at_b.refresh(&refresh).await;
+    let Reply { status, .. } = at_b.refresh(&refresh).await;
     assert_eq!(status, 400, "…and the grant");
 
     // 50 concurrent redemptions of one code across both: exactly one token.
     let (verifier, challenge) = pkce();
-    let code = at_a.code(&challenge).await;
+    let code = at_a.sign_in(&challenge, "alice", PASSWORD).await;
     let mut tasks = Vec::new();
     for i in 0..50 {
         let at = if i % 2 == 0 {
@@ -342,7 +168,7 @@ async fn two_instances_share_one_database() {
     }
     let mut ok = 0;
     for t in tasks {
-        let (status, body) = t.await.expect("join");
+        let Reply { status, body, .. } = t.await.expect("join");
         match status {
             200 => ok += 1,
             400 => assert_eq!(body["error"], "invalid_grant", "{body}"),
@@ -354,10 +180,10 @@ async fn two_instances_share_one_database() {
     // Concurrent refreshes of one token (documented: one success, and the
     // family is revoked because the second presentation is reuse).
     let (verifier, challenge) = pkce();
-    let code = at_a.code(&challenge).await;
-    let (status, body) = at_a.exchange(&code, &verifier).await;
+    let code = at_a.sign_in(&challenge, "alice", PASSWORD).await;
+    let Reply { status, body, .. } = at_a.exchange(&code, &verifier).await;
     assert_eq!(status, 200, "{body}");
-    let (_, refresh) = tokens(&body);
+    let refresh = Tokens::from_body(&body).refresh;
     let mut tasks = Vec::new();
     for i in 0..10 {
         let at = if i % 2 == 0 {
@@ -370,15 +196,15 @@ async fn two_instances_share_one_database() {
     }
     let mut winners = Vec::new();
     for t in tasks {
-        let (status, body) = t.await.expect("join");
+        let Reply { status, body, .. } = t.await.expect("join");
         match status {
-            200 => winners.push(tokens(&body).1),
+            200 => winners.push(Tokens::from_body(&body).refresh),
             400 => assert_eq!(body["error"], "invalid_grant", "{body}"),
             other => panic!("unexpected {other}: {body}"),
         }
     }
     assert_eq!(winners.len(), 1, "exactly one refresh succeeds");
-    let (status, body) = at_b.refresh(&winners[0]).await;
+    let Reply { status, body, .. } = at_b.refresh(&winners[0]).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant")),
@@ -387,22 +213,25 @@ async fn two_instances_share_one_database() {
 
     // Revocation at A is refused at B at once (B has the token cached).
     let (verifier, challenge) = pkce();
-    let code = at_b.code(&challenge).await;
-    let (status, body) = at_b.exchange(&code, &verifier).await;
+    let code = at_b.sign_in(&challenge, "alice", PASSWORD).await;
+    let Reply { status, body, .. } = at_b.exchange(&code, &verifier).await;
     assert_eq!(status, 200, "{body}");
-    let (access, _) = tokens(&body);
-    assert_eq!(at_b.whoami(&access).await.0, 200);
-    assert_eq!(at_b.whoami(&access).await.0, 200);
+    let access = Tokens::from_body(&body).access;
+    assert_eq!(at_b.whoami_stateless(&access).await.status, 200);
+    assert_eq!(at_b.whoami_stateless(&access).await.status, 200);
     assert_eq!(at_a.revoke(&access).await, 200);
-    let (status, _) = at_b.whoami(&access).await;
+    let Reply { status, .. } = at_b.whoami_stateless(&access).await;
     assert_eq!(status, 401, "revoked at A, refused by B's cache");
 
     // Grant kept across the restart.
     let (verifier, challenge) = pkce();
-    let code = at_a.code(&challenge).await;
-    let (status, body) = at_a.exchange(&code, &verifier).await;
+    let code = at_a.sign_in(&challenge, "alice", PASSWORD).await;
+    let Reply { status, body, .. } = at_a.exchange(&code, &verifier).await;
     assert_eq!(status, 200, "{body}");
-    let (kept_access, kept_refresh) = tokens(&body);
+    let Tokens {
+        access: kept_access,
+        refresh: kept_refresh,
+    } = Tokens::from_body(&body);
 
     // Key rotation through the CLI while both run; restart A only, so A
     // signs with the new key and B has not reloaded yet: B reloads on the
@@ -417,31 +246,36 @@ async fn two_instances_share_one_database() {
     a.stop();
     let a = fleet.start(0).await;
     let (verifier, challenge) = pkce();
-    let code = at_a.code(&challenge).await;
-    let (status, body) = at_a.exchange(&code, &verifier).await;
+    let code = at_a.sign_in(&challenge, "alice", PASSWORD).await;
+    let Reply { status, body, .. } = at_a.exchange(&code, &verifier).await;
     assert_eq!(status, 200, "{body}");
-    let (new_access, _) = tokens(&body);
-    let (status, body) = at_b.whoami(&new_access).await;
+    let new_access = Tokens::from_body(&body).access;
+    let Reply { status, body, .. } = at_b.whoami_stateless(&new_access).await;
     assert_eq!(status, 200, "B picks up the rotated key: {body}");
-    assert_eq!(at_a.jwks().await, at_b.jwks().await);
-    assert_eq!(at_a.jwks().await["keys"].as_array().map(Vec::len), Some(2));
+    assert_eq!(jwks_of(&at_a).await, jwks_of(&at_b).await);
+    assert_eq!(
+        jwks_of(&at_a).await["keys"].as_array().map(Vec::len),
+        Some(2)
+    );
 
     // Restart both: nothing is lost.
     a.stop();
     b.stop();
     let (a, b) = tokio::join!(fleet.start(0), fleet.start(1));
-    let (status, body) = at_b.whoami(&kept_access).await;
+    let Reply { status, body, .. } = at_b.whoami_stateless(&kept_access).await;
     assert_eq!(status, 200, "old access token after restart: {body}");
-    let (status, body) = at_a.whoami(&new_access).await;
+    let Reply { status, body, .. } = at_a.whoami_stateless(&new_access).await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = at_b.refresh(&kept_refresh).await;
+    let Reply { status, body, .. } = at_b.refresh(&kept_refresh).await;
     assert_eq!(status, 200, "refresh token after restart: {body}");
-    let (status, body) = at_a.whoami(&tokens(&body).0).await;
+    let Reply { status, body, .. } = at_a
+        .whoami_stateless(&Tokens::from_body(&body).access)
+        .await;
     assert_eq!(status, 200, "{body}");
     let (verifier, challenge) = pkce();
-    let code = at_b.code(&challenge).await;
+    let code = at_b.sign_in(&challenge, "alice", PASSWORD).await;
     assert_eq!(
-        at_a.exchange(&code, &verifier).await.0,
+        at_a.exchange(&code, &verifier).await.status,
         200,
         "client and user kept"
     );

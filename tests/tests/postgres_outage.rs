@@ -19,9 +19,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use postgres_support::{TestDb, say};
-use serde_json::{Value, json};
+use serde_json::json;
 
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const PASSWORD: &str = "correct horse battery";
 
 /// The local cluster, stopped on request and always started again on drop.
@@ -91,109 +90,15 @@ impl Drop for Cluster {
     }
 }
 
-async fn post_form(
-    http: &reqwest::Client,
-    url: &str,
-    pairs: &[(&str, &str)],
-) -> (u16, Option<String>, Value) {
-    let r = http
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(pairs))
-        .send()
-        .await
-        .expect("request");
-    let status = r.status().as_u16();
-    let retry = r
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = serde_json::from_slice(&r.bytes().await.expect("body")).unwrap_or(Value::Null);
-    (status, retry, body)
-}
-
-async fn whoami(http: &reqwest::Client, base: &str, token: &str) -> (u16, Option<String>) {
-    let r = http
-        .post(format!("{base}/mcp"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-06-18")
-        .header("authorization", format!("Bearer {token}"))
-        .body(
-            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                   "params": {"name": "whoami", "arguments": {}}})
-            .to_string(),
-        )
-        .send()
-        .await
-        .expect("mcp");
-    let retry = r
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    (r.status().as_u16(), retry)
-}
-
-async fn register(http: &reqwest::Client, base: &str) -> (u16, Option<String>, Value) {
-    let r = http
-        .post(format!("{base}/register"))
-        .header("content-type", "application/json")
-        .body(
-            json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
-                   "grant_types": ["authorization_code", "refresh_token"]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .expect("register");
-    let status = r.status().as_u16();
-    let retry = r
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = serde_json::from_slice(&r.bytes().await.expect("body")).unwrap_or(Value::Null);
-    (status, retry, body)
-}
-
-/// Sign in and consent; returns the code.
-async fn code(http: &reqwest::Client, base: &str, client_id: &str, challenge: &str) -> String {
-    let q = form(&[
-        ("response_type", "code"),
-        ("client_id", client_id),
-        ("redirect_uri", REDIRECT),
-        ("code_challenge", challenge),
-        ("code_challenge_method", "S256"),
-        ("scope", "mcp"),
-        ("resource", &format!("{base}/mcp")),
-    ]);
-    let r = http
-        .get(format!("{base}/authorize?{q}"))
-        .send()
-        .await
-        .expect("authorize");
-    assert_eq!(r.status().as_u16(), 200);
-    let cookie = cookies(&r);
-    let page = r.text().await.expect("page");
-    let r = http
-        .post(format!("{base}/authorize"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("cookie", cookie)
-        .body(form(&[
-            ("request_id", &hidden(&page, "request_id")),
-            ("csrf", &hidden(&page, "csrf")),
-            ("username", "alice"),
-            ("password", PASSWORD),
-            ("decision", "allow"),
-        ]))
-        .send()
-        .await
-        .expect("decide");
-    assert_eq!(r.status().as_u16(), 303);
-    let location = r.headers()["location"].to_str().expect("loc").to_owned();
-    param(&query_of(&location), "code").expect("code")
+/// Register a public client at `base`.
+async fn register_client(http: &reqwest::Client, base: &str) -> Reply {
+    register(
+        http,
+        base,
+        json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
+               "grant_types": ["authorization_code", "refresh_token"]}),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -239,52 +144,40 @@ async fn database_outage_gives_503_and_recovers() {
     let b = Server::start(&dirs[1].0, &args).await;
     let http = client();
 
-    let (status, _, reg) = register(&http, &a.base).await;
-    assert_eq!(status, 201, "{reg}");
-    let client_id = reg["client_id"].as_str().expect("client_id").to_owned();
+    let reg = register_client(&http, &a.base).await;
+    assert_eq!(reg.status, 201, "{}", reg.body);
+    let client_id = reg.body["client_id"]
+        .as_str()
+        .expect("client_id")
+        .to_owned();
+    let at_a = Flow::behind(&a.base, &public, &client_id);
+    let at_b = Flow::behind(&b.base, &public, &client_id);
     let (verifier, challenge) = pkce();
-    let c = code(&http, &a.base, &client_id, &challenge).await;
-    let (status, _, body) = post_form(
-        &http,
-        &format!("{}/token", b.base),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &c),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &client_id),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let access = body["access_token"].as_str().expect("at").to_owned();
-    let refresh = body["refresh_token"].as_str().expect("rt").to_owned();
-    assert_eq!(whoami(&http, &b.base, &access).await.0, 200);
+    let c = at_a.sign_in(&challenge, "alice", PASSWORD).await;
+    let r = at_b.exchange(&c, &verifier).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let Tokens { access, refresh } = Tokens::from_body(&r.body);
+    assert_eq!(at_b.whoami_stateless(&access).await.status, 200);
 
     // Database down.
     cluster.stop();
     let started = Instant::now();
-    for base in [&a.base, &b.base] {
-        let (status, retry, body) = post_form(
-            &http,
-            &format!("{base}/token"),
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh),
-                ("client_id", &client_id),
-            ],
-        )
-        .await;
-        assert_eq!(status, 503, "{body}");
-        assert_eq!(body["error"], "temporarily_unavailable");
-        assert!(retry.is_some(), "Retry-After on the token endpoint");
-        let (status, retry, body) = register(&http, base).await;
-        assert_eq!(status, 503, "{body}");
-        assert!(retry.is_some(), "Retry-After on registration");
+    for at in [&at_a, &at_b] {
+        let base = &at.base;
+        let r = at.refresh(&refresh).await;
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert_eq!(r.body["error"], "temporarily_unavailable");
+        assert!(
+            r.retry_after().is_some(),
+            "Retry-After on the token endpoint"
+        );
+        let r = register_client(&http, base).await;
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert!(r.retry_after().is_some(), "Retry-After on registration");
         // The MCP guard cannot check revocations: it refuses, with 503.
-        let (status, retry) = whoami(&http, base, &access).await;
-        assert_eq!(status, 503);
-        assert!(retry.is_some(), "Retry-After on /mcp");
+        let r = at.whoami_stateless(&access).await;
+        assert_eq!(r.status, 503);
+        assert!(r.retry_after().is_some(), "Retry-After on /mcp");
         // The browser part too: a clean 503, not a misleading "unknown
         // client" page.
         let q = form(&[
@@ -337,20 +230,11 @@ async fn database_outage_gives_503_and_recovers() {
     cluster.start();
     let deadline = Instant::now() + Duration::from_secs(30);
     let new_refresh = loop {
-        let (status, _, body) = post_form(
-            &http,
-            &format!("{}/token", a.base),
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh),
-                ("client_id", &client_id),
-            ],
-        )
-        .await;
-        if status == 200 {
-            break body["refresh_token"].as_str().expect("rt").to_owned();
+        let r = at_a.refresh(&refresh).await;
+        if r.status == 200 {
+            break Tokens::from_body(&r.body).refresh;
         }
-        assert_eq!(status, 503, "only 503 while recovering: {body}");
+        assert_eq!(r.status, 503, "only 503 while recovering: {}", r.body);
         assert!(Instant::now() < deadline, "did not recover");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
@@ -358,7 +242,7 @@ async fn database_outage_gives_503_and_recovers() {
     // first refresh after it succeeded with the original token (above).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (status, _) = whoami(&http, &b.base, &access).await;
+        let status = at_b.whoami_stateless(&access).await.status;
         if status == 200 {
             break;
         }
@@ -366,18 +250,9 @@ async fn database_outage_gives_503_and_recovers() {
         assert!(Instant::now() < deadline, "B did not recover");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (status, _, body) = post_form(
-        &http,
-        &format!("{}/token", b.base),
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &new_refresh),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(register(&http, &b.base).await.0, 201);
+    let r = at_b.refresh(&new_refresh).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(register_client(&http, &b.base).await.status, 201);
     a.stop();
     b.stop();
     say("postgres_outage: 503 during the outage, recovery after it: all checks passed");

@@ -14,12 +14,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use base64ct::{Base64, Encoding};
 use common::*;
 use mcpauth_core::oauth::privy::PrivyTestIssuer;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const APP_ID: &str = "cm-e2e-privy-app";
 const APP_SECRET: &str = "e2e-privy-secret";
 const DID: &str = "did:privy:cme2eUser0001";
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 /// The fake Privy API: `GET /api/v1/apps/{APP_ID}` with the right Basic
 /// credentials answers `{"id", "verification_key"}`; anything else 401/404.
@@ -86,111 +85,6 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-async fn register(http: &reqwest::Client, base: &str) -> String {
-    let r = http
-        .post(format!("{base}/register"))
-        .header("content-type", "application/json")
-        .body(
-            json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
-                   "client_name": "privy e2e"})
-            .to_string(),
-        )
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(r.status().as_u16(), 201);
-    let body: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
-    body["client_id"].as_str().expect("client_id").to_owned()
-}
-
-/// GET /authorize; returns (page, cookie).
-async fn authorize(
-    http: &reqwest::Client,
-    base: &str,
-    client_id: &str,
-    challenge: &str,
-) -> (reqwest::header::HeaderMap, String, String) {
-    let q = form(&[
-        ("response_type", "code"),
-        ("client_id", client_id),
-        ("redirect_uri", REDIRECT),
-        ("code_challenge", challenge),
-        ("code_challenge_method", "S256"),
-        ("state", "st-privy"),
-        ("scope", "mcp"),
-    ]);
-    let r = http
-        .get(format!("{base}/authorize?{q}"))
-        .send()
-        .await
-        .expect("authorize");
-    assert_eq!(r.status().as_u16(), 200);
-    let headers = r.headers().clone();
-    let cookie = cookies(&r);
-    (headers, r.text().await.expect("page"), cookie)
-}
-
-async fn post_privy(
-    http: &reqwest::Client,
-    base: &str,
-    page: &str,
-    cookie: &str,
-    token: &str,
-) -> reqwest::Response {
-    let body = form(&[
-        ("request_id", &hidden(page, "request_id")),
-        ("csrf", &hidden(page, "csrf")),
-        ("privy_token", token),
-        ("decision", "allow"),
-    ]);
-    http.post(format!("{base}/authorize"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("cookie", cookie)
-        .body(body)
-        .send()
-        .await
-        .expect("post authorize")
-}
-
-async fn mcp(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    session: Option<&str>,
-    body: Value,
-) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut req = http
-        .post(format!("{base}/mcp"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("authorization", format!("Bearer {token}"))
-        .body(body.to_string());
-    if let Some(s) = session {
-        req = req
-            .header("mcp-session-id", s)
-            .header("mcp-protocol-version", "2025-06-18");
-    }
-    let r = req.send().await.expect("mcp");
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let text = r.text().await.expect("body");
-    let json_text = if text.starts_with('{') || text.is_empty() {
-        text
-    } else {
-        text.lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .map(str::trim)
-            .next_back()
-            .unwrap_or_default()
-            .to_owned()
-    };
-    (
-        status,
-        headers,
-        serde_json::from_str(&json_text).unwrap_or(Value::Null),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn privy_login_end_to_end() {
     let issuer = PrivyTestIssuer::from_seed(0x9e1);
@@ -218,11 +112,16 @@ async fn privy_login_end_to_end() {
     .await;
     let base = server.base.clone();
     let http = client();
-    let client_id = register(&http, &base).await;
+    let flow = Flow::new(&base, &register_public_client(&http, &base).await);
 
     // The page offers Privy: the SDK script, allowed by the CSP.
     let (verifier, challenge) = pkce();
-    let (headers, page, cookie) = authorize(&http, &base, &client_id, &challenge).await;
+    let SignInPage {
+        headers,
+        html: page,
+        cookie,
+        ..
+    } = flow.authorize(&challenge, "st-privy").await;
     let csp = headers["content-security-policy"].to_str().expect("csp");
     assert!(
         csp.contains("script-src http://127.0.0.1:9/privy-glue.js"),
@@ -234,71 +133,29 @@ async fn privy_login_end_to_end() {
 
     // A token minted for this app is accepted; the code carries its DID.
     let token = issuer.mint(APP_ID, DID, unix_now(), 3600);
-    let r = post_privy(&http, &base, &page, &cookie, &token).await;
-    assert_eq!(r.status().as_u16(), 303);
-    let location = r.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_owned();
-    assert!(location.starts_with(REDIRECT), "{location}");
-    assert!(!location.contains(&token));
-    let code = param(&query_of(&location), "code").expect("code");
-    let r = http
-        .post(format!("{base}/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &client_id),
-            ("code_verifier", &verifier),
-        ]))
-        .send()
-        .await
-        .expect("token");
-    assert_eq!(r.status().as_u16(), 200);
-    let text = r.text().await.expect("body");
-    assert!(!text.contains(&token), "the Privy token is never handed on");
-    let body: Value = serde_json::from_str(&text).expect("json");
-    let access = body["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned();
+    let r = flow
+        .submit(
+            &page,
+            &cookie,
+            &[("privy_token", &token), ("decision", "allow")],
+        )
+        .await;
+    assert!(
+        !r.headers()["location"]
+            .to_str()
+            .expect("location")
+            .contains(&token)
+    );
+    let code = flow.code_from(&r, "st-privy");
+    let r = flow.exchange(&code, &verifier).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        !r.body.to_string().contains(&token),
+        "the Privy token is never handed on"
+    );
+    let access = Tokens::from_body(&r.body).access;
 
-    let (status, headers, body) = mcp(
-        &http,
-        &base,
-        &access,
-        None,
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "privy-e2e", "version": "1"}}}),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let session = headers
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
-        .expect("session")
-        .to_owned();
-    let (status, _, _) = mcp(
-        &http,
-        &base,
-        &access,
-        Some(&session),
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-    )
-    .await;
-    assert_eq!(status, 202);
-    let (status, _, body) = mcp(
-        &http,
-        &base,
-        &access,
-        Some(&session),
-        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-               "params": {"name": "whoami", "arguments": {}}}),
-    )
-    .await;
+    let Reply { status, body, .. } = flow.whoami(&access).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["structuredContent"]["sub"], DID, "{body}");
     assert!(!body.to_string().contains(&token));
@@ -311,8 +168,14 @@ async fn privy_login_end_to_end() {
         issuer.mint(APP_ID, DID, unix_now() - 7200, 600),
     ] {
         let (_, challenge) = pkce();
-        let (_, page, cookie) = authorize(&http, &base, &client_id, &challenge).await;
-        let r = post_privy(&http, &base, &page, &cookie, &bad).await;
+        let page = flow.authorize(&challenge, "st-privy").await;
+        let r = flow
+            .submit(
+                &page.html,
+                &page.cookie,
+                &[("privy_token", &bad), ("decision", "allow")],
+            )
+            .await;
         assert_eq!(r.status().as_u16(), 401);
         assert!(r.headers().get("location").is_none());
         let text = r.text().await.expect("page");
