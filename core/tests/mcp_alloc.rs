@@ -129,6 +129,7 @@ mod mcp {
                 let r = jsonrpc::parse(body, &limits);
                 if let Ok(Some(p)) = r.as_ref().map(|env| env.params) {
                     std::hint::black_box(jsonrpc::count_members(p, "name"));
+                    std::hint::black_box(jsonrpc::has_duplicate_member(p, &["name", "_meta"]));
                 }
                 std::hint::black_box(r.is_ok());
             });

@@ -272,6 +272,20 @@ mod mcp {
         );
         assert_eq!(jsonrpc::count_members(r#"{"name":"a"}"#, "uri"), 0);
         assert_eq!(jsonrpc::count_members("[]", "name"), 0);
+        let keys = ["name", "arguments"];
+        assert!(jsonrpc::has_duplicate_member(
+            r#"{"name":"a","x":1,"n\u0061me":"b"}"#,
+            &keys
+        ));
+        assert!(jsonrpc::has_duplicate_member(
+            r#"{"arguments":{},"name":"a","arguments":null}"#,
+            &keys
+        ));
+        assert!(!jsonrpc::has_duplicate_member(
+            r#"{"name":"a","arguments":{"name":1,"name":2},"x":1,"x":2}"#,
+            &keys
+        ));
+        assert!(!jsonrpc::has_duplicate_member("[]", &keys));
     }
 
     /// Differential check against serde_json on mutated messages: framing

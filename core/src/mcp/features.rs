@@ -1,7 +1,7 @@
 //! What the application describes: tools, resources, resource templates,
 //! prompts, and the results their handlers return. Each knows its wire form.
 
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use serde_json::{Map, Value, json};
@@ -118,7 +118,11 @@ impl CallToolResult {
     /// that do not read `structuredContent`.
     pub fn structured(value: Value) -> CallToolResult {
         CallToolResult {
-            content: alloc::vec![json!({"type": "text", "text": value.to_string()})],
+            // `to_string` of the serializer, not `Display`: the same text
+            // without the `fmt::Write` detour.
+            content: alloc::vec![
+                json!({"type": "text", "text": serde_json::to_string(&value).unwrap_or_default()})
+            ],
             structured_content: Some(value),
             ..CallToolResult::default()
         }

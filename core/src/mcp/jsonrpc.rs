@@ -201,6 +201,11 @@ impl From<Bad> for FrameError {
 }
 
 /// Frame one JSON-RPC message from `body`. Never allocates.
+///
+/// The body is scanned once: the top-level object's members are located
+/// while the text is validated. A duplicate or misplaced envelope member is
+/// acted on only after the whole body was found valid, so a parse error
+/// anywhere still wins, as it did with a separate validating pass.
 pub fn parse<'a>(body: &'a [u8], limits: &FrameLimits) -> Result<Envelope<'a>, FrameError> {
     if body.len() > limits.max_body {
         let mut e = invalid("Request body too large");
@@ -212,7 +217,10 @@ pub fn parse<'a>(body: &'a [u8], limits: &FrameLimits) -> Result<Envelope<'a>, F
     let max_depth = limits.max_depth.clamp(1, 100);
     let bytes = text.as_bytes();
     let start = skip_ws(bytes, 0);
-    let end = skip_value(bytes, start, 0, max_depth)?;
+    let (end, seen) = match bytes.get(start) {
+        Some(b'{') => scan_envelope(text, start, max_depth)?,
+        _ => (skip_value(bytes, start, 0, max_depth)?, Seen::default()),
+    };
     if skip_ws(bytes, end) != bytes.len() {
         return Err(parse_error("Trailing characters after the JSON value").into());
     }
@@ -221,7 +229,7 @@ pub fn parse<'a>(body: &'a [u8], limits: &FrameLimits) -> Result<Envelope<'a>, F
         Some(b'[') => return Err(invalid("Batch requests are not supported")),
         _ => return Err(invalid("The message must be a JSON object")),
     }
-    frame_object(text, start)
+    frame_object(text, seen)
 }
 
 /// Members of the envelope we interpret; each may appear at most once.
@@ -233,33 +241,67 @@ struct Seen {
     params: Option<(usize, usize)>,
     result: Option<(usize, usize)>,
     error: Option<(usize, usize)>,
+    /// One of the members above appeared twice.
+    duplicate: bool,
 }
 
-fn frame_object(text: &str, start: usize) -> Result<Envelope<'_>, FrameError> {
-    let bytes = text.as_bytes();
-    let mut seen = Seen::default();
-    let mut duplicate = false;
-    for_each_member(text, start, |key, value| {
+impl Seen {
+    /// Record member `key` (its escaped contents) with its value span.
+    fn record(&mut self, key: &str, value: (usize, usize)) {
         let slot = if escaped_eq(key, "jsonrpc") {
-            &mut seen.jsonrpc
+            &mut self.jsonrpc
         } else if escaped_eq(key, "id") {
-            &mut seen.id
+            &mut self.id
         } else if escaped_eq(key, "method") {
-            &mut seen.method
+            &mut self.method
         } else if escaped_eq(key, "params") {
-            &mut seen.params
+            &mut self.params
         } else if escaped_eq(key, "result") {
-            &mut seen.result
+            &mut self.result
         } else if escaped_eq(key, "error") {
-            &mut seen.error
+            &mut self.error
         } else {
             return;
         };
-        if slot.is_some() {
-            duplicate = true;
-        }
+        self.duplicate |= slot.is_some();
         *slot = Some(value);
-    });
+    }
+}
+
+/// Validate the top-level object at `start` (what [`skip_value`] does for
+/// an object at depth 0) and locate its envelope members on the way.
+fn scan_envelope(text: &str, start: usize, max: usize) -> Result<(usize, Seen), Bad> {
+    let bytes = text.as_bytes();
+    let mut seen = Seen::default();
+    let mut j = skip_ws(bytes, start + 1);
+    if bytes.get(j) == Some(&b'}') {
+        return Ok((j + 1, seen));
+    }
+    loop {
+        if bytes.get(j) != Some(&b'"') {
+            return Err(parse_error("Expected an object key"));
+        }
+        let key_end = skip_string(bytes, j)?;
+        let key = text.get(j + 1..key_end - 1).unwrap_or("");
+        j = skip_ws(bytes, key_end);
+        if bytes.get(j) != Some(&b':') {
+            return Err(parse_error("Expected ':'"));
+        }
+        let value_start = skip_ws(bytes, j + 1);
+        let value_end = skip_value(bytes, value_start, 1, max)?;
+        seen.record(key, (value_start, value_end));
+        j = skip_ws(bytes, value_end);
+        match bytes.get(j) {
+            Some(b',') => j = skip_ws(bytes, j + 1),
+            Some(b'}') => return Ok((j + 1, seen)),
+            _ => return Err(parse_error("Expected ',' or '}'")),
+        }
+    }
+}
+
+fn frame_object(text: &str, seen: Seen) -> Result<Envelope<'_>, FrameError> {
+    let bytes = text.as_bytes();
+    let duplicate = seen.duplicate;
 
     // The id first, so that later errors can carry it.
     let mut id = None;
@@ -419,6 +461,28 @@ pub fn count_members(object: &str, key: &str) -> usize {
     n
 }
 
+/// Whether the JSON object text `object` has any of `keys` (compared after
+/// unescaping) more than once: one pass over the members, whatever the
+/// number of keys (at most 64; further keys are not checked). Used to refuse
+/// duplicates inside `params` that the server interprets.
+pub fn has_duplicate_member(object: &str, keys: &[&str]) -> bool {
+    let start = skip_ws(object.as_bytes(), 0);
+    if object.as_bytes().get(start) != Some(&b'{') {
+        return false;
+    }
+    // Bit i: keys[i] seen once.
+    let mut seen = 0u64;
+    let mut duplicate = false;
+    for_each_member(object, start, |k, _| {
+        if let Some(i) = keys.iter().take(64).position(|want| escaped_eq(k, want)) {
+            let bit = 1u64 << i;
+            duplicate |= seen & bit != 0;
+            seen |= bit;
+        }
+    });
+    duplicate
+}
+
 /// Whether the JSON string token at `s..e` (with quotes) decodes to `want`.
 fn decoded_eq(text: &str, s: usize, e: usize, want: &str) -> bool {
     if text.as_bytes().get(s) != Some(&b'"') || e < s + 2 {
@@ -433,6 +497,10 @@ fn decoded_eq(text: &str, s: usize, e: usize, want: &str) -> bool {
 /// Compare escaped JSON string contents with a plain string, without
 /// allocating.
 pub fn escaped_eq(raw: &str, want: &str) -> bool {
+    // Almost every key and method arrives without escapes.
+    if !raw.as_bytes().contains(&b'\\') {
+        return raw == want;
+    }
     let mut rest = want;
     let mut ok = true;
     let complete = for_each_fragment(raw, |frag| {

@@ -187,6 +187,13 @@ impl McpServer {
             }
         }
         let message = match outcome {
+            Ok(Dispatch::Tool(r)) if notes.is_empty() => {
+                let body = super::methods::tool_response_body(id, &r);
+                return McpOutcome::Response(Response::json(200, body));
+            }
+            Ok(Dispatch::Tool(r)) => {
+                json!({"jsonrpc": "2.0", "id": id_json(id), "result": r.to_json()})
+            }
             Ok(Dispatch::Result(r)) => json!({"jsonrpc": "2.0", "id": id_json(id), "result": r}),
             Ok(Dispatch::InsufficientScope(required)) => {
                 return McpOutcome::InsufficientScope { required };

@@ -3,14 +3,15 @@
 //! [`McpError`]; the eras add their envelopes.
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 use super::context::{Context, McpError};
 use super::features::{CallToolResult, InputRequired};
-use super::jsonrpc::ErrorCode;
+use super::jsonrpc::{ErrorCode, RequestId};
 use super::schema;
 use super::server::McpServer;
 use super::{ProtocolVersion, ScopeChallenge};
@@ -20,6 +21,10 @@ use super::{ProtocolVersion, ScopeChallenge};
 pub(crate) enum Dispatch {
     /// A result object.
     Result(Map<String, Value>),
+    /// A `tools/call` result, kept as it is so that the 2025 era can write
+    /// it straight into the response body ([`tool_response_body`]) instead
+    /// of building a map first.
+    Tool(CallToolResult),
     /// A tool needs scopes the caller lacks (HTTP 403 challenge).
     InsufficientScope(Vec<String>),
     /// No such method.
@@ -28,6 +33,52 @@ pub(crate) enum Dispatch {
 
 /// Longest name or URI echoed back in an error message.
 const ECHO_MAX: usize = 128;
+
+/// The JSON-RPC response carrying a `tools/call` result, encoded in one pass
+/// from the result (no intermediate `Value` maps), byte for byte what
+/// encoding `{"jsonrpc", "id", "result": result.to_json()}` as a
+/// `serde_json::Value` gives: members in the same (sorted) order.
+pub(crate) fn tool_response_body(id: &RequestId, result: &CallToolResult) -> Vec<u8> {
+    struct Body<'a>(&'a CallToolResult);
+    impl Serialize for Body<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let r = self.0;
+            let n = 2 + usize::from(r.meta.is_some()) + usize::from(r.structured_content.is_some());
+            let mut m = s.serialize_map(Some(n))?;
+            if let Some(meta) = &r.meta {
+                m.serialize_entry("_meta", meta)?;
+            }
+            m.serialize_entry("content", &r.content)?;
+            m.serialize_entry("isError", &r.is_error)?;
+            if let Some(structured) = &r.structured_content {
+                m.serialize_entry("structuredContent", structured)?;
+            }
+            m.end()
+        }
+    }
+    struct Id<'a>(&'a RequestId);
+    impl Serialize for Id<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match self.0 {
+                RequestId::Number(n) => s.serialize_i64(*n),
+                RequestId::String(t) => s.serialize_str(t),
+            }
+        }
+    }
+    struct Response<'a>(&'a RequestId, &'a CallToolResult);
+    impl Serialize for Response<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut m = s.serialize_map(Some(3))?;
+            m.serialize_entry("id", &Id(self.0))?;
+            m.serialize_entry("jsonrpc", "2.0")?;
+            m.serialize_entry("result", &Body(self.1))?;
+            m.end()
+        }
+    }
+    // Serializing into a Vec only fails for non-string map keys, which a
+    // `serde_json::Map` cannot hold.
+    serde_json::to_vec(&Response(id, result)).unwrap_or_default()
+}
 
 fn echo(s: &str) -> String {
     s.chars().take(ECHO_MAX).collect()
@@ -164,43 +215,55 @@ impl McpServer {
                 return Ok(self.scope_challenge(&tool.required_scopes));
             }
         }
+        // One copy of the arguments: validated, then handed to the handler.
         let arguments = match params.get("arguments") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(a)) => a.clone(),
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(a @ Value::Object(_)) => a.clone(),
             Some(_) => return Err(McpError::invalid_params("Tool arguments must be an object")),
         };
         let depth = self.config.limits.max_schema_depth;
-        if let Err(e) =
-            schema::validate(&tool.input_schema, &Value::Object(arguments.clone()), depth)
-        {
+        let checked = schema::validate_compiled(
+            &entry.input_validator,
+            &tool.input_schema,
+            &arguments,
+            depth,
+        );
+        if let Err(e) = checked {
             let msg = format!("Invalid arguments for tool {}: {e}", echo(name));
             // Up to 2025-06-18 invalid arguments are a protocol error; from
             // 2025-11-25 on they are a tool execution error the model can
             // correct.
             return if ctx.protocol_version >= ProtocolVersion::V2025_11_25 {
-                Ok(Dispatch::Result(CallToolResult::error(msg).to_json()))
+                Ok(Dispatch::Tool(CallToolResult::error(msg)))
             } else {
                 Err(McpError::invalid_params(msg))
             };
         }
+        let Value::Object(arguments) = arguments else {
+            return Err(McpError::internal());
+        };
         let mut result = entry.handler.call(ctx, arguments).await?;
         if let Some(input) = &result.input_required {
             return input_required(input, ctx).map(Dispatch::Result);
         }
-        if let (Some(out_schema), false) = (&tool.output_schema, result.is_error) {
+        if let (Some(out_schema), Some(compiled), false) = (
+            &tool.output_schema,
+            &entry.output_validator,
+            result.is_error,
+        ) {
             let Some(structured) = &result.structured_content else {
                 return Err(McpError::internal());
             };
-            if schema::validate(out_schema, structured, depth).is_err() {
+            if schema::validate_compiled(compiled, out_schema, structured, depth).is_err() {
                 return Err(McpError::internal());
             }
         }
         if let (Some(s), true) = (&result.structured_content, result.content.is_empty()) {
-            result
-                .content
-                .push(json!({"type": "text", "text": s.to_string()}));
+            result.content.push(
+                json!({"type": "text", "text": serde_json::to_string(s).unwrap_or_default()}),
+            );
         }
-        Ok(Dispatch::Result(result.to_json()))
+        Ok(Dispatch::Tool(result))
     }
 
     fn scope_challenge(&self, required: &[String]) -> Dispatch {
@@ -223,7 +286,7 @@ impl McpServer {
                 );
                 let r =
                     CallToolResult::error("Additional authorization is required").with_meta(meta);
-                Dispatch::Result(r.to_json())
+                Dispatch::Tool(r)
             }
         }
     }
@@ -340,5 +403,43 @@ impl McpServer {
             json!({"values": values, "total": total, "hasMore": total > 100}),
         );
         Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    /// The one-pass encoding is byte for byte the `Value` encoding it
+    /// replaces, for every shape a tool result takes.
+    #[test]
+    fn tool_response_body_matches_the_value_encoding() {
+        let mut meta = Map::new();
+        meta.insert("openai/x".into(), json!({"b": 1, "a": [true, null]}));
+        let results = [
+            CallToolResult::text("hello \"quoted\" \u{1F600} \n"),
+            CallToolResult::error("bad"),
+            CallToolResult::structured(json!({"sub": "u", "scopes": ["a", "b"], "exp": 1})),
+            CallToolResult::text("t").with_meta(meta),
+            CallToolResult::default(),
+        ];
+        let ids = [
+            RequestId::Number(-7),
+            RequestId::Number(i64::MAX),
+            RequestId::String(heapless::String::try_from("a\"b\\c/\u{7}").unwrap_or_default()),
+        ];
+        for r in &results {
+            for id in &ids {
+                let expected = json!({
+                    "jsonrpc": "2.0",
+                    "id": super::super::server::id_json(id),
+                    "result": r.to_json(),
+                })
+                .to_string();
+                let got = tool_response_body(id, r);
+                assert_eq!(core::str::from_utf8(&got).ok(), Some(expected.as_str()));
+            }
+        }
     }
 }

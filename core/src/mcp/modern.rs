@@ -306,6 +306,10 @@ impl McpServer {
         notes.append(&mut ctx.notifications);
         let entropy = Entropy { bytes: None };
         let message = match outcome {
+            Ok(Dispatch::Tool(t)) => {
+                let r = self.decorate(&env.method, t.to_json(), principal.is_some());
+                json!({"jsonrpc": "2.0", "id": super::server::id_json(&rid), "result": r})
+            }
             Ok(Dispatch::Result(r)) => {
                 let r = self.decorate(&env.method, r, principal.is_some());
                 json!({"jsonrpc": "2.0", "id": super::server::id_json(&rid), "result": r})

@@ -14,6 +14,7 @@ use super::context::{Context, McpError};
 use super::features::{
     CallToolResult, GetPromptResult, Prompt, Resource, ResourceContents, ResourceTemplate, Tool,
 };
+use super::schema::CompiledSchema;
 
 /// A boxed, `Send` future: what every handler returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -147,6 +148,11 @@ pub(crate) struct ToolEntry {
     pub(crate) handler: Box<dyn ToolHandler>,
     /// `x-mcp-header` annotations of the input schema.
     pub(crate) param_headers: Vec<super::params::ParamHeader>,
+    /// The input schema, compiled once here rather than walked by keyword
+    /// name on every call.
+    pub(crate) input_validator: CompiledSchema,
+    /// The output schema, compiled likewise.
+    pub(crate) output_validator: Option<CompiledSchema>,
 }
 pub(crate) struct ResourceEntry {
     pub(crate) resource: Resource,
@@ -223,10 +229,14 @@ impl Registry {
         let Ok(param_headers) = super::params::param_headers(&tool.input_schema) else {
             return Err(RegistryError::InvalidSchema(tool.name));
         };
+        let input_validator = CompiledSchema::compile(&tool.input_schema);
+        let output_validator = tool.output_schema.as_ref().map(CompiledSchema::compile);
         self.tools.push(ToolEntry {
             tool,
             handler: Box::new(handler),
             param_headers,
+            input_validator,
+            output_validator,
         });
         Ok(self)
     }

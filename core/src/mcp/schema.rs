@@ -12,8 +12,10 @@
 //! [`STEP_BUDGET`] schema applications per validation (a composition-heavy
 //! schema cannot turn into a denial of service).
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use serde_json::{Map, Value};
 
@@ -352,6 +354,441 @@ fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Schema nesting [`CompiledSchema::compile`] follows; validations allowed
+/// deeper than this (`max_depth >= COMPILED_DEPTH`) use [`validate`].
+pub const COMPILED_DEPTH: usize = 128;
+
+/// A schema compiled once (when a tool is registered) into a tree whose
+/// keywords are fields, so that a validation looks nothing up by name.
+///
+/// It validates exactly as [`validate`] does on the schema it came from:
+/// same checks in the same order, same error paths and messages, and the
+/// same depth and [`STEP_BUDGET`] accounting (every schema application of
+/// [`validate`] is one here). A `$ref` is resolved at compile time, each
+/// target once, so recursive schemas compile to a cyclic graph that the
+/// depth bound stops as before.
+#[derive(Debug, Clone)]
+pub struct CompiledSchema {
+    /// `nodes[0]` is the root.
+    nodes: Vec<Node>,
+}
+
+type NodeId = usize;
+
+#[derive(Debug, Clone)]
+enum Node {
+    True,
+    False,
+    /// Neither a boolean nor an object: fails when applied.
+    Invalid,
+    /// Nested deeper than [`COMPILED_DEPTH`]: only reachable when
+    /// `max_depth >= COMPILED_DEPTH`, which [`validate_compiled`] routes to
+    /// [`validate`].
+    TooDeep,
+    Keywords(Box<Keywords>),
+}
+
+/// `type` as a set of instance kinds.
+const OBJECT: u8 = 1;
+const ARRAY: u8 = 2;
+const STRING: u8 = 4;
+const BOOLEAN: u8 = 8;
+const NULL: u8 = 16;
+const NUMBER: u8 = 32;
+const INTEGER: u8 = 64;
+
+#[derive(Debug, Clone, Default)]
+struct Keywords {
+    /// `$ref`: `Some(None)` when it does not resolve.
+    reference: Option<Option<NodeId>>,
+    /// Allowed kinds and the message when the instance is none of them.
+    types: Option<(u8, &'static str)>,
+    enumeration: Option<Vec<Value>>,
+    constant: Option<Value>,
+    all_of: Option<Vec<NodeId>>,
+    any_of: Option<Vec<NodeId>>,
+    one_of: Option<Vec<NodeId>>,
+    not: Option<NodeId>,
+    /// `required` names (when `required` is an array).
+    required: Option<Vec<String>>,
+    /// `properties` (when it is an object).
+    properties: Option<alloc::collections::BTreeMap<String, NodeId>>,
+    additional: Option<Additional>,
+    items: Option<NodeId>,
+    min_items: Option<u64>,
+    max_items: Option<u64>,
+    min_length: Option<u64>,
+    max_length: Option<u64>,
+    minimum: Option<f64>,
+    maximum: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+enum Additional {
+    /// `additionalProperties: false`.
+    Forbidden,
+    Schema(NodeId),
+}
+
+fn kind_bits(t: &str) -> u8 {
+    match t {
+        "object" => OBJECT,
+        "array" => ARRAY,
+        "string" => STRING,
+        "boolean" => BOOLEAN,
+        "null" => NULL,
+        "number" => NUMBER,
+        "integer" => INTEGER,
+        _ => 0,
+    }
+}
+
+/// The kinds `v` is an instance of (`integer` as [`type_matches`] says).
+fn instance_bits(v: &Value) -> u8 {
+    match v {
+        Value::Object(_) => OBJECT,
+        Value::Array(_) => ARRAY,
+        Value::String(_) => STRING,
+        Value::Bool(_) => BOOLEAN,
+        Value::Null => NULL,
+        Value::Number(_) if type_matches("integer", v) => NUMBER | INTEGER,
+        Value::Number(_) => NUMBER,
+    }
+}
+
+struct Compiler<'s> {
+    root: &'s Value,
+    nodes: Vec<Node>,
+    /// `$ref` targets already compiled, by reference text.
+    targets: Vec<(&'s str, NodeId)>,
+}
+
+impl<'s> Compiler<'s> {
+    fn compile(&mut self, schema: &'s Value, nesting: usize) -> NodeId {
+        let id = self.nodes.len();
+        self.nodes.push(Node::Invalid);
+        let node = match schema {
+            _ if nesting > COMPILED_DEPTH => Node::TooDeep,
+            Value::Bool(true) => Node::True,
+            Value::Bool(false) => Node::False,
+            Value::Object(s) => Node::Keywords(Box::new(self.keywords(s, nesting))),
+            _ => Node::Invalid,
+        };
+        if let Some(slot) = self.nodes.get_mut(id) {
+            *slot = node;
+        }
+        id
+    }
+
+    fn list(
+        &mut self,
+        s: &'s Map<String, Value>,
+        key: &str,
+        nesting: usize,
+    ) -> Option<Vec<NodeId>> {
+        match s.get(key) {
+            Some(Value::Array(subs)) => Some(
+                subs.iter()
+                    .map(|sub| self.compile(sub, nesting + 1))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    fn reference(&mut self, r: &'s str) -> Option<NodeId> {
+        if let Some(&(_, id)) = self.targets.iter().find(|(t, _)| *t == r) {
+            return Some(id);
+        }
+        let target = resolve(self.root, r)?;
+        // Registered before compiling, so a cycle refers back to it.
+        let id = self.nodes.len();
+        self.targets.push((r, id));
+        // The target is applied one level below the `$ref` site, and at
+        // least at depth 1: its own nesting starts there.
+        self.compile(target, 1);
+        Some(id)
+    }
+
+    fn keywords(&mut self, s: &'s Map<String, Value>, nesting: usize) -> Keywords {
+        let deeper = nesting + 1;
+        Keywords {
+            reference: s
+                .get("$ref")
+                .and_then(Value::as_str)
+                .map(|r| self.reference(r)),
+            types: match s.get("type") {
+                Some(t @ Value::String(name)) => Some((kind_bits(name), type_message(t))),
+                Some(t @ Value::Array(names)) => Some((
+                    names
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .fold(0, |m, n| m | kind_bits(n)),
+                    type_message(t),
+                )),
+                _ => None,
+            },
+            enumeration: match s.get("enum") {
+                Some(Value::Array(options)) => Some(options.clone()),
+                _ => None,
+            },
+            constant: s.get("const").cloned(),
+            all_of: self.list(s, "allOf", nesting),
+            any_of: self.list(s, "anyOf", nesting),
+            one_of: self.list(s, "oneOf", nesting),
+            not: s.get("not").map(|n| self.compile(n, deeper)),
+            required: match s.get("required") {
+                Some(Value::Array(names)) => Some(
+                    names
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect(),
+                ),
+                _ => None,
+            },
+            properties: s.get("properties").and_then(Value::as_object).map(|p| {
+                p.iter()
+                    .map(|(k, v)| (k.clone(), self.compile(v, deeper)))
+                    .collect()
+            }),
+            additional: s.get("additionalProperties").map(|a| {
+                if a == &Value::Bool(false) {
+                    Additional::Forbidden
+                } else {
+                    Additional::Schema(self.compile(a, deeper))
+                }
+            }),
+            items: s.get("items").map(|i| self.compile(i, deeper)),
+            min_items: s.get("minItems").and_then(Value::as_u64),
+            max_items: s.get("maxItems").and_then(Value::as_u64),
+            min_length: s.get("minLength").and_then(Value::as_u64),
+            max_length: s.get("maxLength").and_then(Value::as_u64),
+            minimum: s.get("minimum").and_then(Value::as_f64),
+            maximum: s.get("maximum").and_then(Value::as_f64),
+        }
+    }
+}
+
+impl CompiledSchema {
+    /// Compile `schema` (its `$ref`s resolve in itself).
+    pub fn compile(schema: &Value) -> CompiledSchema {
+        let mut c = Compiler {
+            root: schema,
+            nodes: Vec::new(),
+            targets: Vec::new(),
+        };
+        c.compile(schema, 0);
+        CompiledSchema { nodes: c.nodes }
+    }
+}
+
+/// Validate `instance` against `compiled`, the compiled form of `schema`:
+/// the same answer as `validate(schema, instance, max_depth)`.
+pub fn validate_compiled(
+    compiled: &CompiledSchema,
+    schema: &Value,
+    instance: &Value,
+    max_depth: usize,
+) -> Result<(), SchemaError> {
+    if max_depth >= COMPILED_DEPTH {
+        return validate(schema, instance, max_depth);
+    }
+    let mut v = CompiledValidator {
+        nodes: &compiled.nodes,
+        steps: 0,
+        max_depth,
+    };
+    let mut path = String::new();
+    v.check(0, instance, &mut path, 0)
+}
+
+struct CompiledValidator<'c> {
+    nodes: &'c [Node],
+    steps: usize,
+    max_depth: usize,
+}
+
+impl CompiledValidator<'_> {
+    fn check(
+        &mut self,
+        node: NodeId,
+        inst: &Value,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<(), SchemaError> {
+        self.steps += 1;
+        if depth > self.max_depth || self.steps > STEP_BUDGET {
+            return Err(err(path, "schema too complex to validate"));
+        }
+        let s = match self.nodes.get(node) {
+            Some(Node::True) => return Ok(()),
+            Some(Node::False) => return Err(err(path, "no value is allowed here")),
+            Some(Node::Keywords(s)) => s,
+            Some(Node::TooDeep) => return Err(err(path, "schema too complex to validate")),
+            Some(Node::Invalid) | None => return Err(err(path, "invalid schema")),
+        };
+        match s.reference {
+            Some(Some(target)) => self.check(target, inst, path, depth + 1)?,
+            Some(None) => return Err(err(path, "unresolvable $ref")),
+            None => {}
+        }
+        if let Some((kinds, message)) = s.types
+            && kinds & instance_bits(inst) == 0
+        {
+            return Err(err(path, message));
+        }
+        if let Some(options) = &s.enumeration
+            && !options.iter().any(|o| json_eq(o, inst))
+        {
+            return Err(err(path, "value is not one of the allowed values"));
+        }
+        if let Some(c) = &s.constant
+            && !json_eq(c, inst)
+        {
+            return Err(err(path, "value is not the required constant"));
+        }
+        self.check_composition(s, inst, path, depth)?;
+        match inst {
+            Value::Object(obj) => self.check_object(s, obj, path, depth)?,
+            Value::Array(items) => {
+                let n = items.len() as u64;
+                if s.min_items.is_some_and(|m| n < m) {
+                    return Err(err(path, "too few items"));
+                }
+                if s.max_items.is_some_and(|m| n > m) {
+                    return Err(err(path, "too many items"));
+                }
+                if let Some(item_schema) = s.items {
+                    for (i, item) in items.iter().enumerate() {
+                        let len = path.len();
+                        let _ = core::fmt::Write::write_fmt(path, format_args!("/{i}"));
+                        self.check(item_schema, item, path, depth + 1)?;
+                        path.truncate(len);
+                    }
+                }
+            }
+            Value::String(text) => {
+                if s.min_length.is_some() || s.max_length.is_some() {
+                    let n = text.chars().count() as u64;
+                    if s.min_length.is_some_and(|m| n < m) {
+                        return Err(err(path, "string too short"));
+                    }
+                    if s.max_length.is_some_and(|m| n > m) {
+                        return Err(err(path, "string too long"));
+                    }
+                }
+            }
+            Value::Number(n) => {
+                let x = n.as_f64().unwrap_or(0.0);
+                if s.minimum.is_some_and(|m| x < m) {
+                    return Err(err(path, "number below minimum"));
+                }
+                if s.maximum.is_some_and(|m| x > m) {
+                    return Err(err(path, "number above maximum"));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn check_composition(
+        &mut self,
+        s: &Keywords,
+        inst: &Value,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<(), SchemaError> {
+        for &sub in s.all_of.iter().flatten() {
+            self.check(sub, inst, path, depth + 1)?;
+        }
+        if let Some(any) = &s.any_of {
+            let mut ok = false;
+            for &sub in any {
+                if self.probe(sub, inst, path, depth)? {
+                    ok = true;
+                    break;
+                }
+            }
+            if !ok {
+                return Err(err(path, "value matches none of the allowed shapes"));
+            }
+        }
+        if let Some(one) = &s.one_of {
+            let mut n = 0;
+            for &sub in one {
+                if self.probe(sub, inst, path, depth)? {
+                    n += 1;
+                }
+            }
+            if n != 1 {
+                return Err(err(path, "value must match exactly one allowed shape"));
+            }
+        }
+        if let Some(not) = s.not
+            && self.probe(not, inst, path, depth)?
+        {
+            return Err(err(path, "value matches a forbidden shape"));
+        }
+        Ok(())
+    }
+
+    /// Whether `inst` validates against `sub`; budget exhaustion propagates.
+    fn probe(
+        &mut self,
+        sub: NodeId,
+        inst: &Value,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<bool, SchemaError> {
+        let len = path.len();
+        let r = self.check(sub, inst, path, depth + 1);
+        path.truncate(len);
+        match r {
+            Ok(()) => Ok(true),
+            Err(e) if e.message == "schema too complex to validate" => Err(e),
+            Err(_) => Ok(false),
+        }
+    }
+
+    fn check_object(
+        &mut self,
+        s: &Keywords,
+        obj: &Map<String, Value>,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<(), SchemaError> {
+        for name in s.required.iter().flatten() {
+            if !obj.contains_key(name) {
+                let len = path.len();
+                push_pointer(path, name);
+                let e = err(path, "required property is missing");
+                path.truncate(len);
+                return Err(e);
+            }
+        }
+        for (k, v) in obj {
+            let len = path.len();
+            push_pointer(path, k);
+            match s.properties.as_ref().and_then(|p| p.get(k)) {
+                Some(&ps) => self.check(ps, v, path, depth + 1)?,
+                None => match s.additional {
+                    Some(Additional::Forbidden) => {
+                        let e = err(path, "property is not allowed");
+                        path.truncate(len);
+                        return Err(e);
+                    }
+                    Some(Additional::Schema(a)) => self.check(a, v, path, depth + 1)?,
+                    None => {}
+                },
+            }
+            path.truncate(len);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,5 +830,151 @@ mod tests {
         // Self-referential schemas stop at the depth bound.
         let looped = json!({"$ref": "#"});
         assert!(validate(&looped, &json!(1), 8).is_err());
+    }
+
+    /// The compiled validator answers exactly as the interpreting one
+    /// (result, error path and message) on random schemas (every supported
+    /// keyword, local `$ref`s including cycles and dangling ones, invalid
+    /// sub-schemas) and random instances, at several depth bounds.
+    mod compiled_agrees {
+        extern crate std;
+
+        use super::*;
+        use alloc::vec;
+        use proptest::prelude::*;
+
+        fn instance() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                (-3i64..4).prop_map(Value::from),
+                prop_oneof![Just(0.5), Just(1.0), Just(-2.5), Just(3.0)].prop_map(Value::from),
+                prop_oneof![Just(""), Just("a"), Just("ab"), Just("é~/"), Just("abc")]
+                    .prop_map(|t| Value::String(t.into())),
+            ];
+            leaf.prop_recursive(3, 24, 3, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map(
+                        prop_oneof![Just("a"), Just("b"), Just("c/d")].prop_map(String::from),
+                        inner,
+                        0..3
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn type_name() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just("object"),
+                Just("array"),
+                Just("string"),
+                Just("boolean"),
+                Just("null"),
+                Just("number"),
+                Just("integer"),
+                Just("nonsense"),
+            ]
+            .prop_map(|t| Value::String(t.into()))
+        }
+
+        fn schema() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                any::<bool>().prop_map(Value::Bool),
+                Just(Value::from(3)),
+                Just(json!({})),
+                type_name().prop_map(|t| json!({"type": t})),
+                prop_oneof![
+                    Just("#"),
+                    Just("#/$defs/x"),
+                    Just("#/$defs/missing"),
+                    Just("#/properties/a"),
+                    Just("https://elsewhere/x"),
+                ]
+                .prop_map(|r| json!({"$ref": r})),
+            ];
+            leaf.prop_recursive(4, 32, 4, |inner| {
+                let keyword = prop_oneof![
+                    prop_oneof![
+                        type_name(),
+                        prop::collection::vec(type_name(), 0..3).prop_map(Value::Array),
+                        Just(Value::from(1)),
+                    ]
+                    .prop_map(|t| ("type", t)),
+                    prop::collection::vec(instance(), 0..3).prop_map(|e| ("enum", Value::Array(e))),
+                    instance().prop_map(|c| ("const", c)),
+                    prop::collection::btree_map(
+                        prop_oneof![Just("a"), Just("b"), Just("c/d")].prop_map(String::from),
+                        inner.clone(),
+                        0..3
+                    )
+                    .prop_map(|m| ("properties", Value::Object(m.into_iter().collect()))),
+                    prop::collection::vec(
+                        prop_oneof![Just(json!("a")), Just(json!("b")), Just(json!(1))],
+                        0..3
+                    )
+                    .prop_map(|r| ("required", Value::Array(r))),
+                    inner.clone().prop_map(|a| ("additionalProperties", a)),
+                    inner.clone().prop_map(|i| ("items", i)),
+                    (0u64..3).prop_map(|n| ("minItems", Value::from(n))),
+                    (0u64..3).prop_map(|n| ("maxItems", Value::from(n))),
+                    (0u64..3).prop_map(|n| ("minLength", Value::from(n))),
+                    (0u64..3).prop_map(|n| ("maxLength", Value::from(n))),
+                    (-2i64..3).prop_map(|n| ("minimum", Value::from(n))),
+                    prop_oneof![Just(Value::from(0.5)), Just(Value::from(2))]
+                        .prop_map(|n| ("maximum", n)),
+                    prop::collection::vec(inner.clone(), 0..3)
+                        .prop_map(|v| ("allOf", Value::Array(v))),
+                    prop::collection::vec(inner.clone(), 0..3)
+                        .prop_map(|v| ("anyOf", Value::Array(v))),
+                    prop::collection::vec(inner.clone(), 0..3)
+                        .prop_map(|v| ("oneOf", Value::Array(v))),
+                    inner.clone().prop_map(|n| ("not", n)),
+                    inner.clone().prop_map(|d| ("$defs", json!({ "x": d }))),
+                ];
+                prop::collection::vec(keyword, 0..5).prop_map(|kws| {
+                    Value::Object(kws.into_iter().map(|(k, v)| (String::from(k), v)).collect())
+                })
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+            #[test]
+            fn same_answer(schema in schema(), instances in prop::collection::vec(instance(), 1..4)) {
+                let compiled = CompiledSchema::compile(&schema);
+                for inst in &instances {
+                    for depth in [0usize, 1, 3, 8, 32, COMPILED_DEPTH] {
+                        prop_assert_eq!(
+                            validate_compiled(&compiled, &schema, inst, depth),
+                            validate(&schema, inst, depth),
+                            "schema {} instance {} depth {}", schema, inst, depth
+                        );
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn deep_schemas_agree() {
+            // Deeper than the compiled nesting: only reachable past the
+            // depth bound, where both answer "too complex".
+            let mut deep = json!({"type": "object"});
+            for _ in 0..200 {
+                deep = json!({"properties": {"a": deep}});
+            }
+            let mut inst = json!(1);
+            for _ in 0..150 {
+                inst = json!({ "a": inst });
+            }
+            let compiled = CompiledSchema::compile(&deep);
+            for depth in [8usize, 100, 127, 128, 300] {
+                assert_eq!(
+                    validate_compiled(&compiled, &deep, &inst, depth),
+                    validate(&deep, &inst, depth)
+                );
+            }
+        }
     }
 }

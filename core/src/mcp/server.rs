@@ -453,7 +453,7 @@ fn parse_params(env: &Envelope<'_>) -> Result<Option<Map<String, Value>>, WireEr
         "inputResponses",
         "requestState",
     ];
-    if KEYS.iter().any(|k| jsonrpc::count_members(raw, k) > 1) {
+    if jsonrpc::has_duplicate_member(raw, &KEYS) {
         return Err(bad("Duplicate member in params"));
     }
     let map: Map<String, Value> = serde_json::from_str(raw).map_err(|_| bad("Invalid params"))?;
@@ -478,15 +478,14 @@ fn accepts_both(accept: Option<&str>) -> bool {
         if quality_zero {
             continue;
         }
-        let m = media.to_ascii_lowercase();
-        match m.as_str() {
-            "*/*" => {
-                json = true;
-                sse = true;
-            }
-            "application/*" | "application/json" => json = true,
-            "text/*" | "text/event-stream" => sse = true,
-            _ => {}
+        let is = |want: &str| media.eq_ignore_ascii_case(want);
+        if media == "*/*" {
+            json = true;
+            sse = true;
+        } else if is("application/json") || is("application/*") {
+            json = true;
+        } else if is("text/event-stream") || is("text/*") {
+            sse = true;
         }
     }
     json && sse
