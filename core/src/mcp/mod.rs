@@ -103,6 +103,7 @@ mod context;
 mod features;
 pub mod jsonrpc;
 mod legacy;
+mod live;
 mod methods;
 mod modern;
 mod params;
@@ -112,6 +113,7 @@ mod server;
 mod session;
 pub mod sse;
 mod state;
+pub mod streams;
 
 pub use context::{Context, LogLevel, McpError};
 pub use features::{
@@ -119,14 +121,17 @@ pub use features::{
     ResourceContents, ResourceTemplate, Tool,
 };
 pub use jsonrpc::{ErrorCode, FrameLimits, RequestId};
+pub use live::{LiveCall, LiveStream};
 pub use registry::{
     BoxFuture, CompletionHandler, MIME_MCP_APP, MIME_SKYBRIDGE, PromptHandler, Registry,
     RegistryError, ResourceHandler, ToolHandler,
 };
 pub use server::McpServer;
 pub use session::{
-    MemorySessionStore, NoSessionStore, SessionError, SessionInfo, SessionStore, session_owner,
+    ClientInputs, MemorySessionStore, NoSessionStore, SessionError, SessionInfo, SessionStore,
+    session_owner,
 };
+pub use streams::{StreamError, StreamReader};
 
 /// A protocol version this server implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -212,6 +217,27 @@ pub struct McpLimits {
     /// ([`Context::seal_state`]): the replay window of an input-required
     /// retry.
     pub request_state_ttl_secs: u64,
+    /// Live SSE streams the instance holds at once, open or finished but
+    /// still resumable ([`McpConfig::live_streams`]; memory).
+    pub max_streams: usize,
+    /// Live streams one session may hold (POST streams and its standalone
+    /// `GET` stream); one more is refused with 503 unless a finished one
+    /// can go.
+    pub max_streams_per_session: usize,
+    /// Events logged per live stream for `Last-Event-ID` replay; further
+    /// notifications are dropped (the response always fits).
+    pub max_stream_events: usize,
+    /// Seconds a finished live stream stays resumable.
+    pub stream_retention_secs: u64,
+    /// Server-to-client requests (sampling, elicitation, roots) awaiting
+    /// the client's answer across the instance; one more fails the call.
+    pub max_pending_inputs: usize,
+    /// Seconds a server-to-client request waits for its answer before it
+    /// counts as refused (checked when another request is sent).
+    pub input_wait_secs: u64,
+    /// Longest a streamed call may run, waits for the client included: the
+    /// host drops the call then, and its stream ends with an error.
+    pub live_call_secs: u64,
 }
 
 impl Default for McpLimits {
@@ -226,6 +252,13 @@ impl Default for McpLimits {
             max_subscriptions: 32,
             max_subscription_uri: 2048,
             request_state_ttl_secs: 600,
+            max_streams: 4096,
+            max_streams_per_session: 16,
+            max_stream_events: 256,
+            stream_retention_secs: 300,
+            max_pending_inputs: 1024,
+            input_wait_secs: 300,
+            live_call_secs: 900,
         }
     }
 }
@@ -272,6 +305,13 @@ pub struct McpConfig {
     pub sse_retry_ms: u32,
     /// `ttlMs` of cacheable 2026-era results.
     pub cache_ttl_ms: u64,
+    /// 2025 era: answer `tools/call` with a live SSE stream
+    /// ([`McpOutcome::Stream`]), offer the standalone `GET` stream and
+    /// `Last-Event-ID` resumption, and let tools ask the client for input
+    /// (sampling, elicitation, roots) during the call. Only for hosts that
+    /// can hold a response open while the call runs (host-std); off, every
+    /// response is buffered and `GET` answers 405.
+    pub live_streams: bool,
 }
 
 impl McpConfig {
@@ -293,15 +333,20 @@ impl McpConfig {
             resource_metadata_url: None,
             sse_retry_ms: 3000,
             cache_ttl_ms: 0,
+            live_streams: false,
         }
     }
 }
 
 /// What [`McpServer::handle`] decided.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum McpOutcome {
     /// A finished response: write it.
     Response(http::Response),
+    /// A live SSE stream ([`McpConfig::live_streams`]): write the head, run
+    /// the call (if any), and write the events the reader yields until it
+    /// ends. [`McpServer::finish_buffered`] turns it into one response.
+    Stream(alloc::boxed::Box<LiveStream>),
     /// The caller lacks scopes a tool requires: answer 403 with a
     /// `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"`
     /// step-up challenge naming `required` (the router owns the challenge
@@ -318,6 +363,7 @@ impl McpOutcome {
     pub fn response(&self) -> Option<&http::Response> {
         match self {
             McpOutcome::Response(r) => Some(r),
+            McpOutcome::Stream(s) => Some(&s.response),
             McpOutcome::InsufficientScope { .. } => None,
         }
     }

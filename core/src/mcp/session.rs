@@ -34,6 +34,57 @@ pub struct SessionInfo {
     /// Who opened the session ([`session_owner`]): requests of anyone else
     /// are answered as if the session did not exist (session hijacking).
     pub owner: Option<[u8; 32]>,
+    /// The input capabilities the client declared at `initialize`.
+    pub client_inputs: ClientInputs,
+}
+
+/// The client capabilities a server-to-client request needs, as declared
+/// at `initialize` (kept per session so a live tool call may ask only for
+/// what the client can answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClientInputs {
+    /// `capabilities.sampling` (`sampling/createMessage`).
+    pub sampling: bool,
+    /// `capabilities.elicitation` (`elicitation/create`).
+    pub elicitation: bool,
+    /// `capabilities.roots` (`roots/list`).
+    pub roots: bool,
+}
+
+impl ClientInputs {
+    /// What `capabilities` (the `initialize` member) declares.
+    pub fn declared(capabilities: Option<&serde_json::Value>) -> ClientInputs {
+        let has = |k: &str| {
+            capabilities
+                .and_then(|c| c.get(k))
+                .is_some_and(|v| v.is_object())
+        };
+        ClientInputs {
+            sampling: has("sampling"),
+            elicitation: has("elicitation"),
+            roots: has("roots"),
+        }
+    }
+
+    /// Whether nothing was declared.
+    pub fn is_empty(&self) -> bool {
+        !(self.sampling || self.elicitation || self.roots)
+    }
+
+    /// The declaration as a capabilities object (`{"sampling": {}, …}`).
+    pub(crate) fn to_json(self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        for (on, k) in [
+            (self.sampling, "sampling"),
+            (self.elicitation, "elicitation"),
+            (self.roots, "roots"),
+        ] {
+            if on {
+                m.insert(k.into(), serde_json::Value::Object(serde_json::Map::new()));
+            }
+        }
+        serde_json::Value::Object(m)
+    }
 }
 
 /// The owner fingerprint of a session: SHA-256 over the principal's subject
@@ -90,6 +141,17 @@ pub trait SessionStore: Send + Sync {
         id: &'a str,
         level: LogLevel,
     ) -> BoxFuture<'a, Result<(), SessionError>>;
+    /// Record the input capabilities the client declared at `initialize`
+    /// (a store that cannot keep them leaves the session without any, so
+    /// live tool calls ask the client nothing).
+    fn set_client_inputs<'a>(
+        &'a self,
+        id: &'a str,
+        inputs: ClientInputs,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        let _ = (id, inputs);
+        Box::pin(ready(Err(SessionError::Unknown)))
+    }
     /// Record `resources/subscribe` of `uri`: idempotent; [`SessionError::Full`]
     /// when the session already holds `max` other subscriptions.
     fn subscribe<'a>(
@@ -283,6 +345,7 @@ impl SessionStore for MemorySessionStore {
                     initialized: false,
                     log_level: None,
                     owner,
+                    client_inputs: ClientInputs::default(),
                 },
                 last_seen: now,
                 subscriptions: Vec::new(),
@@ -324,6 +387,14 @@ impl SessionStore for MemorySessionStore {
         level: LogLevel,
     ) -> BoxFuture<'a, Result<(), SessionError>> {
         Box::pin(ready(self.update(id, |i| i.log_level = Some(level))))
+    }
+
+    fn set_client_inputs<'a>(
+        &'a self,
+        id: &'a str,
+        inputs: ClientInputs,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        Box::pin(ready(self.update(id, |i| i.client_inputs = inputs)))
     }
 
     fn subscribe<'a>(
