@@ -18,7 +18,7 @@ use mcpauth::server::{Handler, Limits, Reply, ServerOptions, serve};
 use mcpauth_core::http::{Request, Response};
 use mcpauth_core::mcp::{
     CallToolResult, InputRequired, McpConfig, McpLimits, McpOutcome, McpServer, MemorySessionStore,
-    NoSessionStore, Registry, SessionStore, Tool,
+    NoSessionStore, Registry, Resource, ResourceContents, SessionStore, Tool,
 };
 use serde_json::{Value, json};
 
@@ -65,6 +65,20 @@ fn registry() -> Registry {
         })
     })
     .expect("tool");
+    r.tool(Tool::new("touch", no_args.clone()), |ctx, _args| {
+        Box::pin(async move {
+            ctx.resource_updated("test://r");
+            Ok(CallToolResult::text("touched"))
+        })
+    })
+    .expect("tool");
+    r.resource(
+        Resource::new("test://r", "r", Some("text/plain")),
+        |_ctx, uri| {
+            Box::pin(async move { Ok(vec![ResourceContents::text(uri, Some("text/plain"), "r")]) })
+        },
+    )
+    .expect("resource");
     r.tool(Tool::new("poll", no_args), |ctx, _args| {
         Box::pin(async move {
             ctx.close_sse_stream();
@@ -373,4 +387,48 @@ async fn get_is_405_without_live_streams_support_in_stateless_mode() {
     let addr = start(true, McpLimits::default()).await;
     let r = send(addr, "GET", &[], "").await;
     assert_eq!(r.status(), 405);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_updates_reach_other_sessions_on_their_standalone_stream() {
+    let addr = start(false, McpLimits::default()).await;
+    let listener = initialize(addr, json!({})).await.expect("session");
+    let h = [("Mcp-Session-Id", listener.as_str())];
+    let subscribe = json!({"jsonrpc": "2.0", "id": 2, "method": "resources/subscribe",
+                           "params": {"uri": "test://r"}});
+    let r = send(addr, "POST", &h, &subscribe.to_string()).await;
+    assert_eq!(r.status(), 200);
+    let get = send(addr, "GET", &h, "").await;
+    assert_eq!(get.status(), 200);
+    let mut body = get.into_body();
+    let mut text = String::new();
+    assert!(read_until(&mut body, &mut text, |t| t.starts_with("retry: ")).await);
+
+    let changer = initialize(addr, json!({})).await.expect("session");
+    let h = [("Mcp-Session-Id", changer.as_str())];
+    let r = send(addr, "POST", &h, &call(5, "touch")).await;
+    let mut changer_body = r.into_body();
+    let mut changer_text = String::new();
+    assert!(
+        read_until(&mut changer_body, &mut changer_text, |t| t
+            .contains("touched"))
+        .await
+    );
+    // The changer did not subscribe: nothing on its own stream.
+    assert!(
+        !changer_text.contains("resources/updated"),
+        "{changer_text}"
+    );
+
+    assert!(
+        read_until(&mut body, &mut text, |t| t
+            .contains("notifications/resources/updated"))
+        .await,
+        "{text}"
+    );
+    let note = events(&text)
+        .into_iter()
+        .find_map(|(_, m)| m)
+        .expect("notification");
+    assert_eq!(note["params"]["uri"], "test://r");
 }

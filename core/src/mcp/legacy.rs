@@ -1,7 +1,7 @@
 //! The 2025 era (protocol versions 2025-03-26, 2025-06-18, 2025-11-25):
 //! `initialize`, sessions, `MCP-Protocol-Version` (absent means 2025-03-26).
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 
 use serde_json::{Map, Value, json};
 
@@ -210,6 +210,8 @@ impl McpServer {
         if let Some((sid, _)) = session {
             notes.extend(self.updated_notes(&ctx, sid).await);
         }
+        self.broadcast_updates(&ctx, session.map(|(sid, _)| sid))
+            .await;
         let message = match outcome {
             Ok(Dispatch::Result(r)) => json!({"jsonrpc": "2.0", "id": id_json(id), "result": r}),
             Ok(Dispatch::InsufficientScope(required)) => {
@@ -244,6 +246,30 @@ impl McpServer {
                 })
             })
             .collect()
+    }
+
+    /// Live streams: tell the other sessions subscribed to a URI the
+    /// handler reported changed, on their standalone `GET` streams (the
+    /// requesting session hears it with its response). At most
+    /// [`McpLimits::sessions`](super::McpLimits::sessions) per URI.
+    pub(crate) async fn broadcast_updates(&self, ctx: &Context, own: Option<&str>) {
+        if !self.config.live_streams {
+            return;
+        }
+        for uri in &ctx.updated {
+            let note = json!({
+                "jsonrpc": "2.0",
+                "method": "notifications/resources/updated",
+                "params": {"uri": uri}
+            })
+            .to_string();
+            let max = self.config.limits.sessions;
+            for sid in self.sessions.subscribers(uri, max).await {
+                if Some(sid.as_str()) != own {
+                    self.streams.push_standalone(&sid, note.clone());
+                }
+            }
+        }
     }
 
     /// Answer a `tools/call` with a live stream; the host runs the call.

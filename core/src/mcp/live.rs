@@ -167,6 +167,7 @@ impl McpServer {
                     hub.push(&stream, note.to_string(), false);
                 }
             }
+            self.broadcast_updates(&ctx, session.as_deref()).await;
             hub.push(&stream, message.to_string(), true);
             guard.done = true;
         }

@@ -168,6 +168,14 @@ pub trait SessionStore: Send + Sync {
     ) -> BoxFuture<'a, Result<(), SessionError>>;
     /// The URIs session `id` subscribed to (empty when unknown).
     fn subscriptions<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Vec<String>>;
+    /// Up to `max` sessions subscribed to `uri` (the live standalone
+    /// streams they get `notifications/resources/updated` on). A store
+    /// that cannot tell returns none: only the session whose request made
+    /// the change is told.
+    fn subscribers<'a>(&'a self, uri: &'a str, max: usize) -> BoxFuture<'a, Vec<String>> {
+        let _ = (uri, max);
+        Box::pin(ready(Vec::new()))
+    }
     /// End a session (DELETE). Returns whether it existed.
     fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool>;
     /// Track an in-flight request so `notifications/cancelled` can reach it.
@@ -433,6 +441,19 @@ impl SessionStore for MemorySessionStore {
             .update_entry(id, |e| Ok(e.subscriptions.clone()))
             .unwrap_or_default();
         Box::pin(ready(subs))
+    }
+
+    fn subscribers<'a>(&'a self, uri: &'a str, max: usize) -> BoxFuture<'a, Vec<String>> {
+        let t = self.table.lock();
+        let ids = t
+            .entries
+            .iter()
+            .filter(|e| e.subscriptions.iter().any(|u| u == uri))
+            .take(max)
+            .map(|e| e.id.clone())
+            .collect();
+        drop(t);
+        Box::pin(ready(ids))
     }
 
     fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool> {

@@ -527,3 +527,105 @@ impl Drop for StreamReader {
         self.hub.detach(&self.key, self.generation);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub(limits: McpLimits) -> Arc<StreamHub> {
+        Arc::new(StreamHub::new(limits))
+    }
+
+    fn drain(reader: &mut StreamReader) -> (String, bool) {
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        let mut text = String::new();
+        loop {
+            match reader.poll_events(&mut cx) {
+                Poll::Ready(Some(b)) => text.push_str(core::str::from_utf8(&b).unwrap_or("")),
+                Poll::Ready(None) => return (text, true),
+                Poll::Pending => return (text, false),
+            }
+        }
+    }
+
+    #[test]
+    fn event_log_is_bounded_but_the_response_always_fits() {
+        let h = hub(McpLimits {
+            max_stream_events: 2,
+            ..McpLimits::default()
+        });
+        let mut r = h
+            .open("k".into(), Some("s"), None, false, true, UnixTime(0), 5)
+            .expect("open");
+        for n in 0..3 {
+            h.push("k", alloc::format!("note{n}"), false);
+        }
+        h.push("k", "response".into(), true);
+        h.push("k", "after the end".into(), false);
+        let (text, ended) = drain(&mut r);
+        assert!(ended);
+        assert_eq!(
+            text,
+            "retry: 5\n\nid: k.0\ndata: \n\nid: k.1\ndata: note0\n\nid: k.2\ndata: note1\n\n\
+             id: k.3\ndata: response\n\n"
+        );
+    }
+
+    #[test]
+    fn resumption_checks_stream_caller_and_sequence() {
+        let h = hub(McpLimits::default());
+        let r = h
+            .open(
+                "k".into(),
+                Some("s"),
+                Some([1; 32]),
+                false,
+                true,
+                UnixTime(0),
+                5,
+            )
+            .expect("open");
+        h.push("k", "one".into(), false);
+        for (id, session, owner) in [
+            ("k.2", Some("s"), Some([1; 32])),
+            ("k.x", Some("s"), Some([1; 32])),
+            ("q.0", Some("s"), Some([1; 32])),
+            ("k.0", Some("t"), Some([1; 32])),
+            ("k.0", None, Some([1; 32])),
+            ("k.0", Some("s"), Some([2; 32])),
+        ] {
+            assert_eq!(
+                h.resume(id, session, owner, 5).err(),
+                Some(StreamError::Unknown),
+                "{id}"
+            );
+        }
+        let mut resumed = h
+            .resume("k.0", Some("s"), Some([1; 32]), 5)
+            .expect("resume");
+        // The first reader is superseded and ends.
+        let mut first = r;
+        assert_eq!(drain(&mut first), (String::new(), true));
+        assert_eq!(drain(&mut resumed).0, "retry: 5\n\nid: k.1\ndata: one\n\n");
+    }
+
+    #[test]
+    fn streams_per_session_and_instance_are_bounded() {
+        let h = hub(McpLimits {
+            max_streams: 3,
+            max_streams_per_session: 2,
+            ..McpLimits::default()
+        });
+        let open =
+            |key: &str, sid| h.open(key.into(), Some(sid), None, false, false, UnixTime(0), 5);
+        let a = open("a", "s").expect("a");
+        let _b = open("b", "s").expect("b");
+        assert_eq!(open("c", "s").err(), Some(StreamError::Full));
+        let _c = open("c", "t").expect("c");
+        assert_eq!(open("d", "u").err(), Some(StreamError::Full));
+        // A finished stream without a reader makes room.
+        h.push("a", "done".into(), true);
+        drop(a);
+        assert!(open("d", "s").is_ok());
+    }
+}
