@@ -324,9 +324,10 @@ impl Context {
     /// Report that resource `uri` changed. When this request belongs to a
     /// 2025-era session that subscribed to `uri` (`resources/subscribe`), a
     /// `notifications/resources/updated` is sent with this response, after
-    /// the handler's other notifications. Responses are buffered and no
-    /// standalone stream is offered, so no other session is told; otherwise
-    /// a no-op.
+    /// the handler's other notifications. With live streams
+    /// ([`McpConfig::live_streams`](super::McpConfig::live_streams)) every
+    /// other subscribed session is told on its standalone `GET` stream, if
+    /// it has one open; otherwise no other session is told.
     pub fn resource_updated(&mut self, uri: &str) {
         if self.updated.len() < self.max_notifications && !self.updated.iter().any(|u| u == uri) {
             self.updated.push(uri.to_string());

@@ -69,25 +69,53 @@
 //! notifications before its result (see [`sse`]). Protocol errors are always
 //! 4xx with a JSON-RPC error body whose message is fixed text, never internal
 //! detail.
+//!
+//! ## Live streams (2025 era, [`McpConfig::live_streams`])
+//! For a host that can hold a response open (host-std; devices keep
+//! buffered responses):
+//! - a `tools/call` the caller may make is answered with
+//!   [`McpOutcome::Stream`]: the host writes the head, spawns
+//!   [`McpServer::run_live`] and writes what the [`StreamReader`] yields
+//!   (retry hint, priming event from 2025-11-25 on, the tool's
+//!   notifications as they happen, its response). A client that goes away
+//!   does not cancel the call;
+//! - a tool asks the client for input exactly as in 2026-07-28: it returns
+//!   an [`InputRequired`]; the core sends each request on the stream as a
+//!   JSON-RPC request with an unguessable id, answers the client's POSTed
+//!   responses with 202, and invokes the tool again with the answers
+//!   ([`Context::input_response`]) and the `requestState`. Answers are routed
+//!   by those ids and the caller's identity through one instance-wide
+//!   table, so stateless deployments work too ([`McpServer::run_live`]);
+//! - a tool may end its stream's HTTP response mid-call
+//!   ([`Context::close_sse_stream`], SSE polling); the client resumes with
+//!   `GET` + `Last-Event-ID` and gets the events it missed, then the live
+//!   ones. An unknown, malformed or foreign `Last-Event-ID` is 400;
+//! - a session may hold one standalone `GET` stream (409 for a second
+//!   reader) that carries server messages: `notifications/resources/updated`
+//!   for its subscriptions, and what the host sends with
+//!   [`McpServer::notify_session`].
+//!
+//! Event ids are `<stream key>.<sequence>` ([`streams`]); every table is
+//! bounded by [`McpLimits`] (`max_streams`, `max_streams_per_session`,
+//! `max_stream_events`, `stream_retention_secs`, `max_pending_inputs`,
+//! `input_wait_secs`, `live_call_secs`).
 
 //! ## Not (yet) offered
-//! - A standalone `GET` stream and stream resumption (`Last-Event-ID`):
-//!   `GET` answers 405, which both eras allow. Responses are buffered, so a
-//!   handler's notifications reach the client with its result.
-//! - 2025-era server-to-client requests (sampling, elicitation, roots) and
-//!   a way for a handler to await their answers. In 2026-07-28 a tool or
-//!   prompt handler asks with an `input_required` result ([`InputRequired`])
-//!   and reads the retry's answers from its [`Context`]; a resource handler
-//!   cannot (its result is a list of contents). List change notifications
-//!   (`listChanged: false`; `subscriptions/listen` is acknowledged with an
-//!   empty filter and closed).
-//! - Live resource update delivery. 2025-era sessions may
-//!   `resources/subscribe` (capability `resources.subscribe`, a bounded table
-//!   per session), but with buffered responses and no standalone stream a
-//!   `notifications/resources/updated` ([`Context::resource_updated`])
-//!   reaches only the session whose own request made the change, with that
-//!   response. Stateless deployments hold no subscriptions and do not offer
-//!   the capability (`resources/subscribe` is -32601).
+//! - Without [`McpConfig::live_streams`]: `GET` answers 405 (both eras
+//!   allow it), responses are buffered, and 2025-era tools cannot ask the
+//!   client for input.
+//! - 2025-era input requests from `prompts/get` and `resources/read` (only a
+//!   live `tools/call` may ask). In 2026-07-28 a tool or prompt handler asks
+//!   with an `input_required` result ([`InputRequired`]); a resource handler
+//!   cannot (its result is a list of contents).
+//! - List change notifications (`listChanged: false`: registrations are
+//!   fixed at start-up; `subscriptions/listen` is acknowledged with an empty
+//!   filter and closed).
+//! - Resource subscriptions without sessions: stateless deployments hold
+//!   none and do not offer the capability (`resources/subscribe` is -32601).
+//!   Without live streams a `notifications/resources/updated`
+//!   ([`Context::resource_updated`]) reaches only the session whose own
+//!   request made the change, with that response.
 //! - Batches, even for 2025-03-26 clients (refused with -32600, as 2025-06-18
 //!   and later require).
 //! - `notifications/cancelled` reaches a running handler only for 2025-era
