@@ -1022,6 +1022,8 @@ mod mcp {
                         assert_eq!(b["jsonrpc"], "2.0");
                     }
                 }
+                // Live streams are off in this configuration.
+                McpOutcome::Stream(_) => panic!("no live stream without live_streams"),
                 McpOutcome::InsufficientScope { .. } => {}
             }
         }

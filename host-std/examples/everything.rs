@@ -7,8 +7,8 @@
 //! # prints: everything: listening on http://127.0.0.1:PORT/mcp
 //! ```
 //!
-//! **No authorization** (`Protection::DangerouslyOpen`): the suite's server
-//! mode connects without OAuth. This is the only server of the project that
+//! **No authorization** (the endpoint is called without a principal): the
+//! suite's server mode connects without OAuth. This is the only server of the project that
 //! runs open, it binds loopback only, and it is a test fixture: never deploy
 //! it. DNS rebinding is still refused (the Host and Origin allow-lists name
 //! only the loopback addresses of the bound port).
@@ -17,26 +17,25 @@
 //! audio, embedded resource, mixed content, logging, progress, error, JSON
 //! Schema 2020-12), the `test://` resources and template, the `test_*`
 //! prompts and completion, and the 2026-07-28 `input_required` tools and
-//! prompt. What the core does not offer yet (2025-era server-to-client
-//! requests such as sampling and elicitation, resumable SSE) is not faked
-//! here: those scenarios are listed with their reasons in
-//! `interop/conformance-baseline.txt`.
+//! prompt, and on live SSE streams (`McpConfig::live_streams`) the 2025-era
+//! `test_sampling` and `test_elicitation*` tools (server-to-client requests
+//! answered mid-call) and `test_reconnection` (SSE polling).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mcpauth::cors::Cors;
 use mcpauth::env::{OsRandom, now};
-use mcpauth::server::{Handler, Limits, ServerOptions, serve, shutdown_signal};
+use mcpauth::server::{Handler, Limits, Reply, ServerOptions, serve, shutdown_signal};
 use mcpauth_core::http::{Request, Response};
-use mcpauth_core::jose::KeySet;
 use mcpauth_core::mcp::{
     BoxFuture, CallToolResult, CompletionHandler, Context, ErrorCode, GetPromptResult,
-    InputRequired, LogLevel, McpConfig, McpError, McpServer, MemorySessionStore, NoSessionStore,
-    Prompt, PromptArgument, Registry, RegistryError, Resource, ResourceContents, ResourceTemplate,
-    SessionStore, Tool,
+    InputRequired, LogLevel, McpConfig, McpError, McpOutcome, McpServer, MemorySessionStore,
+    NoSessionStore, Prompt, PromptArgument, Registry, RegistryError, Resource, ResourceContents,
+    ResourceTemplate, SessionStore, Tool,
 };
-use mcpauth_core::server::{NoRevocations, Protection, ResourceServer, not_found};
+use mcpauth_core::server::not_found;
 use serde_json::{Map, Value, json};
 
 /// A 1x1 red PNG.
@@ -249,7 +248,181 @@ fn tools(r: &mut Registry) -> Result<(), RegistryError> {
             })
         },
     )?;
-    input_required_tools(r)
+    input_required_tools(r)?;
+    client_request_tools(r)
+}
+
+// 2025-era server-to-client requests (tools-call-sampling,
+// tools-call-elicitation, elicitation-sep1034-defaults,
+// elicitation-sep1330-enums): the same InputRequired a 2026-07-28 tool
+// returns; on a live stream the core sends it as a JSON-RPC request and
+// invokes the tool again with the client's answer.
+
+/// Ask for `method` under `key`, or the client's answer to it when this is
+/// the tool's second invocation; an error result when the client cannot be
+/// asked.
+fn ask_or_answer(
+    ctx: &Context,
+    key: &str,
+    method: &str,
+    params: Value,
+) -> Result<Result<Value, CallToolResult>, McpError> {
+    if let Some(answer) = ctx.input_response(key) {
+        return Ok(Ok(answer.clone()));
+    }
+    if !ctx.can_request_input(method) {
+        return Ok(Err(CallToolResult::error(format!(
+            "The client cannot answer {method} here"
+        ))));
+    }
+    Ok(Err(CallToolResult::input_required(
+        InputRequired::new().request(key, method, params),
+    )))
+}
+
+fn elicitation_summary(answer: &Value) -> String {
+    format!(
+        "action={}, content={}",
+        answer.get("action").and_then(Value::as_str).unwrap_or(""),
+        answer.get("content").cloned().unwrap_or(json!({}))
+    )
+}
+
+fn client_request_tools(r: &mut Registry) -> Result<(), RegistryError> {
+    let prompt_arg = json!({
+        "type": "object",
+        "properties": {"prompt": {"type": "string"}},
+        "required": ["prompt"]
+    });
+    r.tool(
+        Tool::new("test_sampling", prompt_arg)
+            .with_description("Asks the client's model (sampling/createMessage)."),
+        |ctx, args| {
+            Box::pin(async move {
+                let prompt = args.get("prompt").and_then(Value::as_str).unwrap_or("");
+                match ask_or_answer(ctx, "sample", "sampling/createMessage", sample(prompt, 100))? {
+                    Ok(answer) => {
+                        let text = answer
+                            .get("content")
+                            .and_then(|c| c.get("text"))
+                            .and_then(Value::as_str)
+                            .unwrap_or("");
+                        Ok(CallToolResult::text(format!("LLM response: {text}")))
+                    }
+                    Err(asked) => Ok(asked),
+                }
+            })
+        },
+    )?;
+    let message_arg = json!({
+        "type": "object",
+        "properties": {"message": {"type": "string"}},
+        "required": ["message"]
+    });
+    r.tool(
+        Tool::new("test_elicitation", message_arg)
+            .with_description("Asks the user for a username and email (elicitation/create)."),
+        |ctx, args| {
+            Box::pin(async move {
+                let message = args.get("message").and_then(Value::as_str).unwrap_or("");
+                let params = json!({
+                    "message": message,
+                    "requestedSchema": {
+                        "type": "object",
+                        "properties": {
+                            "username": {"type": "string", "description": "User's response"},
+                            "email": {"type": "string", "description": "User's email address"}
+                        },
+                        "required": ["username", "email"]
+                    }
+                });
+                Ok(
+                    match ask_or_answer(ctx, "user", "elicitation/create", params)? {
+                        Ok(a) => CallToolResult::text(format!(
+                            "User response: {}",
+                            elicitation_summary(&a)
+                        )),
+                        Err(asked) => asked,
+                    },
+                )
+            })
+        },
+    )?;
+    let schemas = [
+        (
+            "test_elicitation_sep1034_defaults",
+            "Elicits with defaults for every primitive type (SEP-1034).",
+            json!({
+                "message": "Test client default value handling - please accept with defaults",
+                "requestedSchema": {"type": "object", "properties": {
+                    "name": {"type": "string", "description": "User name", "default": "John Doe"},
+                    "age": {"type": "integer", "description": "User age", "default": 30},
+                    "score": {"type": "number", "description": "User score", "default": 95.5},
+                    "status": {"type": "string", "description": "User status",
+                               "enum": ["active", "inactive", "pending"], "default": "active"},
+                    "verified": {"type": "boolean", "description": "Verification status", "default": true}
+                }, "required": []}
+            }),
+        ),
+        (
+            "test_elicitation_sep1330_enums",
+            "Elicits with the five enum schema forms (SEP-1330).",
+            json!({
+                "message": "Pick some options",
+                "requestedSchema": {"type": "object", "properties": {
+                    "untitledSingle": {"type": "string", "enum": ["option1", "option2", "option3"]},
+                    "titledSingle": {"type": "string", "oneOf": [
+                        {"const": "value1", "title": "First Option"},
+                        {"const": "value2", "title": "Second Option"},
+                        {"const": "value3", "title": "Third Option"}]},
+                    "legacyEnum": {"type": "string", "enum": ["opt1", "opt2", "opt3"],
+                                   "enumNames": ["Option One", "Option Two", "Option Three"]},
+                    "untitledMulti": {"type": "array",
+                                      "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
+                    "titledMulti": {"type": "array", "items": {"anyOf": [
+                        {"const": "value1", "title": "First Choice"},
+                        {"const": "value2", "title": "Second Choice"},
+                        {"const": "value3", "title": "Third Choice"}]}}
+                }, "required": []}
+            }),
+        ),
+    ];
+    for (name, description, params) in schemas {
+        r.tool(
+            Tool::new(name, no_args()).with_description(description),
+            move |ctx, _args| {
+                let params = params.clone();
+                Box::pin(async move {
+                    Ok(
+                        match ask_or_answer(ctx, "form", "elicitation/create", params)? {
+                            Ok(a) => CallToolResult::text(format!(
+                                "Elicitation completed: {}",
+                                elicitation_summary(&a)
+                            )),
+                            Err(asked) => asked,
+                        },
+                    )
+                })
+            },
+        )?;
+    }
+    // server-sse-polling (SEP-1699): close the POST stream mid-call; the
+    // result follows on the GET stream the client resumes with
+    // Last-Event-ID.
+    r.tool(
+        Tool::new("test_reconnection", no_args())
+            .with_description("Closes its SSE stream mid-call, then answers."),
+        |ctx, _args| {
+            Box::pin(async move {
+                ctx.close_sse_stream();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                Ok(CallToolResult::text(
+                    "Reconnection test completed successfully",
+                ))
+            })
+        },
+    )?;
+    Ok(())
 }
 
 // input-required-result-* (2026-07-28, multi round-trip requests): tools
@@ -747,24 +920,35 @@ impl CompletionHandler for Completions {
     }
 }
 
-/// The MCP endpoint, open, behind host-std's HTTP runtime.
+/// The MCP endpoint, open (no principal), behind host-std's HTTP runtime
+/// with live SSE streams.
 struct Everything {
-    resource: ResourceServer<NoRevocations>,
-    /// Never used to verify anything (the endpoint is open); the router's
-    /// signature wants a key set.
-    keys: KeySet,
+    mcp: Arc<McpServer>,
 }
 
 impl Handler for Everything {
     async fn handle(&self, req: Request) -> Response {
-        let mut rng = OsRandom;
-        match self
-            .resource
-            .handle(&req, now(), &mut rng, &self.keys)
-            .await
-        {
-            Some(resp) => resp,
-            None => not_found(),
+        self.reply(req).await.into_whole().await
+    }
+
+    async fn reply(&self, req: Request) -> Reply {
+        if req.path != self.mcp.config().endpoint_path {
+            return Reply::Whole(not_found());
+        }
+        let Some(t) = now() else {
+            return Reply::Whole(Response::json(
+                503,
+                &br#"{"error":"temporarily_unavailable"}"#[..],
+            ));
+        };
+        match self.mcp.handle(&req, None, t, &mut OsRandom).await {
+            McpOutcome::Response(r) => Reply::Whole(r),
+            McpOutcome::Stream(live) => Reply::live(&self.mcp, live),
+            // Without authorization there are no scopes to step up to.
+            McpOutcome::InsufficientScope { .. } => Reply::Whole(Response::json(
+                403,
+                &br#"{"error":"insufficient_scope"}"#[..],
+            )),
         }
     }
 }
@@ -791,6 +975,8 @@ fn build(addr: SocketAddr, stateless: bool) -> Result<Everything, String> {
         .collect();
     // Stateless: the 2025-era mode without Mcp-Session-Id (what ChatGPT needs).
     config.stateless = stateless;
+    // Live SSE: resumable streams and server-to-client requests.
+    config.live_streams = true;
     // Without a session a client's logging/setLevel cannot be kept, so the
     // operator picks the level: everything, for the test_*logging tools.
     config.stateless_log_level = stateless.then_some(LogLevel::Debug);
@@ -808,11 +994,7 @@ fn build(addr: SocketAddr, stateless: bool) -> Result<Everything, String> {
     mcpauth_core::rand::SecureRandom::fill(&mut OsRandom, &mut state_key)
         .map_err(|_| "no randomness for the request-state key".to_string())?;
     let mcp = McpServer::new(config, registry, sessions).with_request_state_key(state_key);
-    let keys = KeySet::from_verifying_keys(Vec::new()).map_err(|e| format!("{e:?}"))?;
-    Ok(Everything {
-        resource: ResourceServer::new(mcp, Protection::DangerouslyOpen, NoRevocations),
-        keys,
-    })
+    Ok(Everything { mcp: Arc::new(mcp) })
 }
 
 fn main() -> std::process::ExitCode {

@@ -25,7 +25,7 @@ use crate::cache::{TokenCache, plain_bearer};
 use crate::env::{OsRandom, now};
 use crate::privy::{PrivyKeySource, SignIn};
 use crate::registration::RegistrationLimiter;
-use crate::server::Handler;
+use crate::server::{Handler, Reply};
 use crate::users::Users;
 
 /// The scope every MCP request needs.
@@ -70,7 +70,7 @@ pub struct App {
     oauth: Arc<AuthorizationServer<Backend, SignIn, RegistrationLimiter>>,
     /// Bounds the OAuth requests running at once on the blocking pool.
     oauth_slots: Arc<tokio::sync::Semaphore>,
-    mcp: McpServer,
+    mcp: Arc<McpServer>,
     keys: Arc<SharedKeys>,
     access_ttl: u64,
     guard: ResourceGuard,
@@ -136,6 +136,9 @@ impl App {
         mcp_config.allowed_origins = options.allowed_origins.clone();
         mcp_config.stateless = options.stateless;
         mcp_config.resource_metadata_url = Some(metadata_url);
+        // This host holds responses open: live SSE streams, resumption and
+        // server-to-client requests during tool calls.
+        mcp_config.live_streams = true;
         let sessions: Box<dyn SessionStore> = if options.stateless {
             Box::new(NoSessionStore)
         } else {
@@ -144,7 +147,7 @@ impl App {
                 mcp_config.limits.session_idle_secs,
             ))
         };
-        let mcp = McpServer::new(mcp_config, registry, sessions);
+        let mcp = Arc::new(McpServer::new(mcp_config, registry, sessions));
         let privy = options
             .privy
             .clone()
@@ -249,41 +252,54 @@ impl App {
         Ok(p)
     }
 
-    async fn mcp(&self, req: Request) -> Response {
+    async fn mcp(&self, req: Request) -> Reply {
         let now_t = now();
         // Preflights carry no credentials; the MCP server answers them.
         if req.method == Method::Options {
             let t = now_t.unwrap_or(mcpauth_core::time::UnixTime(0));
-            return match self.mcp.handle(&req, None, t, &mut OsRandom).await {
+            return Reply::Whole(match self.mcp.handle(&req, None, t, &mut OsRandom).await {
                 McpOutcome::Response(r) => r,
-                McpOutcome::InsufficientScope { .. } => Response::empty(403),
-            };
+                McpOutcome::Stream(_) | McpOutcome::InsufficientScope { .. } => {
+                    Response::empty(403)
+                }
+            });
         }
         let principal = match self.principal(&req).await {
             Ok(p) => p,
-            Err(resp) => return resp,
+            Err(resp) => return Reply::Whole(resp),
         };
         let Some(t) = now_t else {
-            return Response::json(503, &br#"{"error":"temporarily_unavailable"}"#[..]);
+            return Reply::Whole(Response::json(
+                503,
+                &br#"{"error":"temporarily_unavailable"}"#[..],
+            ));
         };
         match self
             .mcp
             .handle(&req, Some(&principal), t, &mut OsRandom)
             .await
         {
-            McpOutcome::Response(r) => r,
+            McpOutcome::Response(r) => Reply::Whole(r),
+            McpOutcome::Stream(live) => Reply::live(&self.mcp, live),
             McpOutcome::InsufficientScope { required } => {
                 let needed: Vec<&str> = required.iter().map(String::as_str).collect();
-                self.guard.insufficient_scope(&needed)
+                Reply::Whole(self.guard.insufficient_scope(&needed))
             }
         }
     }
 }
 
 impl Handler for App {
-    async fn handle(&self, req: Request) -> Response {
+    async fn reply(&self, req: Request) -> Reply {
         if req.path == MCP_PATH {
             return self.mcp(req).await;
+        }
+        Reply::Whole(self.handle(req).await)
+    }
+
+    async fn handle(&self, req: Request) -> Response {
+        if req.path == MCP_PATH {
+            return self.mcp(req).await.into_whole().await;
         }
         // The core's OAuth future is not `Send` (its `Env` holds a
         // `dyn SecureRandom + Send` that is not `Sync`), so it runs on the

@@ -9,18 +9,22 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use mcpauth_core::http::{Method, Request, Response};
+use mcpauth_core::mcp::{LiveStream, McpServer, StreamReader};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -30,6 +34,85 @@ use crate::cors::Cors;
 pub trait Handler: Send + Sync + 'static {
     /// Answer one request.
     fn handle(&self, req: Request) -> impl Future<Output = Response> + Send;
+
+    /// Answer one request, possibly with a live SSE stream (the MCP
+    /// endpoint); by default the whole response of [`Handler::handle`].
+    fn reply(&self, req: Request) -> impl Future<Output = Reply> + Send {
+        async move { Reply::Whole(self.handle(req).await) }
+    }
+}
+
+/// What a [`Handler`] answers: a whole response, or the head of a live SSE
+/// stream whose body the core produces while the call runs.
+#[derive(Debug)]
+pub enum Reply {
+    /// Status, headers and body.
+    Whole(Response),
+    /// Status and headers now; the body as the core logs events.
+    Live {
+        /// Status and headers (the body is empty).
+        head: Response,
+        /// The events.
+        body: LiveBody,
+    },
+}
+
+impl Reply {
+    /// A live MCP stream: its call (if any) runs in a spawned task, dropped
+    /// after the core's `live_call_secs` (its stream then ends with an
+    /// error response). A client that disconnects does not cancel the call
+    /// (2025-11-25: disconnection is not cancellation); it may resume.
+    pub fn live(mcp: &Arc<McpServer>, live: Box<LiveStream>) -> Reply {
+        let live = *live;
+        if let Some(call) = live.call {
+            let server = mcp.clone();
+            let limit = Duration::from_secs(mcp.config().limits.live_call_secs);
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(limit, server.run_live(call)).await;
+            });
+        }
+        Reply::Live {
+            head: live.response,
+            body: LiveBody(live.reader),
+        }
+    }
+
+    /// The whole response: a live stream is read to its end.
+    pub async fn into_whole(self) -> Response {
+        match self {
+            Reply::Whole(r) => r,
+            Reply::Live { mut head, body } => {
+                let mut bytes = Vec::new();
+                let mut body = std::pin::pin!(body);
+                while let Some(Ok(frame)) = body.frame().await {
+                    if let Ok(data) = frame.into_data() {
+                        bytes.extend_from_slice(&data);
+                    }
+                }
+                head.body = bytes;
+                head
+            }
+        }
+    }
+}
+
+/// The body of a live SSE stream: the core's events as they come. Dropped
+/// when the client goes away (the core keeps the events for a resumption).
+#[derive(Debug)]
+pub struct LiveBody(StreamReader);
+
+impl hyper::body::Body for LiveBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0
+            .poll_events(cx)
+            .map(|events| events.map(|bytes| Ok(Frame::data(Bytes::from(bytes)))))
+    }
 }
 
 /// Transport limits. Each one names the attack it bounds.
@@ -220,7 +303,7 @@ pub async fn shutdown_signal() {
     }
 }
 
-type HyperResponse = hyper::Response<Full<Bytes>>;
+type HyperResponse = hyper::Response<BoxBody<Bytes, Infallible>>;
 
 async fn answer<H: Handler>(
     shared: &Shared<H>,
@@ -232,6 +315,7 @@ async fn answer<H: Handler>(
     let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
     let method = Method::parse(req.method().as_str());
     let mut log_path = None;
+    let mut live_body = None;
     let resp = match to_core(shared, req, peer.ip()).await {
         Err((path, resp)) => {
             log_path = started.map(|_| path);
@@ -252,7 +336,13 @@ async fn answer<H: Handler>(
                 let cors = core_req
                     .header("origin")
                     .map(|o| (core_req.path.clone(), o.to_owned()));
-                let resp = shared.handler.handle(core_req).await;
+                let resp = match shared.handler.reply(core_req).await {
+                    Reply::Whole(resp) => resp,
+                    Reply::Live { head, body } => {
+                        live_body = Some(body);
+                        head
+                    }
+                };
                 match cors {
                     Some((path, origin)) => shared.cors.decorate(&path, Some(&origin), resp),
                     None => resp,
@@ -270,7 +360,7 @@ async fn answer<H: Handler>(
             "request"
         );
     }
-    to_hyper(resp)
+    to_hyper(resp, live_body)
 }
 
 fn host_error(status: u16, description: &str) -> Response {
@@ -339,8 +429,12 @@ async fn to_core<H>(
     })
 }
 
-fn to_hyper(resp: Response) -> HyperResponse {
-    let mut out = hyper::Response::new(Full::new(Bytes::from(resp.body)));
+fn to_hyper(resp: Response, live: Option<LiveBody>) -> HyperResponse {
+    let body = match live {
+        Some(live) => live.boxed(),
+        None => Full::new(Bytes::from(resp.body)).boxed(),
+    };
+    let mut out = hyper::Response::new(body);
     *out.status_mut() = hyper::StatusCode::from_u16(resp.status)
         .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let headers = out.headers_mut();

@@ -116,8 +116,11 @@ pub struct Context {
     pub request_id: RequestId,
     /// The request's `params._meta`, as received.
     pub meta: Map<String, Value>,
-    /// The 2026-era per-request `io.modelcontextprotocol/clientCapabilities`.
-    /// `None` in the 2025 era (capabilities from `initialize` are not kept).
+    /// The client's capabilities: 2026-07-28 per request
+    /// (`io.modelcontextprotocol/clientCapabilities`); 2025-era sessions
+    /// their `initialize` declaration of `sampling`, `elicitation` and
+    /// `roots` (the only ones the server acts on). `None` in a stateless
+    /// 2025-era deployment.
     pub client_capabilities: Option<Value>,
     /// 2026-07-28 retry of an input-required request: `params.inputResponses`
     /// (an object of objects, checked before the handler runs).
@@ -135,6 +138,9 @@ pub struct Context {
     /// URIs passed to [`Context::resource_updated`] (bounded like
     /// notifications); the server keeps those the session subscribed to.
     pub(crate) updated: Vec<String>,
+    /// 2025-era live call: notifications go to its stream at once, and the
+    /// tool may ask the client for input.
+    pub(crate) live: Option<super::live::LiveSink>,
 }
 
 impl Context {
@@ -164,6 +170,7 @@ impl Context {
             notifications: Vec::new(),
             max_notifications,
             updated: Vec::new(),
+            live: None,
         }
     }
 
@@ -227,9 +234,33 @@ impl Context {
 
     /// Whether an input request calling `method` (`elicitation/create`,
     /// `sampling/createMessage`, `roots/list`) may be sent: a 2026-07-28
-    /// request whose client declared the matching capability.
+    /// request whose client declared the matching capability, or a 2025-era
+    /// live `tools/call` ([`McpConfig::live_streams`](super::McpConfig::live_streams))
+    /// whose session's client declared it at `initialize` (a stateless
+    /// deployment does not know the client's capabilities: it may ask, and
+    /// a client without the capability answers with an error).
     pub fn can_request_input(&self, method: &str) -> bool {
-        self.missing_capability(method).is_none() && self.protocol_version.is_modern()
+        let known = super::features::INPUT_METHODS
+            .iter()
+            .any(|(m, _)| *m == method);
+        if self.protocol_version.is_modern() {
+            self.missing_capability(method).is_none()
+        } else {
+            known
+                && self.live.is_some()
+                && (self.client_capabilities.is_none() || self.missing_capability(method).is_none())
+        }
+    }
+
+    /// SSE polling (2025-11-25 live streams): end this call's current HTTP
+    /// response now; the call goes on, and the client fetches the rest of
+    /// its events with a `GET` carrying `Last-Event-ID`. Elsewhere a no-op.
+    pub fn close_sse_stream(&mut self) {
+        if self.protocol_version >= ProtocolVersion::V2025_11_25
+            && let Some(live) = &self.live
+        {
+            live.hub.close_connection(&live.stream);
+        }
     }
 
     /// The client capability `method` needs and this request did not
@@ -293,9 +324,10 @@ impl Context {
     /// Report that resource `uri` changed. When this request belongs to a
     /// 2025-era session that subscribed to `uri` (`resources/subscribe`), a
     /// `notifications/resources/updated` is sent with this response, after
-    /// the handler's other notifications. Responses are buffered and no
-    /// standalone stream is offered, so no other session is told; otherwise
-    /// a no-op.
+    /// the handler's other notifications. With live streams
+    /// ([`McpConfig::live_streams`](super::McpConfig::live_streams)) every
+    /// other subscribed session is told on its standalone `GET` stream, if
+    /// it has one open; otherwise no other session is told.
     pub fn resource_updated(&mut self, uri: &str) {
         if self.updated.len() < self.max_notifications && !self.updated.iter().any(|u| u == uri) {
             self.updated.push(uri.to_string());
@@ -303,7 +335,10 @@ impl Context {
     }
 
     fn push(&mut self, method: &str, params: Map<String, Value>) {
-        if self.notifications.len() < self.max_notifications {
+        if let Some(live) = &self.live {
+            let note = json!({"jsonrpc": "2.0", "method": method, "params": params});
+            live.hub.push(&live.stream, note.to_string(), false);
+        } else if self.notifications.len() < self.max_notifications {
             self.notifications
                 .push(json!({"jsonrpc": "2.0", "method": method, "params": params}));
         }

@@ -1,15 +1,18 @@
 //! The 2025 era (protocol versions 2025-03-26, 2025-06-18, 2025-11-25):
 //! `initialize`, sessions, `MCP-Protocol-Version` (absent means 2025-03-26).
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 
 use serde_json::{Map, Value, json};
 
-use super::context::{LogLevel, McpError};
+use alloc::vec::Vec;
+
+use super::context::{Context, LogLevel, McpError};
 use super::jsonrpc::{Envelope, ErrorCode, MessageKind, RequestId};
+use super::live::{LiveCall, LiveSink, LiveStream};
 use super::methods::Dispatch;
 use super::server::{Entropy, McpServer, WireError, error_response, id_json};
-use super::session::{SessionError, SessionInfo, session_owner};
+use super::session::{ClientInputs, SessionError, SessionInfo, session_owner};
 use super::{McpOutcome, ProtocolVersion};
 use crate::http::{Request, Response};
 use crate::principal::Principal;
@@ -79,7 +82,25 @@ impl McpServer {
         };
 
         match env.kind {
-            MessageKind::Response => McpOutcome::Response(Response::empty(202)),
+            MessageKind::Response => {
+                // The client's answer to an input request of a live call
+                // (routed by the random id and the caller's identity).
+                if let (true, Some(RequestId::String(rid))) = (self.config.live_streams, &id) {
+                    let answer = serde_json::from_slice::<Map<String, Value>>(&req.body)
+                        .ok()
+                        .and_then(|mut m| match (m.remove("result"), m.remove("error")) {
+                            (Some(r), None) => Some(Ok(r)),
+                            (None, Some(e)) => Some(Err(e)),
+                            _ => None,
+                        });
+                    if let Some(answer) = answer {
+                        let sid = session.map(|(sid, _)| sid);
+                        self.streams
+                            .answer(rid.as_str(), sid, session_owner(principal), answer);
+                    }
+                }
+                McpOutcome::Response(Response::empty(202))
+            }
             MessageKind::Notification => {
                 if let Some((sid, _)) = session {
                     match env.method.as_str() {
@@ -105,8 +126,10 @@ impl McpServer {
                         "Invalid Request",
                     ));
                 };
-                self.legacy_request(principal, &entropy, env, &id, &params, version, session)
-                    .await
+                self.legacy_request(
+                    principal, now, &entropy, env, &id, &params, version, session,
+                )
+                .await
             }
         }
     }
@@ -115,6 +138,7 @@ impl McpServer {
     async fn legacy_request(
         &self,
         principal: Option<&Principal>,
+        now: UnixTime,
         entropy: &Entropy,
         env: &Envelope<'_>,
         id: &RequestId,
@@ -169,6 +193,13 @@ impl McpServer {
             Some((_, s)) => s.log_level,
             None => self.config.stateless_log_level,
         };
+        if let Some((_, s)) = session {
+            ctx.client_capabilities = Some(s.client_inputs.to_json());
+        }
+        if self.config.live_streams && env.method == "tools/call" && self.tool_streams(params, &ctx)
+        {
+            return self.open_live(ctx, params, principal, now, entropy, version, session);
+        }
         let tracked = session
             .is_some_and(|(sid, _)| self.sessions.track_request(sid, id, ctx.cancellation()));
         let outcome = self.dispatch(&env.method, params, &mut ctx).await;
@@ -176,16 +207,11 @@ impl McpServer {
             self.sessions.untrack_request(sid, id);
         }
         let mut notes = core::mem::take(&mut ctx.notifications);
-        if let (false, Some((sid, _))) = (ctx.updated.is_empty(), session) {
-            let subscribed = self.sessions.subscriptions(sid).await;
-            for uri in ctx.updated.iter().filter(|u| subscribed.contains(u)) {
-                notes.push(json!({
-                    "jsonrpc": "2.0",
-                    "method": "notifications/resources/updated",
-                    "params": {"uri": uri}
-                }));
-            }
+        if let Some((sid, _)) = session {
+            notes.extend(self.updated_notes(&ctx, sid).await);
         }
+        self.broadcast_updates(&ctx, session.map(|(sid, _)| sid))
+            .await;
         let message = match outcome {
             Ok(Dispatch::Tool(r)) if notes.is_empty() => {
                 let body = super::methods::tool_response_body(id, &r);
@@ -198,6 +224,8 @@ impl McpServer {
             Ok(Dispatch::InsufficientScope(required)) => {
                 return McpOutcome::InsufficientScope { required };
             }
+            // Only live calls (which never get here) can ask the client.
+            Ok(Dispatch::Input(_)) => error_json(id, &McpError::internal()),
             Ok(Dispatch::NotFound) => error_json(
                 id,
                 &McpError::new(ErrorCode::MethodNotFound, "Method not found"),
@@ -205,6 +233,99 @@ impl McpServer {
             Err(e) => error_json(id, &e),
         };
         McpOutcome::Response(self.maybe_stream(message, notes, version, entropy, 200))
+    }
+
+    /// `notifications/resources/updated` for the URIs the handler reported
+    /// that session `sid` subscribed to.
+    pub(crate) async fn updated_notes(&self, ctx: &Context, sid: &str) -> Vec<Value> {
+        if ctx.updated.is_empty() {
+            return Vec::new();
+        }
+        let subscribed = self.sessions.subscriptions(sid).await;
+        ctx.updated
+            .iter()
+            .filter(|u| subscribed.contains(u))
+            .map(|uri| {
+                json!({
+                    "jsonrpc": "2.0",
+                    "method": "notifications/resources/updated",
+                    "params": {"uri": uri}
+                })
+            })
+            .collect()
+    }
+
+    /// Live streams: tell the other sessions subscribed to a URI the
+    /// handler reported changed, on their standalone `GET` streams (the
+    /// requesting session hears it with its response). At most
+    /// [`McpLimits::sessions`](super::McpLimits::sessions) per URI.
+    pub(crate) async fn broadcast_updates(&self, ctx: &Context, own: Option<&str>) {
+        if !self.config.live_streams {
+            return;
+        }
+        for uri in &ctx.updated {
+            let note = json!({
+                "jsonrpc": "2.0",
+                "method": "notifications/resources/updated",
+                "params": {"uri": uri}
+            })
+            .to_string();
+            let max = self.config.limits.sessions;
+            for sid in self.sessions.subscribers(uri, max).await {
+                if Some(sid.as_str()) != own {
+                    self.streams.push_standalone(&sid, note.clone());
+                }
+            }
+        }
+    }
+
+    /// Answer a `tools/call` with a live stream; the host runs the call.
+    #[allow(clippy::too_many_arguments)]
+    fn open_live(
+        &self,
+        mut ctx: Context,
+        params: &Map<String, Value>,
+        principal: Option<&Principal>,
+        now: UnixTime,
+        entropy: &Entropy,
+        version: ProtocolVersion,
+        session: Option<(&str, SessionInfo)>,
+    ) -> McpOutcome {
+        let id = ctx.request_id.clone();
+        let Some(key) = entropy.stream_key() else {
+            return unavailable(&id, "Service unavailable");
+        };
+        let sid = session.map(|(sid, _)| sid);
+        let owner = session_owner(principal);
+        let priming = version >= ProtocolVersion::V2025_11_25;
+        let reader = match self.streams.open(
+            key.clone(),
+            sid,
+            owner,
+            false,
+            priming,
+            now,
+            self.config.sse_retry_ms,
+        ) {
+            Ok(r) => r,
+            Err(_) => return unavailable(&id, "Too many open streams"),
+        };
+        ctx.live = Some(LiveSink {
+            hub: self.streams.clone(),
+            stream: key.clone(),
+        });
+        McpOutcome::Stream(alloc::boxed::Box::new(LiveStream {
+            response: sse_head(),
+            reader,
+            call: Some(LiveCall {
+                ctx,
+                params: params.clone(),
+                stream: key,
+                session: sid.map(String::from),
+                owner,
+                now,
+            }),
+        }))
     }
 
     /// Whether `resources/subscribe` is offered: sessions and resources.
@@ -310,7 +431,12 @@ impl McpServer {
             let Some(sid) = session_id(entropy) else {
                 return unavailable(&rid, "Service unavailable");
             };
+            let inputs = ClientInputs::declared(params.get("capabilities"));
             match self.sessions.create(&sid, version, owner, now).await {
+                Ok(()) if !inputs.is_empty() => {
+                    let _ = self.sessions.set_client_inputs(&sid, inputs).await;
+                    resp = resp.with_header("Mcp-Session-Id", sid);
+                }
                 Ok(()) => resp = resp.with_header("Mcp-Session-Id", sid),
                 Err(SessionError::Full | SessionError::Unknown) => {
                     return unavailable(&rid, "Too many active sessions");
@@ -321,7 +447,15 @@ impl McpServer {
     }
 }
 
-fn unavailable(id: &RequestId, msg: &'static str) -> McpOutcome {
+/// The head of a live SSE response.
+pub(crate) fn sse_head() -> Response {
+    Response::empty(200)
+        .with_header("Content-Type", "text/event-stream")
+        .with_header("Cache-Control", "no-cache")
+        .with_header("X-Accel-Buffering", "no")
+}
+
+pub(crate) fn unavailable(id: &RequestId, msg: &'static str) -> McpOutcome {
     let e = WireError::new(503, Some(id.clone()), ErrorCode::InternalError, msg);
     McpOutcome::Response(error_response(&e, false).with_header("Retry-After", "30"))
 }

@@ -29,6 +29,9 @@ pub(crate) enum Dispatch {
     InsufficientScope(Vec<String>),
     /// No such method.
     NotFound,
+    /// A 2025-era live tool call needs client input: the server sends the
+    /// requests and invokes the tool again with the answers.
+    Input(InputRequired),
 }
 
 /// Longest name or URI echoed back in an error message.
@@ -135,8 +138,10 @@ fn page<T>(
 /// those whose client capability the request declared (-32021 naming the
 /// missing ones: the spec forbids sending the others).
 fn input_required(input: &InputRequired, ctx: &Context) -> Result<Map<String, Value>, McpError> {
-    if !ctx.protocol_version.is_modern()
+    let live_legacy = !ctx.protocol_version.is_modern() && ctx.live.is_some();
+    if !(ctx.protocol_version.is_modern() || live_legacy)
         || (input.input_requests.is_empty() && input.request_state.is_none())
+        || (live_legacy && input.input_requests.is_empty())
     {
         return Err(McpError::internal());
     }
@@ -145,6 +150,9 @@ fn input_required(input: &InputRequired, ctx: &Context) -> Result<Map<String, Va
         let method = request.get("method").and_then(Value::as_str).unwrap_or("");
         match ctx.missing_capability(method) {
             None => {}
+            // A stateless 2025-era deployment does not know the client's
+            // capabilities: a known method may be asked.
+            Some(c) if !c.is_empty() && live_legacy && ctx.client_capabilities.is_none() => {}
             Some("") => return Err(McpError::internal()),
             Some(cap) => {
                 missing.insert(cap.into(), json!({}));
@@ -243,8 +251,13 @@ impl McpServer {
             return Err(McpError::internal());
         };
         let mut result = entry.handler.call(ctx, arguments).await?;
-        if let Some(input) = &result.input_required {
-            return input_required(input, ctx).map(Dispatch::Result);
+        if let Some(input) = result.input_required.take() {
+            let wire = input_required(&input, ctx)?;
+            return Ok(if ctx.protocol_version.is_modern() {
+                Dispatch::Result(wire)
+            } else {
+                Dispatch::Input(input)
+            });
         }
         if let (Some(out_schema), Some(compiled), false) = (
             &tool.output_schema,
@@ -264,6 +277,25 @@ impl McpServer {
             );
         }
         Ok(Dispatch::Tool(result))
+    }
+
+    /// Whether a 2025-era `tools/call` may go live: the tool exists and the
+    /// caller holds its scopes (errors and challenges stay plain responses).
+    pub(crate) fn tool_streams(&self, params: &Map<String, Value>, ctx: &Context) -> bool {
+        let Some(name) = params.get("name").and_then(Value::as_str) else {
+            return false;
+        };
+        self.registry
+            .tools
+            .iter()
+            .find(|t| t.tool.name == name)
+            .is_some_and(|t| {
+                t.tool.required_scopes.is_empty()
+                    || ctx
+                        .principal
+                        .as_ref()
+                        .is_some_and(|p| t.tool.required_scopes.iter().all(|s| p.has_scope(s)))
+            })
     }
 
     fn scope_challenge(&self, required: &[String]) -> Dispatch {

@@ -69,25 +69,53 @@
 //! notifications before its result (see [`sse`]). Protocol errors are always
 //! 4xx with a JSON-RPC error body whose message is fixed text, never internal
 //! detail.
+//!
+//! ## Live streams (2025 era, [`McpConfig::live_streams`])
+//! For a host that can hold a response open (host-std; devices keep
+//! buffered responses):
+//! - a `tools/call` the caller may make is answered with
+//!   [`McpOutcome::Stream`]: the host writes the head, spawns
+//!   [`McpServer::run_live`] and writes what the [`StreamReader`] yields
+//!   (retry hint, priming event from 2025-11-25 on, the tool's
+//!   notifications as they happen, its response). A client that goes away
+//!   does not cancel the call;
+//! - a tool asks the client for input exactly as in 2026-07-28: it returns
+//!   an [`InputRequired`]; the core sends each request on the stream as a
+//!   JSON-RPC request with an unguessable id, answers the client's POSTed
+//!   responses with 202, and invokes the tool again with the answers
+//!   ([`Context::input_response`]) and the `requestState`. Answers are routed
+//!   by those ids and the caller's identity through one instance-wide
+//!   table, so stateless deployments work too ([`McpServer::run_live`]);
+//! - a tool may end its stream's HTTP response mid-call
+//!   ([`Context::close_sse_stream`], SSE polling); the client resumes with
+//!   `GET` + `Last-Event-ID` and gets the events it missed, then the live
+//!   ones. An unknown, malformed or foreign `Last-Event-ID` is 400;
+//! - a session may hold one standalone `GET` stream (409 for a second
+//!   reader) that carries server messages: `notifications/resources/updated`
+//!   for its subscriptions, and what the host sends with
+//!   [`McpServer::notify_session`].
+//!
+//! Event ids are `<stream key>.<sequence>` ([`streams`]); every table is
+//! bounded by [`McpLimits`] (`max_streams`, `max_streams_per_session`,
+//! `max_stream_events`, `stream_retention_secs`, `max_pending_inputs`,
+//! `input_wait_secs`, `live_call_secs`).
 
 //! ## Not (yet) offered
-//! - A standalone `GET` stream and stream resumption (`Last-Event-ID`):
-//!   `GET` answers 405, which both eras allow. Responses are buffered, so a
-//!   handler's notifications reach the client with its result.
-//! - 2025-era server-to-client requests (sampling, elicitation, roots) and
-//!   a way for a handler to await their answers. In 2026-07-28 a tool or
-//!   prompt handler asks with an `input_required` result ([`InputRequired`])
-//!   and reads the retry's answers from its [`Context`]; a resource handler
-//!   cannot (its result is a list of contents). List change notifications
-//!   (`listChanged: false`; `subscriptions/listen` is acknowledged with an
-//!   empty filter and closed).
-//! - Live resource update delivery. 2025-era sessions may
-//!   `resources/subscribe` (capability `resources.subscribe`, a bounded table
-//!   per session), but with buffered responses and no standalone stream a
-//!   `notifications/resources/updated` ([`Context::resource_updated`])
-//!   reaches only the session whose own request made the change, with that
-//!   response. Stateless deployments hold no subscriptions and do not offer
-//!   the capability (`resources/subscribe` is -32601).
+//! - Without [`McpConfig::live_streams`]: `GET` answers 405 (both eras
+//!   allow it), responses are buffered, and 2025-era tools cannot ask the
+//!   client for input.
+//! - 2025-era input requests from `prompts/get` and `resources/read` (only a
+//!   live `tools/call` may ask). In 2026-07-28 a tool or prompt handler asks
+//!   with an `input_required` result ([`InputRequired`]); a resource handler
+//!   cannot (its result is a list of contents).
+//! - List change notifications (`listChanged: false`: registrations are
+//!   fixed at start-up; `subscriptions/listen` is acknowledged with an empty
+//!   filter and closed).
+//! - Resource subscriptions without sessions: stateless deployments hold
+//!   none and do not offer the capability (`resources/subscribe` is -32601).
+//!   Without live streams a `notifications/resources/updated`
+//!   ([`Context::resource_updated`]) reaches only the session whose own
+//!   request made the change, with that response.
 //! - Batches, even for 2025-03-26 clients (refused with -32600, as 2025-06-18
 //!   and later require).
 //! - `notifications/cancelled` reaches a running handler only for 2025-era
@@ -103,6 +131,7 @@ mod context;
 mod features;
 pub mod jsonrpc;
 mod legacy;
+mod live;
 mod methods;
 mod modern;
 mod params;
@@ -112,6 +141,7 @@ mod server;
 mod session;
 pub mod sse;
 mod state;
+pub mod streams;
 
 pub use context::{Context, LogLevel, McpError};
 pub use features::{
@@ -119,14 +149,17 @@ pub use features::{
     ResourceContents, ResourceTemplate, Tool,
 };
 pub use jsonrpc::{ErrorCode, FrameLimits, RequestId};
+pub use live::{LiveCall, LiveStream};
 pub use registry::{
     BoxFuture, CompletionHandler, MIME_MCP_APP, MIME_SKYBRIDGE, PromptHandler, Registry,
     RegistryError, ResourceHandler, ToolHandler,
 };
 pub use server::McpServer;
 pub use session::{
-    MemorySessionStore, NoSessionStore, SessionError, SessionInfo, SessionStore, session_owner,
+    ClientInputs, MemorySessionStore, NoSessionStore, SessionError, SessionInfo, SessionStore,
+    session_owner,
 };
+pub use streams::{StreamError, StreamReader};
 
 /// A protocol version this server implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -212,6 +245,27 @@ pub struct McpLimits {
     /// ([`Context::seal_state`]): the replay window of an input-required
     /// retry.
     pub request_state_ttl_secs: u64,
+    /// Live SSE streams the instance holds at once, open or finished but
+    /// still resumable ([`McpConfig::live_streams`]; memory).
+    pub max_streams: usize,
+    /// Live streams one session may hold (POST streams and its standalone
+    /// `GET` stream); one more is refused with 503 unless a finished one
+    /// can go.
+    pub max_streams_per_session: usize,
+    /// Events logged per live stream for `Last-Event-ID` replay; further
+    /// notifications are dropped (the response always fits).
+    pub max_stream_events: usize,
+    /// Seconds a finished live stream stays resumable.
+    pub stream_retention_secs: u64,
+    /// Server-to-client requests (sampling, elicitation, roots) awaiting
+    /// the client's answer across the instance; one more fails the call.
+    pub max_pending_inputs: usize,
+    /// Seconds a server-to-client request waits for its answer before it
+    /// counts as refused (checked when another request is sent).
+    pub input_wait_secs: u64,
+    /// Longest a streamed call may run, waits for the client included: the
+    /// host drops the call then, and its stream ends with an error.
+    pub live_call_secs: u64,
 }
 
 impl Default for McpLimits {
@@ -226,6 +280,13 @@ impl Default for McpLimits {
             max_subscriptions: 32,
             max_subscription_uri: 2048,
             request_state_ttl_secs: 600,
+            max_streams: 4096,
+            max_streams_per_session: 16,
+            max_stream_events: 256,
+            stream_retention_secs: 300,
+            max_pending_inputs: 1024,
+            input_wait_secs: 300,
+            live_call_secs: 900,
         }
     }
 }
@@ -272,6 +333,13 @@ pub struct McpConfig {
     pub sse_retry_ms: u32,
     /// `ttlMs` of cacheable 2026-era results.
     pub cache_ttl_ms: u64,
+    /// 2025 era: answer `tools/call` with a live SSE stream
+    /// ([`McpOutcome::Stream`]), offer the standalone `GET` stream and
+    /// `Last-Event-ID` resumption, and let tools ask the client for input
+    /// (sampling, elicitation, roots) during the call. Only for hosts that
+    /// can hold a response open while the call runs (host-std); off, every
+    /// response is buffered and `GET` answers 405.
+    pub live_streams: bool,
 }
 
 impl McpConfig {
@@ -293,15 +361,20 @@ impl McpConfig {
             resource_metadata_url: None,
             sse_retry_ms: 3000,
             cache_ttl_ms: 0,
+            live_streams: false,
         }
     }
 }
 
 /// What [`McpServer::handle`] decided.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum McpOutcome {
     /// A finished response: write it.
     Response(http::Response),
+    /// A live SSE stream ([`McpConfig::live_streams`]): write the head, run
+    /// the call (if any), and write the events the reader yields until it
+    /// ends. [`McpServer::finish_buffered`] turns it into one response.
+    Stream(alloc::boxed::Box<LiveStream>),
     /// The caller lacks scopes a tool requires: answer 403 with a
     /// `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"`
     /// step-up challenge naming `required` (the router owns the challenge
@@ -318,6 +391,7 @@ impl McpOutcome {
     pub fn response(&self) -> Option<&http::Response> {
         match self {
             McpOutcome::Response(r) => Some(r),
+            McpOutcome::Stream(s) => Some(&s.response),
             McpOutcome::InsufficientScope { .. } => None,
         }
     }

@@ -317,6 +317,8 @@ impl McpServer {
             Ok(Dispatch::InsufficientScope(required)) => {
                 return McpOutcome::InsufficientScope { required };
             }
+            // Only 2025-era live calls ask through the stream.
+            Ok(Dispatch::Input(_)) => error_json(&rid, &super::context::McpError::internal()),
             Ok(Dispatch::NotFound) => {
                 return respond(WireError::new(
                     404,

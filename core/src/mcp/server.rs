@@ -10,10 +10,14 @@ use core::future::Future;
 use serde_json::{Map, Value, json};
 
 use super::context::{Context, McpError};
+use alloc::sync::Arc;
+
 use super::jsonrpc::{self, Envelope, ErrorCode, FrameError, MessageKind, RequestId};
+use super::live::LiveStream;
 use super::registry::Registry;
 use super::session::SessionStore;
 use super::sse::SseWriter;
+use super::streams::StreamHub;
 use super::{McpConfig, McpOutcome, ProtocolVersion};
 use crate::http::{Method, Request, Response};
 use crate::principal::Principal;
@@ -26,6 +30,16 @@ pub(crate) struct Entropy {
     pub(crate) bytes: Option<[u8; 40]>,
 }
 
+impl Entropy {
+    /// A live stream key: 24 random bytes, base64url (32 characters, no
+    /// `.`, so `<key>.<seq>` event ids split unambiguously).
+    pub(crate) fn stream_key(&self) -> Option<String> {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        let bytes = self.bytes?;
+        Some(Base64UrlUnpadded::encode_string(bytes.get(..24)?))
+    }
+}
+
 /// The MCP server. Build it once; call [`McpServer::handle`] for every
 /// request to the MCP endpoint (it is `Send + Sync`).
 pub struct McpServer {
@@ -34,6 +48,8 @@ pub struct McpServer {
     pub(crate) sessions: Box<dyn SessionStore>,
     /// MAC key of sealed `requestState` ([`McpServer::with_request_state_key`]).
     pub(crate) state_key: Option<super::state::StateKey>,
+    /// Live streams and pending input requests ([`McpConfig::live_streams`]).
+    pub(crate) streams: Arc<StreamHub>,
 }
 
 impl core::fmt::Debug for McpServer {
@@ -77,11 +93,13 @@ impl McpServer {
         registry: Registry,
         sessions: Box<dyn SessionStore>,
     ) -> McpServer {
+        let streams = Arc::new(StreamHub::new(config.limits));
         McpServer {
             config,
             registry,
             sessions,
             state_key: None,
+            streams,
         }
     }
 
@@ -112,17 +130,19 @@ impl McpServer {
         now: UnixTime,
         rng: &mut dyn SecureRandom,
     ) -> impl Future<Output = McpOutcome> + Send + 'a {
-        // Only POST can mint a session or stream events.
+        // Only POST (session, stream) and GET (stream) use randomness.
         let mut bytes = [0u8; 40];
         let entropy = Entropy {
-            bytes: (req.method == Method::Post)
+            bytes: matches!(req.method, Method::Post | Method::Get)
                 .then(|| rng.fill(&mut bytes).ok().map(|()| bytes))
                 .flatten(),
         };
         async move {
             let mut outcome = self.route(req, principal, now, entropy).await;
-            if let McpOutcome::Response(resp) = &mut outcome {
-                self.add_cors(req, resp);
+            match &mut outcome {
+                McpOutcome::Response(resp) => self.add_cors(req, resp),
+                McpOutcome::Stream(live) => self.add_cors(req, &mut live.response),
+                McpOutcome::InsufficientScope { .. } => {}
             }
             outcome
         }
@@ -144,7 +164,7 @@ impl McpServer {
         }
         let resp = match req.method {
             Method::Post => return self.post(req, principal, now, entropy).await,
-            Method::Get => self.get(req),
+            Method::Get => return self.get(req, principal, now, entropy).await,
             Method::Delete => self.delete(req, principal, now).await,
             // CORS preflight of an allowed origin. Requested headers are
             // echoed (tool-specific `Mcp-Param-*` names cannot be listed).
@@ -166,10 +186,11 @@ impl McpServer {
     }
 
     fn not_allowed(&self) -> Response {
-        let allow = if self.config.stateless {
-            "POST"
-        } else {
-            "POST, DELETE"
+        let allow = match (self.config.stateless, self.config.live_streams) {
+            (true, false) => "POST",
+            (true, true) => "GET, POST",
+            (false, false) => "POST, DELETE",
+            (false, true) => "GET, POST, DELETE",
         };
         Response::empty(405).with_header("Allow", allow)
     }
@@ -225,11 +246,106 @@ impl McpServer {
         }
     }
 
-    fn get(&self, req: &Request) -> Response {
-        // No standalone server-to-client stream is offered (2025 era allows
-        // 405; 2026 removed GET). A host wanting one would add it here.
-        let _ = req;
-        self.not_allowed()
+    /// `GET`: with `Last-Event-ID`, resume a live stream of this caller
+    /// (sessions and stateless alike: the id names a random stream key);
+    /// without, the session's standalone stream for server messages
+    /// (one reader at a time: 409 while one is attached). 405 without
+    /// [`McpConfig::live_streams`], in 2026-07-28, and for a stateless
+    /// `GET` without `Last-Event-ID`.
+    async fn get(
+        &self,
+        req: &Request,
+        principal: Option<&Principal>,
+        now: UnixTime,
+        entropy: Entropy,
+    ) -> McpOutcome {
+        let fail = |status, msg| {
+            McpOutcome::Response(error_response(
+                &WireError::new(status, None, ErrorCode::InvalidRequest, msg),
+                false,
+            ))
+        };
+        let header_version = req
+            .header("MCP-Protocol-Version")
+            .map(|v| ProtocolVersion::parse(v.trim()));
+        let last_event_id = req.header("Last-Event-ID");
+        if !self.config.live_streams
+            || header_version.is_some_and(|v| v.is_some_and(ProtocolVersion::is_modern))
+            || (self.config.stateless && last_event_id.is_none())
+        {
+            return McpOutcome::Response(self.not_allowed());
+        }
+        if !accepts_sse(req.header("Accept")) {
+            return fail(406, "Not Acceptable: Accept must include text/event-stream");
+        }
+        if header_version == Some(None) || req.header_count("MCP-Protocol-Version") > 1 {
+            return fail(400, "Bad Request: Unsupported protocol version");
+        }
+        let owner = super::session::session_owner(principal);
+        let mut session = None;
+        if !self.config.stateless {
+            if req.header_count("Mcp-Session-Id") != 1 {
+                return fail(400, "Bad Request: Mcp-Session-Id header is required");
+            }
+            let sid = req.header("Mcp-Session-Id").unwrap_or_default();
+            let info = self
+                .sessions
+                .get(sid, now)
+                .await
+                .filter(|i| i.owner == owner);
+            let Some(info) = info else {
+                return fail(404, "Session not found");
+            };
+            if header_version.flatten().is_some_and(|h| h != info.version) {
+                return fail(
+                    400,
+                    "Bad Request: MCP-Protocol-Version does not match the session",
+                );
+            }
+            session = Some((sid, info.version));
+        }
+        let retry = self.config.sse_retry_ms;
+        let sid = session.map(|(sid, _)| sid);
+        let reader = if let Some(last) = last_event_id {
+            match self.streams.resume(last, sid, owner, retry) {
+                Ok(r) => r,
+                Err(_) => return fail(400, "Bad Request: unknown Last-Event-ID"),
+            }
+        } else {
+            let (Some(sid), Some((_, version))) = (sid, session) else {
+                return McpOutcome::Response(self.not_allowed());
+            };
+            match self.streams.attach_standalone(sid, retry) {
+                Ok(Some(r)) => r,
+                Err(_) => return fail(409, "Conflict: the session's stream is already open"),
+                Ok(None) => {
+                    let Some(key) = entropy.stream_key() else {
+                        return fail(503, "Service unavailable");
+                    };
+                    let priming = version >= ProtocolVersion::V2025_11_25;
+                    match self
+                        .streams
+                        .open(key, Some(sid), owner, true, priming, now, retry)
+                    {
+                        Ok(r) => r,
+                        Err(_) => return fail(503, "Too many open streams"),
+                    }
+                }
+            }
+        };
+        McpOutcome::Stream(Box::new(LiveStream {
+            response: super::legacy::sse_head(),
+            reader,
+            call: None,
+        }))
+    }
+
+    /// Send a notification to the standalone `GET` stream of session `sid`
+    /// (server-initiated messages such as `notifications/resources/updated`
+    /// or list changes); dropped when the session has none open.
+    pub fn notify_session(&self, sid: &str, method: &str, params: Value) {
+        let note = json!({"jsonrpc": "2.0", "method": method, "params": params});
+        self.streams.push_standalone(sid, note.to_string());
     }
 
     async fn delete(
@@ -263,11 +379,13 @@ impl McpServer {
             .await
             .is_some_and(|i| i.owner == super::session::session_owner(principal));
         if !owned || !self.sessions.remove(id).await {
+            self.streams.end_session(id);
             return error_response(
                 &WireError::new(404, None, ErrorCode::InvalidRequest, "Session not found"),
                 false,
             );
         }
+        self.streams.end_session(id);
         Response::empty(200)
     }
 
@@ -461,6 +579,18 @@ fn parse_params(env: &Envelope<'_>) -> Result<Option<Map<String, Value>>, WireEr
         return Err(bad("_meta must be an object"));
     }
     Ok(Some(map))
+}
+
+/// Whether `Accept` lists SSE (wildcards count).
+fn accepts_sse(accept: Option<&str>) -> bool {
+    accept.is_some_and(|a| {
+        a.split(',').any(|range| {
+            let media = range.split(';').next().unwrap_or_default().trim();
+            ["text/event-stream", "text/*", "*/*"]
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(media))
+        })
+    })
 }
 
 /// Whether `Accept` lists both JSON and SSE (wildcards count).

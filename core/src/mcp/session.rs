@@ -34,6 +34,57 @@ pub struct SessionInfo {
     /// Who opened the session ([`session_owner`]): requests of anyone else
     /// are answered as if the session did not exist (session hijacking).
     pub owner: Option<[u8; 32]>,
+    /// The input capabilities the client declared at `initialize`.
+    pub client_inputs: ClientInputs,
+}
+
+/// The client capabilities a server-to-client request needs, as declared
+/// at `initialize` (kept per session so a live tool call may ask only for
+/// what the client can answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClientInputs {
+    /// `capabilities.sampling` (`sampling/createMessage`).
+    pub sampling: bool,
+    /// `capabilities.elicitation` (`elicitation/create`).
+    pub elicitation: bool,
+    /// `capabilities.roots` (`roots/list`).
+    pub roots: bool,
+}
+
+impl ClientInputs {
+    /// What `capabilities` (the `initialize` member) declares.
+    pub fn declared(capabilities: Option<&serde_json::Value>) -> ClientInputs {
+        let has = |k: &str| {
+            capabilities
+                .and_then(|c| c.get(k))
+                .is_some_and(|v| v.is_object())
+        };
+        ClientInputs {
+            sampling: has("sampling"),
+            elicitation: has("elicitation"),
+            roots: has("roots"),
+        }
+    }
+
+    /// Whether nothing was declared.
+    pub fn is_empty(&self) -> bool {
+        !(self.sampling || self.elicitation || self.roots)
+    }
+
+    /// The declaration as a capabilities object (`{"sampling": {}, …}`).
+    pub(crate) fn to_json(self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        for (on, k) in [
+            (self.sampling, "sampling"),
+            (self.elicitation, "elicitation"),
+            (self.roots, "roots"),
+        ] {
+            if on {
+                m.insert(k.into(), serde_json::Value::Object(serde_json::Map::new()));
+            }
+        }
+        serde_json::Value::Object(m)
+    }
 }
 
 /// The owner fingerprint of a session: SHA-256 over the principal's subject
@@ -90,6 +141,17 @@ pub trait SessionStore: Send + Sync {
         id: &'a str,
         level: LogLevel,
     ) -> BoxFuture<'a, Result<(), SessionError>>;
+    /// Record the input capabilities the client declared at `initialize`
+    /// (a store that cannot keep them leaves the session without any, so
+    /// live tool calls ask the client nothing).
+    fn set_client_inputs<'a>(
+        &'a self,
+        id: &'a str,
+        inputs: ClientInputs,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        let _ = (id, inputs);
+        Box::pin(ready(Err(SessionError::Unknown)))
+    }
     /// Record `resources/subscribe` of `uri`: idempotent; [`SessionError::Full`]
     /// when the session already holds `max` other subscriptions.
     fn subscribe<'a>(
@@ -106,6 +168,14 @@ pub trait SessionStore: Send + Sync {
     ) -> BoxFuture<'a, Result<(), SessionError>>;
     /// The URIs session `id` subscribed to (empty when unknown).
     fn subscriptions<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Vec<String>>;
+    /// Up to `max` sessions subscribed to `uri` (the live standalone
+    /// streams they get `notifications/resources/updated` on). A store
+    /// that cannot tell returns none: only the session whose request made
+    /// the change is told.
+    fn subscribers<'a>(&'a self, uri: &'a str, max: usize) -> BoxFuture<'a, Vec<String>> {
+        let _ = (uri, max);
+        Box::pin(ready(Vec::new()))
+    }
     /// End a session (DELETE). Returns whether it existed.
     fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool>;
     /// Track an in-flight request so `notifications/cancelled` can reach it.
@@ -283,6 +353,7 @@ impl SessionStore for MemorySessionStore {
                     initialized: false,
                     log_level: None,
                     owner,
+                    client_inputs: ClientInputs::default(),
                 },
                 last_seen: now,
                 subscriptions: Vec::new(),
@@ -326,6 +397,14 @@ impl SessionStore for MemorySessionStore {
         Box::pin(ready(self.update(id, |i| i.log_level = Some(level))))
     }
 
+    fn set_client_inputs<'a>(
+        &'a self,
+        id: &'a str,
+        inputs: ClientInputs,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        Box::pin(ready(self.update(id, |i| i.client_inputs = inputs)))
+    }
+
     fn subscribe<'a>(
         &'a self,
         id: &'a str,
@@ -362,6 +441,19 @@ impl SessionStore for MemorySessionStore {
             .update_entry(id, |e| Ok(e.subscriptions.clone()))
             .unwrap_or_default();
         Box::pin(ready(subs))
+    }
+
+    fn subscribers<'a>(&'a self, uri: &'a str, max: usize) -> BoxFuture<'a, Vec<String>> {
+        let t = self.table.lock();
+        let ids = t
+            .entries
+            .iter()
+            .filter(|e| e.subscriptions.iter().any(|u| u == uri))
+            .take(max)
+            .map(|e| e.id.clone())
+            .collect();
+        drop(t);
+        Box::pin(ready(ids))
     }
 
     fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool> {

@@ -1,8 +1,8 @@
 //! Server-Sent Events encoding (WHATWG HTML, "event stream" format).
 //!
-//! The core buffers a whole response stream (notifications emitted by a
-//! handler, then the JSON-RPC response) into one body; hosts write it as-is
-//! with `Content-Type: text/event-stream`.
+//! Buffered responses put a whole stream (notifications emitted by a
+//! handler, then the JSON-RPC response) into one body; live streams
+//! ([`super::streams`]) encode each batch of new events with it.
 
 use alloc::vec::Vec;
 use core::fmt::Write as _;

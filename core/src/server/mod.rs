@@ -181,6 +181,8 @@ impl<R: RevocationStore + Sync> ResourceServer<R> {
     ) -> Response {
         match self.mcp.handle(req, principal, now, rng).await {
             McpOutcome::Response(resp) => resp,
+            // This router answers with whole responses.
+            McpOutcome::Stream(live) => self.mcp.finish_buffered(live).await,
             McpOutcome::InsufficientScope { required } => match &self.protection {
                 Protection::Bearer(guard) => {
                     let needed: Vec<&str> = required.iter().map(String::as_str).collect();
