@@ -171,6 +171,7 @@ fn bench_mcp(c: &mut Criterion) {
                 match out {
                     McpOutcome::Response(r) => black_box(r.body),
                     McpOutcome::InsufficientScope { .. } => panic!("scope"),
+                    McpOutcome::Stream(_) => panic!("stream"),
                 }
             });
         });

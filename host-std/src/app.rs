@@ -6,7 +6,7 @@
 //! `authenticate_bearer`) → `McpServer`; everything else → the
 //! authorization server; what it declines → 404.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use mcpauth_core::http::{Method, Request, Response};
 use mcpauth_core::jose::KeySet;
@@ -23,6 +23,7 @@ use mcpauth_core::store::RevocationStore;
 use crate::backend::{Backend, SharedKeys, reload_keys, token_kid};
 use crate::cache::{TokenCache, plain_bearer};
 use crate::env::{OsRandom, now};
+use crate::oauth_workers::OAuthWorkers;
 use crate::privy::{PrivyKeySource, SignIn};
 use crate::registration::RegistrationLimiter;
 use crate::server::{Handler, Reply};
@@ -32,8 +33,10 @@ use crate::users::Users;
 pub const MCP_SCOPE: &str = "mcp";
 /// The MCP endpoint path.
 pub const MCP_PATH: &str = "/mcp";
-/// OAuth requests served at once (RSA signing and argon2 are CPU-bound; the
-/// rest wait in line instead of piling up threads).
+/// OAuth requests in flight at once (the rest wait in line). Refresh grants
+/// waiting for the same fsync share one group commit, so this is also the
+/// largest group concurrent grants can form; the CPU-bound part (RSA
+/// signing) runs on one OAuth worker thread per core whatever this is.
 const OAUTH_CONCURRENCY: usize = 16;
 
 impl UserAuthenticator for Users {
@@ -68,8 +71,11 @@ pub struct AppOptions {
 /// The composed OAuth + MCP handler.
 pub struct App {
     oauth: Arc<AuthorizationServer<Backend, SignIn, RegistrationLimiter>>,
-    /// Bounds the OAuth requests running at once on the blocking pool.
+    /// Bounds the OAuth requests in flight.
     oauth_slots: Arc<tokio::sync::Semaphore>,
+    /// Threads that run the OAuth futures, started on first use (inside
+    /// the server's runtime).
+    oauth_workers: OnceLock<Option<OAuthWorkers>>,
     mcp: Arc<McpServer>,
     keys: Arc<SharedKeys>,
     access_ttl: u64,
@@ -165,6 +171,7 @@ impl App {
                     .with_registration_policy(RegistrationLimiter::default()),
             ),
             oauth_slots: Arc::new(tokio::sync::Semaphore::new(OAUTH_CONCURRENCY)),
+            oauth_workers: OnceLock::new(),
             mcp,
             keys: Arc::new(SharedKeys::new(keys)),
             access_ttl: options.access_token_ttl,
@@ -301,18 +308,24 @@ impl Handler for App {
         if req.path == MCP_PATH {
             return self.mcp(req).await.into_whole().await;
         }
-        // The core's OAuth future is not `Send` (its `Env` holds a
-        // `dyn SecureRandom + Send` that is not `Sync`), so it runs on the
-        // blocking pool under `block_on`. That also keeps RSA signing and
-        // argon2 off the async workers that serve /mcp.
+        // The core's OAuth future is not `Send`: it runs on the OAuth
+        // worker threads (see `oauth_workers`), which also keeps RSA signing
+        // off the async workers that serve /mcp.
         let Ok(_slot) = self.oauth_slots.clone().acquire_owned().await else {
             return Response::json(503, &br#"{"error":"temporarily_unavailable"}"#[..]);
         };
+        let workers = self.oauth_workers.get_or_init(|| {
+            OAuthWorkers::per_core(&tokio::runtime::Handle::current())
+                .map_err(|e| tracing::error!(error = %e, "cannot start the OAuth workers"))
+                .ok()
+        });
+        let Some(workers) = workers else {
+            return Response::json(500, &br#"{"error":"server_error"}"#[..]);
+        };
         let oauth = self.oauth.clone();
         let keys = self.keys.get();
-        let rt = tokio::runtime::Handle::current();
-        let answer = tokio::task::spawn_blocking(move || {
-            rt.block_on(async move {
+        let answer = workers
+            .run(move || async move {
                 let mut rng = OsRandom;
                 let mut env = Env {
                     now: now(),
@@ -321,8 +334,7 @@ impl Handler for App {
                 };
                 oauth.handle(&req, &mut env).await
             })
-        })
-        .await;
+            .await;
         match answer {
             // A store outage (the core's 503) tells clients when to retry.
             Ok(Some(resp)) if resp.status == 503 && resp.header("retry-after").is_none() => {

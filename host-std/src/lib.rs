@@ -18,6 +18,7 @@ pub mod db;
 pub mod env;
 pub mod keys;
 pub mod logging;
+pub mod oauth_workers;
 pub mod pg;
 pub mod privy;
 pub mod registration;

@@ -148,6 +148,9 @@ impl McpServer {
                     Ok(Dispatch::Result(r)) => {
                         break json!({"jsonrpc": "2.0", "id": id_json(&id), "result": r});
                     }
+                    Ok(Dispatch::Tool(r)) => {
+                        break json!({"jsonrpc": "2.0", "id": id_json(&id), "result": r.to_json()});
+                    }
                     Ok(Dispatch::NotFound) => {
                         break error_json(
                             &id,

@@ -12,6 +12,14 @@
 //! atomic rules (`take`, compare-and-swap) hold exactly as in a serial
 //! execution, and N concurrent refresh grants cost one fsync, not N.
 //!
+//! A group is all or nothing: if one operation reports a storage failure or
+//! the commit itself fails, the transaction is aborted (nothing of the group
+//! reaches the file) and every operation of the group answers
+//! `StoreError::Unavailable` (the core's 503). No caller is answered before
+//! the commit that holds its write is durable. Bounds: at most
+//! [`MAX_GROUP`] operations per commit and [`MAX_QUEUED`] waiting for the
+//! writer; past that a write fails at once with `Unavailable`.
+//!
 //! Reads run on the caller's thread against a read transaction (redb is
 //! MVCC: readers never block the writer).
 //!
@@ -24,7 +32,7 @@ mod store;
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use mcpauth_core::store::StoreError;
@@ -94,7 +102,9 @@ impl std::fmt::Debug for Db {
 struct Inner {
     path: PathBuf,
     db: Arc<redb::Database>,
-    writer: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+    writer: Mutex<Option<std::sync::mpsc::SyncSender<Job>>>,
+    /// What the writer thread has done so far.
+    stats: Arc<WriterStats>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// In-memory mirror of the revoked-jti table: jti → expiry.
     pub(crate) revoked: RevokedSet,
@@ -147,6 +157,28 @@ impl RevokedSet {
     }
 }
 
+/// Counters of the writer thread (group commit), for tests and operators.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    commits: AtomicU64,
+    operations: AtomicU64,
+    failed_groups: AtomicU64,
+    /// Test hook: abort every group instead of committing it while set.
+    fail_commits: AtomicBool,
+}
+
+/// A snapshot of [`WriterStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCommitStats {
+    /// Durable commits (each one fsync).
+    pub commits: u64,
+    /// Operations in those commits.
+    pub operations: u64,
+    /// Groups aborted (a failed operation or commit): every operation in
+    /// them answered `Unavailable`, none of their writes persisted.
+    pub failed_groups: u64,
+}
+
 /// Create `dir` (0700) if needed and tighten its mode.
 pub fn ensure_private_dir(dir: &Path) -> Result<(), DbError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -197,17 +229,20 @@ impl Db {
         txn.commit().map_err(db_err)?;
         let db = Arc::new(db);
         let revoked = load_revoked(&db)?;
-        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(MAX_QUEUED);
         let writer_db = db.clone();
+        let stats = Arc::new(WriterStats::default());
+        let writer_stats = stats.clone();
         let thread = std::thread::Builder::new()
             .name("mcpauth-db-writer".into())
-            .spawn(move || writer_loop(&writer_db, &rx))
+            .spawn(move || writer_loop(&writer_db, &rx, &writer_stats))
             .map_err(|e| DbError::Io(path.clone(), e))?;
         Ok(Db {
             inner: Arc::new(Inner {
                 path,
                 db,
                 writer: Mutex::new(Some(tx)),
+                stats,
                 thread: Mutex::new(Some(thread)),
                 revoked: RevokedSet::new(revoked),
             }),
@@ -274,10 +309,35 @@ impl Db {
 
     fn send(&self, job: Job) -> Result<(), StoreError> {
         let guard = self.inner.writer.lock().map_err(unavailable)?;
-        match guard.as_ref() {
-            Some(tx) => tx.send(job).map_err(|_| StoreError::Unavailable),
-            None => Err(StoreError::Unavailable),
+        let Some(tx) = guard.as_ref() else {
+            return Err(StoreError::Unavailable);
+        };
+        // Never wait for room: a full queue means the disk cannot keep up,
+        // and the caller answers 503 instead of piling up more work.
+        tx.try_send(job).map_err(|e| match e {
+            std::sync::mpsc::TrySendError::Full(_) => {
+                unavailable(format_args!("write queue full ({MAX_QUEUED} operations)"))
+            }
+            std::sync::mpsc::TrySendError::Disconnected(_) => StoreError::Unavailable,
+        })
+    }
+
+    /// What the writer has committed so far.
+    pub fn group_commit_stats(&self) -> GroupCommitStats {
+        let s = &self.inner.stats;
+        GroupCommitStats {
+            commits: s.commits.load(Ordering::Relaxed),
+            operations: s.operations.load(Ordering::Relaxed),
+            failed_groups: s.failed_groups.load(Ordering::Relaxed),
         }
+    }
+
+    /// Test hook: while `fail` is set, the writer aborts every group
+    /// instead of committing it, exactly as when the commit fails (every
+    /// operation of the group answers `Unavailable`, nothing is written).
+    #[doc(hidden)]
+    pub fn fail_commits_for_testing(&self, fail: bool) {
+        self.inner.stats.fail_commits.store(fail, Ordering::SeqCst);
     }
 
     /// Stop the writer after the queued writes are committed. Later writes
@@ -301,9 +361,11 @@ impl Db {
 }
 
 /// Most operations applied in one group commit.
-const MAX_GROUP: usize = 512;
+pub const MAX_GROUP: usize = 512;
+/// Most operations waiting for the writer (a few groups' worth).
+pub const MAX_QUEUED: usize = 2 * MAX_GROUP;
 
-fn writer_loop(db: &redb::Database, rx: &std::sync::mpsc::Receiver<Job>) {
+fn writer_loop(db: &redb::Database, rx: &std::sync::mpsc::Receiver<Job>, stats: &WriterStats) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -316,17 +378,22 @@ fn writer_loop(db: &redb::Database, rx: &std::sync::mpsc::Receiver<Job>) {
             Ok(t) => t,
             Err(e) => {
                 tracing::error!(error = %e, "cannot begin a write transaction");
+                stats.failed_groups.fetch_add(1, Ordering::Relaxed);
                 // Dropping the jobs drops their reply channels: callers see
                 // Unavailable.
                 continue;
             }
         };
+        let operations = jobs.len() as u64;
         let mut replies = Vec::with_capacity(jobs.len());
         let mut failed = false;
         for job in jobs {
             let (reply, f) = job(&txn);
             failed |= f;
             replies.push(reply);
+        }
+        if stats.fail_commits.load(Ordering::SeqCst) {
+            failed = true;
         }
         let committed = if failed {
             let _ = txn.abort();
@@ -340,6 +407,14 @@ fn writer_loop(db: &redb::Database, rx: &std::sync::mpsc::Receiver<Job>) {
                 }
             }
         };
+        if committed {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats.operations.fetch_add(operations, Ordering::Relaxed);
+        } else {
+            stats.failed_groups.fetch_add(1, Ordering::Relaxed);
+        }
+        // Only now, with the group durable (or wholly discarded), does any
+        // caller get its answer.
         for reply in replies {
             reply(committed);
         }

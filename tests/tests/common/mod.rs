@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod oauth;
+#[allow(unused_imports)] // not every test binary walks the OAuth flow
 pub use oauth::*;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
