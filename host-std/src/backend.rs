@@ -355,6 +355,30 @@ impl RevocationStore for Backend {
             Backend::Postgres(p) => p.is_jti_revoked(jti, now).await,
         }
     }
+
+    async fn revoke_access_family(
+        &self,
+        family: &str,
+        expires_at: u64,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        match self {
+            Backend::Redb(d) => d.revoke_access_family(family, expires_at, now).await,
+            Backend::Postgres(p) => p.revoke_access_family(family, expires_at, now).await,
+        }
+    }
+
+    async fn is_access_token_revoked(
+        &self,
+        jti: &str,
+        family: Option<&str>,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Backend::Redb(d) => d.is_access_token_revoked(jti, family, now).await,
+            Backend::Postgres(p) => p.is_access_token_revoked(jti, family, now).await,
+        }
+    }
 }
 
 /// The key set the server signs and verifies with, replaceable while it runs

@@ -14,16 +14,15 @@
 //! `MCPAUTH_REQUIRE_POSTGRES=1`; see `postgres_support`.
 
 mod common;
+mod flow;
 mod postgres_support;
 
 use std::net::TcpListener;
 
 use common::*;
+use flow::*;
 use postgres_support::TestDb;
 use serde_json::{Value, json};
-
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
-const PASSWORD: &str = "correct horse battery";
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -31,165 +30,6 @@ fn free_port() -> u16 {
         .local_addr()
         .expect("addr")
         .port()
-}
-
-/// One instance as a client sees it: its own address, the fleet's public URL.
-#[derive(Clone)]
-struct At {
-    http: reqwest::Client,
-    base: String,
-    public: String,
-    client_id: String,
-}
-
-impl At {
-    fn new(base: &str, public: &str, client_id: &str) -> At {
-        At {
-            http: client(),
-            base: base.to_owned(),
-            public: public.to_owned(),
-            client_id: client_id.to_owned(),
-        }
-    }
-
-    /// Sign in and consent at this instance; returns the code.
-    async fn code(&self, challenge: &str) -> String {
-        let q = form(&[
-            ("response_type", "code"),
-            ("client_id", &self.client_id),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", challenge),
-            ("code_challenge_method", "S256"),
-            ("state", "st"),
-            ("scope", "mcp"),
-            ("resource", &format!("{}/mcp", self.public)),
-        ]);
-        let r = self
-            .http
-            .get(format!("{}/authorize?{q}", self.base))
-            .send()
-            .await
-            .expect("authorize");
-        assert_eq!(r.status().as_u16(), 200);
-        let cookie = cookies(&r);
-        let page = r.text().await.expect("page");
-        let body = form(&[
-            ("request_id", &hidden(&page, "request_id")),
-            ("csrf", &hidden(&page, "csrf")),
-            ("username", "alice"),
-            ("password", PASSWORD),
-            ("decision", "allow"),
-        ]);
-        let r = self
-            .http
-            .post(format!("{}/authorize", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("cookie", cookie)
-            .body(body)
-            .send()
-            .await
-            .expect("decide");
-        assert_eq!(r.status().as_u16(), 303);
-        let location = r.headers()["location"].to_str().expect("loc").to_owned();
-        let q = query_of(&location);
-        assert_eq!(param(&q, "iss").as_deref(), Some(self.public.as_str()));
-        param(&q, "code").expect("code")
-    }
-
-    async fn token(&self, pairs: &[(&str, &str)]) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/token", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(pairs))
-            .send()
-            .await
-            .expect("token");
-        let status = r.status().as_u16();
-        let body = serde_json::from_slice(&r.bytes().await.expect("body")).unwrap_or(Value::Null);
-        (status, body)
-    }
-
-    async fn exchange(&self, code: &str, verifier: &str) -> (u16, Value) {
-        self.token(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &self.client_id),
-            ("code_verifier", verifier),
-        ])
-        .await
-    }
-
-    async fn refresh(&self, refresh: &str) -> (u16, Value) {
-        self.token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh),
-            ("client_id", &self.client_id),
-        ])
-        .await
-    }
-
-    /// tools/call whoami (stateless MCP).
-    async fn whoami(&self, token: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/mcp", self.base))
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-06-18")
-            .header("authorization", format!("Bearer {token}"))
-            .body(
-                json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                       "params": {"name": "whoami", "arguments": {}}})
-                .to_string(),
-            )
-            .send()
-            .await
-            .expect("mcp");
-        let status = r.status().as_u16();
-        let text = r.text().await.expect("body");
-        let json = if text.starts_with('{') {
-            text
-        } else {
-            text.lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .map(str::trim)
-                .next_back()
-                .unwrap_or_default()
-                .to_owned()
-        };
-        (status, serde_json::from_str(&json).unwrap_or(Value::Null))
-    }
-
-    async fn revoke(&self, token: &str) -> u16 {
-        self.http
-            .post(format!("{}/revoke", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[("token", token), ("client_id", &self.client_id)]))
-            .send()
-            .await
-            .expect("revoke")
-            .status()
-            .as_u16()
-    }
-
-    async fn jwks(&self) -> Value {
-        let r = self
-            .http
-            .get(format!("{}/.well-known/jwks.json", self.base))
-            .send()
-            .await
-            .expect("jwks");
-        serde_json::from_slice(&r.bytes().await.expect("body")).expect("json")
-    }
-}
-
-fn tokens(body: &Value) -> (String, String) {
-    (
-        body["access_token"].as_str().expect("access").to_owned(),
-        body["refresh_token"].as_str().expect("refresh").to_owned(),
-    )
 }
 
 struct Fleet {
@@ -357,7 +197,11 @@ async fn two_instances_share_one_database() {
     let code = at_a.code(&challenge).await;
     let (status, body) = at_a.exchange(&code, &verifier).await;
     assert_eq!(status, 200, "{body}");
-    let (_, refresh) = tokens(&body);
+    let (family_access, refresh) = tokens(&body);
+    // Both instances have verified (and B has cached) the family's token.
+    for at in [&at_a, &at_b, &at_b] {
+        assert_eq!(at.whoami(&family_access).await.0, 200);
+    }
     let mut tasks = Vec::new();
     for i in 0..10 {
         let at = if i % 2 == 0 {
@@ -369,10 +213,14 @@ async fn two_instances_share_one_database() {
         tasks.push(tokio::spawn(async move { at.refresh(&refresh).await }));
     }
     let mut winners = Vec::new();
+    let mut winner_access = Vec::new();
     for t in tasks {
         let (status, body) = t.await.expect("join");
         match status {
-            200 => winners.push(tokens(&body).1),
+            200 => {
+                winners.push(tokens(&body).1);
+                winner_access.push(tokens(&body).0);
+            }
             400 => assert_eq!(body["error"], "invalid_grant", "{body}"),
             other => panic!("unexpected {other}: {body}"),
         }
@@ -384,6 +232,15 @@ async fn two_instances_share_one_database() {
         (400, Some("invalid_grant")),
         "the family was revoked by the concurrent reuse"
     );
+    // Every access token of the revoked family is refused fleet-wide, the
+    // one B had cached included, and introspects inactive at both.
+    for token in [&family_access, &winner_access[0]] {
+        for at in [&at_a, &at_b] {
+            let (status, body) = at.whoami(token).await;
+            assert_eq!(status, 401, "access token of a revoked family: {body}");
+            assert_eq!(at.introspect(token).await, json!({"active": false}));
+        }
+    }
 
     // Revocation at A is refused at B at once (B has the token cached).
     let (verifier, challenge) = pkce();

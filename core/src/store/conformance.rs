@@ -72,6 +72,7 @@ pub async fn check_all<S: Store>(store: &S, now: UnixTime) {
     check_codes(store, now).await;
     check_rotation(store, now).await;
     check_revocations(store, now).await;
+    check_access_family_revocations(store, now).await;
 }
 
 /// Clients: insert, read back, duplicate refused.
@@ -271,4 +272,77 @@ pub async fn check_revocations<S: Store>(store: &S, now: UnixTime) {
     store.revoke_jti(&jti, now.secs() + 50, now).await.unwrap();
     assert!(store.is_jti_revoked(&jti, now.plus(49)).await.unwrap());
     assert!(!store.is_jti_revoked(&jti, now.plus(50)).await.unwrap());
+}
+
+/// Revoked access-token families: every `jti` of the family refused until
+/// the entry expires, other families and family-less tokens untouched.
+pub async fn check_access_family_revocations<S: Store>(store: &S, now: UnixTime) {
+    let fam = tag(now, "afam");
+    let other = tag(now, "afam-other");
+    let jti = tag(now, "afam-jti");
+    assert!(
+        !store
+            .is_access_token_revoked(&jti, Some(&fam), now)
+            .await
+            .unwrap()
+    );
+    store
+        .revoke_access_family(&fam, now.secs() + 50, now)
+        .await
+        .unwrap();
+    // Idempotent, and a shorter second revocation never shortens the first.
+    store
+        .revoke_access_family(&fam, now.secs() + 10, now)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .is_access_token_revoked(&jti, Some(&fam), now.plus(49))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_access_token_revoked(&jti, Some(&fam), now.plus(50))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_access_token_revoked(&jti, Some(&other), now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_access_token_revoked(&jti, None, now)
+            .await
+            .unwrap()
+    );
+    assert!(!store.is_jti_revoked(&jti, now).await.unwrap());
+    // A revoked `jti` is refused whatever family it names.
+    store.revoke_jti(&jti, now.secs() + 50, now).await.unwrap();
+    assert!(
+        store
+            .is_access_token_revoked(&jti, None, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .is_access_token_revoked(&jti, Some(&other), now)
+            .await
+            .unwrap()
+    );
+    // Already expired: nothing to remember, not an error.
+    store
+        .revoke_access_family(&other, now.secs(), now)
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .is_access_token_revoked(&tag(now, "afam-jti2"), Some(&other), now)
+            .await
+            .unwrap()
+    );
 }

@@ -12,7 +12,7 @@
 //! | [`PendingStore`] | authorization requests awaiting the user | [`PendingStore::take_pending`] removes and returns |
 //! | [`CodeStore`] | authorization codes | [`CodeStore::take_code`] redeems once, leaves a tombstone |
 //! | [`RefreshStore`] | refresh-token families | [`RefreshStore::rotate_refresh`] is a compare-and-swap |
-//! | [`RevocationStore`] | revoked access-token `jti`s | — |
+//! | [`RevocationStore`] | revoked access-token `jti`s and access-token families | — |
 //!
 //! Every method is `async` (returns `impl Future + Send`; implementors may
 //! write `async fn`): a PostgreSQL implementation runs each atomic rule as one
@@ -376,6 +376,26 @@ pub trait RevocationStore {
     fn is_jti_revoked(
         &self,
         jti: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Refuse every access token of the access-token family `family` (the
+    /// opaque id access tokens carry for their refresh family, see
+    /// [`crate::oauth::access_family_of`]) until `expires_at`: the latest
+    /// moment an access token of the family could still be valid.
+    /// Idempotent; a second call never shortens the entry.
+    fn revoke_access_family(
+        &self,
+        family: &str,
+        expires_at: u64,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Whether an access token with `jti`, of access-token family `family`
+    /// (if it names one), is revoked: either its `jti` or its family is.
+    /// One call so that a database answers both in one round trip.
+    fn is_access_token_revoked(
+        &self,
+        jti: &str,
+        family: Option<&str>,
         now: UnixTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

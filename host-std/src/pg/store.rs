@@ -420,4 +420,52 @@ impl RevocationStore for PgStore {
         })
         .await
     }
+
+    async fn revoke_access_family(
+        &self,
+        family: &str,
+        expires_at: u64,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        if expires_at <= now.secs() {
+            return Ok(());
+        }
+        self.op("revoke access family", async {
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached(
+                    "INSERT INTO revoked_access_families (family, expires_at) VALUES ($1, $2)
+                     ON CONFLICT (family) DO UPDATE
+                     SET expires_at = GREATEST(revoked_access_families.expires_at, EXCLUDED.expires_at)",
+                )
+                .await?;
+            c.execute(&stmt, &[&family, &to_db(expires_at)]).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn is_access_token_revoked(
+        &self,
+        jti: &str,
+        family: Option<&str>,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        // One round trip for both sets (a NULL family matches nothing).
+        self.op("check access token", async {
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM revoked_jti WHERE jti = $1 AND expires_at > $3)
+                         OR EXISTS (SELECT 1 FROM revoked_access_families
+                                    WHERE family = $2 AND expires_at > $3)",
+                )
+                .await?;
+            let row = c
+                .query_one(&stmt, &[&jti, &family, &to_db(now.secs())])
+                .await?;
+            Ok(row.try_get::<_, bool>(0)?)
+        })
+        .await
+    }
 }

@@ -1,0 +1,83 @@
+//! Revoking a grant revokes its access tokens at once, over real HTTP on
+//! one instance (embedded database): refresh-token reuse and RFC 7009
+//! revocation of a refresh token make every access token the grant minted
+//! refused at `/mcp` (cached or not) and inactive at `/introspect`, while
+//! another grant of the same client and user keeps working. The refusal
+//! survives a restart. (The same across two instances sharing PostgreSQL:
+//! `postgres_fleet.rs`.)
+
+mod common;
+mod flow;
+
+use common::*;
+use flow::*;
+use serde_json::json;
+
+fn add_alice(dir: &std::path::Path) {
+    let (code, _, err) = cli(dir, &["user", "add", "alice"], &format!("{PASSWORD}\n"));
+    assert_eq!(code, 0, "{err}");
+}
+
+async fn grant(at: &At) -> (String, String) {
+    let (verifier, challenge) = pkce();
+    let code = at.code(&challenge).await;
+    let (status, body) = at.exchange(&code, &verifier).await;
+    assert_eq!(status, 200, "{body}");
+    tokens(&body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_grants_take_their_access_tokens_with_them() {
+    let dir = TempDir::new("grant-revocation");
+    add_alice(&dir.0);
+    let server = Server::start(&dir.0, &["--stateless"]).await;
+    let http = client();
+    let client_id = register_public(&http, &server.base).await;
+    let at = At::new(&server.base, &server.base, &client_id);
+    let inactive = json!({"active": false});
+
+    // Reuse of a rotated-out refresh token.
+    let (first_access, first_refresh) = grant(&at).await;
+    let (kept_access, kept_refresh) = grant(&at).await;
+    let (status, body) = at.refresh(&first_refresh).await;
+    assert_eq!(status, 200, "{body}");
+    let (rotated_access, _) = tokens(&body);
+    for token in [&first_access, &rotated_access, &kept_access] {
+        // Twice: the second answer comes from the verified-token cache.
+        assert_eq!(at.whoami(token).await.0, 200);
+        assert_eq!(at.whoami(token).await.0, 200);
+        assert_eq!(at.introspect(token).await["active"], true);
+    }
+    let (status, body) = at.refresh(&first_refresh).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "reuse is refused"
+    );
+    for token in [&first_access, &rotated_access] {
+        let (status, body) = at.whoami(token).await;
+        assert_eq!(status, 401, "access token of a reused family: {body}");
+        assert_eq!(at.introspect(token).await, inactive);
+    }
+    assert_eq!(at.whoami(&kept_access).await.0, 200, "another grant lives");
+
+    // RFC 7009 revocation of a refresh token.
+    assert_eq!(at.revoke(&kept_refresh).await, 200);
+    let (status, _) = at.whoami(&kept_access).await;
+    assert_eq!(status, 401, "access token of a revoked refresh token");
+    assert_eq!(at.introspect(&kept_access).await, inactive);
+    let (_, fresh_refresh) = grant(&at).await;
+    let (status, body) = at.refresh(&fresh_refresh).await;
+    assert_eq!(status, 200, "new grants work: {body}");
+    let (live_access, _) = tokens(&body);
+
+    // The revoked families are durable (same port, so same issuer).
+    let port = server.port;
+    server.stop();
+    let server = Server::start_on(&dir.0, port, &["--stateless"]).await;
+    assert_eq!(at.whoami(&live_access).await.0, 200, "live grant kept");
+    for token in [&first_access, &rotated_access, &kept_access] {
+        assert_eq!(at.whoami(token).await.0, 401, "still refused after restart");
+    }
+    server.stop();
+}
