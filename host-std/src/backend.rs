@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mcpauth_core::jose::KeySet;
 use mcpauth_core::store::{
-    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, IssuedAccessToken,
+    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, GrantOwner, IssuedAccessToken,
     PendingAuthorization, PendingStore, RefreshFamily, RefreshStore, RevocationStore,
     RotateOutcome, Rotation, SecretHash, StoreError,
 };
@@ -179,6 +179,25 @@ impl Backend {
         }
     }
 
+    /// Revoke every grant of `owner` and all their access tokens (an
+    /// operator removed the client or the user); how many grants. Blocking.
+    pub fn revoke_grants_of_blocking(
+        &self,
+        owner: GrantOwner<'_>,
+        access_token_ttl: u64,
+    ) -> Result<usize, StoreError> {
+        let now = crate::env::now().ok_or(StoreError::Unavailable)?;
+        let revoke = mcpauth_core::oauth::revoke_grants_of(self, owner, access_token_ttl, now);
+        match self {
+            Backend::Postgres(pg) => pg.block_on(revoke),
+            // The redb writer thread does the work; any executor can wait.
+            Backend::Redb(_) => tokio::runtime::Builder::new_current_thread()
+                .build()
+                .map_err(|_| StoreError::Unavailable)?
+                .block_on(revoke),
+        }
+    }
+
     /// Run `f` while holding the key lock: fleet-wide for PostgreSQL (so two
     /// instances never both create or rotate the active key), a no-op for
     /// redb (one process). Blocking.
@@ -332,6 +351,17 @@ impl RefreshStore for Backend {
         match self {
             Backend::Redb(d) => d.revoke_family(family_id).await,
             Backend::Postgres(p) => p.revoke_family(family_id).await,
+        }
+    }
+
+    async fn revoke_families_of(
+        &self,
+        owner: GrantOwner<'_>,
+        now: UnixTime,
+    ) -> Result<Vec<String>, StoreError> {
+        match self {
+            Backend::Redb(d) => d.revoke_families_of(owner, now).await,
+            Backend::Postgres(p) => p.revoke_families_of(owner, now).await,
         }
     }
 }

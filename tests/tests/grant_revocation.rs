@@ -81,3 +81,67 @@ async fn revoked_grants_take_their_access_tokens_with_them() {
     }
     server.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_user_or_a_client_revokes_their_grants() {
+    let dir = TempDir::new("owner-removal");
+    add_alice(&dir.0);
+    let (code, _, err) = cli(&dir.0, &["user", "add", "bob"], "bob's long password\n");
+    assert_eq!(code, 0, "{err}");
+    let server = Server::start(&dir.0, &["--stateless"]).await;
+    let port = server.port;
+    let http = client();
+    let client_id = register_public(&http, &server.base).await;
+    let other_client = register_public(&http, &server.base).await;
+    let at = At::new(&server.base, &server.base, &client_id);
+    let other = At::new(&server.base, &server.base, &other_client);
+    let (alice_access, alice_refresh) = grant(&at).await;
+    let (other_access, other_refresh) = grant(&other).await;
+    assert_eq!(at.whoami(&alice_access).await.0, 200);
+
+    // The database belongs to one process: the operator stops the server.
+    server.stop();
+    let (code, out, err) = cli(&dir.0, &["user", "remove", "alice"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("revoked 2 grant(s)"), "{out}");
+    let server = Server::start_on(&dir.0, port, &["--stateless"]).await;
+    assert_eq!(
+        at.whoami(&alice_access).await.0,
+        401,
+        "removed user's token"
+    );
+    assert_eq!(at.introspect(&alice_access).await, json!({"active": false}));
+    assert_eq!(at.refresh(&alice_refresh).await.0, 400, "…and grant");
+    assert_eq!(other.whoami(&other_access).await.0, 401, "every client");
+    assert_eq!(other.refresh(&other_refresh).await.0, 400);
+
+    // Client removal: bob's grant with that client only.
+    let bob = |at: &At| {
+        let at = at.clone();
+        async move {
+            let (verifier, challenge) = pkce();
+            let code = at.code_as("bob", "bob's long password", &challenge).await;
+            let (status, body) = at.exchange(&code, &verifier).await;
+            assert_eq!(status, 200, "{body}");
+            tokens(&body)
+        }
+    };
+    let (bob_access, _) = bob(&at).await;
+    let (bob_other_access, _) = bob(&other).await;
+    server.stop();
+    let (code, out, err) = cli(&dir.0, &["client", "remove", &client_id], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("revoked 1 grant(s)"), "{out}");
+    let server = Server::start_on(&dir.0, port, &["--stateless"]).await;
+    assert_eq!(
+        at.whoami(&bob_access).await.0,
+        401,
+        "removed client's token"
+    );
+    assert_eq!(
+        other.whoami(&bob_other_access).await.0,
+        200,
+        "other client's"
+    );
+    server.stop();
+}

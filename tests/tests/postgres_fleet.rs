@@ -297,11 +297,24 @@ async fn two_instances_share_one_database() {
     assert_eq!(status, 200, "{body}");
     let (verifier, challenge) = pkce();
     let code = at_b.code(&challenge).await;
-    assert_eq!(
-        at_a.exchange(&code, &verifier).await.0,
-        200,
-        "client and user kept"
+    let (status, body) = at_a.exchange(&code, &verifier).await;
+    assert_eq!(status, 200, "client and user kept: {body}");
+    let (last_access, last_refresh) = tokens(&body);
+    assert_eq!(at_b.whoami(&last_access).await.0, 200);
+
+    // Removing the client while both run revokes its grants fleet-wide.
+    let (code, out, err) = cli(
+        &fleet.dirs[0].0,
+        &["--store", &db.url, "client", "remove", &client_id],
+        "",
     );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("grant(s)"), "{out}");
+    for at in [&at_a, &at_b] {
+        let (status, _) = at.whoami(&last_access).await;
+        assert_eq!(status, 401, "token of a removed client");
+    }
+    assert_eq!(at_a.refresh(&last_refresh).await.0, 401, "unknown client");
     a.stop();
     b.stop();
     postgres_support::say("postgres_fleet: two instances on one schema: all checks passed");

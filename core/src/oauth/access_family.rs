@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use crate::jose::DEFAULT_LEEWAY_SECS;
 use crate::rand::{RngError, SecureRandom, random_token};
-use crate::store::{RefreshStore, RevocationStore, StoreError};
+use crate::store::{GrantOwner, RefreshStore, RevocationStore, StoreError};
 use crate::time::UnixTime;
 
 /// Domain separation, so the digest is useless as any other hash of the id.
@@ -75,6 +75,22 @@ pub async fn revoke_family_and_access_tokens<S: RefreshStore + RevocationStore>(
 ) -> Result<(), StoreError> {
     store.revoke_family(family_id).await?;
     revoke_access_tokens_of_family(store, family_id, access_token_ttl, now).await
+}
+
+/// Revoke every grant of `owner` (an operator removed the client or the
+/// user): the refresh families and all their access tokens. Returns how many
+/// grants were revoked.
+pub async fn revoke_grants_of<S: RefreshStore + RevocationStore>(
+    store: &S,
+    owner: GrantOwner<'_>,
+    access_token_ttl: u64,
+    now: UnixTime,
+) -> Result<usize, StoreError> {
+    let families = store.revoke_families_of(owner, now).await?;
+    for family_id in &families {
+        revoke_access_tokens_of_family(store, family_id, access_token_ttl, now).await?;
+    }
+    Ok(families.len())
 }
 
 /// Refuse every access token refresh family `family_id` minted (for a

@@ -81,7 +81,7 @@ mod tests;
 
 pub use access_family::{
     access_family_in_jti, access_family_of, access_family_revocation_ttl, is_access_token_revoked,
-    revoke_access_tokens_of_family, revoke_family_and_access_tokens,
+    revoke_access_tokens_of_family, revoke_family_and_access_tokens, revoke_grants_of,
 };
 pub use config::{ServerConfig, canonical_resource};
 pub use error::OAuthError;

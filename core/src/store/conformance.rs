@@ -17,8 +17,8 @@ use alloc::string::String;
 use alloc::vec;
 
 use super::{
-    ClientAuthMethod, ClientRecord, CodeRecord, CodeTake, IssuedAccessToken, PendingAuthorization,
-    RefreshFamily, RotateOutcome, Rotation, Store, StoreError, hash_secret,
+    ClientAuthMethod, ClientRecord, CodeRecord, CodeTake, GrantOwner, IssuedAccessToken,
+    PendingAuthorization, RefreshFamily, RotateOutcome, Rotation, Store, StoreError, hash_secret,
 };
 use crate::time::UnixTime;
 
@@ -73,6 +73,7 @@ pub async fn check_all<S: Store>(store: &S, now: UnixTime) {
     check_rotation(store, now).await;
     check_revocations(store, now).await;
     check_access_family_revocations(store, now).await;
+    check_revoke_families_of(store, now).await;
 }
 
 /// Clients: insert, read back, duplicate refused.
@@ -344,5 +345,56 @@ pub async fn check_access_family_revocations<S: Store>(store: &S, now: UnixTime)
             .is_access_token_revoked(&tag(now, "afam-jti2"), Some(&other), now)
             .await
             .unwrap()
+    );
+}
+
+/// Revoking by owner: every live family of the client (or subject) is
+/// revoked and reported once; other owners' families are untouched.
+pub async fn check_revoke_families_of<S: Store>(store: &S, now: UnixTime) {
+    let client = tag(now, "owner-client");
+    let subject = tag(now, "owner-subject");
+    let mut mine = family(now, "owned-1", "o1");
+    mine.client_id = client.clone();
+    let mut mine_too = family(now, "owned-2", "o2");
+    mine_too.client_id = client.clone();
+    mine_too.subject = subject.clone();
+    let other = family(now, "not-owned", "o3");
+    for f in [&mine, &mine_too, &other] {
+        store.insert_family(f.clone(), now).await.unwrap();
+    }
+    let mut revoked = store
+        .revoke_families_of(GrantOwner::Client(&client), now)
+        .await
+        .unwrap();
+    revoked.sort();
+    let mut expected = vec![mine.family_id.clone(), mine_too.family_id.clone()];
+    expected.sort();
+    assert_eq!(revoked, expected);
+    for f in [&mine, &mine_too] {
+        let after = store.family(&f.family_id, now).await.unwrap().unwrap();
+        assert!(after.revoked, "owned family revoked");
+    }
+    assert!(
+        !store
+            .family(&other.family_id, now)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    // Already revoked: not reported again.
+    assert!(
+        store
+            .revoke_families_of(GrantOwner::Subject(&subject), now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .revoke_families_of(GrantOwner::Client(&tag(now, "nobody")), now)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -18,13 +18,14 @@
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 use core::future::{Future, ready};
 
 use spin::Mutex;
 
 use super::{
-    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, IssuedAccessToken,
+    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, GrantOwner, IssuedAccessToken,
     PendingAuthorization, PendingStore, RefreshFamily, RefreshStore, RevocationStore,
     RotateOutcome, Rotation, SecretHash, StoreError, secret_matches,
 };
@@ -324,6 +325,18 @@ impl MemoryStore {
         RotateOutcome::Rotated(alloc::boxed::Box::new(before))
     }
 
+    fn revoke_families_of_now(&self, owner: GrantOwner<'_>, now: u64) -> Vec<String> {
+        let mut t = self.tables.lock();
+        let mut revoked = Vec::new();
+        for f in t.families.values_mut() {
+            if !f.revoked && f.family_expires_at > now && owner.owns(f) {
+                f.revoked = true;
+                revoked.push(f.family_id.clone());
+            }
+        }
+        revoked
+    }
+
     fn revoke_family_now(&self, id: &str) {
         let mut t = self.tables.lock();
         if let Some(f) = t.families.get_mut(id) {
@@ -506,6 +519,14 @@ impl RefreshStore for MemoryStore {
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         self.revoke_family_now(family_id);
         ready(Ok(()))
+    }
+
+    fn revoke_families_of(
+        &self,
+        owner: GrantOwner<'_>,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        ready(Ok(self.revoke_families_of_now(owner, now.secs())))
     }
 }
 

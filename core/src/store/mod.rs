@@ -332,6 +332,25 @@ pub trait CodeStore {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// Whose grants to revoke when an operator removes a client or a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantOwner<'a> {
+    /// Every grant issued to this client.
+    Client(&'a str),
+    /// Every grant of this resource owner (`sub`).
+    Subject(&'a str),
+}
+
+impl GrantOwner<'_> {
+    /// Whether `family` belongs to this owner.
+    pub fn owns(&self, family: &RefreshFamily) -> bool {
+        match *self {
+            GrantOwner::Client(id) => family.client_id == id,
+            GrantOwner::Subject(sub) => family.subject == sub,
+        }
+    }
+}
+
 /// Refresh-token families.
 pub trait RefreshStore {
     /// Store a new family.
@@ -361,6 +380,14 @@ pub trait RefreshStore {
     /// Revoke a family (idempotent; unknown ids are fine).
     fn revoke_family(&self, family_id: &str)
     -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Revoke every live family of `owner` (an operator removed the client
+    /// or the user) and return the ids of the families this call revoked
+    /// (already revoked or expired ones are left out).
+    fn revoke_families_of(
+        &self,
+        owner: GrantOwner<'_>,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 }
 
 /// Revoked access-token ids, remembered until the token would have expired.

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use mcpauth_core::store::{
-    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, IssuedAccessToken,
+    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, GrantOwner, IssuedAccessToken,
     PendingAuthorization, PendingStore, RefreshFamily, RefreshStore, RevocationStore,
     RotateOutcome, Rotation, SecretHash, StoreError, secret_matches,
 };
@@ -451,6 +451,38 @@ impl RefreshStore for Db {
             .await
         }
     }
+
+    fn revoke_families_of(
+        &self,
+        owner: GrantOwner<'_>,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        let db = self.clone();
+        let owner = OwnedGrantOwner::from(owner);
+        let now = now.secs();
+        async move {
+            db.write(move |txn| {
+                let mut t = txn.open_table(FAMILIES).map_err(unavailable)?;
+                let mut live: Vec<RefreshFamily> = Vec::new();
+                for row in t.iter().map_err(unavailable)? {
+                    let (_, v) = row.map_err(unavailable)?;
+                    let f: RefreshFamily = dec(v.value())?;
+                    if !f.revoked && f.family_expires_at > now && owner.as_ref().owns(&f) {
+                        live.push(f);
+                    }
+                }
+                let mut revoked = Vec::with_capacity(live.len());
+                for mut f in live {
+                    f.revoked = true;
+                    t.insert(f.family_id.as_str(), enc(&f)?.as_slice())
+                        .map_err(unavailable)?;
+                    revoked.push(f.family_id);
+                }
+                Ok(revoked)
+            })
+            .await
+        }
+    }
 }
 
 impl RevocationStore for Db {
@@ -568,6 +600,30 @@ impl Revocations {
         match self {
             Revocations::Jtis => db.revoked(),
             Revocations::AccessFamilies => db.revoked_families(),
+        }
+    }
+}
+
+/// A [`GrantOwner`] that can move into the writer thread.
+enum OwnedGrantOwner {
+    Client(String),
+    Subject(String),
+}
+
+impl From<GrantOwner<'_>> for OwnedGrantOwner {
+    fn from(owner: GrantOwner<'_>) -> Self {
+        match owner {
+            GrantOwner::Client(id) => OwnedGrantOwner::Client(id.to_owned()),
+            GrantOwner::Subject(sub) => OwnedGrantOwner::Subject(sub.to_owned()),
+        }
+    }
+}
+
+impl OwnedGrantOwner {
+    fn as_ref(&self) -> GrantOwner<'_> {
+        match self {
+            OwnedGrantOwner::Client(id) => GrantOwner::Client(id),
+            OwnedGrantOwner::Subject(sub) => GrantOwner::Subject(sub),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! one transaction; the module docs of [`super`] explain the atomic rules.
 
 use mcpauth_core::store::{
-    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, IssuedAccessToken,
+    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, GrantOwner, IssuedAccessToken,
     PendingAuthorization, PendingStore, RefreshFamily, RefreshStore, RevocationStore,
     RotateOutcome, Rotation, SecretHash, StoreError, secret_matches,
 };
@@ -377,6 +377,37 @@ impl RefreshStore for PgStore {
                 .await?;
             c.execute(&stmt, &[&family_id]).await?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn revoke_families_of(
+        &self,
+        owner: GrantOwner<'_>,
+        now: UnixTime,
+    ) -> Result<Vec<String>, StoreError> {
+        let (sql, who) = match owner {
+            GrantOwner::Client(id) => (
+                "UPDATE refresh_families SET revoked = true
+                 WHERE client_id = $1 AND NOT revoked AND family_expires_at > $2
+                 RETURNING family_id",
+                id,
+            ),
+            GrantOwner::Subject(sub) => (
+                "UPDATE refresh_families SET revoked = true
+                 WHERE subject = $1 AND NOT revoked AND family_expires_at > $2
+                 RETURNING family_id",
+                sub,
+            ),
+        };
+        self.op("revoke families of owner", async {
+            let c = self.conn().await?;
+            let rows = c.query(sql, &[&who, &to_db(now.secs())]).await?;
+            let mut ids = Vec::with_capacity(rows.len());
+            for row in rows {
+                ids.push(row.try_get::<_, String>(0)?);
+            }
+            Ok(ids)
         })
         .await
     }

@@ -29,8 +29,13 @@ impl At {
         }
     }
 
-    /// Sign in and consent at this instance; returns the code.
+    /// Sign in as alice and consent at this instance; returns the code.
     pub async fn code(&self, challenge: &str) -> String {
+        self.code_as("alice", PASSWORD, challenge).await
+    }
+
+    /// Sign in as `username` and consent; returns the code.
+    pub async fn code_as(&self, username: &str, password: &str, challenge: &str) -> String {
         let q = form(&[
             ("response_type", "code"),
             ("client_id", &self.client_id),
@@ -53,8 +58,8 @@ impl At {
         let body = form(&[
             ("request_id", &hidden(&page, "request_id")),
             ("csrf", &hidden(&page, "csrf")),
-            ("username", "alice"),
-            ("password", PASSWORD),
+            ("username", username),
+            ("password", password),
             ("decision", "allow"),
         ]);
         let r = self
