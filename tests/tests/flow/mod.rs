@@ -36,6 +36,17 @@ impl At {
 
     /// Sign in as `username` and consent; returns the code.
     pub async fn code_as(&self, username: &str, password: &str, challenge: &str) -> String {
+        let page = self.sign_in_page(challenge).await;
+        let r = self.sign_in(&page, username, password).await;
+        assert_eq!(r.status().as_u16(), 303);
+        let location = r.headers()["location"].to_str().expect("loc").to_owned();
+        let q = query_of(&location);
+        assert_eq!(param(&q, "iss").as_deref(), Some(self.public.as_str()));
+        param(&q, "code").expect("code")
+    }
+
+    /// `GET /authorize` for a standard request with `challenge`, as sent.
+    pub async fn authorize(&self, challenge: &str) -> reqwest::Response {
         let q = form(&[
             ("response_type", "code"),
             ("client_id", &self.client_id),
@@ -46,36 +57,48 @@ impl At {
             ("scope", "mcp"),
             ("resource", &format!("{}/mcp", self.public)),
         ]);
-        let r = self
-            .http
+        self.http
             .get(format!("{}/authorize?{q}", self.base))
             .send()
             .await
-            .expect("authorize");
+            .expect("authorize")
+    }
+
+    /// The sign-in page of a fresh authorization request.
+    pub async fn sign_in_page(&self, challenge: &str) -> SignInPage {
+        let r = self.authorize(challenge).await;
         assert_eq!(r.status().as_u16(), 200);
         let cookie = cookies(&r);
         let page = r.text().await.expect("page");
+        SignInPage {
+            cookie,
+            request_id: hidden(&page, "request_id"),
+            csrf: hidden(&page, "csrf"),
+        }
+    }
+
+    /// Submit credentials (and consent) on `page`; the answer as sent.
+    pub async fn sign_in(
+        &self,
+        page: &SignInPage,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
         let body = form(&[
-            ("request_id", &hidden(&page, "request_id")),
-            ("csrf", &hidden(&page, "csrf")),
+            ("request_id", &page.request_id),
+            ("csrf", &page.csrf),
             ("username", username),
             ("password", password),
             ("decision", "allow"),
         ]);
-        let r = self
-            .http
+        self.http
             .post(format!("{}/authorize", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
-            .header("cookie", cookie)
+            .header("cookie", &page.cookie)
             .body(body)
             .send()
             .await
-            .expect("decide");
-        assert_eq!(r.status().as_u16(), 303);
-        let location = r.headers()["location"].to_str().expect("loc").to_owned();
-        let q = query_of(&location);
-        assert_eq!(param(&q, "iss").as_deref(), Some(self.public.as_str()));
-        param(&q, "code").expect("code")
+            .expect("decide")
     }
 
     pub async fn token(&self, pairs: &[(&str, &str)]) -> (u16, Value) {
@@ -179,6 +202,14 @@ impl At {
             .expect("jwks");
         serde_json::from_slice(&r.bytes().await.expect("body")).expect("json")
     }
+}
+
+/// A sign-in form: its cookie and hidden fields.
+#[derive(Debug, Clone)]
+pub struct SignInPage {
+    pub cookie: String,
+    pub request_id: String,
+    pub csrf: String,
 }
 
 pub fn tokens(body: &Value) -> (String, String) {
