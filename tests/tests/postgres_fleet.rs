@@ -22,7 +22,7 @@ use std::net::TcpListener;
 use common::*;
 use flow::*;
 use postgres_support::TestDb;
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -118,22 +118,7 @@ async fn two_instances_share_one_database() {
     assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(1));
 
     // A client registered at A works at B.
-    let r = a0
-        .http
-        .post(format!("{}/register", a.base))
-        .header("content-type", "application/json")
-        .body(
-            json!({"redirect_uris": [REDIRECT], "client_name": "fleet",
-                   "token_endpoint_auth_method": "none",
-                   "grant_types": ["authorization_code", "refresh_token"]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(r.status().as_u16(), 201);
-    let reg: Value = serde_json::from_slice(&r.bytes().await.expect("b")).expect("json");
-    let client_id = reg["client_id"].as_str().expect("client_id").to_owned();
+    let client_id = register_public(&a0.http, &a.base).await;
     let at_a = At::new(&a.base, &public, &client_id);
     let at_b = At::new(&b.base, &public, &client_id);
 
