@@ -143,6 +143,24 @@ impl RevocationStore for IssuerRevocations<'_> {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         self.0.is_jti_revoked(jti, now)
     }
+
+    fn revoke_access_family(
+        &self,
+        family: &str,
+        expires_at: u64,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.0.revoke_access_family(family, expires_at, now)
+    }
+
+    fn is_access_token_revoked(
+        &self,
+        jti: &str,
+        family: Option<&str>,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.0.is_access_token_revoked(jti, family, now)
+    }
 }
 
 /// Why a standalone service could not be built.

@@ -16,9 +16,9 @@ use mcpauth_core::mcp::{
 };
 use mcpauth_core::oauth::{
     AuthorizationServer, Env, ResourceGuard, ServerConfig, UserAuthenticator, authenticate_bearer,
+    is_access_token_revoked,
 };
 use mcpauth_core::principal::Principal;
-use mcpauth_core::store::RevocationStore;
 
 use crate::backend::{Backend, SharedKeys, reload_keys, token_kid};
 use crate::cache::{TokenCache, plain_bearer};
@@ -217,7 +217,7 @@ impl App {
             // The revocation check is never cached: on a shared store another
             // instance may have revoked the token a moment ago.
             let revoked = match now {
-                Some(t) => self.db.is_jti_revoked(&p.token_id, t).await,
+                Some(t) => is_access_token_revoked(&self.db, &p.token_id, t).await,
                 None => Err(mcpauth_core::store::StoreError::Unavailable),
             };
             match revoked {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mcpauth_core::jose::KeySet;
 use mcpauth_core::store::{
-    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, IssuedAccessToken,
+    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, GrantOwner, IssuedAccessToken,
     PendingAuthorization, PendingStore, RefreshFamily, RefreshStore, RevocationStore,
     RotateOutcome, Rotation, SecretHash, StoreError,
 };
@@ -179,6 +179,25 @@ impl Backend {
         }
     }
 
+    /// Revoke every grant of `owner` and all their access tokens (an
+    /// operator removed the client or the user); how many grants. Blocking.
+    pub fn revoke_grants_of_blocking(
+        &self,
+        owner: GrantOwner<'_>,
+        access_token_ttl: u64,
+    ) -> Result<usize, StoreError> {
+        let now = crate::env::now().ok_or(StoreError::Unavailable)?;
+        let revoke = mcpauth_core::oauth::revoke_grants_of(self, owner, access_token_ttl, now);
+        match self {
+            Backend::Postgres(pg) => pg.block_on(revoke),
+            // The redb writer thread does the work; any executor can wait.
+            Backend::Redb(_) => tokio::runtime::Builder::new_current_thread()
+                .build()
+                .map_err(|_| StoreError::Unavailable)?
+                .block_on(revoke),
+        }
+    }
+
     /// Run `f` while holding the key lock: fleet-wide for PostgreSQL (so two
     /// instances never both create or rotate the active key), a no-op for
     /// redb (one process). Blocking.
@@ -334,6 +353,17 @@ impl RefreshStore for Backend {
             Backend::Postgres(p) => p.revoke_family(family_id).await,
         }
     }
+
+    async fn revoke_families_of(
+        &self,
+        owner: GrantOwner<'_>,
+        now: UnixTime,
+    ) -> Result<Vec<String>, StoreError> {
+        match self {
+            Backend::Redb(d) => d.revoke_families_of(owner, now).await,
+            Backend::Postgres(p) => p.revoke_families_of(owner, now).await,
+        }
+    }
 }
 
 impl RevocationStore for Backend {
@@ -353,6 +383,30 @@ impl RevocationStore for Backend {
         match self {
             Backend::Redb(d) => d.is_jti_revoked(jti, now).await,
             Backend::Postgres(p) => p.is_jti_revoked(jti, now).await,
+        }
+    }
+
+    async fn revoke_access_family(
+        &self,
+        family: &str,
+        expires_at: u64,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        match self {
+            Backend::Redb(d) => d.revoke_access_family(family, expires_at, now).await,
+            Backend::Postgres(p) => p.revoke_access_family(family, expires_at, now).await,
+        }
+    }
+
+    async fn is_access_token_revoked(
+        &self,
+        jti: &str,
+        family: Option<&str>,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Backend::Redb(d) => d.is_access_token_revoked(jti, family, now).await,
+            Backend::Postgres(p) => p.is_access_token_revoked(jti, family, now).await,
         }
     }
 }

@@ -4,10 +4,10 @@
 //! - Key: SHA-256 of the compact token (the token itself is never kept).
 //! - Value: the [`Principal`] the core's guard produced, whose `expires_at`
 //!   is the token's `exp`.
-//! - A hit is used only while `exp` is in the future *and* the token's `jti`
-//!   is not revoked (the revocation mirror is consulted on every hit), so the
-//!   cache never accepts a token the guard would refuse for expiry or
-//!   revocation. Anything unusual (no or several `Authorization` headers, a
+//! - A hit is used only while `exp` is in the future *and* neither the
+//!   token's `jti` nor its grant is revoked (the store is consulted on every
+//!   hit), so the cache never accepts a token the guard would refuse for
+//!   expiry or revocation. Anything unusual (no or several `Authorization` headers, a
 //!   non-Bearer scheme) bypasses the cache and goes to the core.
 //! - Bounded: the map is split in up to 16 shards (one read-write lock each,
 //!   chosen by a digest byte) of `capacity / shards` entries; a full shard

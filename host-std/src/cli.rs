@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use mcpauth_core::mcp::{Registry, RegistryError};
+use mcpauth_core::store::GrantOwner;
 
 use crate::app::{App, AppOptions};
 use crate::backend::Backend;
@@ -75,7 +76,7 @@ fn read_password() -> Result<zeroize::Zeroizing<String>, BoxError> {
 }
 
 fn user(common: &CommonArgs, command: UserCommand) -> Result<(), BoxError> {
-    let (db, _) = open_db(common)?;
+    let (db, settings) = open_db(common)?;
     let users = Users::new(db.clone());
     let result = match command {
         UserCommand::Add { username } => {
@@ -91,8 +92,12 @@ fn user(common: &CommonArgs, command: UserCommand) -> Result<(), BoxError> {
             Ok(())
         }
         UserCommand::Remove { username } => {
-            users.remove(&username)?;
-            println!("removed user {username}");
+            let subject = users.remove(&username)?;
+            let grants = db.revoke_grants_of_blocking(
+                GrantOwner::Subject(&subject),
+                settings.access_token_ttl,
+            )?;
+            println!("removed user {username} and revoked {grants} grant(s)");
             Ok(())
         }
         UserCommand::Passwd { username } => {
@@ -107,7 +112,7 @@ fn user(common: &CommonArgs, command: UserCommand) -> Result<(), BoxError> {
 }
 
 fn client(common: &CommonArgs, command: ClientCommand) -> Result<(), BoxError> {
-    let (db, _) = open_db(common)?;
+    let (db, settings) = open_db(common)?;
     let result: Result<(), BoxError> = match command {
         ClientCommand::List => {
             for c in db.clients()? {
@@ -123,7 +128,11 @@ fn client(common: &CommonArgs, command: ClientCommand) -> Result<(), BoxError> {
         }
         ClientCommand::Remove { client_id } => {
             if db.remove_client_blocking(&client_id)? {
-                println!("removed client {client_id}");
+                let grants = db.revoke_grants_of_blocking(
+                    GrantOwner::Client(&client_id),
+                    settings.access_token_ttl,
+                )?;
+                println!("removed client {client_id} and revoked {grants} grant(s)");
                 Ok(())
             } else {
                 Err(format!("no client with id {client_id:?}").into())

@@ -85,7 +85,7 @@ pub enum UserCommand {
     },
     /// List users.
     List,
-    /// Remove a user.
+    /// Remove a user and revoke the user's grants.
     Remove {
         /// Login name.
         username: String,
@@ -102,9 +102,10 @@ pub enum UserCommand {
 pub enum ClientCommand {
     /// List registered clients.
     List,
-    /// Remove a client (its existing refresh tokens stop working).
+    /// Remove a client and revoke its grants (refresh and access tokens).
     Remove {
-        /// The client id.
+        /// The client id (random base64url: may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
 }
@@ -580,6 +581,17 @@ mod tests {
         let cli = Cli::try_parse_from(v).expect("parse");
         match cli.command {
             Command::Serve(s) => resolve_serve(&cli.common, &s),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn client_ids_may_start_with_a_hyphen() {
+        let cli = Cli::try_parse_from(["mcpauth", "client", "remove", "-x4Fq"]).expect("parse");
+        match cli.command {
+            Command::Client {
+                command: ClientCommand::Remove { client_id },
+            } => assert_eq!(client_id, "-x4Fq"),
             _ => unreachable!(),
         }
     }

@@ -152,11 +152,12 @@ impl Users {
         Ok(())
     }
 
-    /// Remove a user. Tokens already issued stay valid until they expire.
-    pub fn remove(&self, username: &str) -> Result<(), UserError> {
-        let removed = self.db.kv_remove(KvTable::Users, username)?;
-        if removed {
-            Ok(())
+    /// Remove a user; returns its subject, whose grants the caller revokes
+    /// (see [`crate::backend::Backend::revoke_grants_of_blocking`]).
+    pub fn remove(&self, username: &str) -> Result<String, UserError> {
+        let record = self.get(username)?.ok_or(UserError::NotFound)?;
+        if self.db.kv_remove(KvTable::Users, username)? {
+            Ok(record.subject)
         } else {
             Err(UserError::NotFound)
         }

@@ -16,21 +16,18 @@
 mod common;
 mod postgres_support;
 
+use std::net::TcpListener;
+
 use common::*;
 use postgres_support::TestDb;
-use serde_json::Value;
+use serde_json::json;
 
-const PASSWORD: &str = "correct horse battery";
-
-/// The JWKS an instance publishes.
-async fn jwks_of(at: &Flow) -> Value {
-    let r = at
-        .http
-        .get(format!("{}/.well-known/jwks.json", at.base))
-        .send()
-        .await
-        .expect("jwks");
-    serde_json::from_slice(&r.bytes().await.expect("body")).expect("json")
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 struct Fleet {
@@ -110,10 +107,10 @@ async fn two_instances_share_one_database() {
     // One JWKS for the fleet.
     let a0 = Flow::behind(&a.base, &public, "");
     let b0 = Flow::behind(&b.base, &public, "");
-    let jwks = jwks_of(&a0).await;
+    let jwks = a0.jwks().await;
     assert_eq!(
         jwks,
-        jwks_of(&b0).await,
+        b0.jwks().await,
         "both instances publish the same keys"
     );
     assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(1));
@@ -183,7 +180,14 @@ async fn two_instances_share_one_database() {
     let code = at_a.sign_in(&challenge, "alice", PASSWORD).await;
     let Reply { status, body, .. } = at_a.exchange(&code, &verifier).await;
     assert_eq!(status, 200, "{body}");
-    let refresh = Tokens::from_body(&body).refresh;
+    let Tokens {
+        access: family_access,
+        refresh,
+    } = Tokens::from_body(&body);
+    // Both instances have verified (and B has cached) the family's token.
+    for at in [&at_a, &at_b, &at_b] {
+        assert_eq!(at.whoami_stateless(&family_access).await.status, 200);
+    }
     let mut tasks = Vec::new();
     for i in 0..10 {
         let at = if i % 2 == 0 {
@@ -195,10 +199,14 @@ async fn two_instances_share_one_database() {
         tasks.push(tokio::spawn(async move { at.refresh(&refresh).await }));
     }
     let mut winners = Vec::new();
+    let mut winner_access = Vec::new();
     for t in tasks {
         let Reply { status, body, .. } = t.await.expect("join");
         match status {
-            200 => winners.push(Tokens::from_body(&body).refresh),
+            200 => {
+                winners.push(Tokens::from_body(&body).refresh);
+                winner_access.push(Tokens::from_body(&body).access);
+            }
             400 => assert_eq!(body["error"], "invalid_grant", "{body}"),
             other => panic!("unexpected {other}: {body}"),
         }
@@ -210,13 +218,22 @@ async fn two_instances_share_one_database() {
         (400, Some("invalid_grant")),
         "the family was revoked by the concurrent reuse"
     );
+    // Every access token of the revoked family is refused fleet-wide, the
+    // one B had cached included, and introspects inactive at both.
+    for token in [&family_access, &winner_access[0]] {
+        for at in [&at_a, &at_b] {
+            let Reply { status, body, .. } = at.whoami_stateless(token).await;
+            assert_eq!(status, 401, "access token of a revoked family: {body}");
+            assert_eq!(at.introspect(token).await, json!({"active": false}));
+        }
+    }
 
     // Revocation at A is refused at B at once (B has the token cached).
     let (verifier, challenge) = pkce();
     let code = at_b.sign_in(&challenge, "alice", PASSWORD).await;
     let Reply { status, body, .. } = at_b.exchange(&code, &verifier).await;
     assert_eq!(status, 200, "{body}");
-    let access = Tokens::from_body(&body).access;
+    let Tokens { access, .. } = Tokens::from_body(&body);
     assert_eq!(at_b.whoami_stateless(&access).await.status, 200);
     assert_eq!(at_b.whoami_stateless(&access).await.status, 200);
     assert_eq!(at_a.revoke(&access).await, 200);
@@ -249,14 +266,13 @@ async fn two_instances_share_one_database() {
     let code = at_a.sign_in(&challenge, "alice", PASSWORD).await;
     let Reply { status, body, .. } = at_a.exchange(&code, &verifier).await;
     assert_eq!(status, 200, "{body}");
-    let new_access = Tokens::from_body(&body).access;
+    let Tokens {
+        access: new_access, ..
+    } = Tokens::from_body(&body);
     let Reply { status, body, .. } = at_b.whoami_stateless(&new_access).await;
     assert_eq!(status, 200, "B picks up the rotated key: {body}");
-    assert_eq!(jwks_of(&at_a).await, jwks_of(&at_b).await);
-    assert_eq!(
-        jwks_of(&at_a).await["keys"].as_array().map(Vec::len),
-        Some(2)
-    );
+    assert_eq!(at_a.jwks().await, at_b.jwks().await);
+    assert_eq!(at_a.jwks().await["keys"].as_array().map(Vec::len), Some(2));
 
     // Restart both: nothing is lost.
     a.stop();
@@ -274,10 +290,30 @@ async fn two_instances_share_one_database() {
     assert_eq!(status, 200, "{body}");
     let (verifier, challenge) = pkce();
     let code = at_b.sign_in(&challenge, "alice", PASSWORD).await;
+    let Reply { status, body, .. } = at_a.exchange(&code, &verifier).await;
+    assert_eq!(status, 200, "client and user kept: {body}");
+    let Tokens {
+        access: last_access,
+        refresh: last_refresh,
+    } = Tokens::from_body(&body);
+    assert_eq!(at_b.whoami_stateless(&last_access).await.status, 200);
+
+    // Removing the client while both run revokes its grants fleet-wide.
+    let (code, out, err) = cli(
+        &fleet.dirs[0].0,
+        &["--store", &db.url, "client", "remove", &client_id],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("grant(s)"), "{out}");
+    for at in [&at_a, &at_b] {
+        let Reply { status, .. } = at.whoami_stateless(&last_access).await;
+        assert_eq!(status, 401, "token of a removed client");
+    }
     assert_eq!(
-        at_a.exchange(&code, &verifier).await.status,
-        200,
-        "client and user kept"
+        at_a.refresh(&last_refresh).await.status,
+        401,
+        "unknown client"
     );
     a.stop();
     b.stop();

@@ -104,13 +104,25 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
                 None,
             );
         }
-        let result = match self.validate(&client, &q) {
-            Ok(v) => {
-                self.start_pending(&client, redirect_uri.clone(), state, v, env)
-                    .await
-            }
-            Err(e) => Err(e),
+        let validated = match self.validate(&client, &q) {
+            Ok(v) => v,
+            Err(e) => return self.redirect_error(&redirect_uri, e, state),
         };
+        // Every request from here on stores a pending authorization: one
+        // peer may not fill the table (RFC 6749 §4.1.2.1
+        // `temporarily_unavailable`, and when to come back).
+        if let Some(now) = env.now
+            && let Err(wait) = self
+                .throttle
+                .allow_authorization_request(req.peer, now.secs())
+        {
+            return self
+                .redirect_error(&redirect_uri, OAuthError::RateLimited, state)
+                .with_header("Retry-After", format!("{wait}"));
+        }
+        let result = self
+            .start_pending(&client, redirect_uri.clone(), state, validated, env)
+            .await;
         match result {
             Ok(resp) => resp,
             Err(e) => self.redirect_error(&redirect_uri, e, state),
@@ -339,7 +351,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
                     self.throttle.record_failure(username, req.peer, now.secs());
                     return Err(again(200, "Wrong username or password."));
                 };
-                self.throttle.record_success(username);
+                self.throttle.record_success(username, req.peer);
                 subject
             }
         };

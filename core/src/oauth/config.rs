@@ -37,7 +37,8 @@ pub struct ServerConfig {
     pub max_form_body: usize,
     /// Largest registration document accepted by `/register`.
     pub max_registration_body: usize,
-    /// Login throttling (password guessing).
+    /// Throttling of sign-in failures (password guessing) and of
+    /// authorization requests (pending-table flooding).
     pub throttle: ThrottleConfig,
     /// Name shown on the sign-in page.
     pub service_name: String,

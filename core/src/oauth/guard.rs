@@ -9,6 +9,7 @@ use alloc::string::ToString;
 use serde_json::json;
 
 use super::ServerConfig;
+use super::access_family::is_access_token_revoked;
 use super::wire::Params;
 use crate::http::{Request, Response};
 use crate::jose::{KeySet, ValidationPolicy};
@@ -124,7 +125,8 @@ error_description=\"the access token lacks a required scope\"",
 
 /// Authenticate the bearer token of `req` for `guard`'s resource: only from
 /// the `Authorization` header (never the query or body), verified with
-/// `keys` under the guard's policy, refused if its `jti` is revoked, and
+/// `keys` under the guard's policy, refused if its `jti` or its refresh
+/// family is revoked, and
 /// required to carry every scope of the guard. The `Err` is the complete
 /// response to send (401, 400, 403 or 503).
 pub async fn authenticate_bearer<R: RevocationStore>(
@@ -172,7 +174,7 @@ pub async fn authenticate_bearer<R: RevocationStore>(
         .map_err(|_| invalid("the access token is invalid or expired"))?;
     // `verify_access_token` already refused an unknown time.
     let now = now.ok_or_else(|| invalid("the access token is invalid or expired"))?;
-    match revocations.is_jti_revoked(&claims.jti, now).await {
+    match is_access_token_revoked(revocations, &claims.jti, now).await {
         Ok(false) => {}
         Ok(true) => return Err(invalid("the access token was revoked")),
         Err(_) => {

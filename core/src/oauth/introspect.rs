@@ -14,6 +14,7 @@ use alloc::string::{String, ToString};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{Value, json};
 
+use super::access_family::{is_access_token_revoked, revoke_family_and_access_tokens};
 use super::client_auth::{AuthenticatedClient, authenticate_client};
 use super::token::parse_form;
 use super::wire::no_store;
@@ -60,7 +61,7 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
             let Some((claims, aud)) = self.verify_any(token, now, keys) else {
                 return Ok(None);
             };
-            if self.store.is_jti_revoked(&claims.jti, now).await? {
+            if is_access_token_revoked(&self.store, &claims.jti, now).await? {
                 return Ok(None);
             }
             return Ok(Some(Found::Access(claims, aud)));
@@ -158,7 +159,13 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
                 self.store.revoke_jti(&c.jti, c.exp, now).await?;
             }
             Some(Found::Refresh(f, _)) if own(&f.client_id) => {
-                self.store.revoke_family(&f.family_id).await?;
+                revoke_family_and_access_tokens(
+                    &self.store,
+                    &f.family_id,
+                    self.config.access_token_ttl,
+                    now,
+                )
+                .await?;
             }
             _ => {}
         }

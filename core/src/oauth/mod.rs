@@ -27,8 +27,9 @@
 //!
 //! ## Tokens
 //! Access tokens are RS256 JWTs (RFC 9068) with `aud` = the one resource of
-//! the grant and a `jti` we draw, so a replayed code or a revocation can
-//! refuse them. Refresh tokens are `<family id>.<secret>`: the family id
+//! the grant and a `jti` we draw that names the grant's access family, so a
+//! replayed code, a revocation or a revoked family can refuse them (see
+//! [`access_family_of`]). Refresh tokens are `<family id>.<secret>`: the family id
 //! finds the grant, the hash of the whole token is compared (constant time)
 //! with the family's one live token; anything else presented for a live
 //! family is reuse and revokes the family. Codes and refresh tokens are
@@ -59,6 +60,7 @@ use crate::rand::SecureRandom;
 use crate::store::Store;
 use crate::time::UnixTime;
 
+mod access_family;
 mod authorize;
 mod client_auth;
 mod config;
@@ -77,6 +79,10 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+pub use access_family::{
+    access_family_in_jti, access_family_of, access_family_revocation_ttl, is_access_token_revoked,
+    revoke_access_tokens_of_family, revoke_family_and_access_tokens, revoke_grants_of,
+};
 pub use config::{ServerConfig, canonical_resource};
 pub use error::OAuthError;
 pub use guard::{ResourceGuard, authenticate_bearer};

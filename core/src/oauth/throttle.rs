@@ -1,10 +1,29 @@
-//! Login throttling: failed sign-ins counted per username and per peer IP in
-//! one bounded table, in fixed windows.
+//! Throttling of the unauthenticated authorization endpoints, in one bounded
+//! table of fixed windows:
+//!
+//! - **Sign-in failures**, counted three ways so that no single peer can
+//!   lock anybody else out:
+//!   - per (username, peer IP): [`ThrottleConfig::per_user_and_ip`] failures
+//!     lock *that pair* out for the rest of the window — a guesser at one
+//!     address is stopped, the real user elsewhere is not;
+//!   - per peer IP across usernames: [`ThrottleConfig::per_ip`] failures lock
+//!     the address out (spraying many usernames);
+//!   - per username across addresses: past [`ThrottleConfig::per_user`]
+//!     failures (a distributed attack) attempts on the name are *spaced*,
+//!     one per [`ThrottleConfig::per_user_spacing_secs`], never locked. One
+//!     peer contributes at most `per_user_and_ip` failures to this counter
+//!     per window, so with `per_user` above that it takes many addresses to
+//!     reach the ceiling at all.
+//! - **Authorization requests** (`GET /authorize`, each of which stores a
+//!   pending request): [`ThrottleConfig::authorize_per_ip`] per
+//!   [`ThrottleConfig::authorize_window_secs`] per peer IP, so one peer
+//!   cannot fill the pending table.
 //!
 //! The table is local to one instance (a shared database would make every
 //! password attempt a write). It holds at most [`ThrottleConfig::capacity`]
 //! entries; when full, expired windows go first, then the oldest window, so a
-//! flood of usernames can displace old counters but never grow memory.
+//! flood of usernames or addresses can displace old counters but never grow
+//! memory.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -12,15 +31,27 @@ use core::net::IpAddr;
 
 use spin::Mutex;
 
-/// Limits of login throttling. Each bounds password guessing.
+/// Limits of the throttle. Each bounds guessing or flooding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleConfig {
-    /// Failed sign-ins allowed per username per window.
-    pub per_user: u32,
-    /// Failed sign-ins allowed per peer IP per window.
+    /// Failed sign-ins allowed per (username, peer IP) per window; then that
+    /// pair is locked out until the window ends.
+    pub per_user_and_ip: u32,
+    /// Failed sign-ins allowed per peer IP (any usernames) per window; then
+    /// the address is locked out until the window ends.
     pub per_ip: u32,
-    /// Window length in seconds.
+    /// Failed sign-ins per username (any addresses) per window after which
+    /// attempts on it are spaced by `per_user_spacing_secs` (never locked).
+    pub per_user: u32,
+    /// Spacing between attempts on a username past `per_user` failures.
+    pub per_user_spacing_secs: u64,
+    /// Sign-in window length in seconds.
     pub window_secs: u64,
+    /// Authorization requests (pending requests created) per peer IP per
+    /// `authorize_window_secs`.
+    pub authorize_per_ip: u32,
+    /// Authorization-request window length in seconds.
+    pub authorize_window_secs: u64,
     /// Entries kept (memory bound).
     pub capacity: usize,
 }
@@ -28,9 +59,13 @@ pub struct ThrottleConfig {
 impl Default for ThrottleConfig {
     fn default() -> Self {
         ThrottleConfig {
-            per_user: 5,
+            per_user_and_ip: 5,
             per_ip: 20,
+            per_user: 50,
+            per_user_spacing_secs: 10,
             window_secs: 15 * 60,
+            authorize_per_ip: 60,
+            authorize_window_secs: 60,
             capacity: 4096,
         }
     }
@@ -38,14 +73,28 @@ impl Default for ThrottleConfig {
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Key {
-    User(String),
+    /// Failures of one username from one address (`None`: unknown peer).
+    UserAtIp(String, Option<IpAddr>),
+    /// Failures from one address.
     Ip(IpAddr),
+    /// Failures of one username from anywhere.
+    User(String),
+    /// Authorization requests from one address.
+    Authorize(IpAddr),
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Window {
     start: u64,
-    failures: u32,
+    length: u64,
+    count: u32,
+    last: u64,
+}
+
+impl Window {
+    fn end(&self) -> u64 {
+        self.start.saturating_add(self.length)
+    }
 }
 
 /// The throttle table.
@@ -57,12 +106,12 @@ pub(crate) struct LoginThrottle {
 
 /// Usernames are compared case-insensitively and truncated, so that
 /// `Alice`/`alice` share a counter and a huge name costs nothing.
-fn user_key(username: &str) -> Key {
+fn normalize(username: &str) -> String {
     let mut s = String::new();
     for c in username.chars().take(64) {
         s.extend(c.to_lowercase());
     }
-    Key::User(s)
+    s
 }
 
 impl LoginThrottle {
@@ -73,56 +122,92 @@ impl LoginThrottle {
         }
     }
 
-    /// `Err(seconds until retry)` if the user or the IP is locked out.
+    /// `Err(seconds until retry)` if a sign-in as `username` from `peer` may
+    /// not be attempted now.
     pub fn check(&self, username: &str, peer: Option<IpAddr>, now: u64) -> Result<(), u64> {
+        let c = &self.config;
+        let user = normalize(username);
         let t = self.table.lock();
+        let live = |key: &Key| t.get(key).filter(|w| w.end() > now);
         let mut wait = 0;
-        let mut probe = |key: Key, limit: u32| {
-            if let Some(w) = t.get(&key) {
-                let end = w.start.saturating_add(self.config.window_secs);
-                if end > now && w.failures >= limit {
-                    wait = wait.max(end - now);
-                }
-            }
-        };
-        probe(user_key(username), self.config.per_user);
-        if let Some(ip) = peer {
-            probe(Key::Ip(ip), self.config.per_ip);
+        if let Some(w) = live(&Key::UserAtIp(user.clone(), peer))
+            && w.count >= c.per_user_and_ip
+        {
+            wait = wait.max(w.end() - now);
+        }
+        if let Some(ip) = peer
+            && let Some(w) = live(&Key::Ip(ip))
+            && w.count >= c.per_ip
+        {
+            wait = wait.max(w.end() - now);
+        }
+        if let Some(w) = live(&Key::User(user))
+            && w.count >= c.per_user
+        {
+            let next = w.last.saturating_add(c.per_user_spacing_secs);
+            wait = wait.max(next.saturating_sub(now));
         }
         if wait > 0 { Err(wait) } else { Ok(()) }
     }
 
     /// Count a failed sign-in.
     pub fn record_failure(&self, username: &str, peer: Option<IpAddr>, now: u64) {
-        let mut t = self.table.lock();
-        self.bump(&mut t, user_key(username), now);
-        if let Some(ip) = peer {
-            self.bump(&mut t, Key::Ip(ip), now);
-        }
-    }
-
-    /// Forget the user's failures after a successful sign-in.
-    pub fn record_success(&self, username: &str) {
-        self.table.lock().remove(&user_key(username));
-    }
-
-    fn bump(&self, t: &mut BTreeMap<Key, Window>, key: Key, now: u64) {
+        let user = normalize(username);
         let window = self.config.window_secs;
+        let mut t = self.table.lock();
+        self.bump(&mut t, Key::UserAtIp(user.clone(), peer), window, now);
+        if let Some(ip) = peer {
+            self.bump(&mut t, Key::Ip(ip), window, now);
+        }
+        self.bump(&mut t, Key::User(user), window, now);
+    }
+
+    /// Forget the failures of `username` at `peer` after a successful
+    /// sign-in there. The address and username-wide counters stay: a
+    /// success must not reset a distributed attack's brake.
+    pub fn record_success(&self, username: &str, peer: Option<IpAddr>) {
+        self.table
+            .lock()
+            .remove(&Key::UserAtIp(normalize(username), peer));
+    }
+
+    /// Count an authorization request from `peer`; `Err(seconds until
+    /// retry)` (and nothing counted) if the peer is over its limit. Unknown
+    /// peers are not limited here (the pending table's own bound holds).
+    pub fn allow_authorization_request(&self, peer: Option<IpAddr>, now: u64) -> Result<(), u64> {
+        let Some(ip) = peer else {
+            return Ok(());
+        };
+        let key = Key::Authorize(ip);
+        let mut t = self.table.lock();
+        if let Some(w) = t.get(&key).filter(|w| w.end() > now)
+            && w.count >= self.config.authorize_per_ip
+        {
+            return Err(w.end() - now);
+        }
+        self.bump(&mut t, key, self.config.authorize_window_secs, now);
+        Ok(())
+    }
+
+    fn bump(&self, t: &mut BTreeMap<Key, Window>, key: Key, length: u64, now: u64) {
         if let Some(w) = t.get_mut(&key) {
-            if w.start.saturating_add(window) <= now {
+            if w.end() <= now {
                 *w = Window {
                     start: now,
-                    failures: 0,
+                    length,
+                    count: 0,
+                    last: now,
                 };
             }
-            w.failures = w.failures.saturating_add(1);
+            w.count = w.count.saturating_add(1);
+            w.last = now;
             return;
         }
         if self.config.capacity == 0 {
             return;
         }
         if t.len() >= self.config.capacity {
-            t.retain(|_, w| w.start.saturating_add(window) > now);
+            t.retain(|_, w| w.end() > now);
         }
         if t.len() >= self.config.capacity {
             let oldest = t
@@ -137,7 +222,9 @@ impl LoginThrottle {
             key,
             Window {
                 start: now,
-                failures: 1,
+                length,
+                count: 1,
+                last: now,
             },
         );
     }
@@ -145,5 +232,96 @@ impl LoginThrottle {
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.table.lock().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: u64 = 1_700_000_000;
+
+    fn ip(n: u8) -> Option<IpAddr> {
+        Some(IpAddr::from([203, 0, 113, n]))
+    }
+
+    #[test]
+    fn one_peer_cannot_lock_a_user_out_elsewhere() {
+        let t = LoginThrottle::new(ThrottleConfig::default());
+        for i in 0..5 {
+            assert_eq!(t.check("alice", ip(1), T + i), Ok(()));
+            t.record_failure("alice", ip(1), T + i);
+        }
+        assert_eq!(t.check("alice", ip(1), T + 5), Err(15 * 60 - 5));
+        assert_eq!(t.check("ALICE", ip(1), T + 5), Err(15 * 60 - 5));
+        assert_eq!(t.check("alice", ip(2), T + 5), Ok(()), "the user elsewhere");
+        assert_eq!(t.check("bob", ip(1), T + 5), Ok(()), "the peer, other user");
+        assert_eq!(t.check("alice", ip(1), T + 15 * 60), Ok(()), "window over");
+    }
+
+    #[test]
+    fn a_peer_spraying_usernames_is_locked_out() {
+        let t = LoginThrottle::new(ThrottleConfig::default());
+        for i in 0..20 {
+            t.record_failure(&alloc::format!("user{i}"), ip(1), T);
+        }
+        assert!(t.check("someone-new", ip(1), T + 1).is_err());
+        assert_eq!(t.check("someone-new", ip(2), T + 1), Ok(()));
+    }
+
+    #[test]
+    fn a_distributed_attack_spaces_attempts_without_locking() {
+        let t = LoginThrottle::new(ThrottleConfig::default());
+        for n in 0..10u8 {
+            for _ in 0..5 {
+                t.record_failure("alice", ip(n), T);
+            }
+        }
+        // 50 failures from 10 addresses: a new address waits the spacing,
+        // then gets its attempt.
+        assert_eq!(t.check("alice", ip(99), T), Err(10));
+        assert_eq!(t.check("alice", ip(99), T + 10), Ok(()));
+        t.record_failure("alice", ip(99), T + 10);
+        assert_eq!(t.check("alice", ip(98), T + 15), Err(5));
+        assert_eq!(t.check("alice", ip(98), T + 20), Ok(()));
+    }
+
+    #[test]
+    fn success_clears_only_the_pair() {
+        let t = LoginThrottle::new(ThrottleConfig::default());
+        for _ in 0..4 {
+            t.record_failure("alice", ip(1), T);
+        }
+        t.record_success("alice", ip(1));
+        t.record_failure("alice", ip(1), T);
+        assert_eq!(t.check("alice", ip(1), T), Ok(()), "counter restarted");
+    }
+
+    #[test]
+    fn authorization_requests_per_peer() {
+        let t = LoginThrottle::new(ThrottleConfig {
+            authorize_per_ip: 3,
+            ..ThrottleConfig::default()
+        });
+        for _ in 0..3 {
+            assert_eq!(t.allow_authorization_request(ip(1), T), Ok(()));
+        }
+        assert_eq!(t.allow_authorization_request(ip(1), T + 1), Err(59));
+        assert_eq!(t.allow_authorization_request(ip(2), T + 1), Ok(()));
+        assert_eq!(t.allow_authorization_request(None, T + 1), Ok(()));
+        assert_eq!(t.allow_authorization_request(ip(1), T + 60), Ok(()));
+    }
+
+    #[test]
+    fn bounded() {
+        let t = LoginThrottle::new(ThrottleConfig {
+            capacity: 8,
+            ..ThrottleConfig::default()
+        });
+        for i in 0..100u8 {
+            t.record_failure(&alloc::format!("user{i}"), ip(i), T + u64::from(i));
+            let _ = t.allow_authorization_request(ip(i), T + u64::from(i));
+        }
+        assert!(t.len() <= 8);
     }
 }

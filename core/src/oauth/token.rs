@@ -8,6 +8,9 @@ use alloc::string::String;
 use alloc::string::ToString;
 use serde_json::json;
 
+use super::access_family::{
+    new_jti, revoke_access_tokens_of_family, revoke_family_and_access_tokens,
+};
 use super::client_auth::{AuthenticatedClient, authenticate_client};
 use super::pkce::{is_valid_verifier, verify_s256};
 use super::wire::{Params, join_scopes, no_store, parse_scope};
@@ -19,6 +22,18 @@ use crate::store::{
     CodeTake, IssuedAccessToken, RefreshFamily, RotateOutcome, Rotation, Store, hash_secret,
 };
 use crate::time::UnixTime;
+
+/// The grant an access token is minted from.
+struct Grant<'a> {
+    /// The refresh family (grant id); names the token's access family.
+    family_id: &'a str,
+    /// The resource owner.
+    subject: &'a str,
+    /// The client.
+    client_id: &'a str,
+    /// The canonical resource (the token's audience).
+    resource: &'a str,
+}
 
 /// A freshly signed access token.
 pub(crate) struct SignedAccess {
@@ -116,11 +131,18 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
                 access_token,
             } => {
                 // RFC 6749 §4.1.2: revoke what the first redemption issued:
-                // the refresh family (so every later refresh dies) and the
-                // first access token. Known gap: a replay landing in the
-                // microseconds between the first redemption's `take_code`
-                // and its `insert_family` revokes a family not yet written.
-                self.store.revoke_family(&grant_id).await?;
+                // the refresh family (so every later refresh dies) and every
+                // access token of the grant. Known gap: a replay landing in
+                // the microseconds between the first redemption's
+                // `take_code` and its `insert_family` revokes a family not
+                // yet written (its access tokens are refused all the same).
+                revoke_family_and_access_tokens(
+                    &self.store,
+                    &grant_id,
+                    self.config.access_token_ttl,
+                    now,
+                )
+                .await?;
                 if let Some(t) = access_token {
                     self.store.revoke_jti(&t.jti, t.expires_at, now).await?;
                 }
@@ -167,14 +189,13 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
         } else {
             None
         };
-        let access = match self.sign_access(
-            &record.subject,
-            &record.client_id,
-            &record.resource,
-            &record.scopes,
-            now,
-            env,
-        ) {
+        let grant = Grant {
+            family_id: &record.grant_id,
+            subject: &record.subject,
+            client_id: &record.client_id,
+            resource: &record.resource,
+        };
+        let access = match self.sign_access(&grant, &record.scopes, now, env) {
             Ok(a) => a,
             Err(e) => {
                 self.store.revoke_family(&record.grant_id).await?;
@@ -245,40 +266,46 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
         {
             RotateOutcome::Rotated(before) => before,
             RotateOutcome::Reused => {
+                // The store revoked the refresh family; its access tokens go
+                // with it (the thief's as well as the victim's).
+                revoke_access_tokens_of_family(
+                    &self.store,
+                    family_id,
+                    self.config.access_token_ttl,
+                    now,
+                )
+                .await?;
                 return Err(OAuthError::InvalidGrant(
                     "the refresh token was already used; the grant is revoked",
                 ));
             }
             RotateOutcome::Invalid => return Err(invalid),
         };
-        let access = self.sign_access(
-            &family.subject,
-            &family.client_id,
-            &family.resource,
-            &scopes,
-            now,
-            env,
-        )?;
+        let grant = Grant {
+            family_id: &family.family_id,
+            subject: &family.subject,
+            client_id: &family.client_id,
+            resource: &family.resource,
+        };
+        let access = self.sign_access(&grant, &scopes, now, env)?;
         Ok(self.token_response(&access, Some(&token), &scopes))
     }
 
-    /// Sign an access token for `resource`.
-    pub(crate) fn sign_access(
+    /// Sign an access token of `grant` with `scopes`.
+    fn sign_access(
         &self,
-        subject: &str,
-        client_id: &str,
-        resource: &str,
+        grant: &Grant<'_>,
         scopes: &[String],
         now: UnixTime,
         env: &mut Env<'_>,
     ) -> Result<SignedAccess, OAuthError> {
-        let jti = random_token::<16>(env.rng)?;
+        let jti = new_jti(grant.family_id, env.rng)?;
         let expires_at = now.secs().saturating_add(self.config.access_token_ttl);
         let claims = AccessTokenClaims {
             iss: self.config.issuer.clone(),
-            sub: subject.into(),
-            aud: Audience::One(resource.into()),
-            client_id: client_id.into(),
+            sub: grant.subject.into(),
+            aud: Audience::One(grant.resource.into()),
+            client_id: grant.client_id.into(),
             scope: join_scopes(scopes),
             iat: now.secs(),
             exp: expires_at,

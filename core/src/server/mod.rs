@@ -323,6 +323,24 @@ impl RevocationStore for NoRevocations {
     async fn is_jti_revoked(&self, _jti: &str, _now: UnixTime) -> Result<bool, StoreError> {
         Ok(false)
     }
+
+    async fn revoke_access_family(
+        &self,
+        _family: &str,
+        _expires_at: u64,
+        _now: UnixTime,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable)
+    }
+
+    async fn is_access_token_revoked(
+        &self,
+        _jti: &str,
+        _family: Option<&str>,
+        _now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        Ok(false)
+    }
 }
 
 #[cfg(test)]

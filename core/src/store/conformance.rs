@@ -17,8 +17,8 @@ use alloc::string::String;
 use alloc::vec;
 
 use super::{
-    ClientAuthMethod, ClientRecord, CodeRecord, CodeTake, IssuedAccessToken, PendingAuthorization,
-    RefreshFamily, RotateOutcome, Rotation, Store, StoreError, hash_secret,
+    ClientAuthMethod, ClientRecord, CodeRecord, CodeTake, GrantOwner, IssuedAccessToken,
+    PendingAuthorization, RefreshFamily, RotateOutcome, Rotation, Store, StoreError, hash_secret,
 };
 use crate::time::UnixTime;
 
@@ -72,6 +72,8 @@ pub async fn check_all<S: Store>(store: &S, now: UnixTime) {
     check_codes(store, now).await;
     check_rotation(store, now).await;
     check_revocations(store, now).await;
+    check_access_family_revocations(store, now).await;
+    check_revoke_families_of(store, now).await;
 }
 
 /// Clients: insert, read back, duplicate refused.
@@ -271,4 +273,128 @@ pub async fn check_revocations<S: Store>(store: &S, now: UnixTime) {
     store.revoke_jti(&jti, now.secs() + 50, now).await.unwrap();
     assert!(store.is_jti_revoked(&jti, now.plus(49)).await.unwrap());
     assert!(!store.is_jti_revoked(&jti, now.plus(50)).await.unwrap());
+}
+
+/// Revoked access-token families: every `jti` of the family refused until
+/// the entry expires, other families and family-less tokens untouched.
+pub async fn check_access_family_revocations<S: Store>(store: &S, now: UnixTime) {
+    let fam = tag(now, "afam");
+    let other = tag(now, "afam-other");
+    let jti = tag(now, "afam-jti");
+    assert!(
+        !store
+            .is_access_token_revoked(&jti, Some(&fam), now)
+            .await
+            .unwrap()
+    );
+    store
+        .revoke_access_family(&fam, now.secs() + 50, now)
+        .await
+        .unwrap();
+    // Idempotent, and a shorter second revocation never shortens the first.
+    store
+        .revoke_access_family(&fam, now.secs() + 10, now)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .is_access_token_revoked(&jti, Some(&fam), now.plus(49))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_access_token_revoked(&jti, Some(&fam), now.plus(50))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_access_token_revoked(&jti, Some(&other), now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_access_token_revoked(&jti, None, now)
+            .await
+            .unwrap()
+    );
+    assert!(!store.is_jti_revoked(&jti, now).await.unwrap());
+    // A revoked `jti` is refused whatever family it names.
+    store.revoke_jti(&jti, now.secs() + 50, now).await.unwrap();
+    assert!(
+        store
+            .is_access_token_revoked(&jti, None, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .is_access_token_revoked(&jti, Some(&other), now)
+            .await
+            .unwrap()
+    );
+    // Already expired: nothing to remember, not an error.
+    store
+        .revoke_access_family(&other, now.secs(), now)
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .is_access_token_revoked(&tag(now, "afam-jti2"), Some(&other), now)
+            .await
+            .unwrap()
+    );
+}
+
+/// Revoking by owner: every live family of the client (or subject) is
+/// revoked and reported once; other owners' families are untouched.
+pub async fn check_revoke_families_of<S: Store>(store: &S, now: UnixTime) {
+    let client = tag(now, "owner-client");
+    let subject = tag(now, "owner-subject");
+    let mut mine = family(now, "owned-1", "o1");
+    mine.client_id = client.clone();
+    let mut mine_too = family(now, "owned-2", "o2");
+    mine_too.client_id = client.clone();
+    mine_too.subject = subject.clone();
+    let other = family(now, "not-owned", "o3");
+    for f in [&mine, &mine_too, &other] {
+        store.insert_family(f.clone(), now).await.unwrap();
+    }
+    let mut revoked = store
+        .revoke_families_of(GrantOwner::Client(&client), now)
+        .await
+        .unwrap();
+    revoked.sort();
+    let mut expected = vec![mine.family_id.clone(), mine_too.family_id.clone()];
+    expected.sort();
+    assert_eq!(revoked, expected);
+    for f in [&mine, &mine_too] {
+        let after = store.family(&f.family_id, now).await.unwrap().unwrap();
+        assert!(after.revoked, "owned family revoked");
+    }
+    assert!(
+        !store
+            .family(&other.family_id, now)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    // Already revoked: not reported again.
+    assert!(
+        store
+            .revoke_families_of(GrantOwner::Subject(&subject), now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .revoke_families_of(GrantOwner::Client(&tag(now, "nobody")), now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

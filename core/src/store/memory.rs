@@ -18,13 +18,14 @@
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 use core::future::{Future, ready};
 
 use spin::Mutex;
 
 use super::{
-    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, IssuedAccessToken,
+    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, GrantOwner, IssuedAccessToken,
     PendingAuthorization, PendingStore, RefreshFamily, RefreshStore, RevocationStore,
     RotateOutcome, Rotation, SecretHash, StoreError, secret_matches,
 };
@@ -46,6 +47,9 @@ pub struct MemoryStoreLimits {
     pub families: usize,
     /// Revoked access-token ids (until the tokens expire).
     pub revoked_jtis: usize,
+    /// Revoked access-token families (until the last access token a family
+    /// could have minted expires).
+    pub revoked_families: usize,
 }
 
 impl MemoryStoreLimits {
@@ -56,6 +60,7 @@ impl MemoryStoreLimits {
         codes: 16,
         families: 32,
         revoked_jtis: 64,
+        revoked_families: 32,
     };
     /// Generous tables for a single server instance.
     pub const SERVER: MemoryStoreLimits = MemoryStoreLimits {
@@ -64,6 +69,7 @@ impl MemoryStoreLimits {
         codes: 10_000,
         families: 100_000,
         revoked_jtis: 100_000,
+        revoked_families: 100_000,
     };
 }
 
@@ -88,6 +94,7 @@ struct Tables {
     codes: BTreeMap<SecretHash, CodeEntry>,
     families: BTreeMap<String, RefreshFamily>,
     revoked: BTreeMap<String, u64>,
+    revoked_families: BTreeMap<String, u64>,
 }
 
 /// Bounded in-memory implementation of every store trait.
@@ -131,7 +138,7 @@ impl MemoryStore {
 
     /// Number of live entries per table, in the order of
     /// [`MemoryStoreLimits`] (for tests and metrics).
-    pub fn counts(&self) -> [usize; 5] {
+    pub fn counts(&self) -> [usize; 6] {
         let t = self.tables.lock();
         [
             t.clients.len(),
@@ -139,6 +146,7 @@ impl MemoryStore {
             t.codes.len(),
             t.families.len(),
             t.revoked.len(),
+            t.revoked_families.len(),
         ]
     }
 
@@ -149,14 +157,23 @@ impl MemoryStore {
     pub fn sweep(&self, now: UnixTime) -> usize {
         let now = now.secs();
         let mut t = self.tables.lock();
-        let before = t.pending.len() + t.codes.len() + t.families.len() + t.revoked.len();
+        let before = t.pending.len()
+            + t.codes.len()
+            + t.families.len()
+            + t.revoked.len()
+            + t.revoked_families.len();
         t.pending.retain(|_, v| v.expires_at > now);
         t.codes
             .retain(|_, e| e.record.expires_at.saturating_add(grace(e)) > now);
         t.families
             .retain(|_, f| f.family_expires_at > now && f.current_expires_at > now);
         t.revoked.retain(|_, exp| *exp > now);
-        let after = t.pending.len() + t.codes.len() + t.families.len() + t.revoked.len();
+        t.revoked_families.retain(|_, exp| *exp > now);
+        let after = t.pending.len()
+            + t.codes.len()
+            + t.families.len()
+            + t.revoked.len()
+            + t.revoked_families.len();
         before - after
     }
 
@@ -308,6 +325,18 @@ impl MemoryStore {
         RotateOutcome::Rotated(alloc::boxed::Box::new(before))
     }
 
+    fn revoke_families_of_now(&self, owner: GrantOwner<'_>, now: u64) -> Vec<String> {
+        let mut t = self.tables.lock();
+        let mut revoked = Vec::new();
+        for f in t.families.values_mut() {
+            if !f.revoked && f.family_expires_at > now && owner.owns(f) {
+                f.revoked = true;
+                revoked.push(f.family_id.clone());
+            }
+        }
+        revoked
+    }
+
     fn revoke_family_now(&self, id: &str) {
         let mut t = self.tables.lock();
         if let Some(f) = t.families.get_mut(id) {
@@ -316,29 +345,67 @@ impl MemoryStore {
     }
 
     fn revoke_jti_now(&self, jti: &str, expires_at: u64, now: u64) -> Result<(), StoreError> {
-        if expires_at <= now {
-            // Already expired: verification refuses it anyway.
-            return Ok(());
-        }
         let mut t = self.tables.lock();
-        if let Some(exp) = t.revoked.get_mut(jti) {
-            *exp = (*exp).max(expires_at);
-            return Ok(());
-        }
-        if t.revoked.len() >= self.limits.revoked_jtis {
-            t.revoked.retain(|_, exp| *exp > now);
-            if t.revoked.len() >= self.limits.revoked_jtis {
-                return Err(StoreError::Full);
-            }
-        }
-        t.revoked.insert(String::from(jti), expires_at);
-        Ok(())
+        remember_until(
+            &mut t.revoked,
+            self.limits.revoked_jtis,
+            jti,
+            expires_at,
+            now,
+        )
+    }
+
+    fn revoke_access_family_now(
+        &self,
+        family: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let mut t = self.tables.lock();
+        let limit = self.limits.revoked_families;
+        remember_until(&mut t.revoked_families, limit, family, expires_at, now)
     }
 
     fn is_revoked_now(&self, jti: &str, now: u64) -> bool {
         let t = self.tables.lock();
         t.revoked.get(jti).is_some_and(|exp| *exp > now)
     }
+
+    fn is_access_token_revoked_now(&self, jti: &str, family: Option<&str>, now: u64) -> bool {
+        let t = self.tables.lock();
+        let live = |exp: &u64| *exp > now;
+        t.revoked.get(jti).is_some_and(live)
+            || family.is_some_and(|f| t.revoked_families.get(f).is_some_and(live))
+    }
+}
+
+/// Remember `key` in a bounded revocation set until `expires_at` (extended,
+/// never shortened, when already there). A full set first drops expired
+/// entries; if still full, [`StoreError::Full`]: a revocation that cannot be
+/// kept must not look like it was.
+fn remember_until(
+    set: &mut BTreeMap<String, u64>,
+    limit: usize,
+    key: &str,
+    expires_at: u64,
+    now: u64,
+) -> Result<(), StoreError> {
+    if expires_at <= now {
+        // Already expired: verification refuses the tokens anyway.
+        return Ok(());
+    }
+    if let Some(exp) = set.get_mut(key) {
+        *exp = (*exp).max(expires_at);
+        return Ok(());
+    }
+    if set.len() >= limit {
+        set.retain(|_, exp| *exp > now);
+        if set.len() >= limit {
+            return Err(StoreError::Full);
+        }
+    }
+    set.insert(String::from(key), expires_at);
+    Ok(())
 }
 
 fn grace(e: &CodeEntry) -> u64 {
@@ -453,6 +520,14 @@ impl RefreshStore for MemoryStore {
         self.revoke_family_now(family_id);
         ready(Ok(()))
     }
+
+    fn revoke_families_of(
+        &self,
+        owner: GrantOwner<'_>,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        ready(Ok(self.revoke_families_of_now(owner, now.secs())))
+    }
 }
 
 impl RevocationStore for MemoryStore {
@@ -471,6 +546,28 @@ impl RevocationStore for MemoryStore {
         now: UnixTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         ready(Ok(self.is_revoked_now(jti, now.secs())))
+    }
+
+    fn revoke_access_family(
+        &self,
+        family: &str,
+        expires_at: u64,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        ready(self.revoke_access_family_now(family, expires_at, now.secs()))
+    }
+
+    fn is_access_token_revoked(
+        &self,
+        jti: &str,
+        family: Option<&str>,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        ready(Ok(self.is_access_token_revoked_now(
+            jti,
+            family,
+            now.secs(),
+        )))
     }
 }
 

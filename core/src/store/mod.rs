@@ -12,7 +12,7 @@
 //! | [`PendingStore`] | authorization requests awaiting the user | [`PendingStore::take_pending`] removes and returns |
 //! | [`CodeStore`] | authorization codes | [`CodeStore::take_code`] redeems once, leaves a tombstone |
 //! | [`RefreshStore`] | refresh-token families | [`RefreshStore::rotate_refresh`] is a compare-and-swap |
-//! | [`RevocationStore`] | revoked access-token `jti`s | — |
+//! | [`RevocationStore`] | revoked access-token `jti`s and access-token families | — |
 //!
 //! Every method is `async` (returns `impl Future + Send`; implementors may
 //! write `async fn`): a PostgreSQL implementation runs each atomic rule as one
@@ -332,6 +332,25 @@ pub trait CodeStore {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// Whose grants to revoke when an operator removes a client or a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantOwner<'a> {
+    /// Every grant issued to this client.
+    Client(&'a str),
+    /// Every grant of this resource owner (`sub`).
+    Subject(&'a str),
+}
+
+impl GrantOwner<'_> {
+    /// Whether `family` belongs to this owner.
+    pub fn owns(&self, family: &RefreshFamily) -> bool {
+        match *self {
+            GrantOwner::Client(id) => family.client_id == id,
+            GrantOwner::Subject(sub) => family.subject == sub,
+        }
+    }
+}
+
 /// Refresh-token families.
 pub trait RefreshStore {
     /// Store a new family.
@@ -361,6 +380,14 @@ pub trait RefreshStore {
     /// Revoke a family (idempotent; unknown ids are fine).
     fn revoke_family(&self, family_id: &str)
     -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Revoke every live family of `owner` (an operator removed the client
+    /// or the user) and return the ids of the families this call revoked
+    /// (already revoked or expired ones are left out).
+    fn revoke_families_of(
+        &self,
+        owner: GrantOwner<'_>,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 }
 
 /// Revoked access-token ids, remembered until the token would have expired.
@@ -376,6 +403,26 @@ pub trait RevocationStore {
     fn is_jti_revoked(
         &self,
         jti: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Refuse every access token of the access-token family `family` (the
+    /// opaque id access tokens carry for their refresh family, see
+    /// [`crate::oauth::access_family_of`]) until `expires_at`: the latest
+    /// moment an access token of the family could still be valid.
+    /// Idempotent; a second call never shortens the entry.
+    fn revoke_access_family(
+        &self,
+        family: &str,
+        expires_at: u64,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Whether an access token with `jti`, of access-token family `family`
+    /// (if it names one), is revoked: either its `jti` or its family is.
+    /// One call so that a database answers both in one round trip.
+    fn is_access_token_revoked(
+        &self,
+        jti: &str,
+        family: Option<&str>,
         now: UnixTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

@@ -43,6 +43,10 @@ pub(crate) const PENDING: TableDefinition<'_, &str, &[u8]> = TableDefinition::ne
 pub(crate) const CODES: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("codes");
 pub(crate) const FAMILIES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("families");
 pub(crate) const REVOKED: TableDefinition<'_, &str, u64> = TableDefinition::new("revoked_jti");
+/// Revoked access-token families (see `mcpauth_core::oauth::access_family_of`)
+/// → until when.
+pub(crate) const REVOKED_FAMILIES: TableDefinition<'_, &str, u64> =
+    TableDefinition::new("revoked_access_families");
 pub(crate) const USERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("users");
 pub(crate) const KEYS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("signing_keys");
 
@@ -108,6 +112,8 @@ struct Inner {
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// In-memory mirror of the revoked-jti table: jti → expiry.
     pub(crate) revoked: RevokedSet,
+    /// In-memory mirror of the revoked access-family table: family → expiry.
+    pub(crate) revoked_families: RevokedSet,
 }
 
 /// The in-memory mirror of revoked `jti`s. Read on every MCP request, so a
@@ -223,12 +229,14 @@ impl Db {
             txn.open_table(CODES).map_err(db_err)?;
             txn.open_table(FAMILIES).map_err(db_err)?;
             txn.open_table(REVOKED).map_err(db_err)?;
+            txn.open_table(REVOKED_FAMILIES).map_err(db_err)?;
             txn.open_table(USERS).map_err(db_err)?;
             txn.open_table(KEYS).map_err(db_err)?;
         }
         txn.commit().map_err(db_err)?;
         let db = Arc::new(db);
-        let revoked = load_revoked(&db)?;
+        let revoked = load_revoked(&db, REVOKED)?;
+        let revoked_families = load_revoked(&db, REVOKED_FAMILIES)?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(MAX_QUEUED);
         let writer_db = db.clone();
         let stats = Arc::new(WriterStats::default());
@@ -245,6 +253,7 @@ impl Db {
                 stats,
                 thread: Mutex::new(Some(thread)),
                 revoked: RevokedSet::new(revoked),
+                revoked_families: RevokedSet::new(revoked_families),
             }),
         })
     }
@@ -256,6 +265,10 @@ impl Db {
 
     pub(crate) fn revoked(&self) -> &RevokedSet {
         &self.inner.revoked
+    }
+
+    pub(crate) fn revoked_families(&self) -> &RevokedSet {
+        &self.inner.revoked_families
     }
 
     /// Run `f` inside the next group-committed write transaction and return
@@ -356,6 +369,7 @@ impl Db {
     pub async fn sweep(&self, now: u64) -> Result<usize, StoreError> {
         let removed = self.write(move |txn| store::sweep(txn, now)).await?;
         self.inner.revoked.retain_unexpired(now);
+        self.inner.revoked_families.retain_unexpired(now);
         Ok(removed)
     }
 }
@@ -421,11 +435,14 @@ fn writer_loop(db: &redb::Database, rx: &std::sync::mpsc::Receiver<Job>, stats: 
     }
 }
 
-fn load_revoked(db: &redb::Database) -> Result<HashMap<String, u64>, DbError> {
+fn load_revoked(
+    db: &redb::Database,
+    definition: TableDefinition<'_, &str, u64>,
+) -> Result<HashMap<String, u64>, DbError> {
     use redb::ReadableTable;
     let now = crate::env::now().map(|t| t.secs()).unwrap_or(0);
     let txn = db.begin_read().map_err(db_err)?;
-    let table = txn.open_table(REVOKED).map_err(db_err)?;
+    let table = txn.open_table(definition).map_err(db_err)?;
     let mut out = HashMap::new();
     for row in table.iter().map_err(db_err)? {
         let (k, v) = row.map_err(db_err)?;

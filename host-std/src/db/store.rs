@@ -3,15 +3,19 @@
 use std::future::Future;
 
 use mcpauth_core::store::{
-    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, IssuedAccessToken,
+    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, GrantOwner, IssuedAccessToken,
     PendingAuthorization, PendingStore, RefreshFamily, RefreshStore, RevocationStore,
     RotateOutcome, Rotation, SecretHash, StoreError, secret_matches,
 };
 use mcpauth_core::time::UnixTime;
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use redb::{
+    ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 
-use super::{CLIENTS, CODES, Db, FAMILIES, PENDING, REVOKED, unavailable};
+use super::{
+    CLIENTS, CODES, Db, FAMILIES, PENDING, REVOKED, REVOKED_FAMILIES, RevokedSet, unavailable,
+};
 
 /// How long a redeemed code's tombstone outlives the code (replay detection),
 /// as in the core's memory store.
@@ -152,8 +156,8 @@ pub(super) fn sweep(txn: &WriteTransaction, now: u64) -> Result<usize, StoreErro
             removed += 1;
         }
     }
-    {
-        let mut t = txn.open_table(REVOKED).map_err(unavailable)?;
+    for definition in [REVOKED, REVOKED_FAMILIES] {
+        let mut t = txn.open_table(definition).map_err(unavailable)?;
         let dead: Vec<String> = t
             .iter()
             .map_err(unavailable)?
@@ -447,6 +451,38 @@ impl RefreshStore for Db {
             .await
         }
     }
+
+    fn revoke_families_of(
+        &self,
+        owner: GrantOwner<'_>,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        let db = self.clone();
+        let owner = OwnedGrantOwner::from(owner);
+        let now = now.secs();
+        async move {
+            db.write(move |txn| {
+                let mut t = txn.open_table(FAMILIES).map_err(unavailable)?;
+                let mut live: Vec<RefreshFamily> = Vec::new();
+                for row in t.iter().map_err(unavailable)? {
+                    let (_, v) = row.map_err(unavailable)?;
+                    let f: RefreshFamily = dec(v.value())?;
+                    if !f.revoked && f.family_expires_at > now && owner.as_ref().owns(&f) {
+                        live.push(f);
+                    }
+                }
+                let mut revoked = Vec::with_capacity(live.len());
+                for mut f in live {
+                    f.revoked = true;
+                    t.insert(f.family_id.as_str(), enc(&f)?.as_slice())
+                        .map_err(unavailable)?;
+                    revoked.push(f.family_id);
+                }
+                Ok(revoked)
+            })
+            .await
+        }
+    }
 }
 
 impl RevocationStore for Db {
@@ -456,25 +492,7 @@ impl RevocationStore for Db {
         expires_at: u64,
         now: UnixTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        let db = self.clone();
-        let jti = jti.to_owned();
-        let now = now.secs();
-        async move {
-            if expires_at <= now {
-                return Ok(());
-            }
-            let key = jti.clone();
-            db.write(move |txn| {
-                let mut t = txn.open_table(REVOKED).map_err(unavailable)?;
-                let old = t.get(key.as_str()).map_err(unavailable)?.map(|v| v.value());
-                let exp = old.unwrap_or(0).max(expires_at);
-                t.insert(key.as_str(), exp).map_err(unavailable)?;
-                Ok(())
-            })
-            .await?;
-            // Durable first, then visible to the in-memory checks.
-            db.revoked().insert(jti, expires_at)
-        }
+        self.remember_revoked(Revocations::Jtis, jti, expires_at, now)
     }
 
     fn is_jti_revoked(
@@ -484,11 +502,128 @@ impl RevocationStore for Db {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         std::future::ready(self.is_revoked_now(jti, now.secs()))
     }
+
+    fn revoke_access_family(
+        &self,
+        family: &str,
+        expires_at: u64,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.remember_revoked(Revocations::AccessFamilies, family, expires_at, now)
+    }
+
+    fn is_access_token_revoked(
+        &self,
+        jti: &str,
+        family: Option<&str>,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        std::future::ready(self.is_access_token_revoked_now(jti, family, now.secs()))
+    }
 }
 
 impl Db {
     /// Whether `jti` is revoked, from the in-memory mirror.
     pub fn is_revoked_now(&self, jti: &str, now: u64) -> Result<bool, StoreError> {
         self.revoked().contains(jti, now)
+    }
+
+    /// Whether an access token (`jti`, of access family `family`) is
+    /// revoked, from the in-memory mirrors (no lock while both are empty).
+    pub fn is_access_token_revoked_now(
+        &self,
+        jti: &str,
+        family: Option<&str>,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        if self.revoked().contains(jti, now)? {
+            return Ok(true);
+        }
+        match family {
+            Some(f) => self.revoked_families().contains(f, now),
+            None => Ok(false),
+        }
+    }
+
+    /// Write `key` into the revocation table `which` until `expires_at` (a
+    /// later expiry wins), durable before it shows in the table's in-memory
+    /// mirror.
+    fn remember_revoked(
+        &self,
+        which: Revocations,
+        key: &str,
+        expires_at: u64,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + use<> {
+        let db = self.clone();
+        let key = key.to_owned();
+        let now = now.secs();
+        async move {
+            if expires_at <= now {
+                return Ok(());
+            }
+            let written = key.clone();
+            db.write(move |txn| {
+                let mut t = txn.open_table(which.table()).map_err(unavailable)?;
+                let old = t
+                    .get(written.as_str())
+                    .map_err(unavailable)?
+                    .map(|v| v.value());
+                let exp = old.unwrap_or(0).max(expires_at);
+                t.insert(written.as_str(), exp).map_err(unavailable)?;
+                Ok(())
+            })
+            .await?;
+            which.mirror(&db).insert(key, expires_at)
+        }
+    }
+}
+
+/// The two revocation tables, each with its in-memory mirror.
+#[derive(Debug, Clone, Copy)]
+enum Revocations {
+    /// Revoked access-token `jti`s.
+    Jtis,
+    /// Revoked access-token families.
+    AccessFamilies,
+}
+
+impl Revocations {
+    fn table(self) -> TableDefinition<'static, &'static str, u64> {
+        match self {
+            Revocations::Jtis => REVOKED,
+            Revocations::AccessFamilies => REVOKED_FAMILIES,
+        }
+    }
+
+    fn mirror(self, db: &Db) -> &RevokedSet {
+        match self {
+            Revocations::Jtis => db.revoked(),
+            Revocations::AccessFamilies => db.revoked_families(),
+        }
+    }
+}
+
+/// A [`GrantOwner`] that can move into the writer thread.
+enum OwnedGrantOwner {
+    Client(String),
+    Subject(String),
+}
+
+impl From<GrantOwner<'_>> for OwnedGrantOwner {
+    fn from(owner: GrantOwner<'_>) -> Self {
+        match owner {
+            GrantOwner::Client(id) => OwnedGrantOwner::Client(id.to_owned()),
+            GrantOwner::Subject(sub) => OwnedGrantOwner::Subject(sub.to_owned()),
+        }
+    }
+}
+
+impl OwnedGrantOwner {
+    fn as_ref(&self) -> GrantOwner<'_> {
+        match self {
+            OwnedGrantOwner::Client(id) => GrantOwner::Client(id),
+            OwnedGrantOwner::Subject(sub) => GrantOwner::Subject(sub),
+        }
     }
 }

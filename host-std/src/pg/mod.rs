@@ -743,7 +743,7 @@ impl PgStore {
     pub async fn sweep(&self, now: u64) -> Result<usize, StoreError> {
         let now = to_db(now);
         let grace = now.saturating_sub(TOMBSTONE_GRACE_SECS);
-        let statements: [(&str, i64); 4] = [
+        let statements: [(&str, i64); 5] = [
             (
                 "DELETE FROM pending WHERE id IN (SELECT id FROM pending WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
                 now,
@@ -758,6 +758,10 @@ impl PgStore {
             ),
             (
                 "DELETE FROM revoked_jti WHERE jti IN (SELECT jti FROM revoked_jti WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                now,
+            ),
+            (
+                "DELETE FROM revoked_access_families WHERE family IN (SELECT family FROM revoked_access_families WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
                 now,
             ),
         ];

@@ -5,7 +5,7 @@
 //! migration: append a new one.
 
 /// `(version, SQL)`, ascending.
-pub(super) const MIGRATIONS: &[(i32, &str)] = &[(1, V1)];
+pub(super) const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2)];
 
 /// Version 1: every table of the store.
 ///
@@ -69,4 +69,14 @@ CREATE TABLE signing_keys (
     kid         text PRIMARY KEY,
     record      bytea NOT NULL
 );
+"#;
+
+/// Version 2: revoked access-token families (every access token minted by a
+/// revoked refresh family is refused until `expires_at`).
+const V2: &str = r#"
+CREATE TABLE revoked_access_families (
+    family      text PRIMARY KEY,
+    expires_at  bigint NOT NULL
+);
+CREATE INDEX revoked_access_families_expires_at ON revoked_access_families (expires_at);
 "#;

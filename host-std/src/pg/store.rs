@@ -2,7 +2,7 @@
 //! one transaction; the module docs of [`super`] explain the atomic rules.
 
 use mcpauth_core::store::{
-    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, IssuedAccessToken,
+    ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, GrantOwner, IssuedAccessToken,
     PendingAuthorization, PendingStore, RefreshFamily, RefreshStore, RevocationStore,
     RotateOutcome, Rotation, SecretHash, StoreError, secret_matches,
 };
@@ -380,6 +380,37 @@ impl RefreshStore for PgStore {
         })
         .await
     }
+
+    async fn revoke_families_of(
+        &self,
+        owner: GrantOwner<'_>,
+        now: UnixTime,
+    ) -> Result<Vec<String>, StoreError> {
+        let (sql, who) = match owner {
+            GrantOwner::Client(id) => (
+                "UPDATE refresh_families SET revoked = true
+                 WHERE client_id = $1 AND NOT revoked AND family_expires_at > $2
+                 RETURNING family_id",
+                id,
+            ),
+            GrantOwner::Subject(sub) => (
+                "UPDATE refresh_families SET revoked = true
+                 WHERE subject = $1 AND NOT revoked AND family_expires_at > $2
+                 RETURNING family_id",
+                sub,
+            ),
+        };
+        self.op("revoke families of owner", async {
+            let c = self.conn().await?;
+            let rows = c.query(sql, &[&who, &to_db(now.secs())]).await?;
+            let mut ids = Vec::with_capacity(rows.len());
+            for row in rows {
+                ids.push(row.try_get::<_, String>(0)?);
+            }
+            Ok(ids)
+        })
+        .await
+    }
 }
 
 impl RevocationStore for PgStore {
@@ -417,6 +448,54 @@ impl RevocationStore for PgStore {
             Ok(c.query_opt(&stmt, &[&jti, &to_db(now.secs())])
                 .await?
                 .is_some())
+        })
+        .await
+    }
+
+    async fn revoke_access_family(
+        &self,
+        family: &str,
+        expires_at: u64,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        if expires_at <= now.secs() {
+            return Ok(());
+        }
+        self.op("revoke access family", async {
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached(
+                    "INSERT INTO revoked_access_families (family, expires_at) VALUES ($1, $2)
+                     ON CONFLICT (family) DO UPDATE
+                     SET expires_at = GREATEST(revoked_access_families.expires_at, EXCLUDED.expires_at)",
+                )
+                .await?;
+            c.execute(&stmt, &[&family, &to_db(expires_at)]).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn is_access_token_revoked(
+        &self,
+        jti: &str,
+        family: Option<&str>,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        // One round trip for both sets (a NULL family matches nothing).
+        self.op("check access token", async {
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM revoked_jti WHERE jti = $1 AND expires_at > $3)
+                         OR EXISTS (SELECT 1 FROM revoked_access_families
+                                    WHERE family = $2 AND expires_at > $3)",
+                )
+                .await?;
+            let row = c
+                .query_one(&stmt, &[&jti, &family, &to_db(now.secs())])
+                .await?;
+            Ok(row.try_get::<_, bool>(0)?)
         })
         .await
     }

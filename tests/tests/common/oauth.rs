@@ -9,6 +9,8 @@ use super::{client, cookies, form, hidden, param, pkce, query_of};
 
 /// The redirect URI every test client registers (loopback, nothing listens).
 pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
+/// The password the tests give their users.
+pub const PASSWORD: &str = "correct horse battery";
 
 /// A public client as it talks to one server.
 #[derive(Clone, Debug)]
@@ -301,6 +303,31 @@ impl Flow {
             .expect("revoke")
             .status()
             .as_u16()
+    }
+
+    /// RFC 7662 introspection of `token` by this public client.
+    pub async fn introspect(&self, token: &str) -> Value {
+        let r = self
+            .http
+            .post(format!("{}/introspect", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("token", token), ("client_id", &self.client_id)]))
+            .send()
+            .await
+            .expect("introspect");
+        assert_eq!(r.status().as_u16(), 200);
+        serde_json::from_slice(&r.bytes().await.expect("body")).expect("json")
+    }
+
+    /// The JWKS this server publishes.
+    pub async fn jwks(&self) -> Value {
+        let r = self
+            .http
+            .get(format!("{}/.well-known/jwks.json", self.base))
+            .send()
+            .await
+            .expect("jwks");
+        serde_json::from_slice(&r.bytes().await.expect("body")).expect("json")
     }
 
     /// POST /mcp with `body`, a bearer token and a session id, if any (with

@@ -267,7 +267,7 @@ fn csrf_binding_is_enforced() {
 }
 
 #[test]
-fn wrong_password_is_generic_and_throttled_per_user() {
+fn wrong_password_is_generic_and_throttled_per_user_and_peer() {
     let mut h = Harness::new();
     let client = h.register_client("none");
     let flow = h.start(&client, "");
@@ -299,9 +299,43 @@ fn wrong_password_is_generic_and_throttled_per_user() {
         "username=ALICE&password=correct+horse&decision=allow",
     );
     assert_eq!(resp.status, 429);
+    // The lockout is of this peer for this user: alice elsewhere signs in.
+    let elsewhere = h.start(&client, "");
+    let body = format!(
+        "request_id={}&csrf={}&username=alice&password=correct+horse&decision=allow",
+        elsewhere.request_id, elsewhere.csrf
+    );
+    let mut req = form_request("/authorize", &body).with_header("Cookie", elsewhere.cookie);
+    req.peer = Some([198, 51, 100, 9].into());
+    assert_eq!(h.send(req).status, 303);
     h.advance(15 * 60);
     let flow = h.start(&client, "");
     assert_eq!(h.approve(&flow).status, 303);
+}
+
+#[test]
+fn authorization_requests_are_limited_per_peer() {
+    let mut h = Harness::with(
+        |c| c.throttle.authorize_per_ip = 2,
+        crate::store::MemoryStoreLimits::DEVICE,
+    );
+    let client = h.register_client("none");
+    let query = standard_query(&client, "");
+    let from = |h: &mut Harness, ip: [u8; 4]| {
+        let mut req = Request::new(Method::Get, "/authorize");
+        req.query = Some(query.clone());
+        req.peer = Some(ip.into());
+        h.send(req)
+    };
+    assert_eq!(from(&mut h, [203, 0, 113, 1]).status, 200);
+    assert_eq!(from(&mut h, [203, 0, 113, 1]).status, 200);
+    let resp = from(&mut h, [203, 0, 113, 1]);
+    assert_redirect_error(&resp, "temporarily_unavailable");
+    assert_eq!(resp.header("Retry-After"), Some("60"));
+    assert_eq!(h.server.store().counts()[1], 2, "no pending request stored");
+    assert_eq!(from(&mut h, [203, 0, 113, 2]).status, 200, "other peers");
+    h.advance(60);
+    assert_eq!(from(&mut h, [203, 0, 113, 1]).status, 200, "next window");
 }
 
 #[test]

@@ -108,16 +108,21 @@ fn introspection_requires_client_authentication_and_respects_ownership() {
 fn revoking_a_refresh_token_revokes_the_family() {
     let mut h = Harness::new();
     let client = h.register_client("none");
-    let (_, rt) = h.tokens(&client);
+    let (at, rt) = h.tokens(&client);
     let rt2 = json(&h.refresh(&client, &rt, ""))["refresh_token"]
         .as_str()
         .expect("rt2")
         .to_string();
+    let (at_other, _) = h.tokens(&client);
+    assert_eq!(introspect(&mut h, &client, &at)["active"], true);
     let resp = revoke(&mut h, &client, &rt2);
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("Cache-Control"), Some("no-store"));
     assert_error(&h.refresh(&client, &rt2, ""), 400, "invalid_grant");
     assert_eq!(introspect(&mut h, &client, &rt2), inactive());
+    // The family's access tokens go with it; another grant's stay.
+    assert_eq!(introspect(&mut h, &client, &at), inactive());
+    assert_eq!(introspect(&mut h, &client, &at_other)["active"], true);
 }
 
 #[test]

@@ -349,6 +349,28 @@ fn refresh_rotates_and_reuse_revokes_the_family() {
 }
 
 #[test]
+fn reuse_refuses_every_access_token_of_the_family_at_once() {
+    let mut h = Harness::new();
+    let client = h.register_client("none");
+    let (at1, rt1) = h.tokens(&client);
+    let (other_at, _) = h.tokens(&client);
+    let v = json(&h.refresh(&client, &rt1, ""));
+    let at2 = v["access_token"].as_str().expect("at2").to_string();
+    assert_eq!(mcp_status(&h, &at1), 200);
+    assert_eq!(mcp_status(&h, &at2), 200);
+    h.advance(10);
+    assert_error(&h.refresh(&client, &rt1, ""), 400, "invalid_grant");
+    assert_eq!(mcp_status(&h, &at1), 401, "the code's access token");
+    assert_eq!(mcp_status(&h, &at2), 401, "the rotation's access token");
+    assert_eq!(mcp_status(&h, &other_at), 200, "another grant lives on");
+    // Remembered exactly as long as a token of the family can verify.
+    assert_eq!(h.server.store().counts()[5], 1);
+    h.advance(3600 + crate::jose::DEFAULT_LEEWAY_SECS);
+    h.server.store().sweep(UnixTime(h.now.expect("clock")));
+    assert_eq!(h.server.store().counts()[5], 0);
+}
+
+#[test]
 fn refresh_down_scoping_stays_within_the_grant() {
     let mut h = Harness::new();
     let client = h.register_client("none");

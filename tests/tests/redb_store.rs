@@ -1,0 +1,49 @@
+//! The embedded (redb) store against the core's conformance checks, and its
+//! revocation sets (revoked `jti`s and revoked access-token families)
+//! surviving a reopen: they are read from disk into the in-memory mirrors
+//! the MCP hot path consults.
+
+mod common;
+
+use common::TempDir;
+use mcpauth::db::Db;
+use mcpauth_core::store::RevocationStore;
+use mcpauth_core::time::UnixTime;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_and_durable_revocations() {
+    let dir = TempDir::new("redb-store");
+    let db = Db::open(&dir.0).expect("open");
+    mcpauth_core::store::conformance::check_all(&db, UnixTime(1_800_000_000)).await;
+    // Twice: a persistent store keeps the first run's rows.
+    mcpauth_core::store::conformance::check_all(&db, UnixTime(1_800_100_000)).await;
+
+    // Far in the future, so the reopen (which drops entries expired by the
+    // wall clock) keeps them.
+    let now = UnixTime(4_000_000_000);
+    db.revoke_access_family("fam", now.secs() + 100, now)
+        .await
+        .expect("revoke family");
+    db.revoke_jti("jti", now.secs() + 100, now)
+        .await
+        .expect("revoke jti");
+    db.close();
+    drop(db);
+    let db = Db::open(&dir.0).expect("reopen");
+    let revoked = |jti: &'static str, family: Option<&'static str>| {
+        let db = db.clone();
+        async move {
+            db.is_access_token_revoked(jti, family, now)
+                .await
+                .expect("check")
+        }
+    };
+    assert!(revoked("other", Some("fam")).await, "family kept on disk");
+    assert!(revoked("jti", None).await, "jti kept on disk");
+    assert!(!revoked("other", Some("other-fam")).await);
+    assert!(!revoked("other", None).await);
+    // Swept once expired, from disk and mirror alike.
+    assert!(db.sweep(now.secs() + 100).await.expect("sweep") >= 2);
+    assert!(!revoked("other", Some("fam")).await);
+    db.close();
+}

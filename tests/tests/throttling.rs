@@ -1,0 +1,162 @@
+//! Throttling of the unauthenticated authorization endpoints over real HTTP,
+//! with peers at distinct loopback addresses (127.0.0.x; Linux routes the
+//! whole 127/8 to the loopback interface):
+//!
+//! - a peer that failed alice's password too often is refused (429,
+//!   `Retry-After`) while alice signs in from elsewhere;
+//! - a peer spraying usernames is refused for every username;
+//! - failures from many peers space attempts on a name, never lock it;
+//! - `GET /authorize` is limited per peer (redirect with
+//!   `temporarily_unavailable` and `Retry-After`), other peers unaffected.
+
+mod common;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use common::*;
+
+fn from(n: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .local_address(IpAddr::from([127, 0, 0, n]))
+        .build()
+        .expect("client")
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> u64 {
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_and_authorization_throttles() {
+    let dir = TempDir::new("throttling");
+    let (code, _, err) = cli(&dir.0, &["user", "add", "alice"], &format!("{PASSWORD}\n"));
+    assert_eq!(code, 0, "{err}");
+    let server = Server::start(&dir.0, &["--stateless"]).await;
+    let client_id = register_public_client(&client(), &server.base).await;
+    let at = |n: u8| Flow {
+        http: from(n),
+        ..Flow::behind(&server.base, &server.base, &client_id)
+    };
+    let (_, challenge) = pkce();
+
+    // One peer fails alice's password five times: that peer is locked out,
+    // even with the right password, with the sign-in page and Retry-After.
+    let guesser = at(2);
+    let page = guesser.authorize(&challenge, "st").await;
+    for _ in 0..5 {
+        let r = guesser
+            .decide(&page.html, &page.cookie, "alice", "wrong password", "allow")
+            .await;
+        assert_eq!(r.status().as_u16(), 200, "the form again");
+    }
+    let r = guesser
+        .decide(&page.html, &page.cookie, "alice", PASSWORD, "allow")
+        .await;
+    assert_eq!(r.status().as_u16(), 429);
+    let wait = retry_after(r.headers());
+    assert!((1..=15 * 60).contains(&wait), "{wait}");
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("Too many failed sign-in attempts")
+    );
+    // Alice, elsewhere, is not locked out by that peer.
+    let alice = at(3);
+    let page = alice.authorize(&challenge, "st").await;
+    assert_eq!(
+        alice
+            .decide(&page.html, &page.cookie, "alice", PASSWORD, "allow")
+            .await
+            .status(),
+        303
+    );
+
+    // A peer spraying usernames is refused for every name.
+    let sprayer = at(4);
+    let page = sprayer.authorize(&challenge, "st").await;
+    for i in 0..20 {
+        let r = sprayer
+            .decide(
+                &page.html,
+                &page.cookie,
+                &format!("user{i}"),
+                "guess",
+                "allow",
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    let page = sprayer.authorize(&challenge, "st").await;
+    let r = sprayer
+        .decide(&page.html, &page.cookie, "alice", PASSWORD, "allow")
+        .await;
+    assert_eq!(r.status().as_u16(), 429);
+
+    // Many peers failing on one name (the guesser's 5 and 9 × 5 more reach
+    // the per-user ceiling of 50): attempts on it are spaced, a few seconds
+    // apart, not locked.
+    for n in 10..19 {
+        let peer = at(n);
+        let page = peer.authorize(&challenge, "st").await;
+        for _ in 0..5 {
+            let r = peer
+                .decide(
+                    &page.html,
+                    &page.cookie,
+                    "alice",
+                    "distributed guess",
+                    "allow",
+                )
+                .await;
+            assert_eq!(r.status().as_u16(), 200);
+        }
+    }
+    let alice = at(30);
+    let page = alice.authorize(&challenge, "st").await;
+    let r = alice
+        .decide(&page.html, &page.cookie, "alice", PASSWORD, "allow")
+        .await;
+    assert_eq!(r.status().as_u16(), 429, "spaced");
+    let wait = retry_after(r.headers());
+    assert!(
+        (1..=10).contains(&wait),
+        "a short wait, not a lockout: {wait}"
+    );
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    assert_eq!(
+        alice
+            .decide(&page.html, &page.cookie, "alice", PASSWORD, "allow")
+            .await
+            .status(),
+        303
+    );
+
+    // GET /authorize: 60 pending requests per peer per minute.
+    let flooder = at(40);
+    for i in 0..60 {
+        let r = flooder.authorize(&challenge, "st").await;
+        assert_eq!(r.status, 200, "request {i}");
+    }
+    let r = flooder.authorize(&challenge, "st").await;
+    assert_eq!(r.status, 303, "the protocol's error redirect");
+    let wait = retry_after(&r.headers);
+    assert!((1..=60).contains(&wait), "{wait}");
+    let location = r.headers["location"].to_str().expect("loc").to_owned();
+    assert!(location.starts_with(REDIRECT), "{location}");
+    let q = query_of(&location);
+    assert_eq!(
+        param(&q, "error").as_deref(),
+        Some("temporarily_unavailable")
+    );
+    assert_eq!(param(&q, "state").as_deref(), Some("st"));
+    assert_eq!(at(41).authorize(&challenge, "st").await.status, 200);
+    server.stop();
+}
