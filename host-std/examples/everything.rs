@@ -25,9 +25,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcpauth::cors::Cors;
 use mcpauth::env::{OsRandom, now};
-use mcpauth::server::{Handler, Limits, Reply, ServerOptions, serve, shutdown_signal};
+use mcpauth::server::{Handler, Reply, ServerOptions, serve, shutdown_signal};
 use mcpauth_core::http::{Request, Response};
 use mcpauth_core::mcp::{
     BoxFuture, CallToolResult, CompletionHandler, Context, ErrorCode, GetPromptResult,
@@ -1050,11 +1049,7 @@ fn main() -> std::process::ExitCode {
         };
         let mode = if stateless { " (stateless)" } else { "" };
         println!("everything: listening on http://{bound}/mcp{mode}");
-        let options = ServerOptions {
-            limits: Limits::default(),
-            cors: Cors::new(&[]),
-            tls: None,
-        };
+        let options = ServerOptions::default();
         serve(listener, app, options, shutdown_signal()).await;
         std::process::ExitCode::SUCCESS
     })

@@ -291,6 +291,7 @@ fn serve(
             limits,
             cors: Cors::new(&settings.allowed_origins),
             tls,
+            trusted_proxies: settings.trusted_proxies.clone(),
         };
         crate::server::serve(
             listener,

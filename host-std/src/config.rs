@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
 use crate::logging::LogFormat;
+use crate::proxy::TrustedProxies;
 
 /// mcpauth: an OAuth 2.1 authorization server and MCP server in one binary,
 /// ready for ChatGPT and Claude connectors.
@@ -145,6 +146,17 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_origins: Option<Vec<String>>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client, for the
+    /// per-address throttles (comma-separated networks or addresses, or
+    /// `none`) [default: loopback, where a local proxy or tunnel connects
+    /// from].
+    #[arg(
+        long,
+        env = "MCPAUTH_TRUSTED_PROXIES",
+        value_name = "NETWORKS",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Option<Vec<String>>,
     /// Stateless MCP (no Mcp-Session-Id) [default: false].
     #[arg(long, env = "MCPAUTH_STATELESS", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub stateless: Option<bool>,
@@ -202,6 +214,7 @@ pub struct FileConfig {
     access_token_ttl: Option<DurationValue>,
     refresh_token_ttl: Option<DurationValue>,
     allowed_origins: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
     stateless: Option<bool>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -307,6 +320,8 @@ pub struct ServeSettings {
     pub refresh_token_ttl: u64,
     /// Allowed browser origins.
     pub allowed_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
     /// Stateless MCP.
     pub stateless: bool,
     /// TLS cert and key.
@@ -438,6 +453,15 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
             ));
         }
     }
+    let trusted_proxies = match serve.trusted_proxies.clone().or(file.trusted_proxies) {
+        None => TrustedProxies::default(),
+        Some(list) => TrustedProxies::parse(&list).map_err(|bad| {
+            ConfigError::new(
+                "--trusted-proxies",
+                format!("{bad:?} is not a network (10.0.0.0/8), an address, or none"),
+            )
+        })?,
+    };
     let max_body_bytes = serve
         .max_body_bytes
         .or(file.max_body_bytes)
@@ -457,6 +481,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
             .into_iter()
             .map(|o| o.trim_end_matches('/').to_owned())
             .collect(),
+        trusted_proxies,
         stateless: serve.stateless.or(file.stateless).unwrap_or(false),
         tls,
         max_body_bytes,
@@ -594,6 +619,22 @@ mod tests {
             } => assert_eq!(client_id, "-x4Fq"),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_loopback_and_refuse_garbage() {
+        let s = serve(&[]).expect("ok");
+        assert_eq!(s.trusted_proxies, TrustedProxies::loopback());
+        let s = serve(&["--trusted-proxies", "none"]).expect("ok");
+        assert_eq!(s.trusted_proxies, TrustedProxies::none());
+        let s = serve(&["--trusted-proxies", "10.0.0.0/8,192.0.2.7"]).expect("ok");
+        assert_eq!(
+            s.trusted_proxies,
+            TrustedProxies::parse(&["10.0.0.0/8", "192.0.2.7"]).expect("valid")
+        );
+        let err = serve(&["--trusted-proxies", "10.0.0.0/8,proxy.local"]).unwrap_err();
+        assert!(err.to_string().contains("--trusted-proxies"), "{err}");
+        assert!(err.to_string().contains("proxy.local"), "{err}");
     }
 
     #[test]

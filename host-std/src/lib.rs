@@ -21,6 +21,7 @@ pub mod logging;
 pub mod oauth_workers;
 pub mod pg;
 pub mod privy;
+pub mod proxy;
 pub mod registration;
 pub mod server;
 pub mod tools;

@@ -29,6 +29,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::cors::Cors;
+use crate::proxy::TrustedProxies;
 
 /// Something that answers core requests: the composed OAuth + MCP router.
 pub trait Handler: Send + Sync + 'static {
@@ -163,6 +164,20 @@ pub struct ServerOptions {
     pub cors: Cors,
     /// TLS, when the server terminates it itself.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
+}
+
+impl Default for ServerOptions {
+    /// Default limits, no browser origins, no TLS, loopback proxies trusted.
+    fn default() -> Self {
+        ServerOptions {
+            limits: Limits::default(),
+            cors: Cors::new(&[]),
+            tls: None,
+            trusted_proxies: TrustedProxies::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -171,6 +186,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("limits", &self.limits)
             .field("cors", &self.cors)
             .field("tls", &self.tls.is_some())
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -179,6 +195,7 @@ struct Shared<H> {
     handler: H,
     limits: Limits,
     cors: Cors,
+    proxies: TrustedProxies,
 }
 
 /// Accept connections on `listener` until `shutdown` resolves, then stop
@@ -194,6 +211,7 @@ pub async fn serve<H: Handler>(
         handler,
         limits: options.limits.clone(),
         cors: options.cors,
+        proxies: options.trusted_proxies,
     });
     let mut builder = http1::Builder::new();
     builder
@@ -316,7 +334,14 @@ async fn answer<H: Handler>(
     let method = Method::parse(req.method().as_str());
     let mut log_path = None;
     let mut live_body = None;
-    let resp = match to_core(shared, req, peer.ip()).await {
+    let client = shared.proxies.client_ip(
+        peer.ip(),
+        req.headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let resp = match to_core(shared, req, client).await {
         Err((path, resp)) => {
             log_path = started.map(|_| path);
             resp

@@ -12,9 +12,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use mcpauth::cors::Cors;
 use mcpauth::env::{OsRandom, now};
-use mcpauth::server::{Handler, Limits, Reply, ServerOptions, serve};
+use mcpauth::server::{Handler, Reply, ServerOptions, serve};
 use mcpauth_core::http::{Request, Response};
 use mcpauth_core::mcp::{
     CallToolResult, InputRequired, McpConfig, McpLimits, McpOutcome, McpServer, MemorySessionStore,
@@ -105,11 +104,7 @@ async fn start(stateless: bool, limits: McpLimits) -> SocketAddr {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let options = ServerOptions {
-        limits: Limits::default(),
-        cors: Cors::new(&[]),
-        tls: None,
-    };
+    let options = ServerOptions::default();
     tokio::spawn(serve(
         listener,
         TestApp { mcp },

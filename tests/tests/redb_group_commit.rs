@@ -10,9 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use mcpauth::app::{App, AppOptions};
 use mcpauth::backend::Backend;
-use mcpauth::cors::Cors;
 use mcpauth::db::Db;
-use mcpauth::server::{Limits, ServerOptions, serve};
+use mcpauth::server::{ServerOptions, serve};
 use mcpauth_core::mcp::Registry;
 use mcpauth_core::store::{
     ClientAuthMethod, ClientRecord, ClientStore, RefreshFamily, RefreshStore, hash_secret,
@@ -102,11 +101,7 @@ impl Fixture {
             .expect("family");
         }
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server_options = ServerOptions {
-            limits: Limits::default(),
-            cors: Cors::new(&[]),
-            tls: None,
-        };
+        let server_options = ServerOptions::default();
         let server = tokio::spawn(serve(listener, app, server_options, async {
             let _ = stopped.await;
         }));

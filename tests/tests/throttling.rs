@@ -160,3 +160,66 @@ async fn sign_in_and_authorization_throttles() {
     assert_eq!(at(41).authorize(&challenge, "st").await.status, 200);
     server.stop();
 }
+
+/// `GET /authorize` as the client `forwarded_for` behind the proxy at
+/// 127.0.0.60; returns the status.
+async fn authorize_via_proxy(flow: &Flow, challenge: &str, forwarded_for: &str) -> u16 {
+    let q = form(&[
+        ("response_type", "code"),
+        ("client_id", &flow.client_id),
+        ("redirect_uri", REDIRECT),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("state", "st"),
+        ("scope", "mcp"),
+    ]);
+    flow.http
+        .get(format!("{}/authorize?{q}", flow.base))
+        .header("x-forwarded-for", format!("198.51.100.99, {forwarded_for}"))
+        .send()
+        .await
+        .expect("authorize")
+        .status()
+        .as_u16()
+}
+
+/// Behind a reverse proxy every request comes from the proxy's address.
+/// From a trusted proxy (loopback by default) the client named by
+/// `X-Forwarded-For` gets its own budget, so one flooding client does not
+/// throttle the others; from an untrusted peer the header is ignored, so a
+/// client cannot escape its budget by writing the header itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_counts_only_from_trusted_proxies() {
+    let (_, challenge) = pkce();
+    for (args, trusted) in [
+        (&["--stateless"][..], true),
+        (
+            &["--stateless", "--trusted-proxies", "10.0.0.0/8"][..],
+            false,
+        ),
+    ] {
+        let dir = TempDir::new("throttling-proxy");
+        let server = Server::start(&dir.0, args).await;
+        let client_id = register_public_client(&client(), &server.base).await;
+        let proxy = Flow {
+            http: from(60),
+            ..Flow::new(&server.base, &client_id)
+        };
+        for i in 0..60 {
+            let status = authorize_via_proxy(&proxy, &challenge, "203.0.113.1").await;
+            assert_eq!(status, 200, "request {i}");
+        }
+        assert_eq!(
+            authorize_via_proxy(&proxy, &challenge, "203.0.113.1").await,
+            303,
+            "the flooding client is throttled"
+        );
+        let other = authorize_via_proxy(&proxy, &challenge, "203.0.113.2").await;
+        if trusted {
+            assert_eq!(other, 200, "another client behind the proxy is not");
+        } else {
+            assert_eq!(other, 303, "an untrusted peer's header changes nothing");
+        }
+        server.stop();
+    }
+}
