@@ -91,28 +91,6 @@ impl Drop for Cluster {
     }
 }
 
-async fn post_form(
-    http: &reqwest::Client,
-    url: &str,
-    pairs: &[(&str, &str)],
-) -> (u16, Option<String>, Value) {
-    let r = http
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(pairs))
-        .send()
-        .await
-        .expect("request");
-    let status = r.status().as_u16();
-    let retry = r
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = serde_json::from_slice(&r.bytes().await.expect("body")).unwrap_or(Value::Null);
-    (status, retry, body)
-}
-
 async fn whoami(http: &reqwest::Client, base: &str, token: &str) -> (u16, Option<String>) {
     let r = http
         .post(format!("{base}/mcp"))
