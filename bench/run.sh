@@ -6,6 +6,8 @@
 #   MCPAUTH_BIN=/tmp/a/mcpauth BARE_BIN=/tmp/bare_hyper bench/run.sh
 #                                # prebuilt binaries (no cargo build), to
 #                                # compare builds under the same load
+#   CARGO_FLAGS=--no-default-features bench/run.sh
+#                                # pure-Rust RS256 (the default is aws-lc)
 #   ONLY_REFRESH=1 MCPAUTH_BIN=/tmp/a/mcpauth bench/run.sh
 #                                # phase 3 alone (no bare hyper, no /mcp)
 #
@@ -33,7 +35,7 @@ if ! command -v wrk >/dev/null; then
 fi
 ONLY_REFRESH=${ONLY_REFRESH:-}
 if [ -z "${MCPAUTH_BIN:-}" ] || { [ -z "${BARE_BIN:-}" ] && [ -z "$ONLY_REFRESH" ]; }; then
-  cargo build --release -q -p mcpauth --bin mcpauth --example bare_hyper ${CARGO_FEATURES:+--features "$CARGO_FEATURES"}
+  cargo build --release -q -p mcpauth --bin mcpauth --example bare_hyper ${CARGO_FEATURES:+--features "$CARGO_FEATURES"} ${CARGO_FLAGS:-}
 fi
 BIN=${MCPAUTH_BIN:-target/release/mcpauth}
 BARE=${BARE_BIN:-target/release/examples/bare_hyper}

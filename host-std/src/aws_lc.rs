@@ -1,6 +1,7 @@
-//! The optional aws-lc-rs RS256 backend (`--features aws-lc`), installed
-//! behind the core's [`RsaProvider`] trait. The default build stays pure
-//! Rust.
+//! The aws-lc-rs RS256 backend (feature `aws-lc`, on by default), installed
+//! behind the core's [`RsaProvider`] trait. Keys are still generated and
+//! parsed by the core (`rsa` 0.10), which also signs in
+//! `--no-default-features` builds and on devices.
 //!
 //! - Signing: the PKCS#8 key is parsed into an aws-lc `RsaKeyPair` once per
 //!   `kid` and kept (private keys never leave the process; the cache holds

@@ -55,8 +55,9 @@ impl From<StoreError> for KeyFailure {
     }
 }
 
-/// A key set signing with `key` on the build's RS256 backend: aws-lc-rs in
-/// `--features aws-lc` builds, the core's pure-Rust provider otherwise.
+/// A key set signing with `key` on the build's RS256 backend: aws-lc-rs with
+/// the `aws-lc` feature (the default), the core's pure-Rust provider
+/// (`rsa` 0.10) in `--no-default-features` builds.
 pub fn keyset(key: SigningKey) -> KeySet {
     let set = KeySet::new(key);
     #[cfg(feature = "aws-lc")]

@@ -161,27 +161,12 @@ struct Probe {
 impl Probe {
     /// One refresh grant: (status, Retry-After, JSON body).
     async fn refresh(&self, token: &str) -> (u16, Option<String>, Value) {
-        let body = common::form(&[
+        let pairs = [
             ("grant_type", "refresh_token"),
             ("client_id", CLIENT_ID),
             ("refresh_token", token),
-        ]);
-        let resp = self
-            .http
-            .post(format!("{}/token", self.base))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .expect("POST /token");
-        let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let json = serde_json::from_slice(&resp.bytes().await.expect("body")).expect("JSON body");
-        (status, retry_after, json)
+        ];
+        common::post_form(&self.http, &format!("{}/token", self.base), &pairs).await
     }
 }
 

@@ -222,3 +222,27 @@ pub fn cookies(resp: &reqwest::Response) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// POST a form to `url`: (status, `Retry-After`, JSON body or null).
+pub async fn post_form(
+    http: &reqwest::Client,
+    url: &str,
+    pairs: &[(&str, &str)],
+) -> (u16, Option<String>, serde_json::Value) {
+    let r = http
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(pairs))
+        .send()
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body =
+        serde_json::from_slice(&r.bytes().await.expect("body")).unwrap_or(serde_json::Value::Null);
+    (status, retry, body)
+}
