@@ -75,18 +75,36 @@ probe() {
 }
 tool_args() { if [ "$1" = echo ]; then echo '{"text":"hello"}'; else echo '{}'; fi; }
 
+# Server CPU time (user + system, in clock ticks) of process $1.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# load PID URL [env...]: wrk against URL with the tools/call script, then
+# the server's CPU time per answered request. At this noise level (other
+# builds share the two cores) CPU per request compares servers more
+# steadily than requests per second do.
+load() {
+  local pid=$1 url=$2 out ticks
+  out=$(mktemp)
+  ticks=$(cpu_ticks "$pid")
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s bench/tools_call.lua "$url" | tee "$out"
+  ticks=$(( $(cpu_ticks "$pid") - ticks ))
+  awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" '/requests in/ {
+    printf "   server CPU per request: %.1f us (%d requests)\n", t / hz * 1e6 / $1, $1 }' "$out"
+  rm -f "$out"
+}
+
 rss() { grep -E '^(VmRSS|VmHWM)' "/proc/$1/status" | tr -s ' ' | tr '\n' ' '; echo; }
 
 echo "== machine: $(nproc) cores, $(uname -r), wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
 
 # 1. Baseline.
 "$BARE" "127.0.0.1:$BARE_PORT" 2>/dev/null &
-PIDS+=($!)
+BARE_PID=$!
+PIDS+=($BARE_PID)
 wait_up "http://127.0.0.1:$BARE_PORT/"
 echo "== bare hyper: POST /mcp, $CONNS connections, $DURATION"
-MCP_TOKEN= MCP_SESSION= wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
-  -s bench/tools_call.lua "http://127.0.0.1:$BARE_PORT/mcp"
-kill "${PIDS[0]}"
+MCP_TOKEN= MCP_SESSION= load "$BARE_PID" "http://127.0.0.1:$BARE_PORT/mcp"
+kill "$BARE_PID"
 
 # 2. rmcp, same tool, no authorization, no session (stateless JSON mode).
 if [ "$RMCP" != skip ]; then
@@ -96,8 +114,7 @@ if [ "$RMCP" != skip ]; then
   wait_up "http://127.0.0.1:$RMCP_PORT/mcp"
   MCP_TOKEN= MCP_SESSION= probe "http://127.0.0.1:$RMCP_PORT/mcp" echo '{"text":"hello"}'
   echo "== rmcp: POST /mcp tools/call echo, $CONNS connections, $DURATION"
-  TOOL=echo MCP_TOKEN= MCP_SESSION= wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
-    -s bench/tools_call.lua "http://127.0.0.1:$RMCP_PORT/mcp"
+  TOOL=echo MCP_TOKEN= MCP_SESSION= load "$RMCP_PID" "http://127.0.0.1:$RMCP_PORT/mcp"
   kill "$RMCP_PID"
 fi
 
@@ -114,8 +131,7 @@ echo "== mcpauth idle: $(rss $MCPAUTH_PID)"
 
 probe "http://127.0.0.1:$PORT/mcp" "$TOOL" "$(tool_args "$TOOL")"
 echo "== mcpauth: POST /mcp tools/call $TOOL, $CONNS connections, $DURATION"
-wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
-  -s bench/tools_call.lua "http://127.0.0.1:$PORT/mcp"
+load "$MCPAUTH_PID" "http://127.0.0.1:$PORT/mcp"
 echo "== mcpauth after tools/call: $(rss $MCPAUTH_PID)"
 
 [ -n "${SKIP_REFRESH:-}" ] && exit 0
