@@ -78,7 +78,7 @@ refresh_one() {
 
 tools_call() {
   echo "== $1: POST /mcp tools/call whoami, $CONNS connections, $DURATION"
-  wrk -t2 -c"$CONNS" -d"$DURATION" --latency \
+  TOOL=whoami wrk -t2 -c"$CONNS" -d"$DURATION" --latency \
     -s bench/tools_call.lua "http://127.0.0.1:$PORT_A/mcp"
 }
 

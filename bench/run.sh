@@ -3,18 +3,24 @@
 #
 #   bench/run.sh                 # from the repository root
 #   DURATION=20s CONNS=64 REFRESH_CONNS=16 bench/run.sh
-#   MCPAUTH_BIN=/tmp/a/mcpauth BARE_BIN=/tmp/bare_hyper bench/run.sh
+#   MCPAUTH_BIN=/tmp/a/mcpauth BARE_BIN=/tmp/bare_hyper RMCP_BIN=/tmp/rmcp-echo bench/run.sh
 #                                # prebuilt binaries (no cargo build), to
 #                                # compare builds under the same load
+#   TOOL=whoami bench/run.sh     # the tool mcpauth serves (default echo;
+#                                # rmcp serves echo only)
+#   SKIP_REFRESH=1 bench/run.sh  # only the tools/call phases
+#   RMCP_BIN=skip bench/run.sh   # without the rmcp phase
 #   CARGO_FLAGS=--no-default-features bench/run.sh
 #                                # pure-Rust RS256 (the default is aws-lc)
 #   ONLY_REFRESH=1 MCPAUTH_BIN=/tmp/a/mcpauth bench/run.sh
-#                                # phase 3 alone (no bare hyper, no /mcp)
+#                                # phase 4 alone (no bare hyper, rmcp, /mcp)
 #
 # Measures, with wrk (installed with apt-get if missing):
 #   1. bare hyper hello-world, POST with the same body  (baseline)
-#   2. mcpauth /mcp tools/call whoami with a valid bearer token (RPS, p99)
-#   3. mcpauth /token refresh grant, REFRESH_CONNS clients each chaining
+#   2. rmcp (the official Rust MCP SDK, bench/rmcp-echo) tools/call echo,
+#      its stateless JSON mode, no authorization
+#   3. mcpauth /mcp tools/call TOOL with a valid bearer token and session
+#   4. mcpauth /token refresh grant, REFRESH_CONNS clients each chaining
 #      its own refresh-token family (every rotation durable before answering)
 # and mcpauth's resident memory (VmRSS now, VmHWM peak) after each phase,
 # plus the largest VmRSS sampled every 100 ms while the refresh load runs.
@@ -28,6 +34,8 @@ THREADS=${THREADS:-2}
 REFRESH_CONNS=${REFRESH_CONNS:-16}
 PORT=${PORT:-18481}
 BARE_PORT=${BARE_PORT:-18482}
+RMCP_PORT=${RMCP_PORT:-18483}
+export TOOL=${TOOL:-echo}
 PASSWORD='bench-password-123'
 
 if ! command -v wrk >/dev/null; then
@@ -37,8 +45,12 @@ ONLY_REFRESH=${ONLY_REFRESH:-}
 if [ -z "${MCPAUTH_BIN:-}" ] || { [ -z "${BARE_BIN:-}" ] && [ -z "$ONLY_REFRESH" ]; }; then
   cargo build --release -q -p mcpauth --bin mcpauth --example bare_hyper ${CARGO_FEATURES:+--features "$CARGO_FEATURES"} ${CARGO_FLAGS:-}
 fi
+if [ -z "${RMCP_BIN:-}" ] && [ -z "$ONLY_REFRESH" ]; then
+  cargo build --release -q --locked --manifest-path bench/rmcp-echo/Cargo.toml
+fi
 BIN=${MCPAUTH_BIN:-target/release/mcpauth}
 BARE=${BARE_BIN:-target/release/examples/bare_hyper}
+RMCP=${RMCP_BIN:-bench/rmcp-echo/target/release/rmcp-echo}
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -57,8 +69,35 @@ wait_up() {
   exit 1
 }
 
-# CPU time (user + system, clock ticks) the process has used so far.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# One tools/call as the load will send it: status and body, so that a
+# refused request is never what gets measured.
+probe() {
+  local body="{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"$2\",\"arguments\":$3}}"
+  echo "== probe $2: $(curl -s -w ' (HTTP %{http_code})' -X POST "$1" \
+    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    -H 'MCP-Protocol-Version: 2025-06-18' \
+    ${MCP_TOKEN:+-H "Authorization: Bearer $MCP_TOKEN"} \
+    ${MCP_SESSION:+-H "Mcp-Session-Id: $MCP_SESSION"} -d "$body" | head -c 400)"
+}
+tool_args() { if [ "$1" = echo ]; then echo '{"text":"hello"}'; else echo '{}'; fi; }
+
+# Server CPU time (user + system, in clock ticks) of process $1.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# load PID URL [env...]: wrk against URL with the tools/call script, then
+# the server's CPU time per answered request. At this noise level (other
+# builds share the two cores) CPU per request compares servers more
+# steadily than requests per second do.
+load() {
+  local pid=$1 url=$2 out ticks
+  out=$(mktemp)
+  ticks=$(cpu_ticks "$pid")
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s bench/tools_call.lua "$url" | tee "$out"
+  ticks=$(( $(cpu_ticks "$pid") - ticks ))
+  awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" '/requests in/ {
+    printf "   server CPU per request: %.1f us (%d requests)\n", t / hz * 1e6 / $1, $1 }' "$out"
+  rm -f "$out"
+}
 
 rss() { grep -E '^(VmRSS|VmHWM)' "/proc/$1/status" | tr -s ' ' | tr '\n' ' '; echo; }
 
@@ -67,15 +106,27 @@ echo "== machine: $(nproc) cores, $(uname -r), wrk $(wrk -v 2>&1 | head -1 | cut
 # 1. Baseline.
 if [ -z "$ONLY_REFRESH" ]; then
 "$BARE" "127.0.0.1:$BARE_PORT" 2>/dev/null &
-PIDS+=($!)
+BARE_PID=$!
+PIDS+=($BARE_PID)
 wait_up "http://127.0.0.1:$BARE_PORT/"
 echo "== bare hyper: POST /mcp, $CONNS connections, $DURATION"
-MCP_TOKEN= MCP_SESSION= wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
-  -s bench/tools_call.lua "http://127.0.0.1:$BARE_PORT/mcp"
-kill "${PIDS[0]}"
+MCP_TOKEN= MCP_SESSION= load "$BARE_PID" "http://127.0.0.1:$BARE_PORT/mcp"
+kill "$BARE_PID"
+
+# 2. rmcp, same tool, no authorization, no session (stateless JSON mode).
+if [ "$RMCP" != skip ]; then
+  "$RMCP" "127.0.0.1:$RMCP_PORT" 2>/dev/null &
+  RMCP_PID=$!
+  PIDS+=($RMCP_PID)
+  wait_up "http://127.0.0.1:$RMCP_PORT/mcp"
+  MCP_TOKEN= MCP_SESSION= probe "http://127.0.0.1:$RMCP_PORT/mcp" echo '{"text":"hello"}'
+  echo "== rmcp: POST /mcp tools/call echo, $CONNS connections, $DURATION"
+  TOOL=echo MCP_TOKEN= MCP_SESSION= load "$RMCP_PID" "http://127.0.0.1:$RMCP_PORT/mcp"
+  kill "$RMCP_PID"
+fi
 fi
 
-# 2 and 3. mcpauth.
+# 3 and 4. mcpauth.
 echo "$PASSWORD" | "$BIN" user add bench --data-dir "$WORK/data" >/dev/null
 "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log warn ${SERVE_FLAGS:-} >/dev/null &
 MCPAUTH_PID=$!
@@ -87,11 +138,13 @@ export CLIENT_ID MCP_TOKEN MCP_SESSION REFRESH_TOKENS
 echo "== mcpauth idle: $(rss $MCPAUTH_PID)"
 
 if [ -z "$ONLY_REFRESH" ]; then
-echo "== mcpauth: POST /mcp tools/call whoami, $CONNS connections, $DURATION"
-wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
-  -s bench/tools_call.lua "http://127.0.0.1:$PORT/mcp"
+probe "http://127.0.0.1:$PORT/mcp" "$TOOL" "$(tool_args "$TOOL")"
+echo "== mcpauth: POST /mcp tools/call $TOOL, $CONNS connections, $DURATION"
+load "$MCPAUTH_PID" "http://127.0.0.1:$PORT/mcp"
 echo "== mcpauth after tools/call: $(rss $MCPAUTH_PID)"
 fi
+
+[ -n "${SKIP_REFRESH:-}" ] && exit 0
 
 echo "== mcpauth: POST /token refresh grant, $REFRESH_CONNS clients, $DURATION"
 # Sample VmRSS (kB) every 100 ms while the load runs; keep the largest.

@@ -1,7 +1,12 @@
--- wrk script: MCP tools/call whoami with a valid bearer token and session.
--- Env: MCP_TOKEN, MCP_SESSION (empty for stateless servers / bare hyper).
+-- wrk script: MCP tools/call with a valid bearer token and session.
+-- Env: TOOL (echo, the default, with {"text":"hello"}; or whoami),
+-- MCP_TOKEN, MCP_SESSION (empty for stateless servers / bare hyper).
 wrk.method = "POST"
-wrk.body = '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"whoami","arguments":{}}}'
+local tool = os.getenv("TOOL") or "echo"
+local arguments = '{"text":"hello"}'
+if tool ~= "echo" then arguments = '{}' end
+wrk.body = '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"' .. tool
+  .. '","arguments":' .. arguments .. '}}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["MCP-Protocol-Version"] = "2025-06-18"

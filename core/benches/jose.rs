@@ -3,32 +3,18 @@
 //! JWKS serialization. Figures and the command are in BENCHMARKS.md.
 #![allow(missing_docs)]
 
+mod support;
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group};
 use mcpauth_core::jose::{
     AccessTokenClaims, Audience, KeySet, PURE_RUST_RSA, RsaProvider, SigningKey, ValidationPolicy,
 };
-use mcpauth_core::rand::{RngError, SecureRandom};
+use mcpauth_core::rand::SecureRandom;
 use mcpauth_core::time::UnixTime;
 use sha2::Sha256;
-
-/// SplitMix64 — no security; benchmarks only.
-struct BenchRandom(u64);
-
-impl SecureRandom for BenchRandom {
-    fn fill(&mut self, dest: &mut [u8]) -> Result<(), RngError> {
-        for chunk in dest.chunks_mut(8) {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
+use support::BenchRandom;
 
 const ISS: &str = "https://as.example";
 const RES: &str = "https://as.example/mcp";

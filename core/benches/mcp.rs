@@ -5,6 +5,8 @@
 //! the JSON-RPC framing alone. Figures and the command are in BENCHMARKS.md.
 #![allow(missing_docs)]
 
+mod support;
+
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
@@ -17,9 +19,9 @@ use mcpauth_core::mcp::{
     CallToolResult, McpConfig, McpOutcome, McpServer, MemorySessionStore, Registry, Tool,
 };
 use mcpauth_core::principal::Principal;
-use mcpauth_core::rand::{RngError, SecureRandom};
 use mcpauth_core::time::UnixTime;
 use serde_json::{Value, json};
+use support::BenchRandom;
 
 /// Every future here completes on its first poll (no I/O).
 fn block_on<F: Future>(f: F) -> F::Output {
@@ -29,23 +31,6 @@ fn block_on<F: Future>(f: F) -> F::Output {
         if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
             return v;
         }
-    }
-}
-
-/// SplitMix64 — no security; benchmarks only.
-struct BenchRandom(u64);
-
-impl SecureRandom for BenchRandom {
-    fn fill(&mut self, dest: &mut [u8]) -> Result<(), RngError> {
-        for chunk in dest.chunks_mut(8) {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
-        }
-        Ok(())
     }
 }
 

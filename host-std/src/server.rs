@@ -464,6 +464,14 @@ fn to_hyper(resp: Response, live: Option<LiveBody>) -> HyperResponse {
         .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let headers = out.headers_mut();
     for (name, value) in resp.headers {
+        // The header of every JSON answer: no parsing, no copy.
+        if name.eq_ignore_ascii_case("content-type") && value == "application/json" {
+            headers.append(
+                hyper::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            continue;
+        }
         match (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::try_from(value),

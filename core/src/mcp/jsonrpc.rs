@@ -248,17 +248,18 @@ struct Seen {
 impl Seen {
     /// Record member `key` (its escaped contents) with its value span.
     fn record(&mut self, key: &str, value: (usize, usize)) {
-        let slot = if escaped_eq(key, "jsonrpc") {
+        let is = key_matcher(key);
+        let slot = if is("jsonrpc") {
             &mut self.jsonrpc
-        } else if escaped_eq(key, "id") {
+        } else if is("id") {
             &mut self.id
-        } else if escaped_eq(key, "method") {
+        } else if is("method") {
             &mut self.method
-        } else if escaped_eq(key, "params") {
+        } else if is("params") {
             &mut self.params
-        } else if escaped_eq(key, "result") {
+        } else if is("result") {
             &mut self.result
-        } else if escaped_eq(key, "error") {
+        } else if is("error") {
             &mut self.error
         } else {
             return;
@@ -474,7 +475,8 @@ pub fn has_duplicate_member(object: &str, keys: &[&str]) -> bool {
     let mut seen = 0u64;
     let mut duplicate = false;
     for_each_member(object, start, |k, _| {
-        if let Some(i) = keys.iter().take(64).position(|want| escaped_eq(k, want)) {
+        let is = key_matcher(k);
+        if let Some(i) = keys.iter().take(64).position(|want| is(want)) {
             let bit = 1u64 << i;
             duplicate |= seen & bit != 0;
             seen |= bit;
@@ -491,6 +493,19 @@ fn decoded_eq(text: &str, s: usize, e: usize, want: &str) -> bool {
     match text.get(s + 1..e - 1) {
         Some(raw) => escaped_eq(raw, want),
         None => false,
+    }
+}
+
+/// A comparison of the escaped key `raw` with plain names that looks for
+/// escapes once, not once per name.
+fn key_matcher(raw: &str) -> impl Fn(&str) -> bool + '_ {
+    let plain = !raw.as_bytes().contains(&b'\\');
+    move |want| {
+        if plain {
+            raw == want
+        } else {
+            escaped_eq(raw, want)
+        }
     }
 }
 

@@ -668,15 +668,14 @@ impl CompiledValidator<'_> {
                     }
                 }
             }
-            Value::String(text) => {
-                if s.min_length.is_some() || s.max_length.is_some() {
-                    let n = text.chars().count() as u64;
-                    if s.min_length.is_some_and(|m| n < m) {
-                        return Err(err(path, "string too short"));
-                    }
-                    if s.max_length.is_some_and(|m| n > m) {
-                        return Err(err(path, "string too long"));
-                    }
+            // Characters are counted only when a length is constrained.
+            Value::String(text) if s.min_length.is_some() || s.max_length.is_some() => {
+                let n = text.chars().count() as u64;
+                if s.min_length.is_some_and(|m| n < m) {
+                    return Err(err(path, "string too short"));
+                }
+                if s.max_length.is_some_and(|m| n > m) {
+                    return Err(err(path, "string too long"));
                 }
             }
             Value::Number(n) => {

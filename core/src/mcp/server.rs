@@ -600,11 +600,10 @@ fn accepts_both(accept: Option<&str>) -> bool {
     };
     let (mut json, mut sse) = (false, false);
     for range in accept.split(',') {
-        let media = range.split(';').next().unwrap_or_default().trim();
-        let quality_zero = range
-            .split(';')
-            .skip(1)
-            .any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or_default().trim();
+        let quality_zero =
+            parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
         if quality_zero {
             continue;
         }
