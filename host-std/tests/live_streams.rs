@@ -79,6 +79,21 @@ fn registry() -> Registry {
         },
     )
     .expect("resource");
+    r.tool(
+        Tool::new("until_cancelled", no_args.clone()),
+        |ctx, _args| {
+            Box::pin(async move {
+                for _ in 0..100 {
+                    if ctx.is_cancelled() {
+                        return Ok(CallToolResult::text("saw the cancellation"));
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Ok(CallToolResult::text("never cancelled"))
+            })
+        },
+    )
+    .expect("tool");
     r.tool(Tool::new("poll", no_args), |ctx, _args| {
         Box::pin(async move {
             ctx.close_sse_stream();
@@ -431,4 +446,26 @@ async fn resource_updates_reach_other_sessions_on_their_standalone_stream() {
         .find_map(|(_, m)| m)
         .expect("notification");
     assert_eq!(note["params"]["uri"], "test://r");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancellation_reaches_a_live_call() {
+    let addr = start(false, McpLimits::default()).await;
+    let sid = initialize(addr, json!({})).await.expect("session");
+    let h = [("Mcp-Session-Id", sid.as_str())];
+    let resp = send(addr, "POST", &h, &call(11, "until_cancelled")).await;
+    let mut body = resp.into_body();
+    let mut text = String::new();
+    assert!(read_until(&mut body, &mut text, |t| t.contains("id: ")).await);
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                        "params": {"requestId": 11}});
+    assert_eq!(
+        send(addr, "POST", &h, &cancel.to_string()).await.status(),
+        202
+    );
+    assert!(
+        read_until(&mut body, &mut text, |t| t.contains("\"id\":11")).await,
+        "{text}"
+    );
+    assert!(text.contains("saw the cancellation"), "{text}");
 }

@@ -29,6 +29,7 @@ use super::jsonrpc::{ErrorCode, RequestId};
 use super::legacy::error_json;
 use super::methods::Dispatch;
 use super::server::{McpServer, id_json};
+use super::session::SessionStore;
 use super::streams::{StreamHub, StreamReader};
 use crate::http::Response;
 use crate::time::UnixTime;
@@ -85,10 +86,15 @@ struct CallGuard<'a> {
     id: &'a RequestId,
     pending: Vec<String>,
     done: bool,
+    /// The session tracking this call for `notifications/cancelled`.
+    tracked: Option<(&'a dyn SessionStore, &'a str)>,
 }
 
 impl Drop for CallGuard<'_> {
     fn drop(&mut self) {
+        if let Some((sessions, sid)) = self.tracked {
+            sessions.untrack_request(sid, self.id);
+        }
         self.hub.forget(&self.pending);
         if !self.done {
             let e = McpError::new(ErrorCode::InternalError, "Request timed out");
@@ -123,7 +129,14 @@ impl McpServer {
                 id: &id,
                 pending: Vec::new(),
                 done: false,
+                tracked: None,
             };
+            // `notifications/cancelled` reaches the tool (ctx.is_cancelled).
+            if let Some(sid) = session.as_deref()
+                && self.sessions.track_request(sid, &id, ctx.cancellation())
+            {
+                guard.tracked = Some((&*self.sessions, sid));
+            }
             let mut round = 0u32;
             let message = loop {
                 let outcome = self.dispatch("tools/call", &params, &mut ctx).await;
