@@ -154,21 +154,18 @@ impl StreamHub {
             !((s.finished && !s.attached && age >= retention) || age >= idle.max(retention))
         });
         if let Some(sid) = session {
-            let held = h
-                .streams
-                .iter()
-                .filter(|s| s.session.as_deref() == Some(sid))
-                .count();
-            if held >= self.limits.max_streams_per_session {
+            let held = |streams: &[Stream]| {
+                streams
+                    .iter()
+                    .filter(|s| s.session.as_deref() == Some(sid))
+                    .count()
+            };
+            let max = self.limits.max_streams_per_session;
+            if held(&h.streams) >= max {
                 drop_oldest_finished(&mut h.streams, Some(sid));
-            }
-            let held = h
-                .streams
-                .iter()
-                .filter(|s| s.session.as_deref() == Some(sid))
-                .count();
-            if held >= self.limits.max_streams_per_session {
-                return Err(StreamError::Full);
+                if held(&h.streams) >= max {
+                    return Err(StreamError::Full);
+                }
             }
         }
         if h.streams.len() >= self.limits.max_streams {
