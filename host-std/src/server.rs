@@ -15,8 +15,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::{Frame, Incoming};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::server::conn::http1;
@@ -303,7 +302,8 @@ pub async fn shutdown_signal() {
     }
 }
 
-type HyperResponse = hyper::Response<BoxBody<Bytes, Infallible>>;
+/// Whole bodies stay unboxed (the hot path); live streams are the other arm.
+type HyperResponse = hyper::Response<Either<Full<Bytes>, LiveBody>>;
 
 async fn answer<H: Handler>(
     shared: &Shared<H>,
@@ -431,8 +431,8 @@ async fn to_core<H>(
 
 fn to_hyper(resp: Response, live: Option<LiveBody>) -> HyperResponse {
     let body = match live {
-        Some(live) => live.boxed(),
-        None => Full::new(Bytes::from(resp.body)).boxed(),
+        Some(live) => Either::Right(live),
+        None => Either::Left(Full::new(Bytes::from(resp.body))),
     };
     let mut out = hyper::Response::new(body);
     *out.status_mut() = hyper::StatusCode::from_u16(resp.status)
