@@ -61,18 +61,36 @@ impl Reply {
     /// after the core's `live_call_secs` (its stream then ends with an
     /// error response). A client that disconnects does not cancel the call
     /// (2025-11-25: disconnection is not cancellation); it may resume.
+    ///
+    /// A call that finishes at its first poll (most tools) is answered as a
+    /// whole SSE response, without a task or a chunked body.
     pub fn live(mcp: &Arc<McpServer>, live: Box<LiveStream>) -> Reply {
-        let live = *live;
-        if let Some(call) = live.call {
+        let LiveStream {
+            response: mut head,
+            mut reader,
+            call,
+        } = *live;
+        if let Some(call) = call {
             let server = mcp.clone();
             let limit = Duration::from_secs(mcp.config().limits.live_call_secs);
-            tokio::spawn(async move {
+            let mut run = Box::pin(async move {
                 let _ = tokio::time::timeout(limit, server.run_live(call)).await;
             });
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            if run.as_mut().poll(&mut cx).is_ready() {
+                let mut body = Vec::new();
+                while let Poll::Ready(Some(bytes)) = reader.poll_events(&mut cx) {
+                    body.extend_from_slice(&bytes);
+                }
+                head.body = body;
+                return Reply::Whole(head);
+            }
+            // Not done: the spawned task polls it again with its own waker.
+            tokio::spawn(run);
         }
         Reply::Live {
-            head: live.response,
-            body: LiveBody(live.reader),
+            head,
+            body: LiveBody(reader),
         }
     }
 

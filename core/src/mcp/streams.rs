@@ -485,8 +485,11 @@ impl StreamReader {
         let Some(s) = h.streams.iter_mut().find(|s| s.key == self.key) else {
             return Poll::Ready(None);
         };
-        if s.generation != self.generation {
-            // The server closed this connection or a resumption took over.
+        // The server closed this connection or a resumption took over: the
+        // reader ends, but first writes the retry hint and priming event if
+        // it has not yet (the client needs them to resume).
+        let superseded = s.generation != self.generation;
+        if superseded && !self.opening {
             return Poll::Ready(None);
         }
         let mut w = SseWriter::new();
@@ -500,6 +503,9 @@ impl StreamReader {
                 w.event(Some(&alloc::format!("{}.0", s.key)), "");
             }
             any = true;
+        }
+        if superseded {
+            return Poll::Ready(Some(w.finish()));
         }
         let from = self.cursor;
         for e in s.events.iter().filter(|e| e.seq > from) {
@@ -600,9 +606,13 @@ mod tests {
         let mut resumed = h
             .resume("k.0", Some("s"), Some([1; 32]), 5)
             .expect("resume");
-        // The first reader is superseded and ends.
+        // The first reader is superseded: it writes only what a client needs
+        // to resume (retry hint, priming event), never the events, and ends.
         let mut first = r;
-        assert_eq!(drain(&mut first), (String::new(), true));
+        assert_eq!(
+            drain(&mut first),
+            ("retry: 5\n\nid: k.0\ndata: \n\n".into(), true)
+        );
         assert_eq!(drain(&mut resumed).0, "retry: 5\n\nid: k.1\ndata: one\n\n");
     }
 
