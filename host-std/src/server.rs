@@ -66,27 +66,23 @@ impl Reply {
     /// whole SSE response, without a task or a chunked body.
     pub fn live(mcp: &Arc<McpServer>, live: Box<LiveStream>) -> Reply {
         let LiveStream {
-            response: mut head,
-            mut reader,
+            response: head,
+            reader,
             call,
         } = *live;
         if let Some(call) = call {
             let server = mcp.clone();
-            let limit = Duration::from_secs(mcp.config().limits.live_call_secs);
-            let mut run = Box::pin(async move {
-                let _ = tokio::time::timeout(limit, server.run_live(call)).await;
-            });
+            let mut run = Box::pin(async move { server.run_live(call).await });
             let mut cx = Context::from_waker(std::task::Waker::noop());
             if run.as_mut().poll(&mut cx).is_ready() {
-                let mut body = Vec::new();
-                while let Poll::Ready(Some(bytes)) = reader.poll_events(&mut cx) {
-                    body.extend_from_slice(&bytes);
-                }
-                head.body = body;
-                return Reply::Whole(head);
+                return Reply::Whole(reader.into_whole(head));
             }
-            // Not done: the spawned task polls it again with its own waker.
-            tokio::spawn(run);
+            // Not done: the spawned task polls it again with its own waker,
+            // under the core's time limit.
+            let limit = Duration::from_secs(mcp.config().limits.live_call_secs);
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(limit, run).await;
+            });
         }
         Reply::Live {
             head,

@@ -19,7 +19,7 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::{Future, poll_fn};
-use core::task::{Context as TaskContext, Poll, Waker};
+use core::task::Context as TaskContext;
 
 use serde_json::{Map, Value, json};
 
@@ -244,8 +244,8 @@ impl McpServer {
     /// for client input then fails (nobody can answer it meanwhile).
     pub async fn finish_buffered(&self, live: alloc::boxed::Box<LiveStream>) -> Response {
         let LiveStream {
-            mut response,
-            mut reader,
+            response,
+            reader,
             call,
         } = *live;
         if let Some(mut call) = call {
@@ -253,12 +253,6 @@ impl McpServer {
             call.ctx.live = None;
             self.run_live(call).await;
         }
-        let mut cx = TaskContext::from_waker(Waker::noop());
-        let mut body = Vec::new();
-        while let Poll::Ready(Some(bytes)) = reader.poll_events(&mut cx) {
-            body.extend_from_slice(&bytes);
-        }
-        response.body = body;
-        response
+        reader.into_whole(response)
     }
 }

@@ -525,6 +525,39 @@ impl StreamReader {
     }
 }
 
+impl StreamReader {
+    /// The whole stream as one response with `head`'s status and headers,
+    /// once its call has finished (for a host that ran the call to its end
+    /// before answering): a lone response becomes `application/json`, as a
+    /// buffered call would answer; otherwise the SSE events. The stream
+    /// leaves the hub (nothing is left to resume).
+    pub fn into_whole(mut self, mut head: crate::http::Response) -> crate::http::Response {
+        let lone = {
+            let mut h = self.hub.hub.lock();
+            let i = h
+                .streams
+                .iter()
+                .position(|s| s.key == self.key && s.finished && s.events.len() == 1);
+            i.map(|i| h.streams.swap_remove(i))
+                .and_then(|s| s.events.into_iter().next())
+                .map(|e| e.data)
+        };
+        if let Some(message) = lone {
+            return crate::http::Response::json(head.status, message);
+        }
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        let mut body = Vec::new();
+        while let Poll::Ready(Some(bytes)) = self.poll_events(&mut cx) {
+            body.extend_from_slice(&bytes);
+        }
+        let mut h = self.hub.hub.lock();
+        h.streams.retain(|s| !(s.key == self.key && s.finished));
+        drop(h);
+        head.body = body;
+        head
+    }
+}
+
 impl Drop for StreamReader {
     fn drop(&mut self) {
         self.hub.detach(&self.key, self.generation);
