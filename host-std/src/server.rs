@@ -15,8 +15,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::{Frame, Incoming};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::server::conn::http1;
@@ -63,18 +62,32 @@ impl Reply {
     /// after the core's `live_call_secs` (its stream then ends with an
     /// error response). A client that disconnects does not cancel the call
     /// (2025-11-25: disconnection is not cancellation); it may resume.
+    ///
+    /// A call that finishes at its first poll (most tools) is answered as a
+    /// whole SSE response, without a task or a chunked body.
     pub fn live(mcp: &Arc<McpServer>, live: Box<LiveStream>) -> Reply {
-        let live = *live;
-        if let Some(call) = live.call {
+        let LiveStream {
+            response: head,
+            reader,
+            call,
+        } = *live;
+        if let Some(call) = call {
             let server = mcp.clone();
+            let mut run = Box::pin(async move { server.run_live(call).await });
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            if run.as_mut().poll(&mut cx).is_ready() {
+                return Reply::Whole(reader.into_whole(head));
+            }
+            // Not done: the spawned task polls it again with its own waker,
+            // under the core's time limit.
             let limit = Duration::from_secs(mcp.config().limits.live_call_secs);
             tokio::spawn(async move {
-                let _ = tokio::time::timeout(limit, server.run_live(call)).await;
+                let _ = tokio::time::timeout(limit, run).await;
             });
         }
         Reply::Live {
-            head: live.response,
-            body: LiveBody(live.reader),
+            head,
+            body: LiveBody(reader),
         }
     }
 
@@ -321,7 +334,8 @@ pub async fn shutdown_signal() {
     }
 }
 
-type HyperResponse = hyper::Response<BoxBody<Bytes, Infallible>>;
+/// Whole bodies stay unboxed (the hot path); live streams are the other arm.
+type HyperResponse = hyper::Response<Either<Full<Bytes>, LiveBody>>;
 
 async fn answer<H: Handler>(
     shared: &Shared<H>,
@@ -456,8 +470,8 @@ async fn to_core<H>(
 
 fn to_hyper(resp: Response, live: Option<LiveBody>) -> HyperResponse {
     let body = match live {
-        Some(live) => live.boxed(),
-        None => Full::new(Bytes::from(resp.body)).boxed(),
+        Some(live) => Either::Right(live),
+        None => Either::Left(Full::new(Bytes::from(resp.body))),
     };
     let mut out = hyper::Response::new(body);
     *out.status_mut() = hyper::StatusCode::from_u16(resp.status)

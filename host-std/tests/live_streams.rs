@@ -78,6 +78,21 @@ fn registry() -> Registry {
         },
     )
     .expect("resource");
+    r.tool(
+        Tool::new("until_cancelled", no_args.clone()),
+        |ctx, _args| {
+            Box::pin(async move {
+                for _ in 0..100 {
+                    if ctx.is_cancelled() {
+                        return Ok(CallToolResult::text("saw the cancellation"));
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Ok(CallToolResult::text("never cancelled"))
+            })
+        },
+    )
+    .expect("tool");
     r.tool(Tool::new("poll", no_args), |ctx, _args| {
         Box::pin(async move {
             ctx.close_sse_stream();
@@ -362,15 +377,16 @@ async fn pending_inputs_are_bounded() {
     let mut first_body = first.into_body();
     let mut text = String::new();
     assert!(read_until(&mut first_body, &mut text, |t| t.contains("sampling/")).await);
-    // The table holds one waiting request: the second call fails.
+    // The table holds one waiting request: the second call fails at once,
+    // so it is answered whole, as plain JSON.
     let second = send(addr, "POST", &[], &call(2, "ask")).await;
-    let mut body = second.into_body();
-    let mut text = String::new();
-    assert!(read_until(&mut body, &mut text, |t| t.contains("\"id\":2")).await);
-    let message = events(&text)
-        .into_iter()
-        .find_map(|(_, m)| m.filter(|m| m["id"] == 2))
-        .expect("response");
+    assert_eq!(
+        second.headers()["content-type"].to_str().ok(),
+        Some("application/json")
+    );
+    let bytes = second.into_body().collect().await.expect("body").to_bytes();
+    let message: Value = serde_json::from_slice(&bytes).expect("JSON");
+    assert_eq!(message["id"], 2);
     assert_eq!(
         message["error"]["message"],
         "Too many pending input requests"
@@ -426,4 +442,26 @@ async fn resource_updates_reach_other_sessions_on_their_standalone_stream() {
         .find_map(|(_, m)| m)
         .expect("notification");
     assert_eq!(note["params"]["uri"], "test://r");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancellation_reaches_a_live_call() {
+    let addr = start(false, McpLimits::default()).await;
+    let sid = initialize(addr, json!({})).await.expect("session");
+    let h = [("Mcp-Session-Id", sid.as_str())];
+    let resp = send(addr, "POST", &h, &call(11, "until_cancelled")).await;
+    let mut body = resp.into_body();
+    let mut text = String::new();
+    assert!(read_until(&mut body, &mut text, |t| t.contains("id: ")).await);
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                        "params": {"requestId": 11}});
+    assert_eq!(
+        send(addr, "POST", &h, &cancel.to_string()).await.status(),
+        202
+    );
+    assert!(
+        read_until(&mut body, &mut text, |t| t.contains("\"id\":11")).await,
+        "{text}"
+    );
+    assert!(text.contains("saw the cancellation"), "{text}");
 }

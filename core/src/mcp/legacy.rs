@@ -433,11 +433,12 @@ impl McpServer {
             };
             let inputs = ClientInputs::declared(params.get("capabilities"));
             match self.sessions.create(&sid, version, owner, now).await {
-                Ok(()) if !inputs.is_empty() => {
-                    let _ = self.sessions.set_client_inputs(&sid, inputs).await;
+                Ok(()) => {
+                    if !inputs.is_empty() {
+                        let _ = self.sessions.set_client_inputs(&sid, inputs).await;
+                    }
                     resp = resp.with_header("Mcp-Session-Id", sid);
                 }
-                Ok(()) => resp = resp.with_header("Mcp-Session-Id", sid),
                 Err(SessionError::Full | SessionError::Unknown) => {
                     return unavailable(&rid, "Too many active sessions");
                 }

@@ -19,7 +19,7 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::{Future, poll_fn};
-use core::task::{Context as TaskContext, Poll, Waker};
+use core::task::Context as TaskContext;
 
 use serde_json::{Map, Value, json};
 
@@ -29,6 +29,7 @@ use super::jsonrpc::{ErrorCode, RequestId};
 use super::legacy::error_json;
 use super::methods::Dispatch;
 use super::server::{McpServer, id_json};
+use super::session::SessionStore;
 use super::streams::{StreamHub, StreamReader};
 use crate::http::Response;
 use crate::time::UnixTime;
@@ -85,10 +86,15 @@ struct CallGuard<'a> {
     id: &'a RequestId,
     pending: Vec<String>,
     done: bool,
+    /// The session tracking this call for `notifications/cancelled`.
+    tracked: Option<(&'a dyn SessionStore, &'a str)>,
 }
 
 impl Drop for CallGuard<'_> {
     fn drop(&mut self) {
+        if let Some((sessions, sid)) = self.tracked {
+            sessions.untrack_request(sid, self.id);
+        }
         self.hub.forget(&self.pending);
         if !self.done {
             let e = McpError::new(ErrorCode::InternalError, "Request timed out");
@@ -123,7 +129,14 @@ impl McpServer {
                 id: &id,
                 pending: Vec::new(),
                 done: false,
+                tracked: None,
             };
+            // `notifications/cancelled` reaches the tool (ctx.is_cancelled).
+            if let Some(sid) = session.as_deref()
+                && self.sessions.track_request(sid, &id, ctx.cancellation())
+            {
+                guard.tracked = Some((&*self.sessions, sid));
+            }
             let mut round = 0u32;
             let message = loop {
                 let outcome = self.dispatch("tools/call", &params, &mut ctx).await;
@@ -234,8 +247,8 @@ impl McpServer {
     /// for client input then fails (nobody can answer it meanwhile).
     pub async fn finish_buffered(&self, live: alloc::boxed::Box<LiveStream>) -> Response {
         let LiveStream {
-            mut response,
-            mut reader,
+            response,
+            reader,
             call,
         } = *live;
         if let Some(mut call) = call {
@@ -243,12 +256,6 @@ impl McpServer {
             call.ctx.live = None;
             self.run_live(call).await;
         }
-        let mut cx = TaskContext::from_waker(Waker::noop());
-        let mut body = Vec::new();
-        while let Poll::Ready(Some(bytes)) = reader.poll_events(&mut cx) {
-            body.extend_from_slice(&bytes);
-        }
-        response.body = body;
-        response
+        reader.into_whole(response)
     }
 }

@@ -542,11 +542,9 @@ impl McpServer {
             let id = ids.then(&mut next_id);
             w.event(id.as_deref(), &note.to_string());
         }
-        Response::empty(status)
-            .with_header("Content-Type", "text/event-stream")
-            .with_header("Cache-Control", "no-cache")
-            .with_header("X-Accel-Buffering", "no")
-            .with_body(w.finish())
+        let mut resp = super::legacy::sse_head();
+        resp.status = status;
+        resp.with_body(w.finish())
     }
 }
 

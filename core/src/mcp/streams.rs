@@ -154,21 +154,18 @@ impl StreamHub {
             !((s.finished && !s.attached && age >= retention) || age >= idle.max(retention))
         });
         if let Some(sid) = session {
-            let held = h
-                .streams
-                .iter()
-                .filter(|s| s.session.as_deref() == Some(sid))
-                .count();
-            if held >= self.limits.max_streams_per_session {
+            let held = |streams: &[Stream]| {
+                streams
+                    .iter()
+                    .filter(|s| s.session.as_deref() == Some(sid))
+                    .count()
+            };
+            let max = self.limits.max_streams_per_session;
+            if held(&h.streams) >= max {
                 drop_oldest_finished(&mut h.streams, Some(sid));
-            }
-            let held = h
-                .streams
-                .iter()
-                .filter(|s| s.session.as_deref() == Some(sid))
-                .count();
-            if held >= self.limits.max_streams_per_session {
-                return Err(StreamError::Full);
+                if held(&h.streams) >= max {
+                    return Err(StreamError::Full);
+                }
             }
         }
         if h.streams.len() >= self.limits.max_streams {
@@ -488,8 +485,11 @@ impl StreamReader {
         let Some(s) = h.streams.iter_mut().find(|s| s.key == self.key) else {
             return Poll::Ready(None);
         };
-        if s.generation != self.generation {
-            // The server closed this connection or a resumption took over.
+        // The server closed this connection or a resumption took over: the
+        // reader ends, but first writes the retry hint and priming event if
+        // it has not yet (the client needs them to resume).
+        let superseded = s.generation != self.generation;
+        if superseded && !self.opening {
             return Poll::Ready(None);
         }
         let mut w = SseWriter::new();
@@ -503,6 +503,9 @@ impl StreamReader {
                 w.event(Some(&alloc::format!("{}.0", s.key)), "");
             }
             any = true;
+        }
+        if superseded {
+            return Poll::Ready(Some(w.finish()));
         }
         let from = self.cursor;
         for e in s.events.iter().filter(|e| e.seq > from) {
@@ -519,6 +522,39 @@ impl StreamReader {
         }
         s.waker = Some(cx.waker().clone());
         Poll::Pending
+    }
+}
+
+impl StreamReader {
+    /// The whole stream as one response with `head`'s status and headers,
+    /// once its call has finished (for a host that ran the call to its end
+    /// before answering): a lone response becomes `application/json`, as a
+    /// buffered call would answer; otherwise the SSE events. The stream
+    /// leaves the hub (nothing is left to resume).
+    pub fn into_whole(mut self, mut head: crate::http::Response) -> crate::http::Response {
+        let lone = {
+            let mut h = self.hub.hub.lock();
+            let i = h
+                .streams
+                .iter()
+                .position(|s| s.key == self.key && s.finished && s.events.len() == 1);
+            i.map(|i| h.streams.swap_remove(i))
+                .and_then(|s| s.events.into_iter().next())
+                .map(|e| e.data)
+        };
+        if let Some(message) = lone {
+            return crate::http::Response::json(head.status, message);
+        }
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        let mut body = Vec::new();
+        while let Poll::Ready(Some(bytes)) = self.poll_events(&mut cx) {
+            body.extend_from_slice(&bytes);
+        }
+        let mut h = self.hub.hub.lock();
+        h.streams.retain(|s| !(s.key == self.key && s.finished));
+        drop(h);
+        head.body = body;
+        head
     }
 }
 
@@ -603,9 +639,13 @@ mod tests {
         let mut resumed = h
             .resume("k.0", Some("s"), Some([1; 32]), 5)
             .expect("resume");
-        // The first reader is superseded and ends.
+        // The first reader is superseded: it writes only what a client needs
+        // to resume (retry hint, priming event), never the events, and ends.
         let mut first = r;
-        assert_eq!(drain(&mut first), (String::new(), true));
+        assert_eq!(
+            drain(&mut first),
+            ("retry: 5\n\nid: k.0\ndata: \n\n".into(), true)
+        );
         assert_eq!(drain(&mut resumed).0, "retry: 5\n\nid: k.1\ndata: one\n\n");
     }
 
