@@ -632,7 +632,7 @@ mod tests {
             s.trusted_proxies,
             TrustedProxies::parse(&["10.0.0.0/8", "192.0.2.7"]).expect("valid")
         );
-        let err = serve(&["--trusted-proxies", "10.0.0.0/8,proxy.local"]).unwrap_err();
+        let err = serve(&["--trusted-proxies", "10.0.0.0/8,proxy.local"]).expect_err("refused");
         assert!(err.to_string().contains("--trusted-proxies"), "{err}");
         assert!(err.to_string().contains("proxy.local"), "{err}");
     }

@@ -114,7 +114,7 @@ mod tests {
     use super::*;
 
     fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
+        s.parse().expect("valid")
     }
 
     #[test]
@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn right_most_untrusted_hop_from_a_trusted_proxy() {
-        let p = TrustedProxies::parse(&["127.0.0.1", "10.0.0.0/8"]).unwrap();
+        let p = TrustedProxies::parse(&["127.0.0.1", "10.0.0.0/8"]).expect("valid");
         // A spoofed left-most entry is ignored: the client is what the
         // first trusted proxy saw.
         assert_eq!(
@@ -173,15 +173,15 @@ mod tests {
     #[test]
     fn parse_errors_name_the_entry() {
         assert_eq!(
-            TrustedProxies::parse(&["none"]).unwrap(),
+            TrustedProxies::parse(&["none"]).expect("valid"),
             TrustedProxies::none()
         );
         assert_eq!(
-            TrustedProxies::parse(&["10.0.0.0/8", "nope"]).unwrap_err(),
+            TrustedProxies::parse(&["10.0.0.0/8", "nope"]).expect_err("refused"),
             "nope"
         );
         assert_eq!(
-            TrustedProxies::parse(&["10.0.0.0/33"]).unwrap_err(),
+            TrustedProxies::parse(&["10.0.0.0/33"]).expect_err("refused"),
             "10.0.0.0/33"
         );
     }
