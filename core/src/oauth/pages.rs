@@ -15,6 +15,7 @@ use alloc::format;
 use alloc::string::String;
 
 use super::ServerConfig;
+use super::cimd::{client_id_host, is_client_id_url};
 use super::config::split_url;
 use super::wire::html_escape;
 use crate::http::Response;
@@ -84,6 +85,12 @@ pub(crate) fn consent_page(
     username: &str,
 ) -> Response {
     let name = client.client_name.as_deref().unwrap_or("An application");
+    // A client ID metadata document names itself: show whose domain
+    // published it, so a look-alike name cannot pass for another client.
+    let publisher = client_id_host(&client.client_id)
+        .filter(|_| is_client_id_url(&client.client_id))
+        .map(|host| format!(" (from <code>{}</code>)", html_escape(host)))
+        .unwrap_or_default();
     let target = split_url(&pending.redirect_uri)
         .map(|u| if u.host.is_empty() { u.scheme } else { u.host })
         .unwrap_or("");
@@ -96,7 +103,7 @@ pub(crate) fn consent_page(
         .unwrap_or_default();
     let main = format!(
         "<h1>Sign in to {service}</h1>\
-<p><strong>{name}</strong> wants to access <code>{resource}</code> on your behalf.</p>\
+<p><strong>{name}</strong>{publisher} wants to access <code>{resource}</code> on your behalf.</p>\
 <p>Permissions requested:</p><ul>{scopes}</ul>\
 <p>If you allow it, you will be returned to <code>{target}</code>.</p>{alert}\
 <form method=\"post\" action=\"{action}\">\
