@@ -253,6 +253,12 @@ async fn a_metadata_document_client_walks_the_whole_grant() {
         "{}",
         page.html
     );
+    // The redirect is on loopback: the page warns that anyone could be asking.
+    assert!(
+        page.html.contains("program on this computer"),
+        "{}",
+        page.html
+    );
     let r = flow
         .decide(&page.html, &page.cookie, "alice", PASSWORD, "allow")
         .await;

@@ -150,6 +150,31 @@ fn a_good_document_is_a_public_client_through_every_endpoint() {
 }
 
 #[test]
+fn a_loopback_redirect_of_a_document_client_gets_a_warning() {
+    let loopback = "http://127.0.0.1:33418/callback";
+    let mut doc = good_document();
+    doc["redirect_uris"] = serde_json::json!([loopback]);
+    let mut h = harness_serving(&doc);
+    let query = standard_query(&url_client(), "").replace(&enc(REDIRECT), &enc(loopback));
+    let resp = h.authorize(&query);
+    assert_eq!(resp.status, 200, "{}", body_str(&resp));
+    assert!(body_str(&resp).contains("program on this computer"));
+
+    // A registered client is not warned about (it registered that URI).
+    let mut h = Harness::new();
+    let resp = h.register(serde_json::json!({
+        "redirect_uris": [loopback], "token_endpoint_auth_method": "none",
+    }));
+    let client = Client {
+        id: json(&resp)["client_id"].as_str().expect("id").into(),
+        secret: None,
+    };
+    let resp = h.authorize(&standard_query(&client, "").replace(&enc(REDIRECT), &enc(loopback)));
+    assert_eq!(resp.status, 200, "{}", body_str(&resp));
+    assert!(!body_str(&resp).contains("program on this computer"));
+}
+
+#[test]
 fn a_secret_presented_by_a_document_client_is_refused() {
     let mut h = harness_serving(&good_document());
     let client = Client {
