@@ -82,23 +82,16 @@ impl std::fmt::Debug for MetadataFetcher {
 impl MetadataFetcher {
     /// A fetcher trusting the system's roots plus `settings.extra_roots`.
     pub fn new(settings: &CimdSettings) -> Result<MetadataFetcher, String> {
-        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
+        let (tls, roots) = crate::privy::https_client(&settings.extra_roots)?;
+        if roots == 0 {
+            // Not fatal: every fetch then fails, and the server still serves
+            // registered clients.
+            tracing::warn!(
+                "no trusted root certificates: client metadata documents cannot be fetched"
+            );
         }
-        for cert in &settings.extra_roots {
-            roots
-                .add(cert.clone())
-                .map_err(|e| format!("--dangerous-cimd-ca-file: {e}"))?;
-        }
-        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-        let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         Ok(MetadataFetcher {
-            tls: TlsConnector::from(Arc::new(config)),
+            tls,
             allow_loopback: settings.dangerous_allow_loopback,
             cache: Mutex::new(HashMap::new()),
         })

@@ -227,32 +227,24 @@ impl<S: Store + Sync, U, L: RegistrationPolicy> AuthorizationServer<S, U, L> {
             return Err(metadata("the registration document must be a JSON object"));
         };
 
-        let ClientMetadata {
-            native,
-            redirect_uris,
-            grant_types,
-            response_types,
-            auth_method,
-            scopes,
-            client_name,
-        } = client_metadata(&obj, &self.config.scopes_supported)?;
+        let meta = client_metadata(&obj, &self.config.scopes_supported)?;
 
         let now = env.time()?;
         let client_id = random_token::<16>(&mut *env.rng)?;
-        let secret = match auth_method {
+        let secret = match meta.auth_method {
             ClientAuthMethod::None => None,
             _ => Some(random_token::<32>(&mut *env.rng)?),
         };
         let record = ClientRecord {
             client_id: client_id.clone(),
             secret_hash: secret.as_deref().map(hash_secret),
-            auth_method,
-            redirect_uris,
-            grant_types,
-            response_types,
-            scopes,
-            client_name,
-            native,
+            auth_method: meta.auth_method,
+            redirect_uris: meta.redirect_uris,
+            grant_types: meta.grant_types,
+            response_types: meta.response_types,
+            scopes: meta.scopes,
+            client_name: meta.client_name,
+            native: meta.native,
             issued_at: now.secs(),
         };
         self.store.insert_client(record.clone()).await?;
@@ -263,9 +255,9 @@ impl<S: Store + Sync, U, L: RegistrationPolicy> AuthorizationServer<S, U, L> {
             "redirect_uris": record.redirect_uris,
             "grant_types": record.grant_types,
             "response_types": record.response_types,
-            "token_endpoint_auth_method": auth_method.as_str(),
+            "token_endpoint_auth_method": record.auth_method.as_str(),
             "scope": record.scopes.join(" "),
-            "application_type": if native { "native" } else { "web" },
+            "application_type": if record.native { "native" } else { "web" },
         });
         if let Some(obj) = body.as_object_mut() {
             if let Some(name) = &record.client_name {
