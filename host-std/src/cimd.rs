@@ -11,11 +11,12 @@
 //!   goes to the address that was checked, never to a second resolution.
 //! - Bounded: [`FETCH_TIMEOUT`] for resolve + connect + TLS + response,
 //!   [`MAX_METADATA_DOCUMENT`] bytes of body.
-//! - Cached: at most [`MAX_CACHED_DOCUMENTS`] documents, each for its
+//! - Cached: at most [`MAX_CACHED_DOCUMENTS`] entries, a document for its
 //!   `Cache-Control: max-age` clamped to [`MIN_CACHE_TTL`]..[`MAX_CACHE_TTL`]
-//!   (also `no-store` documents get the floor: one authorization flow asks
-//!   for the same document three times within seconds). Failures are not
-//!   cached.
+//!   (`no-store`/`no-cache` documents get the floor: one authorization flow
+//!   asks for the same document three times within seconds). A failure is
+//!   remembered for [`FAILURE_CACHE_TTL`], so repeating a bad `client_id`
+//!   does not make mcpauth fetch (or probe) that URL again and again.
 //!
 //! Test-only settings ([`CimdSettings::dangerous_allow_loopback`] and extra
 //! trusted roots) let the end-to-end tests serve a document from
@@ -38,12 +39,15 @@ use tokio_rustls::TlsConnector;
 
 /// Resolve + connect + TLS + whole response, per fetch.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-/// Most documents kept in memory (each at most 5 KiB plus its URL).
+/// Most cache entries (a document of at most 5 KiB, or a remembered
+/// failure, plus its URL of at most 1 KiB).
 pub const MAX_CACHED_DOCUMENTS: usize = 1024;
 /// Shortest time a fetched document is reused.
 pub const MIN_CACHE_TTL: Duration = Duration::from_secs(60);
 /// Longest time a fetched document is reused, whatever `max-age` says.
 pub const MAX_CACHE_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long a failed fetch is answered from the cache.
+pub const FAILURE_CACHE_TTL: Duration = Duration::from_secs(30);
 /// Reuse time of a document without `max-age`.
 const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
 
@@ -60,7 +64,7 @@ pub struct CimdSettings {
 }
 
 struct Cached {
-    body: Arc<Vec<u8>>,
+    body: Result<Arc<Vec<u8>>, MetadataFetchError>,
     expires: Instant,
 }
 
@@ -97,7 +101,7 @@ impl MetadataFetcher {
         })
     }
 
-    fn cached(&self, url: &str, now: Instant) -> Option<Arc<Vec<u8>>> {
+    fn cached(&self, url: &str, now: Instant) -> Option<Result<Arc<Vec<u8>>, MetadataFetchError>> {
         let cache = self.cache.lock().ok()?;
         cache
             .get(url)
@@ -105,7 +109,13 @@ impl MetadataFetcher {
             .map(|c| c.body.clone())
     }
 
-    fn remember(&self, url: &str, body: Arc<Vec<u8>>, ttl: Duration, now: Instant) {
+    fn remember(
+        &self,
+        url: &str,
+        body: Result<Arc<Vec<u8>>, MetadataFetchError>,
+        ttl: Duration,
+        now: Instant,
+    ) {
         let Ok(mut cache) = self.cache.lock() else {
             return;
         };
@@ -132,14 +142,22 @@ impl MetadataFetcher {
     async fn fetch_cached(&self, url: &str) -> Result<Vec<u8>, MetadataFetchError> {
         let now = Instant::now();
         if let Some(body) = self.cached(url, now) {
-            return Ok(body.as_ref().clone());
+            return body.map(|b| b.as_ref().clone());
         }
-        let (body, ttl) = tokio::time::timeout(FETCH_TIMEOUT, self.fetch_now(url))
+        let fetched = tokio::time::timeout(FETCH_TIMEOUT, self.fetch_now(url))
             .await
-            .map_err(|_| MetadataFetchError::Unreachable)??;
-        let body = Arc::new(body);
-        self.remember(url, body.clone(), ttl, now);
-        Ok(body.as_ref().clone())
+            .unwrap_or(Err(MetadataFetchError::Unreachable));
+        match fetched {
+            Ok((body, ttl)) => {
+                let body = Arc::new(body);
+                self.remember(url, Ok(body.clone()), ttl, now);
+                Ok(body.as_ref().clone())
+            }
+            Err(e) => {
+                self.remember(url, Err(e), FAILURE_CACHE_TTL, now);
+                Err(e)
+            }
+        }
     }
 
     /// One fetch: resolve, check, connect to the checked address, GET.
@@ -309,19 +327,29 @@ fn is_json(headers: &hyper::HeaderMap) -> bool {
         .unwrap_or(false)
 }
 
-/// How long to reuse a document: its `max-age`, clamped.
+/// How long to reuse a document: its `max-age`, clamped; `no-store` and
+/// `no-cache` get the floor.
 fn cache_ttl(headers: &hyper::HeaderMap) -> Duration {
-    let max_age = headers
+    let directives: Vec<&str> = headers
         .get_all(hyper::header::CACHE_CONTROL)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .find_map(|directive| {
-            let (name, value) = directive.trim().split_once('=')?;
-            name.eq_ignore_ascii_case("max-age")
-                .then(|| value.trim_matches('"').parse::<u64>().ok())
-                .flatten()
-        });
+        .map(str::trim)
+        .collect();
+    if directives
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("no-cache"))
+    {
+        return MIN_CACHE_TTL;
+    }
+    let max_age = directives.iter().find_map(|directive| {
+        let (name, value) = directive.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("max-age")
+            .then(|| value.trim().trim_matches('"').parse::<u64>().ok())
+            .flatten()
+    });
     max_age
         .map_or(DEFAULT_CACHE_TTL, Duration::from_secs)
         .clamp(MIN_CACHE_TTL, MAX_CACHE_TTL)
@@ -409,7 +437,8 @@ mod tests {
         assert_eq!(cache_ttl(&hyper::HeaderMap::new()), DEFAULT_CACHE_TTL);
         assert_eq!(with("public, max-age=3600"), Duration::from_secs(3600));
         assert_eq!(with("max-age=0"), MIN_CACHE_TTL);
-        assert_eq!(with("no-store"), DEFAULT_CACHE_TTL);
+        assert_eq!(with("no-store"), MIN_CACHE_TTL);
+        assert_eq!(with("private, No-Cache, max-age=600"), MIN_CACHE_TTL);
         assert_eq!(with("max-age=99999999"), MAX_CACHE_TTL);
     }
 
@@ -421,7 +450,7 @@ mod tests {
             let ttl = Duration::from_secs(60 + i as u64);
             f.remember(
                 &format!("https://c.example/{i}"),
-                Arc::new(Vec::new()),
+                Ok(Arc::new(Vec::new())),
                 ttl,
                 now,
             );

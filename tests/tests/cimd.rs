@@ -295,6 +295,8 @@ async fn a_metadata_document_client_walks_the_whole_grant() {
         ("/missing.json", "could not be fetched"),
     ] {
         assert_refused(&Flow::new(&server.base, &docs.url(path)), why).await;
+        // /authorize and /token asked; the failure was remembered.
+        assert_eq!(docs.hits(path), 1, "{path}");
     }
     // A document never redirects to a URI it does not list.
     let q = form(&[
