@@ -66,6 +66,8 @@ pub struct AppOptions {
     pub token_cache: usize,
     /// Privy login (`None`: local users only).
     pub privy: Option<crate::privy::PrivySettings>,
+    /// Client ID metadata documents (`None`: off).
+    pub client_metadata: Option<crate::cimd::CimdSettings>,
 }
 
 /// The composed OAuth + MCP handler.
@@ -165,11 +167,14 @@ impl App {
             rt.spawn(async move { source.key().await });
         }
         let users = SignIn::new(Users::new(db.clone()), privy);
+        let mut oauth = AuthorizationServer::new(config, db.clone(), users)
+            .with_registration_policy(RegistrationLimiter::default());
+        if let Some(settings) = &options.client_metadata {
+            let fetcher = crate::cimd::MetadataFetcher::new(settings).map_err(AppError)?;
+            oauth = oauth.with_client_metadata_fetcher(fetcher);
+        }
         Ok(App {
-            oauth: Arc::new(
-                AuthorizationServer::new(config, db.clone(), users)
-                    .with_registration_policy(RegistrationLimiter::default()),
-            ),
+            oauth: Arc::new(oauth),
             oauth_slots: Arc::new(tokio::sync::Semaphore::new(OAUTH_CONCURRENCY)),
             oauth_workers: OnceLock::new(),
             mcp,

@@ -236,6 +236,7 @@ fn serve(
         stateless: settings.stateless,
         token_cache: 10_000,
         privy: settings.privy.clone(),
+        client_metadata: settings.client_metadata.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -201,6 +201,22 @@ pub struct ServeArgs {
     /// URL of the Privy SDK glue script the sign-in page loads.
     #[arg(long, env = "MCPAUTH_PRIVY_SDK_URL", value_name = "URL")]
     pub privy_sdk_url: Option<String>,
+    /// Accept https URL client_ids naming a client ID metadata document,
+    /// fetched from the public internet [default: true].
+    #[arg(long, env = "MCPAUTH_CLIENT_METADATA_DOCUMENTS", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub client_metadata_documents: Option<bool>,
+    /// TEST ONLY: fetch client metadata documents from loopback addresses.
+    #[arg(long, env = "MCPAUTH_DANGEROUS_CIMD_ALLOW_LOOPBACK", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", hide = true)]
+    pub dangerous_cimd_allow_loopback: Option<bool>,
+    /// TEST ONLY: also trust these CA certificates (PEM) when fetching
+    /// client metadata documents.
+    #[arg(
+        long,
+        env = "MCPAUTH_DANGEROUS_CIMD_CA_FILE",
+        value_name = "FILE",
+        hide = true
+    )]
+    pub dangerous_cimd_ca_file: Option<PathBuf>,
 }
 
 /// The TOML file. Every key is optional; unknown keys are errors.
@@ -226,6 +242,9 @@ pub struct FileConfig {
     privy_verification_key: Option<PathBuf>,
     privy_api_url: Option<String>,
     privy_sdk_url: Option<String>,
+    client_metadata_documents: Option<bool>,
+    dangerous_cimd_allow_loopback: Option<bool>,
+    dangerous_cimd_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -330,6 +349,8 @@ pub struct ServeSettings {
     pub max_body_bytes: usize,
     /// Privy login (`None`: local users only).
     pub privy: Option<crate::privy::PrivySettings>,
+    /// Client ID metadata documents (`None`: off).
+    pub client_metadata: Option<crate::cimd::CimdSettings>,
 }
 
 fn load_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -391,6 +412,7 @@ pub fn resolve_common(
 pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettings, ConfigError> {
     let (common, file) = resolve_common(args, serve)?;
     let privy = resolve_privy(serve, &file)?;
+    let client_metadata = resolve_client_metadata(serve, &file)?;
     let listen = serve
         .listen
         .or(file.listen)
@@ -486,7 +508,38 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
         tls,
         max_body_bytes,
         privy,
+        client_metadata,
     })
+}
+
+/// `--client-metadata-documents` and its test-only companions.
+fn resolve_client_metadata(
+    serve: &ServeArgs,
+    file: &FileConfig,
+) -> Result<Option<crate::cimd::CimdSettings>, ConfigError> {
+    let enabled = serve
+        .client_metadata_documents
+        .or(file.client_metadata_documents)
+        .unwrap_or(true);
+    if !enabled {
+        return Ok(None);
+    }
+    let ca_file = serve
+        .dangerous_cimd_ca_file
+        .clone()
+        .or_else(|| file.dangerous_cimd_ca_file.clone());
+    let extra_roots = match ca_file {
+        Some(path) => crate::cimd::load_ca_file(&path)
+            .map_err(|e| ConfigError::new("--dangerous-cimd-ca-file", e))?,
+        None => Vec::new(),
+    };
+    Ok(Some(crate::cimd::CimdSettings {
+        dangerous_allow_loopback: serve
+            .dangerous_cimd_allow_loopback
+            .or(file.dangerous_cimd_allow_loopback)
+            .unwrap_or(false),
+        extra_roots,
+    }))
 }
 
 /// The `--privy-*` settings (flags > env > file), checked and loaded.
@@ -619,6 +672,24 @@ mod tests {
             } => assert_eq!(client_id, "-x4Fq"),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn client_metadata_documents_default_on_and_strict() {
+        let s = serve(&[]).expect("ok");
+        let cimd = s.client_metadata.expect("on by default");
+        assert!(!cimd.dangerous_allow_loopback);
+        assert!(cimd.extra_roots.is_empty());
+        let s = serve(&["--client-metadata-documents", "false"]).expect("ok");
+        assert!(s.client_metadata.is_none());
+        let s = serve(&["--dangerous-cimd-allow-loopback"]).expect("ok");
+        assert!(s.client_metadata.expect("on").dangerous_allow_loopback);
+        let err = serve(&["--dangerous-cimd-ca-file", "/nonexistent/ca.pem"])
+            .expect_err("missing CA file");
+        assert!(
+            err.to_string().contains("--dangerous-cimd-ca-file"),
+            "{err}"
+        );
     }
 
     #[test]

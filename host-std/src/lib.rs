@@ -11,6 +11,7 @@ pub mod app;
 pub mod aws_lc;
 pub mod backend;
 pub mod cache;
+pub mod cimd;
 pub mod cli;
 pub mod config;
 pub mod cors;

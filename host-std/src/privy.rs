@@ -237,20 +237,36 @@ where
 }
 
 fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
+    let (connector, roots) = https_client(&[])?;
+    if roots == 0 {
+        return Err("no trusted root certificates found on this system".into());
+    }
+    Ok(connector)
+}
+
+/// A TLS client for outgoing https requests (the Privy API, client
+/// metadata documents): the system's roots plus `extra_roots`, and how many
+/// roots that is.
+pub(crate) fn https_client(
+    extra_roots: &[rustls_pki_types::CertificateDer<'static>],
+) -> Result<(tokio_rustls::TlsConnector, usize), String> {
     let mut roots = tokio_rustls::rustls::RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(cert);
     }
-    if roots.is_empty() {
-        return Err("no trusted root certificates found on this system".into());
+    for cert in extra_roots {
+        roots
+            .add(cert.clone())
+            .map_err(|e| format!("extra root certificate: {e}"))?;
     }
+    let count = roots.len();
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+    Ok((tokio_rustls::TlsConnector::from(Arc::new(config)), count))
 }
 
 #[cfg(test)]

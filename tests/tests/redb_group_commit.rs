@@ -61,6 +61,7 @@ impl Fixture {
             stateless: false,
             token_cache: 0,
             privy: None,
+            client_metadata: None,
         };
         let mut registry = Registry::new();
         mcpauth::tools::register_builtin(&mut registry).expect("tools");

@@ -2,7 +2,8 @@
 //! sign-in/consent form and the user's decision.
 //!
 //! Validation order (RFC 6749 §4.1.2.1, RFC 9207):
-//! 1. `client_id` must name a registered client and `redirect_uri` must match
+//! 1. `client_id` must name a registered client (or an acceptable client ID
+//!    metadata document, see [`super::cimd`]) and `redirect_uri` must match
 //!    one of its URIs exactly (loopback port aside; may be omitted when
 //!    exactly one is registered). Failures show an error page and never
 //!    redirect.
@@ -71,10 +72,10 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             return error_page(cfg, 400, "The authorization request is malformed.");
         };
         let client = match q.one("client_id") {
-            Ok(Some(id)) => match self.store.client(id).await {
+            Ok(Some(id)) => match self.find_client(id).await {
                 Ok(Some(c)) => c,
                 Ok(None) => return error_page(cfg, 400, "The application is not registered here."),
-                Err(_) => return error_page(cfg, 503, "The service is temporarily unavailable."),
+                Err(e) => return error_page(cfg, e.page_status(), e.page_message()),
             },
             _ => return error_page(cfg, 400, "The request has no valid client_id."),
         };
@@ -288,7 +289,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         let cfg = &self.config;
         let unavailable = || error_page(cfg, 503, "The service is temporarily unavailable.");
         let now = env.now.ok_or_else(unavailable)?;
-        let client = match self.store.client(&pending.client_id).await {
+        let client = match self.find_client(&pending.client_id).await {
             Ok(Some(c)) => c,
             Ok(None) => {
                 return Err(error_page(
@@ -297,7 +298,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
                     "The application is no longer registered.",
                 ));
             }
-            Err(_) => return Err(unavailable()),
+            Err(e) => return Err(error_page(cfg, e.page_status(), e.page_message())),
         };
         let again = |status: u16, msg: &str| {
             let user = form.one("username").ok().flatten().unwrap_or("");

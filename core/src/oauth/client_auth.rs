@@ -1,11 +1,12 @@
 //! Client authentication at `/token`, `/introspect` and `/revoke`:
 //! `none`, `client_secret_basic`, `client_secret_post`, compared in constant
-//! time.
+//! time. URL `client_id`s resolve through their metadata documents.
 
-use super::OAuthError;
+use super::cimd::ClientLookupError;
 use super::wire::{BasicAuth, Params, basic_auth};
+use super::{AuthorizationServer, OAuthError};
 use crate::http::Request;
-use crate::store::{ClientAuthMethod, ClientRecord, ClientStore, hash_secret, secret_matches};
+use crate::store::{ClientAuthMethod, ClientRecord, Store, hash_secret, secret_matches};
 
 /// Who is calling, once authenticated.
 #[derive(Debug)]
@@ -16,9 +17,11 @@ pub(crate) struct AuthenticatedClient {
 }
 
 /// Authenticate the client of a form request. Exactly one method may be
-/// used; a public client identifies itself with `client_id` alone.
-pub(crate) async fn authenticate_client<S: ClientStore>(
-    store: &S,
+/// used; a public client identifies itself with `client_id` alone. A
+/// client ID metadata document that cannot be fetched or is not acceptable
+/// makes the client unknown (`invalid_client`).
+pub(crate) async fn authenticate_client<S: Store + Sync, U, L>(
+    server: &AuthorizationServer<S, U, L>,
     req: &Request,
     form: &Params,
 ) -> Result<AuthenticatedClient, OAuthError> {
@@ -51,7 +54,11 @@ pub(crate) async fn authenticate_client<S: ClientStore>(
         },
     };
 
-    let record = store.client(&id).await?;
+    let record = match server.find_client(&id).await {
+        Ok(record) => record,
+        Err(ClientLookupError::Store) => return Err(OAuthError::Unavailable),
+        Err(ClientLookupError::Fetch(_) | ClientLookupError::Document(_)) => None,
+    };
     // Hash even for unknown clients so that both paths cost the same.
     let presented = secret.as_deref().map(hash_secret);
     let Some(record) = record else {

@@ -62,9 +62,10 @@ fn classify<'c>(config: &'c ServerConfig, path: &str) -> Option<Doc<'c>> {
 }
 
 /// RFC 8414 metadata: only what is really supported.
-pub fn server_metadata(config: &ServerConfig) -> Value {
+/// `client_metadata_documents`: URL `client_id`s are resolved.
+pub fn server_metadata(config: &ServerConfig, client_metadata_documents: bool) -> Value {
     let auth_methods = ["none", "client_secret_basic", "client_secret_post"];
-    json!({
+    let mut doc = json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.url("/authorize"),
         "token_endpoint": config.url("/token"),
@@ -81,7 +82,11 @@ pub fn server_metadata(config: &ServerConfig) -> Value {
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "authorization_response_iss_parameter_supported": true,
-    })
+    });
+    if client_metadata_documents && let Some(obj) = doc.as_object_mut() {
+        obj.insert("client_id_metadata_document_supported".into(), true.into());
+    }
+    doc
 }
 
 /// RFC 9728 metadata of `resource`.
@@ -121,7 +126,7 @@ pub(crate) fn handle<S, U, L>(
         _ => return Some(method_not_allowed("GET, HEAD, OPTIONS")),
     }
     let body = match doc {
-        Doc::Server => server_metadata(config).to_string(),
+        Doc::Server => server_metadata(config, server.client_metadata.is_some()).to_string(),
         Doc::Resource(r) => resource_metadata(config, r).to_string(),
         Doc::Jwks => env.keys.to_jwks_json(),
     };

@@ -105,7 +105,7 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
         env: &mut Env<'_>,
     ) -> Result<Value, OAuthError> {
         let form = parse_form(req, self.config.max_form_body)?;
-        let client = authenticate_client(&self.store, req, &form).await?;
+        let client = authenticate_client(self, req, &form).await?;
         let token = Self::token_param(&form)?;
         let inactive = json!({"active": false});
         let Some(now) = env.now else {
@@ -150,7 +150,7 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
 
     async fn revoke_inner(&self, req: &Request, env: &mut Env<'_>) -> Result<(), OAuthError> {
         let form = parse_form(req, self.config.max_form_body)?;
-        let client: AuthenticatedClient = authenticate_client(&self.store, req, &form).await?;
+        let client: AuthenticatedClient = authenticate_client(self, req, &form).await?;
         let token = Self::token_param(&form)?;
         let now = env.time()?;
         let own = |owner: &str| owner == client.record.client_id;

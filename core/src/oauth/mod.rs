@@ -25,6 +25,9 @@
 //! | `/introspect` | POST | RFC 7662 |
 //! | `/revoke` | POST | RFC 7009 |
 //!
+//! A `client_id` may also be an https URL naming a client ID metadata
+//! document, when the host installs a fetcher (see [`cimd`]).
+//!
 //! ## Tokens
 //! Access tokens are RS256 JWTs (RFC 9068) with `aud` = the one resource of
 //! the grant and a `jti` we draw that names the grant's access family, so a
@@ -50,6 +53,7 @@
 //!   access token (`privy_token`) instead of credentials; the grant's
 //!   subject is then the Privy DID. See [`privy`].
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use core::future::Future;
 use core::net::IpAddr;
@@ -62,6 +66,7 @@ use crate::time::UnixTime;
 
 mod access_family;
 mod authorize;
+pub mod cimd;
 mod client_auth;
 mod config;
 mod discovery;
@@ -82,6 +87,10 @@ mod tests;
 pub use access_family::{
     access_family_in_jti, access_family_of, access_family_revocation_ttl, is_access_token_revoked,
     revoke_access_tokens_of_family, revoke_family_and_access_tokens, revoke_grants_of,
+};
+pub use cimd::{
+    ClientMetadataFetcher, MAX_CLIENT_ID_URL, MAX_METADATA_DOCUMENT, MetadataFetchError,
+    MetadataFuture, is_client_id_url,
 };
 pub use config::{ServerConfig, canonical_resource};
 pub use error::OAuthError;
@@ -173,6 +182,9 @@ pub struct AuthorizationServer<S, U, L = AllowAllRegistrations> {
     users: U,
     registration: L,
     throttle: LoginThrottle,
+    /// Resolves URL `client_id`s (client ID metadata documents); `None`
+    /// turns the feature off.
+    client_metadata: Option<Box<dyn ClientMetadataFetcher>>,
 }
 
 impl<S, U, L> core::fmt::Debug for AuthorizationServer<S, U, L> {
@@ -194,6 +206,7 @@ impl<S, U> AuthorizationServer<S, U, AllowAllRegistrations> {
             users,
             registration: AllowAllRegistrations,
             throttle,
+            client_metadata: None,
         }
     }
 }
@@ -207,7 +220,19 @@ impl<S, U, L> AuthorizationServer<S, U, L> {
             users: self.users,
             registration: policy,
             throttle: self.throttle,
+            client_metadata: self.client_metadata,
         }
+    }
+
+    /// Accept client ID metadata documents: a `client_id` that is an https
+    /// URL is resolved by fetching it through `fetcher` (see [`cimd`]), and
+    /// discovery advertises `client_id_metadata_document_supported`.
+    pub fn with_client_metadata_fetcher(
+        mut self,
+        fetcher: impl ClientMetadataFetcher + 'static,
+    ) -> Self {
+        self.client_metadata = Some(Box::new(fetcher));
+        self
     }
 
     /// The configuration.

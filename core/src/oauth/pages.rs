@@ -15,7 +15,8 @@ use alloc::format;
 use alloc::string::String;
 
 use super::ServerConfig;
-use super::config::split_url;
+use super::cimd::{client_id_host, is_client_id_url};
+use super::config::{is_loopback_host, split_url};
 use super::wire::html_escape;
 use crate::http::Response;
 use crate::store::{ClientRecord, PendingAuthorization};
@@ -84,6 +85,22 @@ pub(crate) fn consent_page(
     username: &str,
 ) -> Response {
     let name = client.client_name.as_deref().unwrap_or("An application");
+    // A client ID metadata document names itself: show whose domain
+    // published it, so a look-alike name cannot pass for another client.
+    let publisher = client_id_host(&client.client_id)
+        .filter(|_| is_client_id_url(&client.client_id))
+        .map(|host| format!(" (from <code>{}</code>)", html_escape(host)))
+        .unwrap_or_default();
+    // Anyone can name a published document and listen on a loopback port
+    // (MCP 2025-11-25, "Localhost Redirect URI Risks"): say so.
+    let loopback_warning = if !publisher.is_empty()
+        && split_url(&pending.redirect_uri).is_some_and(|u| is_loopback_host(u.host))
+    {
+        "<p class=\"error\">This application returns to a program on this computer. \
+Any program can claim this name; allow only if you started this connection yourself.</p>"
+    } else {
+        ""
+    };
     let target = split_url(&pending.redirect_uri)
         .map(|u| if u.host.is_empty() { u.scheme } else { u.host })
         .unwrap_or("");
@@ -96,9 +113,9 @@ pub(crate) fn consent_page(
         .unwrap_or_default();
     let main = format!(
         "<h1>Sign in to {service}</h1>\
-<p><strong>{name}</strong> wants to access <code>{resource}</code> on your behalf.</p>\
+<p><strong>{name}</strong>{publisher} wants to access <code>{resource}</code> on your behalf.</p>\
 <p>Permissions requested:</p><ul>{scopes}</ul>\
-<p>If you allow it, you will be returned to <code>{target}</code>.</p>{alert}\
+<p>If you allow it, you will be returned to <code>{target}</code>.</p>{loopback_warning}{alert}\
 <form method=\"post\" action=\"{action}\">\
 <input type=\"hidden\" name=\"request_id\" value=\"{id}\">\
 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\

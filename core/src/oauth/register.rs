@@ -71,7 +71,10 @@ fn string_list(obj: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>
     }
 }
 
-fn string_field<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, OAuthError> {
+pub(super) fn string_field<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'a str>, OAuthError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -105,6 +108,100 @@ fn check_redirect_uri(uri: &str, native: bool) -> Result<(), OAuthError> {
     }
 }
 
+/// The metadata a client document declares (a registration request or a
+/// client ID metadata document), checked against the rules above.
+pub(super) struct ClientMetadata {
+    pub native: bool,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    pub auth_method: ClientAuthMethod,
+    pub scopes: Vec<String>,
+    pub client_name: Option<String>,
+}
+
+/// Check the client metadata of `obj`; scopes outside `scopes_supported`
+/// are dropped.
+pub(super) fn client_metadata(
+    obj: &Map<String, Value>,
+    scopes_supported: &[String],
+) -> Result<ClientMetadata, OAuthError> {
+    let native = match string_field(obj, "application_type")? {
+        None | Some("web") => false,
+        Some("native") => true,
+        Some(_) => return Err(metadata("application_type must be web or native")),
+    };
+    let redirect_uris = string_list(obj, "redirect_uris")?
+        .filter(|l| !l.is_empty())
+        .ok_or(OAuthError::InvalidRedirectUri("redirect_uris is required"))?;
+    for uri in &redirect_uris {
+        check_redirect_uri(uri, native)?;
+    }
+
+    let grant_types = string_list(obj, "grant_types")?
+        .unwrap_or_else(|| alloc::vec!["authorization_code".into(), "refresh_token".into()]);
+    let response_types =
+        string_list(obj, "response_types")?.unwrap_or_else(|| alloc::vec!["code".into()]);
+    if !grant_types
+        .iter()
+        .all(|g| g == "authorization_code" || g == "refresh_token")
+    {
+        return Err(metadata("unsupported grant type"));
+    }
+    if !response_types.iter().all(|r| r == "code") {
+        return Err(metadata("unsupported response type"));
+    }
+    let has_code_grant = grant_types.iter().any(|g| g == "authorization_code");
+    if !has_code_grant || response_types.is_empty() {
+        return Err(metadata(
+            "grant_types and response_types must both include the code flow",
+        ));
+    }
+
+    let auth_method = match string_field(obj, "token_endpoint_auth_method")? {
+        None | Some("client_secret_basic") => ClientAuthMethod::ClientSecretBasic,
+        Some("client_secret_post") => ClientAuthMethod::ClientSecretPost,
+        Some("none") => ClientAuthMethod::None,
+        Some(_) => return Err(metadata("unsupported token_endpoint_auth_method")),
+    };
+    // RFC 7591 §3.2.1 lets the server replace requested values: scopes
+    // we do not serve are dropped (connectors send their own names), and
+    // the response says what was accepted.
+    let scopes = match string_field(obj, "scope")? {
+        Some(s) => parse_scope(s)
+            .ok_or(metadata("malformed scope"))?
+            .into_iter()
+            .filter(|x| scopes_supported.contains(x))
+            .collect(),
+        None => Vec::new(),
+    };
+    let scopes = if scopes.is_empty() {
+        scopes_supported.to_vec()
+    } else {
+        scopes
+    };
+    let client_name = match string_field(obj, "client_name")? {
+        Some(n) if n.chars().count() > MAX_NAME_LEN => {
+            return Err(metadata("client_name too long"));
+        }
+        Some(n) if n.chars().any(is_deceptive) => {
+            return Err(metadata("client_name has control characters"));
+        }
+        Some(n) => Some(String::from(n)),
+        None => None,
+    };
+
+    Ok(ClientMetadata {
+        native,
+        redirect_uris,
+        grant_types,
+        response_types,
+        auth_method,
+        scopes,
+        client_name,
+    })
+}
+
 impl<S: Store + Sync, U, L: RegistrationPolicy> AuthorizationServer<S, U, L> {
     pub(super) async fn register(&self, req: &Request, env: &mut Env<'_>) -> Response {
         match self.register_inner(req, env).await {
@@ -130,87 +227,24 @@ impl<S: Store + Sync, U, L: RegistrationPolicy> AuthorizationServer<S, U, L> {
             return Err(metadata("the registration document must be a JSON object"));
         };
 
-        let native = match string_field(&obj, "application_type")? {
-            None | Some("web") => false,
-            Some("native") => true,
-            Some(_) => return Err(metadata("application_type must be web or native")),
-        };
-        let redirect_uris = string_list(&obj, "redirect_uris")?
-            .filter(|l| !l.is_empty())
-            .ok_or(OAuthError::InvalidRedirectUri("redirect_uris is required"))?;
-        for uri in &redirect_uris {
-            check_redirect_uri(uri, native)?;
-        }
-
-        let grant_types = string_list(&obj, "grant_types")?
-            .unwrap_or_else(|| alloc::vec!["authorization_code".into(), "refresh_token".into()]);
-        let response_types =
-            string_list(&obj, "response_types")?.unwrap_or_else(|| alloc::vec!["code".into()]);
-        if !grant_types
-            .iter()
-            .all(|g| g == "authorization_code" || g == "refresh_token")
-        {
-            return Err(metadata("unsupported grant type"));
-        }
-        if !response_types.iter().all(|r| r == "code") {
-            return Err(metadata("unsupported response type"));
-        }
-        let has_code_grant = grant_types.iter().any(|g| g == "authorization_code");
-        if !has_code_grant || response_types.is_empty() {
-            return Err(metadata(
-                "grant_types and response_types must both include the code flow",
-            ));
-        }
-
-        let auth_method = match string_field(&obj, "token_endpoint_auth_method")? {
-            None | Some("client_secret_basic") => ClientAuthMethod::ClientSecretBasic,
-            Some("client_secret_post") => ClientAuthMethod::ClientSecretPost,
-            Some("none") => ClientAuthMethod::None,
-            Some(_) => return Err(metadata("unsupported token_endpoint_auth_method")),
-        };
-        // RFC 7591 §3.2.1 lets the server replace requested values: scopes
-        // we do not serve are dropped (connectors send their own names), and
-        // the response says what was accepted.
-        let scopes = match string_field(&obj, "scope")? {
-            Some(s) => parse_scope(s)
-                .ok_or(metadata("malformed scope"))?
-                .into_iter()
-                .filter(|x| self.config.scopes_supported.contains(x))
-                .collect(),
-            None => Vec::new(),
-        };
-        let scopes = if scopes.is_empty() {
-            self.config.scopes_supported.clone()
-        } else {
-            scopes
-        };
-        let client_name = match string_field(&obj, "client_name")? {
-            Some(n) if n.chars().count() > MAX_NAME_LEN => {
-                return Err(metadata("client_name too long"));
-            }
-            Some(n) if n.chars().any(is_deceptive) => {
-                return Err(metadata("client_name has control characters"));
-            }
-            Some(n) => Some(String::from(n)),
-            None => None,
-        };
+        let meta = client_metadata(&obj, &self.config.scopes_supported)?;
 
         let now = env.time()?;
         let client_id = random_token::<16>(&mut *env.rng)?;
-        let secret = match auth_method {
+        let secret = match meta.auth_method {
             ClientAuthMethod::None => None,
             _ => Some(random_token::<32>(&mut *env.rng)?),
         };
         let record = ClientRecord {
             client_id: client_id.clone(),
             secret_hash: secret.as_deref().map(hash_secret),
-            auth_method,
-            redirect_uris,
-            grant_types,
-            response_types,
-            scopes,
-            client_name,
-            native,
+            auth_method: meta.auth_method,
+            redirect_uris: meta.redirect_uris,
+            grant_types: meta.grant_types,
+            response_types: meta.response_types,
+            scopes: meta.scopes,
+            client_name: meta.client_name,
+            native: meta.native,
             issued_at: now.secs(),
         };
         self.store.insert_client(record.clone()).await?;
@@ -221,9 +255,9 @@ impl<S: Store + Sync, U, L: RegistrationPolicy> AuthorizationServer<S, U, L> {
             "redirect_uris": record.redirect_uris,
             "grant_types": record.grant_types,
             "response_types": record.response_types,
-            "token_endpoint_auth_method": auth_method.as_str(),
+            "token_endpoint_auth_method": record.auth_method.as_str(),
             "scope": record.scopes.join(" "),
-            "application_type": if native { "native" } else { "web" },
+            "application_type": if record.native { "native" } else { "web" },
         });
         if let Some(obj) = body.as_object_mut() {
             if let Some(name) = &record.client_name {

@@ -96,7 +96,7 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
     async fn token_inner(&self, req: &Request, env: &mut Env<'_>) -> Result<Response, OAuthError> {
         let form = parse_form(req, self.config.max_form_body)?;
         let grant_type = required(&form, "grant_type", "grant_type is required")?;
-        let client = authenticate_client(&self.store, req, &form).await?;
+        let client = authenticate_client(self, req, &form).await?;
         match grant_type {
             "authorization_code" => self.grant_code(&client, &form, env).await,
             "refresh_token" => self.grant_refresh(&client, &form, env).await,

@@ -21,6 +21,7 @@ use crate::rand::InsecureSeededRandom;
 use crate::store::{MemoryStore, MemoryStoreLimits};
 
 mod authorize;
+mod cimd;
 mod discovery;
 mod introspect;
 mod register;
