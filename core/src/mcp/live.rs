@@ -155,27 +155,33 @@ impl McpServer {
                                 ctx.input_responses = Some(answers);
                                 ctx.request_state = input.request_state.clone();
                             }
-                            Err(e) => break error_json(&id, &e),
+                            Err(e) => break error_json(&id, &e).to_string(),
                         }
                     }
                     Ok(Dispatch::Result(r)) => {
-                        break json!({"jsonrpc": "2.0", "id": id_json(&id), "result": r});
+                        break json!({"jsonrpc": "2.0", "id": id_json(&id), "result": r})
+                            .to_string();
                     }
+                    // Encoded in one pass, as a buffered 2025-era call is.
                     Ok(Dispatch::Tool(r)) => {
-                        break json!({"jsonrpc": "2.0", "id": id_json(&id), "result": r.to_json()});
+                        let body = super::methods::tool_response_body(&id, &r);
+                        break String::from_utf8(body).unwrap_or_else(|_| {
+                            error_json(&id, &McpError::internal()).to_string()
+                        });
                     }
                     Ok(Dispatch::NotFound) => {
                         break error_json(
                             &id,
                             &McpError::new(ErrorCode::MethodNotFound, "Method not found"),
-                        );
+                        )
+                        .to_string();
                     }
                     // Scopes were checked before the stream opened; an
                     // endless input loop ends here.
                     Ok(Dispatch::Input(_) | Dispatch::InsufficientScope(_)) => {
-                        break error_json(&id, &McpError::internal());
+                        break error_json(&id, &McpError::internal()).to_string();
                     }
-                    Err(e) => break error_json(&id, &e),
+                    Err(e) => break error_json(&id, &e).to_string(),
                 }
             };
             if let Some(sid) = session.as_deref() {
@@ -184,7 +190,7 @@ impl McpServer {
                 }
             }
             self.broadcast_updates(&ctx, session.as_deref()).await;
-            hub.push(&stream, message.to_string(), true);
+            hub.push(&stream, message, true);
             guard.done = true;
         }
     }
