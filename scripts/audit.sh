@@ -5,7 +5,7 @@
 # fails CI on any rsa < 0.10 instead.
 set -euo pipefail
 db="${ADVISORY_DB:-../shared/advisory-db}"
-for lock in Cargo.lock nostd-check/Cargo.lock; do
+for lock in Cargo.lock nostd-check/Cargo.lock bench/rmcp-echo/Cargo.lock; do
     echo "auditing $lock"
     cargo audit --db "$db" --no-fetch --stale --file "$lock" --ignore RUSTSEC-2023-0071
 done
