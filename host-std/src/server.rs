@@ -87,7 +87,7 @@ impl Reply {
         }
         Reply::Live {
             head,
-            body: LiveBody(reader),
+            body: LiveBody::new(reader, mcp.config().limits.sse_keep_alive_secs),
         }
     }
 
@@ -110,22 +110,52 @@ impl Reply {
     }
 }
 
-/// The body of a live SSE stream: the core's events as they come. Dropped
-/// when the client goes away (the core keeps the events for a resumption).
+/// The body of a live SSE stream: the core's events as they come, and a
+/// keep-alive comment after each silent period
+/// ([`McpLimits::sse_keep_alive_secs`](mcpauth_core::mcp::McpLimits)).
+/// Dropped when the client goes away (the core keeps the events for a
+/// resumption).
 #[derive(Debug)]
-pub struct LiveBody(StreamReader);
+pub struct LiveBody {
+    reader: StreamReader,
+    keep_alive: Option<(Duration, Pin<Box<tokio::time::Sleep>>)>,
+}
+
+impl LiveBody {
+    fn new(reader: StreamReader, keep_alive_secs: u64) -> LiveBody {
+        let keep_alive = (keep_alive_secs > 0).then(|| {
+            let period = Duration::from_secs(keep_alive_secs);
+            (period, Box::pin(tokio::time::sleep(period)))
+        });
+        LiveBody { reader, keep_alive }
+    }
+}
 
 impl hyper::body::Body for LiveBody {
     type Data = Bytes;
     type Error = Infallible;
 
     fn poll_frame(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.0
-            .poll_events(cx)
-            .map(|events| events.map(|bytes| Ok(Frame::data(Bytes::from(bytes)))))
+        let this = self.get_mut();
+        let events = this.reader.poll_events(cx);
+        if let Some((period, sleep)) = &mut this.keep_alive {
+            let next = tokio::time::Instant::now() + *period;
+            match events {
+                Poll::Ready(_) => sleep.as_mut().reset(next),
+                Poll::Pending => {
+                    if sleep.as_mut().poll(cx).is_ready() {
+                        sleep.as_mut().reset(next);
+                        return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
+                            mcpauth_core::mcp::sse::KEEP_ALIVE,
+                        )))));
+                    }
+                }
+            }
+        }
+        events.map(|events| events.map(|bytes| Ok(Frame::data(Bytes::from(bytes)))))
     }
 }
 

@@ -465,3 +465,31 @@ async fn cancellation_reaches_a_live_call() {
     );
     assert!(text.contains("saw the cancellation"), "{text}");
 }
+
+/// A silent stream gets an SSE comment after each quiet period, so proxies
+/// that close idle connections keep it open; the comment changes nothing a
+/// client reads as an event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_streams_get_keep_alive_comments() {
+    let limits = McpLimits {
+        sse_keep_alive_secs: 1,
+        ..McpLimits::default()
+    };
+    let addr = start(false, limits).await;
+    let sid = initialize(addr, json!({})).await.expect("session");
+    let headers = [("Mcp-Session-Id", sid.as_str())];
+    let get = send(addr, "GET", &headers, "").await;
+    assert_eq!(get.status(), 200);
+    let mut body = get.into_body();
+    let mut text = String::new();
+    assert!(
+        read_until(&mut body, &mut text, |t| t
+            .matches(": keep-alive\n\n")
+            .count()
+            >= 2)
+        .await,
+        "two keep-alive comments within 5 s: {text:?}"
+    );
+    assert!(text.starts_with("retry: "), "{text}");
+    assert!(events(&text).iter().all(|(_, m)| m.is_none()), "{text}");
+}

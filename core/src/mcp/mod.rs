@@ -266,6 +266,11 @@ pub struct McpLimits {
     /// Longest a streamed call may run, waits for the client included: the
     /// host drops the call then, and its stream ends with an error.
     pub live_call_secs: u64,
+    /// Seconds a live stream may stay silent before the host writes an SSE
+    /// comment ([`sse::KEEP_ALIVE`]): proxies and tunnels close idle
+    /// connections (nginx after 60 s, Cloudflare after 100 s by default).
+    /// 0 writes none.
+    pub sse_keep_alive_secs: u64,
 }
 
 impl Default for McpLimits {
@@ -287,6 +292,7 @@ impl Default for McpLimits {
             max_pending_inputs: 1024,
             input_wait_secs: 300,
             live_call_secs: 900,
+            sse_keep_alive_secs: 15,
         }
     }
 }

@@ -7,6 +7,10 @@
 use alloc::vec::Vec;
 use core::fmt::Write as _;
 
+/// An SSE comment line: clients ignore it, and the bytes keep an idle
+/// stream open through proxies that close silent connections.
+pub const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
+
 /// Builds an SSE body.
 #[derive(Debug, Default, Clone)]
 pub struct SseWriter {
