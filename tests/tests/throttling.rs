@@ -131,6 +131,10 @@ async fn sign_in_and_authorization_throttles() {
         "a short wait, not a lockout: {wait}"
     );
     tokio::time::sleep(Duration::from_secs(wait)).await;
+    // The same peer on a new connection: the old one sat idle for up to the
+    // server's 10 s header-read timeout, and a request racing its close is
+    // reset (HTTP/1.1 clients do not retry a POST).
+    let alice = at(30);
     assert_eq!(
         alice
             .decide(&page.html, &page.cookie, "alice", PASSWORD, "allow")
