@@ -281,10 +281,7 @@ impl App {
             Err(resp) => return Reply::Whole(resp),
         };
         let Some(t) = now_t else {
-            return Reply::Whole(Response::json(
-                503,
-                &br#"{"error":"temporarily_unavailable"}"#[..],
-            ));
+            return Reply::Whole(mcpauth_core::server::clock_unknown());
         };
         match self
             .mcp

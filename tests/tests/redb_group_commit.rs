@@ -184,16 +184,6 @@ fn next_token(answer: &(u16, Option<String>, Value)) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redb_store_passes_the_conformance_suite() {
-    let dir = TempDir::new("redb-conformance");
-    let db = Db::open(&dir.0).expect("open db");
-    mcpauth_core::store::conformance::check_all(&db, UnixTime(1_800_000_000)).await;
-    // Again later on the same file: old records must not disturb new ones.
-    mcpauth_core::store::conformance::check_all(&db, UnixTime(1_800_100_000)).await;
-    db.close();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_refreshes_share_commits_and_keep_reuse_detection() {
     let f = Fixture::start().await;
     let before = f.db.group_commit_stats();

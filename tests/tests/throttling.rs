@@ -168,17 +168,8 @@ async fn sign_in_and_authorization_throttles() {
 /// `GET /authorize` as the client `forwarded_for` behind the proxy at
 /// 127.0.0.60; returns the status.
 async fn authorize_via_proxy(flow: &Flow, challenge: &str, forwarded_for: &str) -> u16 {
-    let q = form(&[
-        ("response_type", "code"),
-        ("client_id", &flow.client_id),
-        ("redirect_uri", REDIRECT),
-        ("code_challenge", challenge),
-        ("code_challenge_method", "S256"),
-        ("state", "st"),
-        ("scope", "mcp"),
-    ]);
     flow.http
-        .get(format!("{}/authorize?{q}", flow.base))
+        .get(flow.authorize_url(challenge, "st"))
         .header("x-forwarded-for", format!("198.51.100.99, {forwarded_for}"))
         .send()
         .await

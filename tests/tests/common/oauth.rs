@@ -146,8 +146,8 @@ impl Flow {
         format!("{}/mcp", self.public)
     }
 
-    /// GET /authorize for scope `mcp` and this client's resource.
-    pub async fn authorize(&self, challenge: &str, state: &str) -> SignInPage {
+    /// The GET /authorize URL for scope `mcp` and this client's resource.
+    pub fn authorize_url(&self, challenge: &str, state: &str) -> String {
         let resource = self.resource();
         let q = form(&[
             ("response_type", "code"),
@@ -159,9 +159,14 @@ impl Flow {
             ("scope", "mcp"),
             ("resource", &resource),
         ]);
+        format!("{}/authorize?{q}", self.base)
+    }
+
+    /// GET /authorize for scope `mcp` and this client's resource.
+    pub async fn authorize(&self, challenge: &str, state: &str) -> SignInPage {
         let r = self
             .http
-            .get(format!("{}/authorize?{q}", self.base))
+            .get(self.authorize_url(challenge, state))
             .send()
             .await
             .expect("authorize");
