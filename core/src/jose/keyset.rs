@@ -39,6 +39,15 @@ impl KeySet {
         }
     }
 
+    /// A key set with no key at all: verifies nothing, signs nothing.
+    pub fn empty() -> Self {
+        Self {
+            signer: None,
+            keys: Vec::new(),
+            provider: &PURE_RUST_RSA,
+        }
+    }
+
     /// A verify-only key set from verifying keys (e.g. persisted retired
     /// keys, or keys from [`jwks::parse_jwks`]). Refuses two different keys
     /// with one `kid`.

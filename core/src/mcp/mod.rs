@@ -154,7 +154,7 @@ pub use registry::{
     BoxFuture, CompletionHandler, MIME_MCP_APP, MIME_SKYBRIDGE, PromptHandler, Registry,
     RegistryError, ResourceHandler, ToolHandler,
 };
-pub use server::McpServer;
+pub use server::{McpServer, origin_forbidden};
 pub use session::{
     ClientInputs, MemorySessionStore, NoSessionStore, SessionError, SessionInfo, SessionStore,
     session_owner,
@@ -310,10 +310,6 @@ pub struct McpConfig {
     pub instructions: Option<String>,
     /// The MCP endpoint path (default `/mcp`).
     pub endpoint_path: String,
-    /// Exact `Origin` values allowed (`scheme://host[:port]`). A request with
-    /// any other `Origin` is refused with 403 (DNS rebinding). Requests
-    /// without `Origin` (non-browser clients) pass.
-    pub allowed_origins: Vec<String>,
     /// Allowed `Host` header values (`host[:port]`, case-insensitive). Empty
     /// means no Host check (the host is behind a proxy that routes by name).
     pub allowed_hosts: Vec<String>,
@@ -350,7 +346,7 @@ pub struct McpConfig {
 
 impl McpConfig {
     /// A configuration with defaults: endpoint `/mcp`, sessions on, no
-    /// browser origins allowed, no Host check.
+    /// Host check. (Browser origins are the router's CORS policy.)
     pub fn new(server_name: impl Into<String>, server_version: impl Into<String>) -> McpConfig {
         McpConfig {
             server_name: server_name.into(),
@@ -358,7 +354,6 @@ impl McpConfig {
             server_title: None,
             instructions: None,
             endpoint_path: String::from("/mcp"),
-            allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             stateless: false,
             stateless_log_level: None,

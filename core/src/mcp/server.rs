@@ -137,15 +137,7 @@ impl McpServer {
                 .then(|| rng.fill(&mut bytes).ok().map(|()| bytes))
                 .flatten(),
         };
-        async move {
-            let mut outcome = self.route(req, principal, now, entropy).await;
-            match &mut outcome {
-                McpOutcome::Response(resp) => self.add_cors(req, resp),
-                McpOutcome::Stream(live) => self.add_cors(req, &mut live.response),
-                McpOutcome::InsufficientScope { .. } => {}
-            }
-            outcome
-        }
+        self.route(req, principal, now, entropy)
     }
 
     async fn route(
@@ -158,7 +150,7 @@ impl McpServer {
         if req.path != self.config.endpoint_path {
             return McpOutcome::Response(Response::empty(404));
         }
-        if let Err(e) = self.check_origin_and_host(req) {
+        if let Err(e) = self.check_host(req) {
             // Both eras: "a JSON-RPC error response that has no id".
             return McpOutcome::Response(error_response(&e, true));
         }
@@ -166,20 +158,7 @@ impl McpServer {
             Method::Post => return self.post(req, principal, now, entropy).await,
             Method::Get => return self.get(req, principal, now, entropy).await,
             Method::Delete => self.delete(req, principal, now).await,
-            // CORS preflight of an allowed origin. Requested headers are
-            // echoed (tool-specific `Mcp-Param-*` names cannot be listed).
-            Method::Options if req.header("Origin").is_some() => Response::empty(204)
-                .with_header("Access-Control-Allow-Methods", "GET, POST, DELETE")
-                .with_header(
-                    "Access-Control-Allow-Headers",
-                    req.header("Access-Control-Request-Headers")
-                        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
-                        .unwrap_or(
-                            "Authorization, Content-Type, Accept, Mcp-Session-Id, \
-                             MCP-Protocol-Version, Mcp-Method, Mcp-Name",
-                        ),
-                )
-                .with_header("Access-Control-Max-Age", "600"),
+            // CORS preflights are the router's (`server::cors`).
             _ => self.not_allowed(),
         };
         McpOutcome::Response(resp)
@@ -195,54 +174,30 @@ impl McpServer {
         Response::empty(405).with_header("Allow", allow)
     }
 
-    /// DNS-rebinding defence: a present `Origin` must be allowed exactly; a
+    /// DNS-rebinding defence, second half (the router checks `Origin`): a
     /// `Host` must be allowed when an allow-list is configured.
     #[allow(clippy::result_large_err)]
-    fn check_origin_and_host(&self, req: &Request) -> Result<(), WireError> {
-        let forbidden = |msg| WireError::new(403, None, ErrorCode::InvalidRequest, msg);
-        if req.header_count("Origin") > 1 {
-            return Err(forbidden("Forbidden: multiple Origin headers"));
+    fn check_host(&self, req: &Request) -> Result<(), WireError> {
+        if self.config.allowed_hosts.is_empty() {
+            return Ok(());
         }
-        if let Some(origin) = req.header("Origin") {
-            let origin = origin.trim();
-            let ok = self
-                .config
-                .allowed_origins
-                .iter()
-                .any(|o| o.eq_ignore_ascii_case(origin));
-            if !ok {
-                return Err(forbidden("Forbidden: origin not allowed"));
-            }
-        }
-        if !self.config.allowed_hosts.is_empty() {
-            let ok = req.header_count("Host") == 1
-                && req.header("Host").is_some_and(|h| {
-                    let h = h.trim();
-                    self.config
-                        .allowed_hosts
-                        .iter()
-                        .any(|a| a.eq_ignore_ascii_case(h))
-                });
-            if !ok {
-                return Err(forbidden("Forbidden: host not allowed"));
-            }
-        }
-        Ok(())
-    }
-
-    fn add_cors(&self, req: &Request, resp: &mut Response) {
-        // Only reached for allowed origins (others got 403 without CORS).
-        if let Some(origin) = req.header("Origin") {
-            if resp.status == 403 {
-                return;
-            }
-            resp.headers
-                .push(("Access-Control-Allow-Origin".into(), origin.trim().into()));
-            resp.headers.push(("Vary".into(), "Origin".into()));
-            resp.headers.push((
-                "Access-Control-Expose-Headers".into(),
-                "Mcp-Session-Id, WWW-Authenticate".into(),
-            ));
+        let ok = req.header_count("Host") == 1
+            && req.header("Host").is_some_and(|h| {
+                let h = h.trim();
+                self.config
+                    .allowed_hosts
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(h))
+            });
+        if ok {
+            Ok(())
+        } else {
+            Err(WireError::new(
+                403,
+                None,
+                ErrorCode::InvalidRequest,
+                "Forbidden: host not allowed",
+            ))
         }
     }
 
@@ -650,6 +605,18 @@ pub(crate) fn id_json(id: &RequestId) -> Value {
 
 /// Encode a JSON-RPC error response. Without a readable id, `id` is null in
 /// the 2025 era (JSON-RPC 2.0) and omitted in 2026-07-28.
+/// The 403 answered to a request whose `Origin` the CORS policy does not
+/// allow (DNS rebinding): a JSON-RPC error without an id, as both eras say.
+pub fn origin_forbidden() -> Response {
+    let e = WireError::new(
+        403,
+        None,
+        ErrorCode::InvalidRequest,
+        "Forbidden: origin not allowed",
+    );
+    error_response(&e, true)
+}
+
 pub(crate) fn error_response(e: &WireError, modern: bool) -> Response {
     let mut err = Map::new();
     err.insert("code".into(), Value::from(e.error.code.code()));

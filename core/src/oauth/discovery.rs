@@ -99,10 +99,9 @@ pub fn resource_metadata(config: &ServerConfig, resource: &str) -> Value {
     })
 }
 
+/// Public documents (CORS for any origin is the router's, `server::cors`).
 fn public_json(body: String) -> Response {
-    Response::json(200, body)
-        .with_header("Cache-Control", "public, max-age=300")
-        .with_header("Access-Control-Allow-Origin", "*")
+    Response::json(200, body).with_header("Cache-Control", "public, max-age=300")
 }
 
 /// Serve a discovery document, or `None` if `req` is not a discovery path.
@@ -115,15 +114,7 @@ pub(crate) fn handle<S, U, L>(
     let doc = classify(config, &req.path)?;
     match req.method {
         Method::Get | Method::Head => {}
-        Method::Options => {
-            return Some(
-                Response::empty(204)
-                    .with_header("Access-Control-Allow-Origin", "*")
-                    .with_header("Access-Control-Allow-Methods", "GET, OPTIONS")
-                    .with_header("Access-Control-Max-Age", "86400"),
-            );
-        }
-        _ => return Some(method_not_allowed("GET, HEAD, OPTIONS")),
+        _ => return Some(method_not_allowed("GET, HEAD")),
     }
     let body = match doc {
         Doc::Server => server_metadata(config, server.client_metadata.is_some()).to_string(),

@@ -9,12 +9,10 @@ use alloc::string::ToString;
 use serde_json::json;
 
 use super::ServerConfig;
-use super::access_family::is_access_token_revoked;
-use super::wire::Params;
-use crate::http::{Request, Response};
+use super::bearer::BearerError;
+use crate::http::Response;
 use crate::jose::{KeySet, ValidationPolicy};
 use crate::principal::Principal;
-use crate::store::RevocationStore;
 use crate::time::UnixTime;
 
 /// What a protected resource checks: the expected issuer and audience (the
@@ -99,6 +97,46 @@ impl ResourceGuard {
             .with_header("Cache-Control", "no-store")
     }
 
+    /// Verify `token` with `keys` under this guard's policy: the caller it
+    /// names, for this resource (scopes and revocation are the caller's
+    /// next steps, see [`super::authenticate`]).
+    pub fn verify(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        now: UnixTime,
+    ) -> Result<Principal, BearerError> {
+        let claims = keys
+            .verify_access_token(token, &self.policy, Some(now))
+            .map_err(BearerError::Invalid)?;
+        Ok(claims.to_principal(&self.resource))
+    }
+
+    /// The response refusing a request for `error`: the one wire mapping
+    /// of bearer refusals (RFC 6750 §3.1 challenges, RFC 9728 metadata
+    /// pointer).
+    pub fn refusal(&self, error: &BearerError) -> Response {
+        let invalid = |d| self.unauthorized(Some(("invalid_token", d)));
+        match error {
+            BearerError::Missing => self.unauthorized(None),
+            BearerError::TokenInQuery => self.unauthorized(Some((
+                "invalid_request",
+                "send the access token in the Authorization header",
+            ))),
+            BearerError::RepeatedHeader => {
+                self.unauthorized(Some(("invalid_request", "repeated Authorization header")))
+            }
+            BearerError::EmptyToken => invalid("the access token is missing"),
+            BearerError::Invalid(_) => invalid("the access token is invalid or expired"),
+            BearerError::Revoked => invalid("the access token was revoked"),
+            BearerError::InsufficientScope => self.insufficient_scope(&[]),
+            BearerError::ClockUnknown => crate::server::clock_unknown(),
+            BearerError::StoreUnavailable => crate::server::unavailable(
+                "the revocation list cannot be read, try again later",
+            ),
+        }
+    }
+
     /// 403 `insufficient_scope` naming every scope the operation needs
     /// (`needed`, which should include the guard's own scopes).
     pub fn insufficient_scope(&self, needed: &[&str]) -> Response {
@@ -121,73 +159,4 @@ error_description=\"the access token lacks a required scope\"",
         .with_header("WWW-Authenticate", value)
         .with_header("Cache-Control", "no-store")
     }
-}
-
-/// Authenticate the bearer token of `req` for `guard`'s resource: only from
-/// the `Authorization` header (never the query or body), verified with
-/// `keys` under the guard's policy, refused if its `jti` or its refresh
-/// family is revoked, and
-/// required to carry every scope of the guard. The `Err` is the complete
-/// response to send (401, 400, 403 or 503).
-pub async fn authenticate_bearer<R: RevocationStore>(
-    req: &Request,
-    keys: &KeySet,
-    guard: &ResourceGuard,
-    now: Option<UnixTime>,
-    revocations: &R,
-) -> Result<Principal, Response> {
-    let invalid = |d| guard.unauthorized(Some(("invalid_token", d)));
-    let token = match req.header_count("authorization") {
-        0 => {
-            let in_query = req
-                .query
-                .as_deref()
-                .and_then(|q| Params::parse(q.as_bytes()))
-                .is_some_and(|p| p.count("access_token") > 0);
-            if in_query {
-                return Err(guard.unauthorized(Some((
-                    "invalid_request",
-                    "send the access token in the Authorization header",
-                ))));
-            }
-            return Err(guard.unauthorized(None));
-        }
-        1 => req.header("authorization").unwrap_or_default().trim(),
-        _ => {
-            return Err(
-                guard.unauthorized(Some(("invalid_request", "repeated Authorization header")))
-            );
-        }
-    };
-    let Some((scheme, token)) = token.split_once(' ') else {
-        return Err(guard.unauthorized(None));
-    };
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(guard.unauthorized(None));
-    }
-    let token = token.trim();
-    if token.is_empty() {
-        return Err(invalid("the access token is missing"));
-    }
-    let claims = keys
-        .verify_access_token(token, &guard.policy, now)
-        .map_err(|_| invalid("the access token is invalid or expired"))?;
-    // `verify_access_token` already refused an unknown time.
-    let now = now.ok_or_else(|| invalid("the access token is invalid or expired"))?;
-    match is_access_token_revoked(revocations, &claims.jti, now).await {
-        Ok(false) => {}
-        Ok(true) => return Err(invalid("the access token was revoked")),
-        Err(_) => {
-            return Err(Response::json(
-                503,
-                json!({"error": "temporarily_unavailable"}).to_string(),
-            )
-            .with_header("Retry-After", "5"));
-        }
-    }
-    let principal = claims.to_principal(&guard.resource);
-    if !guard.scopes.iter().all(|s| principal.has_scope(s)) {
-        return Err(guard.insufficient_scope(&[]));
-    }
-    Ok(principal)
 }

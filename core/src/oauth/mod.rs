@@ -3,7 +3,7 @@
 //! PKCE S256 (RFC 7636) and resource indicators (RFC 8707), refresh-token
 //! rotation with reuse detection (RFC 9700 §4.14), introspection (RFC 7662),
 //! revocation (RFC 7009), the sign-in/consent pages, and the resource-server
-//! guard ([`authenticate_bearer`]).
+//! guard ([`authenticate`], refusals typed as [`BearerError`]).
 //!
 //! ## Entry point
 //! A host builds one [`AuthorizationServer`] from a [`ServerConfig`], a
@@ -66,6 +66,7 @@ use crate::time::UnixTime;
 
 mod access_family;
 mod authorize;
+mod bearer;
 pub mod cimd;
 mod client_auth;
 mod config;
@@ -94,7 +95,11 @@ pub use cimd::{
 };
 pub use config::{ServerConfig, canonical_resource};
 pub use error::OAuthError;
-pub use guard::{ResourceGuard, authenticate_bearer};
+pub use bearer::{
+    BearerCache, BearerError, KeySource, NoCache, authenticate, authenticate_bearer, bearer_token,
+    check_revocation,
+};
+pub use guard::ResourceGuard;
 pub use privy::{PrivyConfig, PrivyKey, verify_privy_token};
 pub use throttle::ThrottleConfig;
 

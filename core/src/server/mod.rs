@@ -1,38 +1,66 @@
-//! The one router both hosts call: OAuth endpoints, the protected MCP
-//! endpoint, health, and 404 for everything else.
+//! The one router every host calls: routing, `/healthz`, the CORS policy,
+//! the bearer check of protected resources, the clock-unknown rule and
+//! `Retry-After`. Hosts translate bytes to a [`Request`] and a [`Routed`]
+//! back to bytes, nothing else: if two hosts would need an `if`, it is here.
 //!
-//! Two shapes share it:
-//! - **All-in-one** ([`handle_all_in_one`]): this process is the issuer
-//!   ([`AuthorizationServer`]) and the resource server.
-//! - **Resource only** ([`ResourceServer::handle`] + [`not_found`]): a fleet
-//!   member (a device, another mcpauth) verifies tokens of an issuer
-//!   elsewhere with its JWKS and serves the RFC 9728 metadata that points
-//!   clients there.
+//! A [`Router`] is configuration, not code:
+//! - an [`Issuer`]: this process's authorization server
+//!   ([`AuthorizationServer`](crate::oauth::AuthorizationServer) implements
+//!   it; a host may wrap it to run it elsewhere), or [`NoIssuer`] for a
+//!   resource server whose tokens come from an issuer elsewhere;
+//! - a [`KeySource`] (the verifying keys; a [`KeySet`] is one) and a
+//!   [`BearerCache`] ([`NoCache`] by default) for the bearer check;
+//! - the [`CorsPolicy`];
+//! - one or more mounted resources ([`Router::mount`]): an
+//!   [`McpServer`] or a host-served path ([`Router::mount_host`]), each
+//!   with its [`Protection`].
 //!
-//! Hosts add nothing but transport headers: if both hosts would need an
-//! `if`, it is here.
+//! ## The order of checks, written once
+//! 1. CORS: an MCP path refuses a foreign `Origin` (403); a preflight is
+//!    answered here, before anything needs a credential or the clock.
+//! 2. `/healthz` (GET and HEAD).
+//! 3. A mounted resource: its RFC 9728 document (remote issuer), else the
+//!    clock (unknown: 503 + `Retry-After`, never a token error), then the
+//!    bearer token ([`authenticate`]: cache, signature, revocation,
+//!    scopes), then the resource.
+//! 4. Everything else goes to the issuer; a 503 from it gets `Retry-After`;
+//!    what it declines is 404.
+//!
+//! CORS headers are added to every answer of a CORS-enabled path.
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::future::{Future, ready};
 
 use serde_json::json;
 
 use crate::http::{Method, Request, Response};
 use crate::jose::KeySet;
-use crate::mcp::{McpOutcome, McpServer};
+use crate::mcp::{LiveStream, McpOutcome, McpServer};
 use crate::oauth::{
-    AuthorizationServer, Env, RegistrationPolicy, ResourceGuard, UserAuthenticator,
-    authenticate_bearer,
+    AuthorizationServer, BearerCache, Env, KeySource, NoCache, RegistrationPolicy, ResourceGuard,
+    UserAuthenticator, authenticate,
 };
 use crate::rand::SecureRandom;
 use crate::store::{RevocationStore, Store, StoreError};
 use crate::time::UnixTime;
 
+pub mod cors;
+#[cfg(any(test, feature = "testing"))]
+pub mod vectors;
+
+pub use cors::CorsPolicy;
+use cors::{PathKind, Verdict};
+
 /// The path prefix of RFC 9728 protected-resource metadata.
 const PR_METADATA: &str = "/.well-known/oauth-protected-resource";
+/// `Retry-After` of every 503 (seconds).
+pub const RETRY_AFTER_SECS: &str = "5";
 
-/// How the MCP endpoint is protected.
+/// How a mounted resource is protected.
 #[derive(Debug, Clone)]
 pub enum Protection {
     /// Bearer access tokens checked by this guard (the normal case).
@@ -42,51 +70,205 @@ pub enum Protection {
     DangerouslyOpen,
 }
 
-/// The MCP endpoint with its protection, and (for a fleet member) the
-/// metadata document naming the remote issuer.
-pub struct ResourceServer<R> {
-    mcp: McpServer,
-    protection: Protection,
-    revocations: R,
-    remote_metadata: Option<RemoteMetadata>,
+/// The authorization server as the router sees it: the endpoints it
+/// answers, and the revocation list its access tokens are checked against.
+pub trait Issuer {
+    /// Where revoked access tokens and grants are recorded.
+    type Revocations: RevocationStore;
+
+    /// The revocation list the bearer check of every mounted resource
+    /// reads (an all-in-one server: the one `/revoke` and code-replay
+    /// detection write to).
+    fn revocations(&self) -> &Self::Revocations;
+
+    /// Answer `req` if it is an OAuth or discovery path; `None` otherwise
+    /// (the router answers 404). A host may run it elsewhere (host-std: on
+    /// its OAuth worker threads, with its own RNG and keys).
+    fn handle(&self, req: Request, env: Env<'_>) -> impl Future<Output = Option<Response>>;
 }
 
-impl<R> core::fmt::Debug for ResourceServer<R> {
+impl<S, U, L> Issuer for AuthorizationServer<S, U, L>
+where
+    S: Store + Sync,
+    U: UserAuthenticator + Sync,
+    L: RegistrationPolicy + Sync,
+{
+    type Revocations = S;
+
+    fn revocations(&self) -> &S {
+        self.store()
+    }
+
+    fn handle(&self, req: Request, mut env: Env<'_>) -> impl Future<Output = Option<Response>> {
+        async move { AuthorizationServer::handle(self, &req, &mut env).await }
+    }
+}
+
+/// No authorization server here: a resource server (a fleet device,
+/// another mcpauth) trusting an issuer elsewhere.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoIssuer;
+
+impl Issuer for NoIssuer {
+    type Revocations = NoRevocations;
+
+    fn revocations(&self) -> &NoRevocations {
+        &NoRevocations
+    }
+
+    fn handle(&self, _req: Request, _env: Env<'_>) -> impl Future<Output = Option<Response>> {
+        ready(None)
+    }
+}
+
+/// What serves a mounted path.
+#[derive(Debug)]
+enum Target {
+    Mcp(Arc<McpServer>),
+    /// The host answers (e.g. a proxied upstream): the router hands the
+    /// authenticated request back.
+    Host,
+}
+
+/// One protected resource at one path.
+#[derive(Debug)]
+struct Mount {
+    path: String,
+    protection: Protection,
+    target: Target,
+    /// For a resource whose issuer is elsewhere: its RFC 9728 document and
+    /// the path-suffixed well-known path it is served at.
+    metadata: Option<(String, String)>,
+}
+
+/// What the router answered.
+#[derive(Debug)]
+pub enum Routed<'r, P> {
+    /// A complete response.
+    Response(Response),
+    /// A live MCP SSE stream: write `stream.response` now, run its call (if
+    /// any) with [`McpServer::run_live`] on `server`, and write the events
+    /// its reader yields. [`Routed::buffered`] reads it to the end instead.
+    Live {
+        /// The stream (its response already carries the CORS headers).
+        stream: Box<LiveStream>,
+        /// The MCP server that produced it.
+        server: &'r Arc<McpServer>,
+    },
+    /// An authenticated request to a path the host serves itself
+    /// ([`Router::mount_host`]); add `cors` to its answer with
+    /// [`CorsPolicy::decorate`].
+    Host {
+        /// The request.
+        req: Request,
+        /// The caller (`None` on an open mount).
+        principal: Option<P>,
+        /// The CORS verdict for the answer.
+        cors: Verdict,
+        /// The mounted path.
+        path: &'r str,
+    },
+}
+
+impl<P> Routed<'_, P> {
+    /// The whole response, for hosts that cannot hold a response open: a
+    /// live stream runs its call to the end; a host-served path this host
+    /// does not serve is 404.
+    pub async fn buffered(self) -> Response {
+        match self {
+            Routed::Response(resp) => resp,
+            Routed::Live { stream, server } => server.finish_buffered(stream).await,
+            Routed::Host { .. } => not_found(),
+        }
+    }
+}
+
+/// The router: see the module docs.
+pub struct Router<I = NoIssuer, K = KeySet, C = NoCache> {
+    issuer: I,
+    keys: K,
+    cache: C,
+    cors: CorsPolicy,
+    mounts: Vec<Mount>,
+}
+
+impl<I, K, C> core::fmt::Debug for Router<I, K, C> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ResourceServer")
-            .field("protection", &self.protection)
+        f.debug_struct("Router")
+            .field("cors", &self.cors)
+            .field("mounts", &self.mounts)
             .finish_non_exhaustive()
     }
 }
 
-#[derive(Debug, Clone)]
-struct RemoteMetadata {
-    /// The path this document is served at (path-suffixed RFC 9728 form).
-    path: String,
-    body: String,
+impl Router<NoIssuer, KeySet, NoCache> {
+    /// A router serving `mcp` with no authorization at all (test servers
+    /// only, see [`Protection::DangerouslyOpen`]).
+    pub fn dangerously_open(mcp: impl Into<Arc<McpServer>>) -> Self {
+        // An open mount never verifies a token: no keys are needed.
+        Router::new(NoIssuer, KeySet::empty()).mount(mcp, Protection::DangerouslyOpen)
+    }
 }
 
-impl<R: RevocationStore + Sync> ResourceServer<R> {
-    /// The MCP endpoint of an all-in-one server: the issuer's discovery
-    /// already serves the resource metadata.
-    pub fn new(mcp: McpServer, protection: Protection, revocations: R) -> Self {
-        ResourceServer {
-            mcp,
-            protection,
-            revocations,
-            remote_metadata: None,
+impl<I, K> Router<I, K, NoCache> {
+    /// A router with `issuer` (or [`NoIssuer`]) verifying tokens with
+    /// `keys`, no cache, no browser origin allowed, nothing mounted yet.
+    pub fn new(issuer: I, keys: K) -> Self {
+        Router {
+            issuer,
+            keys,
+            cache: NoCache,
+            cors: CorsPolicy::default(),
+            mounts: Vec::new(),
+        }
+    }
+}
+
+impl<I, K, C> Router<I, K, C> {
+    /// Put `cache` in front of signature checks.
+    pub fn with_cache<C2: BearerCache>(self, cache: C2) -> Router<I, K, C2> {
+        Router {
+            issuer: self.issuer,
+            keys: self.keys,
+            cache,
+            cors: self.cors,
+            mounts: self.mounts,
         }
     }
 
-    /// The MCP endpoint of a fleet member whose tokens come from `issuer`:
-    /// it also serves the RFC 9728 document (at the bare and the
-    /// path-suffixed well-known path) naming that issuer.
-    pub fn with_remote_issuer(
-        mcp: McpServer,
+    /// Use `cors` (default: no browser origin allowed on the API and MCP
+    /// paths).
+    #[must_use]
+    pub fn with_cors(mut self, cors: CorsPolicy) -> Self {
+        self.cors = cors;
+        self
+    }
+
+    /// Serve `mcp` at its `endpoint_path`, protected by `protection`. Its
+    /// discovery document is the issuer's.
+    #[must_use]
+    pub fn mount(mut self, mcp: impl Into<Arc<McpServer>>, protection: Protection) -> Self {
+        let mcp = mcp.into();
+        self.mounts.push(Mount {
+            path: mcp.config().endpoint_path.clone(),
+            protection,
+            target: Target::Mcp(mcp),
+            metadata: None,
+        });
+        self
+    }
+
+    /// Serve `mcp` for tokens of `issuer` elsewhere, and the RFC 9728
+    /// document naming that issuer (at the bare and the path-suffixed
+    /// well-known path).
+    #[must_use]
+    pub fn mount_for_remote_issuer(
+        mut self,
+        mcp: impl Into<Arc<McpServer>>,
         guard: ResourceGuard,
         issuer: &str,
-        revocations: R,
     ) -> Self {
+        let mcp = mcp.into();
         let resource = guard.resource();
         let path = format!(
             "{PR_METADATA}{}",
@@ -99,149 +281,216 @@ impl<R: RevocationStore + Sync> ResourceServer<R> {
             "bearer_methods_supported": ["header"],
         })
         .to_string();
-        ResourceServer {
-            mcp,
+        self.mounts.push(Mount {
+            path: mcp.config().endpoint_path.clone(),
             protection: Protection::Bearer(guard),
-            revocations,
-            remote_metadata: Some(RemoteMetadata { path, body }),
+            target: Target::Mcp(mcp),
+            metadata: Some((path, body)),
+        });
+        self
+    }
+
+    /// Authenticate requests to `path` with `protection` and hand them to
+    /// the host ([`Routed::Host`]), e.g. to forward them upstream.
+    #[must_use]
+    pub fn mount_host(mut self, path: &str, protection: Protection) -> Self {
+        self.mounts.push(Mount {
+            path: path.into(),
+            protection,
+            target: Target::Host,
+            metadata: None,
+        });
+        self
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &I {
+        &self.issuer
+    }
+
+    /// The key source.
+    pub fn keys(&self) -> &K {
+        &self.keys
+    }
+
+    /// The bearer cache.
+    pub fn cache(&self) -> &C {
+        &self.cache
+    }
+
+    /// The CORS policy.
+    pub fn cors(&self) -> &CorsPolicy {
+        &self.cors
+    }
+
+    /// The MCP server mounted at `path`.
+    pub fn mcp(&self, path: &str) -> Option<&Arc<McpServer>> {
+        self.mounts.iter().find_map(|m| match &m.target {
+            Target::Mcp(mcp) if m.path == path => Some(mcp),
+            _ => None,
+        })
+    }
+
+    fn path_kind(&self, path: &str) -> PathKind {
+        if path.contains("/.well-known/") || path == "/jwks.json" {
+            PathKind::Public
+        } else if matches!(path, "/register" | "/token" | "/revoke" | "/introspect") {
+            PathKind::Api
+        } else if self.mounts.iter().any(|m| m.path == path) {
+            PathKind::Mcp
+        } else {
+            PathKind::None
         }
     }
+}
 
-    /// The MCP server.
-    pub fn mcp(&self) -> &McpServer {
-        &self.mcp
-    }
-
-    /// Answer `req` if it is the MCP endpoint (or, for a fleet member, its
-    /// metadata); `None` otherwise. Access tokens are checked against this
-    /// resource server's own revocation list.
+impl<I, K, C> Router<I, K, C>
+where
+    I: Issuer,
+    K: KeySource,
+    C: BearerCache,
+{
+    /// Answer one request. `now` is the wall clock (`None` while unknown),
+    /// `rng` the host's CSPRNG.
     pub async fn handle(
         &self,
-        req: &Request,
+        req: Request,
         now: Option<UnixTime>,
         rng: &mut (dyn SecureRandom + Send),
-        keys: &KeySet,
-    ) -> Option<Response> {
-        self.handle_with_revocations(req, now, rng, keys, &self.revocations)
-            .await
+    ) -> Routed<'_, C::Principal> {
+        let kind = self.path_kind(&req.path);
+        let verdict = self.cors.verdict(kind, &req);
+        if kind == PathKind::Mcp && verdict == Verdict::Deny {
+            return Routed::Response(crate::mcp::origin_forbidden());
+        }
+        if let Some(preflight) = self.cors.preflight(&verdict, &req) {
+            return Routed::Response(preflight);
+        }
+        if req.path == "/healthz" {
+            return Routed::Response(health(&req));
+        }
+        if let Some(resp) = self.remote_metadata(&req) {
+            return Routed::Response(decorated(verdict, resp));
+        }
+        if let Some(mount) = self.mounts.iter().find(|m| m.path == req.path) {
+            return self.protected(mount, req, now, rng, verdict).await;
+        }
+        let keys = self.keys.keys().await;
+        let env = Env {
+            now,
+            rng,
+            keys: &keys,
+        };
+        let resp = match self.issuer.handle(req, env).await {
+            // A store outage or a full bounded store: say when to retry.
+            Some(resp) if resp.status == 503 && resp.header("retry-after").is_none() => {
+                resp.with_header("Retry-After", RETRY_AFTER_SECS)
+            }
+            Some(resp) => resp,
+            None => not_found(),
+        };
+        Routed::Response(decorated(verdict, resp))
     }
 
-    /// [`Self::handle`], checking access tokens against `revocations`
-    /// instead: an all-in-one server passes the issuer's store, so a token
-    /// revoked at `/revoke` (or by a replayed code) is refused at once.
-    pub async fn handle_with_revocations<V: RevocationStore + Sync>(
+    /// [`Router::handle`], read to the end ([`Routed::buffered`]).
+    pub async fn handle_buffered(
         &self,
-        req: &Request,
+        req: Request,
         now: Option<UnixTime>,
         rng: &mut (dyn SecureRandom + Send),
-        keys: &KeySet,
-        revocations: &V,
-    ) -> Option<Response> {
-        if let Some(meta) = &self.remote_metadata
-            && (req.path == PR_METADATA || req.path == meta.path)
-        {
-            return Some(match req.method {
-                Method::Get | Method::Head => Response::json(200, meta.body.clone())
-                    .with_header("Cache-Control", "public, max-age=3600")
-                    .with_header("Access-Control-Allow-Origin", "*"),
-                Method::Options => preflight(),
-                _ => method_not_allowed("GET"),
-            });
-        }
-        if req.path != self.mcp.config().endpoint_path {
+    ) -> Response {
+        self.handle(req, now, rng).await.buffered().await
+    }
+
+    fn remote_metadata(&self, req: &Request) -> Option<Response> {
+        let path = req.path.as_str();
+        if !path.starts_with(PR_METADATA) {
             return None;
         }
+        let mut remote = self.mounts.iter().filter_map(|m| m.metadata.as_ref());
+        let (_, body) = if path == PR_METADATA {
+            remote.next()?
+        } else {
+            remote.find(|(p, _)| p == path)?
+        };
+        Some(match req.method {
+            Method::Get | Method::Head => Response::json(200, body.clone())
+                .with_header("Cache-Control", "public, max-age=3600"),
+            _ => method_not_allowed("GET, HEAD"),
+        })
+    }
+
+    async fn protected<'r>(
+        &'r self,
+        mount: &'r Mount,
+        req: Request,
+        now: Option<UnixTime>,
+        rng: &mut (dyn SecureRandom + Send),
+        verdict: Verdict,
+    ) -> Routed<'r, C::Principal> {
         let Some(now) = now else {
             // Sessions and tokens both need the time; a 401 would send the
             // client into a useless re-authorization loop.
-            return Some(clock_unknown());
+            return Routed::Response(decorated(verdict, clock_unknown()));
         };
-        // A CORS preflight carries no credentials by design.
-        if req.method == Method::Options {
-            return Some(self.answer(req, None, now, rng).await);
-        }
-        let principal = match &self.protection {
+        let principal = match &mount.protection {
             Protection::DangerouslyOpen => None,
             Protection::Bearer(guard) => {
-                match authenticate_bearer(req, keys, guard, Some(now), revocations).await {
+                let revocations = self.issuer.revocations();
+                match authenticate(&req, guard, now, &self.keys, &self.cache, revocations).await {
                     Ok(principal) => Some(principal),
-                    Err(challenge) => return Some(challenge),
+                    Err(e) => return Routed::Response(decorated(verdict, guard.refusal(&e))),
                 }
             }
         };
-        Some(self.answer(req, principal.as_ref(), now, rng).await)
-    }
-
-    async fn answer(
-        &self,
-        req: &Request,
-        principal: Option<&crate::principal::Principal>,
-        now: UnixTime,
-        rng: &mut (dyn SecureRandom + Send),
-    ) -> Response {
-        match self.mcp.handle(req, principal, now, rng).await {
-            McpOutcome::Response(resp) => resp,
-            // This router answers with whole responses.
-            McpOutcome::Stream(live) => self.mcp.finish_buffered(live).await,
-            McpOutcome::InsufficientScope { required } => match &self.protection {
-                Protection::Bearer(guard) => {
-                    let needed: Vec<&str> = required.iter().map(String::as_str).collect();
-                    guard.insufficient_scope(&needed)
-                }
-                // Without authorization there are no scopes to step up to.
-                Protection::DangerouslyOpen => {
-                    Response::json(403, json!({"error": "insufficient_scope"}).to_string())
-                }
-            },
+        let server = match &mount.target {
+            Target::Mcp(server) => server,
+            Target::Host => {
+                return Routed::Host {
+                    req,
+                    principal,
+                    cors: verdict,
+                    path: &mount.path,
+                };
+            }
+        };
+        let caller = principal.as_ref().map(AsRef::as_ref);
+        match server.handle(&req, caller, now, rng).await {
+            McpOutcome::Response(resp) => Routed::Response(decorated(verdict, resp)),
+            McpOutcome::Stream(mut stream) => {
+                CorsPolicy::decorate(verdict, &mut stream.response);
+                Routed::Live { stream, server }
+            }
+            McpOutcome::InsufficientScope { required } => {
+                let resp = match &mount.protection {
+                    Protection::Bearer(guard) => {
+                        let needed: Vec<&str> = required.iter().map(String::as_str).collect();
+                        guard.insufficient_scope(&needed)
+                    }
+                    // Without authorization there are no scopes to step up to.
+                    Protection::DangerouslyOpen => {
+                        Response::json(403, r#"{"error":"insufficient_scope"}"#)
+                    }
+                };
+                Routed::Response(decorated(verdict, resp))
+            }
         }
     }
 }
 
-/// Route one request of an all-in-one server: health, OAuth and discovery,
-/// MCP (access tokens checked against the issuer's own revocations), else
-/// 404.
-pub async fn handle_all_in_one<S, U, L, R>(
-    auth: &AuthorizationServer<S, U, L>,
-    resource: &ResourceServer<R>,
-    req: &Request,
-    env: &mut Env<'_>,
-) -> Response
-where
-    S: Store + Sync,
-    U: UserAuthenticator + Sync,
-    L: RegistrationPolicy + Sync,
-    R: RevocationStore + Sync,
-{
-    if let Some(resp) = health(req) {
-        return resp;
-    }
-    if let Some(resp) = auth.handle(req, env).await {
-        return resp;
-    }
-    let keys = env.keys;
-    // The issuer's store is the revocation list that /revoke and code-replay
-    // detection write to; the resource server's own is not consulted here.
-    let revocations = auth.store();
-    if let Some(resp) = resource
-        .handle_with_revocations(req, env.now, &mut *env.rng, keys, revocations)
-        .await
-    {
-        return resp;
-    }
-    not_found()
+fn decorated(verdict: Verdict, mut resp: Response) -> Response {
+    CorsPolicy::decorate(verdict, &mut resp);
+    resp
 }
 
-/// `GET /healthz` → 200; `None` for any other path.
-pub fn health(req: &Request) -> Option<Response> {
-    if req.path != "/healthz" {
-        return None;
-    }
-    Some(match req.method {
+/// `/healthz`: 200 to `GET` and `HEAD`, 405 otherwise.
+fn health(req: &Request) -> Response {
+    match req.method {
         Method::Get | Method::Head => {
             Response::json(200, r#"{"status":"ok"}"#).with_header("Cache-Control", "no-store")
         }
-        _ => method_not_allowed("GET"),
-    })
+        _ => method_not_allowed("GET, HEAD"),
+    }
 }
 
 /// The answer for a path no endpoint claims.
@@ -249,30 +498,29 @@ pub fn not_found() -> Response {
     Response::json(404, r#"{"error":"not_found"}"#)
 }
 
-/// The answer while the wall clock is unknown (a device before SNTP):
-/// 503, retry later; never a token error.
-pub fn clock_unknown() -> Response {
+/// 405 with the methods the path allows.
+pub fn method_not_allowed(allow: &'static str) -> Response {
+    Response::json(405, r#"{"error":"method_not_allowed"}"#).with_header("Allow", allow)
+}
+
+/// 503 `temporarily_unavailable` with `description` and `Retry-After`.
+pub fn unavailable(description: &'static str) -> Response {
     Response::json(
         503,
         json!({
             "error": "temporarily_unavailable",
-            "error_description": "the server does not know the time yet",
+            "error_description": description,
         })
         .to_string(),
     )
-    .with_header("Retry-After", "5")
+    .with_header("Retry-After", RETRY_AFTER_SECS)
     .with_header("Cache-Control", "no-store")
 }
 
-fn method_not_allowed(allow: &'static str) -> Response {
-    Response::json(405, r#"{"error":"method_not_allowed"}"#).with_header("Allow", allow)
-}
-
-fn preflight() -> Response {
-    Response::empty(204)
-        .with_header("Access-Control-Allow-Origin", "*")
-        .with_header("Access-Control-Allow-Methods", "GET, OPTIONS")
-        .with_header("Access-Control-Max-Age", "86400")
+/// The answer while the wall clock is unknown (a device before SNTP):
+/// 503, retry later; never a token error.
+pub fn clock_unknown() -> Response {
+    unavailable("the server does not know the time yet")
 }
 
 /// `(origin, path)` of an absolute URL (`https://h:1/mcp?q` →

@@ -79,47 +79,43 @@ fn mcp(resource_path: &str) -> McpServer {
 type Auth = AuthorizationServer<MemoryStore, NoUsers>;
 
 struct AllInOne {
-    auth: Auth,
-    resource: ResourceServer<NoRevocations>,
-    keys: KeySet,
+    router: Router<Auth, KeySet>,
     rng: InsecureSeededRandom,
     now: Option<UnixTime>,
 }
 
+fn all_in_one_router(origins: &[&str]) -> Router<Auth, KeySet> {
+    let mut config = ServerConfig::new(ISSUER);
+    config.scopes_supported = vec!["mcp".into(), "admin".into()];
+    let guard = ResourceGuard::new(&config, RESOURCE, &["mcp"]);
+    let auth =
+        AuthorizationServer::new(config, MemoryStore::new(MemoryStoreLimits::SERVER), NoUsers);
+    Router::new(auth, KeySet::new(rfc7515_a2_key()))
+        .with_cors(CorsPolicy::new(origins))
+        .mount(mcp("/mcp"), Protection::Bearer(guard))
+}
+
 impl AllInOne {
     fn new() -> AllInOne {
-        let mut config = ServerConfig::new(ISSUER);
-        config.scopes_supported = vec!["mcp".into(), "admin".into()];
-        let guard = ResourceGuard::new(&config, RESOURCE, &["mcp"]);
-        let auth =
-            AuthorizationServer::new(config, MemoryStore::new(MemoryStoreLimits::SERVER), NoUsers);
-        let resource = ResourceServer::new(mcp("/mcp"), Protection::Bearer(guard), NoRevocations);
+        AllInOne::with_origins(&[])
+    }
+
+    fn with_origins(origins: &[&str]) -> AllInOne {
         AllInOne {
-            auth,
-            resource,
-            keys: KeySet::new(rfc7515_a2_key()),
+            router: all_in_one_router(origins),
             rng: InsecureSeededRandom::new(7),
             now: Some(UnixTime(T0)),
         }
     }
 
     fn send(&mut self, req: Request) -> Response {
-        let mut env = Env {
-            now: self.now,
-            rng: &mut self.rng,
-            keys: &self.keys,
-        };
-        block_on(handle_all_in_one(
-            &self.auth,
-            &self.resource,
-            &req,
-            &mut env,
-        ))
+        block_on(self.router.handle_buffered(req, self.now, &mut self.rng))
     }
 
     fn token(&mut self, scope: &str) -> String {
         let claims = claims(scope, RESOURCE);
-        self.keys
+        self.router
+            .keys()
             .issue_access_token(&claims, &mut self.rng)
             .expect("sign")
     }
@@ -230,11 +226,13 @@ fn a_token_revoked_at_the_issuer_is_refused_at_once() {
     assert_eq!(s.send(mcp_post(call("whoami"), Some(&token))).status, 200);
     let policy = crate::jose::ValidationPolicy::new(ISSUER, RESOURCE);
     let claims = s
-        .keys
+        .router
+        .keys()
         .verify_access_token(&token, &policy, s.now)
         .expect("valid");
     let now = s.now.expect("time");
-    block_on(s.auth.store().revoke_jti(&claims.jti, claims.exp, now)).expect("revoke");
+    let store = s.router.issuer().store();
+    block_on(store.revoke_jti(&claims.jti, claims.exp, now)).expect("revoke");
     let resp = s.send(mcp_post(call("whoami"), Some(&token)));
     assert_eq!(resp.status, 401);
     assert!(
@@ -249,7 +247,8 @@ fn a_token_for_another_resource_is_refused() {
     let mut s = AllInOne::new();
     let claims = claims("mcp", "https://other.example/mcp");
     let token = s
-        .keys
+        .router
+        .keys()
         .issue_access_token(&claims, &mut s.rng)
         .expect("sign");
     let resp = s.send(mcp_post(call("whoami"), Some(&token)));
@@ -284,36 +283,34 @@ fn unknown_time_fails_closed_with_503() {
     assert!(resp.header("Retry-After").is_some());
 }
 
-fn fleet(protection_open: bool) -> ResourceServer<NoRevocations> {
+type Fleet = Router<NoIssuer, KeySet>;
+
+fn fleet(keys: KeySet) -> Fleet {
     let device = "http://device.local/mcp";
-    if protection_open {
-        return ResourceServer::new(mcp("/mcp"), Protection::DangerouslyOpen, NoRevocations);
-    }
     let guard = ResourceGuard::remote(
         ISSUER,
         device,
         "http://device.local/.well-known/oauth-protected-resource/mcp".into(),
         &["mcp"],
     );
-    ResourceServer::with_remote_issuer(mcp("/mcp"), guard, ISSUER, NoRevocations)
+    Router::new(NoIssuer, keys).mount_for_remote_issuer(mcp("/mcp"), guard, ISSUER)
 }
 
-fn send_fleet(rs: &ResourceServer<NoRevocations>, keys: &KeySet, req: Request) -> Response {
+fn send_fleet(rs: &Fleet, req: Request) -> Response {
     let mut rng = InsecureSeededRandom::new(3);
-    let resp = block_on(rs.handle(&req, Some(UnixTime(T0)), &mut rng, keys));
-    resp.unwrap_or_else(not_found)
+    block_on(rs.handle_buffered(req, Some(UnixTime(T0)), &mut rng))
 }
 
 #[test]
 fn a_fleet_member_points_clients_at_the_remote_issuer() {
-    let rs = fleet(false);
     let keys = KeySet::from_verifying_keys(vec![rfc7515_a2_key().verifying_key().clone()])
         .expect("verify-only keys");
+    let rs = fleet(keys);
     for path in [
         "/.well-known/oauth-protected-resource",
         "/.well-known/oauth-protected-resource/mcp",
     ] {
-        let resp = send_fleet(&rs, &keys, Request::new(Method::Get, path));
+        let resp = send_fleet(&rs, Request::new(Method::Get, path));
         assert_eq!(resp.status, 200);
         let doc = body_json(&resp);
         assert_eq!(doc["resource"], "http://device.local/mcp");
@@ -321,21 +318,21 @@ fn a_fleet_member_points_clients_at_the_remote_issuer() {
         assert_eq!(doc["bearer_methods_supported"][0], "header");
     }
     assert_eq!(
-        send_fleet(&rs, &keys, Request::new(Method::Get, "/other")).status,
+        send_fleet(&rs, Request::new(Method::Get, "/other")).status,
         404
     );
 }
 
 #[test]
 fn a_fleet_member_verifies_the_issuers_tokens_offline() {
-    let rs = fleet(false);
     let issuer_keys = KeySet::new(rfc7515_a2_key());
     let device_keys = KeySet::from_jwks_json(&issuer_keys.to_jwks_json()).expect("jwks");
+    let rs = fleet(device_keys);
     let mut rng = InsecureSeededRandom::new(9);
     let good = issuer_keys
         .issue_access_token(&claims("mcp", "http://device.local/mcp"), &mut rng)
         .expect("sign");
-    let resp = send_fleet(&rs, &device_keys, mcp_post(call("whoami"), Some(&good)));
+    let resp = send_fleet(&rs, mcp_post(call("whoami"), Some(&good)));
     assert_eq!(resp.status, 200);
     // Same claims, signed by a key the device does not trust.
     let stranger = KeySet::new(
@@ -344,22 +341,21 @@ fn a_fleet_member_verifies_the_issuers_tokens_offline() {
     let forged = stranger
         .issue_access_token(&claims("mcp", "http://device.local/mcp"), &mut rng)
         .expect("sign");
-    let resp = send_fleet(&rs, &device_keys, mcp_post(call("whoami"), Some(&forged)));
+    let resp = send_fleet(&rs, mcp_post(call("whoami"), Some(&forged)));
     assert_eq!(resp.status, 401);
 }
 
 #[test]
 fn an_open_server_needs_no_token_but_still_cannot_step_up() {
-    let rs = fleet(true);
-    let keys = KeySet::new(rfc7515_a2_key());
-    let resp = send_fleet(&rs, &keys, mcp_post(call("whoami"), None));
+    let rs = Router::dangerously_open(mcp("/mcp"));
+    let resp = send_fleet(&rs, mcp_post(call("whoami"), None));
     assert_eq!(resp.status, 200);
     assert_eq!(
         body_json(&resp)["result"]["content"][0]["text"],
         "anonymous"
     );
     assert_eq!(
-        send_fleet(&rs, &keys, mcp_post(call("admin"), None)).status,
+        send_fleet(&rs, mcp_post(call("admin"), None)).status,
         403
     );
 }
@@ -388,12 +384,75 @@ fn the_router_future_is_send() {
     fn assert_send<T: Send>(_: &T) {}
     let mut s = AllInOne::new();
     let req = Request::new(Method::Get, "/healthz");
-    let mut env = Env {
-        now: s.now,
-        rng: &mut s.rng,
-        keys: &s.keys,
-    };
-    let fut = handle_all_in_one(&s.auth, &s.resource, &req, &mut env);
+    let fut = s.router.handle(req, s.now, &mut s.rng);
     assert_send(&fut);
-    assert_eq!(block_on(fut).status, 200);
+    assert_eq!(block_on(block_on(fut).buffered()).status, 200);
+}
+
+/// The shared vectors (`tests/vectors/http.json`), in process: both shapes,
+/// both CORS configurations. The host tests run the same file over HTTP
+/// (`tests/tests/vectors.rs`) and TCP (`host-embassy/tap/tests/tap.rs`).
+#[test]
+fn shared_http_vectors() {
+    use super::vectors::{Origins, Report, Target, VectorResponse, cases_for, mint_tokens};
+    let issuer_key = rfc7515_a2_key();
+    let stranger = SigningKey::generate(&mut InsecureSeededRandom::new(11), 2048).expect("keygen");
+    let mut failures = Vec::new();
+    for origins in [Origins::Listed, Origins::Any] {
+        for shape in ["all-in-one", "fleet"] {
+            let (resource, router_all, router_fleet) = match shape {
+                "all-in-one" => (RESOURCE, Some(all_in_one_router(origins.list())), None),
+                _ => {
+                    let keys = KeySet::from_jwks_json(&KeySet::new(issuer_key.clone()).to_jwks_json())
+                        .expect("jwks");
+                    let router = fleet(keys).with_cors(CorsPolicy::new(origins.list()));
+                    ("http://device.local/mcp", None, Some(router))
+                }
+            };
+            let mut rng = InsecureSeededRandom::new(5);
+            let target = Target {
+                host: "core",
+                shape,
+                origins,
+                issuer: ISSUER.into(),
+                resource: resource.into(),
+                tokens: mint_tokens(
+                    &KeySet::new(issuer_key.clone()),
+                    &stranger,
+                    ISSUER,
+                    resource,
+                    T0,
+                    &mut rng,
+                ),
+            };
+            let mut report = Report::default();
+            for case in cases_for(&target, &mut report) {
+                let req = case.request(&target).to_core();
+                let head = req.method == Method::Head;
+                let now = Some(UnixTime(T0));
+                let mut resp = match (&router_all, &router_fleet) {
+                    (Some(r), _) => block_on(r.handle_buffered(req, now, &mut rng)),
+                    (_, Some(r)) => block_on(r.handle_buffered(req, now, &mut rng)),
+                    _ => unreachable!(),
+                };
+                // The transport sends no body with a HEAD answer.
+                if head {
+                    resp.body.clear();
+                }
+                let seen = VectorResponse {
+                    status: resp.status,
+                    headers: resp
+                        .headers
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), v.clone()))
+                        .collect(),
+                    body: resp.body,
+                };
+                report.record(case.check(&target, &seen));
+            }
+            std::println!("{}", report.summary(&target));
+            failures.extend(report.failures);
+        }
+    }
+    assert!(failures.is_empty(), "{} failures (see above)", failures.len());
 }

@@ -21,7 +21,6 @@ fn authorization_server_metadata_everywhere_clients_probe() {
     ] {
         let resp = get(&mut h, path);
         assert_eq!(resp.status, 200, "{path}");
-        assert_eq!(resp.header("Access-Control-Allow-Origin"), Some("*"));
         let v = json(&resp);
         assert_eq!(v["issuer"], ISSUER);
         assert_eq!(
@@ -73,13 +72,14 @@ fn authorization_server_metadata_everywhere_clients_probe() {
         .status,
         405
     );
+    // CORS preflights are the router's; a bare OPTIONS is not a method here.
     assert_eq!(
         h.send(Request::new(
             Method::Options,
             "/.well-known/openid-configuration"
         ))
         .status,
-        204
+        405
     );
 }
 
@@ -145,6 +145,7 @@ fn check(
         h.now.map(UnixTime),
         h.server.store(),
     ))
+    .map_err(|e| guard.refusal(&e))
 }
 
 const METADATA: &str = "https://auth.example/.well-known/oauth-protected-resource/mcp";
@@ -203,18 +204,17 @@ fn guard_challenges() {
     assert_eq!(p.client_id, client.id);
     assert_eq!(p.audience, RESOURCE);
     assert!(p.has_scope("mcp"));
-    // Unknown time fails closed.
+    // Unknown time fails closed, as "retry later" (503), never as a token
+    // error that would send the client to re-authorize.
     h.now = None;
-    assert_eq!(
-        check(
-            &h,
-            &g,
-            mcp().with_header("Authorization", format!("Bearer {at}"))
-        )
-        .expect_err("401")
-        .status,
-        401
-    );
+    let resp = check(
+        &h,
+        &g,
+        mcp().with_header("Authorization", format!("Bearer {at}")),
+    )
+    .expect_err("503");
+    assert_eq!(resp.status, 503);
+    assert!(resp.header("Retry-After").is_some());
 }
 
 #[test]

@@ -142,6 +142,7 @@ fn revoking_an_access_token_refuses_its_jti_until_expiry() {
         h.now.map(UnixTime),
         h.server.store(),
     ))
+    .map_err(|e| guard.refusal(&e))
     .expect_err("revoked");
     assert_eq!(resp.status, 401);
     assert!(

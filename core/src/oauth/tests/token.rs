@@ -21,15 +21,16 @@ fn mcp_status(h: &Harness, token: &str) -> u16 {
     let req =
         Request::new(Method::Post, "/mcp").with_header("Authorization", format!("Bearer {token}"));
     let now = h.now.map(UnixTime);
+    let guard = guard(h);
     match block_on(authenticate_bearer(
         &req,
         &h.keys,
-        &guard(h),
+        &guard,
         now,
         h.server.store(),
     )) {
         Ok(_) => 200,
-        Err(resp) => resp.status,
+        Err(e) => guard.refusal(&e).status,
     }
 }
 
