@@ -3,21 +3,23 @@
 //! against the issuer's JWKS, provisioned at build time or first boot, with
 //! its own canonical resource URL as the required audience.
 //!
-//! Every protocol decision is the core's router
-//! ([`mcpauth_core::server::ResourceServer::with_remote_issuer`]): RFC 9728
-//! metadata naming the issuer, the bearer guard and its 401/403 challenges,
-//! 503 while the clock is unknown, `/healthz`, 404. This type only holds the
-//! provisioned pieces and lets the application replace the JWKS.
+//! It is a configuration of the core's router
+//! ([`Router::mount_for_remote_issuer`]), which makes every protocol
+//! decision: RFC 9728 metadata naming the issuer, CORS, the bearer guard
+//! and its 401/403 challenges, 503 while the clock is unknown, `/healthz`,
+//! 404. This type only holds the provisioned pieces and lets the
+//! application replace the JWKS.
 
 use alloc::string::String;
+use core::future::Future;
 
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
-use embassy_sync::rwlock::RwLock;
+use embassy_sync::rwlock::{RwLock, RwLockReadGuard};
 use mcpauth_core::http::{Request, Response};
 use mcpauth_core::jose::{JwksError, KeySet};
 use mcpauth_core::mcp::McpServer;
-use mcpauth_core::oauth::{ResourceGuard, canonical_resource};
-use mcpauth_core::server::{self, NoRevocations, ResourceServer};
+use mcpauth_core::oauth::{KeySource, ResourceGuard, canonical_resource};
+use mcpauth_core::server::{CorsPolicy, NoIssuer, Router};
 
 use crate::service::{DeviceEnv, Service};
 use mcpauth_core::server::protected_resource_metadata_url as metadata_url;
@@ -65,17 +67,31 @@ fn is_http_url(url: &str) -> bool {
         && !url.bytes().any(|b| b.is_ascii_control() || b == b' ')
 }
 
+/// The issuer's keys, replaceable at run time. Read-locked only while a
+/// signature is checked; `update_jwks` takes it exclusively.
+pub struct FleetKeys(RwLock<CriticalSectionRawMutex, KeySet>);
+
+impl core::fmt::Debug for FleetKeys {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("FleetKeys")
+    }
+}
+
+impl KeySource for FleetKeys {
+    type Keys<'a> = RwLockReadGuard<'a, CriticalSectionRawMutex, KeySet>;
+
+    fn keys(&self) -> impl Future<Output = Self::Keys<'_>> {
+        self.0.read()
+    }
+}
+
 /// The fleet resource server: the core's router for a remote issuer plus
 /// the provisioned key set.
 pub struct FleetService {
     issuer: String,
     resource: String,
     metadata_url: String,
-    /// Read-locked for the whole of each request (the router borrows the
-    /// key set across the MCP handler's awaits), so concurrent requests
-    /// never wait for each other; only `update_jwks` takes it exclusively.
-    keys: RwLock<CriticalSectionRawMutex, KeySet>,
-    router: ResourceServer<NoRevocations>,
+    router: Router<NoIssuer, FleetKeys>,
 }
 
 impl core::fmt::Debug for FleetService {
@@ -107,22 +123,32 @@ impl FleetService {
             metadata_url.clone(),
             provisioning.scopes,
         );
-        let router =
-            ResourceServer::with_remote_issuer(mcp, guard, provisioning.issuer, NoRevocations);
+        let router = Router::new(NoIssuer, FleetKeys(RwLock::new(keys))).mount_for_remote_issuer(
+            mcp,
+            guard,
+            provisioning.issuer,
+        );
         Ok(FleetService {
             issuer: String::from(provisioning.issuer),
             resource,
             metadata_url,
-            keys: RwLock::new(keys),
             router,
         })
+    }
+
+    /// Allow these browser origins (`*`: any) on the MCP endpoint; by
+    /// default none (the RFC 9728 document is readable from any origin).
+    #[must_use]
+    pub fn with_cors(mut self, cors: CorsPolicy) -> Self {
+        self.router = self.router.with_cors(cors);
+        self
     }
 
     /// Replace the issuer's keys (the application fetched a new JWKS after
     /// a rotation). On error the old keys stay in force.
     pub async fn update_jwks(&self, jwks_json: &str) -> Result<(), ProvisioningError> {
         let keys = KeySet::from_jwks_json(jwks_json).map_err(ProvisioningError::Jwks)?;
-        *self.keys.write().await = keys;
+        *self.router.keys().0.write().await = keys;
         Ok(())
     }
 
@@ -138,14 +164,7 @@ impl FleetService {
 }
 
 impl Service for FleetService {
-    async fn handle<'a>(&'a self, req: &'a Request, env: DeviceEnv<'a>) -> Response {
-        if let Some(resp) = server::health(req) {
-            return resp;
-        }
-        let keys = self.keys.read().await;
-        match self.router.handle(req, env.now, env.rng, &keys).await {
-            Some(resp) => resp,
-            None => server::not_found(),
-        }
+    async fn handle<'a>(&'a self, req: Request, env: DeviceEnv<'a>) -> Response {
+        self.router.handle_buffered(req, env.now, env.rng).await
     }
 }

@@ -7,13 +7,14 @@
 //!  embassy-net TcpSocket ×SOCKETS ──► http (httparse, fixed buffers)
 //!        ▲                                 │ core::http::Request
 //!        │ bytes                           ▼
-//!  Runner::run (one task) ◄── Response ── Service (FleetService: guard + RFC 9728 + McpServer)
+//!  Runner::run (one task) ◄── Response ── Service (a configuration of the core's Router)
 //!                                              ▲ now (WallClock) · rng (BoardRng) · JWKS
 //! ```
 //!
 //! Shaped like embassy: [`new`]`(stack, config, resources, service, rng,
 //! clock)` returns a [`Runner`] whose `run()` never returns; spawn it. All
-//! protocol decisions are the core's (`mcpauth_core::server`).
+//! protocol decisions are the core's router (`mcpauth_core::server`); the
+//! services below only configure it.
 //!
 //! ## Shapes
 //! 1. **Fleet resource server** ([`FleetService`]): validates RS256 access
@@ -73,13 +74,13 @@ mod service;
 mod standalone;
 
 pub use clock::WallClock;
-pub use fleet::{FleetService, Provisioning, ProvisioningError};
+pub use fleet::{FleetKeys, FleetService, Provisioning, ProvisioningError};
 pub use rng::{BoardRng, SharedRng};
 pub use server::{
     Config, REQUEST_BUFFER, Resources, Runner, SLOT_BYTES, TCP_RX_BUFFER, TCP_TX_BUFFER, new,
 };
 pub use service::{DeviceEnv, Service};
 pub use standalone::{
-    DeviceAuthorizationServer, DeviceLogin, IssuerRevocations, StandaloneError, StandaloneService,
+    DeviceAuthorizationServer, DeviceLogin, StandaloneError, StandaloneService,
     authorization_server,
 };

@@ -284,9 +284,8 @@ where
                 now: self.clock.now(),
                 rng: &mut rng,
             };
-            let response = self.service.handle(&request, env).await;
             let is_head = request.method == Method::Head;
-            drop(request);
+            let response = self.service.handle(request, env).await;
             if !self.respond(socket, &response, keep_alive, is_head).await {
                 return End::Broken;
             }

@@ -1,9 +1,8 @@
 //! What the connection loop calls for each request: a [`Service`].
 //!
-//! The adapter only frames HTTP; a `Service` composes the core's pieces and
-//! answers. [`crate::FleetService`] is the fleet service; an application
-//! may write its own (e.g. the core's router once it composes the
-//! authorization server for the standalone shape).
+//! The adapter only frames HTTP; a `Service` is a configuration of the
+//! core's router ([`crate::FleetService`], [`crate::StandaloneService`]) and
+//! answers.
 
 use core::future::Future;
 
@@ -31,9 +30,6 @@ impl core::fmt::Debug for DeviceEnv<'_> {
 /// none by the connection loop.
 pub trait Service {
     /// The complete response to `req`.
-    fn handle<'a>(
-        &'a self,
-        req: &'a Request,
-        env: DeviceEnv<'a>,
-    ) -> impl Future<Output = Response> + 'a;
+    fn handle<'a>(&'a self, req: Request, env: DeviceEnv<'a>)
+    -> impl Future<Output = Response> + 'a;
 }

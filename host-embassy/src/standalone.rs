@@ -2,12 +2,9 @@
 //! whole authorization server (discovery, dynamic registration, the sign-in
 //! and consent page, PKCE code flow, refresh rotation, introspection,
 //! revocation) over a bounded [`MemoryStore`], signs access tokens with a
-//! provisioned key, and protects its MCP endpoint with them. Routing is the
-//! core's [`handle_all_in_one`].
-//!
-//! Construction is two steps because the MCP guard must see the issuer's
-//! revocations: put the [`DeviceAuthorizationServer`] in a `StaticCell`,
-//! then build the [`StandaloneService`] borrowing it.
+//! provisioned key, and protects its MCP endpoint with them. It is a
+//! configuration of the core's router (issuer + MCP mount), which routes,
+//! applies CORS and checks tokens against the issuer's own revocation list.
 //!
 //! ## The device password
 //! One account (`username` + password), checked by [`DeviceLogin`]: the
@@ -25,11 +22,10 @@ use core::future::{Future, ready};
 use mcpauth_core::http::{Request, Response};
 use mcpauth_core::jose::{KeySet, SigningKey};
 use mcpauth_core::mcp::McpServer;
-use mcpauth_core::oauth::{AuthorizationServer, Env, ServerConfig, UserAuthenticator};
+use mcpauth_core::oauth::{AuthorizationServer, ServerConfig, UserAuthenticator};
 use mcpauth_core::rand::{RngError, SecureRandom};
-use mcpauth_core::server::{Protection, ResourceServer, handle_all_in_one};
-use mcpauth_core::store::{MemoryStore, MemoryStoreLimits, RevocationStore, StoreError};
-use mcpauth_core::time::UnixTime;
+use mcpauth_core::server::{CorsPolicy, Protection, Router};
+use mcpauth_core::store::{MemoryStore, MemoryStoreLimits};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -117,52 +113,6 @@ pub fn authorization_server(
     AuthorizationServer::new(config, MemoryStore::new(limits), login)
 }
 
-/// The MCP guard's view of the issuer's revocation list.
-pub struct IssuerRevocations<'d>(&'d MemoryStore);
-
-impl core::fmt::Debug for IssuerRevocations<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("IssuerRevocations")
-    }
-}
-
-impl RevocationStore for IssuerRevocations<'_> {
-    fn revoke_jti(
-        &self,
-        jti: &str,
-        expires_at: u64,
-        now: UnixTime,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        self.0.revoke_jti(jti, expires_at, now)
-    }
-
-    fn is_jti_revoked(
-        &self,
-        jti: &str,
-        now: UnixTime,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        self.0.is_jti_revoked(jti, now)
-    }
-
-    fn revoke_access_family(
-        &self,
-        family: &str,
-        expires_at: u64,
-        now: UnixTime,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        self.0.revoke_access_family(family, expires_at, now)
-    }
-
-    fn is_access_token_revoked(
-        &self,
-        jti: &str,
-        family: Option<&str>,
-        now: UnixTime,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        self.0.is_access_token_revoked(jti, family, now)
-    }
-}
-
 /// Why a standalone service could not be built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -172,29 +122,27 @@ pub enum StandaloneError {
 }
 
 /// Issuer + MCP resource server on one device.
-pub struct StandaloneService<'d> {
-    auth: &'d DeviceAuthorizationServer,
-    resource: ResourceServer<IssuerRevocations<'d>>,
-    keys: KeySet,
+pub struct StandaloneService {
+    router: Router<DeviceAuthorizationServer, KeySet>,
 }
 
-impl core::fmt::Debug for StandaloneService<'_> {
+impl core::fmt::Debug for StandaloneService {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("StandaloneService")
-            .field("issuer", &self.auth.config().issuer)
+            .field("issuer", &self.router.issuer().config().issuer)
             .finish_non_exhaustive()
     }
 }
 
-impl<'d> StandaloneService<'d> {
+impl StandaloneService {
     /// Serve `auth`'s endpoints and `mcp` (at the path of the issuer's
     /// default resource), signing with `key`; every MCP request needs the
     /// `mcp` scope.
     pub fn new(
-        auth: &'d DeviceAuthorizationServer,
+        auth: DeviceAuthorizationServer,
         mcp: McpServer,
         key: SigningKey,
-    ) -> Result<StandaloneService<'d>, StandaloneError> {
+    ) -> Result<StandaloneService, StandaloneError> {
         let resource = auth
             .config()
             .default_resource()
@@ -202,30 +150,31 @@ impl<'d> StandaloneService<'d> {
         let guard = auth
             .resource_guard(resource, &["mcp"])
             .ok_or(StandaloneError::NoResource)?;
-        Ok(StandaloneService {
-            auth,
-            resource: ResourceServer::new(
-                mcp,
-                Protection::Bearer(guard),
-                IssuerRevocations(auth.store()),
-            ),
-            keys: KeySet::new(key),
-        })
+        let router = Router::new(auth, KeySet::new(key)).mount(mcp, Protection::Bearer(guard));
+        Ok(StandaloneService { router })
+    }
+
+    /// Allow these browser origins (`*`: any) on the MCP endpoint and the
+    /// OAuth API; by default none (discovery is readable from any origin).
+    #[must_use]
+    pub fn with_cors(mut self, cors: CorsPolicy) -> Self {
+        self.router = self.router.with_cors(cors);
+        self
     }
 
     /// The key set (its JWKS is served at `/jwks.json`).
     pub fn keys(&self) -> &KeySet {
-        &self.keys
+        self.router.keys()
+    }
+
+    /// The authorization server.
+    pub fn authorization_server(&self) -> &DeviceAuthorizationServer {
+        self.router.issuer()
     }
 }
 
-impl Service for StandaloneService<'_> {
-    async fn handle<'a>(&'a self, req: &'a Request, env: DeviceEnv<'a>) -> Response {
-        let mut env = Env {
-            now: env.now,
-            rng: env.rng,
-            keys: &self.keys,
-        };
-        handle_all_in_one(self.auth, &self.resource, req, &mut env).await
+impl Service for StandaloneService {
+    async fn handle<'a>(&'a self, req: Request, env: DeviceEnv<'a>) -> Response {
+        self.router.handle_buffered(req, env.now, env.rng).await
     }
 }

@@ -22,19 +22,17 @@
 //! answered mid-call) and `test_reconnection` (SSE polling).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use mcpauth::env::{OsRandom, now};
-use mcpauth::server::{Handler, Reply, ServerOptions, serve, shutdown_signal};
-use mcpauth_core::http::{Request, Response};
+use mcpauth::env::OsRandom;
+use mcpauth::server::{ServerOptions, serve, shutdown_signal};
 use mcpauth_core::mcp::{
     BoxFuture, CallToolResult, CompletionHandler, Context, ErrorCode, GetPromptResult,
-    InputRequired, LogLevel, McpConfig, McpError, McpOutcome, McpServer, MemorySessionStore,
-    NoSessionStore, Prompt, PromptArgument, Registry, RegistryError, Resource, ResourceContents,
-    ResourceTemplate, SessionStore, Tool,
+    InputRequired, LogLevel, McpConfig, McpError, McpServer, MemorySessionStore, NoSessionStore,
+    Prompt, PromptArgument, Registry, RegistryError, Resource, ResourceContents, ResourceTemplate,
+    SessionStore, Tool,
 };
-use mcpauth_core::server::not_found;
+use mcpauth_core::server::{CorsPolicy, Router};
 use serde_json::{Map, Value, json};
 
 /// A 1x1 red PNG.
@@ -919,40 +917,9 @@ impl CompletionHandler for Completions {
     }
 }
 
-/// The MCP endpoint, open (no principal), behind host-std's HTTP runtime
-/// with live SSE streams.
-struct Everything {
-    mcp: Arc<McpServer>,
-}
-
-impl Handler for Everything {
-    async fn handle(&self, req: Request) -> Response {
-        self.reply(req).await.into_whole().await
-    }
-
-    async fn reply(&self, req: Request) -> Reply {
-        if req.path != self.mcp.config().endpoint_path {
-            return Reply::Whole(not_found());
-        }
-        let Some(t) = now() else {
-            return Reply::Whole(Response::json(
-                503,
-                &br#"{"error":"temporarily_unavailable"}"#[..],
-            ));
-        };
-        match self.mcp.handle(&req, None, t, &mut OsRandom).await {
-            McpOutcome::Response(r) => Reply::Whole(r),
-            McpOutcome::Stream(live) => Reply::live(&self.mcp, live),
-            // Without authorization there are no scopes to step up to.
-            McpOutcome::InsufficientScope { .. } => Reply::Whole(Response::json(
-                403,
-                &br#"{"error":"insufficient_scope"}"#[..],
-            )),
-        }
-    }
-}
-
-fn build(addr: SocketAddr, stateless: bool) -> Result<Everything, String> {
+/// The MCP endpoint, open (no principal): a configuration of the core's
+/// router, behind host-std's HTTP runtime with live SSE streams.
+fn build(addr: SocketAddr, stateless: bool) -> Result<Router, String> {
     let mut registry = Registry::new();
     tools(&mut registry).map_err(|e| e.to_string())?;
     resources(&mut registry).map_err(|e| e.to_string())?;
@@ -967,7 +934,7 @@ fn build(addr: SocketAddr, stateless: bool) -> Result<Everything, String> {
         format!("localhost:{port}"),
         format!("[::1]:{port}"),
     ];
-    config.allowed_origins = config
+    let origins: Vec<String> = config
         .allowed_hosts
         .iter()
         .map(|h| format!("http://{h}"))
@@ -993,7 +960,7 @@ fn build(addr: SocketAddr, stateless: bool) -> Result<Everything, String> {
     mcpauth_core::rand::SecureRandom::fill(&mut OsRandom, &mut state_key)
         .map_err(|_| "no randomness for the request-state key".to_string())?;
     let mcp = McpServer::new(config, registry, sessions).with_request_state_key(state_key);
-    Ok(Everything { mcp: Arc::new(mcp) })
+    Ok(Router::dangerously_open(mcp).with_cors(CorsPolicy::new(&origins)))
 }
 
 fn main() -> std::process::ExitCode {

@@ -1,27 +1,25 @@
-//! The composed server: the core's OAuth authorization server and MCP server
-//! behind one [`Handler`], with the host's environment (clock, OS RNG, redb
-//! store, key set) and the verified-token cache.
-//!
-//! Routing: `/mcp` → bearer guard (cache, else the core's
-//! `authenticate_bearer`) → `McpServer`; everything else → the
-//! authorization server; what it declines → 404.
+//! The app: a configuration of the core's router
+//! ([`mcpauth_core::server::Router`]) with the host's pieces: the
+//! authorization server run on the OAuth worker threads ([`HostIssuer`]),
+//! the keys reloaded from a shared store ([`HostKeys`]), the verified-token
+//! cache ([`TokenCache`]), the OS clock and RNG. Routing, CORS, `/healthz`,
+//! the bearer check and every status code are the router's.
 
 use std::sync::{Arc, OnceLock};
 
-use mcpauth_core::http::{Method, Request, Response};
+use mcpauth_core::http::{Request, Response};
 use mcpauth_core::jose::KeySet;
 use mcpauth_core::mcp::{
-    McpConfig, McpOutcome, McpServer, MemorySessionStore, NoSessionStore, Registry, RegistryError,
+    McpConfig, McpServer, MemorySessionStore, NoSessionStore, Registry, RegistryError,
     SessionStore,
 };
 use mcpauth_core::oauth::{
-    AuthorizationServer, Env, ResourceGuard, ServerConfig, UserAuthenticator, authenticate_bearer,
-    is_access_token_revoked,
+    AuthorizationServer, Env, KeySource, ResourceGuard, ServerConfig, UserAuthenticator,
 };
-use mcpauth_core::principal::Principal;
+use mcpauth_core::server::{CorsPolicy, Issuer, Protection, Router};
 
-use crate::backend::{Backend, SharedKeys, reload_keys, token_kid};
-use crate::cache::{TokenCache, plain_bearer};
+use crate::backend::{Backend, SharedKeys, reload_keys};
+use crate::cache::TokenCache;
 use crate::env::{OsRandom, now};
 use crate::oauth_workers::OAuthWorkers;
 use crate::privy::{PrivyKeySource, SignIn};
@@ -58,7 +56,7 @@ pub struct AppOptions {
     pub access_token_ttl: u64,
     /// Refresh-token lifetime (seconds).
     pub refresh_token_ttl: u64,
-    /// Browser origins allowed on `/mcp`.
+    /// Browser origins allowed on `/mcp` and the OAuth API (`*`: any).
     pub allowed_origins: Vec<String>,
     /// Stateless MCP.
     pub stateless: bool,
@@ -70,26 +68,121 @@ pub struct AppOptions {
     pub client_metadata: Option<crate::cimd::CimdSettings>,
 }
 
-/// The composed OAuth + MCP handler.
-pub struct App {
+/// The authorization server as host-std runs it: on the OAuth worker
+/// threads (the core's OAuth future is not `Send`, and RSA signing stays
+/// off the async workers that serve /mcp), at most
+/// `OAUTH_CONCURRENCY` requests at once.
+pub struct HostIssuer {
     oauth: Arc<AuthorizationServer<Backend, SignIn, RegistrationLimiter>>,
     /// Bounds the OAuth requests in flight.
     oauth_slots: Arc<tokio::sync::Semaphore>,
     /// Threads that run the OAuth futures, started on first use (inside
     /// the server's runtime).
     oauth_workers: OnceLock<Option<OAuthWorkers>>,
-    mcp: Arc<McpServer>,
     keys: Arc<SharedKeys>,
-    access_ttl: u64,
-    guard: ResourceGuard,
-    cache: TokenCache,
     db: Backend,
+}
+
+impl std::fmt::Debug for HostIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostIssuer")
+            .field("issuer", &self.oauth.config().issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Issuer for HostIssuer {
+    type Revocations = Backend;
+
+    fn revocations(&self) -> &Backend {
+        &self.db
+    }
+
+    /// Runs on a worker with the host's own RNG and current keys (the
+    /// router's `env` cannot cross threads); only its clock reading is used.
+    fn handle(&self, req: Request, env: Env<'_>) -> impl Future<Output = Option<Response>> {
+        let now = env.now;
+        async move {
+            let Ok(_slot) = self.oauth_slots.clone().acquire_owned().await else {
+                return Some(mcpauth_core::server::unavailable(
+                    "the server is shutting down",
+                ));
+            };
+            let workers = self.oauth_workers.get_or_init(|| {
+                OAuthWorkers::per_core(&tokio::runtime::Handle::current())
+                    .map_err(|e| tracing::error!(error = %e, "cannot start the OAuth workers"))
+                    .ok()
+            });
+            let Some(workers) = workers else {
+                return Some(Response::json(500, &br#"{"error":"server_error"}"#[..]));
+            };
+            let oauth = self.oauth.clone();
+            let keys = self.keys.get();
+            let answer = workers
+                .run(move || async move {
+                    let mut rng = OsRandom;
+                    let mut env = Env {
+                        now,
+                        rng: &mut rng,
+                        keys: &keys,
+                    };
+                    oauth.handle(&req, &mut env).await
+                })
+                .await;
+            answer.unwrap_or_else(|_| Some(Response::json(500, &br#"{"error":"server_error"}"#[..])))
+        }
+    }
+}
+
+/// The verifying keys: the current set, reloaded from a shared store when
+/// a token names a `kid` this instance has not loaded (rotated through
+/// another instance), at most once per interval.
+#[derive(Debug)]
+pub struct HostKeys {
+    keys: Arc<SharedKeys>,
+    db: Backend,
+    access_ttl: u64,
+}
+
+impl HostKeys {
+    /// Reload the key set from the store (blocking work on the blocking
+    /// pool).
+    pub async fn reload(&self) -> Result<(), String> {
+        let db = self.db.clone();
+        let keys = self.keys.clone();
+        let ttl = self.access_ttl;
+        tokio::task::spawn_blocking(move || reload_keys(&db, &keys, ttl))
+            .await
+            .map_err(|e| e.to_string())?
+    }
+}
+
+impl KeySource for HostKeys {
+    type Keys<'a> = Arc<KeySet>;
+
+    fn keys(&self) -> impl Future<Output = Arc<KeySet>> {
+        std::future::ready(self.keys.get())
+    }
+
+    fn refresh(&self) -> impl Future<Output = bool> {
+        async move {
+            self.db.is_shared() && self.keys.reload_allowed() && self.reload().await.is_ok()
+        }
+    }
+}
+
+/// The app's router.
+pub type AppRouter = Router<HostIssuer, HostKeys, TokenCache>;
+
+/// The composed OAuth + MCP server.
+pub struct App {
+    router: AppRouter,
 }
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App")
-            .field("issuer", &self.oauth.config().issuer)
+            .field("router", &self.router)
             .finish_non_exhaustive()
     }
 }
@@ -141,7 +234,6 @@ impl App {
 
         let mut mcp_config = McpConfig::new("mcpauth", env!("CARGO_PKG_VERSION"));
         mcp_config.endpoint_path = MCP_PATH.to_owned();
-        mcp_config.allowed_origins = options.allowed_origins.clone();
         mcp_config.stateless = options.stateless;
         mcp_config.resource_metadata_url = Some(metadata_url);
         // This host holds responses open: live SSE streams, resumption and
@@ -155,7 +247,7 @@ impl App {
                 mcp_config.limits.session_idle_secs,
             ))
         };
-        let mcp = Arc::new(McpServer::new(mcp_config, registry, sessions));
+        let mcp = McpServer::new(mcp_config, registry, sessions);
         let privy = options
             .privy
             .clone()
@@ -173,178 +265,55 @@ impl App {
             let fetcher = crate::cimd::MetadataFetcher::new(settings).map_err(AppError)?;
             oauth = oauth.with_client_metadata_fetcher(fetcher);
         }
-        Ok(App {
+        let keys = Arc::new(SharedKeys::new(keys));
+        let issuer = HostIssuer {
             oauth: Arc::new(oauth),
             oauth_slots: Arc::new(tokio::sync::Semaphore::new(OAUTH_CONCURRENCY)),
             oauth_workers: OnceLock::new(),
-            mcp,
-            keys: Arc::new(SharedKeys::new(keys)),
-            access_ttl: options.access_token_ttl,
-            guard,
-            cache: TokenCache::new(options.token_cache),
+            keys: keys.clone(),
+            db: db.clone(),
+        };
+        let host_keys = HostKeys {
+            keys,
             db,
-        })
+            access_ttl: options.access_token_ttl,
+        };
+        let router = Router::new(issuer, host_keys)
+            .with_cache(TokenCache::new(options.token_cache))
+            .with_cors(CorsPolicy::new(&options.allowed_origins))
+            .mount(mcp, Protection::Bearer(guard));
+        Ok(App { router })
+    }
+
+    /// The router.
+    pub fn router(&self) -> &AppRouter {
+        &self.router
     }
 
     /// The key set in use (the server reloads it on a shared store).
     pub fn keys(&self) -> Arc<SharedKeys> {
-        self.keys.clone()
+        self.router.keys().keys.clone()
     }
 
     /// The store.
     pub fn store(&self) -> &Backend {
-        &self.db
+        &self.router.issuer().db
     }
 
     /// Reload the key set from the store (blocking work on the blocking
     /// pool).
     pub async fn reload_keys(&self) -> Result<(), String> {
-        let db = self.db.clone();
-        let keys = self.keys.clone();
-        let ttl = self.access_ttl;
-        tokio::task::spawn_blocking(move || reload_keys(&db, &keys, ttl))
-            .await
-            .map_err(|e| e.to_string())?
+        self.router.keys().reload().await
     }
 
     /// The OAuth configuration (issuer, resource).
     pub fn oauth_config(&self) -> &ServerConfig {
-        self.oauth.config()
-    }
-
-    async fn principal(&self, req: &Request) -> Result<Arc<Principal>, Response> {
-        let now = now();
-        let secs = now.map(|t| t.secs()).unwrap_or(0);
-        let token = plain_bearer(req);
-        if let Some(token) = token
-            && let Some(p) = self.cache.get(token, secs, |_| false)
-        {
-            // The revocation check is never cached: on a shared store another
-            // instance may have revoked the token a moment ago.
-            let revoked = match now {
-                Some(t) => is_access_token_revoked(&self.db, &p.token_id, t).await,
-                None => Err(mcpauth_core::store::StoreError::Unavailable),
-            };
-            match revoked {
-                Ok(false) => return Ok(p),
-                // Revoked: drop it from the cache; the core refuses it below.
-                Ok(true) => drop(self.cache.get(token, secs, |_| true)),
-                // Store down or no clock: the core answers below.
-                Err(_) => {}
-            }
-        }
-        let keys = self.keys.get();
-        let p = match authenticate_bearer(req, &keys, &self.guard, now, &self.db).await {
-            Ok(p) => p,
-            Err(resp) => {
-                // Signed by a key this instance has not loaded yet (rotated
-                // through another instance): reload, at most once per
-                // interval, and try again.
-                let unknown_kid = token
-                    .and_then(token_kid)
-                    .filter(|kid| keys.find(kid).is_none());
-                match unknown_kid {
-                    Some(kid)
-                        if self.db.is_shared()
-                            && self.keys.reload_allowed()
-                            && self.reload_keys().await.is_ok()
-                            && self.keys.get().find(&kid).is_some() =>
-                    {
-                        let keys = self.keys.get();
-                        authenticate_bearer(req, &keys, &self.guard, now, &self.db).await?
-                    }
-                    _ => return Err(resp),
-                }
-            }
-        };
-        let p = Arc::new(p);
-        if let Some(token) = token {
-            self.cache.insert(token, p.clone(), secs);
-        }
-        Ok(p)
-    }
-
-    async fn mcp(&self, req: Request) -> Reply {
-        let now_t = now();
-        // Preflights carry no credentials; the MCP server answers them.
-        if req.method == Method::Options {
-            let t = now_t.unwrap_or(mcpauth_core::time::UnixTime(0));
-            return Reply::Whole(match self.mcp.handle(&req, None, t, &mut OsRandom).await {
-                McpOutcome::Response(r) => r,
-                McpOutcome::Stream(_) | McpOutcome::InsufficientScope { .. } => {
-                    Response::empty(403)
-                }
-            });
-        }
-        let principal = match self.principal(&req).await {
-            Ok(p) => p,
-            Err(resp) => return Reply::Whole(resp),
-        };
-        let Some(t) = now_t else {
-            return Reply::Whole(mcpauth_core::server::clock_unknown());
-        };
-        match self
-            .mcp
-            .handle(&req, Some(&principal), t, &mut OsRandom)
-            .await
-        {
-            McpOutcome::Response(r) => Reply::Whole(r),
-            McpOutcome::Stream(live) => Reply::live(&self.mcp, live),
-            McpOutcome::InsufficientScope { required } => {
-                let needed: Vec<&str> = required.iter().map(String::as_str).collect();
-                Reply::Whole(self.guard.insufficient_scope(&needed))
-            }
-        }
+        self.router.issuer().oauth.config()
     }
 }
 
 impl Handler for App {
     async fn reply(&self, req: Request) -> Reply {
-        if req.path == MCP_PATH {
-            return self.mcp(req).await;
-        }
-        Reply::Whole(self.handle(req).await)
-    }
-
-    async fn handle(&self, req: Request) -> Response {
-        if req.path == MCP_PATH {
-            return self.mcp(req).await.into_whole().await;
-        }
-        // The core's OAuth future is not `Send`: it runs on the OAuth
-        // worker threads (see `oauth_workers`), which also keeps RSA signing
-        // off the async workers that serve /mcp.
-        let Ok(_slot) = self.oauth_slots.clone().acquire_owned().await else {
-            return Response::json(503, &br#"{"error":"temporarily_unavailable"}"#[..]);
-        };
-        let workers = self.oauth_workers.get_or_init(|| {
-            OAuthWorkers::per_core(&tokio::runtime::Handle::current())
-                .map_err(|e| tracing::error!(error = %e, "cannot start the OAuth workers"))
-                .ok()
-        });
-        let Some(workers) = workers else {
-            return Response::json(500, &br#"{"error":"server_error"}"#[..]);
-        };
-        let oauth = self.oauth.clone();
-        let keys = self.keys.get();
-        let answer = workers
-            .run(move || async move {
-                let mut rng = OsRandom;
-                let mut env = Env {
-                    now: now(),
-                    rng: &mut rng,
-                    keys: &keys,
-                };
-                oauth.handle(&req, &mut env).await
-            })
-            .await;
-        match answer {
-            // A store outage (the core's 503) tells clients when to retry.
-            Ok(Some(resp)) if resp.status == 503 && resp.header("retry-after").is_none() => {
-                resp.with_header("Retry-After", "5")
-            }
-            Ok(Some(resp)) => resp,
-            Ok(None) => Response::json(404, &br#"{"error":"not_found"}"#[..]),
-            Err(_) => Response::json(500, &br#"{"error":"server_error"}"#[..]),
-        }
+        Reply::routed(self.router.handle(req, now(), &mut OsRandom).await)
     }
 }

@@ -4,11 +4,12 @@
 //! - Key: SHA-256 of the compact token (the token itself is never kept).
 //! - Value: the [`Principal`] the core's guard produced, whose `expires_at`
 //!   is the token's `exp`.
-//! - A hit is used only while `exp` is in the future *and* neither the
-//!   token's `jti` nor its grant is revoked (the store is consulted on every
-//!   hit), so the cache never accepts a token the guard would refuse for
-//!   expiry or revocation. Anything unusual (no or several `Authorization` headers, a
-//!   non-Bearer scheme) bypasses the cache and goes to the core.
+//! - It is the core router's [`BearerCache`]: consulted after the core has
+//!   read the one `Authorization: Bearer` header and before any signature
+//!   check. A hit is used only while `exp` is in the future; the router
+//!   reads the revocation list on every hit (and [`BearerCache::forget`]s a
+//!   revoked token), so the cache never accepts a token the guard would
+//!   refuse for expiry or revocation.
 //! - Bounded: the map is split in up to 16 shards (one read-write lock each,
 //!   chosen by a digest byte) of `capacity / shards` entries; a full shard
 //!   purges its expired entries, then arbitrary ones.
@@ -17,8 +18,9 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
 
-use mcpauth_core::http::Request;
+use mcpauth_core::oauth::BearerCache;
 use mcpauth_core::principal::Principal;
+use mcpauth_core::time::UnixTime;
 use sha2::{Digest, Sha256};
 
 /// Shards of the map: a lookup takes one shard's read lock, so concurrent
@@ -61,21 +63,6 @@ impl std::fmt::Debug for TokenCache {
     }
 }
 
-/// The bearer token of a request when it has the one plain form the cache
-/// understands: exactly one `Authorization: Bearer <token>` header.
-pub fn plain_bearer(req: &Request) -> Option<&str> {
-    if req.header_count("authorization") != 1 {
-        return None;
-    }
-    let value = req.header("authorization")?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let token = token.trim();
-    (!token.is_empty()).then_some(token)
-}
-
 fn key(token: &str) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(&Sha256::digest(token.as_bytes()));
@@ -101,27 +88,31 @@ impl TokenCache {
         &self.shards[usize::from(k[31]) % self.shards.len()]
     }
 
-    /// The cached principal of `token`, if it is cached, unexpired at `now`
-    /// and not revoked according to `is_revoked(jti)`.
-    pub fn get(
-        &self,
-        token: &str,
-        now: u64,
-        is_revoked: impl FnOnce(&str) -> bool,
-    ) -> Option<Arc<Principal>> {
+    /// The cached principal of `token`, if it is cached and unexpired at
+    /// `now` (an expired entry is dropped).
+    pub fn get(&self, token: &str, now: u64) -> Option<Arc<Principal>> {
         if self.capacity == 0 {
             return None;
         }
         let k = key(token);
         let shard = self.shard(&k);
         let hit = shard.read().ok()?.get(&k)?.clone();
-        if hit.expires_at <= now || is_revoked(&hit.token_id) {
-            if let Ok(mut map) = shard.write() {
-                map.remove(&k);
-            }
+        if hit.expires_at <= now {
+            self.remove(token);
             return None;
         }
         Some(hit)
+    }
+
+    /// Forget `token`.
+    pub fn remove(&self, token: &str) {
+        if self.capacity == 0 {
+            return;
+        }
+        let k = key(token);
+        if let Ok(mut map) = self.shard(&k).write() {
+            map.remove(&k);
+        }
     }
 
     /// Remember that `token` verified to `principal`.
@@ -159,6 +150,24 @@ impl TokenCache {
     }
 }
 
+impl BearerCache for TokenCache {
+    type Principal = Arc<Principal>;
+
+    fn get(&self, token: &str, now: UnixTime) -> Option<Arc<Principal>> {
+        TokenCache::get(self, token, now.secs())
+    }
+
+    fn insert(&self, token: &str, principal: Principal, now: UnixTime) -> Arc<Principal> {
+        let principal = Arc::new(principal);
+        TokenCache::insert(self, token, principal.clone(), now.secs());
+        principal
+    }
+
+    fn forget(&self, token: &str) {
+        self.remove(token);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,20 +187,18 @@ mod tests {
     fn hit_until_expiry() {
         let c = TokenCache::new(8);
         c.insert("tok", principal("j", 100), 50);
-        assert!(c.get("tok", 99, |_| false).is_some());
-        assert!(c.get("tok", 100, |_| false).is_none());
+        assert!(c.get("tok", 99).is_some());
+        assert!(c.get("tok", 100).is_none());
         assert!(c.is_empty());
     }
 
     #[test]
-    fn revocation_wins() {
+    fn a_forgotten_token_misses() {
         let c = TokenCache::new(8);
         c.insert("tok", principal("j", 100), 50);
-        assert!(c.get("tok", 60, |jti| jti == "j").is_none());
-        assert!(
-            c.get("tok", 60, |_| false).is_none(),
-            "evicted on revocation"
-        );
+        c.remove("tok");
+        assert!(c.get("tok", 60).is_none());
+        assert!(c.is_empty());
     }
 
     #[test]
@@ -216,21 +223,9 @@ mod tests {
             c.insert(&format!("t{i}"), principal(&format!("j{i}"), 1000), 1);
         }
         for i in 0..500 {
-            let p = c.get(&format!("t{i}"), 2, |_| false).expect("cached");
+            let p = c.get(&format!("t{i}"), 2).expect("cached");
             assert_eq!(p.token_id, format!("j{i}"));
         }
-        assert!(c.get("t500", 2, |_| false).is_none());
-    }
-
-    #[test]
-    fn plain_bearer_only() {
-        let r = Request::new(mcpauth_core::http::Method::Post, "/mcp")
-            .with_header("Authorization", "Bearer abc");
-        assert_eq!(plain_bearer(&r), Some("abc"));
-        let r2 = r.clone().with_header("authorization", "Bearer def");
-        assert_eq!(plain_bearer(&r2), None);
-        let r3 = Request::new(mcpauth_core::http::Method::Post, "/mcp")
-            .with_header("Authorization", "Basic abc");
-        assert_eq!(plain_bearer(&r3), None);
+        assert!(c.get("t500", 2).is_none());
     }
 }

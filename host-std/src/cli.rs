@@ -14,7 +14,6 @@ use crate::config::{
     Cli, ClientCommand, Command, CommonArgs, KeysCommand, ServeArgs, ServeSettings, UserCommand,
     resolve_common, resolve_serve,
 };
-use crate::cors::Cors;
 use crate::server::{Limits, ServerOptions};
 use crate::users::Users;
 
@@ -290,7 +289,6 @@ fn serve(
         };
         let server_options = ServerOptions {
             limits,
-            cors: Cors::new(&settings.allowed_origins),
             tls,
             trusted_proxies: settings.trusted_proxies.clone(),
         };

@@ -14,7 +14,6 @@ pub mod cache;
 pub mod cimd;
 pub mod cli;
 pub mod config;
-pub mod cors;
 pub mod db;
 pub mod env;
 pub mod keys;

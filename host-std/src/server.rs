@@ -1,10 +1,11 @@
 //! The HTTP runtime: tokio + hyper 1 (HTTP/1.1), optionally under rustls.
 //!
 //! The host translates a hyper request into a [`mcpauth_core::http::Request`]
-//! after enforcing the socket-level limits, asks a [`Handler`] for the
-//! [`Response`], and writes it back. Protocol decisions stay in the core; this
-//! module only owns transport concerns: limits, timeouts, `/healthz`, CORS and
-//! graceful shutdown.
+//! after enforcing the socket-level limits, asks a [`Handler`] (the core's
+//! router, configured) for the answer, and writes it back. Protocol
+//! decisions (routing, CORS, `/healthz`, status codes) stay in the core;
+//! this module only owns transport concerns: limits, timeouts, live bodies
+//! and graceful shutdown.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,22 +24,33 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use mcpauth_core::http::{Method, Request, Response};
+use mcpauth_core::jose::KeySet;
 use mcpauth_core::mcp::{LiveStream, McpServer, StreamReader};
+use mcpauth_core::oauth::NoCache;
+use mcpauth_core::server::{NoIssuer, Routed, Router};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::cors::Cors;
+use crate::env::{OsRandom, now};
 use crate::proxy::TrustedProxies;
 
-/// Something that answers core requests: the composed OAuth + MCP router.
+/// Something that answers core requests: a configured core router.
 pub trait Handler: Send + Sync + 'static {
-    /// Answer one request.
-    fn handle(&self, req: Request) -> impl Future<Output = Response> + Send;
+    /// Answer one request, possibly with a live SSE stream.
+    fn reply(&self, req: Request) -> impl Future<Output = Reply> + Send;
 
-    /// Answer one request, possibly with a live SSE stream (the MCP
-    /// endpoint); by default the whole response of [`Handler::handle`].
-    fn reply(&self, req: Request) -> impl Future<Output = Reply> + Send {
-        async move { Reply::Whole(self.handle(req).await) }
+    /// Answer one request with a whole response (a live stream is read to
+    /// its end).
+    fn handle(&self, req: Request) -> impl Future<Output = Response> + Send {
+        async move { self.reply(req).await.into_whole().await }
+    }
+}
+
+/// A router with no issuer and open mounts (test servers such as the
+/// conformance suite's `everything`, see `Router::dangerously_open`).
+impl Handler for Router<NoIssuer, KeySet, NoCache> {
+    async fn reply(&self, req: Request) -> Reply {
+        Reply::routed(self.handle(req, now(), &mut OsRandom).await)
     }
 }
 
@@ -58,6 +70,16 @@ pub enum Reply {
 }
 
 impl Reply {
+    /// The host's form of what the core's router answered.
+    pub fn routed<P>(routed: Routed<'_, P>) -> Reply {
+        match routed {
+            Routed::Response(resp) => Reply::Whole(resp),
+            Routed::Live { stream, server } => Reply::live(server, stream),
+            // No host-served mounts here yet.
+            Routed::Host { .. } => Reply::Whole(mcpauth_core::server::not_found()),
+        }
+    }
+
     /// A live MCP stream: its call (if any) runs in a spawned task, dropped
     /// after the core's `live_call_secs` (its stream then ends with an
     /// error response). A client that disconnects does not cancel the call
@@ -203,8 +225,6 @@ impl Default for Limits {
 pub struct ServerOptions {
     /// Transport limits.
     pub limits: Limits,
-    /// CORS policy.
-    pub cors: Cors,
     /// TLS, when the server terminates it itself.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// Proxies whose `X-Forwarded-For` names the client.
@@ -212,11 +232,10 @@ pub struct ServerOptions {
 }
 
 impl Default for ServerOptions {
-    /// Default limits, no browser origins, no TLS, loopback proxies trusted.
+    /// Default limits, no TLS, loopback proxies trusted.
     fn default() -> Self {
         ServerOptions {
             limits: Limits::default(),
-            cors: Cors::new(&[]),
             tls: None,
             trusted_proxies: TrustedProxies::default(),
         }
@@ -227,7 +246,6 @@ impl std::fmt::Debug for ServerOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerOptions")
             .field("limits", &self.limits)
-            .field("cors", &self.cors)
             .field("tls", &self.tls.is_some())
             .field("trusted_proxies", &self.trusted_proxies)
             .finish()
@@ -237,7 +255,6 @@ impl std::fmt::Debug for ServerOptions {
 struct Shared<H> {
     handler: H,
     limits: Limits,
-    cors: Cors,
     proxies: TrustedProxies,
 }
 
@@ -253,7 +270,6 @@ pub async fn serve<H: Handler>(
     let shared = Arc::new(Shared {
         handler,
         limits: options.limits.clone(),
-        cors: options.cors,
         proxies: options.trusted_proxies,
     });
     let mut builder = http1::Builder::new();
@@ -394,27 +410,11 @@ async fn answer<H: Handler>(
             if started.is_some() {
                 log_path = Some(core_req.path.clone());
             }
-            if method == Method::Get && core_req.path == "/healthz" {
-                Response::json(200, &br#"{"status":"ok"}"#[..])
-                    .with_header("Cache-Control", "no-store")
-            } else if let Some(pre) = shared.cors.preflight(&core_req) {
-                pre
-            } else {
-                // CORS needs the path and origin after the handler has the
-                // request; copy them only when there is an Origin.
-                let cors = core_req
-                    .header("origin")
-                    .map(|o| (core_req.path.clone(), o.to_owned()));
-                let resp = match shared.handler.reply(core_req).await {
-                    Reply::Whole(resp) => resp,
-                    Reply::Live { head, body } => {
-                        live_body = Some(body);
-                        head
-                    }
-                };
-                match cors {
-                    Some((path, origin)) => shared.cors.decorate(&path, Some(&origin), resp),
-                    None => resp,
+            match shared.handler.reply(core_req).await {
+                Reply::Whole(resp) => resp,
+                Reply::Live { head, body } => {
+                    live_body = Some(body);
+                    head
                 }
             }
         }

@@ -5,42 +5,19 @@
 //! stream and pending-input bounds hold.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use mcpauth::env::{OsRandom, now};
-use mcpauth::server::{Handler, Reply, ServerOptions, serve};
-use mcpauth_core::http::{Request, Response};
+use mcpauth::server::{ServerOptions, serve};
 use mcpauth_core::mcp::{
-    CallToolResult, InputRequired, McpConfig, McpLimits, McpOutcome, McpServer, MemorySessionStore,
+    CallToolResult, InputRequired, McpConfig, McpLimits, McpServer, MemorySessionStore,
     NoSessionStore, Registry, Resource, ResourceContents, SessionStore, Tool,
 };
+use mcpauth_core::server::Router;
 use serde_json::{Value, json};
-
-struct TestApp {
-    mcp: Arc<McpServer>,
-}
-
-impl Handler for TestApp {
-    async fn handle(&self, req: Request) -> Response {
-        self.reply(req).await.into_whole().await
-    }
-
-    async fn reply(&self, req: Request) -> Reply {
-        let Some(t) = now() else {
-            return Reply::Whole(Response::empty(503));
-        };
-        match self.mcp.handle(&req, None, t, &mut OsRandom).await {
-            McpOutcome::Response(r) => Reply::Whole(r),
-            McpOutcome::Stream(live) => Reply::live(&self.mcp, live),
-            McpOutcome::InsufficientScope { .. } => Reply::Whole(Response::empty(403)),
-        }
-    }
-}
 
 fn registry() -> Registry {
     let mut r = Registry::new();
@@ -114,7 +91,7 @@ async fn start(stateless: bool, limits: McpLimits) -> SocketAddr {
     } else {
         Box::new(MemorySessionStore::new(16, 600))
     };
-    let mcp = Arc::new(McpServer::new(config, registry(), sessions));
+    let mcp = McpServer::new(config, registry(), sessions);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -122,7 +99,7 @@ async fn start(stateless: bool, limits: McpLimits) -> SocketAddr {
     let options = ServerOptions::default();
     tokio::spawn(serve(
         listener,
-        TestApp { mcp },
+        Router::dangerously_open(mcp),
         options,
         std::future::pending(),
     ));

@@ -115,7 +115,7 @@ fn serve(
         now,
         rng: &mut handle,
     };
-    Ok(embassy_futures::block_on(service.handle(&req, env)))
+    Ok(embassy_futures::block_on(service.handle(req, env)))
 }
 
 fn request(auth: &str, body: &str) -> String {
@@ -208,7 +208,7 @@ pub fn embassy_check() -> Result<(), &'static str> {
     );
     let device_key = SigningKey::generate(&mut rng, 2048).map_err(|_| "keygen")?;
     let standalone =
-        StandaloneService::new(&auth, standalone_mcp, device_key).map_err(|_| "standalone")?;
+        StandaloneService::new(auth, standalone_mcp, device_key).map_err(|_| "standalone")?;
     let as_meta = serve(
         &standalone,
         b"GET /.well-known/oauth-authorization-server HTTP/1.1\r\nHost: d\r\n\r\n",

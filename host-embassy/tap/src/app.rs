@@ -121,8 +121,8 @@ pub fn authorization_server(issuer: &str, login: DeviceLogin) -> DeviceAuthoriza
 
 /// Issuer + MCP on the device, signing with `key`.
 pub fn standalone_service(
-    auth: &DeviceAuthorizationServer,
+    auth: DeviceAuthorizationServer,
     key: SigningKey,
-) -> Result<StandaloneService<'_>, StandaloneError> {
+) -> Result<StandaloneService, StandaloneError> {
     StandaloneService::new(auth, mcp_server("/mcp"), key)
 }

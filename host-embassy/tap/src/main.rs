@@ -8,7 +8,7 @@
 //! mcpauth-embassy-tap --tap tap0 --ip 10.42.0.2/24 --port 80 \
 //!     --issuer https://issuer.example --resource http://10.42.0.2/mcp \
 //!     --jwks jwks.json [--scopes mcp] [--clock provisioned|unset] \
-//!     [--idle-timeout-ms N] [--request-timeout-ms N]
+//!     [--allowed-origins ORIGIN,...|*] [--idle-timeout-ms N] [--request-timeout-ms N]
 //! # standalone: the device is its own issuer
 //! mcpauth-embassy-tap --mode standalone --tap tap2 --ip 10.42.2.2/24 \
 //!     --issuer http://10.42.2.2 --key signing-key.der --user admin --password PW
@@ -24,10 +24,11 @@ use embassy_net::{Ipv4Cidr, Stack, StackResources, StaticConfigV4};
 use embassy_net_tuntap::TunTapDevice;
 use mcpauth_core::jose::SigningKey;
 use mcpauth_core::rand::{RngError, SecureRandom};
+use mcpauth_core::server::CorsPolicy;
 use mcpauth_core::time::UnixTime;
 use mcpauth_embassy::{
-    BoardRng, Config, DeviceAuthorizationServer, DeviceLogin, FleetService, Provisioning,
-    Resources, StandaloneService, WallClock,
+    BoardRng, Config, DeviceLogin, FleetService, Provisioning, Resources, StandaloneService,
+    WallClock,
 };
 use static_cell::{ConstStaticCell, StaticCell};
 
@@ -55,6 +56,7 @@ struct Args {
     user: String,
     password: String,
     scopes: Vec<String>,
+    allowed_origins: Vec<String>,
     clock_known: bool,
     idle_timeout_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
@@ -73,6 +75,7 @@ fn parse_args() -> Result<Args, String> {
         user: "admin".into(),
         password: String::new(),
         scopes: vec!["mcp".into()],
+        allowed_origins: Vec::new(),
         clock_known: true,
         idle_timeout_ms: None,
         request_timeout_ms: None,
@@ -100,6 +103,9 @@ fn parse_args() -> Result<Args, String> {
             "--password" => args.password = value,
             "--scopes" => args.scopes = value.split(' ').map(String::from).collect(),
             "--clock" => args.clock_known = value != "unset",
+            "--allowed-origins" => {
+                args.allowed_origins = value.split(',').map(String::from).collect()
+            }
             "--idle-timeout-ms" => {
                 args.idle_timeout_ms = Some(value.parse().map_err(|_| "bad --idle-timeout-ms")?)
             }
@@ -134,8 +140,7 @@ async fn net_task(mut runner: embassy_net::Runner<'static, TunTapDevice>) -> ! {
 }
 
 type FleetRunner = mcpauth_embassy::Runner<'static, FleetService, LinuxRng, SOCKETS>;
-type StandaloneRunner =
-    mcpauth_embassy::Runner<'static, StandaloneService<'static>, LinuxRng, SOCKETS>;
+type StandaloneRunner = mcpauth_embassy::Runner<'static, StandaloneService, LinuxRng, SOCKETS>;
 
 #[embassy_executor::task]
 async fn fleet_task(mut runner: FleetRunner) -> ! {
@@ -151,8 +156,7 @@ static STACK_RESOURCES: StaticCell<StackResources<{ SOCKETS + 1 }>> = StaticCell
 // Const-initialised in place: no 47 KiB temporary on the stack (matters on a board).
 static HTTP_RESOURCES: ConstStaticCell<Resources<SOCKETS>> = ConstStaticCell::new(Resources::new());
 static FLEET: StaticCell<FleetService> = StaticCell::new();
-static AUTH: StaticCell<DeviceAuthorizationServer> = StaticCell::new();
-static STANDALONE: StaticCell<StandaloneService<'static>> = StaticCell::new();
+static STANDALONE: StaticCell<StandaloneService> = StaticCell::new();
 static RNG: StaticCell<BoardRng<LinuxRng>> = StaticCell::new();
 static CLOCK: WallClock = WallClock::unknown();
 
@@ -208,10 +212,11 @@ async fn main(spawner: Spawner) {
             .unwrap_or_else(|_| fail("the signing key is not an RSA PKCS#8 DER key"));
         let login = DeviceLogin::new(&args.user, &args.password, &mut rng.handle())
             .unwrap_or_else(|_| fail("RNG failed"));
-        let auth = AUTH.init(app::authorization_server(&args.issuer, login));
+        let auth = app::authorization_server(&args.issuer, login);
         let service = STANDALONE.init(
             app::standalone_service(auth, key)
-                .unwrap_or_else(|e| fail(&format!("standalone refused: {e:?}"))),
+                .unwrap_or_else(|e| fail(&format!("standalone refused: {e:?}")))
+                .with_cors(CorsPolicy::new(&args.allowed_origins)),
         );
         let mut runner = mcpauth_embassy::new(stack, config, resources, &*service, rng, &CLOCK);
         // RAM of the server task's state besides the static buffers.
@@ -227,7 +232,8 @@ async fn main(spawner: Spawner) {
                 jwks_json: &args.jwks,
                 scopes: &scopes,
             })
-            .unwrap_or_else(|e| fail(&format!("provisioning refused: {e}"))),
+            .unwrap_or_else(|e| fail(&format!("provisioning refused: {e}")))
+            .with_cors(CorsPolicy::new(&args.allowed_origins)),
         );
         let mut runner = mcpauth_embassy::new(stack, config, resources, &*service, rng, &CLOCK);
         let bytes = core::mem::size_of_val(&runner.run());

@@ -109,8 +109,7 @@ fn measure(
             now: Some(now),
             rng: &mut handle,
         };
-        let resp = block_on(service.handle(&req, env));
-        drop(req);
+        let resp = block_on(service.handle(req, env));
         let mut out = Vec::with_capacity(256);
         write_head(&resp, true, &mut out);
         resp
@@ -377,7 +376,7 @@ fn standalone(now: UnixTime) {
     let key = SigningKey::generate(&mut rng, 2048).unwrap();
     let login = DeviceLogin::new("admin", "pw", &mut rng).unwrap();
     let auth = app::authorization_server("http://10.42.2.2", login);
-    let service = app::standalone_service(&auth, key).unwrap();
+    let service = app::standalone_service(auth, key).unwrap();
     let resident = LIVE.load(Ordering::SeqCst) - boot;
     println!();
     println!(
