@@ -26,4 +26,5 @@ pub mod proxy;
 pub mod registration;
 pub mod server;
 pub mod tools;
+pub mod upstream;
 pub mod users;
