@@ -2,8 +2,10 @@
 //! ([`mcpauth_core::server::Router`]) with the host's pieces: the
 //! authorization server run on the OAuth worker threads ([`HostIssuer`]),
 //! the keys reloaded from a shared store ([`HostKeys`]), the verified-token
-//! cache ([`TokenCache`]), the OS clock and RNG. Routing, CORS, `/healthz`,
-//! the bearer check and every status code are the router's.
+//! cache ([`TokenCache`]), the OS clock and RNG, and the auth proxy's
+//! upstreams (`--upstream`), mounted as host-served paths of the router.
+//! Routing, CORS, `/healthz`, the bearer check and every status code are
+//! the router's.
 
 use std::sync::{Arc, OnceLock};
 
@@ -16,7 +18,7 @@ use mcpauth_core::mcp::{
 use mcpauth_core::oauth::{
     AuthorizationServer, Env, KeySource, ResourceGuard, ServerConfig, UserAuthenticator,
 };
-use mcpauth_core::server::{CorsPolicy, Issuer, Protection, Router};
+use mcpauth_core::server::{CorsPolicy, Issuer, Protection, Routed, Router};
 
 use crate::backend::{Backend, SharedKeys, reload_keys};
 use crate::cache::TokenCache;
@@ -25,6 +27,7 @@ use crate::oauth_workers::OAuthWorkers;
 use crate::privy::{PrivyKeySource, SignIn};
 use crate::registration::RegistrationLimiter;
 use crate::server::{Handler, Reply};
+use crate::upstream::Upstreams;
 use crate::users::Users;
 
 /// The scope every MCP request needs.
@@ -66,6 +69,8 @@ pub struct AppOptions {
     pub privy: Option<crate::privy::PrivySettings>,
     /// Client ID metadata documents (`None`: off).
     pub client_metadata: Option<crate::cimd::CimdSettings>,
+    /// Upstream MCP servers behind the auth proxy (no mounts: none).
+    pub upstreams: crate::upstream::UpstreamSettings,
 }
 
 /// The authorization server as host-std runs it: on the OAuth worker
@@ -177,6 +182,8 @@ pub type AppRouter = Router<HostIssuer, HostKeys, TokenCache>;
 /// The composed OAuth + MCP server.
 pub struct App {
     router: AppRouter,
+    /// The auth proxy (mounted on the router as host-served paths).
+    upstreams: Option<Upstreams>,
 }
 
 impl std::fmt::Debug for App {
@@ -229,6 +236,25 @@ impl App {
                 ))
             })?
             .to_owned();
+        // Each proxied mount is a protected resource of its own,
+        // `<public URL><path>` (`/mcp` is the default one): a token for one is
+        // refused by the others.
+        let mut proxy_resources = Vec::with_capacity(options.upstreams.mounts.len());
+        for mount in &options.upstreams.mounts {
+            let url = format!("{}{}", options.public_url, mount.path);
+            let resource = mcpauth_core::oauth::canonical_resource(&url)
+                .ok_or_else(|| AppError(format!("{url} is not a valid resource URL")))?;
+            if config.find_resource(&resource).is_none() {
+                config.resources.push(resource.clone());
+            }
+            proxy_resources.push((mount.path.clone(), resource));
+        }
+        let proxy_guards: Vec<(String, ResourceGuard)> = proxy_resources
+            .iter()
+            .map(|(path, r)| (path.clone(), ResourceGuard::new(&config, r, &[MCP_SCOPE])))
+            .collect();
+        let upstreams =
+            (!proxy_guards.is_empty()).then(|| Upstreams::new(options.upstreams.clone()));
         let guard = ResourceGuard::new(&config, &resource, &[MCP_SCOPE]);
         let metadata_url = config.resource_metadata_url(&resource);
 
@@ -278,11 +304,15 @@ impl App {
             db,
             access_ttl: options.access_token_ttl,
         };
-        let router = Router::new(issuer, host_keys)
+        let mut router = Router::new(issuer, host_keys)
             .with_cache(TokenCache::new(options.token_cache))
-            .with_cors(CorsPolicy::new(&options.allowed_origins))
-            .mount(mcp, Protection::Bearer(guard));
-        Ok(App { router })
+            .with_cors(CorsPolicy::new(&options.allowed_origins));
+        // Proxied mounts first: a mount may take over the `/mcp` path.
+        for (path, guard) in proxy_guards {
+            router = router.mount_host(&path, Protection::Bearer(guard));
+        }
+        let router = router.mount(mcp, Protection::Bearer(guard));
+        Ok(App { router, upstreams })
     }
 
     /// The router.
@@ -314,6 +344,26 @@ impl App {
 
 impl Handler for App {
     async fn reply(&self, req: Request) -> Reply {
-        Reply::routed(self.router.handle(req, now(), &mut OsRandom).await)
+        match self.router.handle(req, now(), &mut OsRandom).await {
+            Routed::Host {
+                req,
+                principal,
+                cors,
+                path,
+            } => {
+                let mount = self.upstreams.as_ref().and_then(|u| Some((u, u.mount_of(path)?)));
+                let (Some((upstreams, index)), Some(principal)) = (mount, principal) else {
+                    return Reply::Whole(mcpauth_core::server::not_found());
+                };
+                let mut reply = upstreams.forward(index, req, &principal).await;
+                match &mut reply {
+                    Reply::Whole(head) | Reply::Live { head, .. } | Reply::Proxied { head, .. } => {
+                        CorsPolicy::decorate(cors, head)
+                    }
+                }
+                reply
+            }
+            routed => Reply::routed(routed),
+        }
     }
 }

@@ -185,11 +185,12 @@ where
     R: RevocationStore,
 {
     let token = bearer_token(req)?;
-    // A token cached for another resource of this router is not a hit.
-    if let Some(hit) = cache
-        .get(token, now)
-        .filter(|p| p.as_ref().audience == guard.resource())
-    {
+    // A token cached for another resource of this router (or another
+    // guard's scopes) is not a hit.
+    if let Some(hit) = cache.get(token, now).filter(|p| {
+        let p = p.as_ref();
+        p.audience == guard.resource() && guard.scopes().iter().all(|s| p.has_scope(s))
+    }) {
         if let Err(e) = check_revocation(revocations, hit.as_ref(), now).await {
             if e == BearerError::Revoked {
                 cache.forget(token);

@@ -188,7 +188,7 @@ fn heap_per_request() {
         let brng = BoardRng::new(InsecureSeededRandom::new(5));
         let mut h = brng.handle();
         let resp = block_on(service.handle(
-            &req,
+            req,
             DeviceEnv {
                 now: Some(now),
                 rng: &mut h,
