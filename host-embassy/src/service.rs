@@ -30,6 +30,9 @@ impl core::fmt::Debug for DeviceEnv<'_> {
 /// none by the connection loop.
 pub trait Service {
     /// The complete response to `req`.
-    fn handle<'a>(&'a self, req: Request, env: DeviceEnv<'a>)
-    -> impl Future<Output = Response> + 'a;
+    fn handle<'a>(
+        &'a self,
+        req: Request,
+        env: DeviceEnv<'a>,
+    ) -> impl Future<Output = Response> + 'a;
 }

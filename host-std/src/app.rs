@@ -12,8 +12,7 @@ use std::sync::{Arc, OnceLock};
 use mcpauth_core::http::{Request, Response};
 use mcpauth_core::jose::KeySet;
 use mcpauth_core::mcp::{
-    McpConfig, McpServer, MemorySessionStore, NoSessionStore, Registry, RegistryError,
-    SessionStore,
+    McpConfig, McpServer, MemorySessionStore, NoSessionStore, Registry, RegistryError, SessionStore,
 };
 use mcpauth_core::oauth::{
     AuthorizationServer, Env, KeySource, ResourceGuard, ServerConfig, UserAuthenticator,
@@ -134,7 +133,8 @@ impl Issuer for HostIssuer {
                     oauth.handle(&req, &mut env).await
                 })
                 .await;
-            answer.unwrap_or_else(|_| Some(Response::json(500, &br#"{"error":"server_error"}"#[..])))
+            answer
+                .unwrap_or_else(|_| Some(Response::json(500, &br#"{"error":"server_error"}"#[..])))
         }
     }
 }
@@ -169,10 +169,8 @@ impl KeySource for HostKeys {
         std::future::ready(self.keys.get())
     }
 
-    fn refresh(&self) -> impl Future<Output = bool> {
-        async move {
-            self.db.is_shared() && self.keys.reload_allowed() && self.reload().await.is_ok()
-        }
+    async fn refresh(&self) -> bool {
+        self.db.is_shared() && self.keys.reload_allowed() && self.reload().await.is_ok()
     }
 }
 
@@ -351,7 +349,10 @@ impl Handler for App {
                 cors,
                 path,
             } => {
-                let mount = self.upstreams.as_ref().and_then(|u| Some((u, u.mount_of(path)?)));
+                let mount = self
+                    .upstreams
+                    .as_ref()
+                    .and_then(|u| Some((u, u.mount_of(path)?)));
                 let (Some((upstreams, index)), Some(principal)) = (mount, principal) else {
                     return Reply::Whole(mcpauth_core::server::not_found());
                 };

@@ -94,5 +94,9 @@ async fn shared_http_vectors_over_http() {
         failures.extend(report.failures);
         server.stop();
     }
-    assert!(failures.is_empty(), "{} failures (see above)", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} failures (see above)",
+        failures.len()
+    );
 }

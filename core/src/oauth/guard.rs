@@ -131,9 +131,9 @@ impl ResourceGuard {
             BearerError::Revoked => invalid("the access token was revoked"),
             BearerError::InsufficientScope => self.insufficient_scope(&[]),
             BearerError::ClockUnknown => crate::server::clock_unknown(),
-            BearerError::StoreUnavailable => crate::server::unavailable(
-                "the revocation list cannot be read, try again later",
-            ),
+            BearerError::StoreUnavailable => {
+                crate::server::unavailable("the revocation list cannot be read, try again later")
+            }
         }
     }
 

@@ -89,16 +89,16 @@ pub use access_family::{
     access_family_in_jti, access_family_of, access_family_revocation_ttl, is_access_token_revoked,
     revoke_access_tokens_of_family, revoke_family_and_access_tokens, revoke_grants_of,
 };
+pub use bearer::{
+    BearerCache, BearerError, KeySource, NoCache, authenticate, authenticate_bearer, bearer_token,
+    check_revocation,
+};
 pub use cimd::{
     ClientMetadataFetcher, MAX_CLIENT_ID_URL, MAX_METADATA_DOCUMENT, MetadataFetchError,
     MetadataFuture, is_client_id_url,
 };
 pub use config::{ServerConfig, canonical_resource};
 pub use error::OAuthError;
-pub use bearer::{
-    BearerCache, BearerError, KeySource, NoCache, authenticate, authenticate_bearer, bearer_token,
-    check_revocation,
-};
 pub use guard::ResourceGuard;
 pub use privy::{PrivyConfig, PrivyKey, verify_privy_token};
 pub use throttle::ThrottleConfig;

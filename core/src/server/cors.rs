@@ -196,7 +196,10 @@ mod tests {
     #[test]
     fn public_metadata_is_open_to_any_origin() {
         let policy = CorsPolicy::new::<&str>(&[]);
-        let req = preflight("/.well-known/oauth-authorization-server", "https://x.example");
+        let req = preflight(
+            "/.well-known/oauth-authorization-server",
+            "https://x.example",
+        );
         let r = answer(&policy, PathKind::Public, &req).expect("preflight");
         assert_eq!(r.header("access-control-allow-origin"), Some("*"));
     }

@@ -99,8 +99,8 @@ where
         self.store()
     }
 
-    fn handle(&self, req: Request, mut env: Env<'_>) -> impl Future<Output = Option<Response>> {
-        async move { AuthorizationServer::handle(self, &req, &mut env).await }
+    async fn handle(&self, req: Request, mut env: Env<'_>) -> Option<Response> {
+        AuthorizationServer::handle(self, &req, &mut env).await
     }
 }
 

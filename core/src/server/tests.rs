@@ -354,10 +354,7 @@ fn an_open_server_needs_no_token_but_still_cannot_step_up() {
         body_json(&resp)["result"]["content"][0]["text"],
         "anonymous"
     );
-    assert_eq!(
-        send_fleet(&rs, mcp_post(call("admin"), None)).status,
-        403
-    );
+    assert_eq!(send_fleet(&rs, mcp_post(call("admin"), None)).status, 403);
 }
 
 #[test]
@@ -403,8 +400,9 @@ fn shared_http_vectors() {
             let (resource, router_all, router_fleet) = match shape {
                 "all-in-one" => (RESOURCE, Some(all_in_one_router(origins.list())), None),
                 _ => {
-                    let keys = KeySet::from_jwks_json(&KeySet::new(issuer_key.clone()).to_jwks_json())
-                        .expect("jwks");
+                    let keys =
+                        KeySet::from_jwks_json(&KeySet::new(issuer_key.clone()).to_jwks_json())
+                            .expect("jwks");
                     let router = fleet(keys).with_cors(CorsPolicy::new(origins.list()));
                     ("http://device.local/mcp", None, Some(router))
                 }
@@ -454,5 +452,9 @@ fn shared_http_vectors() {
             failures.extend(report.failures);
         }
     }
-    assert!(failures.is_empty(), "{} failures (see above)", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} failures (see above)",
+        failures.len()
+    );
 }

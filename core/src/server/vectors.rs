@@ -223,7 +223,9 @@ impl Case {
         let mut wrong = Vec::new();
         let status_ok = match (e["status"].as_u64(), e["status_in"].as_array()) {
             (Some(s), _) => u64::from(resp.status) == s,
-            (None, Some(any)) => any.iter().any(|s| s.as_u64() == Some(u64::from(resp.status))),
+            (None, Some(any)) => any
+                .iter()
+                .any(|s| s.as_u64() == Some(u64::from(resp.status))),
             (None, None) => true,
         };
         if !status_ok {
@@ -239,7 +241,10 @@ impl Case {
             let got = resp.header(name).unwrap_or("");
             for part in parts.as_array().into_iter().flatten() {
                 let part = fill(part.as_str().unwrap_or(""));
-                if !got.to_ascii_lowercase().contains(&part.to_ascii_lowercase()) {
+                if !got
+                    .to_ascii_lowercase()
+                    .contains(&part.to_ascii_lowercase())
+                {
                     wrong.push(format!("{name}: {got:?} lacks {part:?}"));
                 }
             }
