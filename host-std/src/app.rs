@@ -15,8 +15,8 @@ use mcpauth_core::mcp::{
     SessionStore,
 };
 use mcpauth_core::oauth::{
-    AuthorizationServer, Env, ResourceGuard, ServerConfig, UserAuthenticator, authenticate_bearer,
-    is_access_token_revoked,
+    AuthorizationServer, Env, ProtectedResource, ResourceGuard, ResourceKind, ServerConfig,
+    UserAuthenticator, authenticate_bearer, is_access_token_revoked,
 };
 use mcpauth_core::principal::Principal;
 
@@ -68,6 +68,9 @@ pub struct AppOptions {
     pub privy: Option<crate::privy::PrivySettings>,
     /// Client ID metadata documents (`None`: off).
     pub client_metadata: Option<crate::cimd::CimdSettings>,
+    /// The protected resources, the built-in `<public_url>/mcp` first
+    /// (see [`crate::resources::resolve`]); empty: only the built-in one.
+    pub resources: Vec<ProtectedResource>,
 }
 
 /// The composed OAuth + MCP handler.
@@ -127,15 +130,33 @@ impl App {
         config.refresh_token_ttl = options.refresh_token_ttl;
         config.refresh_family_ttl = config.refresh_family_ttl.max(options.refresh_token_ttl);
         config.privy = options.privy.as_ref().map(|p| p.core_config());
+        if !options.resources.is_empty() {
+            config.resources = options.resources.clone();
+        }
+        if let Some(proxied) = config
+            .resources
+            .iter()
+            .find(|r| matches!(r.kind, ResourceKind::Proxy { .. }))
+        {
+            return Err(AppError(format!(
+                "{}: this build does not forward to upstream servers yet",
+                proxied.identifier
+            )));
+        }
+        config
+            .validate()
+            .map_err(|e| AppError(format!("configuration: {e}")))?;
         let resource = config
             .default_resource()
+            .filter(|r| r.kind == ResourceKind::Builtin)
             .ok_or_else(|| {
                 AppError(format!(
-                    "{}/mcp is not a valid resource URL",
+                    "the first resource must be the built-in {}/mcp",
                     options.public_url
                 ))
             })?
-            .to_owned();
+            .identifier
+            .clone();
         let guard = ResourceGuard::new(&config, &resource, &[MCP_SCOPE]);
         let metadata_url = config.resource_metadata_url(&resource);
 
