@@ -53,6 +53,7 @@ fn run(
         Command::User { command } => user(&cli.common, command),
         Command::Client { command } => client(&cli.common, command),
         Command::Keys { command } => keys(&cli.common, command),
+        Command::Healthcheck(args) => Ok(crate::healthcheck::run(&args)?),
     }
 }
 
@@ -238,6 +239,7 @@ fn serve(
         privy: settings.privy.clone(),
         client_metadata: settings.client_metadata.clone(),
         resources: settings.resources.clone(),
+        upstreams: settings.upstream.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -74,6 +74,21 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Ask a running server's `/healthz` (exit 0 when it answers 200): for
+    /// container health checks, where no HTTP client is installed.
+    Healthcheck(HealthcheckArgs),
+}
+
+/// `mcpauth healthcheck` options.
+#[derive(Debug, Clone, Default, Args)]
+pub struct HealthcheckArgs {
+    /// The server's listen address, as given to `serve` (an unspecified
+    /// address such as 0.0.0.0 is asked on loopback) [default: 127.0.0.1:8080].
+    #[arg(long, env = "MCPAUTH_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// Give up after this long [default: 3s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
 }
 
 /// `mcpauth user …`
@@ -227,6 +242,9 @@ pub struct ServeArgs {
         hide = true
     )]
     pub dangerous_cimd_ca_file: Option<PathBuf>,
+    /// The auth proxy (`--upstream` and its bounds).
+    #[command(flatten)]
+    pub upstream: crate::upstream::config::UpstreamArgs,
 }
 
 /// The TOML file. Every key is optional; unknown keys are errors.
@@ -256,6 +274,7 @@ pub struct FileConfig {
     dangerous_cimd_allow_loopback: Option<bool>,
     dangerous_cimd_ca_file: Option<PathBuf>,
     resources: Option<Vec<crate::resources::ResourceEntry>>,
+    upstream: Option<crate::upstream::config::UpstreamFile>,
 }
 
 /// A duration in the file: seconds, or text such as `5m`.
@@ -365,6 +384,8 @@ pub struct ServeSettings {
     pub client_metadata: Option<crate::cimd::CimdSettings>,
     /// The protected resources, the built-in `<public_url>/mcp` first.
     pub resources: Vec<mcpauth_core::oauth::ProtectedResource>,
+    /// The auth proxy (no mounts: off).
+    pub upstream: crate::upstream::UpstreamSettings,
 }
 
 fn load_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -427,6 +448,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
     let (common, file) = resolve_common(args, serve)?;
     let privy = resolve_privy(serve, &file)?;
     let client_metadata = resolve_client_metadata(serve, &file)?;
+    let upstream = crate::upstream::config::resolve(&serve.upstream, file.upstream.as_ref())?;
     let listen = serve
         .listen
         .or(file.listen)
@@ -533,6 +555,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
         privy,
         client_metadata,
         resources,
+        upstream,
     })
 }
 

@@ -6,8 +6,10 @@
 //!
 //! A flag value is `URL` followed by `;key=value` settings:
 //! `http://10.0.0.2/mcp;name=Greenhouse sensors;scopes=sensors:read,sensors:write;access_token_ttl=5m`.
-//! Keys: `name`, `scopes` (comma-separated), `access_token_ttl`, `kind`
-//! (`builtin`, `proxy`, `external`) and `upstream` (a proxy's upstream URL).
+//! Keys: `name`, `scopes` (comma-separated), `access_token_ttl` and `kind`
+//! (`builtin` or `external`). Proxied resources are mounted with
+//! `--upstream /PATH=URL` (see `crate::upstream`); a declaration with the
+//! mount's URL names it and sets its scopes and lifetime.
 
 use std::time::Duration;
 
@@ -38,7 +40,6 @@ pub struct ResourceEntry {
     scopes: Option<Vec<String>>,
     access_token_ttl: Option<DurationValue>,
     kind: Option<String>,
-    upstream: Option<String>,
 }
 
 impl ResourceEntry {
@@ -71,13 +72,10 @@ impl ResourceEntry {
                     entry.access_token_ttl = Some(DurationValue::Text(value));
                 }
                 "kind" => entry.kind = Some(value),
-                "upstream" => entry.upstream = Some(value),
                 other => {
                     return Err(bad(
                         spec,
-                        format!(
-                            "unknown key {other:?} (name, scopes, access_token_ttl, kind, upstream)"
-                        ),
+                        format!("unknown key {other:?} (name, scopes, access_token_ttl, kind)"),
                     ));
                 }
             }
@@ -135,41 +133,29 @@ fn build(
         return Err(bad(url, "is not an absolute http(s) URL"));
     };
     let is_builtin_url = probe.identifier == builtin_id;
-    let kind = match (entry.kind.as_deref(), &entry.upstream) {
-        (None, None) if is_builtin_url => ResourceKind::Builtin,
-        (None | Some("external"), None) => ResourceKind::External,
-        (Some("builtin"), None) => ResourceKind::Builtin,
-        (None | Some("proxy"), Some(upstream)) => ResourceKind::Proxy {
-            upstream: upstream.clone(),
-        },
-        (Some("proxy"), None) => return Err(bad(url, "a proxy resource needs upstream=URL")),
-        (Some(k @ ("builtin" | "external")), Some(_)) => {
-            return Err(bad(url, format!("a {k} resource has no upstream")));
-        }
-        (Some(other), _) => {
+    let kind = match entry.kind.as_deref() {
+        None if is_builtin_url => ResourceKind::Builtin,
+        None | Some("external") => ResourceKind::External,
+        Some("builtin") => ResourceKind::Builtin,
+        Some("proxy") => {
             return Err(bad(
                 url,
-                format!("unknown kind {other:?} (builtin, proxy, external)"),
+                "mount a proxied server with --upstream /PATH=URL; a --resource with \
+                 the mount's URL (and no kind) names it",
+            ));
+        }
+        Some(other) => {
+            return Err(bad(
+                url,
+                format!("unknown kind {other:?} (builtin, external)"),
             ));
         }
     };
-    match &kind {
-        ResourceKind::Builtin if !is_builtin_url => {
-            return Err(bad(
-                url,
-                format!("the built-in MCP endpoint is {builtin_id}"),
-            ));
-        }
-        ResourceKind::External if is_builtin_url => {
-            return Err(bad(url, "is the built-in MCP endpoint"));
-        }
-        ResourceKind::Proxy { .. } if config.local_path_of(&probe.identifier).is_none() => {
-            return Err(bad(
-                url,
-                "a proxied resource is served here: its URL must start with the public URL",
-            ));
-        }
-        _ => {}
+    if kind == ResourceKind::Builtin && !is_builtin_url {
+        return Err(bad(
+            url,
+            format!("the built-in MCP endpoint is {builtin_id}"),
+        ));
     }
     let mut resource = probe;
     resource.kind = kind;
@@ -253,20 +239,15 @@ mod tests {
     }
 
     #[test]
-    fn proxies_are_served_here() {
-        let r =
-            resolve_specs(&["http://127.0.0.1:8080/tickets;upstream=http://127.0.0.1:9000/mcp"])
-                .expect("ok");
-        assert_eq!(
-            r[1].kind,
-            ResourceKind::Proxy {
-                upstream: "http://127.0.0.1:9000/mcp".into()
-            }
-        );
-        let e = resolve_specs(&["https://elsewhere.example/mcp;upstream=http://127.0.0.1:9000"])
-            .expect_err("not on this origin");
-        assert!(e.problem.contains("public URL"), "{e}");
-        assert!(resolve_specs(&["http://127.0.0.1:8080/t;kind=proxy"]).is_err());
+    fn proxies_are_mounted_with_upstream() {
+        let e = resolve_specs(&["http://127.0.0.1:8080/tickets;kind=proxy"]).expect_err("kind");
+        assert!(e.problem.contains("--upstream"), "{e}");
+        let e = resolve_specs(&["http://127.0.0.1:8080/t;upstream=http://127.0.0.1:9000"])
+            .expect_err("no such key");
+        assert!(e.problem.contains("unknown key"), "{e}");
+        // Naming a mount: accepted here, matched to the mount by the app.
+        let r = resolve_specs(&["http://127.0.0.1:8080/tickets;name=Tickets"]).expect("ok");
+        assert_eq!(r[1].display_name, "Tickets");
     }
 
     #[test]
@@ -344,7 +325,6 @@ mod tests {
                 "http://10.0.0.2/mcp;kind=builtin",
                 "built-in MCP endpoint is",
             ),
-            ("http://127.0.0.1:8080/mcp;kind=external", "is the built-in"),
         ] {
             let e = resolve_specs(&[spec]).expect_err(spec);
             assert_eq!(e.setting, SETTING);

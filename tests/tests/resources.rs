@@ -157,4 +157,19 @@ async fn a_bad_resource_declaration_stops_the_server() {
     assert_ne!(code, 0);
     assert!(err.contains("--resource"), "{err}");
     assert!(err.contains("access_token_ttl"), "{err}");
+    // A resource on this server's own origin that nothing serves.
+    let port = free_port().to_string();
+    let (code, _, err) = cli(
+        &dir.0,
+        &[
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--resource",
+            &format!("http://127.0.0.1:{port}/tickets;name=Tickets"),
+        ],
+        "",
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("--upstream"), "{err}");
 }
