@@ -152,6 +152,33 @@ async fn proxy_forwards_identity_streams_and_bounds_the_upstream() {
             .is_some_and(|c| !c.is_empty())
     );
 
+    // A browser's Origin is checked here (a page of the public URL is
+    // allowed, another site is not) and never forwarded.
+    let before = upstream.requests.load(Ordering::SeqCst);
+    let r = http
+        .post(&mcp)
+        .header("authorization", &bearer)
+        .header("origin", "http://evil.example")
+        .body(message.to_string())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 403);
+    let body = json_body(r).await;
+    assert_eq!(body["error"]["message"], "Forbidden: origin not allowed");
+    assert_eq!(upstream.requests.load(Ordering::SeqCst), before);
+    let r = http
+        .post(&mcp)
+        .header("authorization", &bearer)
+        .header("origin", &base)
+        .body(message.to_string())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+    let echo = json_body(r).await;
+    assert!(echo["headers"].get("origin").is_none(), "{echo}");
+
     // The token for /mcp is refused at /other (a resource of its own).
     let r = http
         .post(format!("{base}/other"))

@@ -184,6 +184,7 @@ pub fn resolve(
         mounts,
         limits,
         identity,
+        allowed_origins: Vec::new(),
     })
 }
 
