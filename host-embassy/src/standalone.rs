@@ -148,7 +148,7 @@ impl StandaloneService {
             .default_resource()
             .ok_or(StandaloneError::NoResource)?;
         let guard = auth
-            .resource_guard(resource, &["mcp"])
+            .resource_guard(&resource.identifier, &["mcp"])
             .ok_or(StandaloneError::NoResource)?;
         let router = Router::new(auth, KeySet::new(key)).mount(mcp, Protection::Bearer(guard));
         Ok(StandaloneService { router })

@@ -15,7 +15,8 @@ use mcpauth_core::mcp::{
     McpConfig, McpServer, MemorySessionStore, NoSessionStore, Registry, RegistryError, SessionStore,
 };
 use mcpauth_core::oauth::{
-    AuthorizationServer, Env, KeySource, ResourceGuard, ServerConfig, UserAuthenticator,
+    AuthorizationServer, Env, KeySource, ProtectedResource, ResourceGuard, ResourceKind,
+    ServerConfig, UserAuthenticator,
 };
 use mcpauth_core::server::{CorsPolicy, Issuer, Protection, Routed, Router};
 
@@ -68,6 +69,10 @@ pub struct AppOptions {
     pub privy: Option<crate::privy::PrivySettings>,
     /// Client ID metadata documents (`None`: off).
     pub client_metadata: Option<crate::cimd::CimdSettings>,
+    /// The protected resources, the built-in `<public_url>/mcp` first
+    /// (see [`crate::resources::resolve`]); empty: only the built-in one.
+    /// Upstream mounts become proxy resources.
+    pub resources: Vec<ProtectedResource>,
     /// Upstream MCP servers behind the auth proxy (no mounts: none).
     pub upstreams: crate::upstream::UpstreamSettings,
 }
@@ -210,6 +215,29 @@ impl From<RegistryError> for AppError {
     }
 }
 
+/// What a proxied resource's guard requires: `mcp` when the resource has
+/// that scope (the default), otherwise only its audience (the upstream gets
+/// the granted scopes in the identity headers and decides).
+fn required_scopes(resource: &ProtectedResource) -> Vec<&'static str> {
+    if resource.scopes.iter().any(|s| s == MCP_SCOPE) {
+        vec![MCP_SCOPE]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The browser origins of the one CORS policy: `--allowed-origins`, plus
+/// the public URL's own origin (its pages, e.g. a proxied app, call the
+/// mounts same-origin, and browsers still send `Origin` on a POST).
+fn cors_origins(options: &AppOptions) -> Vec<String> {
+    let mut origins = options.allowed_origins.clone();
+    let url = &options.public_url;
+    let after = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after..].find('/').map_or(url.len(), |i| after + i);
+    origins.push(url[..end].to_owned());
+    origins
+}
+
 impl App {
     /// Assemble the app. `registry` holds the tools (see
     /// [`crate::tools::register_builtin`]).
@@ -225,6 +253,45 @@ impl App {
         config.refresh_token_ttl = options.refresh_token_ttl;
         config.refresh_family_ttl = config.refresh_family_ttl.max(options.refresh_token_ttl);
         config.privy = options.privy.as_ref().map(|p| p.core_config());
+        if !options.resources.is_empty() {
+            config.resources = options.resources.clone();
+        }
+        // Each mount is a protected resource of its own, `<public URL><path>`
+        // (`/mcp` is the default one): a token for one is refused by the
+        // others. A declared resource with the same URL names it and sets
+        // its scopes and lifetime.
+        let mut proxy_resources = Vec::with_capacity(options.upstreams.mounts.len());
+        for mount in &options.upstreams.mounts {
+            let url = format!("{}{}", options.public_url, mount.path);
+            let kind = ResourceKind::Proxy {
+                upstream: mount.target.to_string(),
+            };
+            let declared = mcpauth_core::oauth::canonical_resource(&url)
+                .and_then(|id| config.resources.iter().position(|r| r.identifier == id));
+            let index = match declared {
+                Some(i) => i,
+                None => {
+                    let resource = ProtectedResource::new(&url, kind.clone())
+                        .ok_or_else(|| AppError(format!("{url} is not a valid resource URL")))?;
+                    config.resources.push(resource);
+                    config.resources.len() - 1
+                }
+            };
+            config.resources[index].kind = kind;
+            proxy_resources.push((mount.path.clone(), config.resources[index].clone()));
+        }
+        if let Some(stray) = config.resources.iter().find(|r| {
+            r.kind == ResourceKind::External && config.local_path_of(&r.identifier).is_some()
+        }) {
+            return Err(AppError(format!(
+                "{} is on this server's origin but nothing serves it: mount an upstream \
+                 there with --upstream PATH=URL",
+                stray.identifier
+            )));
+        }
+        config
+            .validate()
+            .map_err(|e| AppError(format!("configuration: {e}")))?;
         let resource = config
             .default_resource()
             .ok_or_else(|| {
@@ -233,23 +300,14 @@ impl App {
                     options.public_url
                 ))
             })?
-            .to_owned();
-        // Each proxied mount is a protected resource of its own,
-        // `<public URL><path>` (`/mcp` is the default one): a token for one is
-        // refused by the others.
-        let mut proxy_resources = Vec::with_capacity(options.upstreams.mounts.len());
-        for mount in &options.upstreams.mounts {
-            let url = format!("{}{}", options.public_url, mount.path);
-            let resource = mcpauth_core::oauth::canonical_resource(&url)
-                .ok_or_else(|| AppError(format!("{url} is not a valid resource URL")))?;
-            if config.find_resource(&resource).is_none() {
-                config.resources.push(resource.clone());
-            }
-            proxy_resources.push((mount.path.clone(), resource));
-        }
+            .identifier
+            .clone();
         let proxy_guards: Vec<(String, ResourceGuard)> = proxy_resources
             .iter()
-            .map(|(path, r)| (path.clone(), ResourceGuard::new(&config, r, &[MCP_SCOPE])))
+            .map(|(path, r)| {
+                let guard = ResourceGuard::new(&config, &r.identifier, &required_scopes(r));
+                (path.clone(), guard)
+            })
             .collect();
         let upstreams =
             (!proxy_guards.is_empty()).then(|| Upstreams::new(options.upstreams.clone()));
@@ -304,7 +362,7 @@ impl App {
         };
         let mut router = Router::new(issuer, host_keys)
             .with_cache(TokenCache::new(options.token_cache))
-            .with_cors(CorsPolicy::new(&options.allowed_origins));
+            .with_cors(CorsPolicy::new(&cors_origins(options)));
         // Proxied mounts first: a mount may take over the `/mcp` path.
         for (path, guard) in proxy_guards {
             router = router.mount_host(&path, Protection::Bearer(guard));

@@ -125,33 +125,36 @@ impl AsRef<Principal> for Principal {
 /// The bearer token of `req`: exactly one `Authorization: Bearer <token>`
 /// header.
 pub fn bearer_token(req: &Request) -> Result<&str, BearerError> {
-    let value = match req.header_count("authorization") {
+    if let Some(token) = req.bearer_token() {
+        return Ok(token);
+    }
+    // Refused: say why.
+    match req.header_count("authorization") {
         0 => {
             let in_query = req
                 .query
                 .as_deref()
                 .and_then(|q| Params::parse(q.as_bytes()))
                 .is_some_and(|p| p.count("access_token") > 0);
-            return Err(if in_query {
+            Err(if in_query {
                 BearerError::TokenInQuery
             } else {
                 BearerError::Missing
-            });
+            })
         }
-        1 => req.header("authorization").unwrap_or_default().trim(),
-        _ => return Err(BearerError::RepeatedHeader),
-    };
-    let Some((scheme, token)) = value.split_once(' ') else {
-        return Err(BearerError::Missing);
-    };
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(BearerError::Missing);
+        1 => {
+            let value = req.header("authorization").unwrap_or_default().trim();
+            let is_bearer = value
+                .split_once(' ')
+                .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"));
+            Err(if is_bearer {
+                BearerError::EmptyToken
+            } else {
+                BearerError::Missing
+            })
+        }
+        _ => Err(BearerError::RepeatedHeader),
     }
-    let token = token.trim();
-    if token.is_empty() {
-        return Err(BearerError::EmptyToken);
-    }
-    Ok(token)
 }
 
 /// Whether the caller's token (or its grant) is revoked: the one place the

@@ -86,7 +86,7 @@ struct AllInOne {
 
 fn all_in_one_router(origins: &[&str]) -> Router<Auth, KeySet> {
     let mut config = ServerConfig::new(ISSUER);
-    config.scopes_supported = vec!["mcp".into(), "admin".into()];
+    config.resources[0].scopes = vec!["mcp".into(), "admin".into()];
     let guard = ResourceGuard::new(&config, RESOURCE, &["mcp"]);
     let auth =
         AuthorizationServer::new(config, MemoryStore::new(MemoryStoreLimits::SERVER), NoUsers);

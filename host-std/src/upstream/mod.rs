@@ -8,6 +8,10 @@
 //!   size limit; the response streams back frame by frame, never buffered,
 //!   so SSE answers and `GET` streams reach the client as the upstream
 //!   writes them;
+//! - a browser's `Origin` was checked by the core router's CORS policy, as
+//!   on the built-in `/mcp` (`--allowed-origins`, plus the public URL's own
+//!   origin), and is not forwarded: the upstream cannot know the proxy's
+//!   origin, and only authenticated requests reach it;
 //! - `Authorization` never reaches the upstream; the verified identity does,
 //!   in headers the operator names ([`IdentityHeaders`]); hop-by-hop headers
 //!   are handled as RFC 9110 §7.6.1 says (see [`headers`]);
