@@ -72,7 +72,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             return error_page(cfg, 400, "The authorization request is malformed.");
         };
         let client = match q.one("client_id") {
-            Ok(Some(id)) => match self.find_client(id).await {
+            Ok(Some(id)) => match self.find_client(id, req.peer).await {
                 Ok(Some(c)) => c,
                 Ok(None) => return error_page(cfg, 400, "The application is not registered here."),
                 Err(e) => return error_page(cfg, e.page_status(), e.page_message()),
@@ -289,7 +289,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         let cfg = &self.config;
         let unavailable = || error_page(cfg, 503, "The service is temporarily unavailable.");
         let now = env.now.ok_or_else(unavailable)?;
-        let client = match self.find_client(&pending.client_id).await {
+        let client = match self.find_client(&pending.client_id, req.peer).await {
             Ok(Some(c)) => c,
             Ok(None) => {
                 return Err(error_page(
