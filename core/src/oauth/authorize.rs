@@ -22,7 +22,7 @@ use subtle::ConstantTimeEq;
 
 use super::pages::{consent_page, error_page};
 use super::pkce::is_valid_s256_challenge;
-use super::privy::verify_privy_token;
+use super::privy::{privy_user_admitted, verify_privy_token};
 use super::token::{parse_form, requested_resource};
 use super::wire::{Params, cookie, parse_scope, redirect, with_query};
 use super::{AuthorizationServer, Env, OAuthError, UserAuthenticator};
@@ -327,7 +327,17 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
                     .await
                     .ok_or_else(unavailable)?;
                 match verify_privy_token(token, &privy.app_id, &key, Some(now)) {
-                    Ok(subject) => subject,
+                    Ok(subject) => {
+                        let identity = form.one("privy_id_token").ok().flatten();
+                        if !privy_user_admitted(privy, &key, &subject, identity, now) {
+                            return Err(error_page(
+                                cfg,
+                                403,
+                                "This Privy account is not allowed to sign in here.",
+                            ));
+                        }
+                        subject
+                    }
                     Err(_) => {
                         self.throttle
                             .record_failure(&throttle_key, req.peer, now.secs());

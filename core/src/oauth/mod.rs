@@ -79,7 +79,7 @@ pub mod privy;
 mod register;
 mod throttle;
 mod token;
-mod wire;
+pub(crate) mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -95,7 +95,7 @@ pub use cimd::{
 pub use config::{ServerConfig, canonical_resource};
 pub use error::OAuthError;
 pub use guard::{ResourceGuard, authenticate_bearer};
-pub use privy::{PrivyConfig, PrivyKey, verify_privy_token};
+pub use privy::{PrivyConfig, PrivyKey, verify_privy_identity_token, verify_privy_token};
 pub use throttle::ThrottleConfig;
 
 use throttle::LoginThrottle;
