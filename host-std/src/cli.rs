@@ -53,6 +53,7 @@ fn run(
         Command::User { command } => user(&cli.common, command),
         Command::Client { command } => client(&cli.common, command),
         Command::Keys { command } => keys(&cli.common, command),
+        Command::Healthcheck(args) => Ok(crate::healthcheck::run(&args)?),
     }
 }
 
@@ -237,6 +238,7 @@ fn serve(
         token_cache: 10_000,
         privy: settings.privy.clone(),
         client_metadata: settings.client_metadata.clone(),
+        upstreams: settings.upstream.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -74,6 +74,21 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Ask a running server's `/healthz` (exit 0 when it answers 200): for
+    /// container health checks, where no HTTP client is installed.
+    Healthcheck(HealthcheckArgs),
+}
+
+/// `mcpauth healthcheck` options.
+#[derive(Debug, Clone, Default, Args)]
+pub struct HealthcheckArgs {
+    /// The server's listen address, as given to `serve` (an unspecified
+    /// address such as 0.0.0.0 is asked on loopback) [default: 127.0.0.1:8080].
+    #[arg(long, env = "MCPAUTH_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// Give up after this long [default: 3s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
 }
 
 /// `mcpauth user …`
@@ -238,6 +253,9 @@ pub struct ServeArgs {
         hide = true
     )]
     pub dangerous_cimd_ca_file: Option<PathBuf>,
+    /// The auth proxy (`--upstream` and its bounds).
+    #[command(flatten)]
+    pub upstream: crate::upstream::config::UpstreamArgs,
 }
 
 /// The TOML file. Every key is optional; unknown keys are errors.
@@ -269,17 +287,19 @@ pub struct FileConfig {
     client_metadata_documents: Option<bool>,
     dangerous_cimd_allow_loopback: Option<bool>,
     dangerous_cimd_ca_file: Option<PathBuf>,
+    upstream: Option<crate::upstream::config::UpstreamFile>,
 }
 
+/// A duration in the file: seconds, or text such as `1h`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-enum DurationValue {
+pub(crate) enum DurationValue {
     Secs(u64),
     Text(String),
 }
 
 impl DurationValue {
-    fn get(&self, key: &str) -> Result<Duration, ConfigError> {
+    pub(crate) fn get(&self, key: &str) -> Result<Duration, ConfigError> {
         match self {
             DurationValue::Secs(s) => Ok(Duration::from_secs(*s)),
             DurationValue::Text(t) => {
@@ -299,7 +319,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(setting: &str, problem: impl Into<String>) -> ConfigError {
+    pub(crate) fn new(setting: &str, problem: impl Into<String>) -> ConfigError {
         ConfigError {
             setting: setting.to_owned(),
             problem: problem.into(),
@@ -375,6 +395,8 @@ pub struct ServeSettings {
     pub privy: Option<crate::privy::PrivySettings>,
     /// Client ID metadata documents (`None`: off).
     pub client_metadata: Option<crate::cimd::CimdSettings>,
+    /// The auth proxy (no mounts: off).
+    pub upstream: crate::upstream::UpstreamSettings,
 }
 
 fn load_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -436,6 +458,7 @@ pub fn resolve_common(
 pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettings, ConfigError> {
     let (common, file) = resolve_common(args, serve)?;
     let client_metadata = resolve_client_metadata(serve, &file)?;
+    let upstream = crate::upstream::config::resolve(&serve.upstream, file.upstream.as_ref())?;
     let listen = serve
         .listen
         .or(file.listen)
@@ -533,6 +556,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
         max_body_bytes,
         privy,
         client_metadata,
+        upstream,
     })
 }
 
