@@ -24,6 +24,7 @@ pub mod pg;
 pub mod privy;
 pub mod proxy;
 pub mod registration;
+pub mod revocation;
 pub mod server;
 pub mod tools;
 pub mod users;
