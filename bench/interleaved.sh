@@ -111,7 +111,7 @@ tools_call() {
     pid=${PID[i]} url="${URL[i]}/mcp"
     export MCP_TOKEN=${TOKEN[i]} MCP_SESSION=${SESSION[i]}
   fi
-  SHOW='Requests/sec|99%|requests in' measure "$pid" "$url" bench/tools_call.lua "$CONNS" "$THREADS"
+  SHOW='Requests/sec|^ +99%|requests in' measure "$pid" "$url" bench/tools_call.lua "$CONNS" "$THREADS"
   echo "   $name: server CPU per request $SERVER_US us, wrk $WRK_US us"
   echo "$name $SERVER_US $WRK_US $REQUESTS" >>"$RESULTS.$round"
 }
@@ -160,7 +160,7 @@ if [ -z "${SKIP_REFRESH:-}" ]; then
       read -r -a toks <<<"${REFRESH[i]}"
       export CLIENT_ID=${CLIENT[i]}
       export REFRESH_TOKENS="${toks[*]:$(( (round - 1) * REFRESH_CONNS )):$REFRESH_CONNS}"
-      SHOW='Requests/sec|99%|requests in|failures' \
+      SHOW='Requests/sec|^ +99%|requests in|failures' \
         measure "${PID[i]}" "${URL[i]}/token" bench/refresh.lua "$REFRESH_CONNS" "$REFRESH_CONNS"
       echo "   ${NAMES[i]}: server CPU per grant $SERVER_US us"
       echo "grant:${NAMES[i]} $SERVER_US $WRK_US $REQUESTS" >>"$RESULTS.$round"
@@ -211,7 +211,7 @@ for a, b in zip(names, names[1:]):
     values = [c[a] / c[b] for c in rounds]
     med, spread = verdict(f"{a} ÷ {b} (CPU per request)", values)
     if spread <= max_spread and (all(v > 1 for v in values) or all(v < 1 for v in values)):
-        print(f"   -> {b} uses {1 - 1 / med:+.1%} less CPU per request than {a}" if med > 1
+        print(f"   -> {b} uses {1 - 1 / med:.1%} less CPU per request than {a}" if med > 1
               else f"   -> {b} uses {1 / med - 1:.1%} more CPU per request than {a}")
     else:
         print("   -> no conclusion: the rounds disagree or spread too wide")
