@@ -48,7 +48,8 @@
 //!   check is reused for up to N ms: a revocation made through this
 //!   instance is still refused by the next request (it bumps the
 //!   instance's [`RevocationGeneration`]), one made at another instance
-//!   within N ms (plus the time of one query).
+//!   or by the CLI (`client remove`, `user remove`) within N ms (plus the
+//!   time of one query).
 //!
 //! ## Failure
 //! Every database error (unreachable, restarted, timed out) is
