@@ -232,6 +232,9 @@ pub struct ServeArgs {
         hide = true
     )]
     pub dangerous_cimd_ca_file: Option<PathBuf>,
+    /// The auth proxy (`--upstream` and its bounds).
+    #[command(flatten)]
+    pub upstream: crate::upstream::config::UpstreamArgs,
 }
 
 /// The TOML file. Every key is optional; unknown keys are errors.
@@ -260,17 +263,19 @@ pub struct FileConfig {
     client_metadata_documents: Option<bool>,
     dangerous_cimd_allow_loopback: Option<bool>,
     dangerous_cimd_ca_file: Option<PathBuf>,
+    upstream: Option<crate::upstream::config::UpstreamFile>,
 }
 
+/// A duration in the file: seconds, or text such as `1h`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-enum DurationValue {
+pub(crate) enum DurationValue {
     Secs(u64),
     Text(String),
 }
 
 impl DurationValue {
-    fn get(&self, key: &str) -> Result<Duration, ConfigError> {
+    pub(crate) fn get(&self, key: &str) -> Result<Duration, ConfigError> {
         match self {
             DurationValue::Secs(s) => Ok(Duration::from_secs(*s)),
             DurationValue::Text(t) => {
@@ -290,7 +295,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(setting: &str, problem: impl Into<String>) -> ConfigError {
+    pub(crate) fn new(setting: &str, problem: impl Into<String>) -> ConfigError {
         ConfigError {
             setting: setting.to_owned(),
             problem: problem.into(),
@@ -366,6 +371,8 @@ pub struct ServeSettings {
     pub privy: Option<crate::privy::PrivySettings>,
     /// Client ID metadata documents (`None`: off).
     pub client_metadata: Option<crate::cimd::CimdSettings>,
+    /// The auth proxy (no mounts: off).
+    pub upstream: crate::upstream::UpstreamSettings,
 }
 
 fn load_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -428,6 +435,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
     let (common, file) = resolve_common(args, serve)?;
     let privy = resolve_privy(serve, &file)?;
     let client_metadata = resolve_client_metadata(serve, &file)?;
+    let upstream = crate::upstream::config::resolve(&serve.upstream, file.upstream.as_ref())?;
     let listen = serve
         .listen
         .or(file.listen)
@@ -524,6 +532,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
         max_body_bytes,
         privy,
         client_metadata,
+        upstream,
     })
 }
 

@@ -28,4 +28,5 @@ pub mod registration;
 pub mod revocation;
 pub mod server;
 pub mod tools;
+pub mod upstream;
 pub mod users;
