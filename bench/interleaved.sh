@@ -63,13 +63,7 @@ BARE=${BARE_BIN:-target/release/examples/bare_hyper}
 SIGN=${SIGN_BIN:-target/release/examples/rs256_sign}
 read -r -a BUILDS <<<"${MCPAUTH_BINS:-mcpauth=${MCPAUTH_BIN:-target/release/mcpauth}}"
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+start_workdir
 RESULTS=$WORK/results
 
 echo "== machine: $(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)," \
@@ -192,6 +186,9 @@ def verdict(label, values, fmt="{:.3f}"):
             + f" spread {spread:.1%}")
     if spread > max_spread:
         line += f"  ** spread above {max_spread:.0%}: too wide to conclude **"
+    elif len(values) < 3:
+        line += "  ** fewer than 3 pairs: too few to conclude **"
+        spread = float("inf")
     print(line)
     return med, spread
 

@@ -7,6 +7,14 @@ ensure_tool() {
   apt-get update -qq && apt-get install -y -qq "$2"
 }
 
+# A temporary directory (WORK) and the background processes to stop on exit
+# (PIDS), both cleaned up when the script ends.
+start_workdir() {
+  WORK=$(mktemp -d)
+  PIDS=()
+  trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+}
+
 wait_up() {
   for _ in $(seq 1 200); do
     curl -s -o /dev/null "$1" && return 0

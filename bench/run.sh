@@ -57,13 +57,7 @@ BIN=${MCPAUTH_BIN:-target/release/mcpauth}
 BARE=${BARE_BIN:-target/release/examples/bare_hyper}
 RMCP=${RMCP_BIN:-bench/rmcp-echo/target/release/rmcp-echo}
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+start_workdir
 
 # load PID URL: the tools/call load, then the server's CPU per request.
 load() {
