@@ -159,7 +159,14 @@ impl App {
                 .iter()
                 .map(|r| ResourceGuard::new(&config, r, &[MCP_SCOPE]))
                 .collect();
-            (Upstreams::new(options.upstreams.clone()), guards)
+            let mut settings = options.upstreams.clone();
+            // The same browsers as on the built-in /mcp, and pages of the
+            // public URL's own origin.
+            settings.allowed_origins = options.allowed_origins.clone();
+            settings
+                .allowed_origins
+                .push(origin_of(&options.public_url));
+            (Upstreams::new(settings), guards)
         });
         let guard = ResourceGuard::new(&config, &resource, &[MCP_SCOPE]);
         let metadata_url = config.resource_metadata_url(&resource);
@@ -365,6 +372,13 @@ impl App {
         let index = upstreams.mount_of(path)?;
         Some((upstreams, guards.get(index)?, index))
     }
+}
+
+/// `scheme://host[:port]` of an absolute URL.
+fn origin_of(url: &str) -> String {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after..].find('/').map_or(url.len(), |i| after + i);
+    url[..end].to_owned()
 }
 
 impl Handler for App {

@@ -674,10 +674,11 @@ fn validate_public_url(u: &str) -> Result<String, ConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn serve(args: &[&str]) -> Result<ServeSettings, ConfigError> {
+    /// `mcpauth serve ARGS` resolved (for the settings tests of other modules too).
+    pub(crate) fn serve(args: &[&str]) -> Result<ServeSettings, ConfigError> {
         let mut v = vec!["mcpauth", "serve"];
         v.extend_from_slice(args);
         let cli = Cli::try_parse_from(v).expect("parse");
