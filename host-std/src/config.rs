@@ -172,6 +172,16 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub trusted_proxies: Option<Vec<String>>,
+    /// A protected resource tokens may be issued for, besides the built-in
+    /// <public URL>/mcp: `URL;name=NAME;scopes=a,b;access_token_ttl=5m;kind=external`
+    /// (repeat the flag, or separate resources with `|`; see host-std/README.md).
+    #[arg(
+        long = "resource",
+        env = "MCPAUTH_RESOURCES",
+        value_name = "SPEC",
+        value_delimiter = '|'
+    )]
+    pub resources: Option<Vec<String>>,
     /// Stateless MCP (no Mcp-Session-Id) [default: false].
     #[arg(long, env = "MCPAUTH_STATELESS", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub stateless: Option<bool>,
@@ -263,11 +273,12 @@ pub struct FileConfig {
     client_metadata_documents: Option<bool>,
     dangerous_cimd_allow_loopback: Option<bool>,
     dangerous_cimd_ca_file: Option<PathBuf>,
+    resources: Option<Vec<crate::resources::ResourceEntry>>,
     upstream: Option<crate::upstream::config::UpstreamFile>,
 }
 
-/// A duration in the file: seconds, or text such as `1h`.
-#[derive(Debug, Deserialize)]
+/// A duration in the file: seconds, or text such as `5m`.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum DurationValue {
     Secs(u64),
@@ -371,6 +382,8 @@ pub struct ServeSettings {
     pub privy: Option<crate::privy::PrivySettings>,
     /// Client ID metadata documents (`None`: off).
     pub client_metadata: Option<crate::cimd::CimdSettings>,
+    /// The protected resources, the built-in `<public_url>/mcp` first.
+    pub resources: Vec<mcpauth_core::oauth::ProtectedResource>,
     /// The auth proxy (no mounts: off).
     pub upstream: crate::upstream::UpstreamSettings,
 }
@@ -507,6 +520,15 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
             )
         })?,
     };
+    let resource_entries = match &serve.resources {
+        Some(specs) => specs
+            .iter()
+            .map(|s| crate::resources::ResourceEntry::parse(s))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => file.resources.clone().unwrap_or_default(),
+    };
+    let resources =
+        crate::resources::resolve(&public_url, common.access_token_ttl, &resource_entries)?;
     let max_body_bytes = serve
         .max_body_bytes
         .or(file.max_body_bytes)
@@ -532,6 +554,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
         max_body_bytes,
         privy,
         client_metadata,
+        resources,
         upstream,
     })
 }
