@@ -98,4 +98,23 @@ mod tests {
         assert!(l.allow_registration(a, Some(UnixTime(660))), "next window");
         assert!(!l.allow_registration(a, None), "no clock: refuse");
     }
+
+    /// Issue 14 finding 5: one IPv6 host rotating through the addresses of
+    /// its /64 is one peer, so it cannot spend the global budget that real
+    /// clients elsewhere need.
+    #[test]
+    fn one_ipv6_host_cannot_spend_the_global_budget() {
+        let l = RegistrationLimiter::default();
+        let t = Some(UnixTime(600));
+        let mut allowed = 0;
+        for i in 0..1000u16 {
+            let rotating = IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0x77, i]);
+            if l.allow_registration(Some(rotating), t) {
+                allowed += 1;
+            }
+        }
+        assert!(allowed <= 60, "{allowed} registrations from one /64");
+        let elsewhere = IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]);
+        assert!(l.allow_registration(Some(elsewhere), t), "another peer");
+    }
 }

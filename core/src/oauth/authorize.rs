@@ -352,7 +352,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
                     self.throttle.record_failure(username, req.peer, now.secs());
                     return Err(again(200, "Wrong username or password."));
                 };
-                self.throttle.record_success(username, req.peer);
+                self.throttle.record_success(username, req.peer, now.secs());
                 subject
             }
         };

@@ -44,6 +44,19 @@ pub struct ServerConfig {
     pub service_name: String,
     /// Privy login on the sign-in page (`None`: local users only).
     pub privy: Option<PrivyConfig>,
+    /// Clients the operator trusts as resource servers: they may introspect
+    /// access tokens issued to other clients. Every other client (however
+    /// it authenticates: registration is open) sees only its own tokens, and
+    /// refresh tokens are only ever shown to their own client.
+    pub introspection_clients: Vec<String>,
+    /// Seconds a registered client that no user ever authorized is kept
+    /// (registration is open: abandoned and flooded registrations must not
+    /// stay forever). Removed at a later registration.
+    pub unused_client_ttl: u64,
+    /// Most clients kept that no user ever authorized; a registration past
+    /// it evicts the oldest of them (a registration flood cannot grow the
+    /// client table, nor evict a client anyone uses).
+    pub max_unused_clients: usize,
 }
 
 impl ServerConfig {
@@ -71,6 +84,9 @@ impl ServerConfig {
             throttle: ThrottleConfig::default(),
             service_name: "mcpauth".to_string(),
             privy: None,
+            introspection_clients: Vec::new(),
+            unused_client_ttl: 24 * 3600,
+            max_unused_clients: 10_000,
         }
     }
 

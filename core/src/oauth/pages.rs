@@ -101,9 +101,7 @@ Any program can claim this name; allow only if you started this connection yours
     } else {
         ""
     };
-    let target = split_url(&pending.redirect_uri)
-        .map(|u| if u.host.is_empty() { u.scheme } else { u.host })
-        .unwrap_or("");
+    let target = redirect_target_for_display(&pending.redirect_uri);
     let mut scopes = String::new();
     for s in &pending.scopes {
         scopes.push_str(&format!("<li><code>{}</code></li>", html_escape(s)));
@@ -128,7 +126,7 @@ Any program can claim this name; allow only if you started this connection yours
         service = html_escape(&config.service_name),
         name = html_escape(name),
         resource = html_escape(&pending.resource),
-        target = html_escape(target),
+        target = html_escape(&target),
         action = html_escape(&config.url("/authorize")),
         id = html_escape(&pending.id),
         csrf = html_escape(csrf),
@@ -149,6 +147,15 @@ connect-src {api}; frame-src {api}; base-uri 'none'; frame-ancestors 'none'",
             html_with_csp(status, document(config, "Sign in", &main), csp)
         }
     }
+}
+
+/// Where a redirect to `uri` takes the browser, for the consent page.
+pub(crate) fn redirect_target_for_display(uri: &str) -> String {
+    String::from(
+        split_url(uri)
+            .map(|u| if u.host.is_empty() { u.scheme } else { u.host })
+            .unwrap_or(""),
+    )
 }
 
 /// The Privy part of the form (empty without Privy).

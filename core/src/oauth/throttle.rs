@@ -165,7 +165,7 @@ impl LoginThrottle {
     /// Forget the failures of `username` at `peer` after a successful
     /// sign-in there. The address and username-wide counters stay: a
     /// success must not reset a distributed attack's brake.
-    pub fn record_success(&self, username: &str, peer: Option<IpAddr>) {
+    pub fn record_success(&self, username: &str, peer: Option<IpAddr>, _now: u64) {
         self.table
             .lock()
             .remove(&Key::UserAtIp(normalize(username), peer));
@@ -292,7 +292,7 @@ mod tests {
         for _ in 0..4 {
             t.record_failure("alice", ip(1), T);
         }
-        t.record_success("alice", ip(1));
+        t.record_success("alice", ip(1), T);
         t.record_failure("alice", ip(1), T);
         assert_eq!(t.check("alice", ip(1), T), Ok(()), "counter restarted");
     }
@@ -310,6 +310,98 @@ mod tests {
         assert_eq!(t.allow_authorization_request(ip(2), T + 1), Ok(()));
         assert_eq!(t.allow_authorization_request(None, T + 1), Ok(()));
         assert_eq!(t.allow_authorization_request(ip(1), T + 60), Ok(()));
+    }
+
+    fn v6(last: u16) -> Option<IpAddr> {
+        Some(IpAddr::from([0x2001, 0xdb8, 0, 7, 0, 0, 0, last]))
+    }
+
+    /// Issue 14 finding 2: one IPv6 host holds a whole /64; every address
+    /// in it is the same peer.
+    #[test]
+    fn ipv6_peers_are_counted_per_64() {
+        let t = LoginThrottle::new(ThrottleConfig::default());
+        for i in 0..20u16 {
+            t.record_failure(&alloc::format!("user{i}"), v6(i), T);
+        }
+        assert!(t.check("someone-new", v6(999), T + 1).is_err(), "same /64");
+        let other_64 = Some(IpAddr::from([0x2001, 0xdb8, 0, 8, 0, 0, 0, 1]));
+        assert_eq!(t.check("someone-new", other_64, T + 1), Ok(()));
+
+        let t = LoginThrottle::new(ThrottleConfig {
+            authorize_per_ip: 3,
+            ..ThrottleConfig::default()
+        });
+        for i in 0..3u16 {
+            assert_eq!(t.allow_authorization_request(v6(i), T), Ok(()));
+        }
+        assert!(t.allow_authorization_request(v6(1000), T).is_err());
+    }
+
+    /// Issue 14 finding 2: cheap authorization requests from rotating
+    /// addresses (each a table entry) must not evict a username's brake.
+    #[test]
+    fn authorization_floods_do_not_reset_the_per_user_brake() {
+        let t = LoginThrottle::new(ThrottleConfig::default());
+        for n in 0..10u8 {
+            for _ in 0..5 {
+                t.record_failure("alice", ip(n), T);
+            }
+        }
+        assert_eq!(t.check("alice", ip(99), T + 1), Err(9));
+        for i in 0..5000u32 {
+            let addr = IpAddr::from((0x0a00_0000 + i).to_be_bytes());
+            let _ = t.allow_authorization_request(Some(addr), T + 1);
+        }
+        assert_eq!(t.check("alice", ip(99), T + 1), Err(9), "brake survives");
+    }
+
+    /// Issue 14 finding 2: failures spread over thousands of usernames do
+    /// not evict the brake of a username under attack either.
+    #[test]
+    fn username_floods_do_not_reset_a_braking_user() {
+        let t = LoginThrottle::new(ThrottleConfig::default());
+        for n in 0..10u8 {
+            for _ in 0..5 {
+                t.record_failure("alice", ip(n), T);
+            }
+        }
+        for i in 0..5000u32 {
+            let addr = IpAddr::from((0x0a00_0000 + i).to_be_bytes());
+            t.record_failure(&alloc::format!("u{i}"), Some(addr), T + 1);
+        }
+        assert!(t.check("alice", ip(99), T + 2).is_err(), "brake survives");
+    }
+
+    /// Issue 14 finding 3, on a virtual clock: an attacker failing alice's
+    /// password every 10 s from ever new addresses keeps the username
+    /// braked, yet alice, at an address where she signed in before, is
+    /// never made to wait.
+    #[test]
+    fn an_attacker_failing_every_10_s_never_locks_out_a_known_user() {
+        let t = LoginThrottle::new(ThrottleConfig::default());
+        let home = v6(1);
+        assert_eq!(t.check("alice", home, T), Ok(()));
+        t.record_success("alice", home, T);
+        let mut attacker = 0u32;
+        let mut attacker_refused = 0;
+        for second in 0..2 * 3600u64 {
+            let now = T + 1000 + second;
+            // The attacker tries every 5 s; past 50 failures the brake lets
+            // one through every 10 s.
+            if second % 5 == 0 {
+                attacker += 1;
+                let addr = Some(IpAddr::from((0xc000_0000 + attacker).to_be_bytes()));
+                match t.check("alice", addr, now) {
+                    Ok(()) => t.record_failure("alice", addr, now),
+                    Err(_) => attacker_refused += 1,
+                }
+            }
+            if second % 7 == 3 {
+                assert_eq!(t.check("alice", home, now), Ok(()), "at {second} s");
+            }
+        }
+        assert!(attacker_refused > 0, "the attacker was braked");
     }
 
     #[test]

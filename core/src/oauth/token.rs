@@ -129,6 +129,7 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
             CodeTake::Replayed {
                 grant_id,
                 access_token,
+                ..
             } => {
                 // RFC 6749 §4.1.2: revoke what the first redemption issued:
                 // the refresh family (so every later refresh dies) and every

@@ -141,8 +141,12 @@ pub async fn check_codes<S: Store>(store: &S, now: UnixTime) {
     match store.take_code(&c.code_hash, now).await.unwrap() {
         CodeTake::Replayed {
             grant_id,
+            client_id,
             access_token: None,
-        } => assert_eq!(grant_id, c.grant_id),
+        } => {
+            assert_eq!(grant_id, c.grant_id);
+            assert_eq!(client_id, c.client_id);
+        }
         other => panic!("second take must be a replay, got {other:?}"),
     }
     let token = IssuedAccessToken {
@@ -157,6 +161,7 @@ pub async fn check_codes<S: Store>(store: &S, now: UnixTime) {
         CodeTake::Replayed {
             grant_id,
             access_token,
+            ..
         } => {
             assert_eq!(grant_id, c.grant_id);
             assert_eq!(access_token, Some(token));

@@ -249,6 +249,7 @@ impl MemoryStore {
             if entry.record.expires_at.saturating_add(TOMBSTONE_GRACE_SECS) > now {
                 return CodeTake::Replayed {
                     grant_id: entry.record.grant_id.clone(),
+                    client_id: entry.record.client_id.clone(),
                     access_token: entry.access_token.clone(),
                 };
             }

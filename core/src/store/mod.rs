@@ -209,6 +209,10 @@ pub enum CodeTake {
     Replayed {
         /// The refresh family started by the first redemption.
         grant_id: String,
+        /// The client the code was issued to: only that client's replay
+        /// may revoke the grant (anyone else holding the code is not the
+        /// code's client, and must not be able to end the victim's grant).
+        client_id: String,
         /// The access token issued by the first redemption.
         access_token: Option<IssuedAccessToken>,
     },

@@ -304,6 +304,7 @@ impl CodeStore for Db {
                     if entry.record.expires_at.saturating_add(TOMBSTONE_GRACE_SECS) > now {
                         return Ok(CodeTake::Replayed {
                             grant_id: entry.record.grant_id,
+                            client_id: entry.record.client_id,
                             access_token: entry.access_token,
                         });
                     }

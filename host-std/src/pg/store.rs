@@ -195,7 +195,7 @@ impl CodeStore for PgStore {
             // A new statement, a new snapshot: sees the winner's commit.
             let tomb = c
                 .prepare_cached(
-                    "SELECT redeemed, grant_id, expires_at, access_jti, access_expires_at
+                    "SELECT redeemed, grant_id, expires_at, access_jti, access_expires_at, record
                      FROM codes WHERE code_hash = $1",
                 )
                 .await?;
@@ -207,8 +207,10 @@ impl CodeStore for PgStore {
             if redeemed && expires_at.saturating_add(TOMBSTONE_GRACE_SECS) > now {
                 let jti: Option<String> = row.try_get(3)?;
                 let exp: Option<i64> = row.try_get(4)?;
+                let record: CodeRecord = dec(row.try_get::<_, &[u8]>(5)?)?;
                 return Ok(CodeTake::Replayed {
                     grant_id: row.try_get(1)?,
+                    client_id: record.client_id,
                     access_token: jti.map(|jti| IssuedAccessToken {
                         jti,
                         expires_at: exp.map(from_db).unwrap_or(0),

@@ -106,6 +106,7 @@ fn code_is_redeemed_once_then_replayed() {
         Ok(CodeTake::Replayed {
             grant_id,
             access_token,
+            ..
         }) => {
             assert_eq!(grant_id, "g-abc");
             assert_eq!(access_token.map(|t| t.jti), Some("j".into()));
