@@ -1,12 +1,16 @@
 //! Rate limit for open dynamic client registration (RFC 7591), the first
 //! thing a flood hits: every registration is a durable write. Fixed windows
-//! per peer IP and overall, in a bounded table.
+//! per peer and overall, in a bounded table. A peer is an IPv4 address or
+//! an IPv6 /64 ([`peer_bucket`], as for the sign-in throttle), so one IPv6
+//! host cannot rotate through its addresses to spend the global budget.
+//! Storage is bounded separately: the core prunes clients no user ever
+//! authorized (`--unused-client-ttl`, `--max-unused-clients`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use mcpauth_core::oauth::RegistrationPolicy;
+use mcpauth_core::oauth::{RegistrationPolicy, peer_bucket};
 use mcpauth_core::time::UnixTime;
 
 /// Registration limits.
@@ -27,7 +31,8 @@ struct State {
 }
 
 impl Default for RegistrationLimiter {
-    /// 60 registrations per IP and 600 overall per minute; 10 000 IPs tracked.
+    /// 60 registrations per peer (IPv4 address, IPv6 /64) and 600 overall
+    /// per minute; 10 000 peers tracked.
     /// (Behind a reverse proxy every peer is the proxy: the per-IP limit then
     /// acts as a global one.)
     fn default() -> Self {
@@ -65,7 +70,7 @@ impl RegistrationPolicy for RegistrationLimiter {
         if s.global >= self.global {
             return false;
         }
-        if let Some(ip) = peer {
+        if let Some(ip) = peer.map(peer_bucket) {
             if !s.per_ip.contains_key(&ip) && s.per_ip.len() >= self.capacity {
                 return false;
             }

@@ -57,6 +57,12 @@ pub struct ServerConfig {
     /// it evicts the oldest of them (a registration flood cannot grow the
     /// client table, nor evict a client anyone uses).
     pub max_unused_clients: usize,
+    /// Private-use redirect schemes accepted for native clients besides
+    /// reverse-DNS ones (`com.example.app`). Default: `cursor` (the Cursor
+    /// editor's MCP client predates the rule). Never add a scheme an
+    /// operating system handles itself (`search-ms`, `ms-msdt`, …): a
+    /// redirect to it is an attack on the user's machine.
+    pub native_redirect_schemes: Vec<String>,
 }
 
 impl ServerConfig {
@@ -87,6 +93,7 @@ impl ServerConfig {
             introspection_clients: Vec::new(),
             unused_client_ttl: 24 * 3600,
             max_unused_clients: 10_000,
+            native_redirect_schemes: vec!["cursor".to_string()],
         }
     }
 

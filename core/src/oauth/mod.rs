@@ -96,7 +96,7 @@ pub use config::{ServerConfig, canonical_resource};
 pub use error::OAuthError;
 pub use guard::{ResourceGuard, authenticate_bearer};
 pub use privy::{PrivyConfig, PrivyKey, verify_privy_token};
-pub use throttle::ThrottleConfig;
+pub use throttle::{ThrottleConfig, peer_bucket};
 
 use throttle::LoginThrottle;
 

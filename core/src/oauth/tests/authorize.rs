@@ -154,7 +154,10 @@ fn loopback_redirect_port_may_vary() {
 /// application (with `error`, `state`, `iss`) is the user's decision.
 fn assert_error_page_with_return_link(resp: &Response, status: u16, code: &str) {
     assert_eq!(resp.status, status, "{}", body_str(resp));
-    assert!(resp.header("Location").is_none(), "never an automatic redirect");
+    assert!(
+        resp.header("Location").is_none(),
+        "never an automatic redirect"
+    );
     assert_eq!(resp.header("X-Frame-Options"), Some("DENY"));
     let page = body_str(resp);
     let href = field_attr(page, "href").expect("a link back to the application");
@@ -164,12 +167,20 @@ fn assert_error_page_with_return_link(resp: &Response, status: u16, code: &str) 
     let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     assert_eq!(get("error"), Some(code));
     assert_eq!(get("state"), Some("xyz"));
     assert_eq!(get("iss"), Some(ISSUER));
     assert!(get("code").is_none());
-    assert!(page.contains("client.example"), "the page names where the link goes");
+    assert!(
+        page.contains("client.example"),
+        "the page names where the link goes"
+    );
 }
 
 /// The value of the first `name="…"` attribute in `page`.
@@ -504,7 +515,9 @@ fn consent_page_shows_the_host_as_the_browser_parses_it() {
     assert!(!page.contains("\u{0430}pple"), "never the raw look-alike");
 
     assert_eq!(
-        super::super::pages::redirect_target_for_display("https://evil.example\\.client.example/cb"),
+        super::super::pages::redirect_target_for_display(
+            "https://evil.example\\.client.example/cb"
+        ),
         "evil.example"
     );
     assert_eq!(

@@ -119,7 +119,11 @@ fn introspection_of_foreign_tokens_only_by_operator_named_resource_servers() {
     assert_eq!(introspect(&mut h, &self_registered, &at), inactive());
     assert_eq!(introspect(&mut h, &self_registered, &rt), inactive());
     assert_eq!(introspect(&mut h, &rs, &at)["active"], true);
-    assert_eq!(introspect(&mut h, &rs, &rt), inactive(), "refresh: owner only");
+    assert_eq!(
+        introspect(&mut h, &rs, &rt),
+        inactive(),
+        "refresh: owner only"
+    );
 }
 
 #[test]

@@ -336,7 +336,11 @@ fn code_replay_by_another_client_leaves_the_grant_alone() {
     h.advance(5);
     assert_error(&h.exchange(&attacker, &code, ""), 400, "invalid_grant");
     assert_eq!(mcp_status(&h, &access), 200, "victim's access token lives");
-    assert_eq!(h.refresh(&victim, &refresh, "").status, 200, "and its grant");
+    assert_eq!(
+        h.refresh(&victim, &refresh, "").status,
+        200,
+        "and its grant"
+    );
 }
 
 #[test]
