@@ -452,19 +452,9 @@ async fn rfc9700_4_7_consent_needs_this_browsers_form_token() {
     let victim = f.authorize(&challenge, "st").await;
     let attacker = f.authorize(&challenge, "st").await;
     let request_id = hidden(&victim.html, "request_id");
-    let post = |cookie: String, fields: Vec<(&'static str, String)>| {
-        let f = f.clone();
-        async move {
-            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            f.http
-                .post(format!("{}/authorize", f.base))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("cookie", cookie)
-                .body(form(&pairs))
-                .send()
-                .await
-                .expect("post")
-        }
+    let post = |cookie: String, fields: Vec<(&'static str, String)>| async move {
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        f.post_authorize(&cookie, &pairs).await
     };
     let creds = |csrf: Option<String>| {
         let mut v = vec![

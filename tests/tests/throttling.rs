@@ -208,14 +208,14 @@ async fn forwarded_for_counts_only_from_trusted_proxies() {
         }
         assert_eq!(
             authorize_via_proxy(&proxy, &challenge, "203.0.113.1").await,
-            303,
+            429,
             "the flooding client is throttled"
         );
         let other = authorize_via_proxy(&proxy, &challenge, "203.0.113.2").await;
         if trusted {
             assert_eq!(other, 200, "another client behind the proxy is not");
         } else {
-            assert_eq!(other, 303, "an untrusted peer's header changes nothing");
+            assert_eq!(other, 429, "an untrusted peer's header changes nothing");
         }
         server.stop();
     }

@@ -65,6 +65,22 @@ fn rotation(token: &str, at: u64) -> Rotation {
     }
 }
 
+/// A public client registered at `issued_at`.
+pub fn public_client(client_id: &str, issued_at: u64) -> ClientRecord {
+    ClientRecord {
+        client_id: client_id.into(),
+        secret_hash: None,
+        auth_method: ClientAuthMethod::None,
+        redirect_uris: vec!["https://a.example/cb".into()],
+        grant_types: vec!["authorization_code".into()],
+        response_types: vec!["code".into()],
+        scopes: vec!["mcp".into()],
+        client_name: None,
+        native: false,
+        issued_at,
+    }
+}
+
 /// Run every check.
 pub async fn check_all<S: Store>(store: &S, now: UnixTime) {
     check_clients(store, now).await;
@@ -82,18 +98,7 @@ pub async fn check_all<S: Store>(store: &S, now: UnixTime) {
 /// leave some), so run it on a test store only.
 pub async fn check_unused_clients<S: Store>(store: &S, now: UnixTime) {
     store.prune_unused_clients(u64::MAX, 0).await.unwrap();
-    let client = |name: &str, issued_at: u64| ClientRecord {
-        client_id: tag(now, name),
-        secret_hash: None,
-        auth_method: ClientAuthMethod::None,
-        redirect_uris: vec!["https://a.example/cb".into()],
-        grant_types: vec!["authorization_code".into()],
-        response_types: vec!["code".into()],
-        scopes: vec!["mcp".into()],
-        client_name: None,
-        native: false,
-        issued_at,
-    };
+    let client = |name: &str, issued_at: u64| public_client(&tag(now, name), issued_at);
     let t = now.secs();
     let used = client("used", t - 100);
     store.insert_client(used.clone()).await.unwrap();
