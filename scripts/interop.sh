@@ -9,8 +9,14 @@
 #   py-client    the official Python SDK client, whole OAuth flow + whoami
 #   browser      headless Debian chromium (playwright-core): sign-in, consent,
 #                deny, bad redirect_uri; screenshots
+#   proxy        `mcpauth serve --upstream` in front of two third-party MCP
+#                servers without auth: the Python SDK's MCPServer (FastMCP)
+#                at /mcp and the TypeScript SDK's simpleStreamableHttp example
+#                at /ts/mcp; the official TS and Python SDK clients each
+#                complete OAuth against the proxy, then initialize, list
+#                tools and call a tool whose answer streams (SSE) through it
 #
-# Usage: scripts/interop.sh [SUITE...]   (default: all four)
+# Usage: scripts/interop.sh [SUITE...]   (default: all five)
 # Environment:
 #   INTEROP_OUT=DIR          results, logs, screenshots (default: a new temp dir)
 #   INTEROP_SKIP_INSTALL=1   do not run scripts/install-interop.sh first
@@ -22,7 +28,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SUITES=("$@")
-[ ${#SUITES[@]} -gt 0 ] || SUITES=(conformance ts-client py-client browser)
+[ ${#SUITES[@]} -gt 0 ] || SUITES=(conformance ts-client py-client browser proxy)
 OUT="${INTEROP_OUT:-$(mktemp -d /tmp/mcpauth-interop.XXXXXX)}"
 mkdir -p "$OUT"
 started=$SECONDS
@@ -114,6 +120,54 @@ for suite in "${SUITES[@]}"; do
     py-client)
       run py-client 120 interop/.venv/bin/python interop/py_client.py --mcp "$ISSUER/mcp" \
         --username alice --password-file "$PASSWORD_FILE"
+      ;;
+    proxy)
+      # The upstreams: no authentication of their own, loopback ports.
+      PY_PORT="$(free_port)"
+      interop/.venv/bin/python interop/py_upstream.py --port "$PY_PORT" > "$OUT/py-upstream.log" 2>&1 &
+      PIDS+=($!)
+      TS_PORT="$(free_port)"
+      MCP_PORT="$TS_PORT" node interop/node_modules/@modelcontextprotocol/sdk/dist/esm/examples/server/simpleStreamableHttp.js \
+        > "$OUT/ts-upstream.log" 2>&1 &
+      PIDS+=($!)
+      # mcpauth in front of both, with its own data directory and user.
+      PROXY_DATA="$OUT/proxy-data"
+      timeout 60 "$MCPAUTH" user add alice --data-dir "$PROXY_DATA" < "$PASSWORD_FILE" > "$OUT/proxy-user-add.log" 2>&1
+      PROXY_PORT="$(free_port)"
+      PROXY="http://127.0.0.1:$PROXY_PORT"
+      "$MCPAUTH" serve --listen "127.0.0.1:$PROXY_PORT" --data-dir "$PROXY_DATA" --log warn \
+        --upstream "http://127.0.0.1:$PY_PORT/mcp" --upstream "/ts/mcp=http://127.0.0.1:$TS_PORT/mcp" \
+        > "$OUT/mcpauth-proxy.log" 2>&1 &
+      PIDS+=($!)
+      wait_http "$PROXY/healthz" 60
+      # The upstreams answer 4xx to a bare GET; any HTTP answer means up.
+      for port in "$PY_PORT" "$TS_PORT"; do
+        deadline=$((SECONDS + 60))
+        until curl -sS -o /dev/null "http://127.0.0.1:$port/mcp" 2>/dev/null; do
+          [ $SECONDS -lt "$deadline" ] || { say "upstream on $port did not start"; cat "$OUT"/*-upstream.log; exit 1; }
+          sleep 0.2
+        done
+      done
+      say "mcpauth proxy on $PROXY: /mcp -> Python SDK server :$PY_PORT, /ts/mcp -> TS SDK example :$TS_PORT"
+      proxy_ok=1
+      PY_EXPECT=(--tool caller --expect '"authorization": null' --expect '"scopes": "mcp"')
+      TS_EXPECT=(--tool multi-greet --tool-args '{"name":"mcpauth"}' --expect 'Good morning, mcpauth!')
+      run proxy-py-client-py-upstream 120 interop/.venv/bin/python interop/py_client.py --mcp "$PROXY/mcp" \
+        --username alice --password-file "$PASSWORD_FILE" "${PY_EXPECT[@]}" || true
+      run proxy-ts-client-py-upstream 120 node interop/ts-client.ts --mcp "$PROXY/mcp" \
+        --username alice --password-file "$PASSWORD_FILE" "${PY_EXPECT[@]}" || true
+      run proxy-py-client-ts-upstream 120 interop/.venv/bin/python interop/py_client.py --mcp "$PROXY/ts/mcp" \
+        --username alice --password-file "$PASSWORD_FILE" "${TS_EXPECT[@]}" || true
+      run proxy-ts-client-ts-upstream 120 node interop/ts-client.ts --mcp "$PROXY/ts/mcp" \
+        --username alice --password-file "$PASSWORD_FILE" "${TS_EXPECT[@]}" || true
+      for combo in py-client-py-upstream ts-client-py-upstream py-client-ts-upstream ts-client-ts-upstream; do
+        case "${RESULT[proxy-$combo]}" in passed*) ;; *) proxy_ok=0 ;; esac
+      done
+      if [ "$proxy_ok" = 1 ]; then
+        RESULT[proxy]="passed (4 client/upstream pairs)"
+      else
+        RESULT[proxy]="FAILED (logs: $OUT/proxy-*.log)"
+      fi
       ;;
     browser)
       run browser 300 node interop/browser.mjs --issuer "$ISSUER" \

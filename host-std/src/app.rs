@@ -2,9 +2,10 @@
 //! behind one [`Handler`], with the host's environment (clock, OS RNG, redb
 //! store, key set) and the verified-token cache.
 //!
-//! Routing: `/mcp` → bearer guard (cache, else the core's
-//! `authenticate_bearer`) → `McpServer`; everything else → the
-//! authorization server; what it declines → 404.
+//! Routing: a path mounted on an upstream (`--upstream`) → that mount's
+//! bearer guard → the auth proxy ([`crate::upstream`]); `/mcp` → bearer
+//! guard (cache, else the core's `authenticate_bearer`) → `McpServer`;
+//! everything else → the authorization server; what it declines → 404.
 
 use std::sync::{Arc, OnceLock};
 
@@ -27,6 +28,7 @@ use crate::oauth_workers::OAuthWorkers;
 use crate::privy::{PrivyKeySource, SignIn};
 use crate::registration::RegistrationLimiter;
 use crate::server::{Handler, Reply};
+use crate::upstream::Upstreams;
 use crate::users::Users;
 
 /// The scope every MCP request needs.
@@ -70,6 +72,8 @@ pub struct AppOptions {
     pub client_metadata: Option<crate::cimd::CimdSettings>,
     /// Introspection rights, unused-client expiry, native redirect schemes.
     pub client_rules: crate::config::ClientRules,
+    /// Upstream MCP servers behind the auth proxy (no mounts: none).
+    pub upstreams: crate::upstream::UpstreamSettings,
 }
 
 /// The composed OAuth + MCP handler.
@@ -86,6 +90,8 @@ pub struct App {
     guard: ResourceGuard,
     cache: TokenCache,
     db: Backend,
+    /// The auth proxy and each mount's guard (same order as its mounts).
+    proxy: Option<(Upstreams, Vec<ResourceGuard>)>,
 }
 
 impl std::fmt::Debug for App {
@@ -139,6 +145,25 @@ impl App {
                 ))
             })?
             .to_owned();
+        // Each mount is a protected resource of its own, `<public URL><path>`
+        // (`/mcp` is the default one): a token for one is refused by the others.
+        let mut proxy_resources = Vec::with_capacity(options.upstreams.mounts.len());
+        for mount in &options.upstreams.mounts {
+            let url = format!("{}{}", options.public_url, mount.path);
+            let resource = mcpauth_core::oauth::canonical_resource(&url)
+                .ok_or_else(|| AppError(format!("{url} is not a valid resource URL")))?;
+            if config.find_resource(&resource).is_none() {
+                config.resources.push(resource.clone());
+            }
+            proxy_resources.push(resource);
+        }
+        let proxy = (!proxy_resources.is_empty()).then(|| {
+            let guards = proxy_resources
+                .iter()
+                .map(|r| ResourceGuard::new(&config, r, &[MCP_SCOPE]))
+                .collect();
+            (Upstreams::new(options.upstreams.clone()), guards)
+        });
         let guard = ResourceGuard::new(&config, &resource, &[MCP_SCOPE]);
         let metadata_url = config.resource_metadata_url(&resource);
 
@@ -186,6 +211,7 @@ impl App {
             guard,
             cache: TokenCache::new(options.token_cache),
             db,
+            proxy,
         })
     }
 
@@ -215,12 +241,21 @@ impl App {
         self.oauth.config()
     }
 
-    async fn principal(&self, req: &Request) -> Result<Arc<Principal>, Response> {
+    /// The caller of `req` as `guard` admits it. One cache serves every
+    /// resource: a hit counts only for the resource and scopes it was
+    /// verified for.
+    async fn principal(
+        &self,
+        req: &Request,
+        guard: &ResourceGuard,
+    ) -> Result<Arc<Principal>, Response> {
         let now = now();
         let secs = now.map(|t| t.secs()).unwrap_or(0);
         let token = plain_bearer(req);
         if let Some(token) = token
             && let Some(p) = self.cache.get(token, secs, |_| false)
+            && p.audience == guard.resource()
+            && guard.scopes().iter().all(|s| p.has_scope(s))
         {
             // The revocation check is never cached: on a shared store another
             // instance may have revoked the token a moment ago.
@@ -237,7 +272,7 @@ impl App {
             }
         }
         let keys = self.keys.get();
-        let p = match authenticate_bearer(req, &keys, &self.guard, now, &self.db).await {
+        let p = match authenticate_bearer(req, &keys, guard, now, &self.db).await {
             Ok(p) => p,
             Err(resp) => {
                 // Signed by a key this instance has not loaded yet (rotated
@@ -254,7 +289,7 @@ impl App {
                             && self.keys.get().find(&kid).is_some() =>
                     {
                         let keys = self.keys.get();
-                        authenticate_bearer(req, &keys, &self.guard, now, &self.db).await?
+                        authenticate_bearer(req, &keys, guard, now, &self.db).await?
                     }
                     _ => return Err(resp),
                 }
@@ -279,7 +314,7 @@ impl App {
                 }
             });
         }
-        let principal = match self.principal(&req).await {
+        let principal = match self.principal(&req, &self.guard).await {
             Ok(p) => p,
             Err(resp) => return Reply::Whole(resp),
         };
@@ -301,18 +336,59 @@ impl App {
     }
 }
 
+impl App {
+    /// A request to the proxied mount `index`: authenticated here, answered
+    /// by the upstream.
+    async fn proxied(
+        &self,
+        upstreams: &Upstreams,
+        guard: &ResourceGuard,
+        index: usize,
+        req: Request,
+    ) -> Reply {
+        match self.principal(&req, guard).await {
+            Ok(principal) => upstreams.forward(index, req, &principal).await,
+            Err(resp) => Reply::Whole(resp),
+        }
+    }
+
+    /// The mount serving `path`, if the proxy has one there.
+    fn mount_of(&self, path: &str) -> Option<(&Upstreams, &ResourceGuard, usize)> {
+        let (upstreams, guards) = self.proxy.as_ref()?;
+        let index = upstreams.mount_of(path)?;
+        Some((upstreams, guards.get(index)?, index))
+    }
+}
+
 impl Handler for App {
     async fn reply(&self, req: Request) -> Reply {
+        if let Some((upstreams, guard, index)) = self.mount_of(&req.path) {
+            return self.proxied(upstreams, guard, index, req).await;
+        }
         if req.path == MCP_PATH {
             return self.mcp(req).await;
         }
-        Reply::Whole(self.handle(req).await)
+        Reply::Whole(self.oauth(req).await)
     }
 
     async fn handle(&self, req: Request) -> Response {
+        if let Some((upstreams, guard, index)) = self.mount_of(&req.path) {
+            return self
+                .proxied(upstreams, guard, index, req)
+                .await
+                .into_whole()
+                .await;
+        }
         if req.path == MCP_PATH {
             return self.mcp(req).await.into_whole().await;
         }
+        self.oauth(req).await
+    }
+}
+
+impl App {
+    /// A request for the authorization server.
+    async fn oauth(&self, req: Request) -> Response {
         // The core's OAuth future is not `Send`: it runs on the OAuth
         // worker threads (see `oauth_workers`), which also keeps RSA signing
         // off the async workers that serve /mcp.

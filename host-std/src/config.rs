@@ -261,6 +261,9 @@ pub struct ServeArgs {
         hide = true
     )]
     pub dangerous_cimd_ca_file: Option<PathBuf>,
+    /// The auth proxy (`--upstream` and its bounds).
+    #[command(flatten)]
+    pub upstream: crate::upstream::config::UpstreamArgs,
 }
 
 /// The TOML file. Every key is optional; unknown keys are errors.
@@ -293,17 +296,19 @@ pub struct FileConfig {
     native_redirect_schemes: Option<Vec<String>>,
     dangerous_cimd_allow_loopback: Option<bool>,
     dangerous_cimd_ca_file: Option<PathBuf>,
+    upstream: Option<crate::upstream::config::UpstreamFile>,
 }
 
+/// A duration in the file: seconds, or text such as `1h`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-enum DurationValue {
+pub(crate) enum DurationValue {
     Secs(u64),
     Text(String),
 }
 
 impl DurationValue {
-    fn get(&self, key: &str) -> Result<Duration, ConfigError> {
+    pub(crate) fn get(&self, key: &str) -> Result<Duration, ConfigError> {
         match self {
             DurationValue::Secs(s) => Ok(Duration::from_secs(*s)),
             DurationValue::Text(t) => {
@@ -323,7 +328,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(setting: &str, problem: impl Into<String>) -> ConfigError {
+    pub(crate) fn new(setting: &str, problem: impl Into<String>) -> ConfigError {
         ConfigError {
             setting: setting.to_owned(),
             problem: problem.into(),
@@ -402,6 +407,8 @@ pub struct ServeSettings {
     /// Who may introspect what, how long unused clients live, which
     /// redirect schemes native clients may register.
     pub client_rules: ClientRules,
+    /// The auth proxy (no mounts: off).
+    pub upstream: crate::upstream::UpstreamSettings,
 }
 
 /// Rules about registered clients (see the fields of
@@ -560,6 +567,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
     let privy = resolve_privy(serve, &file)?;
     let client_metadata = resolve_client_metadata(serve, &file)?;
     let client_rules = resolve_client_rules(serve, &file)?;
+    let upstream = crate::upstream::config::resolve(&serve.upstream, file.upstream.as_ref())?;
     let listen = serve
         .listen
         .or(file.listen)
@@ -657,6 +665,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
         privy,
         client_metadata,
         client_rules,
+        upstream,
     })
 }
 

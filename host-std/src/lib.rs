@@ -27,4 +27,5 @@ pub mod proxy;
 pub mod registration;
 pub mod server;
 pub mod tools;
+pub mod upstream;
 pub mod users;

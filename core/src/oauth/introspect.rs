@@ -123,8 +123,7 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
             && self
                 .config
                 .introspection_clients
-                .iter()
-                .any(|id| *id == client.record.client_id);
+                .contains(&client.record.client_id);
         Ok(match self.find(token, now, env.keys).await? {
             Some(Found::Access(c, aud)) if resource_server || own(&c.client_id) => json!({
                 "active": true,
