@@ -2,7 +2,8 @@
 # Tests nobody on this team wrote, against the real programs:
 #   conformance  the official MCP conformance suite: `server` mode (every
 #                scenario of 2025-06-18, 2025-11-25, 2026-07-28) against the
-#                everything example, `authorization` mode against
+#                everything example, directly and through `mcpauth serve
+#                --upstream` (server-proxied), `authorization` mode against
 #                `mcpauth serve`; compared with interop/conformance-baseline.txt
 #   ts-client    the official TypeScript SDK client, whole OAuth flow + whoami,
 #                token verified offline with jose
@@ -85,6 +86,18 @@ start_everything() { # LOGNAME [--stateless]; sets URL
   say "everything example $* on $URL"
 }
 
+# start_proxy NAME SERVE-ARGS...: another `mcpauth serve` (own data directory,
+# the same user and password), e.g. with --upstream; sets PROXY to its URL.
+start_proxy() {
+  local data="$OUT/$1-data" port
+  timeout 60 "$MCPAUTH" user add alice --data-dir "$data" < "$PASSWORD_FILE" > "$OUT/$1-user-add.log" 2>&1
+  port="$(free_port)"
+  PROXY="http://127.0.0.1:$port"
+  "$MCPAUTH" serve --listen "127.0.0.1:$port" --data-dir "$data" --log warn "${@:2}" > "$OUT/$1.log" 2>&1 &
+  PIDS+=($!)
+  wait_http "$PROXY/healthz" 60
+}
+
 declare -A RESULT
 run() { # NAME SECONDS CMD...
   local name=$1 secs=$2; shift 2
@@ -104,8 +117,11 @@ for suite in "${SUITES[@]}"; do
       EVERYTHING_URL="$URL"
       start_everything everything-stateless --stateless
       STATELESS_URL="$URL"
-      run conformance 1500 node interop/conformance.mjs --everything "$EVERYTHING_URL" \
-        --everything-stateless "$STATELESS_URL" \
+      # The server scenarios once more through the auth proxy.
+      start_proxy mcpauth-conformance-proxy --upstream "$EVERYTHING_URL"
+      say "mcpauth proxy on $PROXY in front of $EVERYTHING_URL"
+      run conformance 2100 node interop/conformance.mjs --everything "$EVERYTHING_URL" \
+        --everything-stateless "$STATELESS_URL" --proxy-issuer "$PROXY" \
         --issuer "$ISSUER" --username alice --password-file "$PASSWORD_FILE" \
         --out "$OUT/conformance"
       if [ "${INTEROP_UPDATE_SUMMARY:-}" = 1 ] && [ -f "$OUT/conformance/CONFORMANCE.md" ]; then
@@ -130,16 +146,9 @@ for suite in "${SUITES[@]}"; do
       MCP_PORT="$TS_PORT" node interop/node_modules/@modelcontextprotocol/sdk/dist/esm/examples/server/simpleStreamableHttp.js \
         > "$OUT/ts-upstream.log" 2>&1 &
       PIDS+=($!)
-      # mcpauth in front of both, with its own data directory and user.
-      PROXY_DATA="$OUT/proxy-data"
-      timeout 60 "$MCPAUTH" user add alice --data-dir "$PROXY_DATA" < "$PASSWORD_FILE" > "$OUT/proxy-user-add.log" 2>&1
-      PROXY_PORT="$(free_port)"
-      PROXY="http://127.0.0.1:$PROXY_PORT"
-      "$MCPAUTH" serve --listen "127.0.0.1:$PROXY_PORT" --data-dir "$PROXY_DATA" --log warn \
-        --upstream "http://127.0.0.1:$PY_PORT/mcp" --upstream "/ts/mcp=http://127.0.0.1:$TS_PORT/mcp" \
-        > "$OUT/mcpauth-proxy.log" 2>&1 &
-      PIDS+=($!)
-      wait_http "$PROXY/healthz" 60
+      # mcpauth in front of both.
+      start_proxy mcpauth-proxy \
+        --upstream "http://127.0.0.1:$PY_PORT/mcp" --upstream "/ts/mcp=http://127.0.0.1:$TS_PORT/mcp"
       # The upstreams answer 4xx to a bare GET; any HTTP answer means up.
       for port in "$PY_PORT" "$TS_PORT"; do
         deadline=$((SECONDS + 60))

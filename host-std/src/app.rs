@@ -16,8 +16,8 @@ use mcpauth_core::mcp::{
     SessionStore,
 };
 use mcpauth_core::oauth::{
-    AuthorizationServer, Env, ResourceGuard, ServerConfig, UserAuthenticator, authenticate_bearer,
-    is_access_token_revoked,
+    AuthorizationServer, Env, ProtectedResource, ResourceGuard, ResourceKind, ServerConfig,
+    UserAuthenticator, authenticate_bearer, is_access_token_revoked,
 };
 use mcpauth_core::principal::Principal;
 
@@ -72,6 +72,10 @@ pub struct AppOptions {
     pub client_metadata: Option<crate::cimd::CimdSettings>,
     /// Introspection rights, unused-client expiry, native redirect schemes.
     pub client_rules: crate::config::ClientRules,
+    /// The protected resources, the built-in `<public_url>/mcp` first
+    /// (see [`crate::resources::resolve`]); empty: only the built-in one.
+    /// Upstream mounts become proxy resources.
+    pub resources: Vec<ProtectedResource>,
     /// Upstream MCP servers behind the auth proxy (no mounts: none).
     pub upstreams: crate::upstream::UpstreamSettings,
 }
@@ -120,6 +124,17 @@ impl From<RegistryError> for AppError {
     }
 }
 
+/// What a proxied resource's guard requires: `mcp` when the resource has
+/// that scope (the default), otherwise only its audience (the upstream gets
+/// the granted scopes in the identity headers and decides).
+fn required_scopes(resource: &ProtectedResource) -> Vec<&'static str> {
+    if resource.scopes.iter().any(|s| s == MCP_SCOPE) {
+        vec![MCP_SCOPE]
+    } else {
+        Vec::new()
+    }
+}
+
 impl App {
     /// Assemble the app. `registry` holds the tools (see
     /// [`crate::tools::register_builtin`]).
@@ -136,6 +151,45 @@ impl App {
         config.refresh_family_ttl = config.refresh_family_ttl.max(options.refresh_token_ttl);
         config.privy = options.privy.as_ref().map(|p| p.core_config());
         options.client_rules.apply(&mut config);
+        if !options.resources.is_empty() {
+            config.resources = options.resources.clone();
+        }
+        // Each mount is a protected resource of its own, `<public URL><path>`
+        // (`/mcp` is the default one): a token for one is refused by the
+        // others. A declared resource with the same URL names it and sets
+        // its scopes and lifetime.
+        let mut proxy_resources = Vec::with_capacity(options.upstreams.mounts.len());
+        for mount in &options.upstreams.mounts {
+            let url = format!("{}{}", options.public_url, mount.path);
+            let kind = ResourceKind::Proxy {
+                upstream: mount.target.to_string(),
+            };
+            let declared = mcpauth_core::oauth::canonical_resource(&url)
+                .and_then(|id| config.resources.iter().position(|r| r.identifier == id));
+            let index = match declared {
+                Some(i) => i,
+                None => {
+                    let resource = ProtectedResource::new(&url, kind.clone())
+                        .ok_or_else(|| AppError(format!("{url} is not a valid resource URL")))?;
+                    config.resources.push(resource);
+                    config.resources.len() - 1
+                }
+            };
+            config.resources[index].kind = kind;
+            proxy_resources.push(config.resources[index].clone());
+        }
+        if let Some(stray) = config.resources.iter().find(|r| {
+            r.kind == ResourceKind::External && config.local_path_of(&r.identifier).is_some()
+        }) {
+            return Err(AppError(format!(
+                "{} is on this server's origin but nothing serves it: mount an upstream \
+                 there with --upstream PATH=URL",
+                stray.identifier
+            )));
+        }
+        config
+            .validate()
+            .map_err(|e| AppError(format!("configuration: {e}")))?;
         let resource = config
             .default_resource()
             .ok_or_else(|| {
@@ -144,25 +198,21 @@ impl App {
                     options.public_url
                 ))
             })?
-            .to_owned();
-        // Each mount is a protected resource of its own, `<public URL><path>`
-        // (`/mcp` is the default one): a token for one is refused by the others.
-        let mut proxy_resources = Vec::with_capacity(options.upstreams.mounts.len());
-        for mount in &options.upstreams.mounts {
-            let url = format!("{}{}", options.public_url, mount.path);
-            let resource = mcpauth_core::oauth::canonical_resource(&url)
-                .ok_or_else(|| AppError(format!("{url} is not a valid resource URL")))?;
-            if config.find_resource(&resource).is_none() {
-                config.resources.push(resource.clone());
-            }
-            proxy_resources.push(resource);
-        }
+            .identifier
+            .clone();
         let proxy = (!proxy_resources.is_empty()).then(|| {
             let guards = proxy_resources
                 .iter()
-                .map(|r| ResourceGuard::new(&config, r, &[MCP_SCOPE]))
+                .map(|r| ResourceGuard::new(&config, &r.identifier, &required_scopes(r)))
                 .collect();
-            (Upstreams::new(options.upstreams.clone()), guards)
+            let mut settings = options.upstreams.clone();
+            // The same browsers as on the built-in /mcp, and pages of the
+            // public URL's own origin.
+            settings.allowed_origins = options.allowed_origins.clone();
+            settings
+                .allowed_origins
+                .push(origin_of(&options.public_url));
+            (Upstreams::new(settings), guards)
         });
         let guard = ResourceGuard::new(&config, &resource, &[MCP_SCOPE]);
         let metadata_url = config.resource_metadata_url(&resource);
@@ -358,6 +408,13 @@ impl App {
         let index = upstreams.mount_of(path)?;
         Some((upstreams, guards.get(index)?, index))
     }
+}
+
+/// `scheme://host[:port]` of an absolute URL.
+fn origin_of(url: &str) -> String {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after..].find('/').map_or(url.len(), |i| after + i);
+    url[..end].to_owned()
 }
 
 impl Handler for App {

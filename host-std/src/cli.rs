@@ -239,6 +239,7 @@ fn serve(
         privy: settings.privy.clone(),
         client_metadata: settings.client_metadata.clone(),
         client_rules: settings.client_rules.clone(),
+        resources: settings.resources.clone(),
         upstreams: settings.upstream.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -172,6 +172,16 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub trusted_proxies: Option<Vec<String>>,
+    /// A protected resource tokens may be issued for, besides the built-in
+    /// <public URL>/mcp: `URL;name=NAME;scopes=a,b;access_token_ttl=5m;kind=external`
+    /// (repeat the flag, or separate resources with `|`; see host-std/README.md).
+    #[arg(
+        long = "resource",
+        env = "MCPAUTH_RESOURCES",
+        value_name = "SPEC",
+        value_delimiter = '|'
+    )]
+    pub resources: Option<Vec<String>>,
     /// Stateless MCP (no Mcp-Session-Id) [default: false].
     #[arg(long, env = "MCPAUTH_STATELESS", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub stateless: Option<bool>,
@@ -296,11 +306,12 @@ pub struct FileConfig {
     native_redirect_schemes: Option<Vec<String>>,
     dangerous_cimd_allow_loopback: Option<bool>,
     dangerous_cimd_ca_file: Option<PathBuf>,
+    resources: Option<Vec<crate::resources::ResourceEntry>>,
     upstream: Option<crate::upstream::config::UpstreamFile>,
 }
 
-/// A duration in the file: seconds, or text such as `1h`.
-#[derive(Debug, Deserialize)]
+/// A duration in the file: seconds, or text such as `5m`.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum DurationValue {
     Secs(u64),
@@ -407,6 +418,8 @@ pub struct ServeSettings {
     /// Who may introspect what, how long unused clients live, which
     /// redirect schemes native clients may register.
     pub client_rules: ClientRules,
+    /// The protected resources, the built-in `<public_url>/mcp` first.
+    pub resources: Vec<mcpauth_core::oauth::ProtectedResource>,
     /// The auth proxy (no mounts: off).
     pub upstream: crate::upstream::UpstreamSettings,
 }
@@ -639,6 +652,15 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
             )
         })?,
     };
+    let resource_entries = match &serve.resources {
+        Some(specs) => specs
+            .iter()
+            .map(|s| crate::resources::ResourceEntry::parse(s))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => file.resources.clone().unwrap_or_default(),
+    };
+    let resources =
+        crate::resources::resolve(&public_url, common.access_token_ttl, &resource_entries)?;
     let max_body_bytes = serve
         .max_body_bytes
         .or(file.max_body_bytes)
@@ -665,6 +687,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
         privy,
         client_metadata,
         client_rules,
+        resources,
         upstream,
     })
 }
@@ -807,10 +830,11 @@ fn validate_public_url(u: &str) -> Result<String, ConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn serve(args: &[&str]) -> Result<ServeSettings, ConfigError> {
+    /// `mcpauth serve ARGS` resolved (for the settings tests of other modules too).
+    pub(crate) fn serve(args: &[&str]) -> Result<ServeSettings, ConfigError> {
         let mut v = vec!["mcpauth", "serve"];
         v.extend_from_slice(args);
         let cli = Cli::try_parse_from(v).expect("parse");

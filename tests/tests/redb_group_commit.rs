@@ -63,6 +63,7 @@ impl Fixture {
             privy: None,
             client_metadata: None,
             client_rules: Default::default(),
+            resources: Vec::new(),
             upstreams: Default::default(),
         };
         let mut registry = Registry::new();

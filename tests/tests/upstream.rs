@@ -20,6 +20,23 @@ async fn token(base: &str) -> String {
         .access
 }
 
+/// POST the tools/list message to `url` with `bearer` and `extra` headers.
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    bearer: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = http.post(url).header("authorization", bearer);
+    for (name, value) in extra {
+        req = req.header(*name, *value);
+    }
+    req.body(MESSAGE).send().await.expect("post")
+}
+
+/// The JSON-RPC message the tests send.
+const MESSAGE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+
 async fn json_body(r: reqwest::Response) -> Value {
     serde_json::from_slice(&r.bytes().await.expect("body")).expect("json")
 }
@@ -152,6 +169,19 @@ async fn proxy_forwards_identity_streams_and_bounds_the_upstream() {
             .is_some_and(|c| !c.is_empty())
     );
 
+    // A browser's Origin is checked here (a page of the public URL is
+    // allowed, another site is not) and never forwarded.
+    let before = upstream.requests.load(Ordering::SeqCst);
+    let r = post(&http, &mcp, &bearer, &[("origin", "http://evil.example")]).await;
+    assert_eq!(r.status(), 403);
+    let body = json_body(r).await;
+    assert_eq!(body["error"]["message"], "Forbidden: origin not allowed");
+    assert_eq!(upstream.requests.load(Ordering::SeqCst), before);
+    let r = post(&http, &mcp, &bearer, &[("origin", &base)]).await;
+    assert_eq!(r.status(), 200);
+    let echo = json_body(r).await;
+    assert!(echo["headers"].get("origin").is_none(), "{echo}");
+
     // The token for /mcp is refused at /other (a resource of its own).
     let r = http
         .post(format!("{base}/other"))
@@ -164,15 +194,13 @@ async fn proxy_forwards_identity_streams_and_bounds_the_upstream() {
     let before = upstream.requests.load(Ordering::SeqCst);
 
     // SSE: the first event arrives while the upstream is still writing.
-    let mut r = http
-        .post(&mcp)
-        .header("authorization", &bearer)
-        .header("x-test-mode", "sse")
-        .header("last-event-id", "17")
-        .body(message.to_string())
-        .send()
-        .await
-        .expect("post");
+    let mut r = post(
+        &http,
+        &mcp,
+        &bearer,
+        &[("x-test-mode", "sse"), ("last-event-id", "17")],
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/event-stream");
     let first = read_until(&mut r, "\n\n").await;
@@ -232,14 +260,7 @@ async fn proxy_forwards_identity_streams_and_bounds_the_upstream() {
 
     // A slow upstream: 504 at the bound (2 s), not a hang.
     let started = Instant::now();
-    let r = http
-        .post(&mcp)
-        .header("authorization", &bearer)
-        .header("x-test-mode", "slow")
-        .body(message.to_string())
-        .send()
-        .await
-        .expect("post");
+    let r = post(&http, &mcp, &bearer, &[("x-test-mode", "slow")]).await;
     let took = started.elapsed();
     assert_eq!(r.status(), 504);
     assert!(
@@ -256,14 +277,7 @@ async fn proxy_forwards_identity_streams_and_bounds_the_upstream() {
     );
 
     // 10 MiB declared: refused before a byte, with a JSON-RPC error.
-    let r = http
-        .post(&mcp)
-        .header("authorization", &bearer)
-        .header("x-test-mode", "big")
-        .body(message.to_string())
-        .send()
-        .await
-        .expect("post");
+    let r = post(&http, &mcp, &bearer, &[("x-test-mode", "big")]).await;
     assert_eq!(r.status(), 502);
     let body: Value = json_body(r).await;
     assert!(
@@ -276,14 +290,7 @@ async fn proxy_forwards_identity_streams_and_bounds_the_upstream() {
 
     // 10 MiB undeclared: the stream is cut at 8 MiB, the client sees an
     // incomplete body (never 10 MiB, never a hang).
-    let r = http
-        .post(&mcp)
-        .header("authorization", &bearer)
-        .header("x-test-mode", "big-chunked")
-        .body(message.to_string())
-        .send()
-        .await
-        .expect("post");
+    let r = post(&http, &mcp, &bearer, &[("x-test-mode", "big-chunked")]).await;
     assert_eq!(r.status(), 200);
     let read = tokio::time::timeout(Duration::from_secs(20), r.bytes()).await;
     assert!(
@@ -292,13 +299,7 @@ async fn proxy_forwards_identity_streams_and_bounds_the_upstream() {
     );
 
     // Still serving afterwards.
-    let r = http
-        .post(&mcp)
-        .header("authorization", &bearer)
-        .body(message.to_string())
-        .send()
-        .await
-        .expect("post");
+    let r = post(&http, &mcp, &bearer, &[]).await;
     assert_eq!(r.status(), 200);
     server.stop();
 }

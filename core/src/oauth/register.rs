@@ -169,7 +169,7 @@ pub(super) fn client_metadata(
     obj: &Map<String, Value>,
     config: &super::ServerConfig,
 ) -> Result<ClientMetadata, OAuthError> {
-    let scopes_supported = &config.scopes_supported;
+    let scopes_supported = config.scopes_supported();
     let native = match string_field(obj, "application_type")? {
         None | Some("web") => false,
         Some("native") => true,

@@ -184,24 +184,13 @@ pub fn resolve(
         mounts,
         limits,
         identity,
+        allowed_origins: Vec::new(),
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
-    use crate::config::{Cli, Command, ConfigError, ServeSettings, resolve_serve};
-
-    fn serve(args: &[&str]) -> Result<ServeSettings, ConfigError> {
-        let mut v = vec!["mcpauth", "serve"];
-        v.extend_from_slice(args);
-        let cli = Cli::try_parse_from(v).expect("parse");
-        match cli.command {
-            Command::Serve(s) => resolve_serve(&cli.common, &s),
-            _ => unreachable!(),
-        }
-    }
+    use crate::config::tests::serve;
 
     #[test]
     fn upstream_flags() {

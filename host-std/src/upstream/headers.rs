@@ -30,11 +30,15 @@ const HOP_BY_HOP: [&str; 7] = [
 ];
 
 /// Headers never forwarded to the upstream besides the hop-by-hop ones.
-const NOT_FORWARDED: [&str; 4] = [
+/// `Origin` is checked by the proxy (the browser's origin is the proxy's,
+/// which the upstream cannot know), then left behind: the upstream gets a
+/// server-to-server request.
+const NOT_FORWARDED: [&str; 5] = [
     "authorization",
     "proxy-authorization",
     "host",
     "content-length",
+    "origin",
 ];
 
 /// Headers never returned to the client besides the hop-by-hop ones: the
@@ -215,6 +219,7 @@ mod tests {
             ("mcp-session-id", "s-1"),
             ("last-event-id", "e-9"),
             ("accept", "application/json, text/event-stream"),
+            ("origin", "http://localhost:6274"),
         ]);
         let out =
             to_upstream(&incoming, &principal(), &IdentityHeaders::default()).expect("identity");
@@ -228,6 +233,7 @@ mod tests {
             "keep-alive",
             "te",
             "upgrade",
+            "origin",
         ] {
             assert!(out.get(gone).is_none(), "{gone} must not be forwarded");
         }

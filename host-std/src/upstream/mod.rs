@@ -8,6 +8,10 @@
 //!   size limit; the response streams back frame by frame, never buffered,
 //!   so SSE answers and `GET` streams reach the client as the upstream
 //!   writes them;
+//! - a browser's `Origin` is checked here, as on the built-in `/mcp`
+//!   (`--allowed-origins`, plus the public URL's own origin), and not
+//!   forwarded: the upstream cannot know the proxy's origin, and only
+//!   authenticated requests reach it;
 //! - `Authorization` never reaches the upstream; the verified identity does,
 //!   in headers the operator names ([`IdentityHeaders`]); hop-by-hop headers
 //!   are handled as RFC 9110 §7.6.1 says (see [`headers`]);
@@ -164,6 +168,9 @@ pub struct UpstreamSettings {
     pub limits: UpstreamLimits,
     /// Where the caller's identity goes.
     pub identity: IdentityHeaders,
+    /// Browser origins allowed to call the mounts (`*`: any); filled in by
+    /// the app from `--allowed-origins` and the public URL.
+    pub allowed_origins: Vec<String>,
 }
 
 /// The forwarder every mount shares: one connection pool.
@@ -211,12 +218,39 @@ impl Upstreams {
         self.live_bodies.load(Ordering::Relaxed)
     }
 
+    /// DNS-rebinding and cross-site defence, as the built-in `/mcp` does it:
+    /// a present `Origin` must be allowed exactly.
+    fn check_origin(&self, headers: &[(String, String)]) -> Result<(), &'static str> {
+        let mut origins = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("origin"));
+        let Some((_, origin)) = origins.next() else {
+            return Ok(());
+        };
+        if origins.next().is_some() {
+            return Err("Forbidden: multiple Origin headers");
+        }
+        let origin = origin.trim().trim_end_matches('/');
+        let allowed = &self.settings.allowed_origins;
+        if allowed
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+        {
+            Ok(())
+        } else {
+            Err("Forbidden: origin not allowed")
+        }
+    }
+
     /// Forward `req` (already authenticated as `principal`) to mount `index`.
     pub async fn forward(&self, index: usize, req: Request, principal: &Principal) -> Reply {
         let Some(mount) = self.settings.mounts.get(index) else {
             return Reply::Whole(Response::json(404, &br#"{"error":"not_found"}"#[..]));
         };
         let body = Bytes::from(req.body);
+        if let Err(why) = self.check_origin(&req.headers) {
+            return Reply::Whole(gateway_error(403, &body, why));
+        }
         let method = match req.method {
             Method::Get => hyper::Method::GET,
             Method::Post => hyper::Method::POST,

@@ -25,6 +25,7 @@ mod cimd;
 mod discovery;
 mod introspect;
 mod register;
+mod resources;
 mod token;
 
 pub(super) const ISSUER: &str = "https://auth.example";
@@ -32,6 +33,11 @@ pub(super) const RESOURCE: &str = "https://auth.example/mcp";
 pub(super) const REDIRECT: &str = "https://client.example/cb";
 pub(super) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub(super) const T0: u64 = 1_800_000_000;
+
+/// A second resource, served elsewhere, with the scope `mcp`.
+pub(super) fn other_resource() -> ProtectedResource {
+    ProtectedResource::new("https://other.example/mcp", ResourceKind::External).expect("URL")
+}
 
 /// Everything here resolves immediately; poll until ready.
 pub(super) fn block_on<F: Future>(f: F) -> F::Output {
@@ -116,7 +122,7 @@ impl Harness {
 
     pub fn with(tweak: impl FnOnce(&mut ServerConfig), limits: MemoryStoreLimits) -> Harness {
         let mut config = ServerConfig::new(ISSUER);
-        config.scopes_supported = ["mcp", "read", "write"].map(String::from).to_vec();
+        config.resources[0].scopes = ["mcp", "read", "write"].map(String::from).to_vec();
         tweak(&mut config);
         let server = AuthorizationServer::new(config, MemoryStore::new(limits), TestUsers)
             .with_registration_policy(allow_all as fn(_, _) -> bool);
@@ -312,6 +318,49 @@ pub(super) fn assert_error(resp: &Response, status: u16, code: &str) {
     assert_eq!(resp.status, status, "{}", body_str(resp));
     assert_eq!(json(resp)["error"], code, "{}", body_str(resp));
     assert_eq!(resp.header("Cache-Control"), Some("no-store"));
+}
+
+/// Issue 14 finding 4, RFC 9700 §4.11.2 (authorization server as open
+/// redirector): a client registered by anyone gets no automatic redirect
+/// on a bad request. The error is a page; its link back to the
+/// application (with `error`, `state`, `iss`) is the user's decision.
+pub(super) fn assert_error_page_with_return_link(resp: &Response, status: u16, code: &str) {
+    assert_eq!(resp.status, status, "{}", body_str(resp));
+    assert!(
+        resp.header("Location").is_none(),
+        "never an automatic redirect"
+    );
+    assert_eq!(resp.header("X-Frame-Options"), Some("DENY"));
+    let page = body_str(resp);
+    let href = field_attr(page, "href").expect("a link back to the application");
+    let href = href.replace("&amp;", "&");
+    assert!(href.starts_with(REDIRECT), "{href}");
+    let query = href.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(get("error"), Some(code));
+    assert_eq!(get("state"), Some("xyz"));
+    assert_eq!(get("iss"), Some(ISSUER));
+    assert!(get("code").is_none());
+    assert!(
+        page.contains("client.example"),
+        "the page names where the link goes"
+    );
+}
+
+/// The value of the first `name="…"` attribute in `page`.
+fn field_attr(page: &str, name: &str) -> Option<String> {
+    let marker = format!("{name}=\"");
+    let start = page.find(&marker)? + marker.len();
+    let end = page[start..].find('"')? + start;
+    Some(page[start..end].to_string())
 }
 
 /// Assert a redirect carrying `error`, `state` and `iss`.
