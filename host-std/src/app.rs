@@ -21,14 +21,19 @@ use mcpauth_core::oauth::{
 use mcpauth_core::server::{CorsPolicy, Issuer, Protection, Routed, Router};
 
 use crate::backend::{Backend, SharedKeys, reload_keys};
-use crate::cache::TokenCache;
+use crate::cache::{CachedToken, TokenCache};
 use crate::env::{OsRandom, now};
+use crate::oauth_slots::OAuthSlots;
 use crate::oauth_workers::OAuthWorkers;
 use crate::privy::{PrivyKeySource, SignIn};
 use crate::registration::RegistrationLimiter;
+use crate::revocation::CheckStamp;
 use crate::server::{Handler, Reply};
 use crate::upstream::Upstreams;
 use crate::users::Users;
+use mcpauth_core::oauth::BearerCache;
+use mcpauth_core::principal::Principal;
+use mcpauth_core::time::UnixTime;
 
 /// The scope every MCP request needs.
 pub const MCP_SCOPE: &str = "mcp";
@@ -69,6 +74,8 @@ pub struct AppOptions {
     pub privy: Option<crate::privy::PrivySettings>,
     /// Client ID metadata documents (`None`: off).
     pub client_metadata: Option<crate::cimd::CimdSettings>,
+    /// Introspection rights, unused-client expiry, native redirect schemes.
+    pub client_rules: crate::config::ClientRules,
     /// The protected resources, the built-in `<public_url>/mcp` first
     /// (see [`crate::resources::resolve`]); empty: only the built-in one.
     /// Upstream mounts become proxy resources.
@@ -83,8 +90,9 @@ pub struct AppOptions {
 /// `OAUTH_CONCURRENCY` requests at once.
 pub struct HostIssuer {
     oauth: Arc<AuthorizationServer<Backend, SignIn, RegistrationLimiter>>,
-    /// Bounds the OAuth requests in flight.
-    oauth_slots: Arc<tokio::sync::Semaphore>,
+    /// Bounds the OAuth requests in flight (a metadata-document fetch gives
+    /// its slot back while it waits: see `oauth_slots`).
+    oauth_slots: OAuthSlots,
     /// Threads that run the OAuth futures, started on first use (inside
     /// the server's runtime).
     oauth_workers: OnceLock<Option<OAuthWorkers>>,
@@ -112,9 +120,9 @@ impl Issuer for HostIssuer {
     fn handle(&self, req: Request, env: Env<'_>) -> impl Future<Output = Option<Response>> {
         let now = env.now;
         async move {
-            let Ok(_slot) = self.oauth_slots.clone().acquire_owned().await else {
+            let Some(slot) = self.oauth_slots.acquire().await else {
                 return Some(mcpauth_core::server::unavailable(
-                    "the server is shutting down",
+                    "too many OAuth requests in flight, try again later",
                 ));
             };
             let workers = self.oauth_workers.get_or_init(|| {
@@ -135,7 +143,7 @@ impl Issuer for HostIssuer {
                         rng: &mut rng,
                         keys: &keys,
                     };
-                    oauth.handle(&req, &mut env).await
+                    slot.scope(oauth.handle(&req, &mut env)).await
                 })
                 .await;
             answer
@@ -179,8 +187,65 @@ impl KeySource for HostKeys {
     }
 }
 
+/// The verified-token cache as the router's [`BearerCache`]: a hit skips
+/// the revocation list while its last check is current (the store's
+/// revocation generation, see [`crate::revocation`]).
+#[derive(Debug)]
+pub struct HostCache {
+    cache: TokenCache,
+    db: Backend,
+}
+
+/// A cached caller.
+#[derive(Debug, Clone)]
+pub struct CachedCaller(Arc<CachedToken>);
+
+impl AsRef<Principal> for CachedCaller {
+    fn as_ref(&self) -> &Principal {
+        self.0.principal()
+    }
+}
+
+impl BearerCache for HostCache {
+    type Principal = CachedCaller;
+    type Stamp = CheckStamp;
+
+    fn get(&self, token: &str, now: UnixTime) -> Option<CachedCaller> {
+        self.cache.get(token, now.secs()).map(CachedCaller)
+    }
+
+    fn stamp(&self) -> CheckStamp {
+        self.db.revocation_generation().stamp()
+    }
+
+    fn revocation_current(&self, hit: &CachedCaller) -> bool {
+        self.db.revocation_generation().is_current(hit.0.checked())
+    }
+
+    fn mark_checked(&self, hit: &CachedCaller, stamp: CheckStamp) {
+        hit.0.mark_checked(stamp);
+    }
+
+    fn insert(
+        &self,
+        token: &str,
+        principal: Principal,
+        checked: CheckStamp,
+        now: UnixTime,
+    ) -> CachedCaller {
+        CachedCaller(
+            self.cache
+                .insert(token, Arc::new(principal), checked, now.secs()),
+        )
+    }
+
+    fn forget(&self, token: &str) {
+        self.cache.remove(token);
+    }
+}
+
 /// The app's router.
-pub type AppRouter = Router<HostIssuer, HostKeys, TokenCache>;
+pub type AppRouter = Router<HostIssuer, HostKeys, HostCache>;
 
 /// The composed OAuth + MCP server.
 pub struct App {
@@ -253,6 +318,7 @@ impl App {
         config.refresh_token_ttl = options.refresh_token_ttl;
         config.refresh_family_ttl = config.refresh_family_ttl.max(options.refresh_token_ttl);
         config.privy = options.privy.as_ref().map(|p| p.core_config());
+        options.client_rules.apply(&mut config);
         if !options.resources.is_empty() {
             config.resources = options.resources.clone();
         }
@@ -350,18 +416,22 @@ impl App {
         let keys = Arc::new(SharedKeys::new(keys));
         let issuer = HostIssuer {
             oauth: Arc::new(oauth),
-            oauth_slots: Arc::new(tokio::sync::Semaphore::new(OAUTH_CONCURRENCY)),
+            oauth_slots: OAuthSlots::new(OAUTH_CONCURRENCY),
             oauth_workers: OnceLock::new(),
             keys: keys.clone(),
             db: db.clone(),
         };
+        let db_for_cache = db.clone();
         let host_keys = HostKeys {
             keys,
             db,
             access_ttl: options.access_token_ttl,
         };
         let mut router = Router::new(issuer, host_keys)
-            .with_cache(TokenCache::new(options.token_cache))
+            .with_cache(HostCache {
+                cache: TokenCache::new(options.token_cache),
+                db: db_for_cache,
+            })
             .with_cors(CorsPolicy::new(&cors_origins(options)));
         // Proxied mounts first: a mount may take over the `/mcp` path.
         for (path, guard) in proxy_guards {
@@ -414,7 +484,7 @@ impl Handler for App {
                 let (Some((upstreams, index)), Some(principal)) = (mount, principal) else {
                     return Reply::Whole(mcpauth_core::server::not_found());
                 };
-                let mut reply = upstreams.forward(index, req, &principal).await;
+                let mut reply = upstreams.forward(index, req, principal.as_ref()).await;
                 match &mut reply {
                     Reply::Whole(head) | Reply::Live { head, .. } | Reply::Proxied { head, .. } => {
                         CorsPolicy::decorate(cors, head)

@@ -19,6 +19,7 @@ use redb::ReadableTable;
 use crate::db::{Db, KEYS, USERS, unavailable};
 pub use crate::pg::KvTable;
 use crate::pg::{PgOptions, PgStore, is_postgres_url};
+use crate::revocation::RevocationGeneration;
 
 /// Either store. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -65,6 +66,15 @@ impl Backend {
     /// us, revocations can come from elsewhere).
     pub fn is_shared(&self) -> bool {
         matches!(self, Backend::Postgres(_))
+    }
+
+    /// Bumped on every revocation through this instance: when a cached
+    /// token's revocation check can be reused ([`crate::revocation`]).
+    pub fn revocation_generation(&self) -> &RevocationGeneration {
+        match self {
+            Backend::Redb(db) => db.revocation_generation(),
+            Backend::Postgres(pg) => pg.revocation_generation(),
+        }
     }
 
     /// A one-line description for the banner (no credentials).
@@ -245,6 +255,24 @@ impl ClientStore for Backend {
         match self {
             Backend::Redb(d) => d.client(client_id).await,
             Backend::Postgres(p) => p.client(client_id).await,
+        }
+    }
+
+    async fn mark_client_used(&self, client_id: &str) -> Result<(), StoreError> {
+        match self {
+            Backend::Redb(d) => d.mark_client_used(client_id).await,
+            Backend::Postgres(p) => p.mark_client_used(client_id).await,
+        }
+    }
+
+    async fn prune_unused_clients(
+        &self,
+        registered_before: u64,
+        max_unused: usize,
+    ) -> Result<usize, StoreError> {
+        match self {
+            Backend::Redb(d) => d.prune_unused_clients(registered_before, max_unused).await,
+            Backend::Postgres(p) => p.prune_unused_clients(registered_before, max_unused).await,
         }
     }
 }

@@ -4,12 +4,15 @@
 //! - Key: SHA-256 of the compact token (the token itself is never kept).
 //! - Value: the [`Principal`] the core's guard produced, whose `expires_at`
 //!   is the token's `exp`.
-//! - It is the core router's [`BearerCache`]: consulted after the core has
-//!   read the one `Authorization: Bearer` header and before any signature
-//!   check. A hit is used only while `exp` is in the future; the router
-//!   reads the revocation list on every hit (and [`BearerCache::forget`]s a
-//!   revoked token), so the cache never accepts a token the guard would
-//!   refuse for expiry or revocation.
+//! - Value: the [`Principal`] and the stamp of its last revocation check
+//!   ([`crate::revocation`]): a hit is used only while `exp` is in the
+//!   future, and the caller asks the store again unless that check is still
+//!   current (no revocation through this process since, and on a shared
+//!   store not older than its bound), so the cache never accepts a token
+//!   the guard would refuse for expiry or revocation. It is the core
+//!   router's [`BearerCache`](mcpauth_core::oauth::BearerCache) (through the
+//!   app's `HostCache`): consulted after the core has read the one
+//!   `Authorization: Bearer` header, before any signature check.
 //! - Bounded: the map is split in up to 16 shards (one read-write lock each,
 //!   chosen by a digest byte) of `capacity / shards` entries; a full shard
 //!   purges its expired entries, then arbitrary ones.
@@ -18,10 +21,10 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
 
-use mcpauth_core::oauth::BearerCache;
 use mcpauth_core::principal::Principal;
-use mcpauth_core::time::UnixTime;
 use sha2::{Digest, Sha256};
+
+use crate::revocation::{CheckStamp, StampCell};
 
 /// Shards of the map: a lookup takes one shard's read lock, so concurrent
 /// hits never wait on each other and inserts block only one shard.
@@ -45,7 +48,33 @@ impl Hasher for DigestHasher {
     }
 }
 
-type Shard = RwLock<HashMap<[u8; 32], Arc<Principal>, BuildHasherDefault<DigestHasher>>>;
+type Shard = RwLock<HashMap<[u8; 32], Arc<CachedToken>, BuildHasherDefault<DigestHasher>>>;
+
+/// A cached verification: who the token is, and when its revocation was
+/// last checked.
+#[derive(Debug)]
+pub struct CachedToken {
+    principal: Arc<Principal>,
+    checked: StampCell,
+}
+
+impl CachedToken {
+    /// The verified principal.
+    pub fn principal(&self) -> &Arc<Principal> {
+        &self.principal
+    }
+
+    /// The stamp of the last revocation check that found the token live.
+    pub fn checked(&self) -> CheckStamp {
+        self.checked.get()
+    }
+
+    /// Record a revocation check (stamped before the store was asked) that
+    /// found the token live.
+    pub fn mark_checked(&self, stamp: CheckStamp) {
+        self.checked.set(stamp);
+    }
+}
 
 /// The cache.
 pub struct TokenCache {
@@ -88,44 +117,57 @@ impl TokenCache {
         &self.shards[usize::from(k[31]) % self.shards.len()]
     }
 
-    /// The cached principal of `token`, if it is cached and unexpired at
-    /// `now` (an expired entry is dropped).
-    pub fn get(&self, token: &str, now: u64) -> Option<Arc<Principal>> {
+    /// The cached verification of `token`, if it is cached and unexpired
+    /// at `now` (the caller still decides whether its revocation check is
+    /// current).
+    pub fn get(&self, token: &str, now: u64) -> Option<Arc<CachedToken>> {
         if self.capacity == 0 {
             return None;
         }
         let k = key(token);
         let shard = self.shard(&k);
         let hit = shard.read().ok()?.get(&k)?.clone();
-        if hit.expires_at <= now {
-            self.remove(token);
+        if hit.principal.expires_at <= now {
+            self.remove_key(&k);
             return None;
         }
         Some(hit)
     }
 
-    /// Forget `token`.
+    /// Forget `token` (it was found revoked).
     pub fn remove(&self, token: &str) {
-        if self.capacity == 0 {
-            return;
-        }
-        let k = key(token);
-        if let Ok(mut map) = self.shard(&k).write() {
-            map.remove(&k);
+        self.remove_key(&key(token));
+    }
+
+    fn remove_key(&self, k: &[u8; 32]) {
+        if let Ok(mut map) = self.shard(k).write() {
+            map.remove(k);
         }
     }
 
-    /// Remember that `token` verified to `principal`.
-    pub fn insert(&self, token: &str, principal: Arc<Principal>, now: u64) {
-        if self.capacity == 0 || principal.expires_at <= now {
-            return;
+    /// Remember that `token` verified to `principal`, its revocation
+    /// checked as of `checked`; the entry (also when the cache is off or
+    /// the token already expired, and so not kept).
+    pub fn insert(
+        &self,
+        token: &str,
+        principal: Arc<Principal>,
+        checked: CheckStamp,
+        now: u64,
+    ) -> Arc<CachedToken> {
+        let entry = Arc::new(CachedToken {
+            principal,
+            checked: StampCell::new(checked),
+        });
+        if self.capacity == 0 || entry.principal.expires_at <= now {
+            return entry;
         }
         let k = key(token);
         let Ok(mut map) = self.shard(&k).write() else {
-            return;
+            return entry;
         };
         if map.len() >= self.shard_capacity {
-            map.retain(|_, p| p.expires_at > now);
+            map.retain(|_, t| t.principal.expires_at > now);
             while map.len() >= self.shard_capacity {
                 let Some(old) = map.keys().next().copied() else {
                     break;
@@ -133,7 +175,8 @@ impl TokenCache {
                 map.remove(&old);
             }
         }
-        map.insert(k, principal);
+        map.insert(k, entry.clone());
+        entry
     }
 
     /// How many tokens are cached.
@@ -150,27 +193,10 @@ impl TokenCache {
     }
 }
 
-impl BearerCache for TokenCache {
-    type Principal = Arc<Principal>;
-
-    fn get(&self, token: &str, now: UnixTime) -> Option<Arc<Principal>> {
-        TokenCache::get(self, token, now.secs())
-    }
-
-    fn insert(&self, token: &str, principal: Principal, now: UnixTime) -> Arc<Principal> {
-        let principal = Arc::new(principal);
-        TokenCache::insert(self, token, principal.clone(), now.secs());
-        principal
-    }
-
-    fn forget(&self, token: &str) {
-        self.remove(token);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::revocation::{NEVER_CHECKED, RevocationGeneration};
 
     fn principal(jti: &str, exp: u64) -> Arc<Principal> {
         Arc::new(Principal {
@@ -186,31 +212,47 @@ mod tests {
     #[test]
     fn hit_until_expiry() {
         let c = TokenCache::new(8);
-        c.insert("tok", principal("j", 100), 50);
+        c.insert("tok", principal("j", 100), NEVER_CHECKED, 50);
         assert!(c.get("tok", 99).is_some());
         assert!(c.get("tok", 100).is_none());
         assert!(c.is_empty());
     }
 
     #[test]
-    fn a_forgotten_token_misses() {
+    fn a_check_is_current_until_a_revocation() {
+        let revocations = RevocationGeneration::exclusive();
         let c = TokenCache::new(8);
-        c.insert("tok", principal("j", 100), 50);
+        c.insert("tok", principal("j", 100), revocations.stamp(), 50);
+        let hit = c.get("tok", 60).expect("cached");
+        assert!(revocations.is_current(hit.checked()));
+        revocations.bump();
+        assert!(!revocations.is_current(hit.checked()), "check again");
+        hit.mark_checked(revocations.stamp());
+        assert!(revocations.is_current(c.get("tok", 60).expect("cached").checked()));
         c.remove("tok");
-        assert!(c.get("tok", 60).is_none());
-        assert!(c.is_empty());
+        assert!(c.get("tok", 60).is_none(), "evicted on revocation");
     }
 
     #[test]
     fn bounded() {
         let c = TokenCache::new(4);
         for i in 0..20 {
-            c.insert(&format!("t{i}"), principal(&format!("j{i}"), 1000), 1);
+            c.insert(
+                &format!("t{i}"),
+                principal(&format!("j{i}"), 1000),
+                NEVER_CHECKED,
+                1,
+            );
         }
         assert!(c.len() <= 4);
         let big = TokenCache::new(100);
         for i in 0..1000 {
-            big.insert(&format!("t{i}"), principal(&format!("j{i}"), 1000), 1);
+            big.insert(
+                &format!("t{i}"),
+                principal(&format!("j{i}"), 1000),
+                NEVER_CHECKED,
+                1,
+            );
         }
         assert!(big.len() <= 100, "each shard holds at most capacity/16");
         assert!(big.len() >= 16, "every shard is used");
@@ -220,11 +262,16 @@ mod tests {
     fn many_tokens_all_hit() {
         let c = TokenCache::new(10_000);
         for i in 0..500 {
-            c.insert(&format!("t{i}"), principal(&format!("j{i}"), 1000), 1);
+            c.insert(
+                &format!("t{i}"),
+                principal(&format!("j{i}"), 1000),
+                NEVER_CHECKED,
+                1,
+            );
         }
         for i in 0..500 {
-            let p = c.get(&format!("t{i}"), 2).expect("cached");
-            assert_eq!(p.token_id, format!("j{i}"));
+            let hit = c.get(&format!("t{i}"), 2).expect("cached");
+            assert_eq!(hit.principal().token_id, format!("j{i}"));
         }
         assert!(c.get("t500", 2).is_none());
     }

@@ -226,10 +226,60 @@ pub struct ServeArgs {
     /// URL of the Privy SDK glue script the sign-in page loads.
     #[arg(long, env = "MCPAUTH_PRIVY_SDK_URL", value_name = "URL")]
     pub privy_sdk_url: Option<String>,
+    /// Subresource Integrity of that script (`sha384-…`); required when it
+    /// is not served from the public URL's origin.
+    #[arg(long, env = "MCPAUTH_PRIVY_SDK_INTEGRITY", value_name = "HASH")]
+    pub privy_sdk_integrity: Option<String>,
+    /// Only these Privy users (`did:privy:…`, comma-separated) may sign in.
+    #[arg(
+        long,
+        env = "MCPAUTH_PRIVY_ALLOWED_USERS",
+        value_name = "DIDS",
+        value_delimiter = ','
+    )]
+    pub privy_allowed_users: Option<Vec<String>>,
+    /// Only Privy users with a verified email in these domains
+    /// (comma-separated) may sign in (with --privy-allowed-users: either).
+    #[arg(
+        long,
+        env = "MCPAUTH_PRIVY_ALLOWED_EMAIL_DOMAINS",
+        value_name = "DOMAINS",
+        value_delimiter = ','
+    )]
+    pub privy_allowed_email_domains: Option<Vec<String>>,
     /// Accept https URL client_ids naming a client ID metadata document,
     /// fetched from the public internet [default: true].
     #[arg(long, env = "MCPAUTH_CLIENT_METADATA_DOCUMENTS", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub client_metadata_documents: Option<bool>,
+    /// Clients trusted as resource servers: they may introspect access
+    /// tokens of other clients (comma-separated client ids; they must
+    /// authenticate with a secret). Every other client sees only its own
+    /// tokens [default: none].
+    #[arg(
+        long,
+        env = "MCPAUTH_INTROSPECTION_CLIENTS",
+        value_name = "CLIENT_IDS",
+        value_delimiter = ','
+    )]
+    pub introspection_clients: Option<Vec<String>>,
+    /// How long a registered client no user ever authorized is kept, e.g.
+    /// 24h, 7d [default: 24h].
+    #[arg(long, env = "MCPAUTH_UNUSED_CLIENT_TTL", value_name = "DURATION", value_parser = parse_duration)]
+    pub unused_client_ttl: Option<Duration>,
+    /// Most registered clients no user ever authorized; past it a
+    /// registration evicts the oldest of them [default: 10000].
+    #[arg(long, env = "MCPAUTH_MAX_UNUSED_CLIENTS", value_name = "COUNT")]
+    pub max_unused_clients: Option<usize>,
+    /// Private-use redirect schemes accepted for native clients besides
+    /// reverse-DNS ones like com.example.app (comma-separated; `none` for
+    /// none) [default: cursor].
+    #[arg(
+        long,
+        env = "MCPAUTH_NATIVE_REDIRECT_SCHEMES",
+        value_name = "SCHEMES",
+        value_delimiter = ','
+    )]
+    pub native_redirect_schemes: Option<Vec<String>>,
     /// TEST ONLY: fetch client metadata documents from loopback addresses.
     #[arg(long, env = "MCPAUTH_DANGEROUS_CIMD_ALLOW_LOOPBACK", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", hide = true)]
     pub dangerous_cimd_allow_loopback: Option<bool>,
@@ -270,7 +320,14 @@ pub struct FileConfig {
     privy_verification_key: Option<PathBuf>,
     privy_api_url: Option<String>,
     privy_sdk_url: Option<String>,
+    privy_sdk_integrity: Option<String>,
+    privy_allowed_users: Option<Vec<String>>,
+    privy_allowed_email_domains: Option<Vec<String>>,
     client_metadata_documents: Option<bool>,
+    introspection_clients: Option<Vec<String>>,
+    unused_client_ttl: Option<DurationValue>,
+    max_unused_clients: Option<usize>,
+    native_redirect_schemes: Option<Vec<String>>,
     dangerous_cimd_allow_loopback: Option<bool>,
     dangerous_cimd_ca_file: Option<PathBuf>,
     resources: Option<Vec<crate::resources::ResourceEntry>>,
@@ -382,10 +439,108 @@ pub struct ServeSettings {
     pub privy: Option<crate::privy::PrivySettings>,
     /// Client ID metadata documents (`None`: off).
     pub client_metadata: Option<crate::cimd::CimdSettings>,
+    /// Who may introspect what, how long unused clients live, which
+    /// redirect schemes native clients may register.
+    pub client_rules: ClientRules,
     /// The protected resources, the built-in `<public_url>/mcp` first.
     pub resources: Vec<mcpauth_core::oauth::ProtectedResource>,
     /// The auth proxy (no mounts: off).
     pub upstream: crate::upstream::UpstreamSettings,
+}
+
+/// Rules about registered clients (see the fields of
+/// `mcpauth_core::oauth::ServerConfig` of the same names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRules {
+    /// Clients that may introspect other clients' access tokens.
+    pub introspection_clients: Vec<String>,
+    /// Seconds a client no user ever authorized is kept.
+    pub unused_client_ttl: u64,
+    /// Most clients kept that no user ever authorized.
+    pub max_unused_clients: usize,
+    /// Non-reverse-DNS private-use redirect schemes accepted.
+    pub native_redirect_schemes: Vec<String>,
+}
+
+impl Default for ClientRules {
+    fn default() -> Self {
+        let core = mcpauth_core::oauth::ServerConfig::new("http://127.0.0.1");
+        ClientRules {
+            introspection_clients: core.introspection_clients,
+            unused_client_ttl: core.unused_client_ttl,
+            max_unused_clients: core.max_unused_clients,
+            native_redirect_schemes: core.native_redirect_schemes,
+        }
+    }
+}
+
+impl ClientRules {
+    /// Apply to a core configuration.
+    pub fn apply(&self, config: &mut mcpauth_core::oauth::ServerConfig) {
+        config.introspection_clients = self.introspection_clients.clone();
+        config.unused_client_ttl = self.unused_client_ttl;
+        config.max_unused_clients = self.max_unused_clients;
+        config.native_redirect_schemes = self.native_redirect_schemes.clone();
+    }
+}
+
+fn resolve_client_rules(serve: &ServeArgs, file: &FileConfig) -> Result<ClientRules, ConfigError> {
+    let mut rules = ClientRules::default();
+    if let Some(ids) = serve
+        .introspection_clients
+        .clone()
+        .or_else(|| file.introspection_clients.clone())
+    {
+        rules.introspection_clients = ids
+            .into_iter()
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty())
+            .collect();
+    }
+    match (serve.unused_client_ttl, &file.unused_client_ttl) {
+        (Some(d), _) => rules.unused_client_ttl = d.as_secs(),
+        (None, Some(v)) => {
+            rules.unused_client_ttl = v.get("unused_client_ttl (config file)")?.as_secs()
+        }
+        (None, None) => {}
+    }
+    if let Some(n) = serve.max_unused_clients.or(file.max_unused_clients) {
+        if n == 0 {
+            return Err(ConfigError::new(
+                "--max-unused-clients",
+                "must be at least 1",
+            ));
+        }
+        rules.max_unused_clients = n;
+    }
+    if let Some(list) = serve
+        .native_redirect_schemes
+        .clone()
+        .or_else(|| file.native_redirect_schemes.clone())
+    {
+        let list: Vec<String> = list
+            .into_iter()
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty() && s != "none")
+            .collect();
+        let valid = |s: &String| {
+            s.starts_with(|c: char| c.is_ascii_alphabetic())
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                && !matches!(
+                    s.as_str(),
+                    "http" | "https" | "javascript" | "data" | "file"
+                )
+        };
+        if let Some(bad) = list.iter().find(|s| !valid(s)) {
+            return Err(ConfigError::new(
+                "--native-redirect-schemes",
+                format!("{bad:?} is not an acceptable private-use scheme"),
+            ));
+        }
+        rules.native_redirect_schemes = list;
+    }
+    Ok(rules)
 }
 
 fn load_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -446,16 +601,16 @@ pub fn resolve_common(
 /// Resolve and validate `serve` settings.
 pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettings, ConfigError> {
     let (common, file) = resolve_common(args, serve)?;
-    let privy = resolve_privy(serve, &file)?;
     let client_metadata = resolve_client_metadata(serve, &file)?;
+    let client_rules = resolve_client_rules(serve, &file)?;
     let upstream = crate::upstream::config::resolve(&serve.upstream, file.upstream.as_ref())?;
     let listen = serve
         .listen
         .or(file.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let tls = match (
-        serve.tls_cert.clone().or(file.tls_cert),
-        serve.tls_key.clone().or(file.tls_key),
+        serve.tls_cert.clone().or(file.tls_cert.clone()),
+        serve.tls_key.clone().or(file.tls_key.clone()),
     ) {
         (Some(c), Some(k)) => Some((c, k)),
         (None, None) => None,
@@ -466,7 +621,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
             ));
         }
     };
-    let public_url = match serve.public_url.clone().or(file.public_url) {
+    let public_url = match serve.public_url.clone().or(file.public_url.clone()) {
         Some(u) => validate_public_url(&u)?,
         None if listen.ip().is_loopback() => {
             let scheme = if tls.is_some() { "https" } else { "http" };
@@ -482,6 +637,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
             ));
         }
     };
+    let privy = resolve_privy(serve, &file, &public_url)?;
     let refresh = match (serve.refresh_token_ttl, &file.refresh_token_ttl) {
         (Some(d), _) => d,
         (None, Some(v)) => v.get("refresh_token_ttl (config file)")?,
@@ -554,6 +710,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
         max_body_bytes,
         privy,
         client_metadata,
+        client_rules,
         resources,
         upstream,
     })
@@ -593,6 +750,7 @@ fn resolve_client_metadata(
 fn resolve_privy(
     serve: &ServeArgs,
     file: &FileConfig,
+    public_url: &str,
 ) -> Result<Option<crate::privy::PrivySettings>, ConfigError> {
     let pick = |flag: &Option<String>, key: &Option<String>| {
         flag.clone()
@@ -605,7 +763,13 @@ fn resolve_privy(
             || serve.privy_verification_key.is_some()
             || file.privy_verification_key.is_some()
             || serve.privy_sdk_url.is_some()
-            || file.privy_sdk_url.is_some();
+            || file.privy_sdk_url.is_some()
+            || serve.privy_sdk_integrity.is_some()
+            || file.privy_sdk_integrity.is_some()
+            || serve.privy_allowed_users.is_some()
+            || file.privy_allowed_users.is_some()
+            || serve.privy_allowed_email_domains.is_some()
+            || file.privy_allowed_email_domains.is_some();
         return if other {
             Err(ConfigError::new(
                 "--privy-app-id",
@@ -657,18 +821,54 @@ fn resolve_privy(
              on the sign-in page (see the README, \"Privy login\")",
         ));
     };
+    let sdk_integrity = pick(&serve.privy_sdk_integrity, &file.privy_sdk_integrity);
+    if sdk_integrity.is_none() && origin_of(&sdk_url) != origin_of(public_url) {
+        return Err(ConfigError::new(
+            "--privy-sdk-integrity",
+            "required when the Privy SDK script is not served from the public URL's origin: \
+             the sign-in page must not run whatever a CDN serves (give its \
+             Subresource Integrity, e.g. sha384-…)",
+        ));
+    }
+    let list = |flag: &Option<Vec<String>>, key: &Option<Vec<String>>| -> Vec<String> {
+        flag.clone()
+            .or_else(|| key.clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
     let settings = crate::privy::PrivySettings {
         app_id,
         app_secret,
         verification_key,
         api_url,
         sdk_url,
+        sdk_integrity,
+        allowed_users: list(&serve.privy_allowed_users, &file.privy_allowed_users),
+        allowed_email_domains: list(
+            &serve.privy_allowed_email_domains,
+            &file.privy_allowed_email_domains,
+        )
+        .into_iter()
+        .map(|d| d.to_ascii_lowercase())
+        .collect(),
     };
     settings
         .core_config()
         .validate()
-        .map_err(|e| ConfigError::new("--privy-app-id/--privy-sdk-url/--privy-api-url", e))?;
+        .map_err(|e| ConfigError::new("--privy-*", e))?;
     Ok(Some(settings))
+}
+
+/// `scheme://host[:port]` of an absolute URL (lowercase).
+fn origin_of(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    url[..end].to_ascii_lowercase()
 }
 
 fn validate_public_url(u: &str) -> Result<String, ConfigError> {
@@ -838,11 +1038,62 @@ pub(crate) mod tests {
             "s3cret",
             "--privy-sdk-url",
             "https://cdn.example/glue.js",
+            "--privy-sdk-integrity",
+            "sha384-abc+/=",
             "--privy-api-url",
             "http://127.0.0.1:9/",
+            "--privy-allowed-users",
+            "did:privy:a, did:privy:b",
+            "--privy-allowed-email-domains",
+            "Example.com",
         ])
         .expect("ok");
         let p = s.privy.expect("privy");
+        assert_eq!(p.allowed_users, ["did:privy:a", "did:privy:b"]);
+        assert_eq!(p.allowed_email_domains, ["example.com"]);
+        assert_eq!(p.sdk_integrity.as_deref(), Some("sha384-abc+/="));
+        // A script from another origin needs its integrity; one served by
+        // this origin does not.
+        let cdn = [
+            "--privy-app-id",
+            "a",
+            "--privy-app-secret",
+            "s",
+            "--privy-sdk-url",
+        ];
+        let e = serve(&[&cdn[..], &["https://cdn.example/glue.js"]].concat())
+            .expect_err("no integrity");
+        assert_eq!(e.setting, "--privy-sdk-integrity");
+        let own = serve(&[&cdn[..], &["http://127.0.0.1:8080/glue.js"]].concat()).expect("ok");
+        assert!(own.privy.expect("privy").sdk_integrity.is_none());
+        let e = serve(
+            &[
+                &cdn[..],
+                &[
+                    "http://127.0.0.1:8080/glue.js",
+                    "--privy-allowed-users",
+                    "alice",
+                ],
+            ]
+            .concat(),
+        )
+        .expect_err("not a DID");
+        assert_eq!(e.setting, "--privy-*");
+        let p = serve(&[
+            "--privy-app-id",
+            "app-1",
+            "--privy-app-secret",
+            "s3cret",
+            "--privy-sdk-url",
+            "https://cdn.example/glue.js",
+            "--privy-sdk-integrity",
+            "sha384-abc",
+            "--privy-api-url",
+            "http://127.0.0.1:9/",
+        ])
+        .expect("ok")
+        .privy
+        .expect("privy");
         assert_eq!(p.app_id, "app-1");
         assert_eq!(p.api_url, "http://127.0.0.1:9");
         assert!(p.verification_key.is_none());
@@ -858,6 +1109,8 @@ pub(crate) mod tests {
             "s",
             "--privy-sdk-url",
             "https://x/g.js",
+            "--privy-sdk-integrity",
+            "sha384-abc",
             "--privy-api-url",
             "ftp://x",
         ])

@@ -81,35 +81,72 @@ impl KeySource for KeySet {
 }
 
 /// A host's cache of verified tokens, consulted before any signature check.
-/// The caller checks expiry-independent things itself: the revocation list
-/// on every hit, and that the cached caller belongs to the resource asked
-/// for.
+/// The router checks that a cached caller belongs to the resource asked
+/// for, and reads the revocation list on every hit unless the cache says
+/// its last check of that token still holds
+/// ([`BearerCache::revocation_current`]: nothing was revoked through this
+/// host since, e.g. a revocation generation counter).
 pub trait BearerCache {
-    /// How the cache hands out a caller (e.g. `Arc<Principal>`).
+    /// How the cache hands out a caller (e.g. an `Arc`).
     type Principal: AsRef<Principal>;
+    /// A point in the host's revocation history, taken just before the
+    /// revocation list is read.
+    type Stamp: Copy;
 
     /// The caller `token` verified to, if remembered and unexpired at `now`.
     fn get(&self, token: &str, now: UnixTime) -> Option<Self::Principal>;
 
-    /// Remember that `token` verified to `principal` (the cache may decline).
-    fn insert(&self, token: &str, principal: Principal, now: UnixTime) -> Self::Principal;
+    /// Now, in the host's revocation history.
+    fn stamp(&self) -> Self::Stamp;
+
+    /// Whether the last revocation check of `hit` still answers for now
+    /// (then the list is not read again).
+    fn revocation_current(&self, hit: &Self::Principal) -> bool;
+
+    /// A check begun at `stamp` found `hit` live.
+    fn mark_checked(&self, hit: &Self::Principal, stamp: Self::Stamp);
+
+    /// Remember that `token` verified to `principal`, its revocation
+    /// checked as of `checked` (the cache may decline).
+    fn insert(
+        &self,
+        token: &str,
+        principal: Principal,
+        checked: Self::Stamp,
+        now: UnixTime,
+    ) -> Self::Principal;
 
     /// Forget `token` (it was revoked).
     fn forget(&self, token: &str);
 }
 
-/// No cache: every token is verified.
+/// No cache: every token is verified and checked.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoCache;
 
 impl BearerCache for NoCache {
     type Principal = Principal;
+    type Stamp = ();
 
     fn get(&self, _token: &str, _now: UnixTime) -> Option<Principal> {
         None
     }
 
-    fn insert(&self, _token: &str, principal: Principal, _now: UnixTime) -> Principal {
+    fn stamp(&self) {}
+
+    fn revocation_current(&self, _hit: &Principal) -> bool {
+        false
+    }
+
+    fn mark_checked(&self, _hit: &Principal, _stamp: ()) {}
+
+    fn insert(
+        &self,
+        _token: &str,
+        principal: Principal,
+        _checked: (),
+        _now: UnixTime,
+    ) -> Principal {
         principal
     }
 
@@ -194,14 +231,21 @@ where
         let p = p.as_ref();
         p.audience == guard.resource() && guard.scopes().iter().all(|s| p.has_scope(s))
     }) {
+        if cache.revocation_current(&hit) {
+            return Ok(hit);
+        }
+        let stamp = cache.stamp();
         if let Err(e) = check_revocation(revocations, hit.as_ref(), now).await {
             if e == BearerError::Revoked {
                 cache.forget(token);
             }
             return Err(e);
         }
+        cache.mark_checked(&hit, stamp);
         return Ok(hit);
     }
+    // Taken before the revocation list is read below.
+    let stamp = cache.stamp();
     let verified = {
         let keys = keys.keys().await;
         guard.verify(&keys, token, now)
@@ -217,7 +261,7 @@ where
     if !guard.scopes().iter().all(|s| principal.has_scope(s)) {
         return Err(BearerError::InsufficientScope);
     }
-    Ok(cache.insert(token, principal, now))
+    Ok(cache.insert(token, principal, stamp, now))
 }
 
 /// [`authenticate`] without a cache, with a fixed key set, and with the

@@ -81,7 +81,7 @@ mod register;
 mod resource;
 mod throttle;
 mod token;
-mod wire;
+pub(crate) mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -101,9 +101,9 @@ pub use cimd::{
 pub use config::{ServerConfig, canonical_resource};
 pub use error::OAuthError;
 pub use guard::ResourceGuard;
-pub use privy::{PrivyConfig, PrivyKey, verify_privy_token};
+pub use privy::{PrivyConfig, PrivyKey, verify_privy_identity_token, verify_privy_token};
 pub use resource::{MAX_RESOURCE_NAME_CHARS, ProtectedResource, ResourceKind};
-pub use throttle::ThrottleConfig;
+pub use throttle::{ThrottleConfig, peer_bucket};
 
 use throttle::LoginThrottle;
 

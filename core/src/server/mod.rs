@@ -236,6 +236,17 @@ impl<I, K, C> Router<I, K, C> {
         }
     }
 
+    /// Replace the key source, built from the current one.
+    pub fn map_keys<K2>(self, f: impl FnOnce(K) -> K2) -> Router<I, K2, C> {
+        Router {
+            issuer: self.issuer,
+            keys: f(self.keys),
+            cache: self.cache,
+            cors: self.cors,
+            mounts: self.mounts,
+        }
+    }
+
     /// Use `cors` (default: no browser origin allowed on the API and MCP
     /// paths).
     #[must_use]

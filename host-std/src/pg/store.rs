@@ -43,7 +43,8 @@ impl ClientStore for PgStore {
             let c = self.conn().await?;
             let stmt = c
                 .prepare_cached(
-                    "INSERT INTO clients (client_id, record, issued_at) VALUES ($1, $2, $3)
+                    "INSERT INTO clients (client_id, record, issued_at, unused)
+                     VALUES ($1, $2, $3, true)
                      ON CONFLICT (client_id) DO NOTHING",
                 )
                 .await?;
@@ -71,6 +72,45 @@ impl ClientStore for PgStore {
                 Some(row) => Ok(Some(dec(row.try_get::<_, &[u8]>(0)?)?)),
                 None => Ok(None),
             }
+        })
+        .await
+    }
+
+    async fn mark_client_used(&self, client_id: &str) -> Result<(), StoreError> {
+        self.op("mark client used", async {
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached("UPDATE clients SET unused = false WHERE client_id = $1 AND unused")
+                .await?;
+            c.execute(&stmt, &[&client_id]).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn prune_unused_clients(
+        &self,
+        registered_before: u64,
+        max_unused: usize,
+    ) -> Result<usize, StoreError> {
+        let before = to_db(registered_before);
+        let keep = i64::try_from(max_unused).unwrap_or(i64::MAX);
+        self.op("prune unused clients", async {
+            let c = self.conn().await?;
+            // The unused rows past the newest `keep`, and every one older
+            // than the cut-off (the partial index serves both).
+            let stmt = c
+                .prepare_cached(
+                    "DELETE FROM clients WHERE client_id IN (
+                         SELECT client_id FROM clients WHERE unused AND issued_at < $1
+                         UNION
+                         (SELECT client_id FROM clients WHERE unused
+                          ORDER BY issued_at DESC, client_id DESC OFFSET $2)
+                     )",
+                )
+                .await?;
+            let n = c.execute(&stmt, &[&before, &keep]).await?;
+            Ok(usize::try_from(n).unwrap_or(usize::MAX))
         })
         .await
     }
@@ -195,7 +235,7 @@ impl CodeStore for PgStore {
             // A new statement, a new snapshot: sees the winner's commit.
             let tomb = c
                 .prepare_cached(
-                    "SELECT redeemed, grant_id, expires_at, access_jti, access_expires_at
+                    "SELECT redeemed, grant_id, expires_at, access_jti, access_expires_at, record
                      FROM codes WHERE code_hash = $1",
                 )
                 .await?;
@@ -207,8 +247,10 @@ impl CodeStore for PgStore {
             if redeemed && expires_at.saturating_add(TOMBSTONE_GRACE_SECS) > now {
                 let jti: Option<String> = row.try_get(3)?;
                 let exp: Option<i64> = row.try_get(4)?;
+                let record: CodeRecord = dec(row.try_get::<_, &[u8]>(5)?)?;
                 return Ok(CodeTake::Replayed {
                     grant_id: row.try_get(1)?,
+                    client_id: record.client_id,
                     access_token: jti.map(|jti| IssuedAccessToken {
                         jti,
                         expires_at: exp.map(from_db).unwrap_or(0),
@@ -424,19 +466,24 @@ impl RevocationStore for PgStore {
             // Already expired: verification refuses it anyway.
             return Ok(());
         }
-        self.op("revoke jti", async {
-            let c = self.conn().await?;
-            let stmt = c
-                .prepare_cached(
-                    "INSERT INTO revoked_jti (jti, expires_at) VALUES ($1, $2)
+        let result = self
+            .op("revoke jti", async {
+                let c = self.conn().await?;
+                let stmt = c
+                    .prepare_cached(
+                        "INSERT INTO revoked_jti (jti, expires_at) VALUES ($1, $2)
                      ON CONFLICT (jti) DO UPDATE
                      SET expires_at = GREATEST(revoked_jti.expires_at, EXCLUDED.expires_at)",
-                )
-                .await?;
-            c.execute(&stmt, &[&jti, &to_db(expires_at)]).await?;
-            Ok(())
-        })
-        .await
+                    )
+                    .await?;
+                c.execute(&stmt, &[&jti, &to_db(expires_at)]).await?;
+                Ok(())
+            })
+            .await;
+        // Even after a failure: the row may have been committed before the
+        // error (a timeout), and a bump only costs re-checks.
+        self.revocation_generation().bump();
+        result
     }
 
     async fn is_jti_revoked(&self, jti: &str, now: UnixTime) -> Result<bool, StoreError> {
@@ -461,7 +508,7 @@ impl RevocationStore for PgStore {
         if expires_at <= now.secs() {
             return Ok(());
         }
-        self.op("revoke access family", async {
+        let result = self.op("revoke access family", async {
             let c = self.conn().await?;
             let stmt = c
                 .prepare_cached(
@@ -473,7 +520,9 @@ impl RevocationStore for PgStore {
             c.execute(&stmt, &[&family, &to_db(expires_at)]).await?;
             Ok(())
         })
-        .await
+        .await;
+        self.revocation_generation().bump();
+        result
     }
 
     async fn is_access_token_revoked(

@@ -147,6 +147,16 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGKILL, then reap: the process gets no chance to flush or finish
+    /// anything (a crash).
+    pub fn kill(mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -215,6 +225,16 @@ pub fn hidden(html: &str, name: &str) -> String {
         + needle.len();
     let end = html[start..].find('"').expect("closing quote") + start;
     html[start..end].to_owned()
+}
+
+/// The link of an authorization error page back to the client (the
+/// server never redirects there by itself), `&amp;` decoded.
+pub fn return_link(html: &str) -> String {
+    html.split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link back to the client")
+        .replace("&amp;", "&")
 }
 
 /// `name=value` of every Set-Cookie header (attributes dropped).
