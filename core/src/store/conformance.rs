@@ -129,6 +129,43 @@ pub async fn check_pending<S: Store>(store: &S, now: UnixTime) {
     assert_eq!(store.take_pending(&q.id, now.plus(10)).await.unwrap(), None);
 }
 
+/// A store holding at most `capacity` pending requests refuses one more
+/// with [`StoreError::Full`] while they are live, and makes room once they
+/// expire (unauthenticated `GET /authorize` flooding). Pending requests of
+/// earlier checks count towards the bound, so this only asserts that the
+/// refusal comes at the latest at `capacity` inserts.
+pub async fn check_pending_bound<S: Store>(store: &S, capacity: usize, now: UnixTime) {
+    let pending = |n: usize| PendingAuthorization {
+        id: tag(now, &format!("bound-{n}")),
+        csrf_hash: hash_secret("csrf"),
+        client_id: "c".into(),
+        redirect_uri: "https://a.example/cb".into(),
+        state: None,
+        scopes: vec!["mcp".into()],
+        resource: "https://r.example/mcp".into(),
+        code_challenge: "x".into(),
+        expires_at: now.secs() + 10,
+    };
+    let mut refused = false;
+    for n in 0..=capacity {
+        match store.insert_pending(pending(n), now).await {
+            Ok(()) => {}
+            Err(StoreError::Full) => {
+                refused = true;
+                break;
+            }
+            Err(e) => panic!("insert {n}: {e}"),
+        }
+    }
+    assert!(refused, "{} pending requests were accepted", capacity + 1);
+    // Once they expired, a new one fits (the store sweeps on the way).
+    let later = now.plus(3600);
+    let mut fresh = pending(capacity + 1);
+    fresh.expires_at = later.secs() + 10;
+    store.insert_pending(fresh.clone(), later).await.unwrap();
+    assert_eq!(store.pending(&fresh.id, later).await.unwrap(), Some(fresh));
+}
+
 /// Codes: redeemed once, then replayed with the grant and access token;
 /// expired and unknown codes are unknown.
 pub async fn check_codes<S: Store>(store: &S, now: UnixTime) {
