@@ -156,6 +156,10 @@ impl App {
             ))
         };
         let mcp = Arc::new(McpServer::new(mcp_config, registry, sessions));
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Input waits, stream retention and idle sessions expire on time.
+            crate::mcp_timer::spawn(&mcp);
+        }
         let privy = options
             .privy
             .clone()

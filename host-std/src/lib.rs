@@ -19,6 +19,7 @@ pub mod db;
 pub mod env;
 pub mod keys;
 pub mod logging;
+pub mod mcp_timer;
 pub mod oauth_workers;
 pub mod pg;
 pub mod privy;
