@@ -53,6 +53,7 @@ fn run(
         Command::User { command } => user(&cli.common, command),
         Command::Client { command } => client(&cli.common, command),
         Command::Keys { command } => keys(&cli.common, command),
+        Command::Healthcheck(args) => Ok(crate::healthcheck::run(&args)?),
     }
 }
 

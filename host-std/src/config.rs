@@ -74,6 +74,21 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Ask a running server's `/healthz` (exit 0 when it answers 200): for
+    /// container health checks, where no HTTP client is installed.
+    Healthcheck(HealthcheckArgs),
+}
+
+/// `mcpauth healthcheck` options.
+#[derive(Debug, Clone, Default, Args)]
+pub struct HealthcheckArgs {
+    /// The server's listen address, as given to `serve` (an unspecified
+    /// address such as 0.0.0.0 is asked on loopback) [default: 127.0.0.1:8080].
+    #[arg(long, env = "MCPAUTH_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// Give up after this long [default: 3s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
 }
 
 /// `mcpauth user …`

@@ -17,6 +17,7 @@ pub mod config;
 pub mod cors;
 pub mod db;
 pub mod env;
+pub mod healthcheck;
 pub mod keys;
 pub mod logging;
 pub mod mcp_timer;
