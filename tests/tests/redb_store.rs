@@ -59,7 +59,8 @@ async fn pending_authorizations_are_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sweep_runs_in_short_batches() {
     use mcpauth::db::SWEEP_BATCH;
-    use mcpauth_core::store::{PendingAuthorization, PendingStore, hash_secret};
+    use mcpauth_core::store::PendingStore;
+    use mcpauth_core::store::conformance::pending_request;
     let dir = TempDir::new("redb-sweep-batches");
     let db = Db::open(&dir.0).expect("open");
     let now = UnixTime(1_800_000_000);
@@ -68,17 +69,7 @@ async fn sweep_runs_in_short_batches() {
     for n in 0..expired {
         let db = db.clone();
         inserts.push(tokio::spawn(async move {
-            let p = PendingAuthorization {
-                id: format!("p{n}"),
-                csrf_hash: hash_secret("csrf"),
-                client_id: "c".into(),
-                redirect_uri: "https://a.example/cb".into(),
-                state: None,
-                scopes: vec!["mcp".into()],
-                resource: "https://r.example/mcp".into(),
-                code_challenge: "x".into(),
-                expires_at: now.secs() + 10,
-            };
+            let p = pending_request(format!("p{n}"), now.secs() + 10);
             db.insert_pending(p, now).await
         }));
     }

@@ -65,6 +65,21 @@ fn rotation(token: &str, at: u64) -> Rotation {
     }
 }
 
+/// A pending authorization request `id` expiring at `expires_at`.
+pub fn pending_request(id: String, expires_at: u64) -> PendingAuthorization {
+    PendingAuthorization {
+        id,
+        csrf_hash: hash_secret("csrf"),
+        client_id: "c".into(),
+        redirect_uri: "https://a.example/cb".into(),
+        state: None,
+        scopes: vec!["mcp".into()],
+        resource: "https://r.example/mcp".into(),
+        code_challenge: "x".into(),
+        expires_at,
+    }
+}
+
 /// Run every check.
 pub async fn check_all<S: Store>(store: &S, now: UnixTime) {
     check_clients(store, now).await;
@@ -104,17 +119,8 @@ pub async fn check_clients<S: Store>(store: &S, now: UnixTime) {
 
 /// Pending requests: read without consuming, take exactly once, expire.
 pub async fn check_pending<S: Store>(store: &S, now: UnixTime) {
-    let p = PendingAuthorization {
-        id: tag(now, "pending"),
-        csrf_hash: hash_secret("csrf"),
-        client_id: "c".into(),
-        redirect_uri: "https://a.example/cb".into(),
-        state: Some("s".into()),
-        scopes: vec!["mcp".into()],
-        resource: "https://r.example/mcp".into(),
-        code_challenge: "x".into(),
-        expires_at: now.secs() + 10,
-    };
+    let mut p = pending_request(tag(now, "pending"), now.secs() + 10);
+    p.state = Some("s".into());
     store.insert_pending(p.clone(), now).await.unwrap();
     assert_eq!(store.pending(&p.id, now).await.unwrap(), Some(p.clone()));
     assert_eq!(
@@ -135,17 +141,7 @@ pub async fn check_pending<S: Store>(store: &S, now: UnixTime) {
 /// earlier checks count towards the bound, so this only asserts that the
 /// refusal comes at the latest at `capacity` inserts.
 pub async fn check_pending_bound<S: Store>(store: &S, capacity: usize, now: UnixTime) {
-    let pending = |n: usize| PendingAuthorization {
-        id: tag(now, &format!("bound-{n}")),
-        csrf_hash: hash_secret("csrf"),
-        client_id: "c".into(),
-        redirect_uri: "https://a.example/cb".into(),
-        state: None,
-        scopes: vec!["mcp".into()],
-        resource: "https://r.example/mcp".into(),
-        code_challenge: "x".into(),
-        expires_at: now.secs() + 10,
-    };
+    let pending = |n: usize| pending_request(tag(now, &format!("bound-{n}")), now.secs() + 10);
     let mut refused = false;
     for n in 0..=capacity {
         match store.insert_pending(pending(n), now).await {
