@@ -66,10 +66,12 @@ status, headers, body = call("POST", "/mcp", json.dumps({
     {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
      "Authorization": "Bearer " + access})
 assert status == 200, body
-session = headers.get("Mcp-Session-Id")
+# A stateless server (e.g. an upstream behind `serve --upstream`) has none.
+session = headers.get("Mcp-Session-Id") or ""
 call("POST", "/mcp", b'{"jsonrpc":"2.0","method":"notifications/initialized"}', {
     "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-    "Authorization": "Bearer " + access, "Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-06-18"})
+    "Authorization": "Bearer " + access, "MCP-Protocol-Version": "2025-06-18",
+    **({"Mcp-Session-Id": session} if session else {})})
 
 print(f"CLIENT_ID='{client_id}'")
 print(f"MCP_TOKEN='{access}'")

@@ -9,6 +9,12 @@
 //   (`--suite all --spec-version V`) against the everything example; again
 //   as `server-stateless` against the example in stateless mode (2025 era
 //   without sessions, the ChatGPT configuration) when given.
+// - `server-proxied` mode (with `--proxy-issuer URL`, an `mcpauth serve
+//   --upstream` whose /mcp forwards to the everything example run without
+//   auth): every server scenario again, through the auth proxy. The suite
+//   cannot send a token, so a token is obtained with the whole OAuth flow
+//   first and a loopback shim adds `Authorization: Bearer` to each request
+//   (streaming both ways, nothing else changed).
 // - `authorization` mode: both authorization-server scenarios against
 //   `mcpauth serve`; the client is registered with RFC 7591 first, and the
 //   sign-in/consent form is posted when the suite prints its authorization
@@ -19,7 +25,9 @@
 // or a baseline entry that no longer fails (stale: remove it).
 
 import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -322,6 +330,75 @@ async function authorization(o) {
   return { code, results: readResults(out, 'authorization-server') };
 }
 
+/** An access token for `<issuer>/mcp`: registration, PKCE, sign-in, exchange. */
+async function accessToken(o, issuer) {
+  const redirect = 'http://127.0.0.1:9/callback'; // read from Location, never contacted
+  const reg = await fetch(`${issuer}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      client_name: 'MCP conformance suite (through the proxy)',
+      redirect_uris: [redirect],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    }),
+  });
+  const client = await reg.json();
+  if (reg.status !== 201) throw new Error(`registration at the proxy failed: HTTP ${reg.status}`);
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const authorize = new URL(`${issuer}/authorize`);
+  for (const [k, v] of Object.entries({
+    response_type: 'code', client_id: client.client_id, redirect_uri: redirect,
+    code_challenge: challenge, code_challenge_method: 'S256', scope: 'mcp', state: 's',
+    resource: `${issuer}/mcp`,
+  })) authorize.searchParams.set(k, v);
+  const location = new URL(await signIn(authorize.toString(), { username: o.username, password: o.password }));
+  const code = location.searchParams.get('code');
+  if (!code) throw new Error(`no code from the proxy's authorization server: ${location}`);
+  const tok = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code', code, redirect_uri: redirect,
+      client_id: client.client_id, code_verifier: verifier,
+    }),
+  });
+  const body = await tok.json();
+  if (tok.status !== 200 || !body.access_token) throw new Error(`token exchange at the proxy failed: HTTP ${tok.status}`);
+  return body.access_token;
+}
+
+/** A loopback shim that adds `Authorization: Bearer token` and streams the
+ * exchange both ways to `target` (the proxy's /mcp); resolves to its URL. */
+async function bearerShim(target, token) {
+  const to = new URL(target);
+  let shimOrigin = '';
+  const server = http.createServer((req, res) => {
+    // As if the suite had been given the proxy's URL: Host, and an Origin
+    // naming the shim, name the proxy instead; any other Origin stays.
+    const headers = { ...req.headers, authorization: `Bearer ${token}` };
+    if (req.headers.host === new URL(shimOrigin).host) headers.host = to.host;
+    if (req.headers.origin === shimOrigin) headers.origin = to.origin;
+    const up = http.request(
+      { host: to.hostname, port: to.port, path: to.pathname + (req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''), method: req.method, headers },
+      (answer) => {
+        res.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    up.on('error', () => { if (!res.headersSent) res.writeHead(502); res.end(); });
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  });
+  const port = await freePort();
+  await new Promise((r) => server.listen(port, '127.0.0.1', r));
+  server.unref();
+  shimOrigin = `http://127.0.0.1:${port}`;
+  return `http://127.0.0.1:${port}/mcp`;
+}
+
 async function main() {
   const o = args();
   fs.mkdirSync(o.out, { recursive: true });
@@ -330,7 +407,13 @@ async function main() {
   const runs = [];
   const targets = [['server', o.everything]];
   if (o['everything-stateless']) targets.push(['server-stateless', o['everything-stateless']]);
-  for (const [mode, url] of targets) {
+  if (o['proxy-issuer']) {
+    const token = await accessToken(o, o['proxy-issuer']);
+    targets.push(['server-proxied', await bearerShim(`${o['proxy-issuer']}/mcp`, token)]);
+  }
+  // `--modes a,b` runs only those modes (for local runs; CI runs all).
+  const only = o.modes ? new Set(o.modes.split(',')) : null;
+  for (const [mode, url] of targets.filter(([m]) => !only || only.has(m))) {
     for (const version of VERSIONS) {
       const dir = path.join(o.out, `${mode}-${version}`);
       const started = Date.now();
@@ -344,11 +427,14 @@ async function main() {
       runs.push({ mode, version, results });
     }
   }
-  const auth = await authorization(o);
-  console.log(`[interop] authorization: ${auth.results.size} scenarios`);
-  runs.push({ mode: 'authorization', version: '-', results: auth.results });
+  if (!only || only.has('authorization')) {
+    const auth = await authorization(o);
+    console.log(`[interop] authorization: ${auth.results.size} scenarios`);
+    runs.push({ mode: 'authorization', version: '-', results: auth.results });
+  }
 
-  const { rows, problems } = compare(runs, baseline, notApplicable);
+  const ran = (e) => !only || only.has(e.mode);
+  const { rows, problems } = compare(runs, baseline.filter(ran), notApplicable.filter(ran));
   fs.writeFileSync(
     path.join(o.out, 'CONFORMANCE.md'),
     markdown(rows, baseline, o.baseline, notApplicable),

@@ -10,6 +10,12 @@ access token is verified offline with PyJWT from the advertised jwks_uri.
 
     interop/.venv/bin/python interop/py_client.py --mcp http://127.0.0.1:P/mcp \
         --username alice --password-file F
+
+With `--tool NAME [--tool-args JSON] --expect TEXT` the MCP server is an
+upstream behind `mcpauth serve --upstream`: the client calls NAME instead of
+whoami, checks the result text contains TEXT and that the tools/call answer
+arrived as an SSE stream through the proxy (legacy era only: the upstream
+speaks what its SDK speaks).
 """
 
 from __future__ import annotations
@@ -113,6 +119,44 @@ class FormPoster:
         return self.result
 
 
+class Upstream:
+    """What to call on an upstream MCP server behind the proxy."""
+
+    def __init__(self, tool: str, args: dict, expect: list[str]) -> None:
+        self.tool = tool
+        self.args = args
+        self.expect = expect
+        self.call_content_types: list[str] = []
+
+    async def record(self, response: httpx2.Response) -> None:
+        try:
+            sent = response.request.content
+        except Exception:  # noqa: BLE001 - a streamed request body: not a tools/call
+            return
+        if b'"tools/call"' in sent:
+            self.call_content_types.append(response.headers.get("content-type", ""))
+
+
+async def upstream_session(mcp_url: str, auth: OAuthClientProvider, up: Upstream) -> None:
+    hooks = {"response": [up.record]}
+    async with httpx2.AsyncClient(auth=auth, timeout=30, event_hooks=hooks) as http:
+        async with Client(streamable_http_client(mcp_url, http_client=http), mode="legacy") as client:
+            ok(client.protocol_version, f"initialized through the proxy (protocol {client.protocol_version})")
+            tools = await client.list_tools()
+            names = [t.name for t in tools.tools]
+            ok(up.tool in names, f"tools/list includes {up.tool} ({', '.join(names)})")
+            result = await client.call_tool(up.tool, up.args)
+            ok(not result.is_error, f"{up.tool} succeeded")
+            text = " ".join(getattr(c, "text", "") for c in result.content)
+            print(f"[py-client] {up.tool}: {text}", flush=True)
+            for want in up.expect:
+                ok(want in text, f"{up.tool} result contains {want!r}")
+    ok(
+        up.call_content_types and all(t.startswith("text/event-stream") for t in up.call_content_types),
+        f"tools/call answered as an SSE stream ({up.call_content_types})",
+    )
+
+
 async def session(mcp_url: str, auth: OAuthClientProvider, mode: str, client_id: str | None) -> None:
     async with httpx2.AsyncClient(auth=auth, timeout=30) as http:
         async with Client(streamable_http_client(mcp_url, http_client=http), mode=mode) as client:
@@ -134,6 +178,9 @@ async def main() -> None:
     p.add_argument("--mcp", required=True)
     p.add_argument("--username", required=True)
     p.add_argument("--password-file", required=True)
+    p.add_argument("--tool", help="call this tool of an upstream behind the proxy instead of whoami")
+    p.add_argument("--tool-args", default="{}")
+    p.add_argument("--expect", action="append", default=[], help="text the --tool result must contain")
     a = p.parse_args()
     with open(a.password_file, encoding="utf-8") as f:
         password = f.read().strip()
@@ -154,13 +201,19 @@ async def main() -> None:
         callback_handler=poster.callback,
     )
 
-    # The first session runs the whole OAuth flow; the second reuses the token.
-    await session(a.mcp, auth, "legacy", None)
-    ok(storage.client and storage.client.client_id, "client registered dynamically")
-    ok(storage.tokens and storage.tokens.access_token, "token exchange returned an access token")
-    client_id = storage.client.client_id
-    await session(a.mcp, auth, "legacy", client_id)
-    await session(a.mcp, auth, "auto", client_id)
+    if a.tool:
+        # The OAuth flow, then the upstream's tool through the proxy.
+        await upstream_session(a.mcp, auth, Upstream(a.tool, json.loads(a.tool_args), a.expect))
+        ok(storage.client and storage.client.client_id, "client registered dynamically")
+        ok(storage.tokens and storage.tokens.access_token, "token exchange returned an access token")
+    else:
+        # The first session runs the whole OAuth flow; the second reuses the token.
+        await session(a.mcp, auth, "legacy", None)
+        ok(storage.client and storage.client.client_id, "client registered dynamically")
+        ok(storage.tokens and storage.tokens.access_token, "token exchange returned an access token")
+        client_id = storage.client.client_id
+        await session(a.mcp, auth, "legacy", client_id)
+        await session(a.mcp, auth, "auto", client_id)
 
     # Offline verification with an independent JWT library (PyJWT).
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(a.mcp))

@@ -7,6 +7,11 @@
 //
 //   node interop/ts-client.ts --mcp http://127.0.0.1:P/mcp --username alice --password-file F
 //
+// With `--tool NAME [--tool-args JSON] --expect TEXT` the MCP server is an
+// upstream behind `mcpauth serve --upstream`: the client calls NAME instead
+// of whoami, checks the result text contains TEXT, and that the tools/call
+// answer arrived as an SSE stream through the proxy.
+//
 // Node 22 runs this file directly (type stripping); no build step.
 
 import fs from 'node:fs';
@@ -29,7 +34,15 @@ function arg(name: string): string {
   return v;
 }
 
+function optionalArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 const mcpUrl = arg('mcp');
+const upstreamTool = optionalArg('tool');
+const upstreamArgs = JSON.parse(optionalArg('tool-args') ?? '{}');
+const upstreamExpect = process.argv.flatMap((a, i) => (a === '--expect' ? [process.argv[i + 1]] : []));
 const username = arg('username');
 const password = fs.readFileSync(arg('password-file'), 'utf8').trim();
 const REDIRECT = 'http://127.0.0.1:9/callback'; // never contacted: the redirect is read, not followed
@@ -92,6 +105,16 @@ class FormPostingProvider implements OAuthClientProvider {
   }
 }
 
+/** Content types of the answers to tools/call requests, as sent on the wire. */
+const callContentTypes: string[] = [];
+const recordingFetch: typeof fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  if (typeof init?.body === 'string' && init.body.includes('"tools/call"')) {
+    callContentTypes.push(response.headers.get('content-type') ?? '');
+  }
+  return response;
+};
+
 async function main(): Promise<void> {
   const provider = new FormPostingProvider();
   const client = new Client({ name: 'mcpauth-interop-ts', version: '1.0.0' });
@@ -111,11 +134,32 @@ async function main(): Promise<void> {
   check(tokens?.token_type.toLowerCase() === 'bearer', 'token_type is Bearer');
 
   // Second attempt with the token.
-  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider });
+  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), {
+    authProvider: provider,
+    fetch: recordingFetch,
+  });
   await client.connect(transport);
   check(client.getServerVersion()?.name, `initialized (server ${client.getServerVersion()?.name})`);
   const list = await client.listTools();
   const names = list.tools.map((t) => t.name);
+  if (upstreamTool) {
+    check(names.includes(upstreamTool), `tools/list includes ${upstreamTool} (${names.join(', ')})`);
+    const result = await client.callTool({ name: upstreamTool, arguments: upstreamArgs });
+    check(!result.isError, `${upstreamTool} succeeded`);
+    const text = (result.content as Array<{ text?: string }>).map((c) => c.text ?? '').join(' ');
+    console.log(`[ts-client] ${upstreamTool}: ${text}`);
+    for (const want of upstreamExpect) {
+      check(text.includes(want), `${upstreamTool} result contains ${JSON.stringify(want)}`);
+    }
+    check(
+      callContentTypes.length > 0 && callContentTypes.every((t) => t.startsWith('text/event-stream')),
+      `tools/call answered as an SSE stream (${callContentTypes.join(', ')})`,
+    );
+    await transport.terminateSession().catch(() => {});
+    await client.close();
+    console.log('[ts-client] PASS');
+    return;
+  }
   check(names.includes('whoami'), `tools/list includes whoami (${names.join(', ')})`);
   const who = await client.callTool({ name: 'whoami', arguments: {} });
   check(!who.isError, 'whoami succeeded');

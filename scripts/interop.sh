@@ -2,15 +2,22 @@
 # Tests nobody on this team wrote, against the real programs:
 #   conformance  the official MCP conformance suite: `server` mode (every
 #                scenario of 2025-06-18, 2025-11-25, 2026-07-28) against the
-#                everything example, `authorization` mode against
+#                everything example, directly and through `mcpauth serve
+#                --upstream` (server-proxied), `authorization` mode against
 #                `mcpauth serve`; compared with interop/conformance-baseline.txt
 #   ts-client    the official TypeScript SDK client, whole OAuth flow + whoami,
 #                token verified offline with jose
 #   py-client    the official Python SDK client, whole OAuth flow + whoami
 #   browser      headless Debian chromium (playwright-core): sign-in, consent,
 #                deny, bad redirect_uri; screenshots
+#   proxy        `mcpauth serve --upstream` in front of two third-party MCP
+#                servers without auth: the Python SDK's MCPServer (FastMCP)
+#                at /mcp and the TypeScript SDK's simpleStreamableHttp example
+#                at /ts/mcp; the official TS and Python SDK clients each
+#                complete OAuth against the proxy, then initialize, list
+#                tools and call a tool whose answer streams (SSE) through it
 #
-# Usage: scripts/interop.sh [SUITE...]   (default: all four)
+# Usage: scripts/interop.sh [SUITE...]   (default: all five)
 # Environment:
 #   INTEROP_OUT=DIR          results, logs, screenshots (default: a new temp dir)
 #   INTEROP_SKIP_INSTALL=1   do not run scripts/install-interop.sh first
@@ -22,7 +29,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SUITES=("$@")
-[ ${#SUITES[@]} -gt 0 ] || SUITES=(conformance ts-client py-client browser)
+[ ${#SUITES[@]} -gt 0 ] || SUITES=(conformance ts-client py-client browser proxy)
 OUT="${INTEROP_OUT:-$(mktemp -d /tmp/mcpauth-interop.XXXXXX)}"
 mkdir -p "$OUT"
 started=$SECONDS
@@ -79,6 +86,18 @@ start_everything() { # LOGNAME [--stateless]; sets URL
   say "everything example $* on $URL"
 }
 
+# start_proxy NAME SERVE-ARGS...: another `mcpauth serve` (own data directory,
+# the same user and password), e.g. with --upstream; sets PROXY to its URL.
+start_proxy() {
+  local data="$OUT/$1-data" port
+  timeout 60 "$MCPAUTH" user add alice --data-dir "$data" < "$PASSWORD_FILE" > "$OUT/$1-user-add.log" 2>&1
+  port="$(free_port)"
+  PROXY="http://127.0.0.1:$port"
+  "$MCPAUTH" serve --listen "127.0.0.1:$port" --data-dir "$data" --log warn "${@:2}" > "$OUT/$1.log" 2>&1 &
+  PIDS+=($!)
+  wait_http "$PROXY/healthz" 60
+}
+
 declare -A RESULT
 run() { # NAME SECONDS CMD...
   local name=$1 secs=$2; shift 2
@@ -98,8 +117,11 @@ for suite in "${SUITES[@]}"; do
       EVERYTHING_URL="$URL"
       start_everything everything-stateless --stateless
       STATELESS_URL="$URL"
-      run conformance 1500 node interop/conformance.mjs --everything "$EVERYTHING_URL" \
-        --everything-stateless "$STATELESS_URL" \
+      # The server scenarios once more through the auth proxy.
+      start_proxy mcpauth-conformance-proxy --upstream "$EVERYTHING_URL"
+      say "mcpauth proxy on $PROXY in front of $EVERYTHING_URL"
+      run conformance 2100 node interop/conformance.mjs --everything "$EVERYTHING_URL" \
+        --everything-stateless "$STATELESS_URL" --proxy-issuer "$PROXY" \
         --issuer "$ISSUER" --username alice --password-file "$PASSWORD_FILE" \
         --out "$OUT/conformance"
       if [ "${INTEROP_UPDATE_SUMMARY:-}" = 1 ] && [ -f "$OUT/conformance/CONFORMANCE.md" ]; then
@@ -114,6 +136,47 @@ for suite in "${SUITES[@]}"; do
     py-client)
       run py-client 120 interop/.venv/bin/python interop/py_client.py --mcp "$ISSUER/mcp" \
         --username alice --password-file "$PASSWORD_FILE"
+      ;;
+    proxy)
+      # The upstreams: no authentication of their own, loopback ports.
+      PY_PORT="$(free_port)"
+      interop/.venv/bin/python interop/py_upstream.py --port "$PY_PORT" > "$OUT/py-upstream.log" 2>&1 &
+      PIDS+=($!)
+      TS_PORT="$(free_port)"
+      MCP_PORT="$TS_PORT" node interop/node_modules/@modelcontextprotocol/sdk/dist/esm/examples/server/simpleStreamableHttp.js \
+        > "$OUT/ts-upstream.log" 2>&1 &
+      PIDS+=($!)
+      # mcpauth in front of both.
+      start_proxy mcpauth-proxy \
+        --upstream "http://127.0.0.1:$PY_PORT/mcp" --upstream "/ts/mcp=http://127.0.0.1:$TS_PORT/mcp"
+      # The upstreams answer 4xx to a bare GET; any HTTP answer means up.
+      for port in "$PY_PORT" "$TS_PORT"; do
+        deadline=$((SECONDS + 60))
+        until curl -sS -o /dev/null "http://127.0.0.1:$port/mcp" 2>/dev/null; do
+          [ $SECONDS -lt "$deadline" ] || { say "upstream on $port did not start"; cat "$OUT"/*-upstream.log; exit 1; }
+          sleep 0.2
+        done
+      done
+      say "mcpauth proxy on $PROXY: /mcp -> Python SDK server :$PY_PORT, /ts/mcp -> TS SDK example :$TS_PORT"
+      proxy_ok=1
+      PY_EXPECT=(--tool caller --expect '"authorization": null' --expect '"scopes": "mcp"')
+      TS_EXPECT=(--tool multi-greet --tool-args '{"name":"mcpauth"}' --expect 'Good morning, mcpauth!')
+      run proxy-py-client-py-upstream 120 interop/.venv/bin/python interop/py_client.py --mcp "$PROXY/mcp" \
+        --username alice --password-file "$PASSWORD_FILE" "${PY_EXPECT[@]}" || true
+      run proxy-ts-client-py-upstream 120 node interop/ts-client.ts --mcp "$PROXY/mcp" \
+        --username alice --password-file "$PASSWORD_FILE" "${PY_EXPECT[@]}" || true
+      run proxy-py-client-ts-upstream 120 interop/.venv/bin/python interop/py_client.py --mcp "$PROXY/ts/mcp" \
+        --username alice --password-file "$PASSWORD_FILE" "${TS_EXPECT[@]}" || true
+      run proxy-ts-client-ts-upstream 120 node interop/ts-client.ts --mcp "$PROXY/ts/mcp" \
+        --username alice --password-file "$PASSWORD_FILE" "${TS_EXPECT[@]}" || true
+      for combo in py-client-py-upstream ts-client-py-upstream py-client-ts-upstream ts-client-ts-upstream; do
+        case "${RESULT[proxy-$combo]}" in passed*) ;; *) proxy_ok=0 ;; esac
+      done
+      if [ "$proxy_ok" = 1 ]; then
+        RESULT[proxy]="passed (4 client/upstream pairs)"
+      else
+        RESULT[proxy]="FAILED (logs: $OUT/proxy-*.log)"
+      fi
       ;;
     browser)
       run browser 300 node interop/browser.mjs --issuer "$ISSUER" \

@@ -108,6 +108,18 @@ impl Request {
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
             .count()
     }
+
+    /// The token of the request's one `Authorization: Bearer <token>`
+    /// header; `None` for no header, several, another scheme or an empty
+    /// token (the guard then answers; this only peeks).
+    pub fn bearer_token(&self) -> Option<&str> {
+        if self.header_count("authorization") != 1 {
+            return None;
+        }
+        let (scheme, token) = self.header("authorization")?.trim().split_once(' ')?;
+        let token = token.trim();
+        (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    }
 }
 
 /// An HTTP response decided by the core.

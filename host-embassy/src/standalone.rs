@@ -200,7 +200,7 @@ impl<'d> StandaloneService<'d> {
             .default_resource()
             .ok_or(StandaloneError::NoResource)?;
         let guard = auth
-            .resource_guard(resource, &["mcp"])
+            .resource_guard(&resource.identifier, &["mcp"])
             .ok_or(StandaloneError::NoResource)?;
         Ok(StandaloneService {
             auth,

@@ -2,9 +2,10 @@
 //! behind one [`Handler`], with the host's environment (clock, OS RNG, redb
 //! store, key set) and the verified-token cache.
 //!
-//! Routing: `/mcp` → bearer guard (cache, else the core's
-//! `authenticate_bearer`) → `McpServer`; everything else → the
-//! authorization server; what it declines → 404.
+//! Routing: a path mounted on an upstream (`--upstream`) → that mount's
+//! bearer guard → the auth proxy ([`crate::upstream`]); `/mcp` → bearer
+//! guard (cache, else the core's `authenticate_bearer`) → `McpServer`;
+//! everything else → the authorization server; what it declines → 404.
 
 use std::sync::{Arc, OnceLock};
 
@@ -15,8 +16,8 @@ use mcpauth_core::mcp::{
     SessionStore,
 };
 use mcpauth_core::oauth::{
-    AuthorizationServer, Env, ResourceGuard, ServerConfig, UserAuthenticator, authenticate_bearer,
-    is_access_token_revoked,
+    AuthorizationServer, Env, ProtectedResource, ResourceGuard, ResourceKind, ServerConfig,
+    UserAuthenticator, authenticate_bearer, is_access_token_revoked,
 };
 use mcpauth_core::principal::Principal;
 
@@ -27,6 +28,7 @@ use crate::oauth_workers::OAuthWorkers;
 use crate::privy::{PrivyKeySource, SignIn};
 use crate::registration::RegistrationLimiter;
 use crate::server::{Handler, Reply};
+use crate::upstream::Upstreams;
 use crate::users::Users;
 
 /// The scope every MCP request needs.
@@ -68,6 +70,12 @@ pub struct AppOptions {
     pub privy: Option<crate::privy::PrivySettings>,
     /// Client ID metadata documents (`None`: off).
     pub client_metadata: Option<crate::cimd::CimdSettings>,
+    /// The protected resources, the built-in `<public_url>/mcp` first
+    /// (see [`crate::resources::resolve`]); empty: only the built-in one.
+    /// Upstream mounts become proxy resources.
+    pub resources: Vec<ProtectedResource>,
+    /// Upstream MCP servers behind the auth proxy (no mounts: none).
+    pub upstreams: crate::upstream::UpstreamSettings,
 }
 
 /// The composed OAuth + MCP handler.
@@ -84,6 +92,8 @@ pub struct App {
     guard: ResourceGuard,
     cache: TokenCache,
     db: Backend,
+    /// The auth proxy and each mount's guard (same order as its mounts).
+    proxy: Option<(Upstreams, Vec<ResourceGuard>)>,
 }
 
 impl std::fmt::Debug for App {
@@ -112,6 +122,17 @@ impl From<RegistryError> for AppError {
     }
 }
 
+/// What a proxied resource's guard requires: `mcp` when the resource has
+/// that scope (the default), otherwise only its audience (the upstream gets
+/// the granted scopes in the identity headers and decides).
+fn required_scopes(resource: &ProtectedResource) -> Vec<&'static str> {
+    if resource.scopes.iter().any(|s| s == MCP_SCOPE) {
+        vec![MCP_SCOPE]
+    } else {
+        Vec::new()
+    }
+}
+
 impl App {
     /// Assemble the app. `registry` holds the tools (see
     /// [`crate::tools::register_builtin`]).
@@ -127,6 +148,45 @@ impl App {
         config.refresh_token_ttl = options.refresh_token_ttl;
         config.refresh_family_ttl = config.refresh_family_ttl.max(options.refresh_token_ttl);
         config.privy = options.privy.as_ref().map(|p| p.core_config());
+        if !options.resources.is_empty() {
+            config.resources = options.resources.clone();
+        }
+        // Each mount is a protected resource of its own, `<public URL><path>`
+        // (`/mcp` is the default one): a token for one is refused by the
+        // others. A declared resource with the same URL names it and sets
+        // its scopes and lifetime.
+        let mut proxy_resources = Vec::with_capacity(options.upstreams.mounts.len());
+        for mount in &options.upstreams.mounts {
+            let url = format!("{}{}", options.public_url, mount.path);
+            let kind = ResourceKind::Proxy {
+                upstream: mount.target.to_string(),
+            };
+            let declared = mcpauth_core::oauth::canonical_resource(&url)
+                .and_then(|id| config.resources.iter().position(|r| r.identifier == id));
+            let index = match declared {
+                Some(i) => i,
+                None => {
+                    let resource = ProtectedResource::new(&url, kind.clone())
+                        .ok_or_else(|| AppError(format!("{url} is not a valid resource URL")))?;
+                    config.resources.push(resource);
+                    config.resources.len() - 1
+                }
+            };
+            config.resources[index].kind = kind;
+            proxy_resources.push(config.resources[index].clone());
+        }
+        if let Some(stray) = config.resources.iter().find(|r| {
+            r.kind == ResourceKind::External && config.local_path_of(&r.identifier).is_some()
+        }) {
+            return Err(AppError(format!(
+                "{} is on this server's origin but nothing serves it: mount an upstream \
+                 there with --upstream PATH=URL",
+                stray.identifier
+            )));
+        }
+        config
+            .validate()
+            .map_err(|e| AppError(format!("configuration: {e}")))?;
         let resource = config
             .default_resource()
             .ok_or_else(|| {
@@ -135,7 +195,22 @@ impl App {
                     options.public_url
                 ))
             })?
-            .to_owned();
+            .identifier
+            .clone();
+        let proxy = (!proxy_resources.is_empty()).then(|| {
+            let guards = proxy_resources
+                .iter()
+                .map(|r| ResourceGuard::new(&config, &r.identifier, &required_scopes(r)))
+                .collect();
+            let mut settings = options.upstreams.clone();
+            // The same browsers as on the built-in /mcp, and pages of the
+            // public URL's own origin.
+            settings.allowed_origins = options.allowed_origins.clone();
+            settings
+                .allowed_origins
+                .push(origin_of(&options.public_url));
+            (Upstreams::new(settings), guards)
+        });
         let guard = ResourceGuard::new(&config, &resource, &[MCP_SCOPE]);
         let metadata_url = config.resource_metadata_url(&resource);
 
@@ -187,6 +262,7 @@ impl App {
             guard,
             cache: TokenCache::new(options.token_cache),
             db,
+            proxy,
         })
     }
 
@@ -216,12 +292,21 @@ impl App {
         self.oauth.config()
     }
 
-    async fn principal(&self, req: &Request) -> Result<Arc<Principal>, Response> {
+    /// The caller of `req` as `guard` admits it. One cache serves every
+    /// resource: a hit counts only for the resource and scopes it was
+    /// verified for.
+    async fn principal(
+        &self,
+        req: &Request,
+        guard: &ResourceGuard,
+    ) -> Result<Arc<Principal>, Response> {
         let now = now();
         let secs = now.map(|t| t.secs()).unwrap_or(0);
         let token = plain_bearer(req);
         if let Some(token) = token
             && let Some(p) = self.cache.get(token, secs, |_| false)
+            && p.audience == guard.resource()
+            && guard.scopes().iter().all(|s| p.has_scope(s))
         {
             // The revocation check is never cached: on a shared store another
             // instance may have revoked the token a moment ago.
@@ -238,7 +323,7 @@ impl App {
             }
         }
         let keys = self.keys.get();
-        let p = match authenticate_bearer(req, &keys, &self.guard, now, &self.db).await {
+        let p = match authenticate_bearer(req, &keys, guard, now, &self.db).await {
             Ok(p) => p,
             Err(resp) => {
                 // Signed by a key this instance has not loaded yet (rotated
@@ -255,7 +340,7 @@ impl App {
                             && self.keys.get().find(&kid).is_some() =>
                     {
                         let keys = self.keys.get();
-                        authenticate_bearer(req, &keys, &self.guard, now, &self.db).await?
+                        authenticate_bearer(req, &keys, guard, now, &self.db).await?
                     }
                     _ => return Err(resp),
                 }
@@ -280,7 +365,7 @@ impl App {
                 }
             });
         }
-        let principal = match self.principal(&req).await {
+        let principal = match self.principal(&req, &self.guard).await {
             Ok(p) => p,
             Err(resp) => return Reply::Whole(resp),
         };
@@ -302,18 +387,66 @@ impl App {
     }
 }
 
+impl App {
+    /// A request to the proxied mount `index`: authenticated here, answered
+    /// by the upstream.
+    async fn proxied(
+        &self,
+        upstreams: &Upstreams,
+        guard: &ResourceGuard,
+        index: usize,
+        req: Request,
+    ) -> Reply {
+        match self.principal(&req, guard).await {
+            Ok(principal) => upstreams.forward(index, req, &principal).await,
+            Err(resp) => Reply::Whole(resp),
+        }
+    }
+
+    /// The mount serving `path`, if the proxy has one there.
+    fn mount_of(&self, path: &str) -> Option<(&Upstreams, &ResourceGuard, usize)> {
+        let (upstreams, guards) = self.proxy.as_ref()?;
+        let index = upstreams.mount_of(path)?;
+        Some((upstreams, guards.get(index)?, index))
+    }
+}
+
+/// `scheme://host[:port]` of an absolute URL.
+fn origin_of(url: &str) -> String {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after..].find('/').map_or(url.len(), |i| after + i);
+    url[..end].to_owned()
+}
+
 impl Handler for App {
     async fn reply(&self, req: Request) -> Reply {
+        if let Some((upstreams, guard, index)) = self.mount_of(&req.path) {
+            return self.proxied(upstreams, guard, index, req).await;
+        }
         if req.path == MCP_PATH {
             return self.mcp(req).await;
         }
-        Reply::Whole(self.handle(req).await)
+        Reply::Whole(self.oauth(req).await)
     }
 
     async fn handle(&self, req: Request) -> Response {
+        if let Some((upstreams, guard, index)) = self.mount_of(&req.path) {
+            return self
+                .proxied(upstreams, guard, index, req)
+                .await
+                .into_whole()
+                .await;
+        }
         if req.path == MCP_PATH {
             return self.mcp(req).await.into_whole().await;
         }
+        self.oauth(req).await
+    }
+}
+
+impl App {
+    /// A request for the authorization server.
+    async fn oauth(&self, req: Request) -> Response {
         // The core's OAuth future is not `Send`: it runs on the OAuth
         // worker threads (see `oauth_workers`), which also keeps RSA signing
         // off the async workers that serve /mcp.

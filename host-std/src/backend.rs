@@ -486,12 +486,5 @@ pub fn reload_keys(store: &Backend, keys: &SharedKeys, access_ttl: u64) -> Resul
 
 /// The `kid` in a compact JWS header, if readable.
 pub fn token_kid(token: &str) -> Option<String> {
-    use base64ct::{Base64UrlUnpadded, Encoding};
-    let header = token.split('.').next()?;
-    if header.len() > 1024 {
-        return None;
-    }
-    let bytes = Base64UrlUnpadded::decode_vec(header).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    v.get("kid")?.as_str().map(str::to_owned)
+    mcpauth_core::jose::token_kid(token)
 }

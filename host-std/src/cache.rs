@@ -64,16 +64,7 @@ impl std::fmt::Debug for TokenCache {
 /// The bearer token of a request when it has the one plain form the cache
 /// understands: exactly one `Authorization: Bearer <token>` header.
 pub fn plain_bearer(req: &Request) -> Option<&str> {
-    if req.header_count("authorization") != 1 {
-        return None;
-    }
-    let value = req.header("authorization")?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let token = token.trim();
-    (!token.is_empty()).then_some(token)
+    req.bearer_token()
 }
 
 fn key(token: &str) -> [u8; 32] {

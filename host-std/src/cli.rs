@@ -238,6 +238,8 @@ fn serve(
         token_cache: 10_000,
         privy: settings.privy.clone(),
         client_metadata: settings.client_metadata.clone(),
+        resources: settings.resources.clone(),
+        upstreams: settings.upstream.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -172,6 +172,16 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub trusted_proxies: Option<Vec<String>>,
+    /// A protected resource tokens may be issued for, besides the built-in
+    /// <public URL>/mcp: `URL;name=NAME;scopes=a,b;access_token_ttl=5m;kind=external`
+    /// (repeat the flag, or separate resources with `|`; see host-std/README.md).
+    #[arg(
+        long = "resource",
+        env = "MCPAUTH_RESOURCES",
+        value_name = "SPEC",
+        value_delimiter = '|'
+    )]
+    pub resources: Option<Vec<String>>,
     /// Stateless MCP (no Mcp-Session-Id) [default: false].
     #[arg(long, env = "MCPAUTH_STATELESS", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub stateless: Option<bool>,
@@ -232,6 +242,9 @@ pub struct ServeArgs {
         hide = true
     )]
     pub dangerous_cimd_ca_file: Option<PathBuf>,
+    /// The auth proxy (`--upstream` and its bounds).
+    #[command(flatten)]
+    pub upstream: crate::upstream::config::UpstreamArgs,
 }
 
 /// The TOML file. Every key is optional; unknown keys are errors.
@@ -260,17 +273,20 @@ pub struct FileConfig {
     client_metadata_documents: Option<bool>,
     dangerous_cimd_allow_loopback: Option<bool>,
     dangerous_cimd_ca_file: Option<PathBuf>,
+    resources: Option<Vec<crate::resources::ResourceEntry>>,
+    upstream: Option<crate::upstream::config::UpstreamFile>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A duration in the file: seconds, or text such as `5m`.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-enum DurationValue {
+pub(crate) enum DurationValue {
     Secs(u64),
     Text(String),
 }
 
 impl DurationValue {
-    fn get(&self, key: &str) -> Result<Duration, ConfigError> {
+    pub(crate) fn get(&self, key: &str) -> Result<Duration, ConfigError> {
         match self {
             DurationValue::Secs(s) => Ok(Duration::from_secs(*s)),
             DurationValue::Text(t) => {
@@ -290,7 +306,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(setting: &str, problem: impl Into<String>) -> ConfigError {
+    pub(crate) fn new(setting: &str, problem: impl Into<String>) -> ConfigError {
         ConfigError {
             setting: setting.to_owned(),
             problem: problem.into(),
@@ -366,6 +382,10 @@ pub struct ServeSettings {
     pub privy: Option<crate::privy::PrivySettings>,
     /// Client ID metadata documents (`None`: off).
     pub client_metadata: Option<crate::cimd::CimdSettings>,
+    /// The protected resources, the built-in `<public_url>/mcp` first.
+    pub resources: Vec<mcpauth_core::oauth::ProtectedResource>,
+    /// The auth proxy (no mounts: off).
+    pub upstream: crate::upstream::UpstreamSettings,
 }
 
 fn load_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -428,6 +448,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
     let (common, file) = resolve_common(args, serve)?;
     let privy = resolve_privy(serve, &file)?;
     let client_metadata = resolve_client_metadata(serve, &file)?;
+    let upstream = crate::upstream::config::resolve(&serve.upstream, file.upstream.as_ref())?;
     let listen = serve
         .listen
         .or(file.listen)
@@ -499,6 +520,15 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
             )
         })?,
     };
+    let resource_entries = match &serve.resources {
+        Some(specs) => specs
+            .iter()
+            .map(|s| crate::resources::ResourceEntry::parse(s))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => file.resources.clone().unwrap_or_default(),
+    };
+    let resources =
+        crate::resources::resolve(&public_url, common.access_token_ttl, &resource_entries)?;
     let max_body_bytes = serve
         .max_body_bytes
         .or(file.max_body_bytes)
@@ -524,6 +554,8 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
         max_body_bytes,
         privy,
         client_metadata,
+        resources,
+        upstream,
     })
 }
 
@@ -665,10 +697,11 @@ fn validate_public_url(u: &str) -> Result<String, ConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn serve(args: &[&str]) -> Result<ServeSettings, ConfigError> {
+    /// `mcpauth serve ARGS` resolved (for the settings tests of other modules too).
+    pub(crate) fn serve(args: &[&str]) -> Result<ServeSettings, ConfigError> {
         let mut v = vec!["mcpauth", "serve"];
         v.extend_from_slice(args);
         let cli = Cli::try_parse_from(v).expect("parse");

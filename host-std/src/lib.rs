@@ -26,6 +26,8 @@ pub mod pg;
 pub mod privy;
 pub mod proxy;
 pub mod registration;
+pub mod resources;
 pub mod server;
 pub mod tools;
+pub mod upstream;
 pub mod users;

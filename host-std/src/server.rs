@@ -55,6 +55,14 @@ pub enum Reply {
         /// The events.
         body: LiveBody,
     },
+    /// Status and headers of an upstream's answer (auth proxy); its body
+    /// streams through as the upstream writes it.
+    Proxied {
+        /// Status and headers (the body is empty).
+        head: Response,
+        /// The upstream's body.
+        body: crate::upstream::UpstreamBody,
+    },
 }
 
 impl Reply {
@@ -106,6 +114,13 @@ impl Reply {
                 head.body = bytes;
                 head
             }
+            Reply::Proxied { mut head, body } => match body.collect().await {
+                Ok(bytes) => {
+                    head.body = bytes;
+                    head
+                }
+                Err(_) => Response::json(502, &br#"{"error":"bad_gateway"}"#[..]),
+            },
         }
     }
 }
@@ -364,8 +379,10 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Whole bodies stay unboxed (the hot path); live streams are the other arm.
-type HyperResponse = hyper::Response<Either<Full<Bytes>, LiveBody>>;
+/// Whole bodies stay unboxed (the hot path); live streams and proxied
+/// bodies are the other arm.
+type HyperResponse =
+    hyper::Response<Either<Full<Bytes>, Either<LiveBody, crate::upstream::UpstreamBody>>>;
 
 async fn answer<H: Handler>(
     shared: &Shared<H>,
@@ -408,7 +425,11 @@ async fn answer<H: Handler>(
                 let resp = match shared.handler.reply(core_req).await {
                     Reply::Whole(resp) => resp,
                     Reply::Live { head, body } => {
-                        live_body = Some(body);
+                        live_body = Some(Either::Left(body));
+                        head
+                    }
+                    Reply::Proxied { head, body } => {
+                        live_body = Some(Either::Right(body));
                         head
                     }
                 };
@@ -498,7 +519,10 @@ async fn to_core<H>(
     })
 }
 
-fn to_hyper(resp: Response, live: Option<LiveBody>) -> HyperResponse {
+fn to_hyper(
+    resp: Response,
+    live: Option<Either<LiveBody, crate::upstream::UpstreamBody>>,
+) -> HyperResponse {
     let body = match live {
         Some(live) => Either::Right(live),
         None => Either::Left(Full::new(Bytes::from(resp.body))),

@@ -62,6 +62,8 @@ impl Fixture {
             token_cache: 0,
             privy: None,
             client_metadata: None,
+            resources: Vec::new(),
+            upstreams: Default::default(),
         };
         let mut registry = Registry::new();
         mcpauth::tools::register_builtin(&mut registry).expect("tools");

@@ -78,6 +78,7 @@ mod jwks;
 mod key;
 mod keyset;
 mod provider;
+mod refresh;
 mod strict;
 mod token;
 
@@ -90,6 +91,10 @@ pub use jwks::{JwksError, MAX_JWKS_KEYS, MAX_JWKS_LEN, parse_jwks};
 pub use key::{KeyError, MAX_KID_LEN, MAX_RSA_BITS, MIN_RSA_BITS, SigningKey, VerifyingKey};
 pub use keyset::KeySet;
 pub use provider::{PURE_RUST_RSA, PureRustRsa, RsaProvider, SignError};
+pub use refresh::{
+    DEFAULT_JWKS_REFRESH_SECS, DEFAULT_JWKS_RETRY_SECS, DEFAULT_UNKNOWN_KID_SPACING_SECS,
+    JwksRefreshSchedule, RefreshReason, token_kid,
+};
 pub use token::{
     AccessTokenClaims, Algorithm, Audience, DEFAULT_LEEWAY_SECS, Part, REGISTERED_CLAIMS,
     TokenError, ValidationPolicy,

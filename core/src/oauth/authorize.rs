@@ -156,30 +156,34 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         if !is_valid_s256_challenge(challenge) {
             return Err(OAuthError::InvalidRequest("malformed code_challenge"));
         }
+        let resource = match requested_resource(&self.config, q)? {
+            Some(r) => self.config.resource(r),
+            None => self.config.default_resource(),
+        }
+        .ok_or(OAuthError::InvalidTarget)?;
+        // A scope is granted only with a resource that has it, to a client
+        // registered for it; no `scope` asks for all such scopes.
+        let allowed = |s: &String| resource.scopes.contains(s) && client.scopes.contains(s);
         let scopes = match q.one("scope").map_err(repeated)? {
             Some(s) => parse_scope(s).ok_or(OAuthError::InvalidScope)?,
             None => Vec::new(),
         };
         let scopes = if scopes.is_empty() {
-            self.config.default_scopes.clone()
+            resource
+                .scopes
+                .iter()
+                .filter(|s| allowed(s))
+                .cloned()
+                .collect()
         } else {
             scopes
         };
-        let allowed =
-            |s: &String| self.config.scopes_supported.contains(s) && client.scopes.contains(s);
-        if !scopes.iter().all(allowed) {
+        if scopes.is_empty() || !scopes.iter().all(allowed) {
             return Err(OAuthError::InvalidScope);
         }
-        let resource = match requested_resource(&self.config, q)? {
-            Some(r) => r,
-            None => self
-                .config
-                .default_resource()
-                .ok_or(OAuthError::InvalidTarget)?,
-        };
         Ok(Validated {
             scopes,
-            resource: resource.into(),
+            resource: resource.identifier.clone(),
             challenge: challenge.into(),
         })
     }

@@ -201,7 +201,7 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
                 .fetch(client_id)
                 .await
                 .map_err(ClientLookupError::Fetch)?;
-            return client_from_document(client_id, &body, &self.config.scopes_supported)
+            return client_from_document(client_id, &body, &self.config.scopes_supported())
                 .map(Some)
                 .map_err(ClientLookupError::Document);
         }

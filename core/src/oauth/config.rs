@@ -2,10 +2,10 @@
 
 use alloc::format;
 use alloc::string::{String, ToString};
-use alloc::vec;
 use alloc::vec::Vec;
 
 use super::privy::PrivyConfig;
+use super::resource::{ProtectedResource, ResourceKind};
 use super::throttle::ThrottleConfig;
 
 /// Everything the authorization server is configured with. Build one with
@@ -15,14 +15,12 @@ pub struct ServerConfig {
     /// Issuer identifier and public base URL (`https://auth.example.com`),
     /// without a trailing slash. Never derived from the `Host` header.
     pub issuer: String,
-    /// Canonical URLs of the protected resources tokens may be issued for
-    /// (RFC 8707); the first is the default when a request names none.
-    pub resources: Vec<String>,
-    /// Scopes clients may ask for.
-    pub scopes_supported: Vec<String>,
-    /// Scopes granted when an authorization request has no `scope`.
-    pub default_scopes: Vec<String>,
-    /// Access-token lifetime in seconds.
+    /// The protected resources tokens may be issued for (RFC 8707); the
+    /// first is the default when a request names none. The scopes clients
+    /// may register and ask for are those of the resources.
+    pub resources: Vec<ProtectedResource>,
+    /// Access-token lifetime in seconds (the longest: a resource may set a
+    /// shorter one).
     pub access_token_ttl: u64,
     /// Lifetime of each refresh token in seconds (renewed on rotation).
     pub refresh_token_ttl: u64,
@@ -48,19 +46,19 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// A configuration with defaults that suit ChatGPT and Claude
-    /// connectors: resource `<issuer>/mcp`, scope `mcp`, 1 h access tokens,
+    /// connectors: the built-in resource `<issuer>/mcp` with scope `mcp`
+    /// (none if the issuer is not a URL), 1 h access tokens,
     /// 30-day refresh tokens in a 90-day family, 60 s codes, 10 min pending
     /// requests.
     pub fn new(issuer: &str) -> ServerConfig {
         let issuer = String::from(issuer.trim_end_matches('/'));
-        let resources = canonical_resource(&format!("{issuer}/mcp"))
+        let resources = ProtectedResource::new(&format!("{issuer}/mcp"), ResourceKind::Builtin)
+            .map(|r| r.with_display_name("MCP server"))
             .into_iter()
             .collect();
         ServerConfig {
             issuer,
             resources,
-            scopes_supported: vec!["mcp".to_string()],
-            default_scopes: vec!["mcp".to_string()],
             access_token_ttl: 3600,
             refresh_token_ttl: 30 * 24 * 3600,
             refresh_family_ttl: 90 * 24 * 3600,
@@ -76,8 +74,10 @@ impl ServerConfig {
 
     /// Check the configuration for mistakes a host should refuse at start-up:
     /// the issuer must be an http(s) URL without query, fragment or trailing
-    /// slash, https unless on loopback; every resource must be in canonical
-    /// form; default scopes must be supported; lifetimes must be positive.
+    /// slash, https unless on loopback; there must be resources, each valid
+    /// (canonical identifier, a name, scopes, a lifetime no longer than the
+    /// server's) and named once, at most one of them built in; lifetimes
+    /// must be positive.
     pub fn validate(&self) -> Result<(), &'static str> {
         let Some(parts) = split_url(&self.issuer) else {
             return Err("the issuer is not an absolute URL");
@@ -98,19 +98,21 @@ impl ServerConfig {
         if self.resources.is_empty() {
             return Err("at least one resource is required");
         }
-        if self
+        for (i, r) in self.resources.iter().enumerate() {
+            r.validate(self.access_token_ttl)?;
+            if self.resources[..i]
+                .iter()
+                .any(|earlier| earlier.identifier == r.identifier)
+            {
+                return Err("each resource may be configured once");
+            }
+        }
+        let builtin = self
             .resources
             .iter()
-            .any(|r| canonical_resource(r).as_deref() != Some(r.as_str()))
-        {
-            return Err("resources must be canonical http(s) URLs");
-        }
-        if !self
-            .default_scopes
-            .iter()
-            .all(|s| self.scopes_supported.contains(s))
-        {
-            return Err("default scopes must be supported scopes");
+            .filter(|r| r.kind == ResourceKind::Builtin);
+        if builtin.count() > 1 {
+            return Err("at most one resource may be the built-in MCP endpoint");
         }
         if self.access_token_ttl == 0
             || self.refresh_token_ttl == 0
@@ -137,17 +139,38 @@ impl ServerConfig {
     }
 
     /// The configured resource equal to `requested` after canonicalization.
-    pub fn find_resource(&self, requested: &str) -> Option<&str> {
+    pub fn find_resource(&self, requested: &str) -> Option<&ProtectedResource> {
         let canon = canonical_resource(requested)?;
-        self.resources
-            .iter()
-            .find(|r| canonical_resource(r).as_deref() == Some(canon.as_str()))
-            .map(String::as_str)
+        self.resource(&canon)
+    }
+
+    /// The resource whose identifier is exactly `identifier`.
+    pub fn resource(&self, identifier: &str) -> Option<&ProtectedResource> {
+        self.resources.iter().find(|r| r.identifier == identifier)
     }
 
     /// The default resource.
-    pub fn default_resource(&self) -> Option<&str> {
-        self.resources.first().map(String::as_str)
+    pub fn default_resource(&self) -> Option<&ProtectedResource> {
+        self.resources.first()
+    }
+
+    /// Every scope of every resource, once each, in configuration order:
+    /// what clients may register and the RFC 8414 `scopes_supported`.
+    pub fn scopes_supported(&self) -> Vec<String> {
+        let mut all: Vec<String> = Vec::new();
+        for scope in self.resources.iter().flat_map(|r| &r.scopes) {
+            if !all.contains(scope) {
+                all.push(scope.clone());
+            }
+        }
+        all
+    }
+
+    /// Lifetime of access tokens for the resource `identifier`.
+    pub fn access_token_ttl_for(&self, identifier: &str) -> u64 {
+        self.resource(identifier)
+            .and_then(|r| r.access_token_ttl)
+            .unwrap_or(self.access_token_ttl)
     }
 
     /// Path of `resource` if it is served on the issuer's origin

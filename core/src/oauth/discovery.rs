@@ -7,7 +7,7 @@ use alloc::string::{String, ToString};
 use serde_json::{Value, json};
 
 use super::wire::method_not_allowed;
-use super::{AuthorizationServer, Env, ServerConfig};
+use super::{AuthorizationServer, Env, ProtectedResource, ServerConfig};
 use crate::http::{Method, Request, Response};
 
 const AS_METADATA: &str = "/.well-known/oauth-authorization-server";
@@ -17,21 +17,17 @@ const PR_METADATA: &str = "/.well-known/oauth-protected-resource";
 /// What a discovery path asks for.
 enum Doc<'a> {
     Server,
-    Resource(&'a str),
+    Resource(&'a ProtectedResource),
     Jwks,
 }
 
 /// The configured resource whose local path is `suffix` (`/mcp`).
-fn resource_by_path<'c>(config: &'c ServerConfig, suffix: &str) -> Option<&'c str> {
-    config
-        .resources
-        .iter()
-        .find(|r| {
-            config
-                .local_path_of(r)
-                .is_some_and(|p| !p.is_empty() && p == suffix)
-        })
-        .map(String::as_str)
+fn resource_by_path<'c>(config: &'c ServerConfig, suffix: &str) -> Option<&'c ProtectedResource> {
+    config.resources.iter().find(|r| {
+        config
+            .local_path_of(&r.identifier)
+            .is_some_and(|p| !p.is_empty() && p == suffix)
+    })
 }
 
 fn classify<'c>(config: &'c ServerConfig, path: &str) -> Option<Doc<'c>> {
@@ -73,7 +69,7 @@ pub fn server_metadata(config: &ServerConfig, client_metadata_documents: bool) -
         "jwks_uri": config.url("/.well-known/jwks.json"),
         "introspection_endpoint": config.url("/introspect"),
         "revocation_endpoint": config.url("/revoke"),
-        "scopes_supported": config.scopes_supported,
+        "scopes_supported": config.scopes_supported(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -90,11 +86,12 @@ pub fn server_metadata(config: &ServerConfig, client_metadata_documents: bool) -
 }
 
 /// RFC 9728 metadata of `resource`.
-pub fn resource_metadata(config: &ServerConfig, resource: &str) -> Value {
+pub fn resource_metadata(config: &ServerConfig, resource: &ProtectedResource) -> Value {
     json!({
-        "resource": resource,
+        "resource": resource.identifier,
+        "resource_name": resource.display_name,
         "authorization_servers": [config.issuer],
-        "scopes_supported": config.scopes_supported,
+        "scopes_supported": resource.scopes,
         "bearer_methods_supported": ["header"],
     })
 }

@@ -39,10 +39,10 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
         keys: &KeySet,
     ) -> Option<(AccessTokenClaims, String)> {
         self.config.resources.iter().find_map(|r| {
-            let policy = ValidationPolicy::new(self.config.issuer.as_str(), r.as_str());
+            let policy = ValidationPolicy::new(self.config.issuer.as_str(), &r.identifier);
             keys.verify_access_token(token, &policy, Some(now))
                 .ok()
-                .map(|c| (c, r.clone()))
+                .map(|c| (c, r.identifier.clone()))
         })
     }
 

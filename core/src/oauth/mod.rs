@@ -77,6 +77,7 @@ mod pages;
 pub mod pkce;
 pub mod privy;
 mod register;
+mod resource;
 mod throttle;
 mod token;
 mod wire;
@@ -96,6 +97,7 @@ pub use config::{ServerConfig, canonical_resource};
 pub use error::OAuthError;
 pub use guard::{ResourceGuard, authenticate_bearer};
 pub use privy::{PrivyConfig, PrivyKey, verify_privy_token};
+pub use resource::{MAX_RESOURCE_NAME_CHARS, ProtectedResource, ResourceKind};
 pub use throttle::ThrottleConfig;
 
 use throttle::LoginThrottle;
@@ -248,7 +250,11 @@ impl<S, U, L> AuthorizationServer<S, U, L> {
     /// A guard for the configured resource `resource` requiring `scopes`.
     pub fn resource_guard(&self, resource: &str, scopes: &[&str]) -> Option<ResourceGuard> {
         let resource = self.config.find_resource(resource)?;
-        Some(ResourceGuard::new(&self.config, resource, scopes))
+        Some(ResourceGuard::new(
+            &self.config,
+            &resource.identifier,
+            scopes,
+        ))
     }
 }
 

@@ -113,7 +113,7 @@ Any program can claim this name; allow only if you started this connection yours
         .unwrap_or_default();
     let main = format!(
         "<h1>Sign in to {service}</h1>\
-<p><strong>{name}</strong>{publisher} wants to access <code>{resource}</code> on your behalf.</p>\
+<p><strong>{name}</strong>{publisher} wants to access <strong>{resource_name}</strong> (<code>{resource}</code>) on your behalf.</p>\
 <p>Permissions requested:</p><ul>{scopes}</ul>\
 <p>If you allow it, you will be returned to <code>{target}</code>.</p>{loopback_warning}{alert}\
 <form method=\"post\" action=\"{action}\">\
@@ -127,6 +127,11 @@ Any program can claim this name; allow only if you started this connection yours
 <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></div>{privy}</form>",
         service = html_escape(&config.service_name),
         name = html_escape(name),
+        resource_name = html_escape(
+            config
+                .resource(&pending.resource)
+                .map_or(pending.resource.as_str(), |r| r.display_name.as_str())
+        ),
         resource = html_escape(&pending.resource),
         target = html_escape(target),
         action = html_escape(&config.url("/authorize")),

@@ -227,7 +227,7 @@ impl<S: Store + Sync, U, L: RegistrationPolicy> AuthorizationServer<S, U, L> {
             return Err(metadata("the registration document must be a JSON object"));
         };
 
-        let meta = client_metadata(&obj, &self.config.scopes_supported)?;
+        let meta = client_metadata(&obj, &self.config.scopes_supported())?;
 
         let now = env.time()?;
         let client_id = random_token::<16>(&mut *env.rng)?;

@@ -40,6 +40,8 @@ pub(crate) struct SignedAccess {
     pub token: String,
     pub jti: String,
     pub expires_at: u64,
+    /// Seconds from issue to `expires_at` (`expires_in`).
+    pub lifetime: u64,
 }
 
 /// Parse the form body of a POST endpoint, bounded.
@@ -61,7 +63,7 @@ pub(crate) fn requested_resource<'c>(
             let r = form.one("resource").ok().flatten().unwrap_or_default();
             config
                 .find_resource(r)
-                .map(Some)
+                .map(|r| Some(r.identifier.as_str()))
                 .ok_or(OAuthError::InvalidTarget)
         }
         _ => Err(OAuthError::InvalidTarget),
@@ -300,7 +302,8 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
         env: &mut Env<'_>,
     ) -> Result<SignedAccess, OAuthError> {
         let jti = new_jti(grant.family_id, env.rng)?;
-        let expires_at = now.secs().saturating_add(self.config.access_token_ttl);
+        let lifetime = self.config.access_token_ttl_for(grant.resource);
+        let expires_at = now.secs().saturating_add(lifetime);
         let claims = AccessTokenClaims {
             iss: self.config.issuer.clone(),
             sub: grant.subject.into(),
@@ -320,6 +323,7 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
             token,
             jti,
             expires_at,
+            lifetime,
         })
     }
 
@@ -332,7 +336,7 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
         let mut body = json!({
             "access_token": access.token,
             "token_type": "Bearer",
-            "expires_in": self.config.access_token_ttl,
+            "expires_in": access.lifetime,
             "scope": join_scopes(scopes),
         });
         if let (Some(r), Some(obj)) = (refresh, body.as_object_mut()) {

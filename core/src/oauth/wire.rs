@@ -193,11 +193,7 @@ pub(crate) fn html_escape(s: &str) -> Cow<'_, str> {
 pub(crate) fn parse_scope(s: &str) -> Option<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for tok in s.split(' ').filter(|t| !t.is_empty()) {
-        let ok = tok.len() <= 128
-            && tok
-                .bytes()
-                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
-        if !ok || out.len() >= 32 {
+        if !is_scope_token(tok) || out.len() >= 32 {
             return None;
         }
         if !out.iter().any(|t| t == tok) {
@@ -205,6 +201,16 @@ pub(crate) fn parse_scope(s: &str) -> Option<Vec<String>> {
         }
     }
     Some(out)
+}
+
+/// One RFC 6749 §3.3 `scope-token` (printable ASCII except space, `"` and
+/// `\`) of at most 128 bytes.
+pub(crate) fn is_scope_token(tok: &str) -> bool {
+    !tok.is_empty()
+        && tok.len() <= 128
+        && tok
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
 /// Join scopes with single spaces.

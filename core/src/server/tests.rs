@@ -89,7 +89,7 @@ struct AllInOne {
 impl AllInOne {
     fn new() -> AllInOne {
         let mut config = ServerConfig::new(ISSUER);
-        config.scopes_supported = vec!["mcp".into(), "admin".into()];
+        config.resources[0].scopes = vec!["mcp".into(), "admin".into()];
         let guard = ResourceGuard::new(&config, RESOURCE, &["mcp"]);
         let auth =
             AuthorizationServer::new(config, MemoryStore::new(MemoryStoreLimits::SERVER), NoUsers);

@@ -129,6 +129,11 @@ impl Server {
         server
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// SIGTERM, then wait: a graceful stop exits 0.
     pub fn stop(mut self) {
         let mut child = self.child.take().expect("running");

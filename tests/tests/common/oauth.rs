@@ -148,7 +148,17 @@ impl Flow {
 
     /// The GET /authorize URL for scope `mcp` and this client's resource.
     pub fn authorize_url(&self, challenge: &str, state: &str) -> String {
-        let resource = self.resource();
+        self.authorize_url_for(challenge, state, &self.resource(), "mcp")
+    }
+
+    /// The GET /authorize URL for `scope` at another configured `resource`.
+    pub fn authorize_url_for(
+        &self,
+        challenge: &str,
+        state: &str,
+        resource: &str,
+        scope: &str,
+    ) -> String {
         let q = form(&[
             ("response_type", "code"),
             ("client_id", &self.client_id),
@@ -156,20 +166,32 @@ impl Flow {
             ("code_challenge", challenge),
             ("code_challenge_method", "S256"),
             ("state", state),
-            ("scope", "mcp"),
-            ("resource", &resource),
+            ("scope", scope),
+            ("resource", resource),
         ]);
         format!("{}/authorize?{q}", self.base)
     }
 
     /// GET /authorize for scope `mcp` and this client's resource.
     pub async fn authorize(&self, challenge: &str, state: &str) -> SignInPage {
-        let r = self
-            .http
-            .get(self.authorize_url(challenge, state))
-            .send()
+        self.open_sign_in(&self.authorize_url(challenge, state))
             .await
-            .expect("authorize");
+    }
+
+    /// GET /authorize for `scope` at `resource`.
+    pub async fn authorize_for(
+        &self,
+        challenge: &str,
+        state: &str,
+        resource: &str,
+        scope: &str,
+    ) -> SignInPage {
+        self.open_sign_in(&self.authorize_url_for(challenge, state, resource, scope))
+            .await
+    }
+
+    async fn open_sign_in(&self, url: &str) -> SignInPage {
+        let r = self.http.get(url).send().await.expect("authorize");
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let cookie = cookies(&r);
@@ -285,7 +307,38 @@ impl Flow {
     pub async fn grant_as(&self, username: &str, password: &str) -> Tokens {
         let (verifier, challenge) = pkce();
         let code = self.sign_in(&challenge, username, password).await;
-        let r = self.exchange(&code, &verifier).await;
+        self.redeem(&code, &verifier).await
+    }
+
+    /// The whole grant as `username` for `scope` at another configured
+    /// `resource`; the consent page must name it as `display_name`.
+    pub async fn grant_for(
+        &self,
+        resource: &str,
+        scope: &str,
+        display_name: &str,
+        username: &str,
+        password: &str,
+    ) -> Tokens {
+        let (verifier, challenge) = pkce();
+        let page = self
+            .authorize_for(&challenge, "st-r", resource, scope)
+            .await;
+        assert_eq!(page.status, 200, "{}", page.html);
+        assert!(
+            page.html.contains(display_name) && page.html.contains(resource),
+            "the consent page names {display_name} ({resource}): {}",
+            page.html
+        );
+        let r = self
+            .decide(&page.html, &page.cookie, username, password, "allow")
+            .await;
+        let code = self.code_from(&r, "st-r");
+        self.redeem(&code, &verifier).await
+    }
+
+    async fn redeem(&self, code: &str, verifier: &str) -> Tokens {
+        let r = self.exchange(code, verifier).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(
             r.body["token_type"]

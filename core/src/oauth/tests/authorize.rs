@@ -61,7 +61,7 @@ fn http_issuer_cookie_is_not_secure() {
     let mut h = Harness::with(
         |c| {
             c.issuer = "http://localhost:8080".into();
-            c.resources = alloc::vec!["http://localhost:8080/mcp".into()];
+            c.resources = crate::oauth::ServerConfig::new("http://localhost:8080").resources;
         },
         crate::store::MemoryStoreLimits::SERVER,
     );

@@ -255,10 +255,7 @@ fn config_validation() {
     assert!(ServerConfig::new("not a url").validate().is_err());
     assert!(ServerConfig::new("not a url").resources.is_empty());
     let mut c = ServerConfig::new(ISSUER);
-    c.resources = alloc::vec!["https://A.example/mcp/".into()];
-    assert!(c.validate().is_err());
-    let mut c = ServerConfig::new(ISSUER);
-    c.default_scopes = alloc::vec!["admin".into()];
+    c.resources[0].identifier = "https://A.example/mcp/".into();
     assert!(c.validate().is_err());
     let mut c = ServerConfig::new(ISSUER);
     c.code_ttl = 0;

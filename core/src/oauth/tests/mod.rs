@@ -25,6 +25,7 @@ mod cimd;
 mod discovery;
 mod introspect;
 mod register;
+mod resources;
 mod token;
 
 pub(super) const ISSUER: &str = "https://auth.example";
@@ -32,6 +33,11 @@ pub(super) const RESOURCE: &str = "https://auth.example/mcp";
 pub(super) const REDIRECT: &str = "https://client.example/cb";
 pub(super) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub(super) const T0: u64 = 1_800_000_000;
+
+/// A second resource, served elsewhere, with the scope `mcp`.
+pub(super) fn other_resource() -> ProtectedResource {
+    ProtectedResource::new("https://other.example/mcp", ResourceKind::External).expect("URL")
+}
 
 /// Everything here resolves immediately; poll until ready.
 pub(super) fn block_on<F: Future>(f: F) -> F::Output {
@@ -116,7 +122,7 @@ impl Harness {
 
     pub fn with(tweak: impl FnOnce(&mut ServerConfig), limits: MemoryStoreLimits) -> Harness {
         let mut config = ServerConfig::new(ISSUER);
-        config.scopes_supported = ["mcp", "read", "write"].map(String::from).to_vec();
+        config.resources[0].scopes = ["mcp", "read", "write"].map(String::from).to_vec();
         tweak(&mut config);
         let server = AuthorizationServer::new(config, MemoryStore::new(limits), TestUsers)
             .with_registration_policy(allow_all as fn(_, _) -> bool);

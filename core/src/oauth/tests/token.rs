@@ -211,7 +211,7 @@ fn request_errors() {
 #[test]
 fn pkce_redirect_and_resource_bindings() {
     let mut h = Harness::with(
-        |c| c.resources.push("https://other.example/mcp".into()),
+        |c| c.resources.push(other_resource()),
         crate::store::MemoryStoreLimits::SERVER,
     );
     let client = h.register_client("none");
@@ -402,7 +402,7 @@ fn refresh_down_scoping_stays_within_the_grant() {
 #[test]
 fn refresh_resource_must_be_the_grants() {
     let mut h = Harness::with(
-        |c| c.resources.push("https://other.example/mcp".into()),
+        |c| c.resources.push(other_resource()),
         crate::store::MemoryStoreLimits::SERVER,
     );
     let client = h.register_client("none");
