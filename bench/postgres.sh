@@ -41,14 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_up() {
-  for _ in $(seq 1 200); do
-    curl -s -o /dev/null "$1" && return 0
-    sleep 0.05
-  done
-  echo "server at $1 did not come up" >&2
-  exit 1
-}
+. bench/lib.sh
 
 stop_all() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done

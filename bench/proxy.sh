@@ -35,24 +35,8 @@ fi
 BIN=${MCPAUTH_BIN:-target/release/mcpauth}
 RMCP=${RMCP_BIN:-bench/rmcp-echo/target/release/rmcp-echo}
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_up() {
-  for _ in $(seq 1 200); do
-    curl -s -o /dev/null "$1" && return 0
-    sleep 0.05
-  done
-  echo "server at $1 did not come up" >&2
-  exit 1
-}
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-rss() { grep -E '^(VmRSS|VmHWM)' "/proc/$1/status" | tr -s ' ' | tr '\n' ' '; echo; }
+. bench/lib.sh
+start_workdir
 
 # phase NAME URL TOKEN: wrk, then CPU per request of the upstream and of
 # mcpauth over that phase.

@@ -2,6 +2,9 @@
 # Load test of mcpauth against a bare hyper hello-world on the same machine.
 #
 #   bench/run.sh                 # from the repository root
+#   bench/run.sh interleaved     # bare hyper and mcpauth alternated for
+#                                # PAIRS rounds: CPU-per-request ratios,
+#                                # median and spread (bench/interleaved.sh)
 #   DURATION=20s CONNS=64 REFRESH_CONNS=16 bench/run.sh
 #   MCPAUTH_BIN=/tmp/a/mcpauth BARE_BIN=/tmp/bare_hyper RMCP_BIN=/tmp/rmcp-echo bench/run.sh
 #                                # prebuilt binaries (no cargo build), to
@@ -27,6 +30,10 @@
 # Only loopback addresses are used; every run is bounded by DURATION.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = interleaved ]; then
+  exec bench/interleaved.sh
+fi
+. bench/lib.sh
 
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
@@ -38,9 +45,7 @@ RMCP_PORT=${RMCP_PORT:-18483}
 export TOOL=${TOOL:-echo}
 PASSWORD='bench-password-123'
 
-if ! command -v wrk >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq wrk
-fi
+ensure_tool wrk wrk
 ONLY_REFRESH=${ONLY_REFRESH:-}
 if [ -z "${MCPAUTH_BIN:-}" ] || { [ -z "${BARE_BIN:-}" ] && [ -z "$ONLY_REFRESH" ]; }; then
   cargo build --release -q -p mcpauth --bin mcpauth --example bare_hyper ${CARGO_FEATURES:+--features "$CARGO_FEATURES"} ${CARGO_FLAGS:-}
@@ -52,54 +57,13 @@ BIN=${MCPAUTH_BIN:-target/release/mcpauth}
 BARE=${BARE_BIN:-target/release/examples/bare_hyper}
 RMCP=${RMCP_BIN:-bench/rmcp-echo/target/release/rmcp-echo}
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+start_workdir
 
-wait_up() {
-  for _ in $(seq 1 200); do
-    curl -s -o /dev/null "$1" && return 0
-    sleep 0.05
-  done
-  echo "server at $1 did not come up" >&2
-  exit 1
-}
-
-# One tools/call as the load will send it: status and body, so that a
-# refused request is never what gets measured.
-probe() {
-  local body="{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"$2\",\"arguments\":$3}}"
-  echo "== probe $2: $(curl -s -w ' (HTTP %{http_code})' -X POST "$1" \
-    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-    -H 'MCP-Protocol-Version: 2025-06-18' \
-    ${MCP_TOKEN:+-H "Authorization: Bearer $MCP_TOKEN"} \
-    ${MCP_SESSION:+-H "Mcp-Session-Id: $MCP_SESSION"} -d "$body" | head -c 400)"
-}
-tool_args() { if [ "$1" = echo ]; then echo '{"text":"hello"}'; else echo '{}'; fi; }
-
-# Server CPU time (user + system, in clock ticks) of process $1.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-
-# load PID URL [env...]: wrk against URL with the tools/call script, then
-# the server's CPU time per answered request. At this noise level (other
-# builds share the two cores) CPU per request compares servers more
-# steadily than requests per second do.
+# load PID URL: the tools/call load, then the server's CPU per request.
 load() {
-  local pid=$1 url=$2 out ticks
-  out=$(mktemp)
-  ticks=$(cpu_ticks "$pid")
-  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s bench/tools_call.lua "$url" | tee "$out"
-  ticks=$(( $(cpu_ticks "$pid") - ticks ))
-  awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" '/requests in/ {
-    printf "   server CPU per request: %.1f us (%d requests)\n", t / hz * 1e6 / $1, $1 }' "$out"
-  rm -f "$out"
+  measure "$1" "$2" bench/tools_call.lua "$CONNS" "$THREADS"
+  echo "   server CPU per request: $SERVER_US us ($REQUESTS requests; wrk: $WRK_US us)"
 }
-
-rss() { grep -E '^(VmRSS|VmHWM)' "/proc/$1/status" | tr -s ' ' | tr '\n' ' '; echo; }
 
 echo "== machine: $(nproc) cores, $(uname -r), wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
 
@@ -127,9 +91,8 @@ fi
 fi
 
 # 3 and 4. mcpauth.
-echo "$PASSWORD" | "$BIN" user add bench --data-dir "$WORK/data" >/dev/null
-"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log warn ${SERVE_FLAGS:-} >/dev/null &
-MCPAUTH_PID=$!
+start_mcpauth "$BIN" "$PORT" "$WORK/data"
+MCPAUTH_PID=$STARTED_PID
 PIDS+=($MCPAUTH_PID)
 wait_up "http://127.0.0.1:$PORT/healthz"
 TOKENS=$(python3 bench/get_tokens.py "http://127.0.0.1:$PORT" bench "$PASSWORD" "$REFRESH_CONNS")

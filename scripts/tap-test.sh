@@ -23,4 +23,6 @@ if [ -n "$why" ]; then
     exit 0
 fi
 
+# The fleet part runs a real `mcpauth serve` as the issuer.
+cargo build --locked -p mcpauth --bin mcpauth
 cargo test --locked -p mcpauth-embassy-tap --test tap -- --include-ignored --nocapture --test-threads=1

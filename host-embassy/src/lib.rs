@@ -67,13 +67,15 @@ extern crate alloc;
 mod clock;
 mod fleet;
 pub mod http;
+pub mod jwks;
 mod rng;
 mod server;
 mod service;
 mod standalone;
 
 pub use clock::WallClock;
-pub use fleet::{FleetService, Provisioning, ProvisioningError};
+pub use fleet::{FleetService, Provisioning, ProvisioningError, RefreshOutcome};
+pub use jwks::{FetchBuffers, FetchError, HttpJwksFetcher, JwksFetcher, NoFetcher};
 pub use rng::{BoardRng, SharedRng};
 pub use server::{
     Config, REQUEST_BUFFER, Resources, Runner, SLOT_BYTES, TCP_RX_BUFFER, TCP_TX_BUFFER, new,

@@ -303,25 +303,35 @@ impl App {
         let now = now();
         let secs = now.map(|t| t.secs()).unwrap_or(0);
         let token = plain_bearer(req);
+        let revocations = self.db.revocation_generation();
         if let Some(token) = token
-            && let Some(p) = self.cache.get(token, secs, |_| false)
-            && p.audience == guard.resource()
-            && guard.scopes().iter().all(|s| p.has_scope(s))
+            && let Some(hit) = self.cache.get(token, secs)
+            && hit.principal().audience == guard.resource()
+            && guard.scopes().iter().all(|s| hit.principal().has_scope(s))
         {
-            // The revocation check is never cached: on a shared store another
-            // instance may have revoked the token a moment ago.
+            // A check is reused only while no revocation went through this
+            // instance since (and, on a shared store, within its bound).
+            if revocations.is_current(hit.checked()) {
+                return Ok(hit.principal().clone());
+            }
+            let stamp = revocations.stamp();
             let revoked = match now {
-                Some(t) => is_access_token_revoked(&self.db, &p.token_id, t).await,
+                Some(t) => is_access_token_revoked(&self.db, &hit.principal().token_id, t).await,
                 None => Err(mcpauth_core::store::StoreError::Unavailable),
             };
             match revoked {
-                Ok(false) => return Ok(p),
+                Ok(false) => {
+                    hit.mark_checked(stamp);
+                    return Ok(hit.principal().clone());
+                }
                 // Revoked: drop it from the cache; the core refuses it below.
-                Ok(true) => drop(self.cache.get(token, secs, |_| true)),
+                Ok(true) => self.cache.remove(token),
                 // Store down or no clock: the core answers below.
                 Err(_) => {}
             }
         }
+        // Taken before the core's guard asks the store about revocation.
+        let stamp = revocations.stamp();
         let keys = self.keys.get();
         let p = match authenticate_bearer(req, &keys, guard, now, &self.db).await {
             Ok(p) => p,
@@ -348,7 +358,7 @@ impl App {
         };
         let p = Arc::new(p);
         if let Some(token) = token {
-            self.cache.insert(token, p.clone(), secs);
+            self.cache.insert(token, p.clone(), stamp, secs);
         }
         Ok(p)
     }

@@ -19,6 +19,7 @@ use redb::ReadableTable;
 use crate::db::{Db, KEYS, USERS, unavailable};
 pub use crate::pg::KvTable;
 use crate::pg::{PgOptions, PgStore, is_postgres_url};
+use crate::revocation::RevocationGeneration;
 
 /// Either store. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -65,6 +66,15 @@ impl Backend {
     /// us, revocations can come from elsewhere).
     pub fn is_shared(&self) -> bool {
         matches!(self, Backend::Postgres(_))
+    }
+
+    /// Bumped on every revocation through this instance: when a cached
+    /// token's revocation check can be reused ([`crate::revocation`]).
+    pub fn revocation_generation(&self) -> &RevocationGeneration {
+        match self {
+            Backend::Redb(db) => db.revocation_generation(),
+            Backend::Postgres(pg) => pg.revocation_generation(),
+        }
     }
 
     /// A one-line description for the banner (no credentials).

@@ -4,11 +4,14 @@
 //! - Key: SHA-256 of the compact token (the token itself is never kept).
 //! - Value: the [`Principal`] the core's guard produced, whose `expires_at`
 //!   is the token's `exp`.
-//! - A hit is used only while `exp` is in the future *and* neither the
-//!   token's `jti` nor its grant is revoked (the store is consulted on every
-//!   hit), so the cache never accepts a token the guard would refuse for
-//!   expiry or revocation. Anything unusual (no or several `Authorization` headers, a
-//!   non-Bearer scheme) bypasses the cache and goes to the core.
+//! - Value: the [`Principal`] and the stamp of its last revocation check
+//!   ([`crate::revocation`]): a hit is used only while `exp` is in the
+//!   future, and the caller asks the store again unless that check is still
+//!   current (no revocation through this process since, and on a shared
+//!   store not older than its bound), so the cache never accepts a token
+//!   the guard would refuse for expiry or revocation. Anything unusual (no
+//!   or several `Authorization` headers, a non-Bearer scheme) bypasses the
+//!   cache and goes to the core.
 //! - Bounded: the map is split in up to 16 shards (one read-write lock each,
 //!   chosen by a digest byte) of `capacity / shards` entries; a full shard
 //!   purges its expired entries, then arbitrary ones.
@@ -20,6 +23,8 @@ use std::sync::{Arc, RwLock};
 use mcpauth_core::http::Request;
 use mcpauth_core::principal::Principal;
 use sha2::{Digest, Sha256};
+
+use crate::revocation::{CheckStamp, StampCell};
 
 /// Shards of the map: a lookup takes one shard's read lock, so concurrent
 /// hits never wait on each other and inserts block only one shard.
@@ -43,7 +48,33 @@ impl Hasher for DigestHasher {
     }
 }
 
-type Shard = RwLock<HashMap<[u8; 32], Arc<Principal>, BuildHasherDefault<DigestHasher>>>;
+type Shard = RwLock<HashMap<[u8; 32], Arc<CachedToken>, BuildHasherDefault<DigestHasher>>>;
+
+/// A cached verification: who the token is, and when its revocation was
+/// last checked.
+#[derive(Debug)]
+pub struct CachedToken {
+    principal: Arc<Principal>,
+    checked: StampCell,
+}
+
+impl CachedToken {
+    /// The verified principal.
+    pub fn principal(&self) -> &Arc<Principal> {
+        &self.principal
+    }
+
+    /// The stamp of the last revocation check that found the token live.
+    pub fn checked(&self) -> CheckStamp {
+        self.checked.get()
+    }
+
+    /// Record a revocation check (stamped before the store was asked) that
+    /// found the token live.
+    pub fn mark_checked(&self, stamp: CheckStamp) {
+        self.checked.set(stamp);
+    }
+}
 
 /// The cache.
 pub struct TokenCache {
@@ -92,31 +123,37 @@ impl TokenCache {
         &self.shards[usize::from(k[31]) % self.shards.len()]
     }
 
-    /// The cached principal of `token`, if it is cached, unexpired at `now`
-    /// and not revoked according to `is_revoked(jti)`.
-    pub fn get(
-        &self,
-        token: &str,
-        now: u64,
-        is_revoked: impl FnOnce(&str) -> bool,
-    ) -> Option<Arc<Principal>> {
+    /// The cached verification of `token`, if it is cached and unexpired
+    /// at `now` (the caller still decides whether its revocation check is
+    /// current).
+    pub fn get(&self, token: &str, now: u64) -> Option<Arc<CachedToken>> {
         if self.capacity == 0 {
             return None;
         }
         let k = key(token);
         let shard = self.shard(&k);
         let hit = shard.read().ok()?.get(&k)?.clone();
-        if hit.expires_at <= now || is_revoked(&hit.token_id) {
-            if let Ok(mut map) = shard.write() {
-                map.remove(&k);
-            }
+        if hit.principal.expires_at <= now {
+            self.remove_key(&k);
             return None;
         }
         Some(hit)
     }
 
-    /// Remember that `token` verified to `principal`.
-    pub fn insert(&self, token: &str, principal: Arc<Principal>, now: u64) {
+    /// Forget `token` (it was found revoked).
+    pub fn remove(&self, token: &str) {
+        self.remove_key(&key(token));
+    }
+
+    fn remove_key(&self, k: &[u8; 32]) {
+        if let Ok(mut map) = self.shard(k).write() {
+            map.remove(k);
+        }
+    }
+
+    /// Remember that `token` verified to `principal`, its revocation
+    /// checked as of `checked`.
+    pub fn insert(&self, token: &str, principal: Arc<Principal>, checked: CheckStamp, now: u64) {
         if self.capacity == 0 || principal.expires_at <= now {
             return;
         }
@@ -125,7 +162,7 @@ impl TokenCache {
             return;
         };
         if map.len() >= self.shard_capacity {
-            map.retain(|_, p| p.expires_at > now);
+            map.retain(|_, t| t.principal.expires_at > now);
             while map.len() >= self.shard_capacity {
                 let Some(old) = map.keys().next().copied() else {
                     break;
@@ -133,7 +170,13 @@ impl TokenCache {
                 map.remove(&old);
             }
         }
-        map.insert(k, principal);
+        map.insert(
+            k,
+            Arc::new(CachedToken {
+                principal,
+                checked: StampCell::new(checked),
+            }),
+        );
     }
 
     /// How many tokens are cached.
@@ -153,6 +196,7 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::revocation::{NEVER_CHECKED, RevocationGeneration};
 
     fn principal(jti: &str, exp: u64) -> Arc<Principal> {
         Arc::new(Principal {
@@ -168,33 +212,47 @@ mod tests {
     #[test]
     fn hit_until_expiry() {
         let c = TokenCache::new(8);
-        c.insert("tok", principal("j", 100), 50);
-        assert!(c.get("tok", 99, |_| false).is_some());
-        assert!(c.get("tok", 100, |_| false).is_none());
+        c.insert("tok", principal("j", 100), NEVER_CHECKED, 50);
+        assert!(c.get("tok", 99).is_some());
+        assert!(c.get("tok", 100).is_none());
         assert!(c.is_empty());
     }
 
     #[test]
-    fn revocation_wins() {
+    fn a_check_is_current_until_a_revocation() {
+        let revocations = RevocationGeneration::exclusive();
         let c = TokenCache::new(8);
-        c.insert("tok", principal("j", 100), 50);
-        assert!(c.get("tok", 60, |jti| jti == "j").is_none());
-        assert!(
-            c.get("tok", 60, |_| false).is_none(),
-            "evicted on revocation"
-        );
+        c.insert("tok", principal("j", 100), revocations.stamp(), 50);
+        let hit = c.get("tok", 60).expect("cached");
+        assert!(revocations.is_current(hit.checked()));
+        revocations.bump();
+        assert!(!revocations.is_current(hit.checked()), "check again");
+        hit.mark_checked(revocations.stamp());
+        assert!(revocations.is_current(c.get("tok", 60).expect("cached").checked()));
+        c.remove("tok");
+        assert!(c.get("tok", 60).is_none(), "evicted on revocation");
     }
 
     #[test]
     fn bounded() {
         let c = TokenCache::new(4);
         for i in 0..20 {
-            c.insert(&format!("t{i}"), principal(&format!("j{i}"), 1000), 1);
+            c.insert(
+                &format!("t{i}"),
+                principal(&format!("j{i}"), 1000),
+                NEVER_CHECKED,
+                1,
+            );
         }
         assert!(c.len() <= 4);
         let big = TokenCache::new(100);
         for i in 0..1000 {
-            big.insert(&format!("t{i}"), principal(&format!("j{i}"), 1000), 1);
+            big.insert(
+                &format!("t{i}"),
+                principal(&format!("j{i}"), 1000),
+                NEVER_CHECKED,
+                1,
+            );
         }
         assert!(big.len() <= 100, "each shard holds at most capacity/16");
         assert!(big.len() >= 16, "every shard is used");
@@ -204,13 +262,18 @@ mod tests {
     fn many_tokens_all_hit() {
         let c = TokenCache::new(10_000);
         for i in 0..500 {
-            c.insert(&format!("t{i}"), principal(&format!("j{i}"), 1000), 1);
+            c.insert(
+                &format!("t{i}"),
+                principal(&format!("j{i}"), 1000),
+                NEVER_CHECKED,
+                1,
+            );
         }
         for i in 0..500 {
-            let p = c.get(&format!("t{i}"), 2, |_| false).expect("cached");
-            assert_eq!(p.token_id, format!("j{i}"));
+            let hit = c.get(&format!("t{i}"), 2).expect("cached");
+            assert_eq!(hit.principal().token_id, format!("j{i}"));
         }
-        assert!(c.get("t500", 2, |_| false).is_none());
+        assert!(c.get("t500", 2).is_none());
     }
 
     #[test]

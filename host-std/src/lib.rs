@@ -27,6 +27,7 @@ pub mod privy;
 pub mod proxy;
 pub mod registration;
 pub mod resources;
+pub mod revocation;
 pub mod server;
 pub mod tools;
 pub mod upstream;

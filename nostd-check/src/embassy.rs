@@ -164,6 +164,7 @@ pub fn embassy_check() -> Result<(), &'static str> {
             resource: RESOURCE,
             jwks_json: &jwks,
             scopes: &["mcp"],
+            clock_leeway_secs: mcpauth_core::jose::DEFAULT_LEEWAY_SECS,
         },
         mcp,
     )

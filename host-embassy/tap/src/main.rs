@@ -8,7 +8,9 @@
 //! mcpauth-embassy-tap --tap tap0 --ip 10.42.0.2/24 --port 80 \
 //!     --issuer https://issuer.example --resource http://10.42.0.2/mcp \
 //!     --jwks jwks.json [--scopes mcp] [--clock provisioned|unset] \
-//!     [--idle-timeout-ms N] [--request-timeout-ms N]
+//!     [--idle-timeout-ms N] [--request-timeout-ms N] \
+//!     [--jwks-url http://10.42.0.1:8080/.well-known/jwks.json] [--leeway-secs N] \
+//!     [--unknown-kid-spacing-secs N] [--jwks-refresh-secs N]
 //! # standalone: the device is its own issuer
 //! mcpauth-embassy-tap --mode standalone --tap tap2 --ip 10.42.2.2/24 \
 //!     --issuer http://10.42.2.2 --key signing-key.der --user admin --password PW
@@ -22,12 +24,12 @@ use std::net::Ipv4Addr;
 use embassy_executor::Spawner;
 use embassy_net::{Ipv4Cidr, Stack, StackResources, StaticConfigV4};
 use embassy_net_tuntap::TunTapDevice;
-use mcpauth_core::jose::SigningKey;
+use mcpauth_core::jose::{DEFAULT_LEEWAY_SECS, JwksRefreshSchedule, SigningKey};
 use mcpauth_core::rand::{RngError, SecureRandom};
 use mcpauth_core::time::UnixTime;
 use mcpauth_embassy::{
-    BoardRng, Config, DeviceAuthorizationServer, DeviceLogin, FleetService, Provisioning,
-    Resources, StandaloneService, WallClock,
+    BoardRng, Config, DeviceAuthorizationServer, DeviceLogin, FetchBuffers, FleetService,
+    HttpJwksFetcher, Provisioning, Resources, StandaloneService, WallClock,
 };
 use static_cell::{ConstStaticCell, StaticCell};
 
@@ -58,6 +60,9 @@ struct Args {
     clock_known: bool,
     idle_timeout_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
+    jwks_url: Option<String>,
+    leeway_secs: u64,
+    schedule: JwksRefreshSchedule,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -76,6 +81,9 @@ fn parse_args() -> Result<Args, String> {
         clock_known: true,
         idle_timeout_ms: None,
         request_timeout_ms: None,
+        jwks_url: None,
+        leeway_secs: DEFAULT_LEEWAY_SECS,
+        schedule: JwksRefreshSchedule::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -107,6 +115,16 @@ fn parse_args() -> Result<Args, String> {
                 args.request_timeout_ms =
                     Some(value.parse().map_err(|_| "bad --request-timeout-ms")?)
             }
+            "--jwks-url" => args.jwks_url = Some(value),
+            "--leeway-secs" => args.leeway_secs = value.parse().map_err(|_| "bad --leeway-secs")?,
+            "--unknown-kid-spacing-secs" => {
+                args.schedule.unknown_kid_spacing_secs = value
+                    .parse()
+                    .map_err(|_| "bad --unknown-kid-spacing-secs")?
+            }
+            "--jwks-refresh-secs" => {
+                args.schedule.period_secs = value.parse().map_err(|_| "bad --jwks-refresh-secs")?
+            }
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -133,13 +151,34 @@ async fn net_task(mut runner: embassy_net::Runner<'static, TunTapDevice>) -> ! {
     runner.run().await
 }
 
-type FleetRunner = mcpauth_embassy::Runner<'static, FleetService, LinuxRng, SOCKETS>;
+/// The plain-HTTP JWKS fetcher, reporting each fetch on stderr.
+struct LoggedFetcher(HttpJwksFetcher<'static>);
+
+impl mcpauth_embassy::JwksFetcher for LoggedFetcher {
+    async fn fetch(&mut self, buf: &mut [u8]) -> Result<usize, mcpauth_embassy::FetchError> {
+        let result = self.0.fetch(buf).await;
+        match &result {
+            Ok(n) => eprintln!("mcpauth-embassy-tap: fetched the issuer's JWKS ({n} B)"),
+            Err(e) => eprintln!("mcpauth-embassy-tap: JWKS fetch failed: {e:?}"),
+        }
+        result
+    }
+}
+
+/// The fleet service with the plain-HTTP JWKS fetcher (or none).
+type Fleet = FleetService<Option<LoggedFetcher>>;
+type FleetRunner = mcpauth_embassy::Runner<'static, Fleet, LinuxRng, SOCKETS>;
 type StandaloneRunner =
     mcpauth_embassy::Runner<'static, StandaloneService<'static>, LinuxRng, SOCKETS>;
 
 #[embassy_executor::task]
 async fn fleet_task(mut runner: FleetRunner) -> ! {
     runner.run().await
+}
+
+#[embassy_executor::task]
+async fn keys_task(service: &'static Fleet) -> ! {
+    service.run_key_refresh().await
 }
 
 #[embassy_executor::task]
@@ -150,7 +189,8 @@ async fn standalone_task(mut runner: StandaloneRunner) -> ! {
 static STACK_RESOURCES: StaticCell<StackResources<{ SOCKETS + 1 }>> = StaticCell::new();
 // Const-initialised in place: no 47 KiB temporary on the stack (matters on a board).
 static HTTP_RESOURCES: ConstStaticCell<Resources<SOCKETS>> = ConstStaticCell::new(Resources::new());
-static FLEET: StaticCell<FleetService> = StaticCell::new();
+static FLEET: StaticCell<Fleet> = StaticCell::new();
+static FETCH_BUFFERS: ConstStaticCell<FetchBuffers> = ConstStaticCell::new(FetchBuffers::new());
 static AUTH: StaticCell<DeviceAuthorizationServer> = StaticCell::new();
 static STANDALONE: StaticCell<StandaloneService<'static>> = StaticCell::new();
 static RNG: StaticCell<BoardRng<LinuxRng>> = StaticCell::new();
@@ -220,18 +260,31 @@ async fn main(spawner: Spawner) {
         (bytes, format!("standalone issuer {}", args.issuer))
     } else {
         let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
-        let service = FLEET.init(
+        let fetcher = args.jwks_url.as_deref().map(|url| {
+            HttpJwksFetcher::new(
+                stack,
+                url,
+                FETCH_BUFFERS.take(),
+                embassy_time::Duration::from_secs(5),
+            )
+            .map(LoggedFetcher)
+            .unwrap_or_else(|e| fail(&format!("--jwks-url refused: {e:?}")))
+        });
+        let service: &'static Fleet = FLEET.init(
             app::resource_server(Provisioning {
                 issuer: &args.issuer,
                 resource: &args.resource,
                 jwks_json: &args.jwks,
                 scopes: &scopes,
+                clock_leeway_secs: args.leeway_secs,
             })
-            .unwrap_or_else(|e| fail(&format!("provisioning refused: {e}"))),
+            .unwrap_or_else(|e| fail(&format!("provisioning refused: {e}")))
+            .with_fetcher(fetcher, args.schedule.clone()),
         );
-        let mut runner = mcpauth_embassy::new(stack, config, resources, &*service, rng, &CLOCK);
+        let mut runner = mcpauth_embassy::new(stack, config, resources, service, rng, &CLOCK);
         let bytes = core::mem::size_of_val(&runner.run());
         spawner.spawn(fleet_task(runner).expect("http task"));
+        spawner.spawn(keys_task(service).expect("keys task"));
         (bytes, format!("fleet resource {}", args.resource))
     };
     println!(

@@ -3,11 +3,17 @@
 //! that link by an HTTP client.
 //!
 //! `tap_end_to_end` (root namespace) mints tokens with a real mcpauth-core
-//! issuer key set, writes its JWKS, creates the namespace with two TAP
-//! devices, starts two device processes inside it (one with a provisioned
-//! clock, one without), then re-runs this test binary inside the namespace
-//! as the client (`tap_client`, ignored unless asked for), and finally
-//! removes the namespace. All traffic stays inside that namespace.
+//! issuer key set, writes its JWKS, creates the namespace with four TAP
+//! devices, starts three device processes inside it (one with a provisioned
+//! clock, one without, one standalone issuer), then re-runs this test
+//! binary inside the namespace as the client (`tap_client`, ignored unless
+//! asked for), and finally removes the namespace. All traffic stays inside
+//! that namespace.
+//!
+//! The client also runs the fleet as it is deployed (`fleet_with_issuer`):
+//! a real `mcpauth serve` (the host-std binary, built by
+//! `scripts/tap-test.sh`) as the issuer with the fourth device declared as
+//! a resource, and that device fetching the issuer's JWKS over the TAP link.
 //!
 //! Needs root, `ip` (iproute2) and `/dev/net/tun`, so it is `#[ignore]`d
 //! (a plain `cargo test` lists it as ignored, with that reason);
@@ -32,6 +38,21 @@ const DEV_A: &str = "10.42.0.2";
 const DEV_B: &str = "10.42.1.2";
 /// Device C: standalone, its own issuer.
 const DEV_C: &str = "10.42.2.2";
+/// Device D: resource of a real `mcpauth serve` issuer.
+const DEV_D: &str = "10.42.3.2";
+/// The namespace's own address on device D's link, where `mcpauth serve`
+/// listens (with the namespace's loopback).
+const ISSUER_LINK: &str = "10.42.3.1";
+/// The issuer's public URL. Plain http is allowed only on loopback, so the
+/// issuer is `http://127.0.0.1` for the client in the namespace; device D
+/// fetches the same server's JWKS at [`ISSUER_LINK`].
+const FLEET_ISSUER: &str = "http://127.0.0.1";
+/// Device D's access-token lifetime at the issuer, seconds.
+const DEVICE_TOKEN_TTL: u64 = 20;
+/// Device D's clock leeway, seconds.
+const DEVICE_LEEWAY: u64 = 2;
+/// The user the issuer signs in.
+const ALICE_PASSWORD: &str = "correct horse battery";
 const DEVICE_PASSWORD: &str = "correct horse battery staple";
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const SOCKETS: usize = 4;
@@ -177,6 +198,7 @@ fn tap_end_to_end() {
         ("tap0", "10.42.0.1/24"),
         ("tap1", "10.42.1.1/24"),
         ("tap2", "10.42.2.1/24"),
+        ("tap3", "10.42.3.1/24"),
     ] {
         ip(&["-n", &name, "tuntap", "add", "name", tap, "mode", "tap"]);
         ip(&["-n", &name, "addr", "add", host_side, "dev", tap]);
@@ -224,6 +246,23 @@ fn tap_end_to_end() {
         .unwrap();
     ns.devices.push(child);
 
+    // The issuer's data directory, with one user.
+    let mcpauth = mcpauth_binary();
+    let issuer_data = dir.join("issuer-data");
+    let mut add = Command::new(&mcpauth)
+        .args(["user", "add", "alice", "--data-dir"])
+        .arg(&issuer_data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{ALICE_PASSWORD}\n").as_bytes())
+        .unwrap();
+    assert!(add.wait().unwrap().success(), "mcpauth user add");
+
     // The client: this same test binary, inside the namespace.
     let me = std::env::current_exe().unwrap();
     let status = Command::new("ip")
@@ -237,6 +276,7 @@ fn tap_end_to_end() {
             "--test-threads=1",
         ])
         .env("MCPAUTH_TAP_CLIENT_DIR", &dir)
+        .env("MCPAUTH_TAP_ISSUER_BIN", &mcpauth)
         .status()
         .unwrap();
     for child in &mut ns.devices {
@@ -256,6 +296,23 @@ fn tap_end_to_end() {
         "tap_end_to_end: passed in {:.1}s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The `mcpauth` binary: `MCPAUTH_BIN`, or the one built beside this test
+/// (`scripts/tap-test.sh` builds it first).
+fn mcpauth_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("MCPAUTH_BIN") {
+        return PathBuf::from(path);
+    }
+    let me = std::env::current_exe().unwrap();
+    // target/debug/deps/tap-… → target/debug/mcpauth
+    let path = me.parent().unwrap().parent().unwrap().join("mcpauth");
+    assert!(
+        path.exists(),
+        "{} is missing: build it first (`cargo build -p mcpauth`, as scripts/tap-test.sh does)",
+        path.display()
+    );
+    path
 }
 
 // --------------------------------------------------------------- client side
@@ -823,6 +880,7 @@ fn tap_client() {
         started.elapsed().as_secs_f64()
     ));
     checks += standalone_flow();
+    checks += fleet_with_issuer(Path::new(&dir));
     println!("tap_client: {checks} checks passed");
 }
 
@@ -1067,5 +1125,385 @@ fn standalone_flow() -> usize {
     assert_eq!(r.status, 401, "revoked token still accepted: {r:?}");
     let _ = access2;
     check("revoked access token refused by the MCP guard");
+    checks
+}
+
+/// A running `mcpauth serve` in the namespace; killed on drop.
+struct Issuer {
+    child: Child,
+}
+
+impl Issuer {
+    fn start(bin: &Path, data: &Path) -> Issuer {
+        let device = format!(
+            "http://{DEV_D}/mcp;name=TAP device;scopes=mcp,mcp:admin;access_token_ttl={DEVICE_TOKEN_TTL}s"
+        );
+        let issuer = Issuer {
+            child: Command::new(bin)
+                .args([
+                    "serve",
+                    "--listen",
+                    "0.0.0.0:80",
+                    "--public-url",
+                    FLEET_ISSUER,
+                ])
+                .arg("--data-dir")
+                .arg(data)
+                .args(["--log", "warn", "--resource", &device])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let up = TcpStream::connect("127.0.0.1:80").is_ok_and(|mut s| {
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                send(&mut s, "127.0.0.1", "GET", "/healthz", &[], "").status == 200
+            });
+            if up {
+                return issuer;
+            }
+            assert!(Instant::now() < deadline, "mcpauth serve did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGTERM and wait: the database is the next process's.
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(self.child.wait().unwrap().success(), "graceful stop");
+    }
+}
+
+impl Drop for Issuer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Claims of a JWT, unverified (to read `kid`, `aud` and `exp`).
+fn jwt_part(token: &str, index: usize) -> Value {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let part = token.split('.').nth(index).unwrap();
+    serde_json::from_slice(&Base64UrlUnpadded::decode_vec(part).unwrap()).unwrap()
+}
+
+/// A 2026-07-28 request (no session; version and method in headers and
+/// `_meta`).
+fn modern_call(ip: &str, token: &str, tool: &str, arguments: Value) -> Resp {
+    let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+        "name": tool, "arguments": arguments,
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}
+        }
+    }})
+    .to_string();
+    once(
+        ip,
+        "POST",
+        "/mcp",
+        &[
+            ("Authorization", &format!("Bearer {token}")),
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "tools/call"),
+            ("Mcp-Name", tool),
+        ],
+        &body,
+    )
+}
+
+/// `device_status` in the 2025-11-25 era (session) and `echo` in the
+/// 2026-07-28 era; returns the device's uptime.
+fn call_device_both_eras(token: &str) -> u64 {
+    let mut c = McpClient::new(DEV_D, token);
+    let r = c.rpc(
+        2,
+        "tools/call",
+        json!({"name": "device_status", "arguments": {}}),
+    );
+    assert_eq!(r.status, 200, "2025-11-25 tools/call: {r:?}");
+    let text = r.json()["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    drop(c);
+    let r = modern_call(DEV_D, token, "echo", json!({"text": "2026 era"}));
+    assert_eq!(r.status, 200, "2026-07-28 tools/call: {r:?}");
+    assert_eq!(
+        r.json()["result"]["content"][0]["text"],
+        "2026 era",
+        "{r:?}"
+    );
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix("uptime_secs="))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The fleet as deployed: a real `mcpauth serve` issues the device's
+/// tokens through sign-in and consent; the device follows a key rotation
+/// without a restart; revocation reaches it within the documented bound.
+fn fleet_with_issuer(dir: &Path) -> usize {
+    let bin = PathBuf::from(std::env::var_os("MCPAUTH_TAP_ISSUER_BIN").unwrap());
+    let data = dir.join("issuer-data");
+    let device_resource = resource(DEV_D);
+    let mut checks = 0;
+    let mut check = |name: &str| {
+        checks += 1;
+        println!("tap_client: ok fleet: {name}");
+    };
+
+    let issuer = Issuer::start(&bin, &data);
+    let jwks = once("127.0.0.1", "GET", "/.well-known/jwks.json", &[], "");
+    assert_eq!(jwks.status, 200);
+    let jwks_path = dir.join("issuer-jwks.json");
+    std::fs::write(&jwks_path, &jwks.body).unwrap();
+    let mut device = Command::new(env!("CARGO_BIN_EXE_mcpauth-embassy-tap"))
+        .args([
+            "--tap",
+            "tap3",
+            "--ip",
+            &format!("{DEV_D}/24"),
+            "--port",
+            "80",
+        ])
+        .args(["--issuer", FLEET_ISSUER, "--resource", &device_resource])
+        .arg("--jwks")
+        .arg(&jwks_path)
+        .args([
+            "--jwks-url",
+            &format!("http://{ISSUER_LINK}/.well-known/jwks.json"),
+            "--leeway-secs",
+            &DEVICE_LEEWAY.to_string(),
+            "--unknown-kid-spacing-secs",
+            "1",
+        ])
+        .spawn()
+        .unwrap();
+    let device_alive = |device: &mut Child| device.try_wait().unwrap().is_none();
+
+    // A client gets a device token through sign-in and consent.
+    let reg = json!({
+        "redirect_uris": [REDIRECT],
+        "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "client_name": "tap fleet"
+    })
+    .to_string();
+    let r = once(
+        "127.0.0.1",
+        "POST",
+        "/register",
+        &[("Content-Type", "application/json")],
+        &reg,
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    let client_id = r.json()["client_id"].as_str().unwrap().to_string();
+    let verifier = "tap-fleet-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
+    let grant = |target: &str, name: &str| -> Value {
+        let path = format!(
+            "/authorize?{}",
+            form(&[
+                ("response_type", "code"),
+                ("client_id", &client_id),
+                ("redirect_uri", REDIRECT),
+                (
+                    "code_challenge",
+                    &mcpauth_core::oauth::pkce::s256_challenge(verifier)
+                ),
+                ("code_challenge_method", "S256"),
+                ("state", "st"),
+                ("scope", "mcp"),
+                ("resource", target),
+            ])
+        );
+        let page = once("127.0.0.1", "GET", &path, &[], "");
+        assert_eq!(page.status, 200, "{page:?}");
+        let html = String::from_utf8(page.body.clone()).unwrap();
+        assert!(
+            html.contains(&format!("<strong>{name}</strong>")) && html.contains(target),
+            "the consent page names {name}: {html}"
+        );
+        let cookie = page
+            .header("Set-Cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap();
+        let body = form(&[
+            ("request_id", &hidden(&html, "request_id")),
+            ("csrf", &hidden(&html, "csrf")),
+            ("username", "alice"),
+            ("password", ALICE_PASSWORD),
+            ("decision", "allow"),
+        ]);
+        let r = once(
+            "127.0.0.1",
+            "POST",
+            "/authorize",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Cookie", cookie),
+            ],
+            &body,
+        );
+        assert_eq!(r.status, 303, "{r:?}");
+        let code = query_param(r.header("Location").unwrap(), "code").unwrap();
+        let r = once(
+            "127.0.0.1",
+            "POST",
+            "/token",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            &form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", verifier),
+                ("client_id", &client_id),
+            ]),
+        );
+        assert_eq!(r.status, 200, "{r:?}");
+        r.json()
+    };
+    let tokens = grant(&device_resource, "TAP device");
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    assert_eq!(tokens["expires_in"], DEVICE_TOKEN_TTL);
+    assert_eq!(jwt_part(&access, 1)["aud"], device_resource.as_str());
+    assert_eq!(jwt_part(&access, 1)["iss"], FLEET_ISSUER);
+    check("device token from mcpauth serve through sign-in and a consent page naming the device");
+
+    let uptime_before = call_device_both_eras(&access);
+    check("device tools/call with it in the 2025-11-25 and 2026-07-28 eras");
+
+    // Tokens for the issuer's own /mcp are the issuer's only, and the other
+    // way round.
+    let own = grant(&format!("{FLEET_ISSUER}/mcp"), "MCP server");
+    let own_access = own["access_token"].as_str().unwrap();
+    let r = mcp_post(DEV_D, own_access, &tools_list_body());
+    assert_eq!(
+        r.status, 401,
+        "the issuer's /mcp token at the device: {r:?}"
+    );
+    assert!(
+        r.header("WWW-Authenticate")
+            .unwrap()
+            .contains("invalid_token")
+    );
+    let r = mcp_post("127.0.0.1", &access, &tools_list_body());
+    assert_eq!(
+        r.status, 401,
+        "the device token at the issuer's /mcp: {r:?}"
+    );
+    check("a token for the issuer's /mcp is refused by the device, and a device token by /mcp");
+
+    // The operator rotates the signing key. The database belongs to one
+    // process, so: stop, rotate, start again. The device keeps running.
+    let old_kid = jwt_part(&access, 0)["kid"].as_str().unwrap().to_string();
+    issuer.stop();
+    let out = Command::new(&bin)
+        .args(["keys", "rotate", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "keys rotate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let issuer = Issuer::start(&bin, &data);
+    let r = once(
+        "127.0.0.1",
+        "POST",
+        "/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", &client_id),
+        ]),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let rotated = r.json()["access_token"].as_str().unwrap().to_string();
+    let new_kid = jwt_part(&rotated, 0)["kid"].as_str().unwrap().to_string();
+    assert_ne!(new_kid, old_kid, "the new token is signed by the new key");
+    // Fetches prompted by unknown kids are at least 1 s apart here (the
+    // device counts its boot as a fetch): wait that out so the first call
+    // may fetch.
+    std::thread::sleep(Duration::from_millis(1200));
+    let uptime_after = call_device_both_eras(&rotated);
+    assert!(device_alive(&mut device), "the device process restarted");
+    assert!(
+        uptime_after >= uptime_before,
+        "device uptime went back: {uptime_before} → {uptime_after}"
+    );
+    let r = modern_call(DEV_D, &access, "echo", json!({"text": "old key"}));
+    assert_eq!(
+        r.status, 200,
+        "a token of the old key while it is published: {r:?}"
+    );
+    check(&format!(
+        "after `mcpauth keys rotate` a new-key token works on the running device (uptime {uptime_before} s → {uptime_after} s), the old key too"
+    ));
+
+    // Revocation: the issuer refuses the revoked token at once; the device
+    // cannot know and refuses it once it expires (+ its leeway): the
+    // documented bound is the device resource's access-token lifetime.
+    let r = once(
+        "127.0.0.1",
+        "POST",
+        "/revoke",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[("token", &rotated), ("client_id", &client_id)]),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = once(
+        "127.0.0.1",
+        "POST",
+        "/introspect",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form(&[("token", &rotated), ("client_id", &client_id)]),
+    );
+    assert_eq!(r.json()["active"], false, "{r:?}");
+    let exp = jwt_part(&rotated, 1)["exp"].as_u64().unwrap();
+    let now = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let revoked_at = now();
+    let bound = exp + DEVICE_LEEWAY + 1;
+    assert!(
+        bound - revoked_at <= DEVICE_TOKEN_TTL + DEVICE_LEEWAY + 1,
+        "the bound is the lifetime plus the leeway"
+    );
+    std::thread::sleep(Duration::from_secs(bound.saturating_sub(now())));
+    let r = modern_call(DEV_D, &rotated, "echo", json!({"text": "late"}));
+    assert_eq!(r.status, 401, "a revoked token past its bound: {r:?}");
+    assert!(
+        r.header("WWW-Authenticate")
+            .unwrap()
+            .contains("invalid_token")
+    );
+    check(&format!(
+        "a revoked device token is refused by the device {} s after revocation (bound: {DEVICE_TOKEN_TTL} s lifetime + {DEVICE_LEEWAY} s leeway)",
+        now() - revoked_at
+    ));
+
+    assert!(device_alive(&mut device), "the device process exited");
+    let _ = device.kill();
+    let _ = device.wait();
+    drop(issuer);
     checks
 }

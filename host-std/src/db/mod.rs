@@ -38,6 +38,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use mcpauth_core::store::StoreError;
 use redb::{ReadableDatabase, TableDefinition, WriteTransaction};
 
+use crate::revocation::RevocationGeneration;
+
 pub(crate) const CLIENTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("clients");
 pub(crate) const PENDING: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("pending");
 pub(crate) const CODES: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("codes");
@@ -128,6 +130,9 @@ struct Inner {
     pub(crate) revoked: RevokedSet,
     /// In-memory mirror of the revoked access-family table: family → expiry.
     pub(crate) revoked_families: RevokedSet,
+    /// Bumped after every revocation reaches the mirrors (the database is
+    /// exclusive to this process, so nothing else revokes).
+    revocations: RevocationGeneration,
 }
 
 /// The in-memory mirror of revoked `jti`s. Read on every MCP request, so a
@@ -269,6 +274,7 @@ impl Db {
                 thread: Mutex::new(Some(thread)),
                 revoked: RevokedSet::new(revoked),
                 revoked_families: RevokedSet::new(revoked_families),
+                revocations: RevocationGeneration::exclusive(),
             }),
         })
     }
@@ -295,6 +301,11 @@ impl Db {
 
     pub(crate) fn revoked_families(&self) -> &RevokedSet {
         &self.inner.revoked_families
+    }
+
+    /// The revocation generation of this database.
+    pub fn revocation_generation(&self) -> &RevocationGeneration {
+        &self.inner.revocations
     }
 
     /// Run `f` inside the next group-committed write transaction and return

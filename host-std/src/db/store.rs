@@ -533,7 +533,9 @@ impl Db {
                 Ok(())
             })
             .await?;
-            which.mirror(&db).insert(key, expires_at)
+            which.mirror(&db).insert(key, expires_at)?;
+            db.revocation_generation().bump();
+            Ok(())
         }
     }
 }

@@ -16,6 +16,7 @@
 //! | `op_timeout_ms` | 10000 | client-side limit per store operation, including waiting for a pooled connection (a silent network partition) |
 //! | `pending_max` | 10000 | pending authorization requests held (unauthenticated `GET /authorize` flooding); when full, after dropping expired ones, a new one is refused |
 //! | `sslrootcert` | system roots | PEM file of the CA (or self-signed server certificate) trusted with `sslmode=require` |
+//! | `revocation_recheck_ms` | 0 | how long a cached token's revocation check is trusted, at most [`MAX_REVOCATION_RECHECK_MS`]: the bound on how late a revocation made at *another* instance is honoured here (0: ask the database on every request) |
 //!
 //! TLS: `sslmode=require` connects with rustls (ring) and verifies the
 //! server's certificate and name against `sslrootcert` or the system's root
@@ -42,11 +43,16 @@
 //!   cannot tell a client's accidental double submit from an attacker
 //!   replaying a stolen token, and RFC 9700 §4.14.2 asks for the family to
 //!   be revoked on reuse; a well-behaved client serialises its refreshes.
-//! - A revocation is a committed row in `revoked_jti`; the MCP guard looks it
-//!   up on every request (an indexed primary-key read), so a token revoked at
-//!   one instance is refused by every instance from the moment the
-//!   revocation response is sent. The verified-token cache still saves the
-//!   signature check, never the revocation check.
+//! - A revocation is a committed row in `revoked_jti` (or
+//!   `revoked_access_families`). By default the MCP guard looks it up on
+//!   every request (an indexed primary-key read), so a token revoked at one
+//!   instance is refused by every instance from the moment the revocation
+//!   response is sent. With `revocation_recheck_ms=N` a cached token's
+//!   check is reused for up to N ms: a revocation made through this
+//!   instance is still refused by the next request (it bumps the
+//!   instance's [`RevocationGeneration`]), one made at another instance
+//!   or by the CLI (`client remove`, `user remove`) within N ms (plus the
+//!   time of one query).
 //!
 //! ## Failure
 //! Every database error (unreachable, restarted, timed out) is
@@ -94,6 +100,8 @@ use mcpauth_core::store::rules::TOMBSTONE_GRACE_SECS;
 use mcpauth_core::store::{ClientRecord, StoreError};
 use tokio_postgres::NoTls;
 
+use crate::revocation::RevocationGeneration;
+
 /// Rows deleted per purge statement.
 pub const SWEEP_BATCH: i64 = 500;
 
@@ -120,7 +128,13 @@ pub struct PgOptions {
     pub op_timeout: Duration,
     /// Most pending authorization requests held (`pending_max`).
     pub pending_max: u64,
+    /// How long a cached token's revocation check is trusted (zero: never).
+    pub revocation_recheck: Duration,
 }
+
+/// Largest `revocation_recheck_ms`: a revoked token must not stay usable at
+/// other instances of the fleet for longer than this.
+pub const MAX_REVOCATION_RECHECK_MS: u64 = 60_000;
 
 impl std::fmt::Debug for PgOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -157,6 +171,7 @@ impl PgOptions {
         let mut statement_ms = 5000u64;
         let mut op_ms = 10_000u64;
         let mut pending_max = crate::db::PENDING_CAPACITY;
+        let mut recheck_ms = 0u64;
         let mut rest = Vec::new();
         let mut root_cert: Option<String> = None;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -180,6 +195,17 @@ impl PgOptions {
                 "statement_timeout_ms" => statement_ms = num("statement_timeout_ms")?,
                 "op_timeout_ms" => op_ms = num("op_timeout_ms")?,
                 "pending_max" => pending_max = num("pending_max")?,
+                "revocation_recheck_ms" => {
+                    recheck_ms = v
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| *n <= MAX_REVOCATION_RECHECK_MS)
+                        .ok_or_else(|| {
+                            format!(
+                                "revocation_recheck_ms must be a number from 0 to {MAX_REVOCATION_RECHECK_MS}"
+                            )
+                        })?;
+                }
                 "sslrootcert" => root_cert = Some(v.to_owned()),
                 _ => rest.push(pair),
             }
@@ -228,6 +254,7 @@ impl PgOptions {
             statement_timeout: Duration::from_millis(statement_ms),
             op_timeout: Duration::from_millis(op_ms),
             pending_max,
+            revocation_recheck: Duration::from_millis(recheck_ms),
         })
     }
 
@@ -280,6 +307,8 @@ struct Inner {
     /// Set while the database is failing (one log line per outage).
     down: AtomicBool,
     fallback: OnceLock<FallbackRuntime>,
+    /// Bumped after every revocation this instance commits.
+    revocations: RevocationGeneration,
 }
 
 /// The PostgreSQL store. Cheap to clone.
@@ -428,6 +457,7 @@ impl PgStore {
             .map_err(|e| PgError(format!("PostgreSQL pool: {e}")))?;
         let store = PgStore {
             inner: Arc::new(Inner {
+                revocations: RevocationGeneration::shared(options.revocation_recheck),
                 pool,
                 options,
                 down: AtomicBool::new(false),
@@ -461,6 +491,11 @@ impl PgStore {
     /// The options it was opened with.
     pub fn options(&self) -> &PgOptions {
         &self.inner.options
+    }
+
+    /// The revocation generation of this instance.
+    pub fn revocation_generation(&self) -> &RevocationGeneration {
+        &self.inner.revocations
     }
 
     async fn migrate(&self) -> Result<(), OpError> {

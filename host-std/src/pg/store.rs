@@ -426,19 +426,24 @@ impl RevocationStore for PgStore {
             // Already expired: verification refuses it anyway.
             return Ok(());
         }
-        self.op("revoke jti", async {
-            let c = self.conn().await?;
-            let stmt = c
-                .prepare_cached(
-                    "INSERT INTO revoked_jti (jti, expires_at) VALUES ($1, $2)
+        let result = self
+            .op("revoke jti", async {
+                let c = self.conn().await?;
+                let stmt = c
+                    .prepare_cached(
+                        "INSERT INTO revoked_jti (jti, expires_at) VALUES ($1, $2)
                      ON CONFLICT (jti) DO UPDATE
                      SET expires_at = GREATEST(revoked_jti.expires_at, EXCLUDED.expires_at)",
-                )
-                .await?;
-            c.execute(&stmt, &[&jti, &to_db(expires_at)]).await?;
-            Ok(())
-        })
-        .await
+                    )
+                    .await?;
+                c.execute(&stmt, &[&jti, &to_db(expires_at)]).await?;
+                Ok(())
+            })
+            .await;
+        // Even after a failure: the row may have been committed before the
+        // error (a timeout), and a bump only costs re-checks.
+        self.revocation_generation().bump();
+        result
     }
 
     async fn is_jti_revoked(&self, jti: &str, now: UnixTime) -> Result<bool, StoreError> {
@@ -463,7 +468,7 @@ impl RevocationStore for PgStore {
         if expires_at <= now.secs() {
             return Ok(());
         }
-        self.op("revoke access family", async {
+        let result = self.op("revoke access family", async {
             let c = self.conn().await?;
             let stmt = c
                 .prepare_cached(
@@ -475,7 +480,9 @@ impl RevocationStore for PgStore {
             c.execute(&stmt, &[&family, &to_db(expires_at)]).await?;
             Ok(())
         })
-        .await
+        .await;
+        self.revocation_generation().bump();
+        result
     }
 
     async fn is_access_token_revoked(
