@@ -70,6 +70,8 @@ pub struct AppOptions {
     pub privy: Option<crate::privy::PrivySettings>,
     /// Client ID metadata documents (`None`: off).
     pub client_metadata: Option<crate::cimd::CimdSettings>,
+    /// Introspection rights, unused-client expiry, native redirect schemes.
+    pub client_rules: crate::config::ClientRules,
     /// The protected resources, the built-in `<public_url>/mcp` first
     /// (see [`crate::resources::resolve`]); empty: only the built-in one.
     /// Upstream mounts become proxy resources.
@@ -148,6 +150,7 @@ impl App {
         config.refresh_token_ttl = options.refresh_token_ttl;
         config.refresh_family_ttl = config.refresh_family_ttl.max(options.refresh_token_ttl);
         config.privy = options.privy.as_ref().map(|p| p.core_config());
+        options.client_rules.apply(&mut config);
         if !options.resources.is_empty() {
             config.resources = options.resources.clone();
         }

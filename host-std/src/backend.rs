@@ -257,6 +257,24 @@ impl ClientStore for Backend {
             Backend::Postgres(p) => p.client(client_id).await,
         }
     }
+
+    async fn mark_client_used(&self, client_id: &str) -> Result<(), StoreError> {
+        match self {
+            Backend::Redb(d) => d.mark_client_used(client_id).await,
+            Backend::Postgres(p) => p.mark_client_used(client_id).await,
+        }
+    }
+
+    async fn prune_unused_clients(
+        &self,
+        registered_before: u64,
+        max_unused: usize,
+    ) -> Result<usize, StoreError> {
+        match self {
+            Backend::Redb(d) => d.prune_unused_clients(registered_before, max_unused).await,
+            Backend::Postgres(p) => p.prune_unused_clients(registered_before, max_unused).await,
+        }
+    }
 }
 
 impl PendingStore for Backend {

@@ -238,6 +238,7 @@ fn serve(
         token_cache: 10_000,
         privy: settings.privy.clone(),
         client_metadata: settings.client_metadata.clone(),
+        client_rules: settings.client_rules.clone(),
         resources: settings.resources.clone(),
         upstreams: settings.upstream.clone(),
     };

@@ -230,6 +230,35 @@ pub struct ServeArgs {
     /// fetched from the public internet [default: true].
     #[arg(long, env = "MCPAUTH_CLIENT_METADATA_DOCUMENTS", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub client_metadata_documents: Option<bool>,
+    /// Clients trusted as resource servers: they may introspect access
+    /// tokens of other clients (comma-separated client ids; they must
+    /// authenticate with a secret). Every other client sees only its own
+    /// tokens [default: none].
+    #[arg(
+        long,
+        env = "MCPAUTH_INTROSPECTION_CLIENTS",
+        value_name = "CLIENT_IDS",
+        value_delimiter = ','
+    )]
+    pub introspection_clients: Option<Vec<String>>,
+    /// How long a registered client no user ever authorized is kept, e.g.
+    /// 24h, 7d [default: 24h].
+    #[arg(long, env = "MCPAUTH_UNUSED_CLIENT_TTL", value_name = "DURATION", value_parser = parse_duration)]
+    pub unused_client_ttl: Option<Duration>,
+    /// Most registered clients no user ever authorized; past it a
+    /// registration evicts the oldest of them [default: 10000].
+    #[arg(long, env = "MCPAUTH_MAX_UNUSED_CLIENTS", value_name = "COUNT")]
+    pub max_unused_clients: Option<usize>,
+    /// Private-use redirect schemes accepted for native clients besides
+    /// reverse-DNS ones like com.example.app (comma-separated; `none` for
+    /// none) [default: cursor].
+    #[arg(
+        long,
+        env = "MCPAUTH_NATIVE_REDIRECT_SCHEMES",
+        value_name = "SCHEMES",
+        value_delimiter = ','
+    )]
+    pub native_redirect_schemes: Option<Vec<String>>,
     /// TEST ONLY: fetch client metadata documents from loopback addresses.
     #[arg(long, env = "MCPAUTH_DANGEROUS_CIMD_ALLOW_LOOPBACK", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", hide = true)]
     pub dangerous_cimd_allow_loopback: Option<bool>,
@@ -271,6 +300,10 @@ pub struct FileConfig {
     privy_api_url: Option<String>,
     privy_sdk_url: Option<String>,
     client_metadata_documents: Option<bool>,
+    introspection_clients: Option<Vec<String>>,
+    unused_client_ttl: Option<DurationValue>,
+    max_unused_clients: Option<usize>,
+    native_redirect_schemes: Option<Vec<String>>,
     dangerous_cimd_allow_loopback: Option<bool>,
     dangerous_cimd_ca_file: Option<PathBuf>,
     resources: Option<Vec<crate::resources::ResourceEntry>>,
@@ -382,10 +415,108 @@ pub struct ServeSettings {
     pub privy: Option<crate::privy::PrivySettings>,
     /// Client ID metadata documents (`None`: off).
     pub client_metadata: Option<crate::cimd::CimdSettings>,
+    /// Who may introspect what, how long unused clients live, which
+    /// redirect schemes native clients may register.
+    pub client_rules: ClientRules,
     /// The protected resources, the built-in `<public_url>/mcp` first.
     pub resources: Vec<mcpauth_core::oauth::ProtectedResource>,
     /// The auth proxy (no mounts: off).
     pub upstream: crate::upstream::UpstreamSettings,
+}
+
+/// Rules about registered clients (see the fields of
+/// `mcpauth_core::oauth::ServerConfig` of the same names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRules {
+    /// Clients that may introspect other clients' access tokens.
+    pub introspection_clients: Vec<String>,
+    /// Seconds a client no user ever authorized is kept.
+    pub unused_client_ttl: u64,
+    /// Most clients kept that no user ever authorized.
+    pub max_unused_clients: usize,
+    /// Non-reverse-DNS private-use redirect schemes accepted.
+    pub native_redirect_schemes: Vec<String>,
+}
+
+impl Default for ClientRules {
+    fn default() -> Self {
+        let core = mcpauth_core::oauth::ServerConfig::new("http://127.0.0.1");
+        ClientRules {
+            introspection_clients: core.introspection_clients,
+            unused_client_ttl: core.unused_client_ttl,
+            max_unused_clients: core.max_unused_clients,
+            native_redirect_schemes: core.native_redirect_schemes,
+        }
+    }
+}
+
+impl ClientRules {
+    /// Apply to a core configuration.
+    pub fn apply(&self, config: &mut mcpauth_core::oauth::ServerConfig) {
+        config.introspection_clients = self.introspection_clients.clone();
+        config.unused_client_ttl = self.unused_client_ttl;
+        config.max_unused_clients = self.max_unused_clients;
+        config.native_redirect_schemes = self.native_redirect_schemes.clone();
+    }
+}
+
+fn resolve_client_rules(serve: &ServeArgs, file: &FileConfig) -> Result<ClientRules, ConfigError> {
+    let mut rules = ClientRules::default();
+    if let Some(ids) = serve
+        .introspection_clients
+        .clone()
+        .or_else(|| file.introspection_clients.clone())
+    {
+        rules.introspection_clients = ids
+            .into_iter()
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty())
+            .collect();
+    }
+    match (serve.unused_client_ttl, &file.unused_client_ttl) {
+        (Some(d), _) => rules.unused_client_ttl = d.as_secs(),
+        (None, Some(v)) => {
+            rules.unused_client_ttl = v.get("unused_client_ttl (config file)")?.as_secs()
+        }
+        (None, None) => {}
+    }
+    if let Some(n) = serve.max_unused_clients.or(file.max_unused_clients) {
+        if n == 0 {
+            return Err(ConfigError::new(
+                "--max-unused-clients",
+                "must be at least 1",
+            ));
+        }
+        rules.max_unused_clients = n;
+    }
+    if let Some(list) = serve
+        .native_redirect_schemes
+        .clone()
+        .or_else(|| file.native_redirect_schemes.clone())
+    {
+        let list: Vec<String> = list
+            .into_iter()
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty() && s != "none")
+            .collect();
+        let valid = |s: &String| {
+            s.starts_with(|c: char| c.is_ascii_alphabetic())
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                && !matches!(
+                    s.as_str(),
+                    "http" | "https" | "javascript" | "data" | "file"
+                )
+        };
+        if let Some(bad) = list.iter().find(|s| !valid(s)) {
+            return Err(ConfigError::new(
+                "--native-redirect-schemes",
+                format!("{bad:?} is not an acceptable private-use scheme"),
+            ));
+        }
+        rules.native_redirect_schemes = list;
+    }
+    Ok(rules)
 }
 
 fn load_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -448,6 +579,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
     let (common, file) = resolve_common(args, serve)?;
     let privy = resolve_privy(serve, &file)?;
     let client_metadata = resolve_client_metadata(serve, &file)?;
+    let client_rules = resolve_client_rules(serve, &file)?;
     let upstream = crate::upstream::config::resolve(&serve.upstream, file.upstream.as_ref())?;
     let listen = serve
         .listen
@@ -554,6 +686,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
         max_body_bytes,
         privy,
         client_metadata,
+        client_rules,
         resources,
         upstream,
     })

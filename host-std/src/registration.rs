@@ -1,12 +1,16 @@
 //! Rate limit for open dynamic client registration (RFC 7591), the first
 //! thing a flood hits: every registration is a durable write. Fixed windows
-//! per peer IP and overall, in a bounded table.
+//! per peer and overall, in a bounded table. A peer is an IPv4 address or
+//! an IPv6 /64 ([`peer_bucket`], as for the sign-in throttle), so one IPv6
+//! host cannot rotate through its addresses to spend the global budget.
+//! Storage is bounded separately: the core prunes clients no user ever
+//! authorized (`--unused-client-ttl`, `--max-unused-clients`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use mcpauth_core::oauth::RegistrationPolicy;
+use mcpauth_core::oauth::{RegistrationPolicy, peer_bucket};
 use mcpauth_core::time::UnixTime;
 
 /// Registration limits.
@@ -27,7 +31,8 @@ struct State {
 }
 
 impl Default for RegistrationLimiter {
-    /// 60 registrations per IP and 600 overall per minute; 10 000 IPs tracked.
+    /// 60 registrations per peer (IPv4 address, IPv6 /64) and 600 overall
+    /// per minute; 10 000 peers tracked.
     /// (Behind a reverse proxy every peer is the proxy: the per-IP limit then
     /// acts as a global one.)
     fn default() -> Self {
@@ -65,7 +70,7 @@ impl RegistrationPolicy for RegistrationLimiter {
         if s.global >= self.global {
             return false;
         }
-        if let Some(ip) = peer {
+        if let Some(ip) = peer.map(peer_bucket) {
             if !s.per_ip.contains_key(&ip) && s.per_ip.len() >= self.capacity {
                 return false;
             }
@@ -97,5 +102,24 @@ mod tests {
         assert!(!l.allow_registration(b, t), "global limit");
         assert!(l.allow_registration(a, Some(UnixTime(660))), "next window");
         assert!(!l.allow_registration(a, None), "no clock: refuse");
+    }
+
+    /// Issue 14 finding 5: one IPv6 host rotating through the addresses of
+    /// its /64 is one peer, so it cannot spend the global budget that real
+    /// clients elsewhere need.
+    #[test]
+    fn one_ipv6_host_cannot_spend_the_global_budget() {
+        let l = RegistrationLimiter::default();
+        let t = Some(UnixTime(600));
+        let mut allowed = 0;
+        for i in 0..1000u16 {
+            let rotating = IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0x77, i]);
+            if l.allow_registration(Some(rotating), t) {
+                allowed += 1;
+            }
+        }
+        assert!(allowed <= 60, "{allowed} registrations from one /64");
+        let elsewhere = IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]);
+        assert!(l.allow_registration(Some(elsewhere), t), "another peer");
     }
 }

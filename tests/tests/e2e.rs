@@ -160,7 +160,8 @@ async fn full_flow_refusals_and_restart() {
         400,
         "unregistered redirect_uri must not redirect"
     );
-    // Missing PKCE: redirected back with an error.
+    // Missing PKCE: an error page whose link returns the error to the
+    // client (never an automatic redirect: RFC 9700 §4.11.2).
     let r = http
         .get(format!(
             "{base}/authorize?{}",
@@ -174,8 +175,9 @@ async fn full_flow_refusals_and_restart() {
         .send()
         .await
         .expect("authorize");
-    assert_eq!(r.status().as_u16(), 303);
-    let q = query_of(r.headers()["location"].to_str().expect("loc"));
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.headers().get("location").is_none());
+    let q = query_of(&return_link(&r.text().await.expect("page")));
     assert_eq!(param(&q, "error").as_deref(), Some("invalid_request"));
     assert_eq!(param(&q, "state").as_deref(), Some("s2"));
 

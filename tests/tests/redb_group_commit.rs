@@ -62,6 +62,7 @@ impl Fixture {
             token_cache: 0,
             privy: None,
             client_metadata: None,
+            client_rules: Default::default(),
             resources: Vec::new(),
             upstreams: Default::default(),
         };

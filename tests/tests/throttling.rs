@@ -6,8 +6,9 @@
 //!   `Retry-After`) while alice signs in from elsewhere;
 //! - a peer spraying usernames is refused for every username;
 //! - failures from many peers space attempts on a name, never lock it;
-//! - `GET /authorize` is limited per peer (redirect with
-//!   `temporarily_unavailable` and `Retry-After`), other peers unaffected.
+//! - `GET /authorize` is limited per peer (429 and `Retry-After`, an error
+//!   page whose link returns `temporarily_unavailable` to the client; never
+//!   an automatic redirect), other peers unaffected.
 
 mod common;
 
@@ -150,12 +151,13 @@ async fn sign_in_and_authorization_throttles() {
         assert_eq!(r.status, 200, "request {i}");
     }
     let r = flooder.authorize(&challenge, "st").await;
-    assert_eq!(r.status, 303, "the protocol's error redirect");
+    assert_eq!(r.status, 429, "an error page, not a redirect");
+    assert!(r.headers.get("location").is_none());
     let wait = retry_after(&r.headers);
     assert!((1..=60).contains(&wait), "{wait}");
-    let location = r.headers["location"].to_str().expect("loc").to_owned();
-    assert!(location.starts_with(REDIRECT), "{location}");
-    let q = query_of(&location);
+    let link = return_link(&r.html);
+    assert!(link.starts_with(REDIRECT), "{link}");
+    let q = query_of(&link);
     assert_eq!(
         param(&q, "error").as_deref(),
         Some("temporarily_unavailable")
@@ -206,14 +208,14 @@ async fn forwarded_for_counts_only_from_trusted_proxies() {
         }
         assert_eq!(
             authorize_via_proxy(&proxy, &challenge, "203.0.113.1").await,
-            303,
+            429,
             "the flooding client is throttled"
         );
         let other = authorize_via_proxy(&proxy, &challenge, "203.0.113.2").await;
         if trusted {
             assert_eq!(other, 200, "another client behind the proxy is not");
         } else {
-            assert_eq!(other, 303, "an untrusted peer's header changes nothing");
+            assert_eq!(other, 429, "an untrusted peer's header changes nothing");
         }
         server.stop();
     }

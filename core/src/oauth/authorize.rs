@@ -8,7 +8,16 @@
 //!    exactly one is registered). Failures show an error page and never
 //!    redirect.
 //! 2. Everything else — `response_type=code`, the client's grant, PKCE S256,
-//!    `scope`, `resource` — fails by redirecting with `error`, `state`, `iss`.
+//!    `scope`, `resource`, the per-peer limit — fails with an error page
+//!    whose link returns to the client with `error`, `state`, `iss`. Never
+//!    an automatic redirect: anyone can register a client (or publish a
+//!    metadata document) with any redirect URI, so an automatic error
+//!    redirect would make this server an open redirector (RFC 9700 §4.11.2,
+//!    MCP security best practices, "open redirection"). The user sees where
+//!    the link goes and decides.
+//!
+//! Only after the user has seen the consent page (which names the redirect
+//! target) does the server redirect: with a code, or `access_denied`.
 //!
 //! A valid request is stored as a [`PendingAuthorization`] with a short TTL
 //! and bound to the browser by an anti-CSRF value that is both a cookie
@@ -20,7 +29,7 @@ use alloc::vec::Vec;
 
 use subtle::ConstantTimeEq;
 
-use super::pages::{consent_page, error_page};
+use super::pages::{consent_page, error_page, error_page_with_return};
 use super::pkce::is_valid_s256_challenge;
 use super::privy::verify_privy_token;
 use super::token::{parse_form, requested_resource};
@@ -55,14 +64,31 @@ fn csrf_cookie_name(request_id: &str) -> String {
 
 impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, L> {
     /// `redirect_uri` with an error, `state` and `iss`.
-    fn redirect_error(&self, redirect_uri: &str, e: OAuthError, state: Option<&str>) -> Response {
+    fn error_return_url(&self, redirect_uri: &str, e: OAuthError, state: Option<&str>) -> String {
         let mut params: Vec<(&str, &str)> =
             alloc::vec![("error", e.code()), ("error_description", e.description()),];
         if let Some(s) = state {
             params.push(("state", s));
         }
         params.push(("iss", &self.config.issuer));
-        redirect(with_query(redirect_uri, &params))
+        with_query(redirect_uri, &params)
+    }
+
+    /// Redirect with an error: only once the user has seen the consent page.
+    fn redirect_error(&self, redirect_uri: &str, e: OAuthError, state: Option<&str>) -> Response {
+        redirect(self.error_return_url(redirect_uri, e, state))
+    }
+
+    /// An error before the user has seen the consent page: a page with a
+    /// link back to the client, never an automatic redirect.
+    fn error_before_consent(
+        &self,
+        redirect_uri: &str,
+        e: OAuthError,
+        state: Option<&str>,
+    ) -> Response {
+        let back = self.error_return_url(redirect_uri, e, state);
+        error_page_with_return(&self.config, e.status(), e.description(), &back)
     }
 
     pub(super) async fn authorize_get(&self, req: &Request, env: &mut Env<'_>) -> Response {
@@ -99,7 +125,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         };
         let state = q.one("state").ok().flatten();
         if q.count("state") > 1 {
-            return self.redirect_error(
+            return self.error_before_consent(
                 &redirect_uri,
                 OAuthError::InvalidRequest("repeated state"),
                 None,
@@ -107,7 +133,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         }
         let validated = match self.validate(&client, &q) {
             Ok(v) => v,
-            Err(e) => return self.redirect_error(&redirect_uri, e, state),
+            Err(e) => return self.error_before_consent(&redirect_uri, e, state),
         };
         // Every request from here on stores a pending authorization: one
         // peer may not fill the table (RFC 6749 §4.1.2.1
@@ -118,7 +144,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
                 .allow_authorization_request(req.peer, now.secs())
         {
             return self
-                .redirect_error(&redirect_uri, OAuthError::RateLimited, state)
+                .error_before_consent(&redirect_uri, OAuthError::RateLimited, state)
                 .with_header("Retry-After", format!("{wait}"));
         }
         let result = self
@@ -126,7 +152,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             .await;
         match result {
             Ok(resp) => resp,
-            Err(e) => self.redirect_error(&redirect_uri, e, state),
+            Err(e) => self.error_before_consent(&redirect_uri, e, state),
         }
     }
 
@@ -356,7 +382,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
                     self.throttle.record_failure(username, req.peer, now.secs());
                     return Err(again(200, "Wrong username or password."));
                 };
-                self.throttle.record_success(username, req.peer);
+                self.throttle.record_success(username, req.peer, now.secs());
                 subject
             }
         };
@@ -393,6 +419,11 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         let now = env.time()?;
         let code = random_token::<32>(&mut *env.rng)?;
         let grant_id = random_token::<16>(&mut *env.rng)?;
+        // A user authorized this client: it is no longer pruned as unused.
+        // (A metadata-document client has no stored registration.)
+        if !super::cimd::is_client_id_url(&p.client_id) {
+            self.store.mark_client_used(&p.client_id).await?;
+        }
         let record = CodeRecord {
             code_hash: hash_secret(&code),
             grant_id,

@@ -135,19 +135,12 @@ pub fn is_client_id_url(client_id: &str) -> bool {
     })
 }
 
-/// The host part of a client identifier URL (shown on the consent page).
-pub(crate) fn client_id_host(client_id: &str) -> Option<&str> {
-    let rest = client_id.strip_prefix("https://")?;
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    Some(&rest[..end])
-}
-
 /// Check a fetched document for `url` and turn it into the client record
 /// the endpoints work with. Scopes outside `scopes_supported` are dropped.
 pub(crate) fn client_from_document(
     url: &str,
     body: &[u8],
-    scopes_supported: &[String],
+    config: &super::ServerConfig,
 ) -> Result<ClientRecord, &'static str> {
     if body.len() > MAX_METADATA_DOCUMENT {
         return Err("the document is too large");
@@ -166,7 +159,7 @@ pub(crate) fn client_from_document(
         None | Some("none") => {}
         Some(_) => return Err("token_endpoint_auth_method must be none"),
     }
-    let meta = client_metadata(&obj, scopes_supported).map_err(describe)?;
+    let meta = client_metadata(&obj, config).map_err(describe)?;
     Ok(ClientRecord {
         client_id: String::from(url),
         secret_hash: None,
@@ -201,7 +194,7 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
                 .fetch(client_id)
                 .await
                 .map_err(ClientLookupError::Fetch)?;
-            return client_from_document(client_id, &body, &self.config.scopes_supported())
+            return client_from_document(client_id, &body, &self.config)
                 .map(Some)
                 .map_err(ClientLookupError::Document);
         }

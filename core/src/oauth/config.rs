@@ -42,6 +42,25 @@ pub struct ServerConfig {
     pub service_name: String,
     /// Privy login on the sign-in page (`None`: local users only).
     pub privy: Option<PrivyConfig>,
+    /// Clients the operator trusts as resource servers: they may introspect
+    /// access tokens issued to other clients. Every other client (however
+    /// it authenticates: registration is open) sees only its own tokens, and
+    /// refresh tokens are only ever shown to their own client.
+    pub introspection_clients: Vec<String>,
+    /// Seconds a registered client that no user ever authorized is kept
+    /// (registration is open: abandoned and flooded registrations must not
+    /// stay forever). Removed at a later registration.
+    pub unused_client_ttl: u64,
+    /// Most clients kept that no user ever authorized; a registration past
+    /// it evicts the oldest of them (a registration flood cannot grow the
+    /// client table, nor evict a client anyone uses).
+    pub max_unused_clients: usize,
+    /// Private-use redirect schemes accepted for native clients besides
+    /// reverse-DNS ones (`com.example.app`). Default: `cursor` (the Cursor
+    /// editor's MCP client predates the rule). Never add a scheme an
+    /// operating system handles itself (`search-ms`, `ms-msdt`, …): a
+    /// redirect to it is an attack on the user's machine.
+    pub native_redirect_schemes: Vec<String>,
 }
 
 impl ServerConfig {
@@ -69,6 +88,10 @@ impl ServerConfig {
             throttle: ThrottleConfig::default(),
             service_name: "mcpauth".to_string(),
             privy: None,
+            introspection_clients: Vec::new(),
+            unused_client_ttl: 24 * 3600,
+            max_unused_clients: 10_000,
+            native_redirect_schemes: alloc::vec!["cursor".to_string()],
         }
     }
 

@@ -4,8 +4,13 @@
 //! Introspection answers `active: true` with `sub`, `scope`, `client_id`,
 //! `exp`, `iat`, `iss`, `aud`, `token_type` (`Bearer` for access tokens,
 //! `refresh_token` for refresh tokens) and `jti` for a valid, unrevoked
-//! token, and `{"active":false}` for anything else. A public client sees
-//! only its own tokens; a confidential client (a resource server) any.
+//! token, and `{"active":false}` for anything else. Registration is open,
+//! so authenticating proves nothing about a client: each client sees only
+//! its own tokens, and only the clients an operator names in
+//! [`super::ServerConfig::introspection_clients`] (resource servers, which
+//! must authenticate with their secret) also see other clients' access
+//! tokens. A refresh token is shown only to its own client. Anything not
+//! shown is `{"active":false}` (RFC 7662 §2.2).
 //!
 //! Revocation revokes a refresh token's whole family, or refuses an access
 //! token's `jti` until it expires; unknown or foreign tokens still get 200.
@@ -111,9 +116,16 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
         let Some(now) = env.now else {
             return Ok(inactive);
         };
-        let visible = |owner: &str| client.confidential || owner == client.record.client_id;
+        let own = |owner: &str| owner == client.record.client_id;
+        // A resource server must have proved a secret: a public client's id
+        // is no credential.
+        let resource_server = client.confidential
+            && self
+                .config
+                .introspection_clients
+                .contains(&client.record.client_id);
         Ok(match self.find(token, now, env.keys).await? {
-            Some(Found::Access(c, aud)) if visible(&c.client_id) => json!({
+            Some(Found::Access(c, aud)) if resource_server || own(&c.client_id) => json!({
                 "active": true,
                 "sub": c.sub,
                 "scope": c.scope,
@@ -125,7 +137,7 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
                 "token_type": "Bearer",
                 "jti": c.jti,
             }),
-            Some(Found::Refresh(f, jti)) if visible(&f.client_id) => json!({
+            Some(Found::Refresh(f, jti)) if own(&f.client_id) => json!({
                 "active": true,
                 "sub": f.subject,
                 "scope": f.scopes.join(" "),

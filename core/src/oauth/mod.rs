@@ -98,7 +98,7 @@ pub use error::OAuthError;
 pub use guard::{ResourceGuard, authenticate_bearer};
 pub use privy::{PrivyConfig, PrivyKey, verify_privy_token};
 pub use resource::{MAX_RESOURCE_NAME_CHARS, ProtectedResource, ResourceKind};
-pub use throttle::ThrottleConfig;
+pub use throttle::{ThrottleConfig, peer_bucket};
 
 use throttle::LoginThrottle;
 

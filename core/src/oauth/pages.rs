@@ -15,7 +15,7 @@ use alloc::format;
 use alloc::string::String;
 
 use super::ServerConfig;
-use super::cimd::{client_id_host, is_client_id_url};
+use super::cimd::is_client_id_url;
 use super::config::{is_loopback_host, split_url};
 use super::wire::html_escape;
 use crate::http::Response;
@@ -73,6 +73,27 @@ pub(crate) fn error_page(config: &ServerConfig, status: u16, message: &str) -> R
     html(status, document(config, "Error", &main))
 }
 
+/// An error page for a request whose client and redirect URI are known but
+/// not trusted (anyone may register them): the link back to the client
+/// carries the error, and the page says where it goes, so following it is
+/// the user's decision (RFC 9700 §4.11.2).
+pub(crate) fn error_page_with_return(
+    config: &ServerConfig,
+    status: u16,
+    message: &str,
+    return_url: &str,
+) -> Response {
+    let main = format!(
+        "<h1>Cannot continue</h1><p class=\"error\" role=\"alert\">{message}</p>\
+<p><a href=\"{href}\" rel=\"noreferrer\">Return to <code>{target}</code></a> \
+only if you started this connection yourself.</p>",
+        message = html_escape(message),
+        href = html_escape(return_url),
+        target = html_escape(&redirect_target_for_display(return_url)),
+    );
+    html(status, document(config, "Error", &main))
+}
+
 /// The sign-in and consent page for `pending`; `username` pre-fills the
 /// form when it is shown again (never the password).
 pub(crate) fn consent_page(
@@ -87,9 +108,12 @@ pub(crate) fn consent_page(
     let name = client.client_name.as_deref().unwrap_or("An application");
     // A client ID metadata document names itself: show whose domain
     // published it, so a look-alike name cannot pass for another client.
-    let publisher = client_id_host(&client.client_id)
-        .filter(|_| is_client_id_url(&client.client_id))
-        .map(|host| format!(" (from <code>{}</code>)", html_escape(host)))
+    let publisher = Some(&client.client_id)
+        .filter(|id| is_client_id_url(id))
+        .map(|id| {
+            let host = redirect_target_for_display(id);
+            format!(" (from <code>{}</code>)", html_escape(&host))
+        })
         .unwrap_or_default();
     // Anyone can name a published document and listen on a loopback port
     // (MCP 2025-11-25, "Localhost Redirect URI Risks"): say so.
@@ -101,9 +125,7 @@ Any program can claim this name; allow only if you started this connection yours
     } else {
         ""
     };
-    let target = split_url(&pending.redirect_uri)
-        .map(|u| if u.host.is_empty() { u.scheme } else { u.host })
-        .unwrap_or("");
+    let target = redirect_target_for_display(&pending.redirect_uri);
     let mut scopes = String::new();
     for s in &pending.scopes {
         scopes.push_str(&format!("<li><code>{}</code></li>", html_escape(s)));
@@ -133,7 +155,7 @@ Any program can claim this name; allow only if you started this connection yours
                 .map_or(pending.resource.as_str(), |r| r.display_name.as_str())
         ),
         resource = html_escape(&pending.resource),
-        target = html_escape(target),
+        target = html_escape(&target),
         action = html_escape(&config.url("/authorize")),
         id = html_escape(&pending.id),
         csrf = html_escape(csrf),
@@ -153,6 +175,25 @@ connect-src {api}; frame-src {api}; base-uri 'none'; frame-ancestors 'none'",
             );
             html_with_csp(status, document(config, "Sign in", &main), csp)
         }
+    }
+}
+
+/// Where a redirect to `uri` takes the browser, as the consent page names
+/// it: the host exactly as a browser's URL parser (WHATWG) sees it, so `\`
+/// ends the host as `/` does, case is normalised, and an internationalised
+/// name is shown in punycode (`xn--pple-43d.example`, not a look-alike of
+/// `apple.example`), with the port when it is not the scheme's default;
+/// for a private-use scheme, the scheme.
+/// `url` brings its IDNA tables, also into device builds: the price of
+/// naming the right host.
+pub(crate) fn redirect_target_for_display(uri: &str) -> String {
+    match url::Url::parse(uri) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(host), Some(port)) if !host.is_empty() => format!("{host}:{port}"),
+            (Some(host), None) if !host.is_empty() => String::from(host),
+            _ => String::from(u.scheme()),
+        },
+        Err(_) => String::from("an address that cannot be parsed"),
     }
 }
 

@@ -1,14 +1,30 @@
 //! `POST /register`: RFC 7591 dynamic client registration.
 //!
-//! Rules: a JSON object; `redirect_uris` required — https, or http on a
-//! loopback host (any port, RFC 8252 §7.3), or a private-use scheme when
-//! `application_type` is `native` (RFC 8252 §7.1); never a fragment.
+//! Rules: a JSON object; `redirect_uris` required, each of an allowed
+//! shape (RFC 9700 §4.1.1, §4.11.2: whatever is registered here, this
+//! server will send browsers to):
+//! - https with a host;
+//! - http on a loopback host (any port, RFC 8252 §7.3);
+//! - when `application_type` is `native`, a private-use scheme in
+//!   reverse-DNS form (`com.example.app:`, RFC 8252 §7.1), or one of
+//!   [`super::ServerConfig::native_redirect_schemes`]. A scheme without a
+//!   dot could name an operating-system handler (`search-ms:`, `ms-msdt:`)
+//!   that turns a redirect into an attack on the user's machine.
+//!
+//! Never a fragment, never a `\` (browsers read it as `/`, so the URI
+//! would not go where it reads).
 //! `grant_types`/`response_types` are consistent subsets of what we support.
 //! `token_endpoint_auth_method` is honoured: `none` makes a public client,
 //! `client_secret_basic`/`client_secret_post` a confidential one with a
 //! 256-bit secret of which only the hash is stored. Requested scopes we
 //! do not serve are dropped, not refused (RFC 7591 §3.2.1: the server may
 //! replace values); the response carries the accepted metadata.
+//!
+//! A client no user has authorized yet is *unused*: it is removed after
+//! [`super::ServerConfig::unused_client_ttl`], and at most
+//! [`super::ServerConfig::max_unused_clients`] are kept (each registration
+//! evicts the oldest past that). The first code issued to a client marks it
+//! used, for good.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -82,11 +98,31 @@ pub(super) fn string_field<'a>(
     }
 }
 
+/// A private-use scheme in reverse-DNS form: at least two non-empty
+/// dot-separated labels of letters, digits and `-` (RFC 8252 §7.1).
+fn is_reverse_dns_scheme(scheme: &str) -> bool {
+    let mut labels = 0;
+    for label in scheme.split('.') {
+        if label.is_empty()
+            || !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return false;
+        }
+        labels += 1;
+    }
+    labels >= 2
+}
+
 /// Check one redirect URI against the rules above.
-fn check_redirect_uri(uri: &str, native: bool) -> Result<(), OAuthError> {
+fn check_redirect_uri(uri: &str, native: bool, extra_schemes: &[String]) -> Result<(), OAuthError> {
     let bad = OAuthError::InvalidRedirectUri;
     if uri.len() > MAX_URI_LEN {
         return Err(bad("redirect URI too long"));
+    }
+    if uri.contains('\\') {
+        return Err(bad("redirect URI must not contain a backslash"));
     }
     let Some(u) = split_url(uri) else {
         return Err(bad("redirect URI is not an absolute URI"));
@@ -103,8 +139,15 @@ fn check_redirect_uri(uri: &str, native: bool) -> Result<(), OAuthError> {
         s if FORBIDDEN_SCHEMES.contains(&s) || s == "wss" => {
             Err(bad("this redirect URI scheme is not allowed"))
         }
-        _ if native => Ok(()),
-        _ => Err(bad("private-use schemes need application_type native")),
+        _ if !native => Err(bad("private-use schemes need application_type native")),
+        s if is_reverse_dns_scheme(s)
+            || extra_schemes.iter().any(|x| x.eq_ignore_ascii_case(s)) =>
+        {
+            Ok(())
+        }
+        _ => Err(bad(
+            "private-use redirect schemes must be in reverse-DNS form (com.example.app)",
+        )),
     }
 }
 
@@ -120,12 +163,13 @@ pub(super) struct ClientMetadata {
     pub client_name: Option<String>,
 }
 
-/// Check the client metadata of `obj`; scopes outside `scopes_supported`
-/// are dropped.
+/// Check the client metadata of `obj` against `config`; scopes outside
+/// `scopes_supported` are dropped.
 pub(super) fn client_metadata(
     obj: &Map<String, Value>,
-    scopes_supported: &[String],
+    config: &super::ServerConfig,
 ) -> Result<ClientMetadata, OAuthError> {
+    let scopes_supported = config.scopes_supported();
     let native = match string_field(obj, "application_type")? {
         None | Some("web") => false,
         Some("native") => true,
@@ -135,7 +179,7 @@ pub(super) fn client_metadata(
         .filter(|l| !l.is_empty())
         .ok_or(OAuthError::InvalidRedirectUri("redirect_uris is required"))?;
     for uri in &redirect_uris {
-        check_redirect_uri(uri, native)?;
+        check_redirect_uri(uri, native, &config.native_redirect_schemes)?;
     }
 
     let grant_types = string_list(obj, "grant_types")?
@@ -227,9 +271,19 @@ impl<S: Store + Sync, U, L: RegistrationPolicy> AuthorizationServer<S, U, L> {
             return Err(metadata("the registration document must be a JSON object"));
         };
 
-        let meta = client_metadata(&obj, &self.config.scopes_supported())?;
+        let meta = client_metadata(&obj, &self.config)?;
 
         let now = env.time()?;
+        // Registration is open: forget clients no user ever authorized once
+        // they are old, and keep at most `max_unused_clients` of them (the
+        // oldest go first), so a flood can neither grow the table nor evict
+        // a client anyone uses.
+        self.store
+            .prune_unused_clients(
+                now.secs().saturating_sub(self.config.unused_client_ttl),
+                self.config.max_unused_clients.saturating_sub(1),
+            )
+            .await?;
         let client_id = random_token::<16>(&mut *env.rng)?;
         let secret = match meta.auth_method {
             ClientAuthMethod::None => None,

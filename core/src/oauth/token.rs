@@ -1,5 +1,5 @@
 //! `POST /token`: the `authorization_code` grant (PKCE S256, single-use
-//! codes, replay revokes the grant) and the `refresh_token` grant (rotation
+//! codes, a replay by the code's own client revokes the grant) and the `refresh_token` grant (rotation
 //! on every use, reuse revokes the family, down-scoping within the grant).
 
 use alloc::format;
@@ -130,8 +130,14 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
             }
             CodeTake::Replayed {
                 grant_id,
+                client_id,
                 access_token,
             } => {
+                // Only the code's own client may end the grant: anyone else
+                // presenting the code (a stolen one) harms nobody.
+                if client_id != client.record.client_id {
+                    return Err(OAuthError::InvalidGrant("the code is invalid or expired"));
+                }
                 // RFC 6749 §4.1.2: revoke what the first redemption issued:
                 // the refresh family (so every later refresh dies) and every
                 // access token of the grant. Known gap: a replay landing in

@@ -80,6 +80,22 @@ pub fn pending_request(id: String, expires_at: u64) -> PendingAuthorization {
     }
 }
 
+/// A public client registered at `issued_at`.
+pub fn public_client(client_id: &str, issued_at: u64) -> ClientRecord {
+    ClientRecord {
+        client_id: client_id.into(),
+        secret_hash: None,
+        auth_method: ClientAuthMethod::None,
+        redirect_uris: vec!["https://a.example/cb".into()],
+        grant_types: vec!["authorization_code".into()],
+        response_types: vec!["code".into()],
+        scopes: vec!["mcp".into()],
+        client_name: None,
+        native: false,
+        issued_at,
+    }
+}
+
 /// Run every check.
 pub async fn check_all<S: Store>(store: &S, now: UnixTime) {
     check_clients(store, now).await;
@@ -89,6 +105,49 @@ pub async fn check_all<S: Store>(store: &S, now: UnixTime) {
     check_revocations(store, now).await;
     check_access_family_revocations(store, now).await;
     check_revoke_families_of(store, now).await;
+    check_unused_clients(store, now).await;
+}
+
+/// Clients never used: pruned by age and by count, oldest first; a client
+/// marked used never. Starts by pruning every unused client (earlier checks
+/// leave some), so run it on a test store only.
+pub async fn check_unused_clients<S: Store>(store: &S, now: UnixTime) {
+    store.prune_unused_clients(u64::MAX, 0).await.unwrap();
+    let client = |name: &str, issued_at: u64| public_client(&tag(now, name), issued_at);
+    let t = now.secs();
+    let used = client("used", t - 100);
+    store.insert_client(used.clone()).await.unwrap();
+    store.mark_client_used(&used.client_id).await.unwrap();
+    store.mark_client_used(&used.client_id).await.unwrap();
+    store.mark_client_used(&tag(now, "nobody")).await.unwrap();
+    let [a, b, c, d] = [("a", 50), ("b", 40), ("c", 30), ("d", 20)].map(|(n, age)| {
+        let record = client(n, t - age);
+        let id = record.client_id.clone();
+        (record, id)
+    });
+    for (record, _) in [&a, &b, &c, &d] {
+        store.insert_client(record.clone()).await.unwrap();
+    }
+    let present = |id: &String| {
+        let id = id.clone();
+        async move { store.client(&id).await.unwrap().is_some() }
+    };
+    // By age: only `a` registered before t - 45.
+    assert_eq!(
+        store
+            .prune_unused_clients(t - 45, usize::MAX)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(!present(&a.1).await && present(&b.1).await);
+    // By count: the oldest unused goes.
+    assert_eq!(store.prune_unused_clients(0, 2).await.unwrap(), 1);
+    assert!(!present(&b.1).await && present(&c.1).await && present(&d.1).await);
+    // A client once used is never pruned.
+    store.mark_client_used(&c.1).await.unwrap();
+    assert_eq!(store.prune_unused_clients(u64::MAX, 0).await.unwrap(), 1);
+    assert!(present(&used.client_id).await && present(&c.1).await && !present(&d.1).await);
 }
 
 /// Clients: insert, read back, duplicate refused.
@@ -174,8 +233,12 @@ pub async fn check_codes<S: Store>(store: &S, now: UnixTime) {
     match store.take_code(&c.code_hash, now).await.unwrap() {
         CodeTake::Replayed {
             grant_id,
+            client_id,
             access_token: None,
-        } => assert_eq!(grant_id, c.grant_id),
+        } => {
+            assert_eq!(grant_id, c.grant_id);
+            assert_eq!(client_id, c.client_id);
+        }
         other => panic!("second take must be a replay, got {other:?}"),
     }
     let token = IssuedAccessToken {
@@ -190,6 +253,7 @@ pub async fn check_codes<S: Store>(store: &S, now: UnixTime) {
         CodeTake::Replayed {
             grant_id,
             access_token,
+            ..
         } => {
             assert_eq!(grant_id, c.grant_id);
             assert_eq!(access_token, Some(token));

@@ -14,9 +14,10 @@
 //! table first evicts expired entries; if none can go, it fails with
 //! [`StoreError::Full`] rather than evicting live state (a live code or refresh
 //! family silently vanishing would look like a bug to the user; an error is
-//! honest). Clients never expire.
+//! honest). Clients no user ever authorized are removed only when the
+//! server prunes them ([`ClientStore::prune_unused_clients`]).
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -86,6 +87,8 @@ impl Default for MemoryStoreLimits {
 #[derive(Default)]
 struct Tables {
     clients: BTreeMap<String, ClientRecord>,
+    /// Clients never authorized, oldest first: `(issued_at, client_id)`.
+    unused_clients: BTreeSet<(u64, String)>,
     pending: BTreeMap<String, PendingAuthorization>,
     codes: BTreeMap<SecretHash, CodeEntry>,
     families: BTreeMap<String, RefreshFamily>,
@@ -175,8 +178,32 @@ impl MemoryStore {
         if t.clients.len() >= self.limits.clients {
             return Err(StoreError::Full);
         }
+        t.unused_clients
+            .insert((client.issued_at, client.client_id.clone()));
         t.clients.insert(client.client_id.clone(), client);
         Ok(())
+    }
+
+    fn mark_client_used_now(&self, client_id: &str) {
+        let mut t = self.tables.lock();
+        if let Some(issued_at) = t.clients.get(client_id).map(|c| c.issued_at) {
+            t.unused_clients
+                .remove(&(issued_at, String::from(client_id)));
+        }
+    }
+
+    fn prune_unused_clients_now(&self, registered_before: u64, max_unused: usize) -> usize {
+        let mut t = self.tables.lock();
+        let mut removed = 0;
+        while let Some((issued_at, id)) = t.unused_clients.first().cloned() {
+            if issued_at >= registered_before && t.unused_clients.len() <= max_unused {
+                break;
+            }
+            t.unused_clients.pop_first();
+            t.clients.remove(&id);
+            removed += 1;
+        }
+        removed
     }
 
     fn insert_pending_now(&self, p: PendingAuthorization, now: u64) -> Result<(), StoreError> {
@@ -376,6 +403,24 @@ impl ClientStore for MemoryStore {
         client_id: &str,
     ) -> impl Future<Output = Result<Option<ClientRecord>, StoreError>> + Send {
         ready(Ok(self.tables.lock().clients.get(client_id).cloned()))
+    }
+
+    fn mark_client_used(
+        &self,
+        client_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.mark_client_used_now(client_id);
+        ready(Ok(()))
+    }
+
+    fn prune_unused_clients(
+        &self,
+        registered_before: u64,
+        max_unused: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        ready(Ok(
+            self.prune_unused_clients_now(registered_before, max_unused)
+        ))
     }
 }
 

@@ -8,7 +8,7 @@
 //!
 //! | trait | holds | atomic rule |
 //! | --- | --- | --- |
-//! | [`ClientStore`] | registered clients | insert fails on a duplicate id |
+//! | [`ClientStore`] | registered clients | insert fails on a duplicate id; clients never used can be pruned |
 //! | [`PendingStore`] | authorization requests awaiting the user | [`PendingStore::take_pending`] removes and returns |
 //! | [`CodeStore`] | authorization codes | [`CodeStore::take_code`] redeems once, leaves a tombstone |
 //! | [`RefreshStore`] | refresh-token families | [`RefreshStore::rotate_refresh`] is a compare-and-swap |
@@ -210,6 +210,10 @@ pub enum CodeTake {
     Replayed {
         /// The refresh family started by the first redemption.
         grant_id: String,
+        /// The client the code was issued to: only that client's replay
+        /// may revoke the grant (anyone else holding the code is not the
+        /// code's client, and must not be able to end the victim's grant).
+        client_id: String,
         /// The access token issued by the first redemption.
         access_token: Option<IssuedAccessToken>,
     },
@@ -283,6 +287,23 @@ pub trait ClientStore {
         &self,
         client_id: &str,
     ) -> impl Future<Output = Result<Option<ClientRecord>, StoreError>> + Send;
+    /// Note that a user authorized `client_id`: from now on
+    /// [`ClientStore::prune_unused_clients`] never removes it. Idempotent;
+    /// an unknown id is not an error.
+    fn mark_client_used(
+        &self,
+        client_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Remove clients no user ever authorized (registration is open, so
+    /// abandoned and flooded registrations must not stay forever): every
+    /// one registered before `registered_before`, then the oldest while
+    /// more than `max_unused` remain. Returns how many were removed.
+    /// Clients stored before the store supported this count as used.
+    fn prune_unused_clients(
+        &self,
+        registered_before: u64,
+        max_unused: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
 /// Authorization requests awaiting login and consent.

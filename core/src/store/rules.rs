@@ -179,6 +179,7 @@ pub fn take_code_entry(entry: &mut CodeEntry, now: u64) -> (CodeTake, CodeTakeDe
         }
         CodeTakeDecision::Replay => CodeTake::Replayed {
             grant_id: entry.record.grant_id.clone(),
+            client_id: entry.record.client_id.clone(),
             access_token: entry.access_token.clone(),
         },
         CodeTakeDecision::Forget => CodeTake::Unknown,

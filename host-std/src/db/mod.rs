@@ -41,6 +41,11 @@ use redb::{ReadableDatabase, TableDefinition, WriteTransaction};
 use crate::revocation::RevocationGeneration;
 
 pub(crate) const CLIENTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("clients");
+/// Clients no user has authorized yet, oldest first: `(issued_at,
+/// client_id)`. Clients stored before this table existed are not in it, so
+/// they count as used and are never pruned.
+pub(crate) const UNUSED_CLIENTS: TableDefinition<'_, (u64, &str), ()> =
+    TableDefinition::new("unused_clients");
 pub(crate) const PENDING: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("pending");
 pub(crate) const CODES: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("codes");
 pub(crate) const FAMILIES: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("families");

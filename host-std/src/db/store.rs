@@ -19,8 +19,24 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     CLIENTS, CODES, Db, FAMILIES, PENDING, REVOKED, REVOKED_FAMILIES, RevokedSet, SWEEP_BATCH,
-    unavailable,
+    UNUSED_CLIENTS, unavailable,
 };
+
+/// Remove `client_id` from the unused-client index (it was authorized, or
+/// removed). A no-op for unknown clients.
+fn forget_unused(txn: &WriteTransaction, client_id: &str) -> Result<(), StoreError> {
+    let clients = txn.open_table(CLIENTS).map_err(unavailable)?;
+    let Some(v) = clients.get(client_id).map_err(unavailable)? else {
+        return Ok(());
+    };
+    let record: ClientRecord = dec(v.value())?;
+    drop(v);
+    let mut unused = txn.open_table(UNUSED_CLIENTS).map_err(unavailable)?;
+    unused
+        .remove((record.issued_at, client_id))
+        .map_err(unavailable)?;
+    Ok(())
+}
 
 pub(crate) fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(unavailable)
@@ -74,6 +90,7 @@ impl Db {
     pub async fn remove_client(&self, client_id: &str) -> Result<bool, StoreError> {
         let id = client_id.to_owned();
         self.write(move |txn| {
+            forget_unused(txn, &id)?;
             let mut t = txn.open_table(CLIENTS).map_err(unavailable)?;
             Ok(t.remove(id.as_str()).map_err(unavailable)?.is_some())
         })
@@ -89,6 +106,7 @@ impl Db {
     pub fn remove_client_blocking(&self, client_id: &str) -> Result<bool, StoreError> {
         let id = client_id.to_owned();
         self.write_blocking(move |txn| {
+            forget_unused(txn, &id)?;
             let mut t = txn.open_table(CLIENTS).map_err(unavailable)?;
             Ok(t.remove(id.as_str()).map_err(unavailable)?.is_some())
         })
@@ -162,6 +180,10 @@ impl ClientStore for Db {
                 }
                 t.insert(client.client_id.as_str(), bytes.as_slice())
                     .map_err(unavailable)?;
+                let mut unused = txn.open_table(UNUSED_CLIENTS).map_err(unavailable)?;
+                unused
+                    .insert((client.issued_at, client.client_id.as_str()), ())
+                    .map_err(unavailable)?;
                 Ok(())
             })
             .await
@@ -173,6 +195,48 @@ impl ClientStore for Db {
         client_id: &str,
     ) -> impl Future<Output = Result<Option<ClientRecord>, StoreError>> + Send {
         std::future::ready(self.get_json(CLIENTS, client_id))
+    }
+
+    fn mark_client_used(
+        &self,
+        client_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let db = self.clone();
+        let id = client_id.to_owned();
+        async move { db.write(move |txn| forget_unused(txn, &id)).await }
+    }
+
+    fn prune_unused_clients(
+        &self,
+        registered_before: u64,
+        max_unused: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        let db = self.clone();
+        async move {
+            db.write(move |txn| {
+                let mut unused = txn.open_table(UNUSED_CLIENTS).map_err(unavailable)?;
+                let total =
+                    usize::try_from(unused.len().map_err(unavailable)?).unwrap_or(usize::MAX);
+                let mut doomed = Vec::new();
+                for row in unused.iter().map_err(unavailable)? {
+                    let (k, _) = row.map_err(unavailable)?;
+                    let (issued_at, id) = k.value();
+                    if issued_at >= registered_before && total - doomed.len() <= max_unused {
+                        break;
+                    }
+                    doomed.push((issued_at, id.to_owned()));
+                }
+                let mut clients = txn.open_table(CLIENTS).map_err(unavailable)?;
+                for (issued_at, id) in &doomed {
+                    unused
+                        .remove((*issued_at, id.as_str()))
+                        .map_err(unavailable)?;
+                    clients.remove(id.as_str()).map_err(unavailable)?;
+                }
+                Ok(doomed.len())
+            })
+            .await
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! migration: append a new one.
 
 /// `(version, SQL)`, ascending.
-pub(super) const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2)];
+pub(super) const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3)];
 
 /// Version 1: every table of the store.
 ///
@@ -79,4 +79,12 @@ CREATE TABLE revoked_access_families (
     expires_at  bigint NOT NULL
 );
 CREATE INDEX revoked_access_families_expires_at ON revoked_access_families (expires_at);
+"#;
+
+/// Version 3: clients no user has authorized yet (`unused`), so abandoned
+/// and flooded registrations can be pruned. Existing rows count as used:
+/// they may have live grants.
+const V3: &str = r#"
+ALTER TABLE clients ADD COLUMN unused boolean NOT NULL DEFAULT false;
+CREATE INDEX clients_unused_issued_at ON clients (issued_at) WHERE unused;
 "#;

@@ -47,7 +47,8 @@ impl ClientStore for PgStore {
             let c = self.conn().await?;
             let stmt = c
                 .prepare_cached(
-                    "INSERT INTO clients (client_id, record, issued_at) VALUES ($1, $2, $3)
+                    "INSERT INTO clients (client_id, record, issued_at, unused)
+                     VALUES ($1, $2, $3, true)
                      ON CONFLICT (client_id) DO NOTHING",
                 )
                 .await?;
@@ -75,6 +76,45 @@ impl ClientStore for PgStore {
                 Some(row) => Ok(Some(dec(row.try_get::<_, &[u8]>(0)?)?)),
                 None => Ok(None),
             }
+        })
+        .await
+    }
+
+    async fn mark_client_used(&self, client_id: &str) -> Result<(), StoreError> {
+        self.op("mark client used", async {
+            let c = self.conn().await?;
+            let stmt = c
+                .prepare_cached("UPDATE clients SET unused = false WHERE client_id = $1 AND unused")
+                .await?;
+            c.execute(&stmt, &[&client_id]).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn prune_unused_clients(
+        &self,
+        registered_before: u64,
+        max_unused: usize,
+    ) -> Result<usize, StoreError> {
+        let before = to_db(registered_before);
+        let keep = i64::try_from(max_unused).unwrap_or(i64::MAX);
+        self.op("prune unused clients", async {
+            let c = self.conn().await?;
+            // The unused rows past the newest `keep`, and every one older
+            // than the cut-off (the partial index serves both).
+            let stmt = c
+                .prepare_cached(
+                    "DELETE FROM clients WHERE client_id IN (
+                         SELECT client_id FROM clients WHERE unused AND issued_at < $1
+                         UNION
+                         (SELECT client_id FROM clients WHERE unused
+                          ORDER BY issued_at DESC, client_id DESC OFFSET $2)
+                     )",
+                )
+                .await?;
+            let n = c.execute(&stmt, &[&before, &keep]).await?;
+            Ok(usize::try_from(n).unwrap_or(usize::MAX))
         })
         .await
     }

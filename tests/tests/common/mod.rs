@@ -217,6 +217,16 @@ pub fn hidden(html: &str, name: &str) -> String {
     html[start..end].to_owned()
 }
 
+/// The link of an authorization error page back to the client (the
+/// server never redirects there by itself), `&amp;` decoded.
+pub fn return_link(html: &str) -> String {
+    html.split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link back to the client")
+        .replace("&amp;", "&")
+}
+
 /// `name=value` of every Set-Cookie header (attributes dropped).
 pub fn cookies(resp: &reqwest::Response) -> String {
     resp.headers()

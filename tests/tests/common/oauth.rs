@@ -215,11 +215,16 @@ impl Flow {
         let csrf = hidden(page, "csrf");
         let mut pairs = vec![("request_id", request_id.as_str()), ("csrf", csrf.as_str())];
         pairs.extend_from_slice(fields);
+        self.post_authorize(cookie, &pairs).await
+    }
+
+    /// POST /authorize with exactly `pairs` and `cookie` (forged forms).
+    pub async fn post_authorize(&self, cookie: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
         self.http
             .post(format!("{}/authorize", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("cookie", cookie)
-            .body(form(&pairs))
+            .body(form(pairs))
             .send()
             .await
             .expect("post authorize")

@@ -149,7 +149,7 @@ fn loopback_redirect_port_may_vary() {
 }
 
 #[test]
-fn other_errors_redirect_with_error_state_and_iss() {
+fn validation_errors_are_a_page_never_an_open_redirect() {
     let mut h = Harness::new();
     let client = h.register_client("none");
     let challenge = s256_challenge(VERIFIER);
@@ -210,8 +210,7 @@ fn other_errors_redirect_with_error_state_and_iss() {
     ];
     for (q, code) in cases {
         let resp = h.authorize(&q);
-        assert_redirect_error(&resp, code);
-        assert!(location_param(&resp, "code").is_none());
+        assert_error_page_with_return_link(&resp, 400, code);
     }
 }
 
@@ -330,7 +329,7 @@ fn authorization_requests_are_limited_per_peer() {
     assert_eq!(from(&mut h, [203, 0, 113, 1]).status, 200);
     assert_eq!(from(&mut h, [203, 0, 113, 1]).status, 200);
     let resp = from(&mut h, [203, 0, 113, 1]);
-    assert_redirect_error(&resp, "temporarily_unavailable");
+    assert_error_page_with_return_link(&resp, 429, "temporarily_unavailable");
     assert_eq!(resp.header("Retry-After"), Some("60"));
     assert_eq!(h.server.store().counts()[1], 2, "no pending request stored");
     assert_eq!(from(&mut h, [203, 0, 113, 2]).status, 200, "other peers");
@@ -413,8 +412,9 @@ fn unknown_time_fails_closed() {
     let mut h = Harness::new();
     let client = h.register_client("none");
     h.now = None;
-    assert_redirect_error(
+    assert_error_page_with_return_link(
         &h.authorize(&standard_query(&client, "")),
+        503,
         "temporarily_unavailable",
     );
 }
@@ -428,8 +428,9 @@ fn pending_store_full_redirects_temporarily_unavailable() {
     let mut h = Harness::with(|_| {}, limits);
     let client = h.register_client("none");
     let _ = h.start(&client, "");
-    assert_redirect_error(
+    assert_error_page_with_return_link(
         &h.authorize(&standard_query(&client, "")),
+        503,
         "temporarily_unavailable",
     );
 }
@@ -442,4 +443,46 @@ fn other_methods_are_refused() {
     let resp = h.send(Request::new(Method::Get, "/token"));
     assert_eq!(resp.status, 405);
     let _ = String::new();
+}
+
+/// Issue 14 finding 9: the consent page names the host the browser will
+/// really go to, as the WHATWG URL parser sees it: an IDN look-alike in
+/// punycode, and `\` read as `/` (so `https://evil.example\.client.example`
+/// is `evil.example`).
+#[test]
+fn consent_page_shows_the_host_as_the_browser_parses_it() {
+    let mut h = Harness::new();
+    let lookalike = "https://\u{0430}pple.example/cb";
+    let resp = h.register(serde_json::json!({
+        "redirect_uris": [lookalike],
+        "token_endpoint_auth_method": "none",
+    }));
+    assert_eq!(resp.status, 201, "{}", body_str(&resp));
+    let id = json(&resp)["client_id"].as_str().expect("id").to_string();
+    let query = format!(
+        "response_type=code&client_id={id}&redirect_uri={}&code_challenge={}\
+         &code_challenge_method=S256&state=xyz",
+        enc(lookalike),
+        s256_challenge(VERIFIER)
+    );
+    let resp = h.authorize(&query);
+    assert_eq!(resp.status, 200, "{}", body_str(&resp));
+    let page = body_str(&resp);
+    assert!(page.contains("<code>xn--pple-43d.example</code>"), "{page}");
+    assert!(!page.contains("\u{0430}pple"), "never the raw look-alike");
+
+    assert_eq!(
+        super::super::pages::redirect_target_for_display(
+            "https://evil.example\\.client.example/cb"
+        ),
+        "evil.example"
+    );
+    assert_eq!(
+        super::super::pages::redirect_target_for_display("HTTPS://Client.Example:443/cb"),
+        "client.example"
+    );
+    assert_eq!(
+        super::super::pages::redirect_target_for_display("com.example.app:/oauth"),
+        "com.example.app"
+    );
 }

@@ -96,12 +96,34 @@ fn introspection_requires_client_authentication_and_respects_ownership() {
         400,
         "invalid_request",
     );
-    // A public client sees only its own tokens; a confidential one (a
-    // resource server) sees any.
+    // A client sees only its own tokens.
     assert_eq!(introspect(&mut h, &stranger, &at), inactive());
     assert_eq!(introspect(&mut h, &stranger, &rt), inactive());
+    assert_eq!(introspect(&mut h, &owner, &at)["active"], true);
+    assert_eq!(introspect(&mut h, &owner, &rt)["active"], true);
+}
+
+/// Issue 14 finding 7: a self-registered confidential client is not a
+/// resource server. Only clients the operator names in
+/// `ServerConfig::introspection_clients` see other clients' access tokens,
+/// and nobody sees another client's refresh token (RFC 7662 §2.2: answer
+/// `{"active":false}` rather than leak).
+#[test]
+fn introspection_of_foreign_tokens_only_by_operator_named_resource_servers() {
+    let mut h = Harness::new();
+    let owner = h.register_client("none");
+    let self_registered = h.register_client("client_secret_post");
+    let rs = h.register_client("client_secret_basic");
+    h.server.config.introspection_clients = alloc::vec![rs.id.clone()];
+    let (at, rt) = h.tokens(&owner);
+    assert_eq!(introspect(&mut h, &self_registered, &at), inactive());
+    assert_eq!(introspect(&mut h, &self_registered, &rt), inactive());
     assert_eq!(introspect(&mut h, &rs, &at)["active"], true);
-    assert_eq!(introspect(&mut h, &rs, &rt)["active"], true);
+    assert_eq!(
+        introspect(&mut h, &rs, &rt),
+        inactive(),
+        "refresh: owner only"
+    );
 }
 
 #[test]

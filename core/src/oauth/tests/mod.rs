@@ -320,6 +320,49 @@ pub(super) fn assert_error(resp: &Response, status: u16, code: &str) {
     assert_eq!(resp.header("Cache-Control"), Some("no-store"));
 }
 
+/// Issue 14 finding 4, RFC 9700 §4.11.2 (authorization server as open
+/// redirector): a client registered by anyone gets no automatic redirect
+/// on a bad request. The error is a page; its link back to the
+/// application (with `error`, `state`, `iss`) is the user's decision.
+pub(super) fn assert_error_page_with_return_link(resp: &Response, status: u16, code: &str) {
+    assert_eq!(resp.status, status, "{}", body_str(resp));
+    assert!(
+        resp.header("Location").is_none(),
+        "never an automatic redirect"
+    );
+    assert_eq!(resp.header("X-Frame-Options"), Some("DENY"));
+    let page = body_str(resp);
+    let href = field_attr(page, "href").expect("a link back to the application");
+    let href = href.replace("&amp;", "&");
+    assert!(href.starts_with(REDIRECT), "{href}");
+    let query = href.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(get("error"), Some(code));
+    assert_eq!(get("state"), Some("xyz"));
+    assert_eq!(get("iss"), Some(ISSUER));
+    assert!(get("code").is_none());
+    assert!(
+        page.contains("client.example"),
+        "the page names where the link goes"
+    );
+}
+
+/// The value of the first `name="…"` attribute in `page`.
+fn field_attr(page: &str, name: &str) -> Option<String> {
+    let marker = format!("{name}=\"");
+    let start = page.find(&marker)? + marker.len();
+    let end = page[start..].find('"')? + start;
+    Some(page[start..end].to_string())
+}
+
 /// Assert a redirect carrying `error`, `state` and `iss`.
 pub(super) fn assert_redirect_error(resp: &Response, code: &str) {
     assert_eq!(resp.status, 303, "{}", body_str(resp));

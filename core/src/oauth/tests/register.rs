@@ -69,6 +69,15 @@ fn redirect_uri_rules() {
         json!({"redirect_uris": ["com.example.app:/oauth"]}),
         json!({"redirect_uris": ["javascript:alert(1)"], "application_type": "native"}),
         json!({"redirect_uris": ["data:text/html,x"], "application_type": "native"}),
+        // Issue 14 finding 4: only private-use schemes in reverse-DNS form
+        // (RFC 8252 §7.1), never an OS protocol handler.
+        json!({"redirect_uris": ["search-ms:query=x&crumb=location:\\\\evil\\share"], "application_type": "native"}),
+        json!({"redirect_uris": ["ms-msdt:/id PCWDiagnostic"], "application_type": "native"}),
+        json!({"redirect_uris": ["ms-msdt:/id"], "application_type": "native"}),
+        json!({"redirect_uris": ["myapp:/cb"], "application_type": "native"}),
+        // Finding 9: browsers read `\\` as `/`; no such URI is registered.
+        json!({"redirect_uris": ["https://evil.example\\.client.example/cb"]}),
+        json!({"redirect_uris": ["mailto:someone@example.com"], "application_type": "native"}),
         json!({"redirect_uris": ["/relative"]}),
         json!({"redirect_uris": ["https:///nohost"]}),
         json!({"redirect_uris": [REDIRECT, "http://evil.example/"]}),
@@ -161,4 +170,45 @@ fn full_client_table_is_a_clear_error() {
     h.register_client("none");
     let resp = h.register(json!({"redirect_uris": [REDIRECT]}));
     assert_error(&resp, 503, "temporarily_unavailable");
+}
+
+/// Issue 14 finding 5: a client nobody ever signed in with goes after
+/// `ServerConfig::unused_client_ttl` (at the next registration); one a user
+/// authorized stays.
+#[test]
+fn clients_never_used_expire() {
+    let mut h = Harness::with(
+        |c| c.unused_client_ttl = 3600,
+        crate::store::MemoryStoreLimits::SERVER,
+    );
+    let idle = h.register_client("none");
+    let used = h.register_client("none");
+    let _ = h.tokens(&used);
+    h.advance(3601);
+    let _ = h.register_client("none");
+    let resp = h.authorize(&standard_query(&idle, ""));
+    assert_eq!(resp.status, 400, "{}", body_str(&resp));
+    assert!(body_str(&resp).contains("not registered"));
+    let _ = h.tokens(&used);
+}
+
+/// Issue 14 finding 5: registration floods evict the oldest clients that
+/// were never used, never one a user authorized, so storage stays bounded
+/// by `ServerConfig::max_unused_clients` and registration keeps working.
+#[test]
+fn unused_clients_are_capped_oldest_first() {
+    let mut h = Harness::with(
+        |c| c.max_unused_clients = 3,
+        crate::store::MemoryStoreLimits::SERVER,
+    );
+    let used = h.register_client("none");
+    let _ = h.code(&used, "");
+    let oldest = h.register_client("none");
+    for _ in 0..10 {
+        h.advance(1);
+        let _ = h.register_client("none");
+    }
+    assert_eq!(h.server.store().counts()[0], 4, "one used + three unused");
+    assert_eq!(h.authorize(&standard_query(&oldest, "")).status, 400);
+    let _ = h.start(&used, "");
 }

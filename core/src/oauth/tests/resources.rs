@@ -119,9 +119,9 @@ fn scopes_belong_to_their_resource() {
     let client = register(&mut h);
     // `mcp` is a scope of the built-in resource, not of the device.
     let resp = h.authorize(&device_query(&client, Some("mcp")));
-    assert_redirect_error(&resp, "invalid_scope");
+    assert_error_page_with_return_link(&resp, 400, "invalid_scope");
     let resp = h.authorize(&standard_query(&client, "&scope=sensors:read"));
-    assert_redirect_error(&resp, "invalid_scope");
+    assert_error_page_with_return_link(&resp, 400, "invalid_scope");
     let resp = h.authorize(&device_query(&client, Some("sensors:read")));
     assert_eq!(resp.status, 200, "{}", body_str(&resp));
 
@@ -135,7 +135,11 @@ fn scopes_belong_to_their_resource() {
         id: json(&resp)["client_id"].as_str().expect("id").into(),
         secret: None,
     };
-    assert_redirect_error(&h.authorize(&device_query(&narrow, None)), "invalid_scope");
+    assert_error_page_with_return_link(
+        &h.authorize(&device_query(&narrow, None)),
+        400,
+        "invalid_scope",
+    );
 }
 
 #[test]

@@ -322,6 +322,27 @@ fn code_replay_revokes_issued_tokens() {
     assert_error(&h.refresh(&client, &refresh, ""), 400, "invalid_grant");
 }
 
+/// Issue 14 finding 10: replaying a stolen code from *another* client must
+/// not revoke the victim's grant (the replayer is not the code's client).
+#[test]
+fn code_replay_by_another_client_leaves_the_grant_alone() {
+    let mut h = Harness::new();
+    let victim = h.register_client("none");
+    let attacker = h.register_client("none");
+    let code = h.code(&victim, "");
+    let v = json(&h.exchange(&victim, &code, ""));
+    let access = v["access_token"].as_str().expect("at").to_string();
+    let refresh = v["refresh_token"].as_str().expect("rt").to_string();
+    h.advance(5);
+    assert_error(&h.exchange(&attacker, &code, ""), 400, "invalid_grant");
+    assert_eq!(mcp_status(&h, &access), 200, "victim's access token lives");
+    assert_eq!(
+        h.refresh(&victim, &refresh, "").status,
+        200,
+        "and its grant"
+    );
+}
+
 #[test]
 fn refresh_rotates_and_reuse_revokes_the_family() {
     let mut h = Harness::new();

@@ -73,18 +73,7 @@ fn rotation(token: &str, at: u64) -> Rotation {
 }
 
 fn client(id: &str) -> ClientRecord {
-    ClientRecord {
-        client_id: id.into(),
-        secret_hash: None,
-        auth_method: crate::store::ClientAuthMethod::None,
-        redirect_uris: vec!["https://a.example/cb".into()],
-        grant_types: vec!["authorization_code".into()],
-        response_types: vec!["code".into()],
-        scopes: vec!["mcp".into()],
-        client_name: None,
-        native: false,
-        issued_at: T0.secs(),
-    }
+    crate::store::conformance::public_client(id, T0.secs())
 }
 
 #[test]
@@ -106,6 +95,7 @@ fn code_is_redeemed_once_then_replayed() {
         Ok(CodeTake::Replayed {
             grant_id,
             access_token,
+            ..
         }) => {
             assert_eq!(grant_id, "g-abc");
             assert_eq!(access_token.map(|t| t.jti), Some("j".into()));
