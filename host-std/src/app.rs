@@ -24,6 +24,7 @@ use mcpauth_core::principal::Principal;
 use crate::backend::{Backend, SharedKeys, reload_keys, token_kid};
 use crate::cache::{TokenCache, plain_bearer};
 use crate::env::{OsRandom, now};
+use crate::oauth_slots::OAuthSlots;
 use crate::oauth_workers::OAuthWorkers;
 use crate::privy::{PrivyKeySource, SignIn};
 use crate::registration::RegistrationLimiter;
@@ -83,8 +84,9 @@ pub struct AppOptions {
 /// The composed OAuth + MCP handler.
 pub struct App {
     oauth: Arc<AuthorizationServer<Backend, SignIn, RegistrationLimiter>>,
-    /// Bounds the OAuth requests in flight.
-    oauth_slots: Arc<tokio::sync::Semaphore>,
+    /// Bounds the OAuth requests in flight (a metadata-document fetch gives
+    /// its slot back while it waits: see `oauth_slots`).
+    oauth_slots: OAuthSlots,
     /// Threads that run the OAuth futures, started on first use (inside
     /// the server's runtime).
     oauth_workers: OnceLock<Option<OAuthWorkers>>,
@@ -257,7 +259,7 @@ impl App {
         }
         Ok(App {
             oauth: Arc::new(oauth),
-            oauth_slots: Arc::new(tokio::sync::Semaphore::new(OAUTH_CONCURRENCY)),
+            oauth_slots: OAuthSlots::new(OAUTH_CONCURRENCY),
             oauth_workers: OnceLock::new(),
             mcp,
             keys: Arc::new(SharedKeys::new(keys)),
@@ -463,8 +465,9 @@ impl App {
         // The core's OAuth future is not `Send`: it runs on the OAuth
         // worker threads (see `oauth_workers`), which also keeps RSA signing
         // off the async workers that serve /mcp.
-        let Ok(_slot) = self.oauth_slots.clone().acquire_owned().await else {
-            return Response::json(503, &br#"{"error":"temporarily_unavailable"}"#[..]);
+        let Some(slot) = self.oauth_slots.acquire().await else {
+            return Response::json(503, &br#"{"error":"temporarily_unavailable"}"#[..])
+                .with_header("Retry-After", "5");
         };
         let workers = self.oauth_workers.get_or_init(|| {
             OAuthWorkers::per_core(&tokio::runtime::Handle::current())
@@ -484,7 +487,7 @@ impl App {
                     rng: &mut rng,
                     keys: &keys,
                 };
-                oauth.handle(&req, &mut env).await
+                slot.scope(oauth.handle(&req, &mut env)).await
             })
             .await;
         match answer {

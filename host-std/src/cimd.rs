@@ -16,7 +16,15 @@
 //!   (`no-store`/`no-cache` documents get the floor: one authorization flow
 //!   asks for the same document three times within seconds). A failure is
 //!   remembered for [`FAILURE_CACHE_TTL`], so repeating a bad `client_id`
-//!   does not make mcpauth fetch (or probe) that URL again and again.
+//!   does not make mcpauth fetch (or probe) that URL again and again; a
+//!   host that did not answer (or may not be contacted) is remembered as
+//!   such, so other URLs on it (`?1`, `?2`, …) are not tried either.
+//! - Budgeted ([`crate::cimd_budget`]): fetches in flight overall and per
+//!   host, fetches per host and per requesting client address per minute.
+//!   A fetch past a budget fails at once ([`MetadataFetchError::Busy`]).
+//! - Out of the way: while a fetch waits on the network, the request gives
+//!   its OAuth slot back ([`crate::oauth_slots::released`]), so slow
+//!   documents never hold up discovery, sign-in or token requests.
 //!
 //! Test-only settings ([`CimdSettings::dangerous_allow_loopback`] and extra
 //! trusted roots) let the end-to-end tests serve a document from
@@ -36,6 +44,8 @@ use mcpauth_core::oauth::{
 };
 use rustls_pki_types::CertificateDer;
 use tokio_rustls::TlsConnector;
+
+use crate::cimd_budget::FetchBudget;
 
 /// Resolve + connect + TLS + whole response, per fetch.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -73,6 +83,7 @@ pub struct MetadataFetcher {
     tls: TlsConnector,
     allow_loopback: bool,
     cache: Mutex<HashMap<String, Cached>>,
+    budget: FetchBudget,
 }
 
 impl std::fmt::Debug for MetadataFetcher {
@@ -98,6 +109,7 @@ impl MetadataFetcher {
             tls,
             allow_loopback: settings.dangerous_allow_loopback,
             cache: Mutex::new(HashMap::new()),
+            budget: FetchBudget::new(),
         })
     }
 
@@ -139,14 +151,26 @@ impl MetadataFetcher {
         );
     }
 
-    async fn fetch_cached(&self, url: &str) -> Result<Vec<u8>, MetadataFetchError> {
+    async fn fetch_cached(
+        &self,
+        url: &str,
+        requester: Option<IpAddr>,
+    ) -> Result<Vec<u8>, MetadataFetchError> {
         let now = Instant::now();
         if let Some(body) = self.cached(url, now) {
             return body.map(|b| b.as_ref().clone());
         }
-        let fetched = tokio::time::timeout(FETCH_TIMEOUT, self.fetch_now(url))
-            .await
-            .unwrap_or(Err(MetadataFetchError::Unreachable));
+        let host = Target::parse(url)
+            .ok_or(MetadataFetchError::BadResponse)?
+            .host_key();
+        let ticket = self.budget.admit(&host, requester, now)?;
+        let fetched =
+            crate::oauth_slots::released(tokio::time::timeout(FETCH_TIMEOUT, self.fetch_now(url)))
+                .await
+                .unwrap_or(Err(MetadataFetchError::Unreachable));
+        drop(ticket);
+        self.budget
+            .record(&host, fetched.as_ref().map(|_| ()).map_err(|e| *e), now);
         match fetched {
             Ok((body, ttl)) => {
                 let body = Arc::new(body);
@@ -226,8 +250,8 @@ impl MetadataFetcher {
 }
 
 impl ClientMetadataFetcher for MetadataFetcher {
-    fn fetch<'a>(&'a self, url: &'a str) -> MetadataFuture<'a> {
-        Box::pin(self.fetch_cached(url))
+    fn fetch<'a>(&'a self, url: &'a str, requester: Option<IpAddr>) -> MetadataFuture<'a> {
+        Box::pin(self.fetch_cached(url, requester))
     }
 }
 
@@ -242,6 +266,11 @@ struct Target<'a> {
 }
 
 impl<'a> Target<'a> {
+    /// `host:port`, lowercase: the key of the per-host budgets.
+    fn host_key(&self) -> String {
+        format!("{}:{}", self.host.to_ascii_lowercase(), self.port)
+    }
+
     fn parse(url: &'a str) -> Option<Target<'a>> {
         let rest = url.strip_prefix("https://")?;
         let end = rest.find(['/', '?']).unwrap_or(rest.len());

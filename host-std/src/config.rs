@@ -226,6 +226,27 @@ pub struct ServeArgs {
     /// URL of the Privy SDK glue script the sign-in page loads.
     #[arg(long, env = "MCPAUTH_PRIVY_SDK_URL", value_name = "URL")]
     pub privy_sdk_url: Option<String>,
+    /// Subresource Integrity of that script (`sha384-…`); required when it
+    /// is not served from the public URL's origin.
+    #[arg(long, env = "MCPAUTH_PRIVY_SDK_INTEGRITY", value_name = "HASH")]
+    pub privy_sdk_integrity: Option<String>,
+    /// Only these Privy users (`did:privy:…`, comma-separated) may sign in.
+    #[arg(
+        long,
+        env = "MCPAUTH_PRIVY_ALLOWED_USERS",
+        value_name = "DIDS",
+        value_delimiter = ','
+    )]
+    pub privy_allowed_users: Option<Vec<String>>,
+    /// Only Privy users with a verified email in these domains
+    /// (comma-separated) may sign in (with --privy-allowed-users: either).
+    #[arg(
+        long,
+        env = "MCPAUTH_PRIVY_ALLOWED_EMAIL_DOMAINS",
+        value_name = "DOMAINS",
+        value_delimiter = ','
+    )]
+    pub privy_allowed_email_domains: Option<Vec<String>>,
     /// Accept https URL client_ids naming a client ID metadata document,
     /// fetched from the public internet [default: true].
     #[arg(long, env = "MCPAUTH_CLIENT_METADATA_DOCUMENTS", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
@@ -299,6 +320,9 @@ pub struct FileConfig {
     privy_verification_key: Option<PathBuf>,
     privy_api_url: Option<String>,
     privy_sdk_url: Option<String>,
+    privy_sdk_integrity: Option<String>,
+    privy_allowed_users: Option<Vec<String>>,
+    privy_allowed_email_domains: Option<Vec<String>>,
     client_metadata_documents: Option<bool>,
     introspection_clients: Option<Vec<String>>,
     unused_client_ttl: Option<DurationValue>,
@@ -577,7 +601,6 @@ pub fn resolve_common(
 /// Resolve and validate `serve` settings.
 pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettings, ConfigError> {
     let (common, file) = resolve_common(args, serve)?;
-    let privy = resolve_privy(serve, &file)?;
     let client_metadata = resolve_client_metadata(serve, &file)?;
     let client_rules = resolve_client_rules(serve, &file)?;
     let upstream = crate::upstream::config::resolve(&serve.upstream, file.upstream.as_ref())?;
@@ -586,8 +609,8 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
         .or(file.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let tls = match (
-        serve.tls_cert.clone().or(file.tls_cert),
-        serve.tls_key.clone().or(file.tls_key),
+        serve.tls_cert.clone().or(file.tls_cert.clone()),
+        serve.tls_key.clone().or(file.tls_key.clone()),
     ) {
         (Some(c), Some(k)) => Some((c, k)),
         (None, None) => None,
@@ -598,7 +621,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
             ));
         }
     };
-    let public_url = match serve.public_url.clone().or(file.public_url) {
+    let public_url = match serve.public_url.clone().or(file.public_url.clone()) {
         Some(u) => validate_public_url(&u)?,
         None if listen.ip().is_loopback() => {
             let scheme = if tls.is_some() { "https" } else { "http" };
@@ -614,6 +637,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
             ));
         }
     };
+    let privy = resolve_privy(serve, &file, &public_url)?;
     let refresh = match (serve.refresh_token_ttl, &file.refresh_token_ttl) {
         (Some(d), _) => d,
         (None, Some(v)) => v.get("refresh_token_ttl (config file)")?,
@@ -726,6 +750,7 @@ fn resolve_client_metadata(
 fn resolve_privy(
     serve: &ServeArgs,
     file: &FileConfig,
+    public_url: &str,
 ) -> Result<Option<crate::privy::PrivySettings>, ConfigError> {
     let pick = |flag: &Option<String>, key: &Option<String>| {
         flag.clone()
@@ -738,7 +763,13 @@ fn resolve_privy(
             || serve.privy_verification_key.is_some()
             || file.privy_verification_key.is_some()
             || serve.privy_sdk_url.is_some()
-            || file.privy_sdk_url.is_some();
+            || file.privy_sdk_url.is_some()
+            || serve.privy_sdk_integrity.is_some()
+            || file.privy_sdk_integrity.is_some()
+            || serve.privy_allowed_users.is_some()
+            || file.privy_allowed_users.is_some()
+            || serve.privy_allowed_email_domains.is_some()
+            || file.privy_allowed_email_domains.is_some();
         return if other {
             Err(ConfigError::new(
                 "--privy-app-id",
@@ -790,18 +821,54 @@ fn resolve_privy(
              on the sign-in page (see the README, \"Privy login\")",
         ));
     };
+    let sdk_integrity = pick(&serve.privy_sdk_integrity, &file.privy_sdk_integrity);
+    if sdk_integrity.is_none() && origin_of(&sdk_url) != origin_of(public_url) {
+        return Err(ConfigError::new(
+            "--privy-sdk-integrity",
+            "required when the Privy SDK script is not served from the public URL's origin: \
+             the sign-in page must not run whatever a CDN serves (give its \
+             Subresource Integrity, e.g. sha384-…)",
+        ));
+    }
+    let list = |flag: &Option<Vec<String>>, key: &Option<Vec<String>>| -> Vec<String> {
+        flag.clone()
+            .or_else(|| key.clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
     let settings = crate::privy::PrivySettings {
         app_id,
         app_secret,
         verification_key,
         api_url,
         sdk_url,
+        sdk_integrity,
+        allowed_users: list(&serve.privy_allowed_users, &file.privy_allowed_users),
+        allowed_email_domains: list(
+            &serve.privy_allowed_email_domains,
+            &file.privy_allowed_email_domains,
+        )
+        .into_iter()
+        .map(|d| d.to_ascii_lowercase())
+        .collect(),
     };
     settings
         .core_config()
         .validate()
-        .map_err(|e| ConfigError::new("--privy-app-id/--privy-sdk-url/--privy-api-url", e))?;
+        .map_err(|e| ConfigError::new("--privy-*", e))?;
     Ok(Some(settings))
+}
+
+/// `scheme://host[:port]` of an absolute URL (lowercase).
+fn origin_of(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    url[..end].to_ascii_lowercase()
 }
 
 fn validate_public_url(u: &str) -> Result<String, ConfigError> {
@@ -971,11 +1038,62 @@ pub(crate) mod tests {
             "s3cret",
             "--privy-sdk-url",
             "https://cdn.example/glue.js",
+            "--privy-sdk-integrity",
+            "sha384-abc+/=",
             "--privy-api-url",
             "http://127.0.0.1:9/",
+            "--privy-allowed-users",
+            "did:privy:a, did:privy:b",
+            "--privy-allowed-email-domains",
+            "Example.com",
         ])
         .expect("ok");
         let p = s.privy.expect("privy");
+        assert_eq!(p.allowed_users, ["did:privy:a", "did:privy:b"]);
+        assert_eq!(p.allowed_email_domains, ["example.com"]);
+        assert_eq!(p.sdk_integrity.as_deref(), Some("sha384-abc+/="));
+        // A script from another origin needs its integrity; one served by
+        // this origin does not.
+        let cdn = [
+            "--privy-app-id",
+            "a",
+            "--privy-app-secret",
+            "s",
+            "--privy-sdk-url",
+        ];
+        let e = serve(&[&cdn[..], &["https://cdn.example/glue.js"]].concat())
+            .expect_err("no integrity");
+        assert_eq!(e.setting, "--privy-sdk-integrity");
+        let own = serve(&[&cdn[..], &["http://127.0.0.1:8080/glue.js"]].concat()).expect("ok");
+        assert!(own.privy.expect("privy").sdk_integrity.is_none());
+        let e = serve(
+            &[
+                &cdn[..],
+                &[
+                    "http://127.0.0.1:8080/glue.js",
+                    "--privy-allowed-users",
+                    "alice",
+                ],
+            ]
+            .concat(),
+        )
+        .expect_err("not a DID");
+        assert_eq!(e.setting, "--privy-*");
+        let p = serve(&[
+            "--privy-app-id",
+            "app-1",
+            "--privy-app-secret",
+            "s3cret",
+            "--privy-sdk-url",
+            "https://cdn.example/glue.js",
+            "--privy-sdk-integrity",
+            "sha384-abc",
+            "--privy-api-url",
+            "http://127.0.0.1:9/",
+        ])
+        .expect("ok")
+        .privy
+        .expect("privy");
         assert_eq!(p.app_id, "app-1");
         assert_eq!(p.api_url, "http://127.0.0.1:9");
         assert!(p.verification_key.is_none());
@@ -991,6 +1109,8 @@ pub(crate) mod tests {
             "s",
             "--privy-sdk-url",
             "https://x/g.js",
+            "--privy-sdk-integrity",
+            "sha384-abc",
             "--privy-api-url",
             "ftp://x",
         ])

@@ -38,6 +38,12 @@ pub struct PrivySettings {
     pub api_url: String,
     /// The SDK glue script the sign-in page loads.
     pub sdk_url: String,
+    /// Its Subresource Integrity (`sha384-…`).
+    pub sdk_integrity: Option<String>,
+    /// Privy user ids that may sign in (empty, with no domains: everyone).
+    pub allowed_users: Vec<String>,
+    /// Email domains whose verified users may sign in.
+    pub allowed_email_domains: Vec<String>,
 }
 
 impl std::fmt::Debug for PrivySettings {
@@ -51,6 +57,9 @@ impl std::fmt::Debug for PrivySettings {
             .field("verification_key", &self.verification_key.is_some())
             .field("api_url", &self.api_url)
             .field("sdk_url", &self.sdk_url)
+            .field("sdk_integrity", &self.sdk_integrity)
+            .field("allowed_users", &self.allowed_users.len())
+            .field("allowed_email_domains", &self.allowed_email_domains)
             .finish()
     }
 }
@@ -60,6 +69,9 @@ impl PrivySettings {
     pub fn core_config(&self) -> PrivyConfig {
         let mut c = PrivyConfig::new(&self.app_id, &self.sdk_url);
         c.api_url = self.api_url.clone();
+        c.sdk_integrity = self.sdk_integrity.clone();
+        c.allowed_users = self.allowed_users.clone();
+        c.allowed_email_domains = self.allowed_email_domains.clone();
         c
     }
 }
@@ -295,6 +307,9 @@ mod tests {
             verification_key: None,
             api_url: DEFAULT_API_URL.into(),
             sdk_url: "https://x/a.js".into(),
+            sdk_integrity: None,
+            allowed_users: Vec::new(),
+            allowed_email_domains: Vec::new(),
         };
         assert!(!format!("{s:?}").contains("s3cret"));
     }

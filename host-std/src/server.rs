@@ -189,6 +189,13 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Time allowed for a complete request body (slow-body slowloris).
     pub body_read_timeout: Duration,
+    /// Most bytes of an oversize body read and thrown away after deciding
+    /// on 413 (within `body_read_timeout`), so that a client that writes
+    /// its whole body before reading (Node's fetch, most HTTP libraries)
+    /// reads the 413 instead of a connection reset. Bounds the bandwidth
+    /// and time one refused upload can take; past it the connection is
+    /// closed.
+    pub max_drain_bytes: usize,
     /// Time allowed for a TLS handshake (handshake slowloris).
     pub tls_handshake_timeout: Duration,
     /// Most simultaneous connections (file-descriptor exhaustion); the
@@ -206,6 +213,7 @@ impl Default for Limits {
             max_headers: 64,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            max_drain_bytes: 16 * 1024 * 1024,
             tls_handshake_timeout: Duration::from_secs(10),
             max_connections: 4096,
             shutdown_grace: Duration::from_secs(10),
@@ -474,8 +482,16 @@ async fn to_core<H>(
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || host_error(413, "request body too large").with_header("Connection", "close");
+    // A client that sent `Expect: 100-continue` waits for our go-ahead
+    // before sending the body: it reads the 413 without any draining (and
+    // reading the body would send that go-ahead).
+    let expects_continue = parts.headers.contains_key(hyper::header::EXPECT);
     if declared.is_some_and(|len| len > limits.max_body_bytes as u64) {
-        return Err((path, host_error(413, "request body too large")));
+        if !expects_continue {
+            drain(&mut body, limits).await;
+        }
+        return Err((path, too_large()));
     }
     // Read the body straight into the Vec the core takes (one allocation,
     // sized from Content-Length), frame by frame under the size limit.
@@ -495,7 +511,10 @@ async fn to_core<H>(
     };
     let body = match tokio::time::timeout(limits.body_read_timeout, read).await {
         Ok(Ok(body)) => body,
-        Ok(Err(413)) => return Err((path, host_error(413, "request body too large"))),
+        Ok(Err(413)) => {
+            drain(&mut body, limits).await;
+            return Err((path, too_large()));
+        }
         Ok(Err(_)) => return Err((path, host_error(400, "malformed request body"))),
         Err(_) => {
             return Err((path, host_error(408, "request body not received in time")));
@@ -517,6 +536,26 @@ async fn to_core<H>(
         body,
         peer: Some(peer),
     })
+}
+
+/// Read and discard the rest of a refused body, at most
+/// [`Limits::max_drain_bytes`] within [`Limits::body_read_timeout`]. Closing
+/// a socket with unread data makes the kernel send a reset, and a client
+/// still writing its body then never reads the 413; once the client is
+/// done writing, it reads the answer and the `Connection: close`.
+async fn drain(body: &mut Incoming, limits: &Limits) {
+    let mut left = limits.max_drain_bytes;
+    let _ = tokio::time::timeout(limits.body_read_timeout, async {
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                if data.len() >= left {
+                    return;
+                }
+                left -= data.len();
+            }
+        }
+    })
+    .await;
 }
 
 fn to_hyper(

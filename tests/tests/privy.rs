@@ -19,6 +19,9 @@ use serde_json::json;
 const APP_ID: &str = "cm-e2e-privy-app";
 const APP_SECRET: &str = "e2e-privy-secret";
 const DID: &str = "did:privy:cme2eUser0001";
+/// The Subresource Integrity the operator gives for the glue script.
+const GLUE_INTEGRITY: &str =
+    "sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC";
 
 /// The fake Privy API: `GET /api/v1/apps/{APP_ID}` with the right Basic
 /// credentials answers `{"id", "verification_key"}`; anything else 401/404.
@@ -107,6 +110,8 @@ async fn privy_login_end_to_end() {
             &api_url,
             "--privy-sdk-url",
             "http://127.0.0.1:9/privy-glue.js",
+            "--privy-sdk-integrity",
+            GLUE_INTEGRITY,
         ],
     )
     .await;
@@ -128,7 +133,9 @@ async fn privy_login_end_to_end() {
         "{csp}"
     );
     assert!(page.contains("name=\"privy_token\""));
-    assert!(page.contains("src=\"http://127.0.0.1:9/privy-glue.js\""));
+    assert!(page.contains(&format!(
+        "src=\"http://127.0.0.1:9/privy-glue.js\" integrity=\"{GLUE_INTEGRITY}\" crossorigin=\"anonymous\""
+    )));
     assert!(page.contains(&format!("data-privy-app-id=\"{APP_ID}\"")));
 
     // A token minted for this app is accepted; the code carries its DID.
@@ -184,8 +191,97 @@ async fn privy_login_end_to_end() {
         assert!(!text.contains(&bad));
     }
 
+    // An identity token (same key and audience, no session id) is not a
+    // sign-in.
+    let identity = issuer.sign(
+        r#"{"alg":"ES256","typ":"JWT"}"#,
+        &json!({"iss": "privy.io", "aud": APP_ID, "sub": DID, "iat": unix_now(),
+                "exp": unix_now() + 3600, "linked_accounts": "[]"})
+        .to_string(),
+    );
+    let (_, challenge) = pkce();
+    let page = flow.authorize(&challenge, "st-privy").await;
+    let r = flow
+        .submit(
+            &page.html,
+            &page.cookie,
+            &[("privy_token", &identity), ("decision", "allow")],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(r.headers().get("location").is_none());
+
     // The key was fetched once (at start-up or the first login) and cached.
     assert_eq!(hits.load(Ordering::SeqCst), 1);
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_allowed_privy_users_sign_in() {
+    let issuer = PrivyTestIssuer::from_seed(0x9e2);
+    let dir = TempDir::new("privy-allow");
+    let root = dir.0.parent().expect("temp root").to_owned();
+    std::fs::create_dir_all(&root).expect("temp root");
+    let pem = root.join("privy.pem");
+    std::fs::write(&pem, issuer.public_pem()).expect("pem");
+    let port = free_port();
+    // The glue script served by this origin needs no integrity.
+    let glue = format!("http://127.0.0.1:{port}/privy-glue.js");
+    let server = Server::start_on(
+        &dir.0,
+        port,
+        &[
+            "--privy-app-id",
+            APP_ID,
+            "--privy-verification-key",
+            pem.to_str().expect("path"),
+            "--privy-sdk-url",
+            &glue,
+            "--privy-allowed-users",
+            "did:privy:boss",
+            "--privy-allowed-email-domains",
+            "example.com",
+        ],
+    )
+    .await;
+    let base = server.base.clone();
+    let http = client();
+    let flow = Flow::new(&base, &register_public_client(&http, &base).await);
+    let identity = |sub: &str, email: &str| {
+        let accounts = json!([{"type": "email", "address": email}]).to_string();
+        issuer.sign(
+            r#"{"alg":"ES256","typ":"JWT"}"#,
+            &json!({"iss": "privy.io", "aud": APP_ID, "sub": sub, "iat": unix_now(),
+                    "exp": unix_now() + 3600, "linked_accounts": accounts})
+            .to_string(),
+        )
+    };
+    let attempt = |sub: &'static str, id_token: Option<String>| {
+        let flow = flow.clone();
+        let token = issuer.mint(APP_ID, sub, unix_now(), 3600);
+        async move {
+            let (_, challenge) = pkce();
+            let page = flow.authorize(&challenge, "st-allow").await;
+            let mut fields = vec![("privy_token", token.as_str()), ("decision", "allow")];
+            if let Some(id) = &id_token {
+                fields.push(("privy_id_token", id.as_str()));
+            }
+            let r = flow.submit(&page.html, &page.cookie, &fields).await;
+            let status = r.status().as_u16();
+            (status, r.text().await.expect("body"))
+        }
+    };
+    let (status, _) = attempt("did:privy:boss", None).await;
+    assert_eq!(status, 303, "listed user");
+    let (status, page) = attempt(DID, None).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("not allowed to sign in"), "{page}");
+    let (status, _) = attempt(DID, Some(identity(DID, "ann@example.com"))).await;
+    assert_eq!(status, 303, "verified email in an allowed domain");
+    let (status, _) = attempt(DID, Some(identity(DID, "ann@example.org"))).await;
+    assert_eq!(status, 403, "another domain");
+    let (status, _) = attempt(DID, Some(identity("did:privy:other", "x@example.com"))).await;
+    assert_eq!(status, 403, "someone else's identity token");
     server.stop();
 }
 
@@ -222,4 +318,23 @@ fn misconfigured_privy_is_a_clear_startup_error() {
     );
     assert_ne!(code, 0);
     assert!(err.contains("--privy-verification-key"), "{err}");
+    // A script from a CDN without its integrity.
+    let pem = dir.0.parent().expect("root").join("k.pem");
+    std::fs::create_dir_all(pem.parent().expect("root")).expect("root");
+    std::fs::write(&pem, PrivyTestIssuer::from_seed(1).public_pem()).expect("pem");
+    let (code, _, err) = cli(
+        &dir.0,
+        &[
+            "serve",
+            "--privy-app-id",
+            APP_ID,
+            "--privy-sdk-url",
+            "https://cdn.example/g.js",
+            "--privy-verification-key",
+            pem.to_str().expect("path"),
+        ],
+        "",
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("--privy-sdk-integrity"), "{err}");
 }

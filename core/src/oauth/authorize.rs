@@ -31,7 +31,7 @@ use subtle::ConstantTimeEq;
 
 use super::pages::{consent_page, error_page, error_page_with_return};
 use super::pkce::is_valid_s256_challenge;
-use super::privy::verify_privy_token;
+use super::privy::{privy_user_admitted, verify_privy_token};
 use super::token::{parse_form, requested_resource};
 use super::wire::{Params, cookie, parse_scope, redirect, with_query};
 use super::{AuthorizationServer, Env, OAuthError, UserAuthenticator};
@@ -98,7 +98,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             return error_page(cfg, 400, "The authorization request is malformed.");
         };
         let client = match q.one("client_id") {
-            Ok(Some(id)) => match self.find_client(id).await {
+            Ok(Some(id)) => match self.find_client(id, req.peer).await {
                 Ok(Some(c)) => c,
                 Ok(None) => return error_page(cfg, 400, "The application is not registered here."),
                 Err(e) => return error_page(cfg, e.page_status(), e.page_message()),
@@ -319,7 +319,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         let cfg = &self.config;
         let unavailable = || error_page(cfg, 503, "The service is temporarily unavailable.");
         let now = env.now.ok_or_else(unavailable)?;
-        let client = match self.find_client(&pending.client_id).await {
+        let client = match self.find_client(&pending.client_id, req.peer).await {
             Ok(Some(c)) => c,
             Ok(None) => {
                 return Err(error_page(
@@ -357,7 +357,17 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
                     .await
                     .ok_or_else(unavailable)?;
                 match verify_privy_token(token, &privy.app_id, &key, Some(now)) {
-                    Ok(subject) => subject,
+                    Ok(subject) => {
+                        let identity = form.one("privy_id_token").ok().flatten();
+                        if !privy_user_admitted(privy, &key, &subject, identity, now) {
+                            return Err(error_page(
+                                cfg,
+                                403,
+                                "This Privy account is not allowed to sign in here.",
+                            ));
+                        }
+                        subject
+                    }
                     Err(_) => {
                         self.throttle
                             .record_failure(&throttle_key, req.peer, now.secs());

@@ -20,6 +20,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::Future;
+use core::net::IpAddr;
 use core::pin::Pin;
 
 use serde_json::Value;
@@ -50,6 +51,9 @@ pub enum MetadataFetchError {
     BadResponse,
     /// The body exceeds [`MAX_METADATA_DOCUMENT`].
     TooLarge,
+    /// The host's fetch budget is spent for now (too many fetches in
+    /// flight, or for this requester or document host): try again later.
+    Busy,
 }
 
 /// What [`ClientMetadataFetcher::fetch`] returns: a boxed future, so the
@@ -60,8 +64,13 @@ pub type MetadataFuture<'a> =
 /// Fetches client ID metadata documents (the host's HTTP client).
 pub trait ClientMetadataFetcher: Send + Sync {
     /// The body of `url` (already checked by [`is_client_id_url`]), at most
-    /// [`MAX_METADATA_DOCUMENT`] bytes.
-    fn fetch<'a>(&'a self, url: &'a str) -> MetadataFuture<'a>;
+    /// [`MAX_METADATA_DOCUMENT`] bytes. `requester` is the address of the
+    /// client whose request needs the document ([`Request::peer`]), so the
+    /// host can budget fetches per requester: a fetch is a request mcpauth
+    /// makes on a stranger's behalf.
+    ///
+    /// [`Request::peer`]: crate::http::Request::peer
+    fn fetch<'a>(&'a self, url: &'a str, requester: Option<IpAddr>) -> MetadataFuture<'a>;
 }
 
 /// Why a client could not be resolved.
@@ -86,6 +95,10 @@ impl ClientLookupError {
             ClientLookupError::Fetch(MetadataFetchError::TooLarge) => {
                 "The application's metadata document is too large."
             }
+            ClientLookupError::Fetch(MetadataFetchError::Busy) => {
+                "The application's metadata document cannot be fetched right now. \
+                 Try again in a minute."
+            }
             ClientLookupError::Fetch(_) => {
                 "The application's metadata document could not be fetched."
             }
@@ -96,7 +109,7 @@ impl ClientLookupError {
     /// The status of that page.
     pub(crate) fn page_status(self) -> u16 {
         match self {
-            ClientLookupError::Store => 503,
+            ClientLookupError::Store | ClientLookupError::Fetch(MetadataFetchError::Busy) => 503,
             _ => 400,
         }
     }
@@ -182,16 +195,18 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
 
     /// The client named `client_id`: from its metadata document when it is
     /// a client identifier URL and a fetcher is installed, from the store
-    /// otherwise. `Ok(None)`: no such client.
+    /// otherwise. `Ok(None)`: no such client. `requester` is the peer whose
+    /// request this is (see [`ClientMetadataFetcher::fetch`]).
     pub(crate) async fn find_client(
         &self,
         client_id: &str,
+        requester: Option<IpAddr>,
     ) -> Result<Option<ClientRecord>, ClientLookupError> {
         if let Some(fetcher) = &self.client_metadata
             && is_client_id_url(client_id)
         {
             let body = fetcher
-                .fetch(client_id)
+                .fetch(client_id, requester)
                 .await
                 .map_err(ClientLookupError::Fetch)?;
             return client_from_document(client_id, &body, &self.config)

@@ -2,7 +2,7 @@
 //! `none`, `client_secret_basic`, `client_secret_post`, compared in constant
 //! time. URL `client_id`s resolve through their metadata documents.
 
-use super::cimd::ClientLookupError;
+use super::cimd::{ClientLookupError, MetadataFetchError};
 use super::wire::{BasicAuth, Params, basic_auth};
 use super::{AuthorizationServer, OAuthError};
 use crate::http::Request;
@@ -54,9 +54,11 @@ pub(crate) async fn authenticate_client<S: Store + Sync, U, L>(
         },
     };
 
-    let record = match server.find_client(&id).await {
+    let record = match server.find_client(&id, req.peer).await {
         Ok(record) => record,
-        Err(ClientLookupError::Store) => return Err(OAuthError::Unavailable),
+        Err(ClientLookupError::Store | ClientLookupError::Fetch(MetadataFetchError::Busy)) => {
+            return Err(OAuthError::Unavailable);
+        }
         Err(ClientLookupError::Fetch(_) | ClientLookupError::Document(_)) => None,
     };
     // Hash even for unknown clients so that both paths cost the same.

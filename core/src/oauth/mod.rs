@@ -80,7 +80,7 @@ mod register;
 mod resource;
 mod throttle;
 mod token;
-mod wire;
+pub(crate) mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -96,7 +96,7 @@ pub use cimd::{
 pub use config::{ServerConfig, canonical_resource};
 pub use error::OAuthError;
 pub use guard::{ResourceGuard, authenticate_bearer};
-pub use privy::{PrivyConfig, PrivyKey, verify_privy_token};
+pub use privy::{PrivyConfig, PrivyKey, verify_privy_identity_token, verify_privy_token};
 pub use resource::{MAX_RESOURCE_NAME_CHARS, ProtectedResource, ResourceKind};
 pub use throttle::{ThrottleConfig, peer_bucket};
 

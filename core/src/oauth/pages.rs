@@ -204,9 +204,17 @@ fn privy_section(config: &ServerConfig) -> String {
     };
     format!(
         "<p>or</p><input type=\"hidden\" name=\"privy_token\" value=\"\">\
+<input type=\"hidden\" name=\"privy_id_token\" value=\"\">\
 <div class=\"buttons\"><button type=\"button\" id=\"privy-login\">Continue with Privy</button></div>\
-<script src=\"{sdk}\" data-privy-app-id=\"{app}\" data-privy-api-url=\"{api}\"></script>",
+<script src=\"{sdk}\"{integrity} data-privy-app-id=\"{app}\" data-privy-api-url=\"{api}\"></script>",
         sdk = html_escape(&p.sdk_url),
+        integrity = p
+            .sdk_integrity
+            .as_deref()
+            .map_or(String::new(), |i| format!(
+                " integrity=\"{}\" crossorigin=\"anonymous\"",
+                html_escape(i)
+            )),
         app = html_escape(&p.app_id),
         api = html_escape(&p.api_url),
     )

@@ -25,6 +25,7 @@
 //! handed to tools or clients, which only ever see our own tokens.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
@@ -41,8 +42,14 @@ pub const PRIVY_ISSUER: &str = "privy.io";
 pub const MAX_PRIVY_TOKEN_LEN: usize = 4096;
 /// Largest verification key accepted (bytes of PEM).
 pub const MAX_PRIVY_KEY_LEN: usize = 4096;
+/// Largest Privy identity token accepted (bytes): it carries the user's
+/// linked accounts, so it is longer than an access token, but it is parsed
+/// only after its signature checks out.
+pub const MAX_PRIVY_IDENTITY_TOKEN_LEN: usize = 16 * 1024;
 /// Longest `sub` accepted.
 const MAX_SUBJECT_LEN: usize = 256;
+/// Longest email address read from an identity token (RFC 5321's limit).
+const MAX_EMAIL_LEN: usize = 254;
 
 /// Privy settings of the authorization server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +62,18 @@ pub struct PrivyConfig {
     /// Origin of the Privy API the browser SDK talks to (CSP `connect-src`
     /// and `frame-src`), e.g. `https://auth.privy.io`.
     pub api_url: String,
+    /// Subresource Integrity of the SDK script (`sha384-…`): the page's
+    /// `<script integrity>`, so a changed script on a CDN does not run on
+    /// the sign-in page.
+    pub sdk_integrity: Option<String>,
+    /// Privy user ids (`did:privy:…`) that may sign in. With this and
+    /// [`PrivyConfig::allowed_email_domains`] both empty, every user of the
+    /// Privy app may.
+    pub allowed_users: Vec<String>,
+    /// Email domains whose users may sign in (exact domain, lowercase),
+    /// proven by a verified email in the Privy identity token the page
+    /// posts as `privy_id_token`.
+    pub allowed_email_domains: Vec<String>,
 }
 
 impl PrivyConfig {
@@ -65,7 +84,24 @@ impl PrivyConfig {
             app_id: app_id.into(),
             sdk_url: sdk_url.into(),
             api_url: "https://auth.privy.io".into(),
+            sdk_integrity: None,
+            allowed_users: Vec::new(),
+            allowed_email_domains: Vec::new(),
         }
+    }
+
+    /// Whether the Privy user `subject`, with the verified `emails` of its
+    /// identity token (lowercase), may sign in.
+    pub fn admits(&self, subject: &str, emails: &[String]) -> bool {
+        if self.allowed_users.is_empty() && self.allowed_email_domains.is_empty() {
+            return true;
+        }
+        self.allowed_users.iter().any(|u| u == subject)
+            || emails.iter().any(|email| {
+                email.rsplit_once('@').is_some_and(|(local, domain)| {
+                    !local.is_empty() && self.allowed_email_domains.iter().any(|d| d == domain)
+                })
+            })
     }
 
     /// Refuse settings the page could not use safely: an empty or odd app
@@ -92,6 +128,36 @@ impl PrivyConfig {
         }
         if !url_ok(&self.api_url) {
             return Err("the Privy API URL must be an absolute http(s) URL");
+        }
+        if let Some(integrity) = &self.sdk_integrity {
+            let hash = ["sha256-", "sha384-", "sha512-"]
+                .iter()
+                .find_map(|alg| integrity.strip_prefix(alg));
+            let base64 = |h: &str| {
+                !h.is_empty()
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+            };
+            if !hash.is_some_and(base64) {
+                return Err(
+                    "the Privy SDK integrity must be sha256-, sha384- or sha512- \
+                            followed by a base64 digest",
+                );
+            }
+        }
+        if !self.allowed_users.iter().all(|u| is_privy_did(u)) {
+            return Err("allowed Privy users must be Privy user ids (did:privy:...)");
+        }
+        let domain_ok = |d: &str| {
+            !d.is_empty()
+                && d.len() <= 253
+                && !d.starts_with(['.', '-'])
+                && d.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.')
+                })
+        };
+        if !self.allowed_email_domains.iter().all(|d| domain_ok(d)) {
+            return Err("allowed email domains must be lowercase domain names (example.com)");
         }
         Ok(())
     }
@@ -155,6 +221,87 @@ pub fn verify_privy_token(
     if token.len() > MAX_PRIVY_TOKEN_LEN {
         return Err(TokenError::TooLarge);
     }
+    let claims = verify_privy_jws(token, app_id, key, now)?;
+    // Access tokens name the Privy session; identity tokens (same key,
+    // issuer and audience, readable by any script on the app's pages) do
+    // not, and must not sign anyone in.
+    match claims.get("sid") {
+        Some(Value::String(sid)) if !sid.is_empty() => {}
+        Some(_) => return Err(TokenError::InvalidClaim("sid")),
+        None => return Err(TokenError::MissingClaim("sid")),
+    }
+    subject(&claims)
+}
+
+/// Verify a Privy identity token of the user `subject` and return the
+/// verified email addresses among its linked accounts (lowercase): `email`
+/// accounts (proven by a one-time code) and `google_oauth` accounts. Used
+/// only to check [`PrivyConfig::allowed_email_domains`], never to sign in.
+pub fn verify_privy_identity_token(
+    token: &str,
+    app_id: &str,
+    key: &PrivyKey,
+    now: Option<UnixTime>,
+    subject_of_access_token: &str,
+) -> Result<Vec<String>, TokenError> {
+    if token.len() > MAX_PRIVY_IDENTITY_TOKEN_LEN {
+        return Err(TokenError::TooLarge);
+    }
+    let claims = verify_privy_jws(token, app_id, key, now)?;
+    if subject(&claims)? != subject_of_access_token {
+        return Err(TokenError::InvalidClaim("sub"));
+    }
+    let invalid = TokenError::InvalidClaim("linked_accounts");
+    let Some(Value::String(accounts)) = claims.get("linked_accounts") else {
+        return Err(invalid);
+    };
+    let Ok(Value::Array(accounts)) = serde_json::from_str::<Value>(accounts) else {
+        return Err(invalid);
+    };
+    let emails = accounts
+        .iter()
+        .filter_map(|account| {
+            let field = match account.get("type")?.as_str()? {
+                "email" => "address",
+                "google_oauth" => "email",
+                _ => return None,
+            };
+            let email = account.get(field)?.as_str()?;
+            (email.len() <= MAX_EMAIL_LEN).then(|| email.to_ascii_lowercase())
+        })
+        .collect();
+    Ok(emails)
+}
+
+/// Whether the Privy user `subject` may sign in under `config`'s allow
+/// list, reading the verified emails of `identity_token` (the form's
+/// `privy_id_token`) when email domains are listed. An identity token that
+/// fails any check proves no email.
+pub(crate) fn privy_user_admitted(
+    config: &PrivyConfig,
+    key: &PrivyKey,
+    subject: &str,
+    identity_token: Option<&str>,
+    now: UnixTime,
+) -> bool {
+    let emails = match identity_token {
+        Some(token) if !config.allowed_email_domains.is_empty() => {
+            verify_privy_identity_token(token, &config.app_id, key, Some(now), subject)
+                .unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    config.admits(subject, &emails)
+}
+
+/// The signature, header and registered claims shared by Privy's access
+/// and identity tokens; the claims on success.
+fn verify_privy_jws(
+    token: &str,
+    app_id: &str,
+    key: &PrivyKey,
+    now: Option<UnixTime>,
+) -> Result<serde_json::Map<String, Value>, TokenError> {
     let now = now.ok_or(TokenError::TimeUnknown)?.secs();
     let mut segments = token.split('.');
     let (Some(h64), Some(c64), Some(s64), None) = (
@@ -227,14 +374,23 @@ pub fn verify_privy_token(
     if iat > now.saturating_add(leeway) {
         return Err(TokenError::IssuedInFuture);
     }
-    let sub = string("sub")?;
-    if !sub.starts_with("did:privy:")
-        || sub.len() > MAX_SUBJECT_LEN
-        || !sub.bytes().all(|b| b.is_ascii_graphic())
-    {
-        return Err(TokenError::InvalidClaim("sub"));
+    Ok(claims)
+}
+
+/// The `sub` claim: a Privy DID.
+fn subject(claims: &serde_json::Map<String, Value>) -> Result<String, TokenError> {
+    match claims.get("sub") {
+        Some(Value::String(sub)) if is_privy_did(sub) => Ok(sub.clone()),
+        Some(_) => Err(TokenError::InvalidClaim("sub")),
+        None => Err(TokenError::MissingClaim("sub")),
     }
-    Ok(sub.into())
+}
+
+fn is_privy_did(s: &str) -> bool {
+    s.starts_with("did:privy:")
+        && s.len() > "did:privy:".len()
+        && s.len() <= MAX_SUBJECT_LEN
+        && s.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// Mints Privy-like ES256 tokens with a local key, for tests of this crate
@@ -307,6 +463,7 @@ impl PrivyTestIssuer {
 mod tests {
     use super::*;
     use alloc::format;
+    use alloc::string::ToString;
 
     const APP: &str = "cm-test-app";
     const SUB: &str = "did:privy:cm0abc123";
@@ -438,6 +595,97 @@ mod tests {
         assert_eq!(check(&t), Err(TokenError::InvalidClaim("sub")));
     }
 
+    /// A Privy identity token: same key, issuer and audience as an access
+    /// token, but no session id (and the user's linked accounts).
+    fn identity_token(sub: &str, linked_accounts: &str) -> String {
+        let claims = serde_json::json!({
+            "iss": "privy.io",
+            "aud": APP,
+            "sub": sub,
+            "iat": NOW - 10,
+            "exp": NOW + 3600,
+            "linked_accounts": linked_accounts,
+        });
+        issuer().sign(ES256, &claims.to_string())
+    }
+
+    #[test]
+    fn identity_tokens_do_not_sign_anyone_in() {
+        let t = identity_token(SUB, "[]");
+        assert_eq!(check(&t), Err(TokenError::MissingClaim("sid")));
+        let c = format!(
+            r#"{{"sid":"","iss":"privy.io","aud":"{APP}","sub":"{SUB}","iat":{NOW},"exp":{}}}"#,
+            NOW + 60
+        );
+        assert_eq!(
+            check(&issuer().sign(ES256, &c)),
+            Err(TokenError::InvalidClaim("sid"))
+        );
+    }
+
+    #[test]
+    fn identity_token_gives_the_verified_emails_of_its_subject() {
+        let accounts = r#"[{"type":"email","address":"Ann@Example.COM"},
+            {"type":"google_oauth","email":"ann@gmail.com","subject":"1"},
+            {"type":"wallet","address":"0xabc"},
+            {"type":"discord_oauth","email":"ann@unverified.example"}]"#;
+        let t = identity_token(SUB, accounts);
+        let emails = verify_privy_identity_token(&t, APP, &key(), Some(UnixTime(NOW)), SUB);
+        assert_eq!(
+            emails,
+            Ok(alloc::vec![
+                String::from("ann@example.com"),
+                String::from("ann@gmail.com")
+            ])
+        );
+        // Another user's identity token proves nothing about this one.
+        let other = identity_token("did:privy:other", accounts);
+        assert_eq!(
+            verify_privy_identity_token(&other, APP, &key(), Some(UnixTime(NOW)), SUB),
+            Err(TokenError::InvalidClaim("sub"))
+        );
+        // Linked accounts that are not a JSON array in a string.
+        let t = identity_token(SUB, "not json");
+        assert_eq!(
+            verify_privy_identity_token(&t, APP, &key(), Some(UnixTime(NOW)), SUB),
+            Err(TokenError::InvalidClaim("linked_accounts"))
+        );
+    }
+
+    #[test]
+    fn allow_list_of_users_and_email_domains() {
+        let mut c = PrivyConfig::new(APP, "https://cdn.example/privy.js");
+        let ann = [String::from("ann@example.com")];
+        assert!(c.admits(SUB, &[]), "no list: everyone");
+        c.allowed_users = alloc::vec![String::from("did:privy:boss")];
+        assert!(!c.admits(SUB, &ann));
+        assert!(c.admits("did:privy:boss", &[]));
+        c.allowed_email_domains = alloc::vec![String::from("example.com")];
+        assert!(c.admits(SUB, &ann));
+        assert!(!c.admits(SUB, &[String::from("ann@evil-example.com")]));
+        assert!(!c.admits(SUB, &[String::from("ann@sub.example.com")]));
+        assert!(!c.admits(SUB, &[String::from("example.com@evil.com")]));
+        assert_eq!(c.validate(), Ok(()));
+        c.allowed_users = alloc::vec![String::from("alice")];
+        assert!(c.validate().is_err(), "user ids are Privy DIDs");
+        c.allowed_users.clear();
+        c.allowed_email_domains = alloc::vec![String::from("@example.com")];
+        assert!(c.validate().is_err(), "a domain, not an address");
+    }
+
+    #[test]
+    fn sdk_integrity_is_a_hash_expression() {
+        let mut c = PrivyConfig::new(APP, "https://cdn.example/privy.js");
+        c.sdk_integrity = Some(String::from(
+            "sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC",
+        ));
+        assert_eq!(c.validate(), Ok(()));
+        for bad in ["md5-abc", "sha384-", "sha384-a\"b", "sha384-abc onload=x"] {
+            c.sdk_integrity = Some(String::from(bad));
+            assert!(c.validate().is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn config_validation() {
         let mut c = PrivyConfig::new(APP, "https://cdn.example/privy.js");
@@ -525,6 +773,78 @@ mod tests {
             // Local users still work on the same server.
             let flow = h.start(&client, "");
             assert_eq!(h.approve(&flow).status, 303);
+        }
+
+        #[test]
+        fn an_identity_token_is_refused() {
+            let mut h = harness();
+            let client = h.register_client("none");
+            let flow = h.start(&client, "");
+            let t = identity_token(SUB, "[]");
+            let resp = h.decide(&flow, &format!("privy_token={t}&decision=allow"));
+            assert_eq!(resp.status, 401, "{}", body_str(&resp));
+            assert!(resp.header("Location").is_none());
+        }
+
+        #[test]
+        fn only_allowed_users_and_email_domains_sign_in() {
+            let mut h = Harness::with(
+                |c| {
+                    let mut p = PrivyConfig::new(APP, "https://cdn.example/privy-glue.js");
+                    p.allowed_users = alloc::vec![String::from("did:privy:boss")];
+                    p.allowed_email_domains = alloc::vec![String::from("example.com")];
+                    c.privy = Some(p);
+                },
+                crate::store::MemoryStoreLimits::SERVER,
+            );
+            let client = h.register_client("none");
+            // Not listed, no identity token: refused.
+            let flow = h.start(&client, "");
+            let token = issuer().mint(APP, SUB, T0, 3600);
+            let resp = h.decide(&flow, &format!("privy_token={token}&decision=allow"));
+            assert_eq!(resp.status, 403, "{}", body_str(&resp));
+            assert!(body_str(&resp).contains("not allowed"));
+            assert!(resp.header("Location").is_none());
+            // Listed by id.
+            let flow = h.start(&client, "");
+            let token = issuer().mint(APP, "did:privy:boss", T0, 3600);
+            let resp = h.decide(&flow, &format!("privy_token={token}&decision=allow"));
+            assert_eq!(resp.status, 303, "{}", body_str(&resp));
+            // By a verified email of an allowed domain, in the identity
+            // token of the same user.
+            let claims = serde_json::json!({
+                "iss": "privy.io", "aud": APP, "sub": SUB, "iat": T0, "exp": T0 + 3600,
+                "linked_accounts": r#"[{"type":"email","address":"ann@example.com"}]"#,
+            });
+            let id_token = issuer().sign(ES256, &claims.to_string());
+            let flow = h.start(&client, "");
+            let token = issuer().mint(APP, SUB, T0, 3600);
+            let resp = h.decide(
+                &flow,
+                &format!("privy_token={token}&privy_id_token={id_token}&decision=allow"),
+            );
+            assert_eq!(resp.status, 303, "{}", body_str(&resp));
+        }
+
+        #[test]
+        fn the_sdk_script_carries_its_integrity() {
+            let mut h = Harness::with(
+                |c| {
+                    let mut p = PrivyConfig::new(APP, "https://cdn.example/privy-glue.js");
+                    p.sdk_integrity = Some(String::from("sha384-AAAA"));
+                    c.privy = Some(p);
+                },
+                crate::store::MemoryStoreLimits::SERVER,
+            );
+            let client = h.register_client("none");
+            let resp = h.authorize(&standard_query(&client, ""));
+            let page = body_str(&resp);
+            assert!(
+                page.contains(
+                    "<script src=\"https://cdn.example/privy-glue.js\" integrity=\"sha384-AAAA\" crossorigin=\"anonymous\""
+                ),
+                "{page}"
+            );
         }
 
         #[test]

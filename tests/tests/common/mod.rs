@@ -147,6 +147,16 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGKILL, then reap: the process gets no chance to flush or finish
+    /// anything (a crash).
+    pub fn kill(mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {

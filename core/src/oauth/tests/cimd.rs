@@ -15,7 +15,11 @@ const DOC_URL: &str = "https://client.example/oauth/metadata.json";
 struct FakeFetcher(Result<Vec<u8>, MetadataFetchError>);
 
 impl ClientMetadataFetcher for FakeFetcher {
-    fn fetch<'a>(&'a self, url: &'a str) -> MetadataFuture<'a> {
+    fn fetch<'a>(
+        &'a self,
+        url: &'a str,
+        _requester: Option<core::net::IpAddr>,
+    ) -> MetadataFuture<'a> {
         let answer = if url == DOC_URL {
             self.0.clone()
         } else {
@@ -259,6 +263,22 @@ fn fetch_failures_are_refused() {
     let mut h = harness_answering(Err(MetadataFetchError::Forbidden));
     assert_error_page(&mut h, "may not contact");
     assert_token_invalid_client(&mut h);
+}
+
+#[test]
+fn a_spent_fetch_budget_asks_to_come_back_later() {
+    let mut h = harness_answering(Err(MetadataFetchError::Busy));
+    let resp = h.authorize(&standard_query(&url_client(), ""));
+    assert_eq!(resp.status, 503, "{}", body_str(&resp));
+    assert!(resp.header("Location").is_none());
+    assert!(body_str(&resp).contains("Try again in a minute"));
+    let body = format!(
+        "grant_type=authorization_code&code=x&code_verifier={VERIFIER}{}",
+        client_form(&url_client())
+    );
+    let resp = h.post_form("/token", &body);
+    assert_eq!(resp.status, 503, "{}", body_str(&resp));
+    assert_eq!(json(&resp)["error"], "temporarily_unavailable");
 }
 
 #[test]

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the cargo-fuzz targets in fuzz/ for SECONDS each (default 20: the CI
+# smoke run), one after another, under `nice -n 19`, starting from the
+# committed seeds (fuzz/seeds/<target>); new inputs go to fuzz/corpus/
+# (ignored by git). Fails on the first crash; libFuzzer prints the input
+# and cargo-fuzz leaves it in fuzz/artifacts/<target>/.
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]
+#
+# Needs the nightly toolchain and cargo-fuzz (scripts/install-ci-tools.sh).
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+seconds="${1:-20}"
+shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    mapfile -t targets < <(cargo +nightly fuzz list)
+fi
+cargo +nightly fuzz build -O "${targets[@]}" 2>&1 | tail -n 1 || true
+for t in "${targets[@]}"; do
+    mkdir -p "corpus/$t"
+    echo "--- fuzz $t for ${seconds}s"
+    nice -n 19 cargo +nightly fuzz run -O "$t" "corpus/$t" "seeds/$t" -- \
+        -max_total_time="$seconds" -print_final_stats=1 2>&1 |
+        grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|Done|==[0-9]+==|SUMMARY|.*deadly signal|.*panicked)' || true
+    # A crash leaves an artifact: fail the run.
+    if compgen -G "artifacts/$t/*" >/dev/null; then
+        echo "fuzz target $t crashed: see fuzz/artifacts/$t/" >&2
+        exit 1
+    fi
+done
