@@ -10,7 +10,11 @@ mod mcp {
     use std::task::{Context as TaskContext, Poll, Waker};
 
     use mcpauth_core::http::{Method, Request};
-    use mcpauth_core::mcp::{LogLevel, McpConfig, McpOutcome, NoSessionStore, ScopeChallenge};
+    use mcpauth_core::mcp::{
+        LogLevel, McpConfig, McpOutcome, McpServer, MemorySessionStore, NoSessionStore,
+        ScopeChallenge,
+    };
+    use mcpauth_core::principal::Principal;
     use mcpauth_core::time::UnixTime;
     use serde_json::{Value, json};
 
@@ -130,22 +134,65 @@ mod mcp {
     }
 
     #[test]
-    fn session_table_is_bounded() {
+    fn full_session_table_ends_the_least_recently_used_session() {
         let mut config = McpConfig::new("test-server", "1.2.3");
         config.limits.sessions = 2;
         config.limits.session_idle_secs = 60;
         let s = server_with(config);
-        init(&s, V);
-        init(&s, V);
-        let r = resp(&s, &post(INIT));
-        assert_eq!(r.status, 503);
-        assert_eq!(r.header("Retry-After"), Some("30"));
-        let b = body(&r);
-        assert_eq!(b["error"]["message"], "Too many active sessions");
-        assert_eq!(b["id"], 1);
-        // Once the old sessions are idle past expiry, new ones fit.
-        let r = resp_at(&s, &post(INIT), T0.plus(61));
-        assert_eq!(r.status, 200);
+        let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+        let first = init(&s, V);
+        let second = init(&s, V);
+        // The first is used again: the second is now the idlest.
+        assert_eq!(resp(&s, &legacy(&first, V, list)).status, 200);
+        let third = init(&s, V);
+        assert_eq!(resp(&s, &legacy(&second, V, list)).status, 404);
+        assert_eq!(resp(&s, &legacy(&first, V, list)).status, 200);
+        assert_eq!(resp(&s, &legacy(&third, V, list)).status, 200);
+    }
+
+    #[test]
+    fn one_subject_holds_at_most_its_cap() {
+        let mut config = McpConfig::new("test-server", "1.2.3");
+        config.limits.sessions = 8;
+        config.limits.sessions_per_subject = 2;
+        let sessions = MemorySessionStore::for_limits(&config.limits);
+        let s = McpServer::new(config, registry(), Box::new(sessions));
+        let alice = principal(&[]);
+        let bob = Principal {
+            subject: "bob".into(),
+            ..principal(&[])
+        };
+        let open = |who: &Principal| {
+            let McpOutcome::Response(r) = run(&s, &post(INIT), Some(who)) else {
+                panic!("response")
+            };
+            assert_eq!(r.status, 200);
+            r.header("Mcp-Session-Id").expect("session").to_owned()
+        };
+        let status = |who: &Principal, sid: &str| {
+            let ping = legacy(sid, V, r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#);
+            match run(&s, &ping, Some(who)) {
+                McpOutcome::Response(r) => r.status,
+                _ => panic!("response"),
+            }
+        };
+        let bobs = open(&bob);
+        let a1 = open(&alice);
+        let a2 = open(&alice);
+        // Another client of the same user counts too.
+        let other_client = Principal {
+            client_id: "another-client".into(),
+            ..principal(&[])
+        };
+        let a3 = open(&other_client);
+        assert_eq!(status(&alice, &a1), 404, "alice's idlest session made room");
+        assert_eq!(status(&alice, &a2), 200);
+        assert_eq!(status(&other_client, &a3), 200);
+        assert_eq!(
+            status(&bob, &bobs),
+            200,
+            "bob's session is not alice's to end"
+        );
     }
 
     #[test]

@@ -395,7 +395,11 @@ impl App {
                 mcp_config.limits.session_idle_secs,
             ))
         };
-        let mcp = McpServer::new(mcp_config, registry, sessions);
+        let mcp = Arc::new(McpServer::new(mcp_config, registry, sessions));
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Input waits, stream retention and idle sessions expire on time.
+            crate::mcp_timer::spawn(&mcp);
+        }
         let privy = options
             .privy
             .clone()

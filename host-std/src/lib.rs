@@ -20,6 +20,7 @@ pub mod env;
 pub mod healthcheck;
 pub mod keys;
 pub mod logging;
+pub mod mcp_timer;
 pub mod oauth_slots;
 pub mod oauth_workers;
 pub mod pg;

@@ -2,9 +2,11 @@
 //! 2025-era tool asks the client for sampling on its POST stream and
 //! finishes with the answer; a stream closed mid-call is resumed by `GET`
 //! with `Last-Event-ID`; forged or foreign resumptions are refused; the
-//! stream and pending-input bounds hold.
+//! stream and pending-input bounds hold; an unanswered input request
+//! expires on the host's timer without another request.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -91,7 +93,9 @@ async fn start(stateless: bool, limits: McpLimits) -> SocketAddr {
     } else {
         Box::new(MemorySessionStore::new(16, 600))
     };
-    let mcp = McpServer::new(config, registry(), sessions);
+    let mcp = Arc::new(McpServer::new(config, registry(), sessions));
+    // As the `mcpauth` app does: input waits and retention expire on time.
+    mcpauth::mcp_timer::spawn(&mcp);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -469,4 +473,24 @@ async fn idle_streams_get_keep_alive_comments() {
     );
     assert!(text.starts_with("retry: "), "{text}");
     assert!(events(&text).iter().all(|(_, m)| m.is_none()), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_input_request_expires_without_another_call() {
+    let limits = McpLimits {
+        input_wait_secs: 1,
+        ..McpLimits::default()
+    };
+    let addr = start(true, limits).await;
+    let headers = [("MCP-Protocol-Version", "2025-11-25")];
+    let resp = send(addr, "POST", &headers, &call(7, "ask")).await;
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    let mut text = String::new();
+    // The client never answers: only the server's timer can end the wait
+    // (the call's own limit is 15 minutes).
+    let answer = "The client did not answer an input request";
+    let expired = read_until(&mut body, &mut text, |t| t.contains(answer)).await;
+    assert!(text.contains("sampling/createMessage"), "{text}");
+    assert!(expired, "the input request never expired: {text}");
 }

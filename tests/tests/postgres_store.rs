@@ -407,3 +407,16 @@ async fn tls_when_required() {
     assert!(err.to_string().contains("certificate"), "{err}");
     assert!(PgOptions::parse("postgres://h/db?sslrootcert=/x").is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_authorizations_are_bounded() {
+    let Some(db) = TestDb::create("pending_bound").await else {
+        return;
+    };
+    let options = PgOptions::parse(&format!("{}&pending_max=20", db.url)).expect("url");
+    assert_eq!(options.pending_max, 20);
+    let store = PgStore::connect(options).await.expect("connect");
+    mcpauth_core::store::conformance::check_pending_bound(&store, 20, UnixTime(1_800_000_000))
+        .await;
+    store.close();
+}

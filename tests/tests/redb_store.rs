@@ -47,3 +47,41 @@ async fn conformance_and_durable_revocations() {
     assert!(!revoked("other", Some("fam")).await);
     db.close();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_authorizations_are_bounded() {
+    let dir = TempDir::new("redb-pending-bound");
+    let db = Db::open(&dir.0).expect("open").with_pending_capacity(20);
+    mcpauth_core::store::conformance::check_pending_bound(&db, 20, UnixTime(1_800_000_000)).await;
+    db.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_runs_in_short_batches() {
+    use mcpauth::db::SWEEP_BATCH;
+    use mcpauth_core::store::PendingStore;
+    use mcpauth_core::store::conformance::pending_request;
+    let dir = TempDir::new("redb-sweep-batches");
+    let db = Db::open(&dir.0).expect("open");
+    let now = UnixTime(1_800_000_000);
+    let expired = 2 * SWEEP_BATCH + 1;
+    let mut inserts = Vec::new();
+    for n in 0..expired {
+        let db = db.clone();
+        inserts.push(tokio::spawn(async move {
+            let p = pending_request(format!("p{n}"), now.secs() + 10);
+            db.insert_pending(p, now).await
+        }));
+    }
+    for i in inserts {
+        i.await.expect("join").expect("insert");
+    }
+    let before = db.group_commit_stats().commits;
+    assert_eq!(db.sweep(now.secs() + 10).await.expect("sweep"), expired);
+    let commits = db.group_commit_stats().commits - before;
+    assert!(
+        commits >= 3,
+        "{expired} rows swept in {commits} transaction(s), not batches of {SWEEP_BATCH}"
+    );
+    db.close();
+}

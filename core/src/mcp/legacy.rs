@@ -12,7 +12,7 @@ use super::jsonrpc::{Envelope, ErrorCode, MessageKind, RequestId};
 use super::live::{LiveCall, LiveSink, LiveStream};
 use super::methods::Dispatch;
 use super::server::{Entropy, McpServer, WireError, error_response, id_json};
-use super::session::{ClientInputs, SessionError, SessionInfo, session_owner};
+use super::session::{ClientInputs, SessionError, SessionInfo, session_owner, session_subject};
 use super::{McpOutcome, ProtocolVersion};
 use crate::http::{Request, Response};
 use crate::principal::Principal;
@@ -37,9 +37,7 @@ impl McpServer {
         let params = params.unwrap_or_default();
         let id = env.id.clone();
         if env.kind == MessageKind::Request && env.method == "initialize" {
-            return self
-                .initialize(id, &params, session_owner(principal), now, &entropy)
-                .await;
+            return self.initialize(id, &params, principal, now, &entropy).await;
         }
 
         // Session and version.
@@ -375,7 +373,7 @@ impl McpServer {
         &self,
         id: Option<RequestId>,
         params: &Map<String, Value>,
-        owner: Option<[u8; 32]>,
+        principal: Option<&Principal>,
         now: UnixTime,
         entropy: &Entropy,
     ) -> McpOutcome {
@@ -432,8 +430,19 @@ impl McpServer {
                 return unavailable(&rid, "Service unavailable");
             };
             let inputs = ClientInputs::declared(params.get("capabilities"));
-            match self.sessions.create(&sid, version, owner, now).await {
-                Ok(()) => {
+            let owner = session_owner(principal);
+            let subject = session_subject(principal);
+            match self
+                .sessions
+                .create(&sid, version, owner, subject, now)
+                .await
+            {
+                Ok(evicted) => {
+                    self.session_created();
+                    if let Some(old) = evicted {
+                        // Its streams and pending input requests end too.
+                        self.streams.end_session(&old);
+                    }
                     if !inputs.is_empty() {
                         let _ = self.sessions.set_client_inputs(&sid, inputs).await;
                     }

@@ -142,6 +142,7 @@ mod session;
 pub mod sse;
 mod state;
 pub mod streams;
+mod timer;
 
 pub use context::{Context, LogLevel, McpError};
 pub use features::{
@@ -157,7 +158,7 @@ pub use registry::{
 pub use server::{McpServer, origin_forbidden};
 pub use session::{
     ClientInputs, MemorySessionStore, NoSessionStore, SessionError, SessionInfo, SessionStore,
-    session_owner,
+    session_owner, session_subject,
 };
 pub use streams::{StreamError, StreamReader};
 
@@ -228,6 +229,11 @@ pub struct McpLimits {
     pub page_size: usize,
     /// Concurrent 2025-era sessions (memory held per client).
     pub sessions: usize,
+    /// Sessions one subject (`sub`, over all its clients) may hold at once:
+    /// without it one user could open sessions until every one of
+    /// `sessions` is theirs. One more ends that subject's least recently
+    /// used session.
+    pub sessions_per_subject: usize,
     /// Idle seconds after which a session ends.
     pub session_idle_secs: u64,
     /// Notifications a handler may buffer before its result (response size);
@@ -279,6 +285,7 @@ impl Default for McpLimits {
             frame: FrameLimits::default(),
             page_size: 50,
             sessions: 1024,
+            sessions_per_subject: 32,
             session_idle_secs: 3600,
             max_notifications: 256,
             max_schema_depth: 32,

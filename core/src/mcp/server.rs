@@ -333,8 +333,9 @@ impl McpServer {
             .get(id, now)
             .await
             .is_some_and(|i| i.owner == super::session::session_owner(principal));
+        // Someone else's (or no) session: answer as if it did not exist and
+        // touch nothing of it, its streams included.
         if !owned || !self.sessions.remove(id).await {
-            self.streams.end_session(id);
             return error_response(
                 &WireError::new(404, None, ErrorCode::InvalidRequest, "Session not found"),
                 false,

@@ -101,6 +101,16 @@ pub fn session_owner(principal: Option<&crate::principal::Principal>) -> Option<
     Some(out)
 }
 
+/// The key of a principal's subject (SHA-256 of `sub`, whatever the
+/// client): what [`super::McpLimits::sessions_per_subject`] counts.
+pub fn session_subject(principal: Option<&crate::principal::Principal>) -> Option<[u8; 32]> {
+    use sha2::{Digest, Sha256};
+    let p = principal?;
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&Sha256::digest(p.subject.as_bytes()));
+    Some(out)
+}
+
 /// Why a session operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionError {
@@ -122,14 +132,18 @@ impl fmt::Display for SessionError {
 
 /// Storage of 2025-era sessions. Implementations must bound what they hold.
 pub trait SessionStore: Send + Sync {
-    /// Create a session `id` (fresh random, visible ASCII) for `owner`.
+    /// Create a session `id` (fresh random, visible ASCII) for `owner`, a
+    /// principal of `subject` ([`session_subject`]). A bounded store may end
+    /// another session to make room; it returns that session's id so the
+    /// server ends its streams too.
     fn create<'a>(
         &'a self,
         id: &'a str,
         version: ProtocolVersion,
         owner: Option<[u8; 32]>,
+        subject: Option<[u8; 32]>,
         now: UnixTime,
-    ) -> BoxFuture<'a, Result<(), SessionError>>;
+    ) -> BoxFuture<'a, Result<Option<String>, SessionError>>;
     /// Look a session up and refresh its idle timer; `None` when unknown,
     /// ended or expired.
     fn get<'a>(&'a self, id: &'a str, now: UnixTime) -> BoxFuture<'a, Option<SessionInfo>>;
@@ -178,6 +192,18 @@ pub trait SessionStore: Send + Sync {
     }
     /// End a session (DELETE). Returns whether it existed.
     fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool>;
+    /// When the next session goes idle, for the server's timer
+    /// ([`super::McpServer::poll_timeout`]). `None` (the default): nothing
+    /// held, or the store expires sessions by itself.
+    fn next_expiry(&self) -> Option<UnixTime> {
+        None
+    }
+    /// End every session idle at `now` and return their ids (the server
+    /// ends their streams). The default ends none.
+    fn expire(&self, now: UnixTime) -> Vec<String> {
+        let _ = now;
+        Vec::new()
+    }
     /// Track an in-flight request so `notifications/cancelled` can reach it.
     /// Returns false when the table of in-flight requests is full (the
     /// request then runs without cancellation).
@@ -199,8 +225,9 @@ impl SessionStore for NoSessionStore {
         _id: &'a str,
         _version: ProtocolVersion,
         _owner: Option<[u8; 32]>,
+        _subject: Option<[u8; 32]>,
         _now: UnixTime,
-    ) -> BoxFuture<'a, Result<(), SessionError>> {
+    ) -> BoxFuture<'a, Result<Option<String>, SessionError>> {
         Box::pin(ready(Err(SessionError::Full)))
     }
     fn get<'a>(&'a self, _id: &'a str, _now: UnixTime) -> BoxFuture<'a, Option<SessionInfo>> {
@@ -248,7 +275,12 @@ impl SessionStore for NoSessionStore {
 struct Entry {
     id: String,
     info: SessionInfo,
+    /// [`session_subject`] of the creator.
+    subject: Option<[u8; 32]>,
     last_seen: UnixTime,
+    /// When the session was last used, as a count of uses of the table:
+    /// orders sessions by idleness even within one second.
+    touched: u64,
     /// Subscribed resource URIs (bounded by the caller's `max`).
     subscriptions: Vec<String>,
 }
@@ -258,7 +290,11 @@ struct Table {
     entries: Vec<Entry>,
     inflight: Vec<(String, RequestId, Arc<AtomicBool>)>,
     capacity: usize,
+    /// Most sessions of one subject.
+    per_subject: usize,
     idle_secs: u64,
+    /// Uses of the table so far (the source of [`Entry::touched`]).
+    uses: u64,
 }
 
 impl Table {
@@ -272,28 +308,100 @@ impl Table {
     fn expired(&self, e: &Entry, now: UnixTime) -> bool {
         now.secs() >= e.last_seen.secs().saturating_add(self.idle_secs)
     }
+
+    fn touch(&mut self) -> u64 {
+        self.uses = self.uses.wrapping_add(1);
+        self.uses
+    }
+
+    /// End the session at `i`: its in-flight requests see a cancellation.
+    fn remove_at(&mut self, i: usize) -> Entry {
+        let gone = self.entries.swap_remove(i);
+        self.inflight.retain(|(s, _, flag)| {
+            let keep = *s != gone.id;
+            if !keep {
+                flag.store(true, Ordering::Relaxed);
+            }
+            keep
+        });
+        gone
+    }
+
+    /// End the least recently used session among those `which` selects;
+    /// returns its id.
+    fn evict_idlest(&mut self, which: impl Fn(&Entry) -> bool) -> Option<String> {
+        let i = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| which(e))
+            .min_by_key(|(_, e)| e.touched)
+            .map(|(i, _)| i)?;
+        Some(self.remove_at(i).id)
+    }
+
+    /// Make room for one more session of `subject`: expired sessions go
+    /// first; then, when `subject` holds its cap, its idlest session; when
+    /// the table is still full, the idlest of all. Returns the id of a live
+    /// session that was ended, if any.
+    fn make_room(&mut self, subject: Option<[u8; 32]>, now: UnixTime) -> Option<String> {
+        let held_by_subject = |t: &Table| {
+            subject.map_or(0, |s| {
+                t.entries.iter().filter(|e| e.subject == Some(s)).count()
+            })
+        };
+        if self.entries.len() >= self.capacity || held_by_subject(self) >= self.per_subject {
+            let idle = self.idle_secs;
+            self.entries
+                .retain(|e| now.secs() < e.last_seen.secs().saturating_add(idle));
+        }
+        if subject.is_some() && held_by_subject(self) >= self.per_subject {
+            return self.evict_idlest(|e| e.subject == subject);
+        }
+        if self.entries.len() >= self.capacity {
+            return self.evict_idlest(|_| true);
+        }
+        None
+    }
 }
 
-/// A bounded in-memory session table: at most `capacity` sessions, each
-/// ending after `idle_secs` without a request. Creating a session in a full
-/// table first evicts expired ones, then fails with [`SessionError::Full`]
-/// (live sessions are never silently dropped).
+/// A bounded in-memory session table: at most `capacity` sessions, at most
+/// [`McpLimits::sessions_per_subject`](super::McpLimits::sessions_per_subject)
+/// of them for one subject, each ending after `idle_secs` without a
+/// request. Creating a session first drops expired ones; then, when the
+/// subject already holds its cap, its least recently used session ends,
+/// and when the whole table is full, the least recently used of all: one
+/// user cannot hold every slot, and a new client always gets a session.
 #[derive(Debug)]
 pub struct MemorySessionStore {
     table: Mutex<Table>,
 }
 
 impl MemorySessionStore {
-    /// A table of `capacity` sessions with `idle_secs` idle expiry.
+    /// A table of `capacity` sessions with `idle_secs` idle expiry and the
+    /// default per-subject cap
+    /// ([`McpLimits::sessions_per_subject`](super::McpLimits::sessions_per_subject)).
     pub fn new(capacity: usize, idle_secs: u64) -> MemorySessionStore {
+        let per_subject = super::McpLimits::default().sessions_per_subject;
         MemorySessionStore {
             table: Mutex::new(Table {
                 entries: Vec::new(),
                 inflight: Vec::new(),
                 capacity,
+                per_subject: per_subject.clamp(1, capacity.max(1)),
                 idle_secs,
+                uses: 0,
             }),
         }
+    }
+
+    /// The table `limits` describe (`sessions`, `sessions_per_subject`,
+    /// `session_idle_secs`).
+    pub fn for_limits(limits: &super::McpLimits) -> MemorySessionStore {
+        let store = MemorySessionStore::new(limits.sessions, limits.session_idle_secs);
+        store.table.lock().per_subject =
+            limits.sessions_per_subject.clamp(1, limits.sessions.max(1));
+        store
     }
 
     /// Number of sessions held (live or not yet evicted).
@@ -333,19 +441,17 @@ impl SessionStore for MemorySessionStore {
         id: &'a str,
         version: ProtocolVersion,
         owner: Option<[u8; 32]>,
+        subject: Option<[u8; 32]>,
         now: UnixTime,
-    ) -> BoxFuture<'a, Result<(), SessionError>> {
+    ) -> BoxFuture<'a, Result<Option<String>, SessionError>> {
         let mut t = self.table.lock();
-        if t.entries.len() >= t.capacity {
-            let idle = t.idle_secs;
-            t.entries
-                .retain(|e| now.secs() < e.last_seen.secs().saturating_add(idle));
-        }
-        let result = if t.entries.len() >= t.capacity || t.position(id).is_some() {
+        let result = if t.position(id).is_some() || t.capacity == 0 {
             // A duplicate id (only possible with a broken RNG) is refused
             // like a full table rather than sharing a session.
             Err(SessionError::Full)
         } else {
+            let evicted = t.make_room(subject, now);
+            let touched = t.touch();
             t.entries.push(Entry {
                 id: id.into(),
                 info: SessionInfo {
@@ -355,10 +461,12 @@ impl SessionStore for MemorySessionStore {
                     owner,
                     client_inputs: ClientInputs::default(),
                 },
+                subject,
                 last_seen: now,
+                touched,
                 subscriptions: Vec::new(),
             });
-            Ok(())
+            Ok(evicted)
         };
         drop(t);
         Box::pin(ready(result))
@@ -373,8 +481,10 @@ impl SessionStore for MemorySessionStore {
                     t.entries.swap_remove(i);
                     None
                 } else {
+                    let touched = t.touch();
                     t.entries.get_mut(i).map(|e| {
                         e.last_seen = now;
+                        e.touched = touched;
                         e.info
                     })
                 }
@@ -460,20 +570,36 @@ impl SessionStore for MemorySessionStore {
         let mut t = self.table.lock();
         let existed = match t.position(id) {
             Some(i) => {
-                t.entries.swap_remove(i);
-                t.inflight.retain(|(s, _, flag)| {
-                    let keep = s != id;
-                    if !keep {
-                        flag.store(true, Ordering::Relaxed);
-                    }
-                    keep
-                });
+                t.remove_at(i);
                 true
             }
             None => false,
         };
         drop(t);
         Box::pin(ready(existed))
+    }
+
+    fn next_expiry(&self) -> Option<UnixTime> {
+        let t = self.table.lock();
+        t.entries
+            .iter()
+            .map(|e| e.last_seen.secs().saturating_add(t.idle_secs))
+            .min()
+            .map(UnixTime)
+    }
+
+    fn expire(&self, now: UnixTime) -> Vec<String> {
+        let mut t = self.table.lock();
+        let mut ended = Vec::new();
+        let mut i = 0;
+        while let Some(e) = t.entries.get(i) {
+            if t.expired(e, now) {
+                ended.push(t.remove_at(i).id);
+            } else {
+                i += 1;
+            }
+        }
+        ended
     }
 
     fn track_request(&self, id: &str, request: &RequestId, flag: Arc<AtomicBool>) -> bool {

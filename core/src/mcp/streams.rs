@@ -76,6 +76,33 @@ struct Pending {
 struct Hub {
     streams: Vec<Stream>,
     pending: Vec<Pending>,
+    /// The host's timer task ([`StreamHub::set_timer_waker`]): woken when
+    /// a deadline is added that may be earlier than the one it sleeps to.
+    timer: Option<Waker>,
+}
+
+impl Hub {
+    fn wake_timer(&self) {
+        if let Some(w) = &self.timer {
+            w.wake_by_ref();
+        }
+    }
+}
+
+impl Stream {
+    /// When the stream leaves the hub: a finished stream nobody reads
+    /// after the retention time; any stream once older than the session
+    /// idle time (and the retention time).
+    fn leaves_at(&self, limits: &McpLimits) -> u64 {
+        let created = self.created.secs();
+        let retention = limits.stream_retention_secs;
+        let end = created.saturating_add(limits.session_idle_secs.max(retention));
+        if self.finished && !self.attached {
+            end.min(created.saturating_add(retention))
+        } else {
+            end
+        }
+    }
 }
 
 /// Why a stream could not be opened or resumed.
@@ -145,14 +172,8 @@ impl StreamHub {
         retry_ms: u32,
     ) -> Result<StreamReader, StreamError> {
         let mut h = self.hub.lock();
-        let retention = self.limits.stream_retention_secs;
-        // Finished streams nobody reads leave after the retention time;
-        // any stream leaves when it is older than the session idle time.
-        let idle = self.limits.session_idle_secs;
-        h.streams.retain(|s| {
-            let age = now.secs().saturating_sub(s.created.secs());
-            !((s.finished && !s.attached && age >= retention) || age >= idle.max(retention))
-        });
+        self.expire_streams(&mut h, now);
+        h.wake_timer();
         if let Some(sid) = session {
             let held = |streams: &[Stream]| {
                 streams
@@ -269,6 +290,64 @@ impl StreamHub {
         Ok(self.reattach(s, seq, retry_ms))
     }
 
+    /// Drop the streams whose time is up ([`Stream::leaves_at`]); a reader
+    /// still attached is woken and ends.
+    fn expire_streams(&self, h: &mut Hub, now: UnixTime) {
+        let limits = &self.limits;
+        h.streams.retain_mut(|s| {
+            let stays = s.leaves_at(limits) > now.secs();
+            if !stays && let Some(w) = s.waker.take() {
+                w.wake();
+            }
+            stays
+        });
+    }
+
+    /// Refuse the server-to-client requests past their deadline: the
+    /// waiting call wakes and ends.
+    fn expire_inputs(h: &mut Hub, now: UnixTime) {
+        for p in h.pending.iter_mut() {
+            if p.deadline <= now.secs() && p.answer.is_none() {
+                p.answer = Some(Err(Value::Null));
+                if let Some(w) = p.waker.take() {
+                    w.wake();
+                }
+            }
+        }
+    }
+
+    /// The earliest deadline of the hub: an unanswered input request's, or
+    /// a stream's departure.
+    pub(crate) fn poll_timeout(&self) -> Option<UnixTime> {
+        let h = self.hub.lock();
+        let inputs = h
+            .pending
+            .iter()
+            .filter(|p| p.answer.is_none())
+            .map(|p| p.deadline);
+        let streams = h.streams.iter().map(|s| s.leaves_at(&self.limits));
+        inputs.chain(streams).min().map(UnixTime)
+    }
+
+    /// Expire what is due at `now` (input requests, streams).
+    pub(crate) fn handle_timeout(&self, now: UnixTime) {
+        let mut h = self.hub.lock();
+        Self::expire_inputs(&mut h, now);
+        self.expire_streams(&mut h, now);
+    }
+
+    /// Wake `waker` whenever a deadline is added (see
+    /// [`super::McpServer::set_timer_waker`]).
+    pub(crate) fn set_timer_waker(&self, waker: Waker) {
+        self.hub.lock().timer = Some(waker);
+    }
+
+    /// Wake the timer task (a deadline elsewhere, e.g. a new session, may
+    /// be earlier than the one it sleeps to).
+    pub(crate) fn wake_timer(&self) {
+        self.hub.lock().wake_timer();
+    }
+
     /// Append a message to stream `key` (dropped when its log is full,
     /// unless `last`, which also finishes the stream).
     pub(crate) fn push(&self, key: &str, data: String, last: bool) {
@@ -288,6 +367,10 @@ impl StreamHub {
         s.finished |= last;
         if let Some(w) = s.waker.take() {
             w.wake();
+        }
+        if last {
+            // A finished stream may leave sooner.
+            h.wake_timer();
         }
     }
 
@@ -351,15 +434,7 @@ impl StreamHub {
     ) -> bool {
         let mut h = self.hub.lock();
         let now_s = now.secs();
-        // Requests past their deadline are refused: the waiting call ends.
-        for p in h.pending.iter_mut() {
-            if p.deadline <= now_s && p.answer.is_none() {
-                p.answer = Some(Err(Value::Null));
-                if let Some(w) = p.waker.take() {
-                    w.wake();
-                }
-            }
-        }
+        Self::expire_inputs(&mut h, now);
         if h.pending.len() >= self.limits.max_pending_inputs {
             return false;
         }
@@ -371,6 +446,7 @@ impl StreamHub {
             answer: None,
             waker: None,
         });
+        h.wake_timer();
         true
     }
 
@@ -451,6 +527,10 @@ impl StreamHub {
         {
             s.attached = false;
             s.waker = None;
+            if s.finished {
+                // Unread now: it may leave sooner.
+                h.wake_timer();
+            }
         }
     }
 }

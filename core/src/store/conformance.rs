@@ -65,6 +65,21 @@ fn rotation(token: &str, at: u64) -> Rotation {
     }
 }
 
+/// A pending authorization request `id` expiring at `expires_at`.
+pub fn pending_request(id: String, expires_at: u64) -> PendingAuthorization {
+    PendingAuthorization {
+        id,
+        csrf_hash: hash_secret("csrf"),
+        client_id: "c".into(),
+        redirect_uri: "https://a.example/cb".into(),
+        state: None,
+        scopes: vec!["mcp".into()],
+        resource: "https://r.example/mcp".into(),
+        code_challenge: "x".into(),
+        expires_at,
+    }
+}
+
 /// A public client registered at `issued_at`.
 pub fn public_client(client_id: &str, issued_at: u64) -> ClientRecord {
     ClientRecord {
@@ -163,17 +178,8 @@ pub async fn check_clients<S: Store>(store: &S, now: UnixTime) {
 
 /// Pending requests: read without consuming, take exactly once, expire.
 pub async fn check_pending<S: Store>(store: &S, now: UnixTime) {
-    let p = PendingAuthorization {
-        id: tag(now, "pending"),
-        csrf_hash: hash_secret("csrf"),
-        client_id: "c".into(),
-        redirect_uri: "https://a.example/cb".into(),
-        state: Some("s".into()),
-        scopes: vec!["mcp".into()],
-        resource: "https://r.example/mcp".into(),
-        code_challenge: "x".into(),
-        expires_at: now.secs() + 10,
-    };
+    let mut p = pending_request(tag(now, "pending"), now.secs() + 10);
+    p.state = Some("s".into());
     store.insert_pending(p.clone(), now).await.unwrap();
     assert_eq!(store.pending(&p.id, now).await.unwrap(), Some(p.clone()));
     assert_eq!(
@@ -186,6 +192,33 @@ pub async fn check_pending<S: Store>(store: &S, now: UnixTime) {
     store.insert_pending(q.clone(), now).await.unwrap();
     assert_eq!(store.pending(&q.id, now.plus(10)).await.unwrap(), None);
     assert_eq!(store.take_pending(&q.id, now.plus(10)).await.unwrap(), None);
+}
+
+/// A store holding at most `capacity` pending requests refuses one more
+/// with [`StoreError::Full`] while they are live, and makes room once they
+/// expire (unauthenticated `GET /authorize` flooding). Pending requests of
+/// earlier checks count towards the bound, so this only asserts that the
+/// refusal comes at the latest at `capacity` inserts.
+pub async fn check_pending_bound<S: Store>(store: &S, capacity: usize, now: UnixTime) {
+    let pending = |n: usize| pending_request(tag(now, &format!("bound-{n}")), now.secs() + 10);
+    let mut refused = false;
+    for n in 0..=capacity {
+        match store.insert_pending(pending(n), now).await {
+            Ok(()) => {}
+            Err(StoreError::Full) => {
+                refused = true;
+                break;
+            }
+            Err(e) => panic!("insert {n}: {e}"),
+        }
+    }
+    assert!(refused, "{} pending requests were accepted", capacity + 1);
+    // Once they expired, a new one fits (the store sweeps on the way).
+    let later = now.plus(3600);
+    let mut fresh = pending(capacity + 1);
+    fresh.expires_at = later.secs() + 10;
+    store.insert_pending(fresh.clone(), later).await.unwrap();
+    assert_eq!(store.pending(&fresh.id, later).await.unwrap(), Some(fresh));
 }
 
 /// Codes: redeemed once, then replayed with the grant and access token;

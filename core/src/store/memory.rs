@@ -25,10 +25,14 @@ use core::future::{Future, ready};
 
 use spin::Mutex;
 
+use super::rules::{
+    CodeEntry, CodeTakeDecision, family_is_readable, family_is_retained, family_is_revocable_by,
+    pending_is_live, rotate_family, take_code_entry,
+};
 use super::{
     ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, GrantOwner, IssuedAccessToken,
     PendingAuthorization, PendingStore, RefreshFamily, RefreshStore, RevocationStore,
-    RotateOutcome, Rotation, SecretHash, StoreError, secret_matches,
+    RotateOutcome, Rotation, SecretHash, StoreError,
 };
 use crate::time::UnixTime;
 
@@ -80,14 +84,6 @@ impl Default for MemoryStoreLimits {
     }
 }
 
-/// A code and, once redeemed, the tombstone data.
-#[derive(Clone)]
-struct CodeEntry {
-    record: CodeRecord,
-    redeemed: bool,
-    access_token: Option<IssuedAccessToken>,
-}
-
 #[derive(Default)]
 struct Tables {
     clients: BTreeMap<String, ClientRecord>,
@@ -120,10 +116,6 @@ impl Default for MemoryStore {
         MemoryStore::new(MemoryStoreLimits::default())
     }
 }
-
-/// How long a redeemed code's tombstone outlives the code's own expiry, so
-/// that a replay shortly after expiry is still recognised as a replay.
-const TOMBSTONE_GRACE_SECS: u64 = 600;
 
 impl MemoryStore {
     /// An empty store with `limits`.
@@ -165,11 +157,9 @@ impl MemoryStore {
             + t.families.len()
             + t.revoked.len()
             + t.revoked_families.len();
-        t.pending.retain(|_, v| v.expires_at > now);
-        t.codes
-            .retain(|_, e| e.record.expires_at.saturating_add(grace(e)) > now);
-        t.families
-            .retain(|_, f| f.family_expires_at > now && f.current_expires_at > now);
+        t.pending.retain(|_, p| pending_is_live(p, now));
+        t.codes.retain(|_, e| e.is_retained(now));
+        t.families.retain(|_, f| family_is_retained(f, now));
         t.revoked.retain(|_, exp| *exp > now);
         t.revoked_families.retain(|_, exp| *exp > now);
         let after = t.pending.len()
@@ -222,7 +212,7 @@ impl MemoryStore {
             return Err(StoreError::Duplicate);
         }
         if t.pending.len() >= self.limits.pending {
-            t.pending.retain(|_, v| v.expires_at > now);
+            t.pending.retain(|_, p| pending_is_live(p, now));
             if t.pending.len() >= self.limits.pending {
                 return Err(StoreError::Full);
             }
@@ -233,7 +223,7 @@ impl MemoryStore {
 
     fn pending_now(&self, id: &str, now: u64, take: bool) -> Option<PendingAuthorization> {
         let mut t = self.tables.lock();
-        let live = t.pending.get(id).is_some_and(|p| p.expires_at > now);
+        let live = t.pending.get(id).is_some_and(|p| pending_is_live(p, now));
         if !live {
             // Expired: drop it on the way.
             t.pending.remove(id);
@@ -252,18 +242,12 @@ impl MemoryStore {
             return Err(StoreError::Duplicate);
         }
         if t.codes.len() >= self.limits.codes {
-            t.codes
-                .retain(|_, e| e.record.expires_at.saturating_add(grace(e)) > now);
+            t.codes.retain(|_, e| e.is_retained(now));
             if t.codes.len() >= self.limits.codes {
                 return Err(StoreError::Full);
             }
         }
-        let entry = CodeEntry {
-            record: code,
-            redeemed: false,
-            access_token: None,
-        };
-        t.codes.insert(entry.record.code_hash, entry);
+        t.codes.insert(code.code_hash, CodeEntry::new(code));
         Ok(())
     }
 
@@ -272,23 +256,11 @@ impl MemoryStore {
         let Some(entry) = t.codes.get_mut(hash) else {
             return CodeTake::Unknown;
         };
-        if entry.redeemed {
-            if entry.record.expires_at.saturating_add(TOMBSTONE_GRACE_SECS) > now {
-                return CodeTake::Replayed {
-                    grant_id: entry.record.grant_id.clone(),
-                    client_id: entry.record.client_id.clone(),
-                    access_token: entry.access_token.clone(),
-                };
-            }
+        let (outcome, decision) = take_code_entry(entry, now);
+        if decision == CodeTakeDecision::Forget {
             t.codes.remove(hash);
-            return CodeTake::Unknown;
         }
-        if entry.record.expires_at <= now {
-            t.codes.remove(hash);
-            return CodeTake::Unknown;
-        }
-        entry.redeemed = true;
-        CodeTake::Redeemed(entry.record.clone())
+        outcome
     }
 
     fn record_code_token_now(&self, hash: &SecretHash, token: IssuedAccessToken) {
@@ -304,10 +276,7 @@ impl MemoryStore {
             return Err(StoreError::Duplicate);
         }
         if t.families.len() >= self.limits.families {
-            // A revoked family is kept only as long as its tokens could be
-            // presented; after that it is as good as absent.
-            t.families
-                .retain(|_, f| f.family_expires_at > now && f.current_expires_at > now);
+            t.families.retain(|_, f| family_is_retained(f, now));
             if t.families.len() >= self.limits.families {
                 return Err(StoreError::Full);
             }
@@ -320,7 +289,7 @@ impl MemoryStore {
         let t = self.tables.lock();
         t.families
             .get(id)
-            .filter(|f| f.family_expires_at > now)
+            .filter(|f| family_is_readable(f, now))
             .cloned()
     }
 
@@ -332,32 +301,17 @@ impl MemoryStore {
         now: u64,
     ) -> RotateOutcome {
         let mut t = self.tables.lock();
-        let Some(family) = t.families.get_mut(id) else {
-            return RotateOutcome::Invalid;
-        };
-        if family.revoked || family.family_expires_at <= now {
-            return RotateOutcome::Invalid;
+        match t.families.get_mut(id) {
+            Some(family) => rotate_family(family, presented, rotation, now).0,
+            None => RotateOutcome::Invalid,
         }
-        if !secret_matches(&family.current_hash, presented) {
-            family.revoked = true;
-            return RotateOutcome::Reused;
-        }
-        if family.current_expires_at <= now {
-            return RotateOutcome::Invalid;
-        }
-        let before = family.clone();
-        family.current_hash = rotation.new_hash;
-        family.scopes = rotation.scopes;
-        family.current_issued_at = rotation.issued_at;
-        family.current_expires_at = rotation.expires_at.min(family.family_expires_at);
-        RotateOutcome::Rotated(alloc::boxed::Box::new(before))
     }
 
     fn revoke_families_of_now(&self, owner: GrantOwner<'_>, now: u64) -> Vec<String> {
         let mut t = self.tables.lock();
         let mut revoked = Vec::new();
         for f in t.families.values_mut() {
-            if !f.revoked && f.family_expires_at > now && owner.owns(f) {
+            if family_is_revocable_by(f, owner, now) {
                 f.revoked = true;
                 revoked.push(f.family_id.clone());
             }
@@ -434,10 +388,6 @@ fn remember_until(
     }
     set.insert(String::from(key), expires_at);
     Ok(())
-}
-
-fn grace(e: &CodeEntry) -> u64 {
-    if e.redeemed { TOMBSTONE_GRACE_SECS } else { 0 }
 }
 
 impl ClientStore for MemoryStore {

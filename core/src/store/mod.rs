@@ -46,6 +46,7 @@ use subtle::ConstantTimeEq;
 use crate::time::UnixTime;
 
 mod memory;
+pub mod rules;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;

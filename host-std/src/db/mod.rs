@@ -100,7 +100,21 @@ type Job = Box<dyn FnOnce(&WriteTransaction) -> (Reply, bool) + Send>;
 #[derive(Clone)]
 pub struct Db {
     inner: Arc<Inner>,
+    /// Most pending authorizations held ([`Db::with_pending_capacity`]).
+    pending_capacity: u64,
 }
+
+/// Pending authorization requests the database holds by default: each
+/// unauthenticated `GET /authorize` stores one for the sign-in's few
+/// minutes, so without a bound a flood of them grows the file without
+/// limit. When full (after dropping expired ones) a new request is refused
+/// with `StoreError::Full` (the client sees 429, try again later).
+pub const PENDING_CAPACITY: u64 = mcpauth_core::store::MemoryStoreLimits::SERVER.pending as u64;
+
+/// Rows [`Db::sweep`] deletes per table in one write transaction: the
+/// sweep is several short group commits, so the writes of requests
+/// interleave with it instead of waiting for one long transaction.
+pub const SWEEP_BATCH: usize = 256;
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -256,6 +270,7 @@ impl Db {
             .spawn(move || writer_loop(&writer_db, &rx, &writer_stats))
             .map_err(|e| DbError::Io(path.clone(), e))?;
         Ok(Db {
+            pending_capacity: PENDING_CAPACITY,
             inner: Arc::new(Inner {
                 path,
                 db,
@@ -267,6 +282,17 @@ impl Db {
                 revocations: RevocationGeneration::exclusive(),
             }),
         })
+    }
+
+    /// Hold at most `capacity` pending authorizations instead of
+    /// [`PENDING_CAPACITY`].
+    pub fn with_pending_capacity(mut self, capacity: u64) -> Db {
+        self.pending_capacity = capacity;
+        self
+    }
+
+    pub(crate) fn pending_capacity(&self) -> u64 {
+        self.pending_capacity
     }
 
     /// The underlying database, for reads.
@@ -381,9 +407,20 @@ impl Db {
         }
     }
 
-    /// Delete expired pending requests, codes, revocations and families.
+    /// Delete expired pending requests, codes, revocations and families,
+    /// at most [`SWEEP_BATCH`] rows per table and transaction, until none is
+    /// left. Returns how many rows went.
     pub async fn sweep(&self, now: u64) -> Result<usize, StoreError> {
-        let removed = self.write(move |txn| store::sweep(txn, now)).await?;
+        let mut removed = 0;
+        loop {
+            let (n, more) = self
+                .write(move |txn| store::sweep_batch(txn, now, SWEEP_BATCH))
+                .await?;
+            removed += n;
+            if !more {
+                break;
+            }
+        }
         self.inner.revoked.retain_unexpired(now);
         self.inner.revoked_families.retain_unexpired(now);
         Ok(removed)

@@ -2,10 +2,14 @@
 
 use std::future::Future;
 
+use mcpauth_core::store::rules::{
+    CodeEntry, CodeTakeDecision, family_is_readable, family_is_retained, family_is_revocable_by,
+    pending_is_live, rotate_family, take_code_entry,
+};
 use mcpauth_core::store::{
     ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, GrantOwner, IssuedAccessToken,
     PendingAuthorization, PendingStore, RefreshFamily, RefreshStore, RevocationStore,
-    RotateOutcome, Rotation, SecretHash, StoreError, secret_matches,
+    RotateOutcome, Rotation, SecretHash, StoreError,
 };
 use mcpauth_core::time::UnixTime;
 use redb::{
@@ -14,8 +18,8 @@ use redb::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CLIENTS, CODES, Db, FAMILIES, PENDING, REVOKED, REVOKED_FAMILIES, RevokedSet, UNUSED_CLIENTS,
-    unavailable,
+    CLIENTS, CODES, Db, FAMILIES, PENDING, REVOKED, REVOKED_FAMILIES, RevokedSet, SWEEP_BATCH,
+    UNUSED_CLIENTS, unavailable,
 };
 
 /// Remove `client_id` from the unused-client index (it was authorized, or
@@ -32,17 +36,6 @@ fn forget_unused(txn: &WriteTransaction, client_id: &str) -> Result<(), StoreErr
         .remove((record.issued_at, client_id))
         .map_err(unavailable)?;
     Ok(())
-}
-
-/// How long a redeemed code's tombstone outlives the code (replay detection),
-/// as in the core's memory store.
-const TOMBSTONE_GRACE_SECS: u64 = 600;
-
-#[derive(Serialize, Deserialize)]
-struct CodeEntry {
-    record: CodeRecord,
-    redeemed: bool,
-    access_token: Option<IssuedAccessToken>,
 }
 
 pub(crate) fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
@@ -120,76 +113,53 @@ impl Db {
     }
 }
 
-pub(super) fn sweep(txn: &WriteTransaction, now: u64) -> Result<usize, StoreError> {
-    let mut removed = 0;
-    {
-        let mut t = txn.open_table(PENDING).map_err(unavailable)?;
-        let dead: Vec<String> = t
-            .iter()
-            .map_err(unavailable)?
-            .filter_map(Result::ok)
-            .filter(|(_, v)| {
-                dec::<PendingAuthorization>(v.value()).map_or(true, |p| p.expires_at <= now)
-            })
-            .map(|(k, _)| k.value().to_owned())
-            .collect();
-        for k in dead {
-            t.remove(k.as_str()).map_err(unavailable)?;
-            removed += 1;
+/// One batch of the sweep: up to `limit` expired rows of each table.
+/// Returns how many rows went and whether any table had more.
+pub(super) fn sweep_batch(
+    txn: &WriteTransaction,
+    now: u64,
+    limit: usize,
+) -> Result<(usize, bool), StoreError> {
+    let batches = [
+        remove_dead(txn, PENDING, limit, |v| {
+            dec::<PendingAuthorization>(v).map_or(true, |p| !pending_is_live(&p, now))
+        })?,
+        remove_dead(txn, CODES, limit, |v| {
+            dec::<CodeEntry>(v).map_or(true, |e| !e.is_retained(now))
+        })?,
+        remove_dead(txn, FAMILIES, limit, |v| {
+            dec::<RefreshFamily>(v).map_or(true, |f| !family_is_retained(&f, now))
+        })?,
+        remove_dead(txn, REVOKED, limit, |until| until <= now)?,
+        remove_dead(txn, REVOKED_FAMILIES, limit, |until| until <= now)?,
+    ];
+    let removed = batches.iter().map(|(n, _)| n).sum();
+    Ok((removed, batches.iter().any(|(_, more)| *more)))
+}
+
+/// Remove up to `limit` rows of `definition` whose value is `dead`.
+/// Returns how many went and whether the limit cut the scan short.
+fn remove_dead<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &WriteTransaction,
+    definition: TableDefinition<'_, K, V>,
+    limit: usize,
+    dead: impl for<'a> Fn(V::SelfType<'a>) -> bool,
+) -> Result<(usize, bool), StoreError> {
+    let mut t = txn.open_table(definition).map_err(unavailable)?;
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    for row in t.iter().map_err(unavailable)? {
+        let (k, v) = row.map_err(unavailable)?;
+        if dead(v.value()) {
+            keys.push(K::as_bytes(&k.value()).as_ref().to_vec());
+            if keys.len() >= limit {
+                break;
+            }
         }
     }
-    {
-        let mut t = txn.open_table(CODES).map_err(unavailable)?;
-        let dead: Vec<Vec<u8>> = t
-            .iter()
-            .map_err(unavailable)?
-            .filter_map(Result::ok)
-            .filter(|(_, v)| {
-                dec::<CodeEntry>(v.value()).map_or(true, |e| {
-                    let grace = if e.redeemed { TOMBSTONE_GRACE_SECS } else { 0 };
-                    e.record.expires_at.saturating_add(grace) <= now
-                })
-            })
-            .map(|(k, _)| k.value().to_owned())
-            .collect();
-        for k in dead {
-            t.remove(k.as_slice()).map_err(unavailable)?;
-            removed += 1;
-        }
+    for k in &keys {
+        t.remove(K::from_bytes(k)).map_err(unavailable)?;
     }
-    {
-        let mut t = txn.open_table(FAMILIES).map_err(unavailable)?;
-        let dead: Vec<String> = t
-            .iter()
-            .map_err(unavailable)?
-            .filter_map(Result::ok)
-            .filter(|(_, v)| {
-                dec::<RefreshFamily>(v.value()).map_or(true, |f| {
-                    f.family_expires_at <= now || f.current_expires_at <= now
-                })
-            })
-            .map(|(k, _)| k.value().to_owned())
-            .collect();
-        for k in dead {
-            t.remove(k.as_str()).map_err(unavailable)?;
-            removed += 1;
-        }
-    }
-    for definition in [REVOKED, REVOKED_FAMILIES] {
-        let mut t = txn.open_table(definition).map_err(unavailable)?;
-        let dead: Vec<String> = t
-            .iter()
-            .map_err(unavailable)?
-            .filter_map(Result::ok)
-            .filter(|(_, v)| v.value() <= now)
-            .map(|(k, _)| k.value().to_owned())
-            .collect();
-        for k in dead {
-            t.remove(k.as_str()).map_err(unavailable)?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
+    Ok((keys.len(), keys.len() >= limit))
 }
 
 impl ClientStore for Db {
@@ -274,15 +244,31 @@ impl PendingStore for Db {
     fn insert_pending(
         &self,
         pending: PendingAuthorization,
-        _now: UnixTime,
+        now: UnixTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         let db = self.clone();
+        let capacity = self.pending_capacity();
+        let now = now.secs();
         async move {
             let bytes = enc(&pending)?;
             db.write(move |txn| {
+                let held = txn
+                    .open_table(PENDING)
+                    .map_err(unavailable)?
+                    .len()
+                    .map_err(unavailable)?;
+                if held >= capacity {
+                    // Make room from expired requests, a batch at a time.
+                    remove_dead(txn, PENDING, SWEEP_BATCH, |v| {
+                        dec::<PendingAuthorization>(v).map_or(true, |p| !pending_is_live(&p, now))
+                    })?;
+                }
                 let mut t = txn.open_table(PENDING).map_err(unavailable)?;
                 if t.get(pending.id.as_str()).map_err(unavailable)?.is_some() {
                     return Err(StoreError::Duplicate);
+                }
+                if t.len().map_err(unavailable)? >= capacity {
+                    return Err(StoreError::Full);
                 }
                 t.insert(pending.id.as_str(), bytes.as_slice())
                     .map_err(unavailable)?;
@@ -299,7 +285,7 @@ impl PendingStore for Db {
     ) -> impl Future<Output = Result<Option<PendingAuthorization>, StoreError>> + Send {
         let r = self
             .get_json::<PendingAuthorization>(PENDING, id)
-            .map(|p| p.filter(|p| p.expires_at > now.secs()));
+            .map(|p| p.filter(|p| pending_is_live(p, now.secs())));
         std::future::ready(r)
     }
 
@@ -317,7 +303,7 @@ impl PendingStore for Db {
                     return Ok(None);
                 };
                 let p: PendingAuthorization = dec(v.value())?;
-                Ok((p.expires_at > now.secs()).then_some(p))
+                Ok(pending_is_live(&p, now.secs()).then_some(p))
             })
             .await
         }
@@ -333,11 +319,7 @@ impl CodeStore for Db {
         let db = self.clone();
         async move {
             let key = code.code_hash;
-            let bytes = enc(&CodeEntry {
-                record: code,
-                redeemed: false,
-                access_token: None,
-            })?;
+            let bytes = enc(&CodeEntry::new(code))?;
             db.write(move |txn| {
                 let mut t = txn.open_table(CODES).map_err(unavailable)?;
                 if t.get(&key[..]).map_err(unavailable)?.is_some() {
@@ -361,33 +343,22 @@ impl CodeStore for Db {
         async move {
             db.write(move |txn| {
                 let mut t = txn.open_table(CODES).map_err(unavailable)?;
-                let entry: CodeEntry = match t.get(&key[..]).map_err(unavailable)? {
+                let mut entry: CodeEntry = match t.get(&key[..]).map_err(unavailable)? {
                     Some(v) => dec(v.value())?,
                     None => return Ok(CodeTake::Unknown),
                 };
-                if entry.redeemed {
-                    if entry.record.expires_at.saturating_add(TOMBSTONE_GRACE_SECS) > now {
-                        return Ok(CodeTake::Replayed {
-                            grant_id: entry.record.grant_id,
-                            client_id: entry.record.client_id,
-                            access_token: entry.access_token,
-                        });
+                let (outcome, decision) = take_code_entry(&mut entry, now);
+                match decision {
+                    CodeTakeDecision::Redeem => {
+                        t.insert(&key[..], enc(&entry)?.as_slice())
+                            .map_err(unavailable)?;
                     }
-                    t.remove(&key[..]).map_err(unavailable)?;
-                    return Ok(CodeTake::Unknown);
+                    CodeTakeDecision::Forget => {
+                        t.remove(&key[..]).map_err(unavailable)?;
+                    }
+                    CodeTakeDecision::Replay => {}
                 }
-                if entry.record.expires_at <= now {
-                    t.remove(&key[..]).map_err(unavailable)?;
-                    return Ok(CodeTake::Unknown);
-                }
-                let spent = CodeEntry {
-                    record: entry.record.clone(),
-                    redeemed: true,
-                    access_token: None,
-                };
-                t.insert(&key[..], enc(&spent)?.as_slice())
-                    .map_err(unavailable)?;
-                Ok(CodeTake::Redeemed(entry.record))
+                Ok(outcome)
             })
             .await
         }
@@ -449,7 +420,7 @@ impl RefreshStore for Db {
     ) -> impl Future<Output = Result<Option<RefreshFamily>, StoreError>> + Send {
         let r = self
             .get_json::<RefreshFamily>(FAMILIES, family_id)
-            .map(|f| f.filter(|f| f.family_expires_at > now.secs()));
+            .map(|f| f.filter(|f| family_is_readable(f, now.secs())));
         std::future::ready(r)
     }
 
@@ -471,26 +442,12 @@ impl RefreshStore for Db {
                     Some(v) => dec(v.value())?,
                     None => return Ok(RotateOutcome::Invalid),
                 };
-                if family.revoked || family.family_expires_at <= now {
-                    return Ok(RotateOutcome::Invalid);
-                }
-                if !secret_matches(&family.current_hash, &presented) {
-                    family.revoked = true;
+                let (outcome, changed) = rotate_family(&mut family, &presented, rotation, now);
+                if changed {
                     t.insert(id.as_str(), enc(&family)?.as_slice())
                         .map_err(unavailable)?;
-                    return Ok(RotateOutcome::Reused);
                 }
-                if family.current_expires_at <= now {
-                    return Ok(RotateOutcome::Invalid);
-                }
-                let before = family.clone();
-                family.current_hash = rotation.new_hash;
-                family.scopes = rotation.scopes;
-                family.current_issued_at = rotation.issued_at;
-                family.current_expires_at = rotation.expires_at.min(family.family_expires_at);
-                t.insert(id.as_str(), enc(&family)?.as_slice())
-                    .map_err(unavailable)?;
-                Ok(RotateOutcome::Rotated(Box::new(before)))
+                Ok(outcome)
             })
             .await
         }
@@ -533,7 +490,7 @@ impl RefreshStore for Db {
                 for row in t.iter().map_err(unavailable)? {
                     let (_, v) = row.map_err(unavailable)?;
                     let f: RefreshFamily = dec(v.value())?;
-                    if !f.revoked && f.family_expires_at > now && owner.as_ref().owns(&f) {
+                    if family_is_revocable_by(&f, owner.as_ref(), now) {
                         live.push(f);
                     }
                 }

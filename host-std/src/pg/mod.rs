@@ -14,6 +14,7 @@
 //! | `pool_max` | 16 | connections per instance (database connection exhaustion) |
 //! | `statement_timeout_ms` | 5000 | server-side limit per statement (a stuck lock or a slow disk cannot hold a request forever) |
 //! | `op_timeout_ms` | 10000 | client-side limit per store operation, including waiting for a pooled connection (a silent network partition) |
+//! | `pending_max` | 10000 | pending authorization requests held (unauthenticated `GET /authorize` flooding); when full, after dropping expired ones, a new one is refused |
 //! | `sslrootcert` | system roots | PEM file of the CA (or self-signed server certificate) trusted with `sslmode=require` |
 //! | `revocation_recheck_ms` | 0 | how long a cached token's revocation check is trusted, at most [`MAX_REVOCATION_RECHECK_MS`]: the bound on how late a revocation made at *another* instance is honoured here (0: ask the database on every request) |
 //!
@@ -23,15 +24,17 @@
 //! `sslmode=prefer` (libpq's default) and `disable` connect without TLS.
 //!
 //! ## Atomic rules across instances
-//! - A code is redeemed by `UPDATE codes SET redeemed = true WHERE code_hash
-//!   = $1 AND NOT redeemed AND expires_at > $now RETURNING …`: PostgreSQL
-//!   row locks serialise concurrent updates of one row, and the loser
-//!   re-evaluates `NOT redeemed` on the committed row, so exactly one caller
-//!   in the whole fleet gets `Redeemed`; the others read the tombstone in a
-//!   second statement (new snapshot) and get `Replayed`.
+//! The decisions are the core's (`mcpauth_core::store::rules`), the same
+//! functions the memory and redb stores call; this store only makes each
+//! one atomic across the fleet.
+//! - A code is redeemed in one transaction: `SELECT … FOR UPDATE` of the
+//!   code's row, `take_code_entry`, `UPDATE codes SET redeemed = true`,
+//!   `COMMIT`. The row lock serialises concurrent redemptions of one code and
+//!   a waiter reads the winner's committed row, so exactly one caller in the
+//!   whole fleet gets `Redeemed`; the others see the tombstone and get
+//!   `Replayed`.
 //! - A refresh rotation is one transaction: `SELECT … FOR UPDATE` of the
-//!   family, the same decision as the core's memory store, one `UPDATE`,
-//!   `COMMIT`. **A concurrent double refresh of one token yields one success
+//!   family, `rotate_family`, one `UPDATE`, `COMMIT`. **A concurrent double refresh of one token yields one success
 //!   and revokes the family**: the second transaction waits for the row lock,
 //!   then reads the committed row (READ COMMITTED re-reads a locked row), sees
 //!   that the presented token is no longer the current one and treats it as
@@ -93,6 +96,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use mcpauth_core::store::rules::TOMBSTONE_GRACE_SECS;
 use mcpauth_core::store::{ClientRecord, StoreError};
 use tokio_postgres::NoTls;
 
@@ -101,9 +105,8 @@ use crate::revocation::RevocationGeneration;
 /// Rows deleted per purge statement.
 pub const SWEEP_BATCH: i64 = 500;
 
-/// How long a redeemed code's tombstone outlives the code (replay
-/// detection), as in the core's memory store.
-const TOMBSTONE_GRACE_SECS: i64 = 600;
+/// One batch of expired pending requests (`$1` now, `$2` batch size).
+pub(crate) const SWEEP_PENDING: &str = "DELETE FROM pending WHERE id IN (SELECT id FROM pending WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)";
 
 /// Advisory-lock namespace of mcpauth (first half of the two-int key).
 const LOCK_NAMESPACE: i32 = 0x6d63_7061; // "mcpa"
@@ -123,6 +126,8 @@ pub struct PgOptions {
     pub statement_timeout: Duration,
     /// Client-side limit per store operation.
     pub op_timeout: Duration,
+    /// Most pending authorization requests held (`pending_max`).
+    pub pending_max: u64,
     /// How long a cached token's revocation check is trusted (zero: never).
     pub revocation_recheck: Duration,
 }
@@ -165,6 +170,7 @@ impl PgOptions {
         let mut pool_max = 16usize;
         let mut statement_ms = 5000u64;
         let mut op_ms = 10_000u64;
+        let mut pending_max = crate::db::PENDING_CAPACITY;
         let mut recheck_ms = 0u64;
         let mut rest = Vec::new();
         let mut root_cert: Option<String> = None;
@@ -188,6 +194,7 @@ impl PgOptions {
                 "pool_max" => pool_max = num("pool_max")? as usize,
                 "statement_timeout_ms" => statement_ms = num("statement_timeout_ms")?,
                 "op_timeout_ms" => op_ms = num("op_timeout_ms")?,
+                "pending_max" => pending_max = num("pending_max")?,
                 "revocation_recheck_ms" => {
                     recheck_ms = v
                         .parse::<u64>()
@@ -246,6 +253,7 @@ impl PgOptions {
             pool_max: pool_max.clamp(2, 1000),
             statement_timeout: Duration::from_millis(statement_ms),
             op_timeout: Duration::from_millis(op_ms),
+            pending_max,
             revocation_recheck: Duration::from_millis(recheck_ms),
         })
     }
@@ -776,17 +784,16 @@ impl PgStore {
     /// grace), dead refresh families and expired revocations, in batches
     /// that skip rows a request holds. Returns how many rows went.
     pub async fn sweep(&self, now: u64) -> Result<usize, StoreError> {
+        // The SQL mirrors the core's retention rules (`pending_is_live`,
+        // `code_is_retained`, `family_is_retained`, revocations kept until
+        // they expire), as batch deletes.
         let now = to_db(now);
-        let grace = now.saturating_sub(TOMBSTONE_GRACE_SECS);
+        let codes = format!(
+            "DELETE FROM codes WHERE code_hash IN (SELECT code_hash FROM codes WHERE expires_at <= $1 AND (NOT redeemed OR expires_at <= $1 - {TOMBSTONE_GRACE_SECS}) LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        );
         let statements: [(&str, i64); 5] = [
-            (
-                "DELETE FROM pending WHERE id IN (SELECT id FROM pending WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-                now,
-            ),
-            (
-                "DELETE FROM codes WHERE code_hash IN (SELECT code_hash FROM codes WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-                grace,
-            ),
+            (SWEEP_PENDING, now),
+            (&codes, now),
             (
                 "DELETE FROM refresh_families WHERE family_id IN (SELECT family_id FROM refresh_families WHERE family_expires_at <= $1 OR current_expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
                 now,

@@ -1,15 +1,19 @@
 //! The core's store traits over PostgreSQL. Each method is one statement or
 //! one transaction; the module docs of [`super`] explain the atomic rules.
 
+use mcpauth_core::store::rules::{
+    CodeEntry, CodeTakeDecision, family_is_readable, pending_is_live, rotate_family,
+    take_code_entry,
+};
 use mcpauth_core::store::{
     ClientRecord, ClientStore, CodeRecord, CodeStore, CodeTake, GrantOwner, IssuedAccessToken,
     PendingAuthorization, PendingStore, RefreshFamily, RefreshStore, RevocationStore,
-    RotateOutcome, Rotation, SecretHash, StoreError, secret_matches,
+    RotateOutcome, Rotation, SecretHash, StoreError,
 };
 use mcpauth_core::time::UnixTime;
 use tokio_postgres::Row;
 
-use super::{OpError, PgStore, TOMBSTONE_GRACE_SECS, dec, enc, from_db, to_db};
+use super::{OpError, PgStore, SWEEP_BATCH, SWEEP_PENDING, dec, enc, from_db, to_db};
 
 const FAMILY_COLUMNS: &str = "family_id, client_id, subject, resource, granted_scopes, scopes, \
      current_hash, current_issued_at, current_expires_at, family_expires_at, revoked";
@@ -120,24 +124,41 @@ impl PendingStore for PgStore {
     async fn insert_pending(
         &self,
         pending: PendingAuthorization,
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<(), StoreError> {
+        let capacity = to_db(self.options().pending_max);
         self.op("insert pending", async {
             let record = enc(&pending)?;
             let c = self.conn().await?;
-            let stmt = c
+            // The count and the insert are one statement; instances racing
+            // at the bound may pass it by the few requests in flight.
+            let insert = c
                 .prepare_cached(
-                    "INSERT INTO pending (id, record, expires_at) VALUES ($1, $2, $3)
+                    "INSERT INTO pending (id, record, expires_at)
+                     SELECT $1::text, $2::bytea, $3::bigint WHERE (SELECT count(*) FROM pending) < $4::bigint
                      ON CONFLICT (id) DO NOTHING",
                 )
                 .await?;
-            let n = c
-                .execute(&stmt, &[&pending.id, &record, &to_db(pending.expires_at)])
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                [&pending.id, &record, &to_db(pending.expires_at), &capacity];
+            if c.execute(&insert, &params).await? == 1 {
+                return Ok(());
+            }
+            let exists = c
+                .prepare_cached("SELECT 1 FROM pending WHERE id = $1")
                 .await?;
-            if n == 0 {
+            if c.query_opt(&exists, &[&pending.id]).await?.is_some() {
                 return Err(StoreError::Duplicate.into());
             }
-            Ok(())
+            // Full: make room from expired requests (one batch), then try
+            // once more.
+            let freed = c
+                .execute(SWEEP_PENDING, &[&to_db(now.secs()), &SWEEP_BATCH])
+                .await?;
+            if freed > 0 && c.execute(&insert, &params).await? == 1 {
+                return Ok(());
+            }
+            Err(StoreError::Full.into())
         })
         .await
     }
@@ -150,12 +171,13 @@ impl PendingStore for PgStore {
         self.op("read pending", async {
             let c = self.conn().await?;
             let stmt = c
-                .prepare_cached("SELECT record FROM pending WHERE id = $1 AND expires_at > $2")
+                .prepare_cached("SELECT record FROM pending WHERE id = $1")
                 .await?;
-            match c.query_opt(&stmt, &[&id, &to_db(now.secs())]).await? {
-                Some(row) => Ok(Some(dec(row.try_get::<_, &[u8]>(0)?)?)),
-                None => Ok(None),
-            }
+            let Some(row) = c.query_opt(&stmt, &[&id]).await? else {
+                return Ok(None);
+            };
+            let pending: PendingAuthorization = dec(row.try_get::<_, &[u8]>(0)?)?;
+            Ok(pending_is_live(&pending, now.secs()).then_some(pending))
         })
         .await
     }
@@ -169,14 +191,13 @@ impl PendingStore for PgStore {
             let c = self.conn().await?;
             // Expired rows are removed on the way, like the memory store does.
             let stmt = c
-                .prepare_cached("DELETE FROM pending WHERE id = $1 RETURNING record, expires_at")
+                .prepare_cached("DELETE FROM pending WHERE id = $1 RETURNING record")
                 .await?;
-            match c.query_opt(&stmt, &[&id]).await? {
-                Some(row) if from_db(row.try_get(1)?) > now.secs() => {
-                    Ok(Some(dec(row.try_get::<_, &[u8]>(0)?)?))
-                }
-                _ => Ok(None),
-            }
+            let Some(row) = c.query_opt(&stmt, &[&id]).await? else {
+                return Ok(None);
+            };
+            let pending: PendingAuthorization = dec(row.try_get::<_, &[u8]>(0)?)?;
+            Ok(pending_is_live(&pending, now.secs()).then_some(pending))
         })
         .await
     }
@@ -217,49 +238,42 @@ impl CodeStore for PgStore {
         code_hash: &SecretHash,
         now: UnixTime,
     ) -> Result<CodeTake, StoreError> {
-        let now = to_db(now.secs());
+        let now = now.secs();
         self.op("take code", async {
-            let c = self.conn().await?;
-            // The one redemption: concurrent updates of the row serialise on
-            // its lock and the losers re-check `NOT redeemed`.
-            let redeem = c
+            let mut c = self.conn().await?;
+            let tx = c.transaction().await?;
+            // The row lock serialises redemptions of one code across the
+            // fleet; under READ COMMITTED a waiter reads the row as the
+            // winner committed it, so it sees `redeemed` and gets `Replayed`.
+            let lock = tx
                 .prepare_cached(
-                    "UPDATE codes SET redeemed = true
-                     WHERE code_hash = $1 AND NOT redeemed AND expires_at > $2
-                     RETURNING record",
+                    "SELECT record, redeemed, access_jti, access_expires_at
+                     FROM codes WHERE code_hash = $1 FOR UPDATE",
                 )
                 .await?;
-            if let Some(row) = c.query_opt(&redeem, &[&&code_hash[..], &now]).await? {
-                return Ok(CodeTake::Redeemed(dec(row.try_get::<_, &[u8]>(0)?)?));
-            }
-            // A new statement, a new snapshot: sees the winner's commit.
-            let tomb = c
-                .prepare_cached(
-                    "SELECT redeemed, grant_id, expires_at, access_jti, access_expires_at, record
-                     FROM codes WHERE code_hash = $1",
-                )
-                .await?;
-            let Some(row) = c.query_opt(&tomb, &[&&code_hash[..]]).await? else {
+            let Some(row) = tx.query_opt(&lock, &[&&code_hash[..]]).await? else {
                 return Ok(CodeTake::Unknown);
             };
-            let redeemed: bool = row.try_get(0)?;
-            let expires_at: i64 = row.try_get(2)?;
-            if redeemed && expires_at.saturating_add(TOMBSTONE_GRACE_SECS) > now {
-                let jti: Option<String> = row.try_get(3)?;
-                let exp: Option<i64> = row.try_get(4)?;
-                let record: CodeRecord = dec(row.try_get::<_, &[u8]>(5)?)?;
-                return Ok(CodeTake::Replayed {
-                    grant_id: row.try_get(1)?,
-                    client_id: record.client_id,
-                    access_token: jti.map(|jti| IssuedAccessToken {
-                        jti,
-                        expires_at: exp.map(from_db).unwrap_or(0),
-                    }),
-                });
+            let jti: Option<String> = row.try_get(2)?;
+            let access_expires_at: Option<i64> = row.try_get(3)?;
+            let mut entry = CodeEntry {
+                record: dec(row.try_get::<_, &[u8]>(0)?)?,
+                redeemed: row.try_get(1)?,
+                access_token: jti.map(|jti| IssuedAccessToken {
+                    jti,
+                    expires_at: access_expires_at.map(from_db).unwrap_or(0),
+                }),
+            };
+            let (outcome, decision) = take_code_entry(&mut entry, now);
+            if decision == CodeTakeDecision::Redeem {
+                let redeem = tx
+                    .prepare_cached("UPDATE codes SET redeemed = true WHERE code_hash = $1")
+                    .await?;
+                tx.execute(&redeem, &[&&code_hash[..]]).await?;
+                tx.commit().await?;
             }
-            // Expired (code or tombstone): as good as absent; the purge
-            // removes it.
-            Ok(CodeTake::Unknown)
+            // `Forget`: expired, as good as absent; the purge removes it.
+            Ok(outcome)
         })
         .await
     }
@@ -333,17 +347,14 @@ impl RefreshStore for PgStore {
             let c = self.conn().await?;
             let stmt = c
                 .prepare_cached(&format!(
-                    "SELECT {FAMILY_COLUMNS} FROM refresh_families
-                     WHERE family_id = $1 AND family_expires_at > $2"
+                    "SELECT {FAMILY_COLUMNS} FROM refresh_families WHERE family_id = $1"
                 ))
                 .await?;
-            match c
-                .query_opt(&stmt, &[&family_id, &to_db(now.secs())])
-                .await?
-            {
-                Some(row) => Ok(Some(family_of(&row)?)),
-                None => Ok(None),
-            }
+            let Some(row) = c.query_opt(&stmt, &[&family_id]).await? else {
+                return Ok(None);
+            };
+            let family = family_of(&row)?;
+            Ok(family_is_readable(&family, now.secs()).then_some(family))
         })
         .await
     }
@@ -370,43 +381,32 @@ impl RefreshStore for PgStore {
             let Some(row) = tx.query_opt(&lock, &[&family_id]).await? else {
                 return Ok(RotateOutcome::Invalid);
             };
-            let family = family_of(&row)?;
-            if family.revoked || family.family_expires_at <= now {
-                return Ok(RotateOutcome::Invalid);
-            }
-            if !secret_matches(&family.current_hash, presented) {
-                // Reuse: revoke the whole family.
-                let revoke = tx
-                    .prepare_cached("UPDATE refresh_families SET revoked = true WHERE family_id = $1")
+            let mut family = family_of(&row)?;
+            let (outcome, changed) = rotate_family(&mut family, presented, rotation, now);
+            if changed {
+                let update = tx
+                    .prepare_cached(
+                        "UPDATE refresh_families
+                         SET current_hash = $2, scopes = $3, current_issued_at = $4,
+                             current_expires_at = $5, revoked = $6
+                         WHERE family_id = $1",
+                    )
                     .await?;
-                tx.execute(&revoke, &[&family_id]).await?;
-                tx.commit().await?;
-                return Ok(RotateOutcome::Reused);
-            }
-            if family.current_expires_at <= now {
-                return Ok(RotateOutcome::Invalid);
-            }
-            let update = tx
-                .prepare_cached(
-                    "UPDATE refresh_families
-                     SET current_hash = $2, scopes = $3, current_issued_at = $4, current_expires_at = $5
-                     WHERE family_id = $1",
+                tx.execute(
+                    &update,
+                    &[
+                        &family_id,
+                        &&family.current_hash[..],
+                        &family.scopes,
+                        &to_db(family.current_issued_at),
+                        &to_db(family.current_expires_at),
+                        &family.revoked,
+                    ],
                 )
                 .await?;
-            let expires = rotation.expires_at.min(family.family_expires_at);
-            tx.execute(
-                &update,
-                &[
-                    &family_id,
-                    &&rotation.new_hash[..],
-                    &rotation.scopes,
-                    &to_db(rotation.issued_at),
-                    &to_db(expires),
-                ],
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(RotateOutcome::Rotated(Box::new(family)))
+                tx.commit().await?;
+            }
+            Ok(outcome)
         })
         .await
     }

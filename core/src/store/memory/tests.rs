@@ -217,6 +217,10 @@ fn memory_store_passes_the_conformance_checks() {
     now_ready(crate::store::conformance::check_all(&s, T0));
     // Twice, as a persistent store would be run.
     now_ready(crate::store::conformance::check_all(&s, T0.plus(100_000)));
+    let bounded = MemoryStore::new(limits(20));
+    now_ready(crate::store::conformance::check_pending_bound(
+        &bounded, 20, T0,
+    ));
 }
 
 #[test]

@@ -1,0 +1,150 @@
+//! The MCP timer contract with a virtual clock: `poll_timeout` names the
+//! next deadline, `handle_timeout` at that moment does the work (an
+//! unanswered input request fails its call, a finished stream leaves, an
+//! idle session ends), with no other request needed. Hour-long waits run in
+//! microseconds.
+
+#[path = "mcp_support.rs"]
+mod mcp_support;
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
+
+use mcp_support::*;
+use mcpauth_core::mcp::{
+    CallToolResult, InputRequired, McpConfig, McpLimits, McpOutcome, McpServer, NoSessionStore,
+    Registry, Tool,
+};
+use mcpauth_core::time::UnixTime;
+use serde_json::json;
+
+fn asking_server(limits: McpLimits) -> McpServer {
+    let mut r = Registry::new();
+    r.tool(
+        Tool::new("ask", json!({"type": "object", "properties": {}})),
+        |_ctx, _args| {
+            Box::pin(async move {
+                Ok(CallToolResult::input_required(
+                    InputRequired::new().request(
+                        "q",
+                        "sampling/createMessage",
+                        json!({"messages": [], "maxTokens": 5}),
+                    ),
+                ))
+            })
+        },
+    )
+    .expect("tool");
+    let mut config = McpConfig::new("timer", "1");
+    config.stateless = true;
+    config.live_streams = true;
+    config.limits = limits;
+    McpServer::new(config, r, Box::new(NoSessionStore))
+}
+
+/// Counts its wake-ups (the host's timer task).
+#[derive(Default)]
+struct Wakes(std::sync::atomic::AtomicUsize);
+
+impl Wake for Wakes {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn unanswered_input_request_fails_its_call_at_the_deadline() {
+    let limits = McpLimits {
+        input_wait_secs: 30,
+        stream_retention_secs: 300,
+        ..McpLimits::default()
+    };
+    let server = asking_server(limits);
+    let wakes = std::sync::Arc::new(Wakes::default());
+    server.set_timer_waker(Waker::from(wakes.clone()));
+    assert_eq!(server.poll_timeout(), None);
+
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                      "params": {"name": "ask", "arguments": {}}});
+    let req = post(&call.to_string()).with_header("MCP-Protocol-Version", "2025-11-25");
+    let McpOutcome::Stream(live) = run(&server, &req, None) else {
+        panic!("expected a live stream");
+    };
+    let mut live = *live;
+    let mut cx = TaskContext::from_waker(Waker::noop());
+    let mut running = pin!(server.run_live(live.call.take().expect("call")));
+    assert!(
+        running.as_mut().poll(&mut cx).is_pending(),
+        "waits for the client"
+    );
+    assert!(
+        wakes.0.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "timer woken"
+    );
+
+    // The next deadline is the input request's.
+    assert_eq!(server.poll_timeout(), Some(T0.plus(30)));
+    server.handle_timeout(T0.plus(29));
+    assert!(running.as_mut().poll(&mut cx).is_pending());
+    server.handle_timeout(T0.plus(30));
+    assert!(running.as_mut().poll(&mut cx).is_ready(), "the call ended");
+
+    let mut text = String::new();
+    while let Poll::Ready(Some(bytes)) = live.reader.poll_events(&mut cx) {
+        text.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    assert!(text.contains("sampling/createMessage"), "{text}");
+    assert!(
+        text.contains("The client did not answer an input request"),
+        "{text}"
+    );
+
+    // Finished and no longer read: the stream leaves after the retention
+    // time, on the timer too.
+    drop(live);
+    assert_eq!(server.poll_timeout(), Some(T0.plus(300)));
+    server.handle_timeout(T0.plus(300));
+    assert_eq!(server.poll_timeout(), None, "nothing left to time");
+}
+
+#[test]
+fn idle_session_ends_on_the_timer() {
+    let mut config = McpConfig::new("timer", "1");
+    config.limits.session_idle_secs = 60;
+    let server = server_with(config);
+    let sid = init(&server, "2025-06-18");
+    assert_eq!(server.poll_timeout(), Some(T0.plus(60)));
+    server.handle_timeout(T0.plus(59));
+    assert_eq!(server.poll_timeout(), Some(T0.plus(60)));
+    server.handle_timeout(T0.plus(60));
+    assert_eq!(server.poll_timeout(), None, "the session ended");
+    let ping = legacy(
+        &sid,
+        "2025-06-18",
+        r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#,
+    );
+    // Even a request stamped before the deadline finds it gone.
+    assert_eq!(resp_at(&server, &ping, T0.plus(1)).status, 404);
+}
+
+#[test]
+fn virtual_clock_steps_to_each_deadline() {
+    // quinn's `step()`: jump to the next wake-up until nothing is timed.
+    let mut config = McpConfig::new("timer", "1");
+    config.limits.session_idle_secs = 3600;
+    let server = server_with(config);
+    for _ in 0..3 {
+        init(&server, "2025-06-18");
+    }
+    let mut steps = 0;
+    let mut clock = UnixTime(0);
+    while let Some(at) = server.poll_timeout() {
+        assert!(at.secs() >= clock.secs(), "time never runs backwards");
+        clock = at;
+        server.handle_timeout(at);
+        steps += 1;
+        assert!(steps < 10, "the timer must make progress");
+    }
+    assert_eq!(clock, T0.plus(3600));
+}
