@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mcpauth_core::oauth::MetadataFetchError;
+use mcpauth_core::oauth::{MetadataFetchError, peer_bucket};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Fetches in flight at once, whoever asked: a flood of slow documents
@@ -118,22 +118,6 @@ impl Drop for FetchTicket {
     }
 }
 
-/// The key of a requester: IPv4 as is, IPv6 by /64 (one subscriber's
-/// prefix holds endless addresses).
-fn requester_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
-            let s = v6.segments();
-            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-        IpAddr::V6(v6) => IpAddr::V4(
-            v6.to_ipv4_mapped()
-                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
-        ),
-        v4 => v4,
-    }
-}
-
 impl Default for FetchBudget {
     fn default() -> Self {
         FetchBudget::new()
@@ -171,7 +155,7 @@ impl FetchBudget {
             state.failed_hosts.remove(host);
         }
         let host_key = host.to_owned();
-        let requester = requester.map(requester_key);
+        let requester = requester.map(peer_bucket);
         let room = state.hosts.has_room(&host_key, FETCHES_PER_HOST, now)
             && requester.is_none_or(|r| state.requesters.has_room(&r, FETCHES_PER_REQUESTER, now))
             && state.in_flight.get(host).copied().unwrap_or(0) < MAX_FETCHES_PER_HOST;

@@ -93,7 +93,7 @@ pub use keyset::KeySet;
 pub use provider::{PURE_RUST_RSA, PureRustRsa, RsaProvider, SignError};
 pub use refresh::{
     DEFAULT_JWKS_REFRESH_SECS, DEFAULT_JWKS_RETRY_SECS, DEFAULT_UNKNOWN_KID_SPACING_SECS,
-    JwksRefreshSchedule, RefreshReason, token_kid,
+    JwksRefreshSchedule, RefreshReason,
 };
 pub use token::{
     AccessTokenClaims, Algorithm, Audience, DEFAULT_LEEWAY_SECS, Part, REGISTERED_CLAIMS,

@@ -12,19 +12,12 @@
 //! Pure bookkeeping on a monotonic clock in seconds that the host reads;
 //! the host does the fetching (an HTTP or TLS client) and the swapping.
 
-use alloc::string::String;
-
-use base64ct::{Base64UrlUnpadded, Encoding};
-
 /// Default least time between two fetches prompted by unknown `kid`s.
 pub const DEFAULT_UNKNOWN_KID_SPACING_SECS: u64 = 30;
 /// Default period of the routine fetch.
 pub const DEFAULT_JWKS_REFRESH_SECS: u64 = 3600;
 /// Default wait before retrying a failed routine fetch.
 pub const DEFAULT_JWKS_RETRY_SECS: u64 = 60;
-/// Longest token header [`token_kid`] decodes: a peer's token is peeked at
-/// before any verification, so the work is bounded first.
-const MAX_PEEKED_HEADER: usize = 1024;
 
 /// Why a fetch is considered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,20 +101,6 @@ impl JwksRefreshSchedule {
     }
 }
 
-/// The `kid` of a compact JWS's header, without verifying anything: which
-/// key a token claims to be signed with, to decide whether the key set
-/// must be fetched again. `None` if the header is too long, not base64url
-/// JSON, or has no string `kid`.
-pub fn token_kid(token: &str) -> Option<String> {
-    let header = token.split('.').next()?;
-    if header.len() > MAX_PEEKED_HEADER {
-        return None;
-    }
-    let bytes = Base64UrlUnpadded::decode_vec(header).ok()?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    value.get("kid")?.as_str().map(String::from)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,18 +133,5 @@ mod tests {
         assert!(s.is_due(3660, RefreshReason::Periodic));
         // A clock that reads earlier than the last fetch never underflows.
         assert!(!s.is_due(10, RefreshReason::Periodic));
-    }
-
-    #[test]
-    fn kid_of_a_token() {
-        let header = Base64UrlUnpadded::encode_string(br#"{"alg":"RS256","kid":"k-1"}"#);
-        assert_eq!(
-            token_kid(&alloc::format!("{header}.e30.sig")).as_deref(),
-            Some("k-1")
-        );
-        let no_kid = Base64UrlUnpadded::encode_string(br#"{"alg":"RS256"}"#);
-        assert_eq!(token_kid(&alloc::format!("{no_kid}.e30.sig")), None);
-        assert_eq!(token_kid("%%%.e30.sig"), None);
-        assert_eq!(token_kid(&"A".repeat(2000)), None);
     }
 }
