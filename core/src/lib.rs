@@ -36,9 +36,14 @@
 //! - [`store`]: persistence traits and the bounded in-memory store.
 //! - [`http`]: the host-agnostic request/response model.
 //! - [`server`]: the router both hosts call (all-in-one or resource-only).
+//! - [`sync`]: `Arc` and atomics that also build for chips without
+//!   compare-and-swap (thumbv6m, riscv32imc).
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Unit tests run on the host (proptest's macros build `Arc`s); the library
+// itself is linted without `cfg(test)` too, where clippy.toml's list holds.
+#![cfg_attr(test, allow(clippy::disallowed_types, clippy::disallowed_methods))]
 
 extern crate alloc;
 #[cfg(feature = "std")]
@@ -56,4 +61,5 @@ pub mod principal;
 pub mod rand;
 pub mod server;
 pub mod store;
+pub mod sync;
 pub mod time;

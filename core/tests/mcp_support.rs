@@ -236,6 +236,7 @@ pub fn post(body: &str) -> Request {
 }
 
 /// A fresh RNG stream per request (distinct session ids).
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // host-only test code (core/clippy.toml)
 pub fn rng() -> CountingRng {
     static SEED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
     CountingRng(SEED.fetch_add(2, std::sync::atomic::Ordering::Relaxed))

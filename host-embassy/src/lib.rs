@@ -38,6 +38,11 @@
 //!   ever accepted.
 //! - **Critical sections**: the board's `critical-section` implementation
 //!   (the clock, RNG and key set are shared behind embassy-sync mutexes).
+//! - **Atomics**: no compare-and-swap is needed. This crate uses no atomics
+//!   or `Arc` itself, and the core reaches them only through
+//!   `mcpauth_core::sync` (portable-atomic); `clippy.toml` refuses direct
+//!   use. On thumbv6m or riscv32imc the board enables portable-atomic's
+//!   `critical-section` feature (README.md, "Bring up a board").
 //! - **Heap**: the core uses `alloc`; the board installs a global allocator
 //!   (e.g. `embedded-alloc`) sized as below.
 //!

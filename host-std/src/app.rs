@@ -395,7 +395,9 @@ impl App {
                 mcp_config.limits.session_idle_secs,
             ))
         };
-        let mcp = Arc::new(McpServer::new(mcp_config, registry, sessions));
+        // core's `Arc` (portable-atomic): the router shares the server with
+        // live streams and the timer task.
+        let mcp = mcpauth_core::sync::Arc::new(McpServer::new(mcp_config, registry, sessions));
         if tokio::runtime::Handle::try_current().is_ok() {
             // Input waits, stream retention and idle sessions expire on time.
             crate::mcp_timer::spawn(&mcp);

@@ -2,11 +2,12 @@
 //! (`McpServer::poll_timeout` / `handle_timeout`): one task per server that
 //! sleeps until the next deadline, or until a request adds one.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::Duration;
 
 use mcpauth_core::mcp::McpServer;
+use mcpauth_core::sync::{Arc as CoreArc, Weak};
 use tokio::sync::Notify;
 
 /// Longest the task sleeps with nothing timed, or while the clock is
@@ -27,10 +28,10 @@ impl Wake for Wakeup {
 
 /// Drive `mcp`'s timers on the current tokio runtime until the server is
 /// dropped. Call once per server.
-pub fn spawn(mcp: &Arc<McpServer>) -> tokio::task::JoinHandle<()> {
+pub fn spawn(mcp: &CoreArc<McpServer>) -> tokio::task::JoinHandle<()> {
     let wakeup = Arc::new(Wakeup(Notify::new()));
     mcp.set_timer_waker(Waker::from(wakeup.clone()));
-    tokio::spawn(run(Arc::downgrade(mcp), wakeup))
+    tokio::spawn(run(CoreArc::downgrade(mcp), wakeup))
 }
 
 async fn run(mcp: Weak<McpServer>, wakeup: Arc<Wakeup>) {

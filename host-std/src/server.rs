@@ -95,7 +95,7 @@ impl Reply {
     ///
     /// A call that finishes at its first poll (most tools) is answered as a
     /// whole SSE response, without a task or a chunked body.
-    pub fn live(mcp: &Arc<McpServer>, live: Box<LiveStream>) -> Reply {
+    pub fn live(mcp: &mcpauth_core::sync::Arc<McpServer>, live: Box<LiveStream>) -> Reply {
         let LiveStream {
             response: head,
             reader,

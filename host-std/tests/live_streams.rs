@@ -6,7 +6,6 @@
 //! expires on the host's timer without another request.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,6 +18,7 @@ use mcpauth_core::mcp::{
     NoSessionStore, Registry, Resource, ResourceContents, SessionStore, Tool,
 };
 use mcpauth_core::server::Router;
+use mcpauth_core::sync::Arc;
 use serde_json::{Value, json};
 
 fn registry() -> Registry {

@@ -3,15 +3,14 @@
 
 use alloc::borrow::Cow;
 use alloc::string::{String, ToString};
-use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Map, Value, json};
 
 use super::ProtocolVersion;
 use super::jsonrpc::{ErrorCode, RequestId};
 use crate::principal::Principal;
+use crate::sync::{Arc, AtomicBool, Ordering};
 
 /// An error a handler returns; becomes a JSON-RPC error response.
 #[derive(Debug, Clone, PartialEq)]

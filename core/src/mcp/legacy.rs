@@ -13,6 +13,7 @@ use super::live::{LiveCall, LiveSink, LiveStream};
 use super::methods::Dispatch;
 use super::server::{Entropy, McpServer, WireError, error_response, id_json};
 use super::session::{ClientInputs, SessionError, SessionInfo, session_owner, session_subject};
+use super::streams::StreamHub;
 use super::{McpOutcome, ProtocolVersion};
 use crate::http::{Request, Response};
 use crate::principal::Principal;
@@ -296,7 +297,8 @@ impl McpServer {
         let sid = session.map(|(sid, _)| sid);
         let owner = session_owner(principal);
         let priming = version >= ProtocolVersion::V2025_11_25;
-        let reader = match self.streams.open(
+        let reader = match StreamHub::open(
+            &self.streams,
             key.clone(),
             sid,
             owner,

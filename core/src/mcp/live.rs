@@ -16,7 +16,6 @@
 
 use alloc::format;
 use alloc::string::{String, ToString};
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::{Future, poll_fn};
 use core::task::Context as TaskContext;
@@ -32,6 +31,7 @@ use super::server::{McpServer, id_json};
 use super::session::SessionStore;
 use super::streams::{StreamHub, StreamReader};
 use crate::http::Response;
+use crate::sync::Arc;
 use crate::time::UnixTime;
 
 /// Rounds of input requests one call may make before it fails (a tool

@@ -53,7 +53,7 @@
 //! 2025-era sessions live behind the [`SessionStore`] trait (async, object
 //! safe), so a host can share them between instances later. The core's
 //! [`MemorySessionStore`] is a bounded table (capacity + idle expiry against
-//! the `now` the host passes) behind one `spin::Mutex`: `no_std`,
+//! the `now` the host passes) behind one spin lock ([`crate::sync`]): `no_std`,
 //! `Send + Sync`, and every critical section is a short table operation that
 //! never spans an `.await` (the store's futures are already complete), so
 //! spinning costs nanoseconds. It is the same choice as the OAuth memory store.

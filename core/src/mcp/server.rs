@@ -10,7 +10,6 @@ use core::future::Future;
 use serde_json::{Map, Value, json};
 
 use super::context::{Context, McpError};
-use alloc::sync::Arc;
 
 use super::jsonrpc::{self, Envelope, ErrorCode, FrameError, MessageKind, RequestId};
 use super::live::LiveStream;
@@ -22,6 +21,7 @@ use super::{McpConfig, McpOutcome, ProtocolVersion};
 use crate::http::{Method, Request, Response};
 use crate::principal::Principal;
 use crate::rand::SecureRandom;
+use crate::sync::Arc;
 use crate::time::UnixTime;
 
 /// Random bytes drawn up front for one request (session id and SSE event-id
@@ -262,7 +262,7 @@ impl McpServer {
         let retry = self.config.sse_retry_ms;
         let sid = session.map(|(sid, _)| sid);
         let reader = if let Some(last) = last_event_id {
-            match self.streams.resume(last, sid, owner, retry) {
+            match StreamHub::resume(&self.streams, last, sid, owner, retry) {
                 Ok(r) => r,
                 Err(_) => return fail(400, "Bad Request: unknown Last-Event-ID"),
             }
@@ -270,7 +270,7 @@ impl McpServer {
             let (Some(sid), Some((_, version))) = (sid, session) else {
                 return McpOutcome::Response(self.not_allowed());
             };
-            match self.streams.attach_standalone(sid, retry) {
+            match StreamHub::attach_standalone(&self.streams, sid, retry) {
                 Ok(Some(r)) => r,
                 Err(_) => return fail(409, "Conflict: the session's stream is already open"),
                 Ok(None) => {
@@ -278,10 +278,16 @@ impl McpServer {
                         return fail(503, "Service unavailable");
                     };
                     let priming = version >= ProtocolVersion::V2025_11_25;
-                    match self
-                        .streams
-                        .open(key, Some(sid), owner, true, priming, now, retry)
-                    {
+                    match StreamHub::open(
+                        &self.streams,
+                        key,
+                        Some(sid),
+                        owner,
+                        true,
+                        priming,
+                        now,
+                        retry,
+                    ) {
                         Ok(r) => r,
                         Err(_) => return fail(503, "Too many open streams"),
                     }

@@ -7,19 +7,17 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use core::future::ready;
-use core::sync::atomic::{AtomicBool, Ordering};
 
-use spin::Mutex;
 use subtle::ConstantTimeEq;
 
 use super::ProtocolVersion;
 use super::context::LogLevel;
 use super::jsonrpc::RequestId;
 use super::registry::BoxFuture;
+use crate::sync::{Arc, AtomicBool, Mutex, Ordering};
 use crate::time::UnixTime;
 
 /// What the server remembers about a session.

@@ -20,16 +20,15 @@
 //! an answer (`max_pending_inputs`).
 
 use alloc::string::{String, ToString};
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::task::{Context as TaskContext, Poll, Waker};
 
 use serde_json::Value;
-use spin::Mutex;
 use subtle::ConstantTimeEq;
 
 use super::McpLimits;
 use super::sse::SseWriter;
+use crate::sync::{Arc, Mutex};
 use crate::time::UnixTime;
 
 /// One logged event.
@@ -162,7 +161,7 @@ impl StreamHub {
     /// Open a stream `key` (fresh random) for `session`/`owner`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn open(
-        self: &Arc<Self>,
+        hub: &Arc<Self>,
         key: String,
         session: Option<&str>,
         owner: Option<[u8; 32]>,
@@ -171,8 +170,8 @@ impl StreamHub {
         now: UnixTime,
         retry_ms: u32,
     ) -> Result<StreamReader, StreamError> {
-        let mut h = self.hub.lock();
-        self.expire_streams(&mut h, now);
+        let mut h = hub.hub.lock();
+        hub.expire_streams(&mut h, now);
         h.wake_timer();
         if let Some(sid) = session {
             let held = |streams: &[Stream]| {
@@ -181,7 +180,7 @@ impl StreamHub {
                     .filter(|s| s.session.as_deref() == Some(sid))
                     .count()
             };
-            let max = self.limits.max_streams_per_session;
+            let max = hub.limits.max_streams_per_session;
             if held(&h.streams) >= max {
                 drop_oldest_finished(&mut h.streams, Some(sid));
                 if held(&h.streams) >= max {
@@ -189,9 +188,9 @@ impl StreamHub {
                 }
             }
         }
-        if h.streams.len() >= self.limits.max_streams {
+        if h.streams.len() >= hub.limits.max_streams {
             drop_oldest_finished(&mut h.streams, None);
-            if h.streams.len() >= self.limits.max_streams {
+            if h.streams.len() >= hub.limits.max_streams {
                 return Err(StreamError::Full);
             }
         }
@@ -210,7 +209,7 @@ impl StreamHub {
         });
         drop(h);
         Ok(StreamReader {
-            hub: self.clone(),
+            hub: hub.clone(),
             key,
             generation: 0,
             cursor: 0,
@@ -223,11 +222,11 @@ impl StreamHub {
     /// Attach a new reader to the standalone stream of `session`, if one
     /// exists: [`StreamError::Conflict`] while another reader is attached.
     pub(crate) fn attach_standalone(
-        self: &Arc<Self>,
+        hub: &Arc<Self>,
         session: &str,
         retry_ms: u32,
     ) -> Result<Option<StreamReader>, StreamError> {
-        let mut h = self.hub.lock();
+        let mut h = hub.hub.lock();
         let Some(s) = h
             .streams
             .iter_mut()
@@ -239,17 +238,17 @@ impl StreamHub {
             return Err(StreamError::Conflict);
         }
         let cursor = s.next_seq.saturating_sub(1);
-        Ok(Some(self.reattach(s, cursor, retry_ms)))
+        Ok(Some(Self::reattach(hub, s, cursor, retry_ms)))
     }
 
-    fn reattach(self: &Arc<Self>, s: &mut Stream, cursor: u64, retry_ms: u32) -> StreamReader {
+    fn reattach(hub: &Arc<Self>, s: &mut Stream, cursor: u64, retry_ms: u32) -> StreamReader {
         s.generation = s.generation.wrapping_add(1);
         s.attached = true;
         if let Some(w) = s.waker.take() {
             w.wake();
         }
         StreamReader {
-            hub: self.clone(),
+            hub: hub.clone(),
             key: s.key.clone(),
             generation: s.generation,
             cursor,
@@ -262,7 +261,7 @@ impl StreamHub {
     /// Resume after event `last_event_id` (`<key>.<seq>`) for the caller
     /// (`session`, `owner`); the events after it are replayed.
     pub(crate) fn resume(
-        self: &Arc<Self>,
+        hub: &Arc<Self>,
         last_event_id: &str,
         session: Option<&str>,
         owner: Option<[u8; 32]>,
@@ -273,7 +272,7 @@ impl StreamHub {
             .split_once('.')
             .ok_or(StreamError::Unknown)?;
         let seq: u64 = seq.parse().map_err(|_| StreamError::Unknown)?;
-        let mut h = self.hub.lock();
+        let mut h = hub.hub.lock();
         let s = h
             .streams
             .iter_mut()
@@ -287,7 +286,7 @@ impl StreamHub {
         if !session_ok || s.owner != owner || seq >= s.next_seq {
             return Err(StreamError::Unknown);
         }
-        Ok(self.reattach(s, seq, retry_ms))
+        Ok(Self::reattach(hub, s, seq, retry_ms))
     }
 
     /// Drop the streams whose time is up ([`Stream::leaves_at`]); a reader
@@ -670,8 +669,7 @@ mod tests {
             max_stream_events: 2,
             ..McpLimits::default()
         });
-        let mut r = h
-            .open("k".into(), Some("s"), None, false, true, UnixTime(0), 5)
+        let mut r = StreamHub::open(&h, "k".into(), Some("s"), None, false, true, UnixTime(0), 5)
             .expect("open");
         for n in 0..3 {
             h.push("k", alloc::format!("note{n}"), false);
@@ -690,17 +688,17 @@ mod tests {
     #[test]
     fn resumption_checks_stream_caller_and_sequence() {
         let h = hub(McpLimits::default());
-        let r = h
-            .open(
-                "k".into(),
-                Some("s"),
-                Some([1; 32]),
-                false,
-                true,
-                UnixTime(0),
-                5,
-            )
-            .expect("open");
+        let r = StreamHub::open(
+            &h,
+            "k".into(),
+            Some("s"),
+            Some([1; 32]),
+            false,
+            true,
+            UnixTime(0),
+            5,
+        )
+        .expect("open");
         h.push("k", "one".into(), false);
         for (id, session, owner) in [
             ("k.2", Some("s"), Some([1; 32])),
@@ -711,14 +709,13 @@ mod tests {
             ("k.0", Some("s"), Some([2; 32])),
         ] {
             assert_eq!(
-                h.resume(id, session, owner, 5).err(),
+                StreamHub::resume(&h, id, session, owner, 5).err(),
                 Some(StreamError::Unknown),
                 "{id}"
             );
         }
-        let mut resumed = h
-            .resume("k.0", Some("s"), Some([1; 32]), 5)
-            .expect("resume");
+        let mut resumed =
+            StreamHub::resume(&h, "k.0", Some("s"), Some([1; 32]), 5).expect("resume");
         // The first reader is superseded: it writes only what a client needs
         // to resume (retry hint, priming event), never the events, and ends.
         let mut first = r;
@@ -736,8 +733,18 @@ mod tests {
             max_streams_per_session: 2,
             ..McpLimits::default()
         });
-        let open =
-            |key: &str, sid| h.open(key.into(), Some(sid), None, false, false, UnixTime(0), 5);
+        let open = |key: &str, sid| {
+            StreamHub::open(
+                &h,
+                key.into(),
+                Some(sid),
+                None,
+                false,
+                false,
+                UnixTime(0),
+                5,
+            )
+        };
         let a = open("a", "s").expect("a");
         let _b = open("b", "s").expect("b");
         assert_eq!(open("c", "s").err(), Some(StreamError::Full));

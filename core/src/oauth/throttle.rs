@@ -43,7 +43,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use core::net::IpAddr;
 
-use spin::Mutex;
+use crate::sync::Mutex;
 
 /// Limits of the throttle. Each bounds guessing or flooding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

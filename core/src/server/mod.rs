@@ -31,7 +31,6 @@
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::{Future, ready};
 
@@ -46,6 +45,7 @@ use crate::oauth::{
 };
 use crate::rand::SecureRandom;
 use crate::store::{RevocationStore, Store, StoreError};
+use crate::sync::Arc;
 use crate::time::UnixTime;
 
 pub mod cors;

@@ -2,10 +2,11 @@
 //! expired entries evicted, never a panic.
 //!
 //! ## Lock
-//! One [`spin::Mutex`] around all tables. It is `no_std`, `Send + Sync`, and
-//! every critical section is a short, non-blocking map operation that never
-//! awaits, so contention costs nanoseconds; `critical-section` would disable
-//! interrupts on a device for no benefit and needs a platform implementation.
+//! One spin lock around all tables (`spin`'s, on `portable-atomic`: see
+//! [`crate::sync`], so it builds for chips without compare-and-swap). It is
+//! `no_std`, `Send + Sync`, and every critical section is a short,
+//! non-blocking map operation that never awaits, so contention costs
+//! nanoseconds.
 //! Each future returned by this store is already complete (`core::future::ready`):
 //! the lock is never held across a suspension point.
 //!
@@ -23,8 +24,6 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::future::{Future, ready};
 
-use spin::Mutex;
-
 use super::rules::{
     CodeEntry, CodeTakeDecision, family_is_readable, family_is_retained, family_is_revocable_by,
     pending_is_live, rotate_family, take_code_entry,
@@ -34,6 +33,7 @@ use super::{
     PendingAuthorization, PendingStore, RefreshFamily, RefreshStore, RevocationStore,
     RotateOutcome, Rotation, SecretHash, StoreError,
 };
+use crate::sync::Mutex;
 use crate::time::UnixTime;
 
 /// Capacities of a [`MemoryStore`]. Each bounds memory a peer can make us
