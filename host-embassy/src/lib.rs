@@ -88,6 +88,6 @@ pub use server::{
 };
 pub use service::{DeviceEnv, Service};
 pub use standalone::{
-    DeviceAuthorizationServer, DeviceLogin, StandaloneError, StandaloneService,
-    authorization_server,
+    DEVICE_UNUSED_CLIENT_TTL_SECS, DeviceAuthorizationServer, DeviceLogin, StandaloneError,
+    StandaloneService, authorization_server,
 };

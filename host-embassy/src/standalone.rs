@@ -22,7 +22,9 @@ use core::future::{Future, ready};
 use mcpauth_core::http::{Request, Response};
 use mcpauth_core::jose::{KeySet, SigningKey};
 use mcpauth_core::mcp::McpServer;
-use mcpauth_core::oauth::{AuthorizationServer, ServerConfig, UserAuthenticator};
+use mcpauth_core::oauth::{
+    AuthorizationServer, RegistrationLimiter, ServerConfig, UserAuthenticator,
+};
 use mcpauth_core::rand::{RngError, SecureRandom};
 use mcpauth_core::server::{CorsPolicy, Protection, Router};
 use mcpauth_core::store::{MemoryStore, MemoryStoreLimits};
@@ -96,12 +98,29 @@ impl UserAuthenticator for DeviceLogin {
 }
 
 /// The authorization server of a standalone device.
-pub type DeviceAuthorizationServer = AuthorizationServer<MemoryStore, DeviceLogin>;
+pub type DeviceAuthorizationServer =
+    AuthorizationServer<MemoryStore, DeviceLogin, RegistrationLimiter>;
+
+/// Seconds a client no user ever authorized is kept on a device (the
+/// server keeps them a day; a device's table is small).
+pub const DEVICE_UNUSED_CLIENT_TTL_SECS: u64 = 3600;
 
 /// An authorization server for `issuer` (the device's public base URL,
 /// e.g. `https://thermostat.local`): resource `<issuer>/mcp`, scope `mcp`,
 /// the core's defaults for lifetimes and throttling, and a store bounded by
 /// `limits` (use [`MemoryStoreLimits::DEVICE`]).
+///
+/// Registration is open, with the server's rules at a device's size: at
+/// most half of `limits.clients` (at least 1) are clients no user ever
+/// authorized, and a registration past that evicts the oldest of them
+/// (`ServerConfig::max_unused_clients`); they are also forgotten after
+/// [`DEVICE_UNUSED_CLIENT_TTL_SECS`]; and each peer (IPv4 address, IPv6
+/// /64) may register 3 clients per 10 minutes, all peers together 16
+/// ([`RegistrationLimiter::device`]; 429 beyond). So a flood of
+/// unauthenticated `POST /register` can neither fill the table nor evict a
+/// client anyone has authorized. Only authorized clients (each needed a
+/// sign-in with the device password) can fill it; registration then
+/// answers 503 `temporarily_unavailable`.
 pub fn authorization_server(
     issuer: &str,
     login: DeviceLogin,
@@ -110,7 +129,10 @@ pub fn authorization_server(
 ) -> DeviceAuthorizationServer {
     let mut config = ServerConfig::new(issuer);
     config.service_name = String::from(service_name);
+    config.max_unused_clients = (limits.clients / 2).max(1);
+    config.unused_client_ttl = DEVICE_UNUSED_CLIENT_TTL_SECS;
     AuthorizationServer::new(config, MemoryStore::new(limits), login)
+        .with_registration_policy(RegistrationLimiter::device())
 }
 
 /// Why a standalone service could not be built.

@@ -15,8 +15,8 @@ use mcpauth_core::mcp::{
     McpConfig, McpServer, MemorySessionStore, NoSessionStore, Registry, RegistryError, SessionStore,
 };
 use mcpauth_core::oauth::{
-    AuthorizationServer, Env, KeySource, ProtectedResource, ResourceGuard, ResourceKind,
-    ServerConfig, UserAuthenticator,
+    AuthorizationServer, Env, KeySource, ProtectedResource, RegistrationLimiter, ResourceGuard,
+    ResourceKind, ServerConfig, UserAuthenticator,
 };
 use mcpauth_core::server::{CorsPolicy, Issuer, Protection, Routed, Router};
 
@@ -26,7 +26,6 @@ use crate::env::{OsRandom, now};
 use crate::oauth_slots::OAuthSlots;
 use crate::oauth_workers::OAuthWorkers;
 use crate::privy::{PrivyKeySource, SignIn};
-use crate::registration::RegistrationLimiter;
 use crate::revocation::CheckStamp;
 use crate::server::{Handler, Reply};
 use crate::upstream::Upstreams;

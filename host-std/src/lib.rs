@@ -26,7 +26,6 @@ pub mod oauth_workers;
 pub mod pg;
 pub mod privy;
 pub mod proxy;
-pub mod registration;
 pub mod resources;
 pub mod revocation;
 pub mod server;

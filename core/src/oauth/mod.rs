@@ -78,6 +78,7 @@ mod pages;
 pub mod pkce;
 pub mod privy;
 mod register;
+mod registration_limit;
 mod resource;
 mod throttle;
 mod token;
@@ -102,6 +103,7 @@ pub use config::{ServerConfig, canonical_resource};
 pub use error::OAuthError;
 pub use guard::ResourceGuard;
 pub use privy::{PrivyConfig, PrivyKey, verify_privy_identity_token, verify_privy_token};
+pub use registration_limit::RegistrationLimiter;
 pub use resource::{MAX_RESOURCE_NAME_CHARS, ProtectedResource, ResourceKind};
 pub use throttle::{ThrottleConfig, peer_bucket};
 
@@ -129,7 +131,8 @@ pub trait UserAuthenticator {
 
 /// Decides whether a peer may register a client now (registration is open,
 /// so it is the first thing a flood hits). Any
-/// `Fn(Option<IpAddr>, Option<UnixTime>) -> bool` is one.
+/// `Fn(Option<IpAddr>, Option<UnixTime>) -> bool` is one;
+/// [`RegistrationLimiter`] is the per-peer and global budget both hosts use.
 pub trait RegistrationPolicy {
     /// `true` to allow this registration.
     fn allow_registration(&self, peer: Option<IpAddr>, now: Option<UnixTime>) -> bool;

@@ -929,6 +929,7 @@ fn tap_client() {
     ));
     checks += standalone_flow();
     checks += shared_vectors(&tokens);
+    checks += registration_budget(DEV_E);
     checks += fleet_with_issuer(Path::new(&dir));
     println!("tap_client: {checks} checks passed");
 }
@@ -1224,6 +1225,49 @@ fn standalone_flow() -> usize {
     let _ = access2;
     check("revoked access token refused by the MCP guard");
     checks
+}
+
+/// Open registration on a standalone device is budgeted per peer: this
+/// client's address may register at most 3 clients per 10-minute window
+/// (`RegistrationLimiter::device`), then gets 429. Run after the shared
+/// vectors, which may have spent some of that budget on `ip`.
+fn registration_budget(ip: &str) -> usize {
+    let reg =
+        json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}).to_string();
+    let window = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            / 600
+    };
+    loop {
+        let started_in = window();
+        let mut created = 0;
+        let refusal = loop {
+            let r = once(
+                ip,
+                "POST",
+                "/register",
+                &[("Content-Type", "application/json")],
+                &reg,
+            );
+            match r.status {
+                201 => created += 1,
+                429 => break r,
+                _ => panic!("registration: {r:?}"),
+            }
+            assert!(created <= 6, "no per-peer budget on {ip}");
+        };
+        if window() != started_in {
+            continue; // a window ended meanwhile: count again
+        }
+        assert!(created <= 3, "{created} registrations from one peer");
+        assert_eq!(refusal.json()["error"], "temporarily_unavailable");
+        assert!(refusal.header("Retry-After").is_some(), "{refusal:?}");
+        println!("tap_client: ok registration budget: {created} more served, then 429");
+        return 1;
+    }
 }
 
 /// A running `mcpauth serve` in the namespace; killed on drop.

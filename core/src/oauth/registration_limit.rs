@@ -1,19 +1,24 @@
 //! Rate limit for open dynamic client registration (RFC 7591), the first
-//! thing a flood hits: every registration is a durable write. Fixed windows
-//! per peer and overall, in a bounded table. A peer is an IPv4 address or
-//! an IPv6 /64 ([`peer_bucket`], as for the sign-in throttle), so one IPv6
-//! host cannot rotate through its addresses to spend the global budget.
-//! Storage is bounded separately: the core prunes clients no user ever
-//! authorized (`--unused-client-ttl`, `--max-unused-clients`).
+//! thing a flood hits: every registration is a write to the client table.
+//! Fixed windows per peer and overall, in a bounded table. A peer is an
+//! IPv4 address or an IPv6 /64 ([`peer_bucket`], as for the sign-in
+//! throttle), so one IPv6 host cannot rotate through its addresses to spend
+//! the global budget. Storage is bounded separately: the server prunes
+//! clients no user ever authorized ([`super::ServerConfig::unused_client_ttl`],
+//! [`super::ServerConfig::max_unused_clients`]).
+//!
+//! Both hosts use it: `mcpauth serve` with [`RegistrationLimiter::default`],
+//! a standalone device with [`RegistrationLimiter::device`].
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
+use alloc::collections::BTreeMap;
+use core::net::IpAddr;
 
-use mcpauth_core::oauth::{RegistrationPolicy, peer_bucket};
-use mcpauth_core::time::UnixTime;
+use super::RegistrationPolicy;
+use super::throttle::peer_bucket;
+use crate::sync::Mutex;
+use crate::time::UnixTime;
 
-/// Registration limits.
+/// Registration limits: a [`RegistrationPolicy`].
 #[derive(Debug)]
 pub struct RegistrationLimiter {
     per_ip: u32,
@@ -27,7 +32,7 @@ pub struct RegistrationLimiter {
 struct State {
     window_start: u64,
     global: u32,
-    per_ip: HashMap<IpAddr, u32>,
+    per_ip: BTreeMap<IpAddr, u32>,
 }
 
 impl Default for RegistrationLimiter {
@@ -53,14 +58,22 @@ impl RegistrationLimiter {
             state: Mutex::new(State::default()),
         }
     }
+
+    /// The budget of a standalone device: 3 registrations per peer and 16
+    /// overall per 10 minutes, 16 peers tracked. With a client table that
+    /// keeps 8 never-used clients (host-embassy's `authorization_server`),
+    /// one peer registers at most 6 clients in any 10 minutes (two
+    /// windows), too few to evict a client someone else registered before
+    /// its sign-in page (10 minutes) expires.
+    pub fn device() -> Self {
+        RegistrationLimiter::new(3, 16, 600, 16)
+    }
 }
 
 impl RegistrationPolicy for RegistrationLimiter {
     fn allow_registration(&self, peer: Option<IpAddr>, now: Option<UnixTime>) -> bool {
         let Some(now) = now else { return false };
-        let Ok(mut s) = self.state.lock() else {
-            return false;
-        };
+        let mut s = self.state.lock();
         let window = now.secs() / self.window_secs;
         if s.window_start != window {
             s.window_start = window;
@@ -121,5 +134,19 @@ mod tests {
         assert!(allowed <= 60, "{allowed} registrations from one /64");
         let elsewhere = IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]);
         assert!(l.allow_registration(Some(elsewhere), t), "another peer");
+    }
+
+    #[test]
+    fn the_peer_table_is_bounded() {
+        let l = RegistrationLimiter::new(5, 1000, 60, 2);
+        let t = Some(UnixTime(600));
+        assert!(l.allow_registration(Some(IpAddr::from([10, 0, 0, 1])), t));
+        assert!(l.allow_registration(Some(IpAddr::from([10, 0, 0, 2])), t));
+        assert!(
+            !l.allow_registration(Some(IpAddr::from([10, 0, 0, 3])), t),
+            "a third peer while two are tracked"
+        );
+        assert!(l.allow_registration(Some(IpAddr::from([10, 0, 0, 1])), t));
+        assert!(l.allow_registration(Some(IpAddr::from([10, 0, 0, 3])), Some(UnixTime(660))));
     }
 }
