@@ -18,7 +18,6 @@ use core::future::Future;
 use embassy_net::tcp::TcpSocket;
 use embassy_net::{IpAddress, IpEndpoint, Stack};
 use embassy_time::{Duration, with_timeout};
-use embedded_io_async::Write as _;
 
 /// Largest JWKS document a device fetches, bytes (response head included
 /// for [`HttpJwksFetcher`]). It bounds the heap a broken or hostile issuer,
@@ -188,8 +187,7 @@ impl JwksFetcher for HttpJwksFetcher<'_> {
     }
 }
 
-/// Send `request`, read the response into `buf`, move its body to the
-/// front of `buf`, return the body's length.
+/// Connect, then [`http_get`].
 async fn exchange(
     socket: &mut TcpSocket<'_>,
     endpoint: IpEndpoint,
@@ -200,11 +198,26 @@ async fn exchange(
         .connect(endpoint)
         .await
         .map_err(|_| FetchError::Connect)?;
-    socket
-        .write_all(request)
-        .await
-        .map_err(|_| FetchError::Io)?;
-    socket.flush().await.map_err(|_| FetchError::Io)?;
+    http_get(socket, request, buf).await
+}
+
+/// The HTTP/1.1 half of a fetch, over any connected byte stream: send
+/// `request` (a complete `GET … Connection: close` head), read the
+/// response into `buf`, move its body to the front of `buf` and return its
+/// length. Status other than 200, chunked bodies and a body larger than
+/// `buf` are errors.
+///
+/// [`HttpJwksFetcher`] runs it over an embassy-net `TcpSocket`. A board on
+/// an open network runs it over a TLS connection instead (any type with
+/// `embedded_io_async::Read + Write`, such as `embedded-tls`'s
+/// `TlsConnection` wrapped around a connected `TcpSocket`) inside its own
+/// [`JwksFetcher`]; see README.md, "Bring up a board".
+pub async fn http_get<C>(conn: &mut C, request: &[u8], buf: &mut [u8]) -> Result<usize, FetchError>
+where
+    C: embedded_io_async::Read + embedded_io_async::Write,
+{
+    conn.write_all(request).await.map_err(|_| FetchError::Io)?;
+    conn.flush().await.map_err(|_| FetchError::Io)?;
     let mut filled = 0;
     let mut framing: Option<(usize, Option<usize>)> = None;
     loop {
@@ -217,7 +230,7 @@ async fn exchange(
         if filled == buf.len() {
             return Err(FetchError::TooLarge);
         }
-        let n = socket
+        let n = conn
             .read(&mut buf[filled..])
             .await
             .map_err(|_| FetchError::Io)?;
@@ -273,8 +286,83 @@ fn parse_head(bytes: &[u8]) -> Result<Option<(usize, Option<usize>)>, FetchError
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
+
+    /// A connection that is not a `TcpSocket`: what a TLS session looks
+    /// like to [`http_get`] (it yields the decrypted response, takes the
+    /// request to encrypt). Answers `response` in reads of at most 7 bytes.
+    struct Scripted {
+        response: &'static [u8],
+        read: usize,
+        written: Vec<u8>,
+    }
+
+    impl embedded_io_async::ErrorType for Scripted {
+        type Error = core::convert::Infallible;
+    }
+
+    impl embedded_io_async::Read for Scripted {
+        async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+            let rest = &self.response[self.read..];
+            let n = rest.len().min(buf.len()).min(7);
+            buf[..n].copy_from_slice(&rest[..n]);
+            self.read += n;
+            Ok(n)
+        }
+    }
+
+    impl embedded_io_async::Write for Scripted {
+        async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        async fn flush(&mut self) -> Result<(), Self::Error> {
+            Ok(())
+        }
+    }
+
+    /// A board's own fetcher over such a connection, as a TLS one would be.
+    struct OverConnection(&'static [u8]);
+
+    impl JwksFetcher for OverConnection {
+        async fn fetch(&mut self, buf: &mut [u8]) -> Result<usize, FetchError> {
+            let mut conn = Scripted {
+                response: self.0,
+                read: 0,
+                written: Vec::new(),
+            };
+            let request = b"GET /jwks.json HTTP/1.1\r\nHost: issuer\r\nConnection: close\r\n\r\n";
+            let n = http_get(&mut conn, request, buf).await?;
+            assert_eq!(conn.written, request);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn the_fetcher_trait_admits_any_connection() {
+        let body = b"{\"keys\":[]}";
+        let mut buf = [0u8; 128];
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"keys\":[]}";
+        let n = embassy_futures::block_on(OverConnection(ok).fetch(&mut buf)).unwrap();
+        assert_eq!(&buf[..n], body);
+        let until_close = b"HTTP/1.1 200 OK\r\n\r\n{\"keys\":[]}";
+        let n = embassy_futures::block_on(OverConnection(until_close).fetch(&mut buf)).unwrap();
+        assert_eq!(&buf[..n], body);
+        let mut small = [0u8; 40];
+        assert_eq!(
+            embassy_futures::block_on(OverConnection(ok).fetch(&mut small)),
+            Err(FetchError::TooLarge)
+        );
+        let missing = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(
+            embassy_futures::block_on(OverConnection(missing).fetch(&mut buf)),
+            Err(FetchError::Status(404))
+        );
+    }
 
     #[test]
     fn response_heads() {

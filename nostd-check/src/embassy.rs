@@ -19,15 +19,15 @@ use core::task::{Context, Poll, Waker};
 
 use embassy_net_driver::{Capabilities, HardwareAddress, LinkState};
 use mcpauth_core::http::Response;
-use mcpauth_core::jose::{AccessTokenClaims, Audience, KeySet, SigningKey};
+use mcpauth_core::jose::{AccessTokenClaims, Audience, JwksRefreshSchedule, KeySet, SigningKey};
 use mcpauth_core::mcp::{CallToolResult, McpConfig, McpServer, NoSessionStore, Registry, Tool};
 use mcpauth_core::store::MemoryStoreLimits;
 use mcpauth_core::time::UnixTime;
 
 use crate::CheckOnlyRandom;
 use mcpauth_embassy::{
-    BoardRng, Config, DeviceEnv, DeviceLogin, FleetService, Provisioning, Resources, Service,
-    StandaloneService, WallClock,
+    BoardRng, Config, DeviceEnv, DeviceLogin, FetchBuffers, FleetService, HttpJwksFetcher,
+    Provisioning, Resources, Service, StandaloneService, WallClock,
 };
 
 // ------------------------------------------------------------ board stubs
@@ -126,7 +126,22 @@ fn request(auth: &str, body: &str) -> String {
     )
 }
 
-pub fn embassy_check() -> Result<(), &'static str> {
+/// A stateless 2026-07-28 `tools/call` (no session: version and method in
+/// the headers and in `_meta`).
+fn modern_call(auth: &str, tool: &str) -> String {
+    let body = alloc::format!(
+        r#"{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{{"name":"{tool}","arguments":{{}},"_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{{}}}}}}}}"#
+    );
+    alloc::format!(
+        "POST /mcp HTTP/1.1\r\nHost: device.example\r\n{auth}Content-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n\
+         Mcp-Method: tools/call\r\nMcp-Name: {tool}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Runs the checks; returns the size report.
+pub fn embassy_check() -> Result<String, &'static str> {
     // The issuer side: a key set and a token for this device.
     let mut rng = CheckOnlyRandom(0x6465_7669_6365);
     let issuer = KeySet::new(SigningKey::generate(&mut rng, 2048).map_err(|_| "keygen")?);
@@ -193,6 +208,22 @@ pub fn embassy_check() -> Result<(), &'static str> {
     if serve(&service, request(&bearer, init).as_bytes(), late)?.status != 401 {
         return Err("expired token accepted");
     }
+    // The 2026-07-28 era: a stateless tools/call, answered by the tool.
+    if serve(&service, modern_call("", "ping").as_bytes(), Some(now))?.status != 401 {
+        return Err("2026-07-28: request without a token not challenged");
+    }
+    let modern = serve(&service, modern_call(&bearer, "ping").as_bytes(), Some(now))?;
+    if modern.status != 200 {
+        return Err("2026-07-28: tools/call with a valid token refused");
+    }
+    let answer: serde_json::Value =
+        serde_json::from_slice(&modern.body).map_err(|_| "2026-07-28: response not JSON")?;
+    if answer["result"]["content"][0]["text"] != "pong" {
+        return Err("2026-07-28: tools/call did not return the tool's result");
+    }
+    if serve(&service, modern_call(&bearer, "ping").as_bytes(), late)?.status != 401 {
+        return Err("2026-07-28: expired token accepted");
+    }
 
     // The standalone shape: the device as its own issuer.
     let login = DeviceLogin::new("admin", "device password", &mut rng).map_err(|_| "rng")?;
@@ -247,5 +278,50 @@ pub fn embassy_check() -> Result<(), &'static str> {
     if !matches!(run.as_mut().poll(&mut cx), Poll::Pending) {
         return Err("runner returned");
     }
-    Ok(())
+    let run_future = size_of_val(&*run);
+
+    // A fleet service with the plain-HTTP fetcher, and its key-refresh task.
+    let mut fetch_buffers = FetchBuffers::new();
+    let fetcher = HttpJwksFetcher::new(
+        stack,
+        "http://10.0.0.1/.well-known/jwks.json",
+        &mut fetch_buffers,
+        embassy_time::Duration::from_secs(5),
+    )
+    .map_err(|_| "fetcher")?;
+    let mut fetching_mcp_config = McpConfig::new("nostd-device", "0");
+    fetching_mcp_config.stateless = true;
+    let fetching = FleetService::new(
+        Provisioning {
+            issuer: ISSUER,
+            resource: RESOURCE,
+            jwks_json: &jwks,
+            scopes: &["mcp"],
+            clock_leeway_secs: mcpauth_core::jose::DEFAULT_LEEWAY_SECS,
+        },
+        McpServer::new(fetching_mcp_config, Registry::new(), Box::new(NoSessionStore)),
+    )
+    .map_err(|_| "provisioning refused")?
+    .with_fetcher(fetcher, JwksRefreshSchedule::new());
+    let refresh_future = size_of_val(&fetching.run_key_refresh());
+
+    Ok(alloc::format!(
+        "nostd-check: static RAM of the board pieces (x86_64 release, no_std; bytes):\n\
+         \x20 socket slot (Resources<N> per socket: TCP rx + tx + request buffer) {slot} (Resources<2> = {resources2})\n\
+         \x20 Runner::run() future, fleet service, 2 sockets {run_future}\n\
+         \x20 FleetService<NoFetcher> {fleet}, FleetService<HttpJwksFetcher> {fleet_http}, StandaloneService {standalone}\n\
+         \x20 run_key_refresh() future (HttpJwksFetcher) {refresh_future}, FetchBuffers {fetch_buffers_size}\n\
+         \x20 WallClock {clock_size}, BoardRng<_> around a {rng_inner} B RNG {rng_size}\n\
+         \x20 embassy_net::StackResources<3> {stack_resources_size}\n",
+        slot = mcpauth_embassy::SLOT_BYTES,
+        resources2 = size_of::<Resources<2>>(),
+        fleet = size_of::<FleetService>(),
+        fleet_http = size_of_val(&fetching),
+        standalone = size_of::<StandaloneService>(),
+        fetch_buffers_size = size_of::<FetchBuffers>(),
+        clock_size = size_of::<WallClock>(),
+        rng_inner = size_of::<CheckOnlyRandom>(),
+        rng_size = size_of::<BoardRng<CheckOnlyRandom>>(),
+        stack_resources_size = size_of::<embassy_net::StackResources<3>>(),
+    ))
 }

@@ -80,9 +80,10 @@ extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
         Ok(()) => {
             platform::print("nostd-check: signed and verified an RS256 token without std\n");
             match embassy::embassy_check() {
-                Ok(()) => {
+                Ok(sizes) => {
+                    platform::print(&sizes);
                     platform::print(
-                        "nostd-check: mcpauth-embassy served the fleet and standalone checks and started its sockets without std\n",
+                        "nostd-check: mcpauth-embassy served the fleet checks (2025-11-25 and a stateless 2026-07-28 tools/call) and the standalone checks and started its sockets without std\n",
                     );
                     0
                 }
