@@ -82,6 +82,9 @@ pub struct AppOptions {
     pub resources: Vec<ProtectedResource>,
     /// Upstream MCP servers behind the auth proxy (no mounts: none).
     pub upstreams: crate::upstream::UpstreamSettings,
+    /// Upstream OpenID providers on the sign-in page, and whether
+    /// password sign-in is offered.
+    pub oidc: crate::oidc::OidcSettings,
 }
 
 /// The authorization server as host-std runs it: on the OAuth worker
@@ -318,6 +321,8 @@ impl App {
         config.refresh_token_ttl = options.refresh_token_ttl;
         config.refresh_family_ttl = config.refresh_family_ttl.max(options.refresh_token_ttl);
         config.privy = options.privy.as_ref().map(|p| p.core_config());
+        config.oidc = options.oidc.providers.clone();
+        config.password_login = options.oidc.password_login;
         options.client_rules.apply(&mut config);
         if !options.resources.is_empty() {
             config.resources = options.resources.clone();
@@ -417,9 +422,39 @@ impl App {
             let fetcher = crate::cimd::MetadataFetcher::new(settings).map_err(AppError)?;
             oauth = oauth.with_client_metadata_fetcher(fetcher);
         }
+        if !options.oidc.providers.is_empty() {
+            let http = crate::oidc::OidcHttp::new(&options.oidc).map_err(AppError)?;
+            oauth = oauth.with_upstream_http(http);
+        }
+        let oauth = Arc::new(oauth);
+        if !options.oidc.providers.is_empty()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            // Read each provider's discovery document and keys now, so a
+            // misconfiguration shows in the log at start-up.
+            let (oauth, ids) = (
+                oauth.clone(),
+                options
+                    .oidc
+                    .providers
+                    .iter()
+                    .map(|p| p.id.clone())
+                    .collect::<Vec<_>>(),
+            );
+            rt.spawn(async move {
+                for id in ids {
+                    let Some(at) = now() else { return };
+                    match oauth.check_oidc_provider(&id, at).await {
+                        Ok(()) => tracing::info!(provider = %id, "OpenID provider ready"),
+                        Err(e) => tracing::warn!(provider = %id, error = %e,
+                            "OpenID provider not usable yet (sign-in with it fails until it is)"),
+                    }
+                }
+            });
+        }
         let keys = Arc::new(SharedKeys::new(keys));
         let issuer = HostIssuer {
-            oauth: Arc::new(oauth),
+            oauth,
             oauth_slots: OAuthSlots::new(OAUTH_CONCURRENCY),
             oauth_workers: OnceLock::new(),
             keys: keys.clone(),

@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper_util::rt::TokioIo;
 use mcpauth_core::oauth::{
     ClientMetadataFetcher, MAX_METADATA_DOCUMENT, MetadataFetchError, MetadataFuture,
@@ -187,61 +187,32 @@ impl MetadataFetcher {
     /// One fetch: resolve, check, connect to the checked address, GET.
     async fn fetch_now(&self, url: &str) -> Result<(Vec<u8>, Duration), MetadataFetchError> {
         let target = Target::parse(url).ok_or(MetadataFetchError::BadResponse)?;
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host, target.port))
-            .await
-            .map_err(|_| MetadataFetchError::Unreachable)?
-            .collect();
-        if addrs.is_empty() {
-            return Err(MetadataFetchError::Unreachable);
-        }
-        // Every address must be allowed: a name that also resolves to an
-        // internal address is refused, whichever one a retry would pick.
-        if !addrs.iter().all(|a| self.may_contact(a.ip())) {
-            tracing::warn!(
-                host = target.host,
-                "client metadata document refused: the host resolves to a non-public address"
-            );
-            return Err(MetadataFetchError::Forbidden);
-        }
-        let tcp = tokio::net::TcpStream::connect(addrs[0])
-            .await
-            .map_err(|_| MetadataFetchError::Unreachable)?;
-        let name = rustls_pki_types::ServerName::try_from(target.host.to_owned())
-            .map_err(|_| MetadataFetchError::BadResponse)?;
-        let tls = self
-            .tls
-            .connect(name, tcp)
-            .await
-            .map_err(|_| MetadataFetchError::Unreachable)?;
         let req = hyper::Request::get(target.path_and_query)
             .header("host", target.authority)
             .header("accept", "application/json")
             .header("user-agent", concat!("mcpauth/", env!("CARGO_PKG_VERSION")))
-            .body(Empty::<Bytes>::new())
+            .body(http_body_util::Full::new(Bytes::new()))
             .map_err(|_| MetadataFetchError::BadResponse)?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .map_err(|_| MetadataFetchError::Unreachable)?;
-        let conn = tokio::spawn(conn);
-        let result = async {
-            let resp = sender
-                .send_request(req)
-                .await
-                .map_err(|_| MetadataFetchError::Unreachable)?;
-            if resp.status() != hyper::StatusCode::OK || !is_json(resp.headers()) {
-                return Err(MetadataFetchError::BadResponse);
+        let resp = fenced_request(Some(&self.tls), &target, req, MAX_METADATA_DOCUMENT, |ip| {
+            self.may_contact(ip)
+        })
+        .await
+        .map_err(|e| match e {
+            FenceError::Forbidden => {
+                tracing::warn!(
+                    host = target.host,
+                    "client metadata document refused: the host resolves to a non-public address"
+                );
+                MetadataFetchError::Forbidden
             }
-            let ttl = cache_ttl(resp.headers());
-            let body = Limited::new(resp.into_body(), MAX_METADATA_DOCUMENT)
-                .collect()
-                .await
-                .map_err(|_| MetadataFetchError::TooLarge)?
-                .to_bytes();
-            Ok((body.to_vec(), ttl))
+            FenceError::Unreachable => MetadataFetchError::Unreachable,
+            FenceError::BadRequest => MetadataFetchError::BadResponse,
+            FenceError::TooLarge => MetadataFetchError::TooLarge,
+        })?;
+        if resp.status != hyper::StatusCode::OK || !is_json(&resp.headers) {
+            return Err(MetadataFetchError::BadResponse);
         }
-        .await;
-        conn.abort();
-        result
+        Ok((resp.body, cache_ttl(&resp.headers)))
     }
 
     fn may_contact(&self, ip: IpAddr) -> bool {
@@ -255,14 +226,16 @@ impl ClientMetadataFetcher for MetadataFetcher {
     }
 }
 
-/// The parts of an https client identifier URL a request needs.
-struct Target<'a> {
+/// The parts of an http(s) URL a request needs.
+pub(crate) struct Target<'a> {
+    /// `true` for https.
+    pub(crate) tls: bool,
     /// `host[:port]` as written (the `Host` header).
-    authority: &'a str,
+    pub(crate) authority: &'a str,
     /// The host name or address, without brackets.
-    host: &'a str,
-    port: u16,
-    path_and_query: &'a str,
+    pub(crate) host: &'a str,
+    pub(crate) port: u16,
+    pub(crate) path_and_query: &'a str,
 }
 
 impl<'a> Target<'a> {
@@ -271,8 +244,21 @@ impl<'a> Target<'a> {
         format!("{}:{}", self.host.to_ascii_lowercase(), self.port)
     }
 
+    /// An https URL (client identifier URLs are https only).
     fn parse(url: &'a str) -> Option<Target<'a>> {
-        let rest = url.strip_prefix("https://")?;
+        Target::parse_any(url).filter(|t| t.tls)
+    }
+
+    /// An https or http URL (without fragment).
+    pub(crate) fn parse_any(url: &'a str) -> Option<Target<'a>> {
+        let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (true, rest)
+        } else {
+            (false, url.strip_prefix("http://")?)
+        };
+        if rest.contains('#') {
+            return None;
+        }
         let end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path_and_query) = rest.split_at(end);
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
@@ -286,12 +272,14 @@ impl<'a> Target<'a> {
         };
         let port = match port {
             Some(p) => p.parse().ok()?,
-            None => 443,
+            None if tls => 443,
+            None => 80,
         };
-        if host.is_empty() || !path_and_query.starts_with('/') {
+        if host.is_empty() || host.contains('@') || !path_and_query.starts_with('/') {
             return None;
         }
         Some(Target {
+            tls,
             authority,
             host,
             port,
@@ -300,8 +288,105 @@ impl<'a> Target<'a> {
     }
 }
 
+/// Why a fenced request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FenceError {
+    /// An address the name resolves to may not be contacted.
+    Forbidden,
+    /// Resolution, connection, TLS or HTTP failed.
+    Unreachable,
+    /// The request could not be built (host name not valid for TLS).
+    BadRequest,
+    /// The body is larger than allowed.
+    TooLarge,
+}
+
+/// A response of [`fenced_request`].
+pub(crate) struct FencedResponse {
+    pub(crate) status: hyper::StatusCode,
+    pub(crate) headers: hyper::HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+/// The one way mcpauth makes an outgoing request to a URL it did not
+/// write itself: resolve `target`'s host once, require every address to
+/// pass `may_contact`, connect to the address that was checked (never a
+/// second resolution), TLS when `target.tls` (with `tls`), HTTP/1.1, no
+/// redirects followed (the status is returned), at most `max_body` bytes
+/// of body. The caller bounds the time.
+pub(crate) async fn fenced_request(
+    tls: Option<&TlsConnector>,
+    target: &Target<'_>,
+    req: hyper::Request<http_body_util::Full<Bytes>>,
+    max_body: usize,
+    may_contact: impl Fn(IpAddr) -> bool,
+) -> Result<FencedResponse, FenceError> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host, target.port))
+        .await
+        .map_err(|_| FenceError::Unreachable)?
+        .collect();
+    if addrs.is_empty() {
+        return Err(FenceError::Unreachable);
+    }
+    // Every address must be allowed: a name that also resolves to an
+    // internal address is refused, whichever one a retry would pick.
+    if !addrs.iter().all(|a| may_contact(a.ip())) {
+        return Err(FenceError::Forbidden);
+    }
+    let tcp = tokio::net::TcpStream::connect(addrs[0])
+        .await
+        .map_err(|_| FenceError::Unreachable)?;
+    if target.tls {
+        let tls = tls.ok_or(FenceError::BadRequest)?;
+        let name = rustls_pki_types::ServerName::try_from(target.host.to_owned())
+            .map_err(|_| FenceError::BadRequest)?;
+        let stream = tls
+            .connect(name, tcp)
+            .await
+            .map_err(|_| FenceError::Unreachable)?;
+        exchange(TokioIo::new(stream), req, max_body).await
+    } else {
+        exchange(TokioIo::new(tcp), req, max_body).await
+    }
+}
+
+async fn exchange<IO>(
+    io: IO,
+    req: hyper::Request<http_body_util::Full<Bytes>>,
+    max_body: usize,
+) -> Result<FencedResponse, FenceError>
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|_| FenceError::Unreachable)?;
+    let conn = tokio::spawn(conn);
+    let result = async {
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|_| FenceError::Unreachable)?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = Limited::new(resp.into_body(), max_body)
+            .collect()
+            .await
+            .map_err(|_| FenceError::TooLarge)?
+            .to_bytes();
+        Ok(FencedResponse {
+            status,
+            headers,
+            body: body.to_vec(),
+        })
+    }
+    .await;
+    conn.abort();
+    result
+}
+
 /// Whether `ip` is a globally reachable unicast address.
-fn is_public(ip: IpAddr) -> bool {
+pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
         IpAddr::V6(v6) => {

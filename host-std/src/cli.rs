@@ -240,6 +240,7 @@ fn serve(
         client_rules: settings.client_rules.clone(),
         resources: settings.resources.clone(),
         upstreams: settings.upstream.clone(),
+        oidc: settings.oidc.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -329,7 +330,14 @@ fn print_banner(settings: &ServeSettings, local: std::net::SocketAddr, users: u6
     } else {
         println!("  Data directory:  {data}");
     }
-    if users == 0 {
+    for p in &settings.oidc.providers {
+        println!(
+            "  Sign in with {}: redirect URI to register there: {}",
+            p.display_name,
+            p.callback_url(base)
+        );
+    }
+    if users == 0 && settings.oidc.password_login {
         println!();
         println!(
             "  No users yet. Create the first one (then sign in with it when a client connects):"

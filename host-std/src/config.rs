@@ -292,6 +292,33 @@ pub struct ServeArgs {
         hide = true
     )]
     pub dangerous_cimd_ca_file: Option<PathBuf>,
+    /// An upstream OpenID Connect provider offered on the sign-in page:
+    /// `id=google;name=Google;issuer=https://accounts.google.com;client_id=ID`
+    /// plus optional `allowed_email_domains=a,b`, `required_claims=name:value`,
+    /// `scopes=…`, `token_endpoint_auth_method=…`, `allow_private_network=true`,
+    /// `client_secret_file=PATH` (repeat the flag, or separate providers with
+    /// `|`). The secret comes from MCPAUTH_OIDC_<ID>_CLIENT_SECRET, the file,
+    /// or the config file; see README "Sign in with…".
+    #[arg(
+        long = "oidc",
+        env = "MCPAUTH_OIDC",
+        value_name = "SPEC",
+        value_delimiter = '|'
+    )]
+    pub oidc: Option<Vec<String>>,
+    /// Offer local users' username and password on the sign-in page
+    /// (false: only Privy or the OpenID providers) [default: true].
+    #[arg(long, env = "MCPAUTH_PASSWORD_LOGIN", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub password_login: Option<bool>,
+    /// TEST ONLY: also trust these CA certificates (PEM) when talking to
+    /// OpenID providers.
+    #[arg(
+        long,
+        env = "MCPAUTH_DANGEROUS_OIDC_CA_FILE",
+        value_name = "FILE",
+        hide = true
+    )]
+    pub dangerous_oidc_ca_file: Option<PathBuf>,
     /// The auth proxy (`--upstream` and its bounds).
     #[command(flatten)]
     pub upstream: crate::upstream::config::UpstreamArgs,
@@ -332,6 +359,9 @@ pub struct FileConfig {
     dangerous_cimd_ca_file: Option<PathBuf>,
     resources: Option<Vec<crate::resources::ResourceEntry>>,
     upstream: Option<crate::upstream::config::UpstreamFile>,
+    oidc: Option<Vec<crate::oidc::OidcEntry>>,
+    password_login: Option<bool>,
+    dangerous_oidc_ca_file: Option<PathBuf>,
 }
 
 /// A duration in the file: seconds, or text such as `5m`.
@@ -446,6 +476,8 @@ pub struct ServeSettings {
     pub resources: Vec<mcpauth_core::oauth::ProtectedResource>,
     /// The auth proxy (no mounts: off).
     pub upstream: crate::upstream::UpstreamSettings,
+    /// Upstream OpenID providers and password sign-in.
+    pub oidc: crate::oidc::OidcSettings,
 }
 
 /// Rules about registered clients (see the fields of
@@ -638,6 +670,28 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
         }
     };
     let privy = resolve_privy(serve, &file, &public_url)?;
+    let oidc_ca = serve
+        .dangerous_oidc_ca_file
+        .clone()
+        .or_else(|| file.dangerous_oidc_ca_file.clone());
+    let oidc_roots = match oidc_ca {
+        Some(path) => crate::cimd::load_ca_file(&path)
+            .map_err(|e| ConfigError::new("--dangerous-oidc-ca-file", e))?,
+        None => Vec::new(),
+    };
+    let oidc = crate::oidc::resolve(
+        serve.oidc.as_deref(),
+        file.oidc.as_deref(),
+        serve.password_login.or(file.password_login).unwrap_or(true),
+        oidc_roots,
+        |k| std::env::var(k).ok(),
+    )?;
+    if !oidc.password_login && privy.is_none() && oidc.providers.is_empty() {
+        return Err(ConfigError::new(
+            "--password-login",
+            "with password sign-in off, configure Privy or an OpenID provider (--oidc)",
+        ));
+    }
     let refresh = match (serve.refresh_token_ttl, &file.refresh_token_ttl) {
         (Some(d), _) => d,
         (None, Some(v)) => v.get("refresh_token_ttl (config file)")?,
@@ -713,6 +767,7 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
         client_rules,
         resources,
         upstream,
+        oidc,
     })
 }
 

@@ -23,6 +23,7 @@ pub mod logging;
 pub mod mcp_timer;
 pub mod oauth_slots;
 pub mod oauth_workers;
+pub mod oidc;
 pub mod pg;
 pub mod privy;
 pub mod proxy;
