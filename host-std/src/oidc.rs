@@ -94,7 +94,7 @@ impl OidcHttp {
     ) -> Result<UpstreamResponse, UpstreamError> {
         let url = request.url().to_owned();
         let target = Target::parse_any(&url).ok_or(UpstreamError::Unreachable)?;
-        let private = self.private_network.iter().any(|id| *id == provider.id);
+        let private = self.private_network.contains(&provider.id);
         let tls = target.tls;
         let may_contact = |ip: IpAddr| {
             let allowed = is_public(ip) || (private && !ip.is_unspecified() && !ip.is_multicast());

@@ -97,9 +97,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use id_token::{
-    DEFAULT_ID_TOKEN_MAX_AGE_SECS, IdTokenClaims, IdTokenPolicy, MAX_ID_TOKEN_LEN,
-};
+pub use id_token::{DEFAULT_ID_TOKEN_MAX_AGE_SECS, IdTokenClaims, IdTokenPolicy, MAX_ID_TOKEN_LEN};
 pub use jwks::{JwksError, MAX_JWKS_KEYS, MAX_JWKS_LEN, parse_jwks};
 pub use key::{KeyError, MAX_KID_LEN, MAX_RSA_BITS, MIN_RSA_BITS, SigningKey, VerifyingKey};
 pub use keyset::KeySet;

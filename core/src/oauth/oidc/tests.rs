@@ -287,7 +287,7 @@ fn callback(
     h.send(
         crate::http::Request::new(
             crate::http::Method::Get,
-            &format!("/oidc/callback/{path_provider}"),
+            format!("/oidc/callback/{path_provider}"),
         )
         .with_query(query)
         .with_header("Cookie", cookie.to_string()),
