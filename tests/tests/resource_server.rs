@@ -93,7 +93,8 @@ fn sign_with_header(keys: &KeySet, header: &Value, claims: &Value) -> String {
     format!("{input}.{}", Base64UrlUnpadded::encode_string(&sig))
 }
 
-/// `tools/call whoami` without a session at `base`/mcp.
+/// `tools/call whoami` at `base`/mcp in a new MCP session; a refused
+/// `initialize` is the answer.
 async fn whoami(http: &reqwest::Client, base: &str, token: &str) -> Reply {
     let flow = Flow {
         http: http.clone(),
@@ -101,7 +102,19 @@ async fn whoami(http: &reqwest::Client, base: &str, token: &str) -> Reply {
         public: base.to_owned(),
         client_id: String::new(),
     };
-    flow.whoami_stateless(token).await
+    let init = flow
+        .mcp(
+            Some(token),
+            None,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "e2e", "version": "1"}}}),
+        )
+        .await;
+    if init.status != 200 {
+        return init;
+    }
+    flow.whoami(token).await
 }
 
 fn assert_invalid_token(r: &Reply, what: &str) {
@@ -292,7 +305,14 @@ async fn an_issuer_and_a_resource_server_in_two_processes() {
         ),
         (
             "a token not yet valid (nbf)",
-            mint_nbf(&first_keys, &issuer_url, &rs_mcp, t, t + 7200, Some(t + 3600)),
+            mint_nbf(
+                &first_keys,
+                &issuer_url,
+                &rs_mcp,
+                t,
+                t + 7200,
+                Some(t + 3600),
+            ),
         ),
         (
             "a token issued in the future",
@@ -333,7 +353,11 @@ async fn an_issuer_and_a_resource_server_in_two_processes() {
         .await;
     assert_eq!(segment(&fresh.access, 0)["kid"], new_kid);
     let r = whoami(&http, &rs_url, &fresh.access).await;
-    assert_eq!(r.status, 200, "a new-key token at the resource server: {}", r.body);
+    assert_eq!(
+        r.status, 200,
+        "a new-key token at the resource server: {}",
+        r.body
+    );
     // The old key stays published until its tokens expire.
     assert_eq!(whoami(&http, &rs_url, &remote.access).await.status, 200);
     assert_eq!(rs.pid(), rs_pid, "the resource server was not restarted");

@@ -183,7 +183,8 @@ async fn bad_client_configuration_stops_the_server() {
         ),
         (
             "an http redirect off loopback",
-            "[[clients]]\nclient_id = \"a\"\nredirect_uris = [\"http://app.example/cb\"]\n".to_owned(),
+            "[[clients]]\nclient_id = \"a\"\nredirect_uris = [\"http://app.example/cb\"]\n"
+                .to_owned(),
             "loopback",
         ),
         (

@@ -61,6 +61,12 @@ pub struct ServerConfig {
     /// operating system handles itself (`search-ms`, `ms-msdt`, …): a
     /// redirect to it is an attack on the user's machine.
     pub native_redirect_schemes: Vec<String>,
+    /// Clients the operator configured (see [`super::StaticClient`]); they
+    /// work whether or not dynamic registration is open.
+    pub static_clients: Vec<super::StaticClient>,
+    /// Whether `POST /register` (RFC 7591) is open. Closed: discovery does
+    /// not advertise it and it answers 403 `access_denied`.
+    pub dynamic_registration: bool,
 }
 
 impl ServerConfig {
@@ -92,6 +98,8 @@ impl ServerConfig {
             unused_client_ttl: 24 * 3600,
             max_unused_clients: 10_000,
             native_redirect_schemes: alloc::vec!["cursor".to_string()],
+            static_clients: Vec::new(),
+            dynamic_registration: true,
         }
     }
 
@@ -148,6 +156,7 @@ impl ServerConfig {
         if let Some(privy) = &self.privy {
             privy.validate()?;
         }
+        self.validate_static_clients()?;
         Ok(())
     }
 
