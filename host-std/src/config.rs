@@ -631,12 +631,14 @@ fn resolve_client_rules(
     file: &FileConfig,
     public_url: &str,
 ) -> Result<ClientRules, ConfigError> {
-    let mut rules = ClientRules::default();
-    rules.dynamic_registration = serve
-        .registration
-        .or(file.registration)
-        .unwrap_or(RegistrationMode::Open)
-        == RegistrationMode::Open;
+    let mut rules = ClientRules {
+        dynamic_registration: serve
+            .registration
+            .or(file.registration)
+            .unwrap_or(RegistrationMode::Open)
+            == RegistrationMode::Open,
+        ..ClientRules::default()
+    };
     for entry in file.clients.iter().flatten() {
         let client = entry.to_static(public_url)?;
         if rules
