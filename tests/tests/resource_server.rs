@@ -352,6 +352,20 @@ async fn an_issuer_and_a_resource_server_in_two_processes() {
         .grant_for(&rs_mcp, "mcp", "Remote tools", "alice", PASSWORD)
         .await;
     assert_eq!(segment(&fresh.access, 0)["kid"], new_kid);
+    // The first new-key request waits for the JWKS re-fetch; the next does
+    // not (printed for BENCHMARKS-style notes; run with --nocapture).
+    let mut took = Vec::new();
+    for _ in 0..2 {
+        let started = std::time::Instant::now();
+        let r = whoami(&http, &rs_url, &fresh.access).await;
+        took.push(started.elapsed());
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    eprintln!(
+        "new-key token at the resource server: first whoami (initialize with the JWKS \
+         re-fetch, initialized, tools/call) {:?}, second {:?}",
+        took[0], took[1]
+    );
     let r = whoami(&http, &rs_url, &fresh.access).await;
     assert_eq!(
         r.status, 200,
