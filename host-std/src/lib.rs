@@ -28,6 +28,8 @@ pub mod pg;
 pub mod privy;
 pub mod proxy;
 pub mod registration;
+pub mod remote_issuer;
+pub mod resource_server;
 pub mod resources;
 pub mod revocation;
 pub mod server;

@@ -5,18 +5,17 @@
 //! token requests through.
 //!
 //! The client is the SSRF-fenced one of the metadata-document fetcher
-//! ([`crate::cimd::fenced_request`]): the host name is resolved once, every
+//! (`crate::cimd::fenced_request`): the host name is resolved once, every
 //! address must be public (unless the operator marks the provider
 //! `allow_private_network`, e.g. Keycloak on the LAN), the connection goes
 //! to the checked address, no redirect is followed, bodies stop at
 //! [`MAX_UPSTREAM_DOCUMENT`], [`REQUEST_TIMEOUT`] per request. Plain http
-//! goes only to loopback addresses (a provider on the same machine; the
-//! core allows http URLs only on loopback hosts). While a request waits,
+//! only for a provider marked `allow_private_network`, and never to a
+//! public address (the core allows http URLs only on loopback hosts). While a request waits,
 //! its OAuth slot is given back ([`crate::oauth_slots::released`]).
 //! Neither the client secret nor any code or token is ever logged.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -31,7 +30,7 @@ use rustls_pki_types::CertificateDer;
 use serde::Deserialize;
 use tokio_rustls::TlsConnector;
 
-use crate::cimd::{FenceError, Target, fenced_request, is_public};
+use crate::cimd::{Fence, FenceError, Target, fenced_request};
 use crate::config::ConfigError;
 
 /// Resolve + connect + TLS + whole response, per request.
@@ -93,14 +92,15 @@ impl OidcHttp {
         max_len: usize,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let url = request.url().to_owned();
-        let target = Target::parse_any(&url).ok_or(UpstreamError::Unreachable)?;
         let private = self.private_network.contains(&provider.id);
-        let tls = target.tls;
-        let may_contact = |ip: IpAddr| {
-            let allowed = is_public(ip) || (private && !ip.is_unspecified() && !ip.is_multicast());
-            // Plain http only to this machine.
-            allowed && (tls || ip.is_loopback())
+        // Public https always; loopback, private addresses and plain http
+        // there only for a provider the operator marked so.
+        let fence = Fence {
+            allow_loopback: private,
+            allow_private: private,
+            allow_http: private,
         };
+        let target = Target::parse(&url, private).ok_or(UpstreamError::Unreachable)?;
         let builder = |method: hyper::Method| {
             hyper::Request::builder()
                 .method(method)
@@ -131,7 +131,7 @@ impl OidcHttp {
         .map_err(|_| UpstreamError::Unreachable)?;
         let fetched = crate::oauth_slots::released(tokio::time::timeout(
             REQUEST_TIMEOUT,
-            fenced_request(Some(&self.tls), &target, req, max_len, may_contact),
+            fenced_request(&self.tls, &target, req, fence, max_len),
         ))
         .await
         .unwrap_or(Err(FenceError::Unreachable));

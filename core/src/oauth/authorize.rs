@@ -454,7 +454,10 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         let grant_id = random_token::<16>(&mut *env.rng)?;
         // A user authorized this client: it is no longer pruned as unused.
         // (A metadata-document client has no stored registration.)
-        if !super::cimd::is_client_id_url(&p.client_id) {
+        // (Nor has a static one.)
+        if !super::cimd::is_client_id_url(&p.client_id)
+            && self.config.static_client(&p.client_id).is_none()
+        {
             self.store.mark_client_used(&p.client_id).await?;
         }
         let record = CodeRecord {

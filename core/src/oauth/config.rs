@@ -68,6 +68,12 @@ pub struct ServerConfig {
     /// operating system handles itself (`search-ms`, `ms-msdt`, …): a
     /// redirect to it is an attack on the user's machine.
     pub native_redirect_schemes: Vec<String>,
+    /// Clients the operator configured (see [`super::StaticClient`]); they
+    /// work whether or not dynamic registration is open.
+    pub static_clients: Vec<super::StaticClient>,
+    /// Whether `POST /register` (RFC 7591) is open. Closed: discovery does
+    /// not advertise it and it answers 403 `access_denied`.
+    pub dynamic_registration: bool,
 }
 
 impl ServerConfig {
@@ -101,6 +107,8 @@ impl ServerConfig {
             unused_client_ttl: 24 * 3600,
             max_unused_clients: 10_000,
             native_redirect_schemes: alloc::vec!["cursor".to_string()],
+            static_clients: Vec::new(),
+            dynamic_registration: true,
         }
     }
 
@@ -166,6 +174,7 @@ impl ServerConfig {
         if !self.password_login && self.privy.is_none() && self.oidc.is_empty() {
             return Err("with password sign-in off, configure Privy or an OpenID provider");
         }
+        self.validate_static_clients()?;
         Ok(())
     }
 

@@ -82,7 +82,9 @@ mod pages;
 pub mod pkce;
 pub mod privy;
 mod register;
+pub mod remote_issuer;
 mod resource;
+mod static_clients;
 mod throttle;
 mod token;
 pub(crate) mod wire;
@@ -111,6 +113,7 @@ pub use oidc::{
 };
 pub use privy::{PrivyConfig, PrivyKey, verify_privy_identity_token, verify_privy_token};
 pub use resource::{MAX_RESOURCE_NAME_CHARS, ProtectedResource, ResourceKind};
+pub use static_clients::{MAX_STATIC_CLIENT_ID_LEN, StaticClient};
 pub use throttle::{ThrottleConfig, peer_bucket};
 
 use throttle::LoginThrottle;
@@ -132,6 +135,19 @@ pub trait UserAuthenticator {
     /// unavailable". The default has no key.
     fn privy_verification_key(&self) -> impl Future<Output = Option<PrivyKey>> + Send {
         core::future::ready(None)
+    }
+
+    /// Whether `secret` matches `secret_hash`, the hash the operator
+    /// configured for a static client ([`StaticClient::secret_hash`],
+    /// host-std: an argon2 PHC string). Compare in constant time; take
+    /// about the same time either way. The default matches nothing.
+    fn verify_client_secret(
+        &self,
+        secret_hash: &str,
+        secret: &str,
+    ) -> impl Future<Output = bool> + Send {
+        let _ = (secret_hash, secret);
+        core::future::ready(false)
     }
 }
 
@@ -299,6 +315,9 @@ where
         }
         let resp = match path {
             "/register" => match req.method {
+                Method::Post if !self.config.dynamic_registration => {
+                    static_clients::registration_closed()
+                }
                 Method::Post => self.register(req, env).await,
                 _ => wire::method_not_allowed("POST"),
             },

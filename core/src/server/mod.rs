@@ -280,23 +280,33 @@ impl<I, K, C> Router<I, K, C> {
         issuer: &str,
     ) -> Self {
         let mcp = mcp.into();
-        let resource = guard.resource();
-        let path = format!(
-            "{PR_METADATA}{}",
-            resource_path(resource).trim_end_matches('/')
-        );
-        let body = json!({
-            "resource": resource,
-            "authorization_servers": [issuer],
-            "scopes_supported": guard.scopes(),
-            "bearer_methods_supported": ["header"],
-        })
-        .to_string();
+        let metadata = remote_metadata_document(&guard, issuer);
         self.mounts.push(Mount {
             path: mcp.config().endpoint_path.clone(),
             protection: Protection::Bearer(guard),
             target: Target::Mcp(mcp),
-            metadata: Some((path, body)),
+            metadata: Some(metadata),
+        });
+        self
+    }
+
+    /// Authenticate requests to `path` for tokens of `issuer` elsewhere and
+    /// hand them to the host ([`Routed::Host`], e.g. an auth proxy in
+    /// resource-server mode); serve the RFC 9728 document naming that
+    /// issuer, as [`Router::mount_for_remote_issuer`] does.
+    #[must_use]
+    pub fn mount_host_for_remote_issuer(
+        mut self,
+        path: &str,
+        guard: ResourceGuard,
+        issuer: &str,
+    ) -> Self {
+        let metadata = remote_metadata_document(&guard, issuer);
+        self.mounts.push(Mount {
+            path: path.into(),
+            protection: Protection::Bearer(guard),
+            target: Target::Host,
+            metadata: Some(metadata),
         });
         self
     }
@@ -487,6 +497,24 @@ where
             }
         }
     }
+}
+
+/// The RFC 9728 document of `guard`'s resource naming `issuer`, and the
+/// path-suffixed well-known path it is served at.
+fn remote_metadata_document(guard: &ResourceGuard, issuer: &str) -> (String, String) {
+    let resource = guard.resource();
+    let path = format!(
+        "{PR_METADATA}{}",
+        resource_path(resource).trim_end_matches('/')
+    );
+    let body = json!({
+        "resource": resource,
+        "authorization_servers": [issuer],
+        "scopes_supported": guard.scopes(),
+        "bearer_methods_supported": ["header"],
+    })
+    .to_string();
+    (path, body)
 }
 
 fn decorated(verdict: Verdict, mut resp: Response) -> Response {
