@@ -84,9 +84,11 @@ function inspector(args) {
   });
 }
 
+/** The JSON result on stdout (`--format json` wraps it in `result`). */
 function json(r, what) {
   try {
-    return JSON.parse(r.stdout);
+    const v = JSON.parse(r.stdout);
+    return v.result ?? v;
   } catch {
     throw new Error(`${what}: not JSON (exit ${r.code}): ${r.stdout.slice(0, 400)} ${r.stderr.slice(0, 400)}`);
   }
@@ -96,17 +98,18 @@ const auth = ['--header', `Authorization: Bearer ${token}`];
 for (const era of ['legacy', 'modern']) {
   const list = await inspector([...auth, '--protocol-era', era, '--method', 'tools/list']);
   check(list.code === 0, `${era}: tools/list exits 0 (stderr: ${list.stderr.trim().slice(0, 200)})`);
-  const names = (json(list, 'tools/list').tools ?? []).map((t) => t.name);
-  check(names.includes('whoami') && names.includes('echo'), `${era}: tools listed: ${names.join(', ')}`);
+  const listed = json(list, 'tools/list');
+  const names = (listed.tools ?? []).map((t) => t.name);
+  check(names.includes('whoami') && names.includes('echo'), `${era}: tools listed: ${names.join(', ') || list.stdout.slice(0, 600)}`);
 
   const who = await inspector([...auth, '--protocol-era', era, '--method', 'tools/call', '--tool-name', 'whoami']);
   check(who.code === 0, `${era}: tools/call whoami exits 0`);
   const result = json(who, 'whoami');
   const sub = result.structuredContent?.sub ?? JSON.parse(result.content?.[0]?.text ?? '{}').sub;
-  check(sub === expectedSub, `${era}: whoami sub is the signed-in user (${sub})`);
+  check(sub === expectedSub, `${era}: whoami sub is the signed-in user (${sub ?? who.stdout.slice(0, 600)})`);
 
   const echo = await inspector([...auth, '--protocol-era', era, '--method', 'tools/call', '--tool-name', 'echo', '--tool-arg', 'text=hello from the Inspector']);
-  check(echo.code === 0 && json(echo, 'echo').content?.[0]?.text === 'hello from the Inspector', `${era}: tools/call echo`);
+  check(echo.code === 0 && json(echo, 'echo').content?.[0]?.text === 'hello from the Inspector', `${era}: tools/call echo${echo.code === 0 ? '' : ': ' + echo.stdout.slice(0, 400)}`);
 }
 
 const refused = await inspector(['--stored-auth-only', '--method', 'tools/list']);
