@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use mcpauth_core::oauth::{
     ClientMetadataFetcher, MAX_METADATA_DOCUMENT, MetadataFetchError, MetadataFuture,
@@ -250,6 +250,39 @@ pub(crate) async fn fenced_get(
     fence: Fence,
     max_bytes: usize,
 ) -> Result<(Vec<u8>, Duration), MetadataFetchError> {
+    fenced_request(tls, url, fence, None, max_bytes).await
+}
+
+/// A form `POST` through the same fence as [`fenced_get`] (an RFC 7662
+/// introspection request), with an optional `Authorization` header.
+#[derive(Clone)]
+pub(crate) struct FormPost {
+    /// `application/x-www-form-urlencoded` body.
+    pub body: String,
+    /// `Authorization` header value (`Basic …`).
+    pub authorization: Option<String>,
+}
+
+/// [`fenced_get`] with `form`: POST it instead of a GET.
+pub(crate) async fn fenced_post_form(
+    tls: &TlsConnector,
+    url: &str,
+    fence: Fence,
+    form: FormPost,
+    max_bytes: usize,
+) -> Result<Vec<u8>, MetadataFetchError> {
+    fenced_request(tls, url, fence, Some(form), max_bytes)
+        .await
+        .map(|(body, _)| body)
+}
+
+async fn fenced_request(
+    tls: &TlsConnector,
+    url: &str,
+    fence: Fence,
+    form: Option<FormPost>,
+    max_bytes: usize,
+) -> Result<(Vec<u8>, Duration), MetadataFetchError> {
     let target = Target::parse(url, fence.allow_http).ok_or(MetadataFetchError::BadResponse)?;
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host, target.port))
         .await
@@ -273,7 +306,7 @@ pub(crate) async fn fenced_get(
         .await
         .map_err(|_| MetadataFetchError::Unreachable)?;
     if !target.tls {
-        return get_over(tcp, &target, max_bytes).await;
+        return request_over(tcp, &target, form, max_bytes).await;
     }
     let name = rustls_pki_types::ServerName::try_from(target.host.to_owned())
         .map_err(|_| MetadataFetchError::BadResponse)?;
@@ -281,24 +314,40 @@ pub(crate) async fn fenced_get(
         .connect(name, tcp)
         .await
         .map_err(|_| MetadataFetchError::Unreachable)?;
-    get_over(stream, &target, max_bytes).await
+    request_over(stream, &target, form, max_bytes).await
 }
 
-/// The HTTP/1.1 GET of [`fenced_get`] over an established connection.
-async fn get_over<IO>(
+/// The HTTP/1.1 request of [`fenced_request`] over an established
+/// connection.
+async fn request_over<IO>(
     io: IO,
     target: &Target<'_>,
+    form: Option<FormPost>,
     max_bytes: usize,
 ) -> Result<(Vec<u8>, Duration), MetadataFetchError>
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let req = hyper::Request::get(target.path_and_query)
+    let builder = hyper::Request::builder()
+        .uri(target.path_and_query)
         .header("host", target.authority)
         .header("accept", "application/json")
-        .header("user-agent", concat!("mcpauth/", env!("CARGO_PKG_VERSION")))
-        .body(Empty::<Bytes>::new())
-        .map_err(|_| MetadataFetchError::BadResponse)?;
+        .header("user-agent", concat!("mcpauth/", env!("CARGO_PKG_VERSION")));
+    let req = match form {
+        None => builder
+            .method(hyper::Method::GET)
+            .body(Full::new(Bytes::new())),
+        Some(form) => {
+            let mut builder = builder
+                .method(hyper::Method::POST)
+                .header("content-type", "application/x-www-form-urlencoded");
+            if let Some(auth) = form.authorization {
+                builder = builder.header("authorization", auth);
+            }
+            builder.body(Full::new(Bytes::from(form.body)))
+        }
+    }
+    .map_err(|_| MetadataFetchError::BadResponse)?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(|_| MetadataFetchError::Unreachable)?;

@@ -367,7 +367,7 @@ fn serve_resource_server(
         keys.refresh_keys(mcpauth_core::jose::RefreshReason::Periodic)
             .await;
         let refresher = tokio::spawn(keys.clone().run_periodic());
-        let app = ResourceServer::new(&options, keys, registry)?;
+        let app = ResourceServer::new(&options, keys, remote.introspection.clone(), registry)?;
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .map_err(|e| format!("--listen {}: {e}", settings.listen))?;

@@ -352,6 +352,28 @@ pub struct ServeArgs {
     /// again (its JWKS `max-age` may shorten it) [default: 1h].
     #[arg(long, env = "MCPAUTH_ISSUER_JWKS_REFRESH", value_name = "DURATION", value_parser = parse_duration)]
     pub issuer_jwks_refresh: Option<Duration>,
+    /// With --issuer: also ask the issuer about every token (RFC 7662
+    /// introspection, its metadata's introspection_endpoint), so a token
+    /// revoked there is refused here within --issuer-introspection-cache;
+    /// needs --issuer-client-id and MCPAUTH_ISSUER_CLIENT_SECRET [default: false].
+    #[arg(long, env = "MCPAUTH_ISSUER_INTROSPECTION", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub issuer_introspection: Option<bool>,
+    /// The client id this resource server introspects as (the issuer must
+    /// allow it to introspect other clients' tokens).
+    #[arg(long, env = "MCPAUTH_ISSUER_CLIENT_ID", value_name = "ID")]
+    pub issuer_client_id: Option<String>,
+    /// Its client secret (prefer the environment variable or the config
+    /// file; never printed).
+    #[arg(
+        long,
+        env = "MCPAUTH_ISSUER_CLIENT_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub issuer_client_secret: Option<String>,
+    /// How long an introspection answer is reused for the same token [default: 10s].
+    #[arg(long, env = "MCPAUTH_ISSUER_INTROSPECTION_CACHE", value_name = "DURATION", value_parser = parse_duration)]
+    pub issuer_introspection_cache: Option<Duration>,
     /// The auth proxy (`--upstream` and its bounds).
     #[command(flatten)]
     pub upstream: crate::upstream::config::UpstreamArgs,
@@ -401,6 +423,10 @@ pub struct FileConfig {
     issuer_allow_private: Option<bool>,
     issuer_jwks_min_interval: Option<DurationValue>,
     issuer_jwks_refresh: Option<DurationValue>,
+    issuer_introspection: Option<bool>,
+    issuer_client_id: Option<String>,
+    issuer_client_secret: Option<String>,
+    issuer_introspection_cache: Option<DurationValue>,
 }
 
 /// Whether `POST /register` is open.
@@ -1008,6 +1034,45 @@ fn resolve_remote_issuer(
         }
         settings.refresh = d;
     }
+    let introspect = serve
+        .issuer_introspection
+        .or(file.issuer_introspection)
+        .unwrap_or(false);
+    if introspect {
+        let client_id = serve
+            .issuer_client_id
+            .clone()
+            .or_else(|| file.issuer_client_id.clone())
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| {
+                ConfigError::new("--issuer-client-id", "required with --issuer-introspection")
+            })?;
+        let secret = serve
+            .issuer_client_secret
+            .clone()
+            .or_else(|| file.issuer_client_secret.clone())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "--issuer-client-secret",
+                    "required with --issuer-introspection (MCPAUTH_ISSUER_CLIENT_SECRET or \
+                     issuer_client_secret in the config file)",
+                )
+            })?;
+        let cache = match (
+            serve.issuer_introspection_cache,
+            &file.issuer_introspection_cache,
+        ) {
+            (Some(d), _) => d,
+            (None, Some(v)) => v.get("issuer_introspection_cache (config file)")?,
+            (None, None) => Duration::from_secs(10),
+        };
+        settings.introspection = Some(crate::remote_issuer::IntrospectionSettings {
+            client_id: client_id.trim().to_owned(),
+            client_secret: std::sync::Arc::new(zeroize::Zeroizing::new(secret)),
+            cache,
+        });
+    }
     Ok(Some(settings))
 }
 
@@ -1272,6 +1337,26 @@ pub(crate) mod tests {
         let rs = s.remote_issuer.expect("rs");
         assert!(rs.allow_private);
         assert_eq!(rs.min_interval, Duration::from_secs(1));
+        assert!(rs.introspection.is_none());
+        let e = serve(&["--issuer", "https://a.example", "--issuer-introspection"])
+            .expect_err("no client id");
+        assert_eq!(e.setting, "--issuer-client-id");
+        let s = serve(&[
+            "--issuer",
+            "https://a.example",
+            "--issuer-introspection",
+            "--issuer-client-id",
+            "rs-1",
+            "--issuer-client-secret",
+            "s3cret-value",
+        ])
+        .expect("ok");
+        let i = s.remote_issuer.expect("rs").introspection.expect("on");
+        assert_eq!(
+            (i.client_id.as_str(), i.cache),
+            ("rs-1", Duration::from_secs(10))
+        );
+        assert!(!format!("{i:?}").contains("s3cret"), "secret never printed");
         let e = serve(&["--issuer", "auth.example.com"]).expect_err("not a URL");
         assert_eq!(e.setting, "--issuer");
         let e = serve(&[

@@ -24,11 +24,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use mcpauth_core::http::{Request, Response};
 use mcpauth_core::jose::{JwksRefreshSchedule, KeySet, RefreshReason};
-use mcpauth_core::oauth::KeySource;
 use mcpauth_core::oauth::remote_issuer::{
     self, MAX_ISSUER_METADATA_LEN, MAX_REMOTE_JWKS_LEN, RemoteIssuerError,
 };
+use mcpauth_core::oauth::{Env, KeySource};
+use mcpauth_core::principal::Principal;
+use mcpauth_core::server::{Issuer, NoRevocations};
+use mcpauth_core::store::StoreError;
+use mcpauth_core::time::UnixTime;
 use tokio_rustls::TlsConnector;
 
 use crate::cimd::{FETCH_TIMEOUT, Fence, fenced_get};
@@ -52,6 +57,29 @@ pub struct RemoteIssuerSettings {
     pub min_interval: Duration,
     /// Longest time a key set is used before it is fetched again.
     pub refresh: Duration,
+    /// RFC 7662 introspection of every token at the issuer (`None`: tokens
+    /// are validated offline only).
+    pub introspection: Option<IntrospectionSettings>,
+}
+
+/// How a resource server introspects tokens at its issuer.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IntrospectionSettings {
+    /// The client id the resource server authenticates as.
+    pub client_id: String,
+    /// Its secret (`client_secret_basic`); never printed.
+    pub client_secret: Arc<zeroize::Zeroizing<String>>,
+    /// How long an answer is reused for the same token.
+    pub cache: Duration,
+}
+
+impl std::fmt::Debug for IntrospectionSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntrospectionSettings")
+            .field("client_id", &self.client_id)
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RemoteIssuerSettings {
@@ -63,6 +91,7 @@ impl RemoteIssuerSettings {
             allow_private,
             min_interval: DEFAULT_MIN_INTERVAL,
             refresh: DEFAULT_REFRESH,
+            introspection: None,
         })
     }
 }
@@ -92,6 +121,8 @@ struct Inner {
     /// sees the keys changed without fetching again.
     generation: AtomicU64,
     state: tokio::sync::Mutex<RefreshState>,
+    /// The issuer's introspection endpoint, once its metadata was read.
+    introspection_endpoint: std::sync::Mutex<Option<String>>,
     /// Origin of the monotonic seconds the schedule runs on.
     epoch: Instant,
 }
@@ -130,6 +161,7 @@ impl RemoteKeys {
                 schedule,
                 jwks_uri: None,
             }),
+            introspection_endpoint: std::sync::Mutex::new(None),
             epoch: Instant::now(),
         })))
     }
@@ -178,9 +210,12 @@ impl RemoteKeys {
         for url in remote_issuer::metadata_urls(issuer) {
             match self.get(&url, MAX_ISSUER_METADATA_LEN).await {
                 Ok((body, _)) => {
-                    return remote_issuer::parse_metadata(issuer, &body)
-                        .map(|m| m.jwks_uri)
-                        .map_err(|e| format!("{url}: {e}"));
+                    let meta = remote_issuer::parse_metadata(issuer, &body)
+                        .map_err(|e| format!("{url}: {e}"))?;
+                    if let Ok(mut endpoint) = self.0.introspection_endpoint.lock() {
+                        endpoint.clone_from(&meta.introspection_endpoint);
+                    }
+                    return Ok(meta.jwks_uri);
                 }
                 Err(e) => last = e,
             }
@@ -211,6 +246,26 @@ impl RemoteKeys {
         #[cfg(feature = "aws-lc")]
         let keys = keys.with_provider(&crate::aws_lc::AWS_LC_RSA);
         Ok((keys, ttl))
+    }
+
+    /// The issuer's RFC 7662 endpoint (its metadata is read if it was not).
+    pub async fn introspection_endpoint(&self) -> Result<String, String> {
+        let known = self
+            .0
+            .introspection_endpoint
+            .lock()
+            .ok()
+            .and_then(|e| e.clone());
+        if let Some(endpoint) = known {
+            return Ok(endpoint);
+        }
+        self.discover().await?;
+        self.0
+            .introspection_endpoint
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
+            .ok_or_else(|| "the issuer's metadata has no introspection_endpoint".to_owned())
     }
 
     /// Fetch the keys if the schedule says a fetch for `reason` is due, and
@@ -284,6 +339,130 @@ impl KeySource for RemoteKeys {
             // Another request's fetch may have brought the key meanwhile.
             _ => self.0.generation.load(Ordering::Acquire) != before,
         }
+    }
+}
+
+/// Most introspection answers remembered.
+pub const MAX_INTROSPECTION_CACHE: usize = 10_000;
+
+/// RFC 7662 introspection at the issuer, answers reused for a short time.
+pub struct Introspector {
+    keys: RemoteKeys,
+    settings: IntrospectionSettings,
+    /// SHA-256 of (resource, token) → (active, until).
+    cache: std::sync::Mutex<std::collections::HashMap<[u8; 32], (bool, Instant)>>,
+}
+
+impl std::fmt::Debug for Introspector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Introspector")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Introspector {
+    /// Introspect at the issuer of `keys` with `settings`.
+    pub fn new(keys: RemoteKeys, settings: IntrospectionSettings) -> Introspector {
+        Introspector {
+            keys,
+            settings,
+            cache: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Whether the issuer says `token` is active for `resource`.
+    pub async fn active(&self, token: &str, resource: &str) -> Result<bool, String> {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(resource.as_bytes());
+        hasher.update([0u8]);
+        hasher.update(token.as_bytes());
+        let key: [u8; 32] = hasher.finalize().into();
+        let now = Instant::now();
+        if let Some(&(active, until)) = self.cache.lock().ok().as_ref().and_then(|c| c.get(&key))
+            && until > now
+        {
+            return Ok(active);
+        }
+        let endpoint = self.keys.introspection_endpoint().await?;
+        let form = crate::cimd::FormPost {
+            body: remote_issuer::introspection_request(token),
+            authorization: Some(remote_issuer::client_basic_auth(
+                &self.settings.client_id,
+                &self.settings.client_secret,
+            )),
+        };
+        let body = tokio::time::timeout(
+            FETCH_TIMEOUT,
+            crate::cimd::fenced_post_form(
+                &self.keys.0.tls,
+                &endpoint,
+                self.keys.fence(),
+                form,
+                MAX_ISSUER_METADATA_LEN,
+            ),
+        )
+        .await
+        .unwrap_or(Err(mcpauth_core::oauth::MetadataFetchError::Unreachable))
+        .map_err(|e| fetch_error(&endpoint, e))?;
+        let active = remote_issuer::introspection_active(&body, self.keys.issuer(), resource)
+            .map_err(|e| format!("{endpoint}: {e}"))?;
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= MAX_INTROSPECTION_CACHE {
+                cache.retain(|_, (_, until)| *until > now);
+                if cache.len() >= MAX_INTROSPECTION_CACHE {
+                    cache.clear();
+                }
+            }
+            cache.insert(key, (active, now + self.settings.cache));
+        }
+        Ok(active)
+    }
+}
+
+/// The issuer as a resource server's router sees it: elsewhere (no OAuth
+/// endpoint here, no local revocation list), optionally asked about each
+/// token (RFC 7662).
+#[derive(Debug, Default)]
+pub struct RemoteIssuer {
+    introspector: Option<Introspector>,
+}
+
+impl RemoteIssuer {
+    /// Introspect with `introspector` (`None`: offline validation only).
+    pub fn new(introspector: Option<Introspector>) -> RemoteIssuer {
+        RemoteIssuer { introspector }
+    }
+}
+
+impl Issuer for RemoteIssuer {
+    type Revocations = NoRevocations;
+
+    fn revocations(&self) -> &NoRevocations {
+        &NoRevocations
+    }
+
+    fn handle(&self, _req: Request, _env: Env<'_>) -> impl Future<Output = Option<Response>> {
+        std::future::ready(None)
+    }
+
+    async fn token_active(
+        &self,
+        token: &str,
+        principal: &Principal,
+        _now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let Some(introspector) = &self.introspector else {
+            return Ok(true);
+        };
+        introspector
+            .active(token, &principal.audience)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "token introspection at the issuer failed");
+                StoreError::Unavailable
+            })
     }
 }
 

@@ -1,6 +1,7 @@
 //! Resource-server mode (`mcpauth serve --issuer URL`): no local
 //! authorization server, no database. The core's router with
-//! [`NoIssuer`] (so `/authorize`, `/token`, `/register`, … answer 404),
+//! [`RemoteIssuer`] (so `/authorize`, `/token`, `/register`, … answer 404;
+//! optionally RFC 7662 introspection of every token at the issuer),
 //! the issuer's keys kept current by [`RemoteKeys`], and each protected
 //! path mounted for the remote issuer: the built-in MCP tools at `/mcp`
 //! and/or the auth proxy's upstreams (`--upstream`), each a resource of its
@@ -12,11 +13,11 @@
 use mcpauth_core::http::Request;
 use mcpauth_core::mcp::Registry;
 use mcpauth_core::oauth::{ResourceGuard, canonical_resource};
-use mcpauth_core::server::{CorsPolicy, NoIssuer, Router, protected_resource_metadata_url};
+use mcpauth_core::server::{CorsPolicy, Router, protected_resource_metadata_url};
 
 use crate::app::{AppError, MCP_PATH, MCP_SCOPE, builtin_mcp, reply_routed};
 use crate::env::{OsRandom, now};
-use crate::remote_issuer::RemoteKeys;
+use crate::remote_issuer::{Introspector, RemoteIssuer, RemoteKeys};
 use crate::server::{Handler, Reply};
 use crate::upstream::{UpstreamSettings, Upstreams};
 
@@ -35,7 +36,7 @@ pub struct ResourceServerOptions {
 }
 
 /// The resource server's router.
-pub type ResourceServerRouter = Router<NoIssuer, RemoteKeys>;
+pub type ResourceServerRouter = Router<RemoteIssuer, RemoteKeys>;
 
 /// A resource server for tokens of a remote issuer.
 pub struct ResourceServer {
@@ -54,14 +55,17 @@ impl std::fmt::Debug for ResourceServer {
 }
 
 impl ResourceServer {
-    /// Assemble it; `registry` holds the built-in tools (served at `/mcp`
+    /// Assemble it (`introspection`: ask the issuer about every token);
+    /// `registry` holds the built-in tools (served at `/mcp`
     /// unless an upstream is mounted there).
     pub fn new(
         options: &ResourceServerOptions,
         keys: RemoteKeys,
+        introspection: Option<crate::remote_issuer::IntrospectionSettings>,
         registry: Registry,
     ) -> Result<ResourceServer, AppError> {
         let issuer = keys.issuer().to_owned();
+        let introspector = introspection.map(|settings| Introspector::new(keys.clone(), settings));
         let resource_of = |path: &str| {
             let url = format!("{}{path}", options.public_url);
             canonical_resource(&url).ok_or_else(|| AppError(format!("{url} is not a valid URL")))
@@ -76,7 +80,8 @@ impl ResourceServer {
         };
         let mut origins = options.allowed_origins.clone();
         origins.push(origin_of(&options.public_url));
-        let mut router = Router::new(NoIssuer, keys).with_cors(CorsPolicy::new(&origins));
+        let mut router =
+            Router::new(RemoteIssuer::new(introspector), keys).with_cors(CorsPolicy::new(&origins));
         let mut resources = Vec::new();
         for mount in &options.upstreams.mounts {
             let resource = resource_of(&mount.path)?;

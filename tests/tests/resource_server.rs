@@ -404,3 +404,107 @@ async fn an_unreachable_or_mismatched_issuer_refuses_tokens_without_hanging() {
     assert_ne!(code, 0);
     assert!(err.contains("--issuer"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_makes_a_revocation_at_the_issuer_count_at_once() {
+    const SECRET: &str = "the resource server's introspection secret";
+    let issuer_dir = TempDir::new("rs-introspect-issuer");
+    let rs_dir = TempDir::new("rs-introspect-server");
+    add_alice(&issuer_dir.0);
+    // The resource server is a pre-registered confidential client the
+    // issuer lets introspect other clients' tokens.
+    let (code, out, err) = cli(
+        &issuer_dir.0,
+        &["client", "hash-secret"],
+        &format!("{SECRET}\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let hash = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret_hash = "))
+        .expect("hash line")
+        .trim_matches('"')
+        .to_owned();
+    let config = issuer_dir.0.parent().expect("parent").join("issuer.toml");
+    std::fs::create_dir_all(config.parent().expect("parent")).expect("dir");
+    std::fs::write(
+        &config,
+        format!(
+            "introspection_clients = [\"rs-1\"]\n\n[[clients]]\nclient_id = \"rs-1\"\n\
+             redirect_uris = [\"https://rs.example/unused\"]\nclient_secret_hash = \"{hash}\"\n"
+        ),
+    )
+    .expect("config");
+
+    let (issuer_port, rs_port, bad_port) = (free_port(), free_port(), free_port());
+    let issuer_url = format!("http://127.0.0.1:{issuer_port}");
+    let rs_mcp = format!("http://127.0.0.1:{rs_port}/mcp");
+    let bad_mcp = format!("http://127.0.0.1:{bad_port}/mcp");
+    let issuer = Server::start_on(
+        &issuer_dir.0,
+        issuer_port,
+        &[
+            "--config",
+            config.to_str().expect("utf8"),
+            "--resource",
+            &format!("{rs_mcp};kind=external|{bad_mcp};kind=external"),
+        ],
+    )
+    .await;
+    let rs_args = |secret: &'static str| {
+        vec![
+            "--issuer".to_owned(),
+            issuer_url.clone(),
+            "--issuer-allow-private".to_owned(),
+            "--issuer-introspection".to_owned(),
+            "--issuer-client-id".to_owned(),
+            "rs-1".to_owned(),
+            "--issuer-client-secret".to_owned(),
+            secret.to_owned(),
+            "--issuer-introspection-cache".to_owned(),
+            "1s".to_owned(),
+        ]
+    };
+    let good = rs_args(SECRET);
+    let good: Vec<&str> = good.iter().map(String::as_str).collect();
+    let rs = Server::start_on(&rs_dir.0, rs_port, &good).await;
+    let bad = rs_args("not the secret");
+    let bad: Vec<&str> = bad.iter().map(String::as_str).collect();
+    let bad_dir = TempDir::new("rs-introspect-bad");
+    let rs_bad = Server::start_on(&bad_dir.0, bad_port, &bad).await;
+
+    let http = client();
+    let client_id = register_public_client(&http, &issuer_url).await;
+    let flow = Flow::new(&issuer_url, &client_id);
+    let tokens = flow
+        .grant_for(&rs_mcp, "mcp", &rs_mcp, "alice", PASSWORD)
+        .await;
+    let r = whoami(&http, &rs.base, &tokens.access).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Revoked at the issuer: refused here once the 1 s cache has passed,
+    // long before the token expires.
+    assert_eq!(flow.revoke(&tokens.access).await, 200);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let r = whoami(&http, &rs.base, &tokens.access).await;
+    assert_invalid_token(&r, "a token revoked at the issuer");
+    assert!(
+        r.body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("revoked")),
+        "{}",
+        r.body
+    );
+
+    // A resource server the issuer will not answer cannot tell: 503 with
+    // Retry-After, never a pass.
+    let other = flow
+        .grant_for(&bad_mcp, "mcp", &bad_mcp, "alice", PASSWORD)
+        .await;
+    let r = whoami(&http, &rs_bad.base, &other.access).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.retry_after().is_some());
+    rs_bad.stop();
+    rs.stop();
+    issuer.stop();
+}

@@ -182,6 +182,73 @@ pub fn parse_metadata(issuer: &str, body: &[u8]) -> Result<IssuerMetadata, Remot
     })
 }
 
+/// The form body of an RFC 7662 introspection request for `token`.
+pub fn introspection_request(token: &str) -> String {
+    let mut body = String::from("token_type_hint=access_token&token=");
+    for b in token.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            body.push(char::from(b));
+        } else {
+            body.push_str(&format!("%{b:02X}"));
+        }
+    }
+    body
+}
+
+/// The `Authorization` header value with which a resource server
+/// authenticates as the client `client_id` at the introspection endpoint
+/// (`client_secret_basic`: both form-urlencoded first, RFC 6749 §2.3.1).
+pub fn client_basic_auth(client_id: &str, secret: &str) -> String {
+    use base64ct::{Base64, Encoding};
+    let encode = |s: &str| {
+        let mut out = String::new();
+        for b in s.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                out.push(char::from(b));
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        out
+    };
+    let pair = format!("{}:{}", encode(client_id), encode(secret));
+    format!("Basic {}", Base64::encode_string(pair.as_bytes()))
+}
+
+/// Whether an RFC 7662 introspection answer says the token is active for
+/// `resource` of `issuer`: `active` must be `true`, and `iss` and `aud`,
+/// when the answer has them, must name them. An answer that is not a JSON
+/// object with a boolean `active` is an error (the caller cannot tell).
+pub fn introspection_active(
+    body: &[u8],
+    issuer: &str,
+    resource: &str,
+) -> Result<bool, RemoteIssuerError> {
+    if body.len() > MAX_ISSUER_METADATA_LEN {
+        return Err(RemoteIssuerError::TooLarge);
+    }
+    let doc = crate::jose::strict_object(body, crate::jose::Part::Claims)
+        .map_err(|_| RemoteIssuerError::Json)?;
+    let Some(active) = doc.get("active").and_then(Value::as_bool) else {
+        return Err(RemoteIssuerError::Json);
+    };
+    if !active {
+        return Ok(false);
+    }
+    if let Some(iss) = doc.get("iss")
+        && iss.as_str() != Some(issuer)
+    {
+        return Ok(false);
+    }
+    let audience_ok = match doc.get("aud") {
+        None | Some(Value::Null) => true,
+        Some(Value::String(a)) => a == resource,
+        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(resource)),
+        Some(_) => false,
+    };
+    Ok(audience_ok)
+}
+
 #[cfg(test)]
 mod tests {
     use alloc::vec;
@@ -215,6 +282,34 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn introspection_answers() {
+        let (iss, res) = ("https://a.example", "https://r.example/mcp");
+        let yes = br#"{"active":true,"iss":"https://a.example","aud":"https://r.example/mcp"}"#;
+        assert_eq!(introspection_active(yes, iss, res), Ok(true));
+        let list = br#"{"active":true,"aud":["x","https://r.example/mcp"]}"#;
+        assert_eq!(introspection_active(list, iss, res), Ok(true));
+        for no in [
+            &br#"{"active":false}"#[..],
+            br#"{"active":true,"iss":"https://b.example"}"#,
+            br#"{"active":true,"aud":"https://other.example/mcp"}"#,
+            br#"{"active":true,"aud":7}"#,
+        ] {
+            assert_eq!(introspection_active(no, iss, res), Ok(false));
+        }
+        for bad in [&b"{}"[..], br#"{"active":"true"}"#, b"[]"] {
+            assert_eq!(
+                introspection_active(bad, iss, res),
+                Err(RemoteIssuerError::Json)
+            );
+        }
+        assert_eq!(client_basic_auth("rs 1", "p:w"), "Basic cnMlMjAxOnAlM0F3");
+        assert_eq!(
+            introspection_request("a.b_c-d~e+f"),
+            "token_type_hint=access_token&token=a.b_c-d~e%2Bf"
+        );
     }
 
     #[test]
