@@ -373,7 +373,7 @@ where
     result
 }
 
-/// Why a [`fenced_request`] failed.
+/// Why a [`fenced_exchange`] failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FenceError {
     /// An address the name resolves to may not be contacted.
@@ -386,7 +386,7 @@ pub(crate) enum FenceError {
     TooLarge,
 }
 
-/// The answer of a [`fenced_request`], whatever its status.
+/// The answer of a [`fenced_exchange`], whatever its status.
 pub(crate) struct FencedResponse {
     pub(crate) status: hyper::StatusCode,
     pub(crate) body: Vec<u8>,
@@ -398,7 +398,7 @@ pub(crate) struct FencedResponse {
 /// never to a public address), connect to the checked address, no
 /// redirects followed, at most `max_body` bytes. The caller bounds the
 /// time.
-pub(crate) async fn fenced_request(
+pub(crate) async fn fenced_exchange(
     tls: &TlsConnector,
     target: &Target<'_>,
     req: hyper::Request<http_body_util::Full<Bytes>>,

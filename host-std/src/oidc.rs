@@ -5,7 +5,7 @@
 //! token requests through.
 //!
 //! The client is the SSRF-fenced one of the metadata-document fetcher
-//! (`crate::cimd::fenced_request`): the host name is resolved once, every
+//! (`crate::cimd::fenced_exchange`): the host name is resolved once, every
 //! address must be public (unless the operator marks the provider
 //! `allow_private_network`, e.g. Keycloak on the LAN), the connection goes
 //! to the checked address, no redirect is followed, bodies stop at
@@ -30,7 +30,7 @@ use rustls_pki_types::CertificateDer;
 use serde::Deserialize;
 use tokio_rustls::TlsConnector;
 
-use crate::cimd::{Fence, FenceError, Target, fenced_request};
+use crate::cimd::{Fence, FenceError, Target, fenced_exchange};
 use crate::config::ConfigError;
 
 /// Resolve + connect + TLS + whole response, per request.
@@ -131,7 +131,7 @@ impl OidcHttp {
         .map_err(|_| UpstreamError::Unreachable)?;
         let fetched = crate::oauth_slots::released(tokio::time::timeout(
             REQUEST_TIMEOUT,
-            fenced_request(&self.tls, &target, req, fence, max_len),
+            fenced_exchange(&self.tls, &target, req, fence, max_len),
         ))
         .await
         .unwrap_or(Err(FenceError::Unreachable));
