@@ -54,7 +54,7 @@
 //! | TCP transmit buffer per socket | [`TCP_TX_BUFFER`] = 2,048 B | in the slot |
 //! | request (head + body) per socket | [`REQUEST_BUFFER`] = 8,192 B; head ≤ [`Config::max_head`] (4,096), body ≤ [`Config::max_body`] (4,096) | in the slot |
 //! | header fields per request | [`http::MAX_HEADERS`] = 32 (431 beyond) | stack, 32 × 32 B |
-//! | standalone store | `MemoryStoreLimits::DEVICE` (16 clients, 16 pending, 16 codes, 32 families, 64 revoked ids, 32 revoked grants) | heap (with signing key and tools): 19.1 KiB empty, 57.3 KiB with 16 clients + 16 grants |
+//! | standalone store | `MemoryStoreLimits::DEVICE` (16 clients, 16 pending, 16 codes, 32 families, 64 revoked ids, 32 revoked grants) | heap (with signing key and tools): 19.1 KiB empty, 58.1 KiB with 16 clients + 16 grants |
 //! | JWKS keys | `mcpauth_core::jose::MAX_JWKS_KEYS`, RSA 2048–4096 bit | heap, 1,613 B per 2048-bit key (measured, `tap/tests/heap.rs`) |
 //! | MCP sessions | `McpConfig::limits.sessions` (set it small, e.g. 4, or run stateless) | heap |
 //! | concurrent requests | = `SOCKETS` | heap per request: see BENCHMARKS.md (peak measured 2048-bit RS256 verify + `tools/call`) |
