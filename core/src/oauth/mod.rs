@@ -72,6 +72,7 @@ mod client_auth;
 mod config;
 mod discovery;
 mod error;
+pub mod events;
 mod guard;
 mod introspect;
 mod pages;
@@ -100,6 +101,7 @@ pub use cimd::{
 };
 pub use config::{ServerConfig, canonical_resource};
 pub use error::OAuthError;
+pub use events::{GrantKind, OAuthEvent, OAuthObserver, SignInMethod, Throttle, TokenKind};
 pub use guard::ResourceGuard;
 pub use privy::{PrivyConfig, PrivyKey, verify_privy_identity_token, verify_privy_token};
 pub use resource::{MAX_RESOURCE_NAME_CHARS, ProtectedResource, ResourceKind};
@@ -192,6 +194,8 @@ pub struct AuthorizationServer<S, U, L = AllowAllRegistrations> {
     /// Resolves URL `client_id`s (client ID metadata documents); `None`
     /// turns the feature off.
     client_metadata: Option<Box<dyn ClientMetadataFetcher>>,
+    /// Told about every security event (`None`: nobody listens).
+    observer: Option<Box<dyn OAuthObserver>>,
 }
 
 impl<S, U, L> core::fmt::Debug for AuthorizationServer<S, U, L> {
@@ -214,6 +218,7 @@ impl<S, U> AuthorizationServer<S, U, AllowAllRegistrations> {
             registration: AllowAllRegistrations,
             throttle,
             client_metadata: None,
+            observer: None,
         }
     }
 }
@@ -228,6 +233,22 @@ impl<S, U, L> AuthorizationServer<S, U, L> {
             registration: policy,
             throttle: self.throttle,
             client_metadata: self.client_metadata,
+            observer: self.observer,
+        }
+    }
+
+    /// Report every security event (sign-ins, consent, tokens issued and
+    /// revoked, reuse detected, registrations, rate-limit refusals) to
+    /// `observer`, e.g. the host's audit log and metrics.
+    pub fn with_observer(mut self, observer: impl OAuthObserver + 'static) -> Self {
+        self.observer = Some(Box::new(observer));
+        self
+    }
+
+    /// Tell the observer, if any.
+    pub(crate) fn emit(&self, event: OAuthEvent<'_>, peer: Option<IpAddr>) {
+        if let Some(o) = &self.observer {
+            o.event(&event, peer);
         }
     }
 
