@@ -42,13 +42,17 @@ for i in range(grants):
         "code_challenge": challenge, "code_challenge_method": "S256", "scope": "mcp",
         "state": "s", "resource": base + "/mcp",
     })
-    status, headers, page = call("GET", "/authorize?" + q)
+    # Each authorization request counts against its peer's budget (60 a
+    # minute); loopback is a trusted proxy by default, so spread the grants
+    # over addresses of the benchmarking range (RFC 2544) as a proxy would.
+    peer = {"X-Forwarded-For": "198.18.0.%d" % (1 + i // 50)}
+    status, headers, page = call("GET", "/authorize?" + q, headers=peer)
     assert status == 200, page
     cookie = "; ".join(c.split(";")[0] for c in (headers.get_all("Set-Cookie") or []))
     fields = dict(re.findall(r'name="(request_id|csrf)" value="([^"]*)"', page))
     form = urllib.parse.urlencode({**fields, "username": user, "password": password, "decision": "allow"})
     status, headers, _ = call("POST", "/authorize", form.encode(), {
-        "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+        "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie, **peer})
     assert status == 303, status
     code = urllib.parse.parse_qs(urllib.parse.urlparse(headers["Location"]).query)["code"][0]
     status, _, body = call("POST", "/token", urllib.parse.urlencode({

@@ -10,6 +10,9 @@
 #                                                  # two builds in one run
 #   SKIP_REFRESH=1 bench/run.sh interleaved        # tools/call rounds only
 #   PROFILE=1 bench/run.sh interleaved             # then one profiled round
+#   BARE_REQUEST=short bench/run.sh interleaved    # bare hyper gets no token and
+#                                                  # no session header (default
+#                                                  # `same`: mcpauth's exact bytes)
 #
 # Release binaries are built once up front (unless given). Each server
 # starts once; every round then runs wrk (tools/call, CONNS connections,
@@ -42,6 +45,7 @@ THREADS=${THREADS:-2}
 REFRESH_CONNS=${REFRESH_CONNS:-16}
 SIGN_SECS=${SIGN_SECS:-2}
 MAX_SPREAD=${MAX_SPREAD:-0.10}
+BARE_REQUEST=${BARE_REQUEST:-same}
 TARGET=${TARGET:-0.7}
 PORT=${PORT:-18481}
 BARE_PORT=${BARE_PORT:-18482}
@@ -49,7 +53,7 @@ export TOOL=${TOOL:-echo}
 PASSWORD='bench-password-123'
 
 echo "== command: PAIRS=$PAIRS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS" \
-  "REFRESH_CONNS=$REFRESH_CONNS TOOL=$TOOL MAX_SPREAD=$MAX_SPREAD" \
+  "REFRESH_CONNS=$REFRESH_CONNS TOOL=$TOOL MAX_SPREAD=$MAX_SPREAD BARE_REQUEST=$BARE_REQUEST" \
   "${MCPAUTH_BINS:+MCPAUTH_BINS=\"$MCPAUTH_BINS\"} ${MCPAUTH_BIN:+MCPAUTH_BIN=$MCPAUTH_BIN}" \
   "${BARE_BIN:+BARE_BIN=$BARE_BIN} ${SIGN_BIN:+SIGN_BIN=$SIGN_BIN} ${CARGO_FLAGS:+CARGO_FLAGS=\"$CARGO_FLAGS\"}" \
   "${SKIP_REFRESH:+SKIP_REFRESH=1} ${PROFILE:+PROFILE=1} bench/run.sh interleaved"
@@ -100,7 +104,15 @@ tools_call() {
   local name=$1 i=$2 pid url
   if [ "$i" -lt 0 ]; then
     pid=$BARE_PID url="http://127.0.0.1:$BARE_PORT/mcp"
-    export MCP_TOKEN= MCP_SESSION=
+    # BARE_REQUEST=same: bare hyper receives the very bytes mcpauth
+    # receives (the bearer token and session header included), so the ratio
+    # isolates what mcpauth does with a request, not what a 900-byte token
+    # costs the kernel and wrk. BARE_REQUEST=short: no token, no session.
+    if [ "$BARE_REQUEST" = same ]; then
+      export MCP_TOKEN=${TOKEN[0]} MCP_SESSION=${SESSION[0]}
+    else
+      export MCP_TOKEN= MCP_SESSION=
+    fi
   else
     pid=${PID[i]} url="${URL[i]}/mcp"
     export MCP_TOKEN=${TOKEN[i]} MCP_SESSION=${SESSION[i]}

@@ -116,6 +116,21 @@ fn user(common: &CommonArgs, command: UserCommand) -> Result<(), BoxError> {
 }
 
 fn client(common: &CommonArgs, command: ClientCommand) -> Result<(), BoxError> {
+    if let ClientCommand::HashSecret { generate } = command {
+        let secret = if generate {
+            let secret = zeroize::Zeroizing::new(
+                mcpauth_core::rand::random_token::<32>(&mut crate::env::OsRandom)
+                    .map_err(|e| format!("cannot generate a secret: {e:?}"))?,
+            );
+            println!("client_secret = \"{}\"", secret.as_str());
+            secret
+        } else {
+            read_password()?
+        };
+        let hash = crate::users::hash_password(&secret)?;
+        println!("client_secret_hash = \"{hash}\"");
+        return Ok(());
+    }
     let (db, settings) = open_db(common)?;
     let result: Result<(), BoxError> = match command {
         ClientCommand::List => {
@@ -142,6 +157,7 @@ fn client(common: &CommonArgs, command: ClientCommand) -> Result<(), BoxError> {
                 Err(format!("no client with id {client_id:?}").into())
             }
         }
+        ClientCommand::HashSecret { .. } => Ok(()),
     };
     db.close();
     result
@@ -217,6 +233,9 @@ fn serve(
     settings: ServeSettings,
     extend: impl FnOnce(&mut Registry) -> Result<(), RegistryError> + Send + 'static,
 ) -> Result<(), BoxError> {
+    if let Some(remote) = settings.remote_issuer.clone() {
+        return serve_resource_server(settings, remote, extend);
+    }
     let tls = match &settings.tls {
         Some((c, k)) => Some(load_tls(c, k)?),
         None => None,
@@ -244,6 +263,7 @@ fn serve(
         client_rules: settings.client_rules.clone(),
         resources: settings.resources.clone(),
         upstreams: settings.upstream.clone(),
+        oidc: settings.oidc.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -352,6 +372,73 @@ fn serve(
     result
 }
 
+/// `serve --issuer`: a resource server for a remote issuer, no database.
+fn serve_resource_server(
+    settings: ServeSettings,
+    remote: crate::remote_issuer::RemoteIssuerSettings,
+    extend: impl FnOnce(&mut Registry) -> Result<(), RegistryError> + Send + 'static,
+) -> Result<(), BoxError> {
+    use crate::remote_issuer::RemoteKeys;
+    use crate::resource_server::{ResourceServer, ResourceServerOptions};
+    let tls = match &settings.tls {
+        Some((c, k)) => Some(load_tls(c, k)?),
+        None => None,
+    };
+    let mut registry = Registry::new();
+    crate::tools::register_builtin(&mut registry).map_err(crate::app::AppError::from)?;
+    extend(&mut registry).map_err(crate::app::AppError::from)?;
+    let options = ResourceServerOptions {
+        public_url: settings.public_url.clone(),
+        allowed_origins: settings.allowed_origins.clone(),
+        stateless: settings.stateless,
+        upstreams: settings.upstream.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("mcpauth-worker")
+        .build()?;
+    let result: Result<(), BoxError> = runtime.block_on(async {
+        let keys = RemoteKeys::new(remote.clone()).map_err(crate::app::AppError)?;
+        // The first fetch before the first request; if it fails (logged),
+        // tokens are refused until a later one succeeds.
+        keys.refresh_keys(mcpauth_core::jose::RefreshReason::Periodic)
+            .await;
+        let refresher = tokio::spawn(keys.clone().run_periodic());
+        let app = ResourceServer::new(&options, keys, remote.introspection.clone(), registry)?;
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| format!("--listen {}: {e}", settings.listen))?;
+        let local = listener.local_addr()?;
+        println!("mcpauth {} listening on {local}", env!("CARGO_PKG_VERSION"));
+        println!("  Resource server for issuer {}", remote.issuer);
+        for resource in app.resources() {
+            println!("  Protected resource: {resource}");
+        }
+        println!("  Health check:       {}/healthz", settings.public_url);
+        tracing::info!(listen = %local, issuer = %remote.issuer, "mcpauth resource server started");
+        let server_options = ServerOptions {
+            limits: Limits {
+                max_body_bytes: settings.max_body_bytes,
+                ..Limits::default()
+            },
+            tls,
+            trusted_proxies: settings.trusted_proxies.clone(),
+        };
+        crate::server::serve(
+            listener,
+            app,
+            server_options,
+            crate::server::shutdown_signal(),
+        )
+        .await;
+        refresher.abort();
+        Ok(())
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    tracing::info!("stopped");
+    result
+}
+
 fn print_banner(settings: &ServeSettings, local: std::net::SocketAddr, users: u64, db: &Backend) {
     let base = &settings.public_url;
     let data = settings.common.data_dir.display();
@@ -369,7 +456,14 @@ fn print_banner(settings: &ServeSettings, local: std::net::SocketAddr, users: u6
     } else {
         println!("  Data directory:  {data}");
     }
-    if users == 0 {
+    for p in &settings.oidc.providers {
+        println!(
+            "  Sign in with {}: redirect URI to register there: {}",
+            p.display_name,
+            p.callback_url(base)
+        );
+    }
+    if users == 0 && settings.oidc.password_login {
         println!();
         println!(
             "  No users yet. Create the first one (then sign in with it when a client connects):"

@@ -77,7 +77,12 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
     }
 
     /// Redirect with an error: only once the user has seen the consent page.
-    fn redirect_error(&self, redirect_uri: &str, e: OAuthError, state: Option<&str>) -> Response {
+    pub(crate) fn redirect_error(
+        &self,
+        redirect_uri: &str,
+        e: OAuthError,
+        state: Option<&str>,
+    ) -> Response {
         redirect(self.error_return_url(redirect_uri, e, state))
     }
 
@@ -244,6 +249,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             resource: v.resource,
             code_challenge: v.challenge,
             expires_at: now.secs().saturating_add(self.config.pending_ttl),
+            upstream: None,
         };
         self.store.insert_pending(pending.clone(), now).await?;
         let secure = if self.config.is_https() {
@@ -295,6 +301,16 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             "{}=; Path=/authorize; Max-Age=0; HttpOnly; SameSite=Lax",
             csrf_cookie_name(id)
         );
+        // An upstream provider's button: sign in there (it also allows).
+        if let (Ok(None), Ok(Some(provider))) = (form.one("decision"), form.one("upstream")) {
+            let resp = self.oidc_start(req, pending, provider, env).await;
+            // Left for the provider: this form is used up.
+            return if resp.status == 303 {
+                resp.with_header("Set-Cookie", clear_cookie)
+            } else {
+                resp
+            };
+        }
         match form.one("decision") {
             Ok(Some("deny")) => match self.store.take_pending(id, now).await {
                 Ok(Some(p)) => {
@@ -414,6 +430,13 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
                     }
                 }
             }
+            _ if !cfg.password_login => {
+                return Err(error_page(
+                    cfg,
+                    400,
+                    "Sign in with one of the methods the page offers.",
+                ));
+            }
             _ => {
                 let (Ok(Some(username)), Ok(Some(password))) =
                     (form.one("username"), form.one("password"))
@@ -459,7 +482,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         }
     }
 
-    async fn issue_code(
+    pub(crate) async fn issue_code(
         &self,
         p: PendingAuthorization,
         subject: String,
@@ -472,7 +495,10 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         let grant_id = random_token::<16>(&mut *env.rng)?;
         // A user authorized this client: it is no longer pruned as unused.
         // (A metadata-document client has no stored registration.)
-        if !super::cimd::is_client_id_url(&p.client_id) {
+        // (Nor has a static one.)
+        if !super::cimd::is_client_id_url(&p.client_id)
+            && self.config.static_client(&p.client_id).is_none()
+        {
             self.store.mark_client_used(&p.client_id).await?;
         }
         let record = CodeRecord {

@@ -18,14 +18,17 @@ pub enum SignInMethod {
     Password,
     /// A Privy access token.
     Privy,
+    /// An upstream OpenID Connect provider.
+    Oidc,
 }
 
 impl SignInMethod {
-    /// A stable lower-case name (`password`, `privy`).
+    /// A stable lower-case name (`password`, `privy`, `oidc`).
     pub fn as_str(self) -> &'static str {
         match self {
             SignInMethod::Password => "password",
             SignInMethod::Privy => "privy",
+            SignInMethod::Oidc => "oidc",
         }
     }
 }

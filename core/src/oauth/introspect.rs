@@ -35,7 +35,7 @@ enum Found {
     Refresh(RefreshFamily, String),
 }
 
-impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
+impl<S: Store + Sync, U: super::UserAuthenticator + Sync, L> AuthorizationServer<S, U, L> {
     /// Verify `token` as one of our access tokens for any configured resource.
     fn verify_any(
         &self,

@@ -87,7 +87,7 @@ fn optional<'a>(form: &'a Params, name: &str) -> Result<Option<&'a str>, OAuthEr
         .map_err(|()| OAuthError::InvalidRequest("a parameter was repeated"))
 }
 
-impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
+impl<S: Store + Sync, U: super::UserAuthenticator + Sync, L> AuthorizationServer<S, U, L> {
     pub(super) async fn token(&self, req: &Request, env: &mut Env<'_>) -> Response {
         match self.token_inner(req, env).await {
             Ok(resp) => resp,
