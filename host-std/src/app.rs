@@ -397,7 +397,8 @@ impl App {
         }
         let users = SignIn::new(Users::new(db.clone()), privy);
         let mut oauth = AuthorizationServer::new(config, db.clone(), users)
-            .with_registration_policy(RegistrationLimiter::default());
+            .with_registration_policy(RegistrationLimiter::default())
+            .with_observer(crate::observe::HostObserver);
         if let Some(settings) = &options.client_metadata {
             let fetcher = crate::cimd::MetadataFetcher::new(settings).map_err(AppError)?;
             oauth = oauth.with_client_metadata_fetcher(fetcher);
@@ -520,6 +521,7 @@ pub(crate) fn builtin_mcp(
     // core's `Arc` (portable-atomic): the router shares the server with
     // live streams and the timer task.
     let mcp = mcpauth_core::sync::Arc::new(McpServer::new(mcp_config, registry, sessions));
+    crate::metrics::METRICS.watch_sessions(&mcp);
     if tokio::runtime::Handle::try_current().is_ok() {
         // Input waits, stream retention and idle sessions expire on time.
         crate::mcp_timer::spawn(&mcp);

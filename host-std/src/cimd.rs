@@ -158,8 +158,27 @@ impl MetadataFetcher {
     ) -> Result<Vec<u8>, MetadataFetchError> {
         let now = Instant::now();
         if let Some(body) = self.cached(url, now) {
+            crate::metrics::METRICS.metadata_fetch("cached");
             return body.map(|b| b.as_ref().clone());
         }
+        let result = self.fetch_uncached(url, requester, now).await;
+        crate::metrics::METRICS.metadata_fetch(match &result {
+            Ok(_) => "fetched",
+            Err(MetadataFetchError::Unreachable) => "unreachable",
+            Err(MetadataFetchError::Forbidden) => "forbidden",
+            Err(MetadataFetchError::TooLarge) => "too_large",
+            Err(MetadataFetchError::Busy) => "busy",
+            Err(_) => "bad_response",
+        });
+        result
+    }
+
+    async fn fetch_uncached(
+        &self,
+        url: &str,
+        requester: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<Vec<u8>, MetadataFetchError> {
         let host = Target::parse(url, false)
             .ok_or(MetadataFetchError::BadResponse)?
             .host_key();

@@ -46,7 +46,11 @@ fn run(
     match cli.command {
         Command::Serve(args) => {
             let settings = resolve_serve(&cli.common, &args)?;
-            crate::logging::init(settings.common.log_format, &settings.common.log);
+            crate::logging::init(
+                settings.common.log_format,
+                &settings.common.log,
+                settings.audit_log.as_ref(),
+            )?;
             serve(settings, extend)
         }
         Command::User { command } => user(&cli.common, command),
@@ -311,6 +315,35 @@ fn serve(
             max_body_bytes: settings.max_body_bytes,
             ..Limits::default()
         };
+        let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
+        let metrics_server = match settings.metrics_listen {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
+                let local = listener.local_addr()?;
+                tracing::info!(listen = %local, "metrics at http://{local}/metrics");
+                let options = ServerOptions {
+                    limits: Limits {
+                        max_body_bytes: 1024,
+                        max_connections: 64,
+                        ..Limits::default()
+                    },
+                    tls: None,
+                    trusted_proxies: crate::proxy::TrustedProxies::none(),
+                };
+                let mut stopped = metrics_stopped;
+                Some(tokio::spawn(crate::server::serve(
+                    listener,
+                    crate::metrics::MetricsHandler,
+                    options,
+                    async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    },
+                )))
+            }
+            None => None,
+        };
         let server_options = ServerOptions {
             limits,
             tls,
@@ -323,6 +356,10 @@ fn serve(
             crate::server::shutdown_signal(),
         )
         .await;
+        let _ = stop_metrics.send(true);
+        if let Some(m) = metrics_server {
+            let _ = m.await;
+        }
         sweeper.abort();
         if let Some(r) = key_reloader {
             r.abort();
@@ -411,6 +448,9 @@ fn print_banner(settings: &ServeSettings, local: std::net::SocketAddr, users: u6
         "  OAuth issuer:    {base}   (metadata: {base}/.well-known/oauth-authorization-server)"
     );
     println!("  Health check:    {base}/healthz");
+    if let Some(m) = settings.metrics_listen {
+        println!("  Metrics:         http://{m}/metrics");
+    }
     if db.is_shared() {
         println!("  Store:           {}", db.describe());
     } else {

@@ -152,6 +152,15 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "MCPAUTH_LISTEN", value_name = "ADDR:PORT")]
     pub listen: Option<SocketAddr>,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics, a listener of
+    /// their own (no authentication: bind it to loopback or a private
+    /// network only) [default: off].
+    #[arg(long, env = "MCPAUTH_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Write the audit log (security events, one JSON object per line) to
+    /// `stderr` or to FILE (appended, created 0600) [default: off].
+    #[arg(long, env = "MCPAUTH_AUDIT_LOG", value_name = "stderr|FILE")]
+    pub audit_log: Option<String>,
     /// Public base URL clients reach (issuer; MCP endpoint is <URL>/mcp).
     /// Required unless listening on loopback. Never derived from Host.
     #[arg(long, env = "MCPAUTH_PUBLIC_URL", value_name = "URL")]
@@ -384,6 +393,8 @@ pub struct ServeArgs {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr>,
+    audit_log: Option<String>,
     public_url: Option<String>,
     data_dir: Option<PathBuf>,
     store: Option<String>,
@@ -608,6 +619,10 @@ pub struct ServeSettings {
     pub common: CommonSettings,
     /// Listen address.
     pub listen: SocketAddr,
+    /// Where `/metrics` is served (`None`: nowhere).
+    pub metrics_listen: Option<SocketAddr>,
+    /// Where the audit log goes (`None`: off).
+    pub audit_log: Option<crate::logging::AuditLog>,
     /// Public base URL without trailing slash.
     pub public_url: String,
     /// Refresh-token lifetime in seconds.
@@ -943,6 +958,19 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
             "must be between 1024 and 67108864",
         ));
     }
+    let metrics_listen = serve.metrics_listen.or(file.metrics_listen);
+    if metrics_listen == Some(listen) {
+        return Err(ConfigError::new(
+            "--metrics-listen",
+            "must differ from --listen: metrics are never served on the public listener",
+        ));
+    }
+    let audit_log = serve
+        .audit_log
+        .clone()
+        .or_else(|| file.audit_log.clone())
+        .filter(|v| !v.is_empty() && v != "off")
+        .map(|v| crate::logging::AuditLog::parse(&v));
     if remote_issuer.is_some() {
         let local_only = [
             (
@@ -971,6 +999,8 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
     Ok(ServeSettings {
         common,
         listen,
+        metrics_listen,
+        audit_log,
         public_url,
         refresh_token_ttl: refresh.as_secs(),
         allowed_origins: allowed_origins

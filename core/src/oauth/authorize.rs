@@ -34,7 +34,9 @@ use super::pkce::is_valid_s256_challenge;
 use super::privy::{privy_user_admitted, verify_privy_token};
 use super::token::{parse_form, requested_resource};
 use super::wire::{Params, cookie, parse_scope, redirect, with_query};
-use super::{AuthorizationServer, Env, OAuthError, UserAuthenticator};
+use super::{
+    AuthorizationServer, Env, OAuthError, OAuthEvent, SignInMethod, Throttle, UserAuthenticator,
+};
 use crate::http::{Request, Response};
 use crate::rand::random_token;
 use crate::store::{
@@ -148,6 +150,13 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
                 .throttle
                 .allow_authorization_request(req.peer, now.secs())
         {
+            self.emit(
+                OAuthEvent::Throttled {
+                    limit: Throttle::Authorize,
+                    client_id: Some(&client.client_id),
+                },
+                req.peer,
+            );
             return self
                 .error_before_consent(&redirect_uri, OAuthError::RateLimited, state)
                 .with_header("Retry-After", format!("{wait}"));
@@ -304,13 +313,20 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         }
         match form.one("decision") {
             Ok(Some("deny")) => match self.store.take_pending(id, now).await {
-                Ok(Some(p)) => self
-                    .redirect_error(
+                Ok(Some(p)) => {
+                    self.emit(
+                        OAuthEvent::ConsentDenied {
+                            client_id: &p.client_id,
+                        },
+                        req.peer,
+                    );
+                    self.redirect_error(
                         &p.redirect_uri,
                         OAuthError::AccessDenied,
                         p.state.as_deref(),
                     )
-                    .with_header("Set-Cookie", clear_cookie),
+                    .with_header("Set-Cookie", clear_cookie)
+                }
                 Ok(None) => error_page(cfg, 400, expired),
                 Err(_) => error_page(cfg, 503, "The service is temporarily unavailable."),
             },
@@ -351,6 +367,13 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             consent_page(cfg, status, &client, &pending, csrf, Some(msg), user)
         };
         let throttled = |wait: u64| {
+            self.emit(
+                OAuthEvent::Throttled {
+                    limit: Throttle::SignIn,
+                    client_id: Some(&pending.client_id),
+                },
+                req.peer,
+            );
             let minutes = wait.div_ceil(60);
             let msg = format!(
                 "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
@@ -359,7 +382,17 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             Err(again(429, &msg).with_header("Retry-After", format!("{wait}")))
         };
         let privy_token = form.one("privy_token").ok().flatten();
-        let subject = match (&cfg.privy, privy_token.filter(|t| !t.is_empty())) {
+        let failed = |method: SignInMethod, username: Option<&str>| {
+            self.emit(
+                OAuthEvent::SignInFailed {
+                    method,
+                    username,
+                    client_id: &pending.client_id,
+                },
+                req.peer,
+            );
+        };
+        let (subject, method) = match (&cfg.privy, privy_token.filter(|t| !t.is_empty())) {
             // Privy login: the token is checked here and dropped; it is
             // never stored, logged or passed on.
             (Some(privy), Some(token)) => {
@@ -376,15 +409,17 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
                     Ok(subject) => {
                         let identity = form.one("privy_id_token").ok().flatten();
                         if !privy_user_admitted(privy, &key, &subject, identity, now) {
+                            failed(SignInMethod::Privy, None);
                             return Err(error_page(
                                 cfg,
                                 403,
                                 "This Privy account is not allowed to sign in here.",
                             ));
                         }
-                        subject
+                        (subject, SignInMethod::Privy)
                     }
                     Err(_) => {
+                        failed(SignInMethod::Privy, None);
                         self.throttle
                             .record_failure(&throttle_key, req.peer, now.secs());
                         return Err(error_page(
@@ -412,11 +447,12 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
                     return throttled(wait);
                 }
                 let Some(subject) = self.users.authenticate(username, password).await else {
+                    failed(SignInMethod::Password, Some(username));
                     self.throttle.record_failure(username, req.peer, now.secs());
                     return Err(again(200, "Wrong username or password."));
                 };
                 self.throttle.record_success(username, req.peer, now.secs());
-                subject
+                (subject, SignInMethod::Password)
             }
         };
         let pending = match self.store.take_pending(&pending.id, now).await {
@@ -430,7 +466,10 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             }
             Err(_) => return Err(unavailable()),
         };
-        match self.issue_code(pending.clone(), subject, env).await {
+        match self
+            .issue_code(pending.clone(), subject, method, req.peer, env)
+            .await
+        {
             Ok(code) => {
                 let mut params: Vec<(&str, &str)> = alloc::vec![("code", code.as_str())];
                 if let Some(s) = pending.state.as_deref() {
@@ -447,6 +486,8 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         &self,
         p: PendingAuthorization,
         subject: String,
+        method: SignInMethod,
+        peer: Option<core::net::IpAddr>,
         env: &mut Env<'_>,
     ) -> Result<String, OAuthError> {
         let now = env.time()?;
@@ -471,7 +512,22 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             subject,
             expires_at: now.secs().saturating_add(self.config.code_ttl),
         };
-        self.store.insert_code(record, now).await?;
+        let record = self
+            .store
+            .insert_code(record.clone(), now)
+            .await
+            .map(|()| record)?;
+        self.emit(
+            OAuthEvent::SignedIn {
+                method,
+                subject: &record.subject,
+                client_id: &record.client_id,
+                grant_id: &record.grant_id,
+                scopes: &record.scopes,
+                resource: &record.resource,
+            },
+            peer,
+        );
         Ok(code)
     }
 }

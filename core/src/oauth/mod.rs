@@ -75,6 +75,7 @@ mod client_auth;
 mod config;
 mod discovery;
 mod error;
+pub mod events;
 mod guard;
 mod introspect;
 pub mod oidc;
@@ -107,6 +108,7 @@ pub use cimd::{
 };
 pub use config::{ServerConfig, canonical_resource};
 pub use error::OAuthError;
+pub use events::{GrantKind, OAuthEvent, OAuthObserver, SignInMethod, Throttle, TokenKind};
 pub use guard::ResourceGuard;
 pub use oidc::{
     ClientSecret, OidcError, OidcProvider, TokenAuthMethod, UpstreamError, UpstreamHttp,
@@ -219,6 +221,8 @@ pub struct AuthorizationServer<S, U, L = AllowAllRegistrations> {
     /// Resolves URL `client_id`s (client ID metadata documents); `None`
     /// turns the feature off.
     client_metadata: Option<Box<dyn ClientMetadataFetcher>>,
+    /// Told about every security event (`None`: nobody listens).
+    observer: Option<Box<dyn OAuthObserver>>,
     /// The host's client for upstream OpenID providers and their caches;
     /// `None` until [`AuthorizationServer::with_upstream_http`].
     oidc: Option<oidc::OidcRuntime>,
@@ -244,6 +248,7 @@ impl<S, U> AuthorizationServer<S, U, AllowAllRegistrations> {
             registration: AllowAllRegistrations,
             throttle,
             client_metadata: None,
+            observer: None,
             oidc: None,
         }
     }
@@ -260,6 +265,22 @@ impl<S, U, L> AuthorizationServer<S, U, L> {
             throttle: self.throttle,
             client_metadata: self.client_metadata,
             oidc: self.oidc,
+            observer: self.observer,
+        }
+    }
+
+    /// Report every security event (sign-ins, consent, tokens issued and
+    /// revoked, reuse detected, registrations, rate-limit refusals) to
+    /// `observer`, e.g. the host's audit log and metrics.
+    pub fn with_observer(mut self, observer: impl OAuthObserver + 'static) -> Self {
+        self.observer = Some(Box::new(observer));
+        self
+    }
+
+    /// Tell the observer, if any.
+    pub(crate) fn emit(&self, event: OAuthEvent<'_>, peer: Option<IpAddr>) {
+        if let Some(o) = &self.observer {
+            o.event(&event, peer);
         }
     }
 

@@ -18,7 +18,7 @@ use crate::http::{Request, Response};
 use crate::jose::{IdTokenClaims, IdTokenPolicy, TokenError};
 use crate::oauth::pages::error_page;
 use crate::oauth::wire::{Params, cookie, redirect, with_query};
-use crate::oauth::{AuthorizationServer, Env, UserAuthenticator};
+use crate::oauth::{AuthorizationServer, Env, SignInMethod, UserAuthenticator};
 use crate::rand::random_token;
 use crate::store::{PendingAuthorization, Store, UpstreamLogin, hash_secret, secret_matches};
 use crate::time::UnixTime;
@@ -53,12 +53,9 @@ fn failure_message(provider: &OidcProvider, e: &OidcError) -> (u16, String) {
     match e {
         OidcError::IdToken(_) | OidcError::TokenResponse(_) => (
             401,
-            format!("The sign-in with {name} could not be verified. Start the connection again."),
+            format!("The sign-in with {name} could not be verified."),
         ),
-        OidcError::TokenEndpoint(_) => (
-            502,
-            format!("{name} did not accept the sign-in. Start the connection again."),
-        ),
+        OidcError::TokenEndpoint(_) => (502, format!("{name} did not accept the sign-in.")),
         _ => (
             502,
             format!("Sign-in with {name} is unavailable right now. Try again later."),
@@ -200,7 +197,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
     pub(crate) async fn oidc_callback(&self, req: &Request, env: &mut Env<'_>) -> Response {
         let cfg = &self.config;
         let unavailable = || error_page(cfg, 503, "The service is temporarily unavailable.");
-        let expired = "This sign-in has expired or was already used. Start the connection again.";
+        let expired = "This sign-in has expired or was already used.";
         let Some(now) = env.now else {
             return unavailable();
         };
@@ -278,14 +275,8 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         }
         if let Ok(Some(error)) = q.one("error") {
             let msg = match displayable_code(error) {
-                Some(code) => format!(
-                    "{} did not sign you in ({code}). Start the connection again.",
-                    provider.display_name
-                ),
-                None => format!(
-                    "{} did not sign you in. Start the connection again.",
-                    provider.display_name
-                ),
+                Some(code) => format!("{} did not sign you in ({code}).", provider.display_name),
+                None => format!("{} did not sign you in.", provider.display_name),
             };
             return page(403, &msg);
         }
@@ -318,7 +309,10 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             upstream: None,
             ..record
         };
-        let resp = match self.issue_code(pending, subject, env).await {
+        let resp = match self
+            .issue_code(pending, subject, SignInMethod::Oidc, req.peer, env)
+            .await
+        {
             Ok(code) => {
                 let mut params: Vec<(&str, &str)> = alloc::vec![("code", code.as_str())];
                 if let Some(s) = state.as_deref() {
