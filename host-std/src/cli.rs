@@ -267,6 +267,7 @@ fn serve(
                     .map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
                 let local = listener.local_addr()?;
                 tracing::info!(listen = %local, "metrics at http://{local}/metrics");
+                crate::metrics::METRICS.enable_requests();
                 let options = ServerOptions {
                     limits: Limits {
                         max_body_bytes: 1024,
