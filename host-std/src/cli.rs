@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use clap::Parser;
 use mcpauth_core::mcp::{Registry, RegistryError};
-use mcpauth_core::store::GrantOwner;
 
+use crate::admin::AdminRequest;
 use crate::app::{App, AppOptions};
 use crate::backend::Backend;
 use crate::config::{
@@ -60,12 +60,6 @@ fn run(
     }
 }
 
-fn open_db(common: &CommonArgs) -> Result<(Backend, crate::config::CommonSettings), BoxError> {
-    let (settings, _) = resolve_common(common, &ServeArgs::default())?;
-    let db = Backend::open(settings.store.as_deref(), &settings.data_dir)?;
-    Ok((db, settings))
-}
-
 fn read_password() -> Result<zeroize::Zeroizing<String>, BoxError> {
     let mut line = zeroize::Zeroizing::new(String::new());
     std::io::stdin().lock().read_line(&mut line)?;
@@ -79,127 +73,68 @@ fn read_password() -> Result<zeroize::Zeroizing<String>, BoxError> {
     Ok(trimmed)
 }
 
-fn user(common: &CommonArgs, command: UserCommand) -> Result<(), BoxError> {
-    let (db, settings) = open_db(common)?;
-    let users = Users::new(db.clone());
-    let result = match command {
-        UserCommand::Add { username } => {
-            let password = read_password()?;
-            let u = users.add(&username, &password)?;
-            println!("added user {} (subject {})", u.username, u.subject);
-            Ok(())
-        }
-        UserCommand::List => {
-            for u in users.list()? {
-                println!("{}\t{}", u.username, u.subject);
-            }
-            Ok(())
-        }
-        UserCommand::Remove { username } => {
-            let subject = users.remove(&username)?;
-            let grants = db.revoke_grants_of_blocking(
-                GrantOwner::Subject(&subject),
-                settings.access_token_ttl,
-            )?;
-            println!("removed user {username} and revoked {grants} grant(s)");
-            Ok(())
-        }
-        UserCommand::Passwd { username } => {
-            let password = read_password()?;
-            users.set_password(&username, &password)?;
-            println!("changed the password of {username}");
-            Ok(())
-        }
-    };
+/// Run an administrative command: through a running server's admin
+/// socket when one answers (live), otherwise on the store directly.
+fn admin(common: &CommonArgs, req: AdminRequest) -> Result<(), BoxError> {
+    let (settings, _) = resolve_common(common, &ServeArgs::default())?;
+    if let Some(socket) = &settings.admin_socket
+        && let Some(answer) = crate::admin::send(socket, &req)
+    {
+        print!("{}", answer?);
+        return Ok(());
+    }
+    let db = Backend::open(settings.store.as_deref(), &settings.data_dir)?;
+    let result = crate::admin::execute(&db, settings.access_token_ttl, req, None);
     db.close();
-    result
+    print!("{}", result?);
+    Ok(())
+}
+
+fn user(common: &CommonArgs, command: UserCommand) -> Result<(), BoxError> {
+    let req = match command {
+        UserCommand::Add { username } => AdminRequest::UserAdd {
+            username,
+            password: read_password()?.to_string(),
+        },
+        UserCommand::List => AdminRequest::UserList,
+        UserCommand::Remove { username } => AdminRequest::UserRemove { username },
+        UserCommand::Passwd { username } => AdminRequest::UserPasswd {
+            username,
+            password: read_password()?.to_string(),
+        },
+    };
+    admin(common, req)
 }
 
 fn client(common: &CommonArgs, command: ClientCommand) -> Result<(), BoxError> {
-    if let ClientCommand::HashSecret { generate } = command {
-        let secret = if generate {
-            let secret = zeroize::Zeroizing::new(
-                mcpauth_core::rand::random_token::<32>(&mut crate::env::OsRandom)
-                    .map_err(|e| format!("cannot generate a secret: {e:?}"))?,
-            );
-            println!("client_secret = \"{}\"", secret.as_str());
-            secret
-        } else {
-            read_password()?
-        };
-        let hash = crate::users::hash_password(&secret)?;
-        println!("client_secret_hash = \"{hash}\"");
-        return Ok(());
-    }
-    let (db, settings) = open_db(common)?;
-    let result: Result<(), BoxError> = match command {
-        ClientCommand::List => {
-            for c in db.clients()? {
-                println!(
-                    "{}\t{}\t{}\t{}",
-                    c.client_id,
-                    c.client_name.as_deref().unwrap_or("-"),
-                    c.auth_method.as_str(),
-                    c.redirect_uris.join(" ")
+    let req = match command {
+        ClientCommand::HashSecret { generate } => {
+            let secret = if generate {
+                let secret = zeroize::Zeroizing::new(
+                    mcpauth_core::rand::random_token::<32>(&mut crate::env::OsRandom)
+                        .map_err(|e| format!("cannot generate a secret: {e:?}"))?,
                 );
-            }
-            Ok(())
-        }
-        ClientCommand::Remove { client_id } => {
-            if db.remove_client_blocking(&client_id)? {
-                let grants = db.revoke_grants_of_blocking(
-                    GrantOwner::Client(&client_id),
-                    settings.access_token_ttl,
-                )?;
-                println!("removed client {client_id} and revoked {grants} grant(s)");
-                Ok(())
+                println!("client_secret = \"{}\"", secret.as_str());
+                secret
             } else {
-                Err(format!("no client with id {client_id:?}").into())
-            }
+                read_password()?
+            };
+            let hash = crate::users::hash_password(&secret)?;
+            println!("client_secret_hash = \"{hash}\"");
+            return Ok(());
         }
-        ClientCommand::HashSecret { .. } => Ok(()),
+        ClientCommand::List => AdminRequest::ClientList,
+        ClientCommand::Remove { client_id } => AdminRequest::ClientRemove { client_id },
     };
-    db.close();
-    result
+    admin(common, req)
 }
 
 fn keys(common: &CommonArgs, command: KeysCommand) -> Result<(), BoxError> {
-    let (db, settings) = open_db(common)?;
-    let now = crate::env::now().map(|t| t.secs()).unwrap_or(0);
-    let result: Result<(), BoxError> = match command {
-        KeysCommand::List => {
-            let keys = crate::keys::list(&db)?;
-            if keys.is_empty() {
-                println!("no keys yet (one is generated when the server first starts)");
-            }
-            for k in keys {
-                let status = match k.publish_until() {
-                    None => "active".to_owned(),
-                    Some(until) if until > now => format!("retired, published until {until}"),
-                    Some(_) => "retired, expired".to_owned(),
-                };
-                println!("{}\tcreated {}\t{}", k.kid, k.created_at, status);
-            }
-            Ok(())
-        }
-        KeysCommand::Rotate => {
-            let k =
-                db.with_key_lock(|| crate::keys::rotate(&db, settings.access_token_ttl, now))??;
-            let when = if db.is_shared() {
-                "running instances load it within 30 s"
-            } else {
-                "restart the server to use it"
-            };
-            println!(
-                "new signing key {} ({when}; the previous key stays published for {} s)",
-                k.kid,
-                settings.access_token_ttl + 60
-            );
-            Ok(())
-        }
+    let req = match command {
+        KeysCommand::List => AdminRequest::KeysList,
+        KeysCommand::Rotate => AdminRequest::KeysRotate,
     };
-    db.close();
-    result
+    admin(common, req)
 }
 
 fn load_tls(
@@ -292,6 +227,15 @@ fn serve(
                 }
             })
         });
+        let admin = match &settings.common.admin_socket {
+            Some(path) => Some(crate::admin::spawn(
+                path.clone(),
+                db.clone(),
+                app.keys(),
+                settings.common.access_token_ttl,
+            )?),
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .map_err(|e| format!("--listen {}: {e}", settings.listen))?;
@@ -323,6 +267,7 @@ fn serve(
                     .map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
                 let local = listener.local_addr()?;
                 tracing::info!(listen = %local, "metrics at http://{local}/metrics");
+                crate::metrics::METRICS.enable_requests();
                 let options = ServerOptions {
                     limits: Limits {
                         max_body_bytes: 1024,
@@ -361,6 +306,7 @@ fn serve(
             let _ = m.await;
         }
         sweeper.abort();
+        drop(admin);
         if let Some(r) = key_reloader {
             r.abort();
         }
@@ -472,7 +418,7 @@ fn print_banner(settings: &ServeSettings, local: std::net::SocketAddr, users: u6
             println!("    echo 'a-long-password' | mcpauth user add alice --store <the same URL>");
         } else {
             println!("    echo 'a-long-password' | mcpauth user add alice --data-dir {data}");
-            println!("  (stop the server first: the database is used by one process at a time)");
+            println!("  (while the server runs: it takes the command on its admin socket)");
         }
     }
     println!();

@@ -49,6 +49,11 @@ pub struct CommonArgs {
     /// Log filter, e.g. `info` or `mcpauth=debug` [default: info].
     #[arg(long, global = true, env = "MCPAUTH_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// The live-admin Unix socket: `serve` listens there (0600), and the
+    /// `user`, `client` and `keys` commands use it while a server runs
+    /// (`none`: off) [default: <data dir>/admin.sock].
+    #[arg(long, global = true, env = "MCPAUTH_ADMIN_SOCKET", value_name = "PATH")]
+    pub admin_socket: Option<String>,
 }
 
 /// Commands.
@@ -56,7 +61,7 @@ pub struct CommonArgs {
 pub enum Command {
     /// Run the server.
     Serve(Box<ServeArgs>),
-    /// Manage local users (stop the server first: the database is single-process).
+    /// Manage local users (live through a running server's admin socket).
     User {
         /// What to do with users.
         #[command(subcommand)]
@@ -142,7 +147,7 @@ pub enum KeysCommand {
     /// List signing keys.
     List,
     /// Generate a new signing key; the old one keeps verifying until its
-    /// tokens have expired. Restart the server to use it.
+    /// tokens have expired. A running server uses it at once.
     Rotate,
 }
 
@@ -408,6 +413,7 @@ pub struct FileConfig {
     max_body_bytes: Option<usize>,
     log_format: Option<LogFormat>,
     log: Option<String>,
+    admin_socket: Option<String>,
     privy_app_id: Option<String>,
     privy_app_secret: Option<String>,
     privy_verification_key: Option<PathBuf>,
@@ -610,6 +616,8 @@ pub struct CommonSettings {
     pub log: String,
     /// Access-token lifetime in seconds (keys need it too).
     pub access_token_ttl: u64,
+    /// The live-admin socket (`None`: off).
+    pub admin_socket: Option<PathBuf>,
 }
 
 /// Resolved `serve` settings.
@@ -834,6 +842,20 @@ pub fn resolve_common(
             .or_else(|| file.log.clone())
             .unwrap_or_else(|| "info".into()),
         access_token_ttl: access.as_secs(),
+        admin_socket: None,
+    };
+    let admin_socket = match args
+        .admin_socket
+        .clone()
+        .or_else(|| file.admin_socket.clone())
+    {
+        Some(v) if v == "none" || v.is_empty() => None,
+        Some(v) => Some(PathBuf::from(v)),
+        None => Some(common.data_dir.join("admin.sock")),
+    };
+    let common = CommonSettings {
+        admin_socket,
+        ..common
     };
     Ok((common, file))
 }

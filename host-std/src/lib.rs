@@ -6,6 +6,7 @@
 //!
 //! To embed mcpauth with your own tools, see `examples/custom_tool.rs`.
 
+pub mod admin;
 pub mod app;
 #[cfg(feature = "aws-lc")]
 pub mod aws_lc;

@@ -428,12 +428,10 @@ async fn answer<H: Handler>(
     req: hyper::Request<Incoming>,
     peer: SocketAddr,
 ) -> HyperResponse {
-    // Metrics: the endpoint (a fixed set), then two clock reads and two
-    // atomic additions per request. The per-request log line is at debug:
+    // Metrics (with a metrics listener only): the endpoint (a fixed set),
+    // then two clock reads and two atomic additions per request. The per-request log line is at debug:
     // skip its path copy unless it will be written.
-    let endpoint = shared
-        .handler
-        .counts_requests()
+    let endpoint = (shared.handler.counts_requests() && METRICS.requests_enabled())
         .then(|| Endpoint::of(req.uri().path()));
     let debug = tracing::enabled!(tracing::Level::DEBUG);
     let started = (endpoint.is_some() || debug).then(Instant::now);
