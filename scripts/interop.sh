@@ -16,8 +16,16 @@
 #                at /ts/mcp; the official TS and Python SDK clients each
 #                complete OAuth against the proxy, then initialize, list
 #                tools and call a tool whose answer streams (SSE) through it
+#   oidc         sign-in with an upstream OpenID provider: the certified npm
+#                oidc-provider on loopback, `mcpauth serve --oidc` (password
+#                sign-in off), headless chromium signs in there, consents,
+#                comes back; code, token, whoami shows the mapped subject;
+#                the provider's Cancel ends on mcpauth's error page
+#   inspector    the MCP Inspector CLI (pinned) lists and calls tools with a
+#                token from the real flow as a header, both protocol eras over
+#                Streamable HTTP (mcpauth serves no legacy HTTP+SSE transport)
 #
-# Usage: scripts/interop.sh [SUITE...]   (default: all five)
+# Usage: scripts/interop.sh [SUITE...]   (default: all seven)
 # Environment:
 #   INTEROP_OUT=DIR          results, logs, screenshots (default: a new temp dir)
 #   INTEROP_SKIP_INSTALL=1   do not run scripts/install-interop.sh first
@@ -29,7 +37,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SUITES=("$@")
-[ ${#SUITES[@]} -gt 0 ] || SUITES=(conformance ts-client py-client browser proxy)
+[ ${#SUITES[@]} -gt 0 ] || SUITES=(conformance ts-client py-client browser proxy oidc inspector)
 OUT="${INTEROP_OUT:-$(mktemp -d /tmp/mcpauth-interop.XXXXXX)}"
 mkdir -p "$OUT"
 started=$SECONDS
@@ -181,6 +189,35 @@ for suite in "${SUITES[@]}"; do
     browser)
       run browser 300 node interop/browser.mjs --issuer "$ISSUER" \
         --username alice --password-file "$PASSWORD_FILE" --out "$OUT/screenshots"
+      ;;
+    oidc)
+      # The provider: oidc-provider with one confidential client, mcpauth.
+      OP_PORT="$(free_port)"
+      OIDC_PORT="$(free_port)"
+      OIDC_ISSUER="http://127.0.0.1:$OIDC_PORT"
+      OIDC_SECRET_FILE="$OUT/oidc-client-secret"
+      ( umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > "$OIDC_SECRET_FILE" )
+      node interop/oidc-provider.mjs --port "$OP_PORT" --client-id mcpauth-interop \
+        --client-secret-file "$OIDC_SECRET_FILE" --redirect-uri "$OIDC_ISSUER/oidc/callback/local" \
+        > "$OUT/oidc-provider.log" 2>&1 &
+      PIDS+=($!)
+      wait_http "http://127.0.0.1:$OP_PORT/.well-known/openid-configuration" 60
+      # mcpauth: this provider only (no passwords); the secret from the
+      # environment, as an operator passes it.
+      MCPAUTH_OIDC_LOCAL_CLIENT_SECRET="$(cat "$OIDC_SECRET_FILE")" "$MCPAUTH" serve \
+        --listen "127.0.0.1:$OIDC_PORT" --data-dir "$OUT/oidc-data" --log warn --password-login false \
+        --oidc "id=local;name=Local OP;issuer=http://127.0.0.1:$OP_PORT;client_id=mcpauth-interop;allow_private_network=true;allowed_email_domains=example.com" \
+        > "$OUT/mcpauth-oidc.log" 2>&1 &
+      PIDS+=($!)
+      wait_http "$OIDC_ISSUER/healthz" 60
+      say "oidc-provider on :$OP_PORT, mcpauth serve --oidc on $OIDC_ISSUER"
+      run oidc 240 node interop/oidc.mjs --issuer "$OIDC_ISSUER" \
+        --provider-issuer "http://127.0.0.1:$OP_PORT" --provider-id local --provider-name "Local OP" \
+        --login ann --out "$OUT/oidc-screenshots"
+      ;;
+    inspector)
+      run inspector 300 node interop/inspector.mjs --issuer "$ISSUER" \
+        --username alice --password-file "$PASSWORD_FILE" --out "$OUT/inspector"
       ;;
     *) say "unknown suite: $suite"; exit 2 ;;
   esac

@@ -82,6 +82,9 @@ pub struct AppOptions {
     pub resources: Vec<ProtectedResource>,
     /// Upstream MCP servers behind the auth proxy (no mounts: none).
     pub upstreams: crate::upstream::UpstreamSettings,
+    /// Upstream OpenID providers on the sign-in page, and whether
+    /// password sign-in is offered.
+    pub oidc: crate::oidc::OidcSettings,
 }
 
 /// The authorization server as host-std runs it: on the OAuth worker
@@ -283,7 +286,7 @@ impl From<RegistryError> for AppError {
 /// What a proxied resource's guard requires: `mcp` when the resource has
 /// that scope (the default), otherwise only its audience (the upstream gets
 /// the granted scopes in the identity headers and decides).
-fn required_scopes(resource: &ProtectedResource) -> Vec<&'static str> {
+pub(crate) fn required_scopes(resource: &ProtectedResource) -> Vec<&'static str> {
     if resource.scopes.iter().any(|s| s == MCP_SCOPE) {
         vec![MCP_SCOPE]
     } else {
@@ -318,6 +321,8 @@ impl App {
         config.refresh_token_ttl = options.refresh_token_ttl;
         config.refresh_family_ttl = config.refresh_family_ttl.max(options.refresh_token_ttl);
         config.privy = options.privy.as_ref().map(|p| p.core_config());
+        config.oidc = options.oidc.providers.clone();
+        config.password_login = options.oidc.password_login;
         options.client_rules.apply(&mut config);
         if !options.resources.is_empty() {
             config.resources = options.resources.clone();
@@ -380,26 +385,7 @@ impl App {
         let guard = ResourceGuard::new(&config, &resource, &[MCP_SCOPE]);
         let metadata_url = config.resource_metadata_url(&resource);
 
-        let mut mcp_config = McpConfig::new("mcpauth", env!("CARGO_PKG_VERSION"));
-        mcp_config.endpoint_path = MCP_PATH.to_owned();
-        mcp_config.stateless = options.stateless;
-        mcp_config.resource_metadata_url = Some(metadata_url);
-        // This host holds responses open: live SSE streams, resumption and
-        // server-to-client requests during tool calls.
-        mcp_config.live_streams = true;
-        let sessions: Box<dyn SessionStore> = if options.stateless {
-            Box::new(NoSessionStore)
-        } else {
-            Box::new(MemorySessionStore::new(
-                mcp_config.limits.sessions,
-                mcp_config.limits.session_idle_secs,
-            ))
-        };
-        let mcp = Arc::new(McpServer::new(mcp_config, registry, sessions));
-        if tokio::runtime::Handle::try_current().is_ok() {
-            // Input waits, stream retention and idle sessions expire on time.
-            crate::mcp_timer::spawn(&mcp);
-        }
+        let mcp = builtin_mcp(options.stateless, metadata_url, registry);
         let privy = options
             .privy
             .clone()
@@ -412,14 +398,45 @@ impl App {
         }
         let users = SignIn::new(Users::new(db.clone()), privy);
         let mut oauth = AuthorizationServer::new(config, db.clone(), users)
-            .with_registration_policy(RegistrationLimiter::default());
+            .with_registration_policy(RegistrationLimiter::default())
+            .with_observer(crate::observe::HostObserver);
         if let Some(settings) = &options.client_metadata {
             let fetcher = crate::cimd::MetadataFetcher::new(settings).map_err(AppError)?;
             oauth = oauth.with_client_metadata_fetcher(fetcher);
         }
+        if !options.oidc.providers.is_empty() {
+            let http = crate::oidc::OidcHttp::new(&options.oidc).map_err(AppError)?;
+            oauth = oauth.with_upstream_http(http);
+        }
+        let oauth = Arc::new(oauth);
+        if !options.oidc.providers.is_empty()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            // Read each provider's discovery document and keys now, so a
+            // misconfiguration shows in the log at start-up.
+            let (oauth, ids) = (
+                oauth.clone(),
+                options
+                    .oidc
+                    .providers
+                    .iter()
+                    .map(|p| p.id.clone())
+                    .collect::<Vec<_>>(),
+            );
+            rt.spawn(async move {
+                for id in ids {
+                    let Some(at) = now() else { return };
+                    match oauth.check_oidc_provider(&id, at).await {
+                        Ok(()) => tracing::info!(provider = %id, "OpenID provider ready"),
+                        Err(e) => tracing::warn!(provider = %id, error = %e,
+                            "OpenID provider not usable yet (sign-in with it fails until it is)"),
+                    }
+                }
+            });
+        }
         let keys = Arc::new(SharedKeys::new(keys));
         let issuer = HostIssuer {
-            oauth: Arc::new(oauth),
+            oauth,
             oauth_slots: OAuthSlots::new(OAUTH_CONCURRENCY),
             oauth_workers: OnceLock::new(),
             keys: keys.clone(),
@@ -474,29 +491,69 @@ impl App {
 
 impl Handler for App {
     async fn reply(&self, req: Request) -> Reply {
-        match self.router.handle(req, now(), &mut OsRandom).await {
-            Routed::Host {
-                req,
-                principal,
-                cors,
-                path,
-            } => {
-                let mount = self
-                    .upstreams
-                    .as_ref()
-                    .and_then(|u| Some((u, u.mount_of(path)?)));
-                let (Some((upstreams, index)), Some(principal)) = (mount, principal) else {
-                    return Reply::Whole(mcpauth_core::server::not_found());
-                };
-                let mut reply = upstreams.forward(index, req, principal.as_ref()).await;
-                match &mut reply {
-                    Reply::Whole(head) | Reply::Live { head, .. } | Reply::Proxied { head, .. } => {
-                        CorsPolicy::decorate(cors, head)
-                    }
+        let routed = self.router.handle(req, now(), &mut OsRandom).await;
+        reply_routed(self.upstreams.as_ref(), routed).await
+    }
+}
+
+/// The built-in MCP server at [`MCP_PATH`] (its tools in `registry`),
+/// its challenges pointing at `metadata_url`; its timer runs when a tokio
+/// runtime is at hand.
+pub(crate) fn builtin_mcp(
+    stateless: bool,
+    metadata_url: String,
+    registry: Registry,
+) -> Arc<McpServer> {
+    let mut mcp_config = McpConfig::new("mcpauth", env!("CARGO_PKG_VERSION"));
+    mcp_config.endpoint_path = MCP_PATH.to_owned();
+    mcp_config.stateless = stateless;
+    mcp_config.resource_metadata_url = Some(metadata_url);
+    // This host holds responses open: live SSE streams, resumption and
+    // server-to-client requests during tool calls.
+    mcp_config.live_streams = true;
+    let sessions: Box<dyn SessionStore> = if stateless {
+        Box::new(NoSessionStore)
+    } else {
+        Box::new(MemorySessionStore::new(
+            mcp_config.limits.sessions,
+            mcp_config.limits.session_idle_secs,
+        ))
+    };
+    let mcp = Arc::new(McpServer::new(mcp_config, registry, sessions));
+    crate::metrics::METRICS.watch_sessions(&mcp);
+    if tokio::runtime::Handle::try_current().is_ok() {
+        // Input waits, stream retention and idle sessions expire on time.
+        crate::mcp_timer::spawn(&mcp);
+    }
+    mcp
+}
+
+/// The router's answer as the host writes it: a host-served mount is
+/// forwarded to its upstream (the caller's identity in the operator's
+/// headers) with the router's CORS verdict.
+pub(crate) async fn reply_routed<P: AsRef<Principal>>(
+    upstreams: Option<&Upstreams>,
+    routed: Routed<'_, P>,
+) -> Reply {
+    match routed {
+        Routed::Host {
+            req,
+            principal,
+            cors,
+            path,
+        } => {
+            let mount = upstreams.and_then(|u| Some((u, u.mount_of(path)?)));
+            let (Some((upstreams, index)), Some(principal)) = (mount, principal) else {
+                return Reply::Whole(mcpauth_core::server::not_found());
+            };
+            let mut reply = upstreams.forward(index, req, principal.as_ref()).await;
+            match &mut reply {
+                Reply::Whole(head) | Reply::Live { head, .. } | Reply::Proxied { head, .. } => {
+                    CorsPolicy::decorate(cors, head)
                 }
-                reply
             }
-            routed => Reply::routed(routed),
+            reply
         }
+        routed => Reply::routed(routed),
     }
 }

@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use mcpauth_core::oauth::{
     ClientMetadataFetcher, MAX_METADATA_DOCUMENT, MetadataFetchError, MetadataFuture,
@@ -158,9 +158,28 @@ impl MetadataFetcher {
     ) -> Result<Vec<u8>, MetadataFetchError> {
         let now = Instant::now();
         if let Some(body) = self.cached(url, now) {
+            crate::metrics::METRICS.metadata_fetch("cached");
             return body.map(|b| b.as_ref().clone());
         }
-        let host = Target::parse(url)
+        let result = self.fetch_uncached(url, requester, now).await;
+        crate::metrics::METRICS.metadata_fetch(match &result {
+            Ok(_) => "fetched",
+            Err(MetadataFetchError::Unreachable) => "unreachable",
+            Err(MetadataFetchError::Forbidden) => "forbidden",
+            Err(MetadataFetchError::TooLarge) => "too_large",
+            Err(MetadataFetchError::Busy) => "busy",
+            Err(_) => "bad_response",
+        });
+        result
+    }
+
+    async fn fetch_uncached(
+        &self,
+        url: &str,
+        requester: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<Vec<u8>, MetadataFetchError> {
+        let host = Target::parse(url, false)
             .ok_or(MetadataFetchError::BadResponse)?
             .host_key();
         let ticket = self.budget.admit(&host, requester, now)?;
@@ -186,67 +205,285 @@ impl MetadataFetcher {
 
     /// One fetch: resolve, check, connect to the checked address, GET.
     async fn fetch_now(&self, url: &str) -> Result<(Vec<u8>, Duration), MetadataFetchError> {
-        let target = Target::parse(url).ok_or(MetadataFetchError::BadResponse)?;
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host, target.port))
-            .await
-            .map_err(|_| MetadataFetchError::Unreachable)?
-            .collect();
-        if addrs.is_empty() {
-            return Err(MetadataFetchError::Unreachable);
-        }
-        // Every address must be allowed: a name that also resolves to an
-        // internal address is refused, whichever one a retry would pick.
-        if !addrs.iter().all(|a| self.may_contact(a.ip())) {
-            tracing::warn!(
-                host = target.host,
-                "client metadata document refused: the host resolves to a non-public address"
-            );
-            return Err(MetadataFetchError::Forbidden);
-        }
-        let tcp = tokio::net::TcpStream::connect(addrs[0])
-            .await
-            .map_err(|_| MetadataFetchError::Unreachable)?;
-        let name = rustls_pki_types::ServerName::try_from(target.host.to_owned())
-            .map_err(|_| MetadataFetchError::BadResponse)?;
-        let tls = self
-            .tls
-            .connect(name, tcp)
-            .await
-            .map_err(|_| MetadataFetchError::Unreachable)?;
-        let req = hyper::Request::get(target.path_and_query)
-            .header("host", target.authority)
-            .header("accept", "application/json")
-            .header("user-agent", concat!("mcpauth/", env!("CARGO_PKG_VERSION")))
-            .body(Empty::<Bytes>::new())
-            .map_err(|_| MetadataFetchError::BadResponse)?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .map_err(|_| MetadataFetchError::Unreachable)?;
-        let conn = tokio::spawn(conn);
-        let result = async {
-            let resp = sender
-                .send_request(req)
-                .await
-                .map_err(|_| MetadataFetchError::Unreachable)?;
-            if resp.status() != hyper::StatusCode::OK || !is_json(resp.headers()) {
-                return Err(MetadataFetchError::BadResponse);
-            }
-            let ttl = cache_ttl(resp.headers());
-            let body = Limited::new(resp.into_body(), MAX_METADATA_DOCUMENT)
-                .collect()
-                .await
-                .map_err(|_| MetadataFetchError::TooLarge)?
-                .to_bytes();
-            Ok((body.to_vec(), ttl))
-        }
-        .await;
-        conn.abort();
-        result
+        let fence = Fence {
+            allow_loopback: self.allow_loopback,
+            allow_private: false,
+            allow_http: false,
+        };
+        fenced_get(&self.tls, url, fence, MAX_METADATA_DOCUMENT).await
     }
 
+    #[cfg(test)]
     fn may_contact(&self, ip: IpAddr) -> bool {
-        is_public(ip) || (self.allow_loopback && ip.is_loopback())
+        Fence {
+            allow_loopback: self.allow_loopback,
+            allow_private: false,
+            allow_http: false,
+        }
+        .may_contact(ip)
     }
+}
+
+/// Which addresses and schemes a fenced fetch may use. Public addresses
+/// over https always; the rest only by an explicit setting.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Fence {
+    /// Loopback addresses too.
+    pub allow_loopback: bool,
+    /// Private (RFC 1918, unique-local) addresses too. Link-local
+    /// (cloud metadata services) and the other special ranges never.
+    pub allow_private: bool,
+    /// Plain http, and then only to the non-public addresses allowed above
+    /// (never to the public internet).
+    pub allow_http: bool,
+}
+
+impl Fence {
+    pub(crate) fn may_contact(&self, ip: IpAddr) -> bool {
+        is_public(ip)
+            || (self.allow_loopback && ip.is_loopback())
+            || (self.allow_private && is_private(ip))
+    }
+}
+
+/// RFC 1918 IPv4 and unique-local IPv6 (fc00::/7), mapped forms included.
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_private(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.is_private(),
+            None => (v6.segments()[0] & 0xfe00) == 0xfc00,
+        },
+    }
+}
+
+/// A GET to a URL through the SSRF fence: resolve once, refuse unless every
+/// address is allowed by `fence`, connect to the checked address, https
+/// (or http where `fence` allows it), no redirects, a `200` JSON answer of
+/// at most `max_bytes`. Returns the body and how long it may be reused
+/// (`Cache-Control`, clamped). The caller bounds the time
+/// ([`FETCH_TIMEOUT`]).
+pub(crate) async fn fenced_get(
+    tls: &TlsConnector,
+    url: &str,
+    fence: Fence,
+    max_bytes: usize,
+) -> Result<(Vec<u8>, Duration), MetadataFetchError> {
+    fenced_request(tls, url, fence, None, max_bytes).await
+}
+
+/// A form `POST` through the same fence as [`fenced_get`] (an RFC 7662
+/// introspection request), with an optional `Authorization` header.
+#[derive(Clone)]
+pub(crate) struct FormPost {
+    /// `application/x-www-form-urlencoded` body.
+    pub body: String,
+    /// `Authorization` header value (`Basic …`).
+    pub authorization: Option<String>,
+}
+
+/// [`fenced_get`] with `form`: POST it instead of a GET.
+pub(crate) async fn fenced_post_form(
+    tls: &TlsConnector,
+    url: &str,
+    fence: Fence,
+    form: FormPost,
+    max_bytes: usize,
+) -> Result<Vec<u8>, MetadataFetchError> {
+    fenced_request(tls, url, fence, Some(form), max_bytes)
+        .await
+        .map(|(body, _)| body)
+}
+
+async fn fenced_request(
+    tls: &TlsConnector,
+    url: &str,
+    fence: Fence,
+    form: Option<FormPost>,
+    max_bytes: usize,
+) -> Result<(Vec<u8>, Duration), MetadataFetchError> {
+    let target = Target::parse(url, fence.allow_http).ok_or(MetadataFetchError::BadResponse)?;
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host, target.port))
+        .await
+        .map_err(|_| MetadataFetchError::Unreachable)?
+        .collect();
+    if addrs.is_empty() {
+        return Err(MetadataFetchError::Unreachable);
+    }
+    // Every address must be allowed: a name that also resolves to an
+    // internal address is refused, whichever one a retry would pick. Plain
+    // http never goes to the public internet.
+    let allowed = |ip: IpAddr| fence.may_contact(ip) && (target.tls || !is_public(ip));
+    if !addrs.iter().all(|a| allowed(a.ip())) {
+        tracing::warn!(
+            host = target.host,
+            "fetch refused: the host resolves to an address this fetch may not contact"
+        );
+        return Err(MetadataFetchError::Forbidden);
+    }
+    let tcp = tokio::net::TcpStream::connect(addrs[0])
+        .await
+        .map_err(|_| MetadataFetchError::Unreachable)?;
+    if !target.tls {
+        return request_over(tcp, &target, form, max_bytes).await;
+    }
+    let name = rustls_pki_types::ServerName::try_from(target.host.to_owned())
+        .map_err(|_| MetadataFetchError::BadResponse)?;
+    let stream = tls
+        .connect(name, tcp)
+        .await
+        .map_err(|_| MetadataFetchError::Unreachable)?;
+    request_over(stream, &target, form, max_bytes).await
+}
+
+/// The HTTP/1.1 request of [`fenced_request`] over an established
+/// connection.
+async fn request_over<IO>(
+    io: IO,
+    target: &Target<'_>,
+    form: Option<FormPost>,
+    max_bytes: usize,
+) -> Result<(Vec<u8>, Duration), MetadataFetchError>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let builder = hyper::Request::builder()
+        .uri(target.path_and_query)
+        .header("host", target.authority)
+        .header("accept", "application/json")
+        .header("user-agent", concat!("mcpauth/", env!("CARGO_PKG_VERSION")));
+    let req = match form {
+        None => builder
+            .method(hyper::Method::GET)
+            .body(Full::new(Bytes::new())),
+        Some(form) => {
+            let mut builder = builder
+                .method(hyper::Method::POST)
+                .header("content-type", "application/x-www-form-urlencoded");
+            if let Some(auth) = form.authorization {
+                builder = builder.header("authorization", auth);
+            }
+            builder.body(Full::new(Bytes::from(form.body)))
+        }
+    }
+    .map_err(|_| MetadataFetchError::BadResponse)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|_| MetadataFetchError::Unreachable)?;
+    let conn = tokio::spawn(conn);
+    let result = async {
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|_| MetadataFetchError::Unreachable)?;
+        if resp.status() != hyper::StatusCode::OK || !is_json(resp.headers()) {
+            return Err(MetadataFetchError::BadResponse);
+        }
+        let ttl = cache_ttl(resp.headers());
+        let body = Limited::new(resp.into_body(), max_bytes)
+            .collect()
+            .await
+            .map_err(|_| MetadataFetchError::TooLarge)?
+            .to_bytes();
+        Ok((body.to_vec(), ttl))
+    }
+    .await;
+    conn.abort();
+    result
+}
+
+/// Why a [`fenced_exchange`] failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FenceError {
+    /// An address the name resolves to may not be contacted.
+    Forbidden,
+    /// Resolution, connection, TLS or HTTP failed.
+    Unreachable,
+    /// The request could not be built (host name not valid for TLS).
+    BadRequest,
+    /// The body is larger than allowed.
+    TooLarge,
+}
+
+/// The answer of a [`fenced_exchange`], whatever its status.
+pub(crate) struct FencedResponse {
+    pub(crate) status: hyper::StatusCode,
+    pub(crate) body: Vec<u8>,
+}
+
+/// Any request (the OpenID providers' token endpoint is a POST whose error
+/// statuses matter) through the same fence as [`fenced_get`]: resolve
+/// `target`'s host once, every address allowed by `fence` (plain http
+/// never to a public address), connect to the checked address, no
+/// redirects followed, at most `max_body` bytes. The caller bounds the
+/// time.
+pub(crate) async fn fenced_exchange(
+    tls: &TlsConnector,
+    target: &Target<'_>,
+    req: hyper::Request<http_body_util::Full<Bytes>>,
+    fence: Fence,
+    max_body: usize,
+) -> Result<FencedResponse, FenceError> {
+    if !target.tls && !fence.allow_http {
+        return Err(FenceError::BadRequest);
+    }
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host, target.port))
+        .await
+        .map_err(|_| FenceError::Unreachable)?
+        .collect();
+    if addrs.is_empty() {
+        return Err(FenceError::Unreachable);
+    }
+    let allowed = |ip: IpAddr| fence.may_contact(ip) && (target.tls || !is_public(ip));
+    if !addrs.iter().all(|a| allowed(a.ip())) {
+        return Err(FenceError::Forbidden);
+    }
+    let tcp = tokio::net::TcpStream::connect(addrs[0])
+        .await
+        .map_err(|_| FenceError::Unreachable)?;
+    if !target.tls {
+        return exchange(tcp, req, max_body).await;
+    }
+    let name = rustls_pki_types::ServerName::try_from(target.host.to_owned())
+        .map_err(|_| FenceError::BadRequest)?;
+    let stream = tls
+        .connect(name, tcp)
+        .await
+        .map_err(|_| FenceError::Unreachable)?;
+    exchange(stream, req, max_body).await
+}
+
+async fn exchange<IO>(
+    io: IO,
+    req: hyper::Request<http_body_util::Full<Bytes>>,
+    max_body: usize,
+) -> Result<FencedResponse, FenceError>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|_| FenceError::Unreachable)?;
+    let conn = tokio::spawn(conn);
+    let result = async {
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|_| FenceError::Unreachable)?;
+        let status = resp.status();
+        let body = Limited::new(resp.into_body(), max_body)
+            .collect()
+            .await
+            .map_err(|_| FenceError::TooLarge)?
+            .to_bytes();
+        Ok(FencedResponse {
+            status,
+            body: body.to_vec(),
+        })
+    }
+    .await;
+    conn.abort();
+    result
 }
 
 impl ClientMetadataFetcher for MetadataFetcher {
@@ -255,14 +492,16 @@ impl ClientMetadataFetcher for MetadataFetcher {
     }
 }
 
-/// The parts of an https client identifier URL a request needs.
-struct Target<'a> {
+/// The parts of an http(s) URL a request needs.
+pub(crate) struct Target<'a> {
+    /// https (else plain http).
+    pub(crate) tls: bool,
     /// `host[:port]` as written (the `Host` header).
-    authority: &'a str,
+    pub(crate) authority: &'a str,
     /// The host name or address, without brackets.
-    host: &'a str,
-    port: u16,
-    path_and_query: &'a str,
+    pub(crate) host: &'a str,
+    pub(crate) port: u16,
+    pub(crate) path_and_query: &'a str,
 }
 
 impl<'a> Target<'a> {
@@ -271,8 +510,13 @@ impl<'a> Target<'a> {
         format!("{}:{}", self.host.to_ascii_lowercase(), self.port)
     }
 
-    fn parse(url: &'a str) -> Option<Target<'a>> {
-        let rest = url.strip_prefix("https://")?;
+    /// An https URL, or an http one when `allow_http`.
+    pub(crate) fn parse(url: &'a str, allow_http: bool) -> Option<Target<'a>> {
+        let (tls, rest) = match url.strip_prefix("https://") {
+            Some(rest) => (true, rest),
+            None if allow_http => (false, url.strip_prefix("http://")?),
+            None => return None,
+        };
         let end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path_and_query) = rest.split_at(end);
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
@@ -286,12 +530,14 @@ impl<'a> Target<'a> {
         };
         let port = match port {
             Some(p) => p.parse().ok()?,
-            None => 443,
+            None if tls => 443,
+            None => 80,
         };
         if host.is_empty() || !path_and_query.starts_with('/') {
             return None;
         }
         Some(Target {
+            tls,
             authority,
             host,
             port,
@@ -457,6 +703,32 @@ mod tests {
     }
 
     #[test]
+    fn private_addresses_only_by_opt_in_and_never_link_local() {
+        let lan = Fence {
+            allow_loopback: true,
+            allow_private: true,
+            allow_http: true,
+        };
+        for ok in [
+            v4("127.0.0.1"),
+            v4("10.1.2.3"),
+            v4("192.168.1.9"),
+            v6("fd00::1"),
+        ] {
+            assert!(lan.may_contact(ok), "{ok}");
+            assert!(!Fence::default().may_contact(ok), "{ok}");
+        }
+        for never in [
+            v4("169.254.169.254"),
+            v6("fe80::1"),
+            v4("100.64.0.1"),
+            v4("0.0.0.0"),
+        ] {
+            assert!(!lan.may_contact(never), "{never}");
+        }
+    }
+
+    #[test]
     fn cache_lifetime_follows_max_age_within_bounds() {
         let with = |v: &str| {
             let mut h = hyper::HeaderMap::new();
@@ -493,14 +765,17 @@ mod tests {
 
     #[test]
     fn targets() {
-        let t = Target::parse("https://c.example:8443/m.json?v=1").expect("target");
+        let t = Target::parse("https://c.example:8443/m.json?v=1", false).expect("target");
         assert_eq!(
             (t.host, t.port, t.path_and_query),
             ("c.example", 8443, "/m.json?v=1")
         );
-        let t = Target::parse("https://[::1]/m").expect("target");
+        let t = Target::parse("https://[::1]/m", false).expect("target");
         assert_eq!((t.host, t.port, t.authority), ("::1", 443, "[::1]"));
-        assert!(Target::parse("https://c.example").is_none());
-        assert!(Target::parse("https://c.example:x/m").is_none());
+        assert!(Target::parse("https://c.example", false).is_none());
+        assert!(Target::parse("https://c.example:x/m", false).is_none());
+        assert!(Target::parse("http://c.example/m", false).is_none());
+        let t = Target::parse("http://10.0.0.5/j", true).expect("http when allowed");
+        assert_eq!((t.tls, t.port, t.path_and_query), (false, 80, "/j"));
     }
 }

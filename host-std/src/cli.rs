@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use clap::Parser;
 use mcpauth_core::mcp::{Registry, RegistryError};
-use mcpauth_core::store::GrantOwner;
 
+use crate::admin::AdminRequest;
 use crate::app::{App, AppOptions};
 use crate::backend::Backend;
 use crate::config::{
@@ -46,7 +46,11 @@ fn run(
     match cli.command {
         Command::Serve(args) => {
             let settings = resolve_serve(&cli.common, &args)?;
-            crate::logging::init(settings.common.log_format, &settings.common.log);
+            crate::logging::init(
+                settings.common.log_format,
+                &settings.common.log,
+                settings.audit_log.as_ref(),
+            )?;
             serve(settings, extend)
         }
         Command::User { command } => user(&cli.common, command),
@@ -54,12 +58,6 @@ fn run(
         Command::Keys { command } => keys(&cli.common, command),
         Command::Healthcheck(args) => Ok(crate::healthcheck::run(&args)?),
     }
-}
-
-fn open_db(common: &CommonArgs) -> Result<(Backend, crate::config::CommonSettings), BoxError> {
-    let (settings, _) = resolve_common(common, &ServeArgs::default())?;
-    let db = Backend::open(settings.store.as_deref(), &settings.data_dir)?;
-    Ok((db, settings))
 }
 
 fn read_password() -> Result<zeroize::Zeroizing<String>, BoxError> {
@@ -75,111 +73,68 @@ fn read_password() -> Result<zeroize::Zeroizing<String>, BoxError> {
     Ok(trimmed)
 }
 
-fn user(common: &CommonArgs, command: UserCommand) -> Result<(), BoxError> {
-    let (db, settings) = open_db(common)?;
-    let users = Users::new(db.clone());
-    let result = match command {
-        UserCommand::Add { username } => {
-            let password = read_password()?;
-            let u = users.add(&username, &password)?;
-            println!("added user {} (subject {})", u.username, u.subject);
-            Ok(())
-        }
-        UserCommand::List => {
-            for u in users.list()? {
-                println!("{}\t{}", u.username, u.subject);
-            }
-            Ok(())
-        }
-        UserCommand::Remove { username } => {
-            let subject = users.remove(&username)?;
-            let grants = db.revoke_grants_of_blocking(
-                GrantOwner::Subject(&subject),
-                settings.access_token_ttl,
-            )?;
-            println!("removed user {username} and revoked {grants} grant(s)");
-            Ok(())
-        }
-        UserCommand::Passwd { username } => {
-            let password = read_password()?;
-            users.set_password(&username, &password)?;
-            println!("changed the password of {username}");
-            Ok(())
-        }
-    };
+/// Run an administrative command: through a running server's admin
+/// socket when one answers (live), otherwise on the store directly.
+fn admin(common: &CommonArgs, req: AdminRequest) -> Result<(), BoxError> {
+    let (settings, _) = resolve_common(common, &ServeArgs::default())?;
+    if let Some(socket) = &settings.admin_socket
+        && let Some(answer) = crate::admin::send(socket, &req)
+    {
+        print!("{}", answer?);
+        return Ok(());
+    }
+    let db = Backend::open(settings.store.as_deref(), &settings.data_dir)?;
+    let result = crate::admin::execute(&db, settings.access_token_ttl, req, None);
     db.close();
-    result
+    print!("{}", result?);
+    Ok(())
+}
+
+fn user(common: &CommonArgs, command: UserCommand) -> Result<(), BoxError> {
+    let req = match command {
+        UserCommand::Add { username } => AdminRequest::UserAdd {
+            username,
+            password: read_password()?.to_string(),
+        },
+        UserCommand::List => AdminRequest::UserList,
+        UserCommand::Remove { username } => AdminRequest::UserRemove { username },
+        UserCommand::Passwd { username } => AdminRequest::UserPasswd {
+            username,
+            password: read_password()?.to_string(),
+        },
+    };
+    admin(common, req)
 }
 
 fn client(common: &CommonArgs, command: ClientCommand) -> Result<(), BoxError> {
-    let (db, settings) = open_db(common)?;
-    let result: Result<(), BoxError> = match command {
-        ClientCommand::List => {
-            for c in db.clients()? {
-                println!(
-                    "{}\t{}\t{}\t{}",
-                    c.client_id,
-                    c.client_name.as_deref().unwrap_or("-"),
-                    c.auth_method.as_str(),
-                    c.redirect_uris.join(" ")
+    let req = match command {
+        ClientCommand::HashSecret { generate } => {
+            let secret = if generate {
+                let secret = zeroize::Zeroizing::new(
+                    mcpauth_core::rand::random_token::<32>(&mut crate::env::OsRandom)
+                        .map_err(|e| format!("cannot generate a secret: {e:?}"))?,
                 );
-            }
-            Ok(())
-        }
-        ClientCommand::Remove { client_id } => {
-            if db.remove_client_blocking(&client_id)? {
-                let grants = db.revoke_grants_of_blocking(
-                    GrantOwner::Client(&client_id),
-                    settings.access_token_ttl,
-                )?;
-                println!("removed client {client_id} and revoked {grants} grant(s)");
-                Ok(())
+                println!("client_secret = \"{}\"", secret.as_str());
+                secret
             } else {
-                Err(format!("no client with id {client_id:?}").into())
-            }
+                read_password()?
+            };
+            let hash = crate::users::hash_password(&secret)?;
+            println!("client_secret_hash = \"{hash}\"");
+            return Ok(());
         }
+        ClientCommand::List => AdminRequest::ClientList,
+        ClientCommand::Remove { client_id } => AdminRequest::ClientRemove { client_id },
     };
-    db.close();
-    result
+    admin(common, req)
 }
 
 fn keys(common: &CommonArgs, command: KeysCommand) -> Result<(), BoxError> {
-    let (db, settings) = open_db(common)?;
-    let now = crate::env::now().map(|t| t.secs()).unwrap_or(0);
-    let result: Result<(), BoxError> = match command {
-        KeysCommand::List => {
-            let keys = crate::keys::list(&db)?;
-            if keys.is_empty() {
-                println!("no keys yet (one is generated when the server first starts)");
-            }
-            for k in keys {
-                let status = match k.publish_until() {
-                    None => "active".to_owned(),
-                    Some(until) if until > now => format!("retired, published until {until}"),
-                    Some(_) => "retired, expired".to_owned(),
-                };
-                println!("{}\tcreated {}\t{}", k.kid, k.created_at, status);
-            }
-            Ok(())
-        }
-        KeysCommand::Rotate => {
-            let k =
-                db.with_key_lock(|| crate::keys::rotate(&db, settings.access_token_ttl, now))??;
-            let when = if db.is_shared() {
-                "running instances load it within 30 s"
-            } else {
-                "restart the server to use it"
-            };
-            println!(
-                "new signing key {} ({when}; the previous key stays published for {} s)",
-                k.kid,
-                settings.access_token_ttl + 60
-            );
-            Ok(())
-        }
+    let req = match command {
+        KeysCommand::List => AdminRequest::KeysList,
+        KeysCommand::Rotate => AdminRequest::KeysRotate,
     };
-    db.close();
-    result
+    admin(common, req)
 }
 
 fn load_tls(
@@ -213,6 +168,9 @@ fn serve(
     settings: ServeSettings,
     extend: impl FnOnce(&mut Registry) -> Result<(), RegistryError> + Send + 'static,
 ) -> Result<(), BoxError> {
+    if let Some(remote) = settings.remote_issuer.clone() {
+        return serve_resource_server(settings, remote, extend);
+    }
     let tls = match &settings.tls {
         Some((c, k)) => Some(load_tls(c, k)?),
         None => None,
@@ -240,6 +198,7 @@ fn serve(
         client_rules: settings.client_rules.clone(),
         resources: settings.resources.clone(),
         upstreams: settings.upstream.clone(),
+        oidc: settings.oidc.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -268,6 +227,15 @@ fn serve(
                 }
             })
         });
+        let admin = match &settings.common.admin_socket {
+            Some(path) => Some(crate::admin::spawn(
+                path.clone(),
+                db.clone(),
+                app.keys(),
+                settings.common.access_token_ttl,
+            )?),
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .map_err(|e| format!("--listen {}: {e}", settings.listen))?;
@@ -291,6 +259,36 @@ fn serve(
             max_body_bytes: settings.max_body_bytes,
             ..Limits::default()
         };
+        let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
+        let metrics_server = match settings.metrics_listen {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
+                let local = listener.local_addr()?;
+                tracing::info!(listen = %local, "metrics at http://{local}/metrics");
+                crate::metrics::METRICS.enable_requests();
+                let options = ServerOptions {
+                    limits: Limits {
+                        max_body_bytes: 1024,
+                        max_connections: 64,
+                        ..Limits::default()
+                    },
+                    tls: None,
+                    trusted_proxies: crate::proxy::TrustedProxies::none(),
+                };
+                let mut stopped = metrics_stopped;
+                Some(tokio::spawn(crate::server::serve(
+                    listener,
+                    crate::metrics::MetricsHandler,
+                    options,
+                    async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    },
+                )))
+            }
+            None => None,
+        };
         let server_options = ServerOptions {
             limits,
             tls,
@@ -303,7 +301,12 @@ fn serve(
             crate::server::shutdown_signal(),
         )
         .await;
+        let _ = stop_metrics.send(true);
+        if let Some(m) = metrics_server {
+            let _ = m.await;
+        }
         sweeper.abort();
+        drop(admin);
         if let Some(r) = key_reloader {
             r.abort();
         }
@@ -312,6 +315,73 @@ fn serve(
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     db.close();
     tracing::info!("stopped; database closed");
+    result
+}
+
+/// `serve --issuer`: a resource server for a remote issuer, no database.
+fn serve_resource_server(
+    settings: ServeSettings,
+    remote: crate::remote_issuer::RemoteIssuerSettings,
+    extend: impl FnOnce(&mut Registry) -> Result<(), RegistryError> + Send + 'static,
+) -> Result<(), BoxError> {
+    use crate::remote_issuer::RemoteKeys;
+    use crate::resource_server::{ResourceServer, ResourceServerOptions};
+    let tls = match &settings.tls {
+        Some((c, k)) => Some(load_tls(c, k)?),
+        None => None,
+    };
+    let mut registry = Registry::new();
+    crate::tools::register_builtin(&mut registry).map_err(crate::app::AppError::from)?;
+    extend(&mut registry).map_err(crate::app::AppError::from)?;
+    let options = ResourceServerOptions {
+        public_url: settings.public_url.clone(),
+        allowed_origins: settings.allowed_origins.clone(),
+        stateless: settings.stateless,
+        upstreams: settings.upstream.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("mcpauth-worker")
+        .build()?;
+    let result: Result<(), BoxError> = runtime.block_on(async {
+        let keys = RemoteKeys::new(remote.clone()).map_err(crate::app::AppError)?;
+        // The first fetch before the first request; if it fails (logged),
+        // tokens are refused until a later one succeeds.
+        keys.refresh_keys(mcpauth_core::jose::RefreshReason::Periodic)
+            .await;
+        let refresher = tokio::spawn(keys.clone().run_periodic());
+        let app = ResourceServer::new(&options, keys, remote.introspection.clone(), registry)?;
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| format!("--listen {}: {e}", settings.listen))?;
+        let local = listener.local_addr()?;
+        println!("mcpauth {} listening on {local}", env!("CARGO_PKG_VERSION"));
+        println!("  Resource server for issuer {}", remote.issuer);
+        for resource in app.resources() {
+            println!("  Protected resource: {resource}");
+        }
+        println!("  Health check:       {}/healthz", settings.public_url);
+        tracing::info!(listen = %local, issuer = %remote.issuer, "mcpauth resource server started");
+        let server_options = ServerOptions {
+            limits: Limits {
+                max_body_bytes: settings.max_body_bytes,
+                ..Limits::default()
+            },
+            tls,
+            trusted_proxies: settings.trusted_proxies.clone(),
+        };
+        crate::server::serve(
+            listener,
+            app,
+            server_options,
+            crate::server::shutdown_signal(),
+        )
+        .await;
+        refresher.abort();
+        Ok(())
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    tracing::info!("stopped");
     result
 }
 
@@ -324,12 +394,22 @@ fn print_banner(settings: &ServeSettings, local: std::net::SocketAddr, users: u6
         "  OAuth issuer:    {base}   (metadata: {base}/.well-known/oauth-authorization-server)"
     );
     println!("  Health check:    {base}/healthz");
+    if let Some(m) = settings.metrics_listen {
+        println!("  Metrics:         http://{m}/metrics");
+    }
     if db.is_shared() {
         println!("  Store:           {}", db.describe());
     } else {
         println!("  Data directory:  {data}");
     }
-    if users == 0 {
+    for p in &settings.oidc.providers {
+        println!(
+            "  Sign in with {}: redirect URI to register there: {}",
+            p.display_name,
+            p.callback_url(base)
+        );
+    }
+    if users == 0 && settings.oidc.password_login {
         println!();
         println!(
             "  No users yet. Create the first one (then sign in with it when a client connects):"
@@ -338,7 +418,7 @@ fn print_banner(settings: &ServeSettings, local: std::net::SocketAddr, users: u6
             println!("    echo 'a-long-password' | mcpauth user add alice --store <the same URL>");
         } else {
             println!("    echo 'a-long-password' | mcpauth user add alice --data-dir {data}");
-            println!("  (stop the server first: the database is used by one process at a time)");
+            println!("  (while the server runs: it takes the command on its admin socket)");
         }
     }
     println!();

@@ -49,6 +49,11 @@ pub struct CommonArgs {
     /// Log filter, e.g. `info` or `mcpauth=debug` [default: info].
     #[arg(long, global = true, env = "MCPAUTH_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// The live-admin Unix socket: `serve` listens there (0600), and the
+    /// `user`, `client` and `keys` commands use it while a server runs
+    /// (`none`: off) [default: <data dir>/admin.sock].
+    #[arg(long, global = true, env = "MCPAUTH_ADMIN_SOCKET", value_name = "PATH")]
+    pub admin_socket: Option<String>,
 }
 
 /// Commands.
@@ -56,7 +61,7 @@ pub struct CommonArgs {
 pub enum Command {
     /// Run the server.
     Serve(Box<ServeArgs>),
-    /// Manage local users (stop the server first: the database is single-process).
+    /// Manage local users (live through a running server's admin socket).
     User {
         /// What to do with users.
         #[command(subcommand)]
@@ -124,6 +129,16 @@ pub enum ClientCommand {
         #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
+    /// Hash a client secret for a pre-registered client (`[[clients]]`
+    /// `client_secret_hash` in the configuration file): the secret is read
+    /// from standard input, its argon2id PHC string printed. Needs no
+    /// database.
+    HashSecret {
+        /// Generate a random 256-bit secret instead of reading one, and
+        /// print it (give it to the client) above its hash.
+        #[arg(long)]
+        generate: bool,
+    },
 }
 
 /// `mcpauth keys …`
@@ -132,7 +147,7 @@ pub enum KeysCommand {
     /// List signing keys.
     List,
     /// Generate a new signing key; the old one keeps verifying until its
-    /// tokens have expired. Restart the server to use it.
+    /// tokens have expired. A running server uses it at once.
     Rotate,
 }
 
@@ -142,6 +157,15 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "MCPAUTH_LISTEN", value_name = "ADDR:PORT")]
     pub listen: Option<SocketAddr>,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics, a listener of
+    /// their own (no authentication: bind it to loopback or a private
+    /// network only) [default: off].
+    #[arg(long, env = "MCPAUTH_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Write the audit log (security events, one JSON object per line) to
+    /// `stderr` or to FILE (appended, created 0600) [default: off].
+    #[arg(long, env = "MCPAUTH_AUDIT_LOG", value_name = "stderr|FILE")]
+    pub audit_log: Option<String>,
     /// Public base URL clients reach (issuer; MCP endpoint is <URL>/mcp).
     /// Required unless listening on loopback. Never derived from Host.
     #[arg(long, env = "MCPAUTH_PUBLIC_URL", value_name = "URL")]
@@ -292,6 +316,78 @@ pub struct ServeArgs {
         hide = true
     )]
     pub dangerous_cimd_ca_file: Option<PathBuf>,
+    /// An upstream OpenID Connect provider offered on the sign-in page:
+    /// `id=google;name=Google;issuer=https://accounts.google.com;client_id=ID`
+    /// plus optional `allowed_email_domains=a,b`, `required_claims=name:value`,
+    /// `scopes=…`, `token_endpoint_auth_method=…`, `allow_private_network=true`,
+    /// `client_secret_file=PATH` (repeat the flag, or separate providers with
+    /// `|`). The secret comes from MCPAUTH_OIDC_<ID>_CLIENT_SECRET, the file,
+    /// or the config file; see README "Sign in with…".
+    #[arg(
+        long = "oidc",
+        env = "MCPAUTH_OIDC",
+        value_name = "SPEC",
+        value_delimiter = '|'
+    )]
+    pub oidc: Option<Vec<String>>,
+    /// Offer local users' username and password on the sign-in page
+    /// (false: only Privy or the OpenID providers) [default: true].
+    #[arg(long, env = "MCPAUTH_PASSWORD_LOGIN", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub password_login: Option<bool>,
+    /// TEST ONLY: also trust these CA certificates (PEM) when talking to
+    /// OpenID providers.
+    #[arg(
+        long,
+        env = "MCPAUTH_DANGEROUS_OIDC_CA_FILE",
+        value_name = "FILE",
+        hide = true
+    )]
+    pub dangerous_oidc_ca_file: Option<PathBuf>,
+    /// Dynamic client registration (RFC 7591 `POST /register`): `open`, or
+    /// `closed` (only the clients of the configuration file's `[[clients]]`
+    /// and, if on, client ID metadata documents) [default: open].
+    #[arg(long, env = "MCPAUTH_REGISTRATION", value_enum, value_name = "MODE")]
+    pub registration: Option<RegistrationMode>,
+    /// Resource-server mode: no local authorization server; accept RFC 9068
+    /// access tokens of this issuer (its identifier, exactly as in `iss`),
+    /// verified with the keys its metadata's `jwks_uri` publishes.
+    #[arg(long, env = "MCPAUTH_ISSUER", value_name = "URL")]
+    pub issuer: Option<String>,
+    /// Let --issuer (and its jwks_uri) be on loopback or private (RFC 1918,
+    /// unique-local) addresses, plain http allowed there: a test or LAN
+    /// issuer [default: false, public https only].
+    #[arg(long, env = "MCPAUTH_ISSUER_ALLOW_PRIVATE", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub issuer_allow_private: Option<bool>,
+    /// Least time between two fetches of the issuer's keys prompted by
+    /// tokens with an unknown `kid` [default: 30s].
+    #[arg(long, env = "MCPAUTH_ISSUER_JWKS_MIN_INTERVAL", value_name = "DURATION", value_parser = parse_duration)]
+    pub issuer_jwks_min_interval: Option<Duration>,
+    /// Longest time the issuer's keys are used before they are fetched
+    /// again (its JWKS `max-age` may shorten it) [default: 1h].
+    #[arg(long, env = "MCPAUTH_ISSUER_JWKS_REFRESH", value_name = "DURATION", value_parser = parse_duration)]
+    pub issuer_jwks_refresh: Option<Duration>,
+    /// With --issuer: also ask the issuer about every token (RFC 7662
+    /// introspection, its metadata's introspection_endpoint), so a token
+    /// revoked there is refused here within --issuer-introspection-cache;
+    /// needs --issuer-client-id and MCPAUTH_ISSUER_CLIENT_SECRET [default: false].
+    #[arg(long, env = "MCPAUTH_ISSUER_INTROSPECTION", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub issuer_introspection: Option<bool>,
+    /// The client id this resource server introspects as (the issuer must
+    /// allow it to introspect other clients' tokens).
+    #[arg(long, env = "MCPAUTH_ISSUER_CLIENT_ID", value_name = "ID")]
+    pub issuer_client_id: Option<String>,
+    /// Its client secret (prefer the environment variable or the config
+    /// file; never printed).
+    #[arg(
+        long,
+        env = "MCPAUTH_ISSUER_CLIENT_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub issuer_client_secret: Option<String>,
+    /// How long an introspection answer is reused for the same token [default: 10s].
+    #[arg(long, env = "MCPAUTH_ISSUER_INTROSPECTION_CACHE", value_name = "DURATION", value_parser = parse_duration)]
+    pub issuer_introspection_cache: Option<Duration>,
     /// The auth proxy (`--upstream` and its bounds).
     #[command(flatten)]
     pub upstream: crate::upstream::config::UpstreamArgs,
@@ -302,6 +398,8 @@ pub struct ServeArgs {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr>,
+    audit_log: Option<String>,
     public_url: Option<String>,
     data_dir: Option<PathBuf>,
     store: Option<String>,
@@ -315,6 +413,7 @@ pub struct FileConfig {
     max_body_bytes: Option<usize>,
     log_format: Option<LogFormat>,
     log: Option<String>,
+    admin_socket: Option<String>,
     privy_app_id: Option<String>,
     privy_app_secret: Option<String>,
     privy_verification_key: Option<PathBuf>,
@@ -332,6 +431,111 @@ pub struct FileConfig {
     dangerous_cimd_ca_file: Option<PathBuf>,
     resources: Option<Vec<crate::resources::ResourceEntry>>,
     upstream: Option<crate::upstream::config::UpstreamFile>,
+    oidc: Option<Vec<crate::oidc::OidcEntry>>,
+    password_login: Option<bool>,
+    dangerous_oidc_ca_file: Option<PathBuf>,
+    registration: Option<RegistrationMode>,
+    clients: Option<Vec<ClientEntry>>,
+    issuer: Option<String>,
+    issuer_allow_private: Option<bool>,
+    issuer_jwks_min_interval: Option<DurationValue>,
+    issuer_jwks_refresh: Option<DurationValue>,
+    issuer_introspection: Option<bool>,
+    issuer_client_id: Option<String>,
+    issuer_client_secret: Option<String>,
+    issuer_introspection_cache: Option<DurationValue>,
+}
+
+/// Whether `POST /register` is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationMode {
+    /// Anyone may register a client (MCP connectors such as ChatGPT and
+    /// Claude do).
+    Open,
+    /// Only configured clients (and metadata documents, if on).
+    Closed,
+}
+
+/// A pre-registered client (`[[clients]]` in the file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientEntry {
+    client_id: String,
+    redirect_uris: Vec<String>,
+    /// `none`, `client_secret_basic` or `client_secret_post` [default:
+    /// `client_secret_basic` with a secret hash, else `none`].
+    token_endpoint_auth_method: Option<String>,
+    /// argon2 PHC string (`mcpauth client hash-secret`).
+    client_secret_hash: Option<String>,
+    client_name: Option<String>,
+}
+
+/// Most argon2 memory (KiB), passes and lanes a configured secret hash may
+/// ask for: verifying it runs on every token request of that client.
+const MAX_SECRET_HASH_COST: (u32, u32, u32) = (64 * 1024, 16, 4);
+
+impl ClientEntry {
+    fn to_static(
+        &self,
+        public_url: &str,
+    ) -> Result<mcpauth_core::oauth::StaticClient, ConfigError> {
+        use mcpauth_core::store::ClientAuthMethod;
+        let setting = format!("clients (config file), client {:?}", self.client_id);
+        let method = match (
+            self.token_endpoint_auth_method.as_deref(),
+            self.client_secret_hash.is_some(),
+        ) {
+            (None, true) | (Some("client_secret_basic"), _) => ClientAuthMethod::ClientSecretBasic,
+            (Some("client_secret_post"), _) => ClientAuthMethod::ClientSecretPost,
+            (None, false) | (Some("none"), _) => ClientAuthMethod::None,
+            (Some(other), _) => {
+                return Err(ConfigError::new(
+                    &setting,
+                    format!(
+                        "token_endpoint_auth_method {other:?}: expected none, \
+                         client_secret_basic or client_secret_post"
+                    ),
+                ));
+            }
+        };
+        if let Some(hash) = &self.client_secret_hash {
+            check_secret_hash(hash).map_err(|e| ConfigError::new(&setting, e))?;
+        }
+        let client = mcpauth_core::oauth::StaticClient {
+            client_id: self.client_id.clone(),
+            redirect_uris: self.redirect_uris.clone(),
+            auth_method: method,
+            secret_hash: self.client_secret_hash.clone(),
+            client_name: self.client_name.clone(),
+        };
+        client
+            .record(&mcpauth_core::oauth::ServerConfig::new(public_url))
+            .map_err(|e| ConfigError::new(&setting, e))?;
+        Ok(client)
+    }
+}
+
+/// A configured client secret hash must be an argon2 PHC string of bounded
+/// cost.
+fn check_secret_hash(hash: &str) -> Result<(), String> {
+    let parsed = argon2::PasswordHash::new(hash).map_err(|_| {
+        "client_secret_hash is not a PHC string (make one with `mcpauth client hash-secret`)"
+            .to_owned()
+    })?;
+    if !parsed.algorithm.as_str().starts_with("argon2") {
+        return Err("client_secret_hash must be an argon2 hash".into());
+    }
+    let params = argon2::Params::try_from(&parsed)
+        .map_err(|_| "client_secret_hash has unusable argon2 parameters".to_owned())?;
+    let (m, t, p) = MAX_SECRET_HASH_COST;
+    if params.m_cost() > m || params.t_cost() > t || params.p_cost() > p {
+        return Err(format!(
+            "client_secret_hash costs too much to check on every token request \
+             (at most m={m}, t={t}, p={p})"
+        ));
+    }
+    Ok(())
 }
 
 /// A duration in the file: seconds, or text such as `5m`.
@@ -412,6 +616,8 @@ pub struct CommonSettings {
     pub log: String,
     /// Access-token lifetime in seconds (keys need it too).
     pub access_token_ttl: u64,
+    /// The live-admin socket (`None`: off).
+    pub admin_socket: Option<PathBuf>,
 }
 
 /// Resolved `serve` settings.
@@ -421,6 +627,10 @@ pub struct ServeSettings {
     pub common: CommonSettings,
     /// Listen address.
     pub listen: SocketAddr,
+    /// Where `/metrics` is served (`None`: nowhere).
+    pub metrics_listen: Option<SocketAddr>,
+    /// Where the audit log goes (`None`: off).
+    pub audit_log: Option<crate::logging::AuditLog>,
     /// Public base URL without trailing slash.
     pub public_url: String,
     /// Refresh-token lifetime in seconds.
@@ -446,6 +656,11 @@ pub struct ServeSettings {
     pub resources: Vec<mcpauth_core::oauth::ProtectedResource>,
     /// The auth proxy (no mounts: off).
     pub upstream: crate::upstream::UpstreamSettings,
+    /// Upstream OpenID providers and password sign-in.
+    pub oidc: crate::oidc::OidcSettings,
+    /// Resource-server mode (`--issuer`): the remote issuer; `None`: this
+    /// process is the authorization server.
+    pub remote_issuer: Option<crate::remote_issuer::RemoteIssuerSettings>,
 }
 
 /// Rules about registered clients (see the fields of
@@ -460,6 +675,10 @@ pub struct ClientRules {
     pub max_unused_clients: usize,
     /// Non-reverse-DNS private-use redirect schemes accepted.
     pub native_redirect_schemes: Vec<String>,
+    /// Pre-registered clients (`[[clients]]`).
+    pub static_clients: Vec<mcpauth_core::oauth::StaticClient>,
+    /// `POST /register` open.
+    pub dynamic_registration: bool,
 }
 
 impl Default for ClientRules {
@@ -470,6 +689,8 @@ impl Default for ClientRules {
             unused_client_ttl: core.unused_client_ttl,
             max_unused_clients: core.max_unused_clients,
             native_redirect_schemes: core.native_redirect_schemes,
+            static_clients: core.static_clients,
+            dynamic_registration: core.dynamic_registration,
         }
     }
 }
@@ -481,11 +702,38 @@ impl ClientRules {
         config.unused_client_ttl = self.unused_client_ttl;
         config.max_unused_clients = self.max_unused_clients;
         config.native_redirect_schemes = self.native_redirect_schemes.clone();
+        config.static_clients = self.static_clients.clone();
+        config.dynamic_registration = self.dynamic_registration;
     }
 }
 
-fn resolve_client_rules(serve: &ServeArgs, file: &FileConfig) -> Result<ClientRules, ConfigError> {
-    let mut rules = ClientRules::default();
+fn resolve_client_rules(
+    serve: &ServeArgs,
+    file: &FileConfig,
+    public_url: &str,
+) -> Result<ClientRules, ConfigError> {
+    let mut rules = ClientRules {
+        dynamic_registration: serve
+            .registration
+            .or(file.registration)
+            .unwrap_or(RegistrationMode::Open)
+            == RegistrationMode::Open,
+        ..ClientRules::default()
+    };
+    for entry in file.clients.iter().flatten() {
+        let client = entry.to_static(public_url)?;
+        if rules
+            .static_clients
+            .iter()
+            .any(|c| c.client_id == client.client_id)
+        {
+            return Err(ConfigError::new(
+                "clients (config file)",
+                format!("client {:?} is configured twice", client.client_id),
+            ));
+        }
+        rules.static_clients.push(client);
+    }
     if let Some(ids) = serve
         .introspection_clients
         .clone()
@@ -594,6 +842,20 @@ pub fn resolve_common(
             .or_else(|| file.log.clone())
             .unwrap_or_else(|| "info".into()),
         access_token_ttl: access.as_secs(),
+        admin_socket: None,
+    };
+    let admin_socket = match args
+        .admin_socket
+        .clone()
+        .or_else(|| file.admin_socket.clone())
+    {
+        Some(v) if v == "none" || v.is_empty() => None,
+        Some(v) => Some(PathBuf::from(v)),
+        None => Some(common.data_dir.join("admin.sock")),
+    };
+    let common = CommonSettings {
+        admin_socket,
+        ..common
     };
     Ok((common, file))
 }
@@ -602,7 +864,6 @@ pub fn resolve_common(
 pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettings, ConfigError> {
     let (common, file) = resolve_common(args, serve)?;
     let client_metadata = resolve_client_metadata(serve, &file)?;
-    let client_rules = resolve_client_rules(serve, &file)?;
     let upstream = crate::upstream::config::resolve(&serve.upstream, file.upstream.as_ref())?;
     let listen = serve
         .listen
@@ -638,6 +899,30 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
         }
     };
     let privy = resolve_privy(serve, &file, &public_url)?;
+    let oidc_ca = serve
+        .dangerous_oidc_ca_file
+        .clone()
+        .or_else(|| file.dangerous_oidc_ca_file.clone());
+    let oidc_roots = match oidc_ca {
+        Some(path) => crate::cimd::load_ca_file(&path)
+            .map_err(|e| ConfigError::new("--dangerous-oidc-ca-file", e))?,
+        None => Vec::new(),
+    };
+    let oidc = crate::oidc::resolve(
+        serve.oidc.as_deref(),
+        file.oidc.as_deref(),
+        serve.password_login.or(file.password_login).unwrap_or(true),
+        oidc_roots,
+        |k| std::env::var(k).ok(),
+    )?;
+    if !oidc.password_login && privy.is_none() && oidc.providers.is_empty() {
+        return Err(ConfigError::new(
+            "--password-login",
+            "with password sign-in off, configure Privy or an OpenID provider (--oidc)",
+        ));
+    }
+    let client_rules = resolve_client_rules(serve, &file, &public_url)?;
+    let remote_issuer = resolve_remote_issuer(serve, &file)?;
     let refresh = match (serve.refresh_token_ttl, &file.refresh_token_ttl) {
         (Some(d), _) => d,
         (None, Some(v)) => v.get("refresh_token_ttl (config file)")?,
@@ -695,9 +980,49 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
             "must be between 1024 and 67108864",
         ));
     }
+    let metrics_listen = serve.metrics_listen.or(file.metrics_listen);
+    if metrics_listen == Some(listen) {
+        return Err(ConfigError::new(
+            "--metrics-listen",
+            "must differ from --listen: metrics are never served on the public listener",
+        ));
+    }
+    let audit_log = serve
+        .audit_log
+        .clone()
+        .or_else(|| file.audit_log.clone())
+        .filter(|v| !v.is_empty() && v != "off")
+        .map(|v| crate::logging::AuditLog::parse(&v));
+    if remote_issuer.is_some() {
+        let local_only = [
+            (
+                "--resource",
+                serve.resources.is_some() || file.resources.is_some(),
+            ),
+            ("--privy-app-id", privy.is_some()),
+            (
+                "--introspection-clients",
+                serve.introspection_clients.is_some() || file.introspection_clients.is_some(),
+            ),
+            (
+                "--registration",
+                serve.registration.is_some() || file.registration.is_some(),
+            ),
+            ("clients (config file)", file.clients.is_some()),
+        ];
+        if let Some((setting, _)) = local_only.iter().find(|(_, given)| *given) {
+            return Err(ConfigError::new(
+                setting,
+                "configures the local authorization server, which a resource server \
+                 (--issuer) does not run",
+            ));
+        }
+    }
     Ok(ServeSettings {
         common,
         listen,
+        metrics_listen,
+        audit_log,
         public_url,
         refresh_token_ttl: refresh.as_secs(),
         allowed_origins: allowed_origins
@@ -713,7 +1038,94 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
         client_rules,
         resources,
         upstream,
+        oidc,
+        remote_issuer,
     })
+}
+
+/// `--issuer` and its companions (flags > env > file).
+fn resolve_remote_issuer(
+    serve: &ServeArgs,
+    file: &FileConfig,
+) -> Result<Option<crate::remote_issuer::RemoteIssuerSettings>, ConfigError> {
+    let Some(issuer) = serve
+        .issuer
+        .clone()
+        .or_else(|| file.issuer.clone())
+        .filter(|i| !i.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let allow_private = serve
+        .issuer_allow_private
+        .or(file.issuer_allow_private)
+        .unwrap_or(false);
+    let mut settings =
+        crate::remote_issuer::RemoteIssuerSettings::new(issuer.trim(), allow_private)
+            .map_err(|e| ConfigError::new("--issuer", format!("{issuer:?}: {e}")))?;
+    if let Some(d) = match (
+        serve.issuer_jwks_min_interval,
+        &file.issuer_jwks_min_interval,
+    ) {
+        (Some(d), _) => Some(d),
+        (None, Some(v)) => Some(v.get("issuer_jwks_min_interval (config file)")?),
+        (None, None) => None,
+    } {
+        settings.min_interval = d;
+    }
+    if let Some(d) = match (serve.issuer_jwks_refresh, &file.issuer_jwks_refresh) {
+        (Some(d), _) => Some(d),
+        (None, Some(v)) => Some(v.get("issuer_jwks_refresh (config file)")?),
+        (None, None) => None,
+    } {
+        if d < Duration::from_secs(60) {
+            return Err(ConfigError::new(
+                "--issuer-jwks-refresh",
+                "must be at least 60 seconds",
+            ));
+        }
+        settings.refresh = d;
+    }
+    let introspect = serve
+        .issuer_introspection
+        .or(file.issuer_introspection)
+        .unwrap_or(false);
+    if introspect {
+        let client_id = serve
+            .issuer_client_id
+            .clone()
+            .or_else(|| file.issuer_client_id.clone())
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| {
+                ConfigError::new("--issuer-client-id", "required with --issuer-introspection")
+            })?;
+        let secret = serve
+            .issuer_client_secret
+            .clone()
+            .or_else(|| file.issuer_client_secret.clone())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "--issuer-client-secret",
+                    "required with --issuer-introspection (MCPAUTH_ISSUER_CLIENT_SECRET or \
+                     issuer_client_secret in the config file)",
+                )
+            })?;
+        let cache = match (
+            serve.issuer_introspection_cache,
+            &file.issuer_introspection_cache,
+        ) {
+            (Some(d), _) => d,
+            (None, Some(v)) => v.get("issuer_introspection_cache (config file)")?,
+            (None, None) => Duration::from_secs(10),
+        };
+        settings.introspection = Some(crate::remote_issuer::IntrospectionSettings {
+            client_id: client_id.trim().to_owned(),
+            client_secret: std::sync::Arc::new(zeroize::Zeroizing::new(secret)),
+            cache,
+        });
+    }
+    Ok(Some(settings))
 }
 
 /// `--client-metadata-documents` and its test-only companions.
@@ -954,6 +1366,59 @@ pub(crate) mod tests {
         let err = serve(&["--trusted-proxies", "10.0.0.0/8,proxy.local"]).expect_err("refused");
         assert!(err.to_string().contains("--trusted-proxies"), "{err}");
         assert!(err.to_string().contains("proxy.local"), "{err}");
+    }
+
+    #[test]
+    fn resource_server_settings() {
+        assert!(serve(&[]).expect("ok").remote_issuer.is_none());
+        let s = serve(&["--issuer", "https://auth.example.com"]).expect("ok");
+        let rs = s.remote_issuer.expect("resource-server mode");
+        assert_eq!(rs.issuer, "https://auth.example.com");
+        assert!(!rs.allow_private);
+        assert_eq!(rs.min_interval, Duration::from_secs(30));
+        let e = serve(&["--issuer", "http://127.0.0.1:9000"]).expect_err("http needs opt-in");
+        assert_eq!(e.setting, "--issuer");
+        let s = serve(&[
+            "--issuer",
+            "http://127.0.0.1:9000",
+            "--issuer-allow-private",
+            "--issuer-jwks-min-interval",
+            "1s",
+        ])
+        .expect("ok");
+        let rs = s.remote_issuer.expect("rs");
+        assert!(rs.allow_private);
+        assert_eq!(rs.min_interval, Duration::from_secs(1));
+        assert!(rs.introspection.is_none());
+        let e = serve(&["--issuer", "https://a.example", "--issuer-introspection"])
+            .expect_err("no client id");
+        assert_eq!(e.setting, "--issuer-client-id");
+        let s = serve(&[
+            "--issuer",
+            "https://a.example",
+            "--issuer-introspection",
+            "--issuer-client-id",
+            "rs-1",
+            "--issuer-client-secret",
+            "s3cret-value",
+        ])
+        .expect("ok");
+        let i = s.remote_issuer.expect("rs").introspection.expect("on");
+        assert_eq!(
+            (i.client_id.as_str(), i.cache),
+            ("rs-1", Duration::from_secs(10))
+        );
+        assert!(!format!("{i:?}").contains("s3cret"), "secret never printed");
+        let e = serve(&["--issuer", "auth.example.com"]).expect_err("not a URL");
+        assert_eq!(e.setting, "--issuer");
+        let e = serve(&[
+            "--issuer",
+            "https://auth.example.com",
+            "--resource",
+            "https://d.example/mcp",
+        ])
+        .expect_err("no local AS");
+        assert_eq!(e.setting, "--resource");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //!
 //! To embed mcpauth with your own tools, see `examples/custom_tool.rs`.
 
+pub mod admin;
 pub mod app;
 #[cfg(feature = "aws-lc")]
 pub mod aws_lc;
@@ -21,12 +22,17 @@ pub mod healthcheck;
 pub mod keys;
 pub mod logging;
 pub mod mcp_timer;
+pub mod metrics;
 pub mod oauth_slots;
 pub mod oauth_workers;
+pub mod observe;
+pub mod oidc;
 pub mod pg;
 pub mod privy;
 pub mod proxy;
 pub mod registration;
+pub mod remote_issuer;
+pub mod resource_server;
 pub mod resources;
 pub mod revocation;
 pub mod server;

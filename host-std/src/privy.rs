@@ -149,6 +149,21 @@ impl UserAuthenticator for SignIn {
             None => None,
         }
     }
+
+    /// argon2 (the PHC string's own parameters) on the blocking pool.
+    fn verify_client_secret(
+        &self,
+        secret_hash: &str,
+        secret: &str,
+    ) -> impl std::future::Future<Output = bool> + Send {
+        let hash = secret_hash.to_owned();
+        let secret = zeroize::Zeroizing::new(secret.to_owned());
+        async move {
+            tokio::task::spawn_blocking(move || crate::users::verify_password(&secret, &hash))
+                .await
+                .unwrap_or(false)
+        }
+    }
 }
 
 /// Scheme, authority and path prefix of an http(s) URL.

@@ -32,6 +32,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::env::{OsRandom, now};
+use crate::metrics::{Endpoint, METRICS};
 use crate::proxy::TrustedProxies;
 
 /// Something that answers core requests: a configured core router.
@@ -43,6 +44,13 @@ pub trait Handler: Send + Sync + 'static {
     /// its end).
     fn handle(&self, req: Request) -> impl Future<Output = Response> + Send {
         async move { self.reply(req).await.into_whole().await }
+    }
+
+    /// Whether the server counts this handler's requests in
+    /// [`crate::metrics::METRICS`] (the default; the metrics listener's own
+    /// handler does not).
+    fn counts_requests(&self) -> bool {
+        true
     }
 }
 
@@ -164,7 +172,14 @@ impl LiveBody {
             let period = Duration::from_secs(keep_alive_secs);
             (period, Box::pin(tokio::time::sleep(period)))
         });
+        METRICS.live_stream(1);
         LiveBody { reader, keep_alive }
+    }
+}
+
+impl Drop for LiveBody {
+    fn drop(&mut self) {
+        METRICS.live_stream(-1);
     }
 }
 
@@ -413,9 +428,13 @@ async fn answer<H: Handler>(
     req: hyper::Request<Incoming>,
     peer: SocketAddr,
 ) -> HyperResponse {
-    // The per-request log line is at debug: skip its clock read and path
-    // copy unless it will be written.
-    let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
+    // Metrics (with a metrics listener only): the endpoint (a fixed set),
+    // then two clock reads and two atomic additions per request. The per-request log line is at debug:
+    // skip its path copy unless it will be written.
+    let endpoint = (shared.handler.counts_requests() && METRICS.requests_enabled())
+        .then(|| Endpoint::of(req.uri().path()));
+    let debug = tracing::enabled!(tracing::Level::DEBUG);
+    let started = (endpoint.is_some() || debug).then(Instant::now);
     let method = Method::parse(req.method().as_str());
     let mut log_path = None;
     let mut live_body = None;
@@ -428,11 +447,11 @@ async fn answer<H: Handler>(
     );
     let resp = match to_core(shared, req, client).await {
         Err((path, resp)) => {
-            log_path = started.map(|_| path);
+            log_path = debug.then_some(path);
             resp
         }
         Ok(core_req) => {
-            if started.is_some() {
+            if debug {
                 log_path = Some(core_req.path.clone());
             }
             match shared.handler.reply(core_req).await {
@@ -449,14 +468,20 @@ async fn answer<H: Handler>(
         }
     };
     if let Some(started) = started {
-        // Path only, never the query string or any header: no codes or tokens.
-        tracing::debug!(
-            method = ?method,
-            path = %log_path.as_deref().unwrap_or(""),
-            status = resp.status,
-            micros = started.elapsed().as_micros() as u64,
-            "request"
-        );
+        let took = started.elapsed();
+        if let Some(endpoint) = endpoint {
+            METRICS.request(endpoint, resp.status, took);
+        }
+        if debug {
+            // Path only, never the query string or any header: no codes or tokens.
+            tracing::debug!(
+                method = ?method,
+                path = %log_path.as_deref().unwrap_or(""),
+                status = resp.status,
+                micros = took.as_micros() as u64,
+                "request"
+            );
+        }
     }
     to_hyper(resp, live_body)
 }

@@ -260,6 +260,7 @@ async fn sweep_purges_expired_rows_only() {
             resource: "https://r.example/mcp".into(),
             code_challenge: "x".into(),
             expires_at: t + 10,
+            upstream: None,
         },
         at,
     )

@@ -65,6 +65,7 @@ impl Fixture {
             client_rules: Default::default(),
             resources: Vec::new(),
             upstreams: Default::default(),
+            oidc: Default::default(),
         };
         let mut registry = Registry::new();
         mcpauth::tools::register_builtin(&mut registry).expect("tools");

@@ -59,6 +59,15 @@
 //! else). Errors carry no token contents: only the name of a claim, header
 //! member or segment.
 //!
+//! # ID tokens of upstream providers
+//!
+//! [`KeySet::verify_id_token`] checks an OpenID Connect ID token with a
+//! provider's key set (from its JWKS, [`KeySet::from_jwks_json`]) through
+//! the same header and signature checks, then the ID-token claims under an
+//! [`IdTokenPolicy`] (issuer, audience, `azp`, times, `nonce`); see
+//! `id_token.rs`. Used for sign-in with an upstream provider
+//! ([`crate::oauth::oidc`]).
+//!
 //! # Keys and rotation
 //!
 //! Keys load from PKCS#8 DER/PEM (or PKCS#1 PEM via [`SigningKey::from_pem`])
@@ -74,6 +83,7 @@
 //! Tests of this crate and of dependent crates (feature `testing`) get
 //! instant, deterministic keys from `jose::testing` — never for production.
 
+mod id_token;
 mod jwks;
 mod key;
 mod keyset;
@@ -87,6 +97,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
+pub use id_token::{DEFAULT_ID_TOKEN_MAX_AGE_SECS, IdTokenClaims, IdTokenPolicy, MAX_ID_TOKEN_LEN};
 pub use jwks::{JwksError, MAX_JWKS_KEYS, MAX_JWKS_LEN, parse_jwks};
 pub use key::{KeyError, MAX_KID_LEN, MAX_RSA_BITS, MIN_RSA_BITS, SigningKey, VerifyingKey};
 pub use keyset::KeySet;

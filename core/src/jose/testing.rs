@@ -49,3 +49,20 @@ pub fn seeded_key(seed: u64) -> SigningKey {
         Err(e) => unreachable!("seeded key generation cannot fail: {e}"),
     }
 }
+
+/// Sign any header and claims (JSON text) with `key` as a compact RS256
+/// JWS, whatever they say: for tests that play an upstream identity
+/// provider, or forge tokens.
+pub fn sign_jwt(key: &SigningKey, header_json: &str, claims_json: &str) -> alloc::string::String {
+    let keys = super::KeySet::new(key.clone());
+    let mut rng = InsecureSeededRandom::new(7);
+    match super::token::sign_compact(
+        &keys,
+        header_json.as_bytes(),
+        claims_json.as_bytes(),
+        &mut rng,
+    ) {
+        Ok(token) => token,
+        Err(e) => unreachable!("test signing cannot fail: {e}"),
+    }
+}

@@ -268,6 +268,12 @@ pub enum TokenError {
     NotYetValid,
     /// `iat` is in the future (beyond the leeway).
     IssuedInFuture,
+    /// `iat` is further in the past than the policy accepts (an ID token is
+    /// read right after it is issued).
+    IssuedTooLongAgo,
+    /// An ID token's `nonce` is missing or not the one sent with the
+    /// authorization request (a replayed or injected token).
+    WrongNonce,
 }
 
 impl fmt::Display for TokenError {
@@ -294,6 +300,8 @@ impl fmt::Display for TokenError {
             Self::Expired => f.write_str("token has expired"),
             Self::NotYetValid => f.write_str("token is not valid yet"),
             Self::IssuedInFuture => f.write_str("token is issued in the future"),
+            Self::IssuedTooLongAgo => f.write_str("token was issued too long ago"),
+            Self::WrongNonce => f.write_str("token nonce is not the expected one"),
         }
     }
 }
@@ -496,13 +504,32 @@ fn is_forbidden_alg(alg: &str) -> bool {
     alg.eq_ignore_ascii_case("none") || alg.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("HS"))
 }
 
-pub(crate) fn verify(
+/// Which kind of JWT a signature check is for: decides the `typ` header
+/// rule and whether a missing `kid` may pick the only key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JwtKind {
+    /// RFC 9068 access token: `typ` `at+jwt` required, `kid` required.
+    Access,
+    /// OpenID Connect ID token: `typ` absent or `JWT` (never `at+jwt`, so an
+    /// access token cannot pass for one), `kid` may be absent when the key
+    /// set holds exactly one key (OpenID Connect Core §10.1).
+    Id,
+}
+
+/// The checks every JWT shares, in order: size, time known, three segments,
+/// strict header, `alg` (never `none`/`HS*`, then the allow-list), `typ`
+/// for `kind`, no `crit`, the key by `kid` among `keys` only, the signature;
+/// only then the claims are decoded (strict JSON). Returns the claims and
+/// the time in seconds.
+pub(crate) fn verify_signed(
     keys: &KeySet,
     token: &str,
-    policy: &ValidationPolicy,
+    max_len: usize,
+    algorithms: &[Algorithm],
+    kind: JwtKind,
     now: Option<UnixTime>,
-) -> Result<AccessTokenClaims, TokenError> {
-    if token.len() > policy.max_token_len {
+) -> Result<(Map<String, Value>, u64), TokenError> {
+    if token.len() > max_len {
         return Err(TokenError::TooLarge);
     }
     let now = now.ok_or(TokenError::TimeUnknown)?.secs();
@@ -530,22 +557,30 @@ pub(crate) fn verify(
         return Err(TokenError::ForbiddenAlgorithm);
     }
     let alg = Algorithm::from_name(alg).ok_or(TokenError::AlgorithmNotAllowed)?;
-    if !policy.algorithms.contains(&alg) {
+    if !algorithms.contains(&alg) {
         return Err(TokenError::AlgorithmNotAllowed);
     }
-    match header.get("typ") {
-        Some(Value::String(typ)) if is_access_token_type(typ) => {}
-        _ => return Err(TokenError::WrongType),
+    let typ_ok = match (kind, header.get("typ")) {
+        (JwtKind::Access, Some(Value::String(typ))) => is_access_token_type(typ),
+        (JwtKind::Access, _) => false,
+        (JwtKind::Id, None) => true,
+        (JwtKind::Id, Some(Value::String(typ))) => is_plain_jwt_type(typ),
+        (JwtKind::Id, Some(_)) => false,
+    };
+    if !typ_ok {
+        return Err(TokenError::WrongType);
     }
     if header.contains_key("crit") {
         return Err(TokenError::CriticalHeader);
     }
-    let kid = match header.get("kid") {
-        Some(Value::String(kid)) => kid.as_str(),
+    let key = match header.get("kid") {
+        Some(Value::String(kid)) => keys.find(kid).ok_or(TokenError::UnknownKeyId)?,
         Some(_) => return Err(TokenError::InvalidHeader("kid")),
-        None => return Err(TokenError::MissingKeyId),
+        None => match (kind, keys.verifying_keys()) {
+            (JwtKind::Id, [only]) => only,
+            _ => return Err(TokenError::MissingKeyId),
+        },
     };
-    let key = keys.find(kid).ok_or(TokenError::UnknownKeyId)?;
 
     // Signature over the ASCII `header.claims`, before looking at the claims.
     if s64.is_empty() {
@@ -563,8 +598,33 @@ pub(crate) fn verify(
             }
         }
     }
-
     let claims = json_object(&b64_decode(c64, Part::Claims)?, Part::Claims)?;
+    Ok((claims, now))
+}
+
+/// `JWT` or `application/jwt`, case-insensitively (RFC 7519 §5.1).
+fn is_plain_jwt_type(typ: &str) -> bool {
+    let t = match typ.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
+        _ => typ,
+    };
+    t.eq_ignore_ascii_case("JWT")
+}
+
+pub(crate) fn verify(
+    keys: &KeySet,
+    token: &str,
+    policy: &ValidationPolicy,
+    now: Option<UnixTime>,
+) -> Result<AccessTokenClaims, TokenError> {
+    let (claims, now) = verify_signed(
+        keys,
+        token,
+        policy.max_token_len,
+        &policy.algorithms,
+        JwtKind::Access,
+        now,
+    )?;
     let claims = extract_claims(claims)?;
 
     if claims.iss != policy.issuer {
@@ -589,7 +649,10 @@ pub(crate) fn verify(
     Ok(claims)
 }
 
-fn take_string(map: &mut Map<String, Value>, name: &'static str) -> Result<String, TokenError> {
+pub(crate) fn take_string(
+    map: &mut Map<String, Value>,
+    name: &'static str,
+) -> Result<String, TokenError> {
     match map.remove(name) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
         Some(_) => Err(TokenError::InvalidClaim(name)),
@@ -597,14 +660,17 @@ fn take_string(map: &mut Map<String, Value>, name: &'static str) -> Result<Strin
     }
 }
 
-fn take_time(map: &mut Map<String, Value>, name: &'static str) -> Result<u64, TokenError> {
+pub(crate) fn take_time(
+    map: &mut Map<String, Value>,
+    name: &'static str,
+) -> Result<u64, TokenError> {
     match map.remove(name) {
         Some(v) => v.as_u64().ok_or(TokenError::InvalidClaim(name)),
         None => Err(TokenError::MissingClaim(name)),
     }
 }
 
-fn take_audience(map: &mut Map<String, Value>) -> Result<Audience, TokenError> {
+pub(crate) fn take_audience(map: &mut Map<String, Value>) -> Result<Audience, TokenError> {
     let aud = match map.remove("aud") {
         Some(Value::String(a)) => Audience::One(a),
         Some(Value::Array(items)) => {

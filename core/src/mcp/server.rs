@@ -117,6 +117,12 @@ impl McpServer {
         &self.config
     }
 
+    /// How many 2025-era sessions are held now (`None`: the session store
+    /// cannot tell, e.g. stateless).
+    pub fn session_count(&self) -> Option<usize> {
+        self.sessions.held()
+    }
+
     /// Handle one HTTP request to the MCP endpoint.
     ///
     /// `principal` is the caller authenticated by the composing router (or

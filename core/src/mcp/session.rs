@@ -198,6 +198,11 @@ pub trait SessionStore: Send + Sync {
     fn next_expiry(&self) -> Option<UnixTime> {
         None
     }
+    /// How many sessions the store holds now (the host's metrics).
+    /// `None` (the default): the store cannot tell cheaply.
+    fn held(&self) -> Option<usize> {
+        None
+    }
     /// End every session idle at `now` and return their ids (the server
     /// ends their streams). The default ends none.
     fn expire(&self, now: UnixTime) -> Vec<String> {
@@ -577,6 +582,10 @@ impl SessionStore for MemorySessionStore {
         };
         drop(t);
         Box::pin(ready(existed))
+    }
+
+    fn held(&self) -> Option<usize> {
+        Some(self.len())
     }
 
     fn next_expiry(&self) -> Option<UnixTime> {

@@ -34,7 +34,9 @@ use super::pkce::is_valid_s256_challenge;
 use super::privy::{privy_user_admitted, verify_privy_token};
 use super::token::{parse_form, requested_resource};
 use super::wire::{Params, cookie, parse_scope, redirect, with_query};
-use super::{AuthorizationServer, Env, OAuthError, UserAuthenticator};
+use super::{
+    AuthorizationServer, Env, OAuthError, OAuthEvent, SignInMethod, Throttle, UserAuthenticator,
+};
 use crate::http::{Request, Response};
 use crate::rand::random_token;
 use crate::store::{
@@ -75,7 +77,12 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
     }
 
     /// Redirect with an error: only once the user has seen the consent page.
-    fn redirect_error(&self, redirect_uri: &str, e: OAuthError, state: Option<&str>) -> Response {
+    pub(crate) fn redirect_error(
+        &self,
+        redirect_uri: &str,
+        e: OAuthError,
+        state: Option<&str>,
+    ) -> Response {
         redirect(self.error_return_url(redirect_uri, e, state))
     }
 
@@ -143,6 +150,13 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
                 .throttle
                 .allow_authorization_request(req.peer, now.secs())
         {
+            self.emit(
+                OAuthEvent::Throttled {
+                    limit: Throttle::Authorize,
+                    client_id: Some(&client.client_id),
+                },
+                req.peer,
+            );
             return self
                 .error_before_consent(&redirect_uri, OAuthError::RateLimited, state)
                 .with_header("Retry-After", format!("{wait}"));
@@ -235,6 +249,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             resource: v.resource,
             code_challenge: v.challenge,
             expires_at: now.secs().saturating_add(self.config.pending_ttl),
+            upstream: None,
         };
         self.store.insert_pending(pending.clone(), now).await?;
         let secure = if self.config.is_https() {
@@ -286,15 +301,32 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             "{}=; Path=/authorize; Max-Age=0; HttpOnly; SameSite=Lax",
             csrf_cookie_name(id)
         );
+        // An upstream provider's button: sign in there (it also allows).
+        if let (Ok(None), Ok(Some(provider))) = (form.one("decision"), form.one("upstream")) {
+            let resp = self.oidc_start(req, pending, provider, env).await;
+            // Left for the provider: this form is used up.
+            return if resp.status == 303 {
+                resp.with_header("Set-Cookie", clear_cookie)
+            } else {
+                resp
+            };
+        }
         match form.one("decision") {
             Ok(Some("deny")) => match self.store.take_pending(id, now).await {
-                Ok(Some(p)) => self
-                    .redirect_error(
+                Ok(Some(p)) => {
+                    self.emit(
+                        OAuthEvent::ConsentDenied {
+                            client_id: &p.client_id,
+                        },
+                        req.peer,
+                    );
+                    self.redirect_error(
                         &p.redirect_uri,
                         OAuthError::AccessDenied,
                         p.state.as_deref(),
                     )
-                    .with_header("Set-Cookie", clear_cookie),
+                    .with_header("Set-Cookie", clear_cookie)
+                }
                 Ok(None) => error_page(cfg, 400, expired),
                 Err(_) => error_page(cfg, 503, "The service is temporarily unavailable."),
             },
@@ -335,6 +367,13 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             consent_page(cfg, status, &client, &pending, csrf, Some(msg), user)
         };
         let throttled = |wait: u64| {
+            self.emit(
+                OAuthEvent::Throttled {
+                    limit: Throttle::SignIn,
+                    client_id: Some(&pending.client_id),
+                },
+                req.peer,
+            );
             let minutes = wait.div_ceil(60);
             let msg = format!(
                 "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
@@ -343,7 +382,17 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             Err(again(429, &msg).with_header("Retry-After", format!("{wait}")))
         };
         let privy_token = form.one("privy_token").ok().flatten();
-        let subject = match (&cfg.privy, privy_token.filter(|t| !t.is_empty())) {
+        let failed = |method: SignInMethod, username: Option<&str>| {
+            self.emit(
+                OAuthEvent::SignInFailed {
+                    method,
+                    username,
+                    client_id: &pending.client_id,
+                },
+                req.peer,
+            );
+        };
+        let (subject, method) = match (&cfg.privy, privy_token.filter(|t| !t.is_empty())) {
             // Privy login: the token is checked here and dropped; it is
             // never stored, logged or passed on.
             (Some(privy), Some(token)) => {
@@ -360,15 +409,17 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
                     Ok(subject) => {
                         let identity = form.one("privy_id_token").ok().flatten();
                         if !privy_user_admitted(privy, &key, &subject, identity, now) {
+                            failed(SignInMethod::Privy, None);
                             return Err(error_page(
                                 cfg,
                                 403,
                                 "This Privy account is not allowed to sign in here.",
                             ));
                         }
-                        subject
+                        (subject, SignInMethod::Privy)
                     }
                     Err(_) => {
+                        failed(SignInMethod::Privy, None);
                         self.throttle
                             .record_failure(&throttle_key, req.peer, now.secs());
                         return Err(error_page(
@@ -378,6 +429,13 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
                         ));
                     }
                 }
+            }
+            _ if !cfg.password_login => {
+                return Err(error_page(
+                    cfg,
+                    400,
+                    "Sign in with one of the methods the page offers.",
+                ));
             }
             _ => {
                 let (Ok(Some(username)), Ok(Some(password))) =
@@ -389,11 +447,12 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
                     return throttled(wait);
                 }
                 let Some(subject) = self.users.authenticate(username, password).await else {
+                    failed(SignInMethod::Password, Some(username));
                     self.throttle.record_failure(username, req.peer, now.secs());
                     return Err(again(200, "Wrong username or password."));
                 };
                 self.throttle.record_success(username, req.peer, now.secs());
-                subject
+                (subject, SignInMethod::Password)
             }
         };
         let pending = match self.store.take_pending(&pending.id, now).await {
@@ -407,7 +466,10 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             }
             Err(_) => return Err(unavailable()),
         };
-        match self.issue_code(pending.clone(), subject, env).await {
+        match self
+            .issue_code(pending.clone(), subject, method, req.peer, env)
+            .await
+        {
             Ok(code) => {
                 let mut params: Vec<(&str, &str)> = alloc::vec![("code", code.as_str())];
                 if let Some(s) = pending.state.as_deref() {
@@ -420,10 +482,12 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         }
     }
 
-    async fn issue_code(
+    pub(crate) async fn issue_code(
         &self,
         p: PendingAuthorization,
         subject: String,
+        method: SignInMethod,
+        peer: Option<core::net::IpAddr>,
         env: &mut Env<'_>,
     ) -> Result<String, OAuthError> {
         let now = env.time()?;
@@ -431,7 +495,10 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         let grant_id = random_token::<16>(&mut *env.rng)?;
         // A user authorized this client: it is no longer pruned as unused.
         // (A metadata-document client has no stored registration.)
-        if !super::cimd::is_client_id_url(&p.client_id) {
+        // (Nor has a static one.)
+        if !super::cimd::is_client_id_url(&p.client_id)
+            && self.config.static_client(&p.client_id).is_none()
+        {
             self.store.mark_client_used(&p.client_id).await?;
         }
         let record = CodeRecord {
@@ -445,7 +512,22 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             subject,
             expires_at: now.secs().saturating_add(self.config.code_ttl),
         };
-        self.store.insert_code(record, now).await?;
+        let record = self
+            .store
+            .insert_code(record.clone(), now)
+            .await
+            .map(|()| record)?;
+        self.emit(
+            OAuthEvent::SignedIn {
+                method,
+                subject: &record.subject,
+                client_id: &record.client_id,
+                grant_id: &record.grant_id,
+                scopes: &record.scopes,
+                resource: &record.resource,
+            },
+            peer,
+        );
         Ok(code)
     }
 }

@@ -202,6 +202,10 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
         client_id: &str,
         requester: Option<IpAddr>,
     ) -> Result<Option<ClientRecord>, ClientLookupError> {
+        if let Some(client) = self.config.static_client(client_id) {
+            // Checked at start-up (`ServerConfig::validate`).
+            return Ok(client.record(&self.config).ok());
+        }
         if let Some(fetcher) = &self.client_metadata
             && is_client_id_url(client_id)
         {

@@ -20,7 +20,7 @@ pub(crate) struct AuthenticatedClient {
 /// used; a public client identifies itself with `client_id` alone. A
 /// client ID metadata document that cannot be fetched or is not acceptable
 /// makes the client unknown (`invalid_client`).
-pub(crate) async fn authenticate_client<S: Store + Sync, U, L>(
+pub(crate) async fn authenticate_client<S: Store + Sync, U: super::UserAuthenticator, L>(
     server: &AuthorizationServer<S, U, L>,
     req: &Request,
     form: &Params,
@@ -54,6 +54,24 @@ pub(crate) async fn authenticate_client<S: Store + Sync, U, L>(
         },
     };
 
+    if let Some(client) = server.config.static_client(&id) {
+        let record = client.record(&server.config).map_err(|_| bad)?;
+        let confidential = match (client.auth_method, &client.secret_hash, secret) {
+            (ClientAuthMethod::None, _, None) => false,
+            (ClientAuthMethod::None, _, Some(_)) => return Err(bad),
+            (_, Some(hash), Some(secret)) => {
+                if !server.users.verify_client_secret(hash, &secret).await {
+                    return Err(bad);
+                }
+                true
+            }
+            _ => return Err(bad),
+        };
+        return Ok(AuthenticatedClient {
+            record,
+            confidential,
+        });
+    }
     let record = match server.find_client(&id, req.peer).await {
         Ok(record) => record,
         Err(ClientLookupError::Store | ClientLookupError::Fetch(MetadataFetchError::Busy)) => {

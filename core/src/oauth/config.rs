@@ -4,6 +4,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use super::oidc::OidcProvider;
 use super::privy::PrivyConfig;
 use super::resource::{ProtectedResource, ResourceKind};
 use super::throttle::ThrottleConfig;
@@ -42,6 +43,12 @@ pub struct ServerConfig {
     pub service_name: String,
     /// Privy login on the sign-in page (`None`: local users only).
     pub privy: Option<PrivyConfig>,
+    /// Upstream OpenID Connect providers offered on the sign-in page
+    /// ([`super::oidc`]), in button order.
+    pub oidc: Vec<OidcProvider>,
+    /// Whether the sign-in page offers local users' username and password
+    /// (off: only Privy or the upstream providers sign anyone in).
+    pub password_login: bool,
     /// Clients the operator trusts as resource servers: they may introspect
     /// access tokens issued to other clients. Every other client (however
     /// it authenticates: registration is open) sees only its own tokens, and
@@ -61,6 +68,12 @@ pub struct ServerConfig {
     /// operating system handles itself (`search-ms`, `ms-msdt`, …): a
     /// redirect to it is an attack on the user's machine.
     pub native_redirect_schemes: Vec<String>,
+    /// Clients the operator configured (see [`super::StaticClient`]); they
+    /// work whether or not dynamic registration is open.
+    pub static_clients: Vec<super::StaticClient>,
+    /// Whether `POST /register` (RFC 7591) is open. Closed: discovery does
+    /// not advertise it and it answers 403 `access_denied`.
+    pub dynamic_registration: bool,
 }
 
 impl ServerConfig {
@@ -88,10 +101,14 @@ impl ServerConfig {
             throttle: ThrottleConfig::default(),
             service_name: "mcpauth".to_string(),
             privy: None,
+            oidc: Vec::new(),
+            password_login: true,
             introspection_clients: Vec::new(),
             unused_client_ttl: 24 * 3600,
             max_unused_clients: 10_000,
             native_redirect_schemes: alloc::vec!["cursor".to_string()],
+            static_clients: Vec::new(),
+            dynamic_registration: true,
         }
     }
 
@@ -148,6 +165,16 @@ impl ServerConfig {
         if let Some(privy) = &self.privy {
             privy.validate()?;
         }
+        for (i, p) in self.oidc.iter().enumerate() {
+            p.validate()?;
+            if self.oidc[..i].iter().any(|q| q.id == p.id) {
+                return Err("each OpenID provider id may be configured once");
+            }
+        }
+        if !self.password_login && self.privy.is_none() && self.oidc.is_empty() {
+            return Err("with password sign-in off, configure Privy or an OpenID provider");
+        }
+        self.validate_static_clients()?;
         Ok(())
     }
 

@@ -79,8 +79,13 @@ pub fn server_metadata(config: &ServerConfig, client_metadata_documents: bool) -
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "authorization_response_iss_parameter_supported": true,
     });
-    if client_metadata_documents && let Some(obj) = doc.as_object_mut() {
-        obj.insert("client_id_metadata_document_supported".into(), true.into());
+    if let Some(obj) = doc.as_object_mut() {
+        if client_metadata_documents {
+            obj.insert("client_id_metadata_document_supported".into(), true.into());
+        }
+        if !config.dynamic_registration {
+            obj.remove("registration_endpoint");
+        }
     }
     doc
 }

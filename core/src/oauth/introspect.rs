@@ -23,7 +23,7 @@ use super::access_family::{is_access_token_revoked, revoke_family_and_access_tok
 use super::client_auth::{AuthenticatedClient, authenticate_client};
 use super::token::parse_form;
 use super::wire::no_store;
-use super::{AuthorizationServer, Env, OAuthError};
+use super::{AuthorizationServer, Env, OAuthError, OAuthEvent, TokenKind};
 use crate::http::{Request, Response};
 use crate::jose::{AccessTokenClaims, KeySet, ValidationPolicy};
 use crate::store::{RefreshFamily, Store, hash_secret, secret_matches};
@@ -35,7 +35,7 @@ enum Found {
     Refresh(RefreshFamily, String),
 }
 
-impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
+impl<S: Store + Sync, U: super::UserAuthenticator + Sync, L> AuthorizationServer<S, U, L> {
     /// Verify `token` as one of our access tokens for any configured resource.
     fn verify_any(
         &self,
@@ -169,6 +169,14 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
         match self.find(token, now, env.keys).await? {
             Some(Found::Access(c, _)) if own(&c.client_id) => {
                 self.store.revoke_jti(&c.jti, c.exp, now).await?;
+                self.emit(
+                    OAuthEvent::TokenRevoked {
+                        kind: TokenKind::Access,
+                        client_id: &c.client_id,
+                        subject: &c.sub,
+                    },
+                    req.peer,
+                );
             }
             Some(Found::Refresh(f, _)) if own(&f.client_id) => {
                 revoke_family_and_access_tokens(
@@ -178,6 +186,14 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
                     now,
                 )
                 .await?;
+                self.emit(
+                    OAuthEvent::TokenRevoked {
+                        kind: TokenKind::Refresh,
+                        client_id: &f.client_id,
+                        subject: &f.subject,
+                    },
+                    req.peer,
+                );
             }
             _ => {}
         }

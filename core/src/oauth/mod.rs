@@ -52,6 +52,9 @@
 //! - With [`ServerConfig::privy`] set, the same form also accepts a Privy
 //!   access token (`privy_token`) instead of credentials; the grant's
 //!   subject is then the Privy DID. See [`privy`].
+//! - With [`ServerConfig::oidc`] set, the form offers one button per
+//!   upstream OpenID provider; the grant's subject is then derived from the
+//!   provider's `(iss, sub)`. See [`oidc`].
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -72,13 +75,17 @@ mod client_auth;
 mod config;
 mod discovery;
 mod error;
+pub mod events;
 mod guard;
 mod introspect;
+pub mod oidc;
 mod pages;
 pub mod pkce;
 pub mod privy;
 mod register;
+pub mod remote_issuer;
 mod resource;
+mod static_clients;
 mod throttle;
 mod token;
 pub(crate) mod wire;
@@ -100,9 +107,15 @@ pub use cimd::{
 };
 pub use config::{ServerConfig, canonical_resource};
 pub use error::OAuthError;
+pub use events::{GrantKind, OAuthEvent, OAuthObserver, SignInMethod, Throttle, TokenKind};
 pub use guard::ResourceGuard;
+pub use oidc::{
+    ClientSecret, OidcError, OidcProvider, TokenAuthMethod, UpstreamError, UpstreamHttp,
+    UpstreamRequest, UpstreamResponse, upstream_subject,
+};
 pub use privy::{PrivyConfig, PrivyKey, verify_privy_identity_token, verify_privy_token};
 pub use resource::{MAX_RESOURCE_NAME_CHARS, ProtectedResource, ResourceKind};
+pub use static_clients::{MAX_STATIC_CLIENT_ID_LEN, StaticClient};
 pub use throttle::{ThrottleConfig, peer_bucket};
 
 use throttle::LoginThrottle;
@@ -124,6 +137,19 @@ pub trait UserAuthenticator {
     /// unavailable". The default has no key.
     fn privy_verification_key(&self) -> impl Future<Output = Option<PrivyKey>> + Send {
         core::future::ready(None)
+    }
+
+    /// Whether `secret` matches `secret_hash`, the hash the operator
+    /// configured for a static client ([`StaticClient::secret_hash`],
+    /// host-std: an argon2 PHC string). Compare in constant time; take
+    /// about the same time either way. The default matches nothing.
+    fn verify_client_secret(
+        &self,
+        secret_hash: &str,
+        secret: &str,
+    ) -> impl Future<Output = bool> + Send {
+        let _ = (secret_hash, secret);
+        core::future::ready(false)
     }
 }
 
@@ -192,6 +218,11 @@ pub struct AuthorizationServer<S, U, L = AllowAllRegistrations> {
     /// Resolves URL `client_id`s (client ID metadata documents); `None`
     /// turns the feature off.
     client_metadata: Option<Box<dyn ClientMetadataFetcher>>,
+    /// Told about every security event (`None`: nobody listens).
+    observer: Option<Box<dyn OAuthObserver>>,
+    /// The host's client for upstream OpenID providers and their caches;
+    /// `None` until [`AuthorizationServer::with_upstream_http`].
+    oidc: Option<oidc::OidcRuntime>,
 }
 
 impl<S, U, L> core::fmt::Debug for AuthorizationServer<S, U, L> {
@@ -214,6 +245,8 @@ impl<S, U> AuthorizationServer<S, U, AllowAllRegistrations> {
             registration: AllowAllRegistrations,
             throttle,
             client_metadata: None,
+            observer: None,
+            oidc: None,
         }
     }
 }
@@ -228,6 +261,23 @@ impl<S, U, L> AuthorizationServer<S, U, L> {
             registration: policy,
             throttle: self.throttle,
             client_metadata: self.client_metadata,
+            oidc: self.oidc,
+            observer: self.observer,
+        }
+    }
+
+    /// Report every security event (sign-ins, consent, tokens issued and
+    /// revoked, reuse detected, registrations, rate-limit refusals) to
+    /// `observer`, e.g. the host's audit log and metrics.
+    pub fn with_observer(mut self, observer: impl OAuthObserver + 'static) -> Self {
+        self.observer = Some(Box::new(observer));
+        self
+    }
+
+    /// Tell the observer, if any.
+    pub(crate) fn emit(&self, event: OAuthEvent<'_>, peer: Option<IpAddr>) {
+        if let Some(o) = &self.observer {
+            o.event(&event, peer);
         }
     }
 
@@ -239,6 +289,15 @@ impl<S, U, L> AuthorizationServer<S, U, L> {
         fetcher: impl ClientMetadataFetcher + 'static,
     ) -> Self {
         self.client_metadata = Some(Box::new(fetcher));
+        self
+    }
+
+    /// Carry requests to the upstream OpenID providers of
+    /// [`ServerConfig::oidc`] through `http` (see [`oidc`]). Without it the
+    /// providers' buttons answer "not offered here".
+    pub fn with_upstream_http(mut self, http: impl UpstreamHttp + 'static) -> Self {
+        let providers = self.config.oidc.len();
+        self.oidc = Some(oidc::OidcRuntime::new(Box::new(http), providers));
         self
     }
 
@@ -277,6 +336,9 @@ where
         }
         let resp = match path {
             "/register" => match req.method {
+                Method::Post if !self.config.dynamic_registration => {
+                    static_clients::registration_closed()
+                }
                 Method::Post => self.register(req, env).await,
                 _ => wire::method_not_allowed("POST"),
             },
@@ -297,6 +359,10 @@ where
             "/revoke" => match req.method {
                 Method::Post => self.revoke(req, env).await,
                 _ => wire::method_not_allowed("POST"),
+            },
+            p if p.starts_with(oidc::CALLBACK_PREFIX) => match req.method {
+                Method::Get => self.oidc_callback(req, env).await,
+                _ => wire::method_not_allowed("GET"),
             },
             _ => return None,
         };

@@ -9,7 +9,12 @@
 //! form also has a hidden `privy_token` field and a "Continue with Privy"
 //! button (`id="privy-login"`), and the page loads the configured SDK script
 //! (the only script, allowed by URL in the CSP), which fills `privy_token`
-//! and submits the form with `decision=allow`.
+//! and submits the form with `decision=allow`. Each upstream OpenID
+//! provider ([`super::OidcProvider`]) adds a submit button
+//! `name="upstream" value="<provider id>"` (`id="upstream-<provider id>"`),
+//! "Continue with <name>". Without password sign-in
+//! ([`ServerConfig::password_login`] off) the username, password and Allow
+//! are left out.
 
 use alloc::format;
 use alloc::string::String;
@@ -141,12 +146,7 @@ Any program can claim this name; allow only if you started this connection yours
 <form method=\"post\" action=\"{action}\">\
 <input type=\"hidden\" name=\"request_id\" value=\"{id}\">\
 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-<label for=\"username\">Username</label>\
-<input id=\"username\" name=\"username\" value=\"{user}\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\">\
-<label for=\"password\">Password</label>\
-<input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"current-password\">\
-<div class=\"buttons\"><button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
-<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></div>{privy}</form>",
+{password}{privy}{upstream}</form>",
         service = html_escape(&config.service_name),
         name = html_escape(name),
         resource_name = html_escape(
@@ -159,8 +159,9 @@ Any program can claim this name; allow only if you started this connection yours
         action = html_escape(&config.url("/authorize")),
         id = html_escape(&pending.id),
         csrf = html_escape(csrf),
-        user = html_escape(username),
+        password = password_section(config, username),
         privy = privy_section(config),
+        upstream = upstream_section(config),
     );
     match &config.privy {
         None => html(status, document(config, "Sign in", &main)),
@@ -195,6 +196,42 @@ pub(crate) fn redirect_target_for_display(uri: &str) -> String {
         },
         Err(_) => String::from("an address that cannot be parsed"),
     }
+}
+
+/// Username, password and the Allow/Deny buttons; without password
+/// sign-in, only Deny (every other method allows by signing in).
+fn password_section(config: &ServerConfig, username: &str) -> String {
+    if !config.password_login {
+        return String::from(
+            "<div class=\"buttons\"><button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></div>",
+        );
+    }
+    format!(
+        "<label for=\"username\">Username</label>\
+<input id=\"username\" name=\"username\" value=\"{user}\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\">\
+<label for=\"password\">Password</label>\
+<input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"current-password\">\
+<div class=\"buttons\"><button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
+<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></div>",
+        user = html_escape(username),
+    )
+}
+
+/// One "Continue with …" button per upstream OpenID provider (submit
+/// buttons after Allow, so Enter in the password field still means Allow).
+fn upstream_section(config: &ServerConfig) -> String {
+    let mut out = String::new();
+    for p in &config.oidc {
+        out.push_str(&format!(
+            "<div class=\"buttons\"><button type=\"submit\" name=\"upstream\" value=\"{id}\" id=\"upstream-{id}\">Continue with {name}</button></div>",
+            id = html_escape(&p.id),
+            name = html_escape(&p.display_name),
+        ));
+    }
+    if !out.is_empty() && (config.password_login || config.privy.is_some()) {
+        out.insert_str(0, "<p>or</p>");
+    }
+    out
 }
 
 /// The Privy part of the form (empty without Privy).

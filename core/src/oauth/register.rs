@@ -33,7 +33,7 @@ use serde_json::{Map, Value, json};
 
 use super::config::{is_loopback_host, split_url};
 use super::wire::{no_store, parse_scope};
-use super::{AuthorizationServer, Env, OAuthError, RegistrationPolicy};
+use super::{AuthorizationServer, Env, OAuthError, OAuthEvent, RegistrationPolicy, Throttle};
 use crate::http::{Request, Response};
 use crate::rand::random_token;
 use crate::store::{ClientAuthMethod, ClientRecord, Store, hash_secret};
@@ -260,6 +260,13 @@ impl<S: Store + Sync, U, L: RegistrationPolicy> AuthorizationServer<S, U, L> {
         env: &mut Env<'_>,
     ) -> Result<Response, OAuthError> {
         if !self.registration.allow_registration(req.peer, env.now) {
+            self.emit(
+                OAuthEvent::Throttled {
+                    limit: Throttle::Registration,
+                    client_id: None,
+                },
+                req.peer,
+            );
             return Err(OAuthError::RateLimited);
         }
         if req.body.len() > self.config.max_registration_body {
@@ -302,6 +309,14 @@ impl<S: Store + Sync, U, L: RegistrationPolicy> AuthorizationServer<S, U, L> {
             issued_at: now.secs(),
         };
         self.store.insert_client(record.clone()).await?;
+        self.emit(
+            OAuthEvent::ClientRegistered {
+                client_id: &record.client_id,
+                client_name: record.client_name.as_deref(),
+                confidential: record.secret_hash.is_some(),
+            },
+            req.peer,
+        );
 
         let mut body = json!({
             "client_id": client_id,

@@ -14,7 +14,7 @@ use super::access_family::{
 use super::client_auth::{AuthenticatedClient, authenticate_client};
 use super::pkce::{is_valid_verifier, verify_s256};
 use super::wire::{Params, join_scopes, no_store, parse_scope};
-use super::{AuthorizationServer, Env, OAuthError};
+use super::{AuthorizationServer, Env, GrantKind, OAuthError, OAuthEvent};
 use crate::http::{Request, Response};
 use crate::jose::{AccessTokenClaims, Audience};
 use crate::rand::random_token;
@@ -87,7 +87,7 @@ fn optional<'a>(form: &'a Params, name: &str) -> Result<Option<&'a str>, OAuthEr
         .map_err(|()| OAuthError::InvalidRequest("a parameter was repeated"))
 }
 
-impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
+impl<S: Store + Sync, U: super::UserAuthenticator + Sync, L> AuthorizationServer<S, U, L> {
     pub(super) async fn token(&self, req: &Request, env: &mut Env<'_>) -> Response {
         match self.token_inner(req, env).await {
             Ok(resp) => resp,
@@ -100,8 +100,8 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
         let grant_type = required(&form, "grant_type", "grant_type is required")?;
         let client = authenticate_client(self, req, &form).await?;
         match grant_type {
-            "authorization_code" => self.grant_code(&client, &form, env).await,
-            "refresh_token" => self.grant_refresh(&client, &form, env).await,
+            "authorization_code" => self.grant_code(&client, &form, req.peer, env).await,
+            "refresh_token" => self.grant_refresh(&client, &form, req.peer, env).await,
             _ => Err(OAuthError::UnsupportedGrantType),
         }
     }
@@ -110,6 +110,7 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
         &self,
         client: &AuthenticatedClient,
         form: &Params,
+        peer: Option<core::net::IpAddr>,
         env: &mut Env<'_>,
     ) -> Result<Response, OAuthError> {
         let code = required(form, "code", "code is required")?;
@@ -154,6 +155,13 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
                 if let Some(t) = access_token {
                     self.store.revoke_jti(&t.jti, t.expires_at, now).await?;
                 }
+                self.emit(
+                    OAuthEvent::CodeReplayDetected {
+                        client_id: &client_id,
+                        grant_id: &grant_id,
+                    },
+                    peer,
+                );
                 return Err(OAuthError::InvalidGrant("the code was already used"));
             }
             CodeTake::Redeemed(record) => record,
@@ -219,6 +227,18 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
                 },
             )
             .await?;
+        self.emit(
+            OAuthEvent::TokenIssued {
+                grant: GrantKind::AuthorizationCode,
+                subject: &record.subject,
+                client_id: &record.client_id,
+                grant_id: &record.grant_id,
+                jti: &access.jti,
+                resource: &record.resource,
+                scopes: &record.scopes,
+            },
+            peer,
+        );
         Ok(self.token_response(&access, refresh.as_deref(), &record.scopes))
     }
 
@@ -226,6 +246,7 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
         &self,
         client: &AuthenticatedClient,
         form: &Params,
+        peer: Option<core::net::IpAddr>,
         env: &mut Env<'_>,
     ) -> Result<Response, OAuthError> {
         let presented = required(form, "refresh_token", "refresh_token is required")?;
@@ -283,6 +304,13 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
                     now,
                 )
                 .await?;
+                self.emit(
+                    OAuthEvent::RefreshReuseDetected {
+                        client_id: &client.record.client_id,
+                        grant_id: family_id,
+                    },
+                    peer,
+                );
                 return Err(OAuthError::InvalidGrant(
                     "the refresh token was already used; the grant is revoked",
                 ));
@@ -296,6 +324,18 @@ impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
             resource: &family.resource,
         };
         let access = self.sign_access(&grant, &scopes, now, env)?;
+        self.emit(
+            OAuthEvent::TokenIssued {
+                grant: GrantKind::RefreshToken,
+                subject: &family.subject,
+                client_id: &family.client_id,
+                grant_id: &family.family_id,
+                jti: &access.jti,
+                resource: &family.resource,
+                scopes: &scopes,
+            },
+            peer,
+        );
         Ok(self.token_response(&access, Some(&token), &scopes))
     }
 

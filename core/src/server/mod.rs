@@ -22,7 +22,7 @@
 //! 3. A mounted resource: its RFC 9728 document (remote issuer), else the
 //!    clock (unknown: 503 + `Retry-After`, never a token error), then the
 //!    bearer token ([`authenticate`]: cache, signature, revocation,
-//!    scopes), then the resource.
+//!    scopes; then [`Issuer::token_active`]), then the resource.
 //! 4. Everything else goes to the issuer; a 503 from it gets `Retry-After`;
 //!    what it declines is 404.
 //!
@@ -41,9 +41,10 @@ use crate::http::{Method, Request, Response};
 use crate::jose::KeySet;
 use crate::mcp::{LiveStream, McpOutcome, McpServer};
 use crate::oauth::{
-    AuthorizationServer, BearerCache, Env, KeySource, NoCache, RegistrationPolicy, ResourceGuard,
-    UserAuthenticator, authenticate,
+    AuthorizationServer, BearerCache, BearerError, Env, KeySource, NoCache, RegistrationPolicy,
+    ResourceGuard, UserAuthenticator, authenticate, bearer_token,
 };
+use crate::principal::Principal;
 use crate::rand::SecureRandom;
 use crate::store::{RevocationStore, Store, StoreError};
 use crate::time::UnixTime;
@@ -85,6 +86,22 @@ pub trait Issuer {
     /// (the router answers 404). A host may run it elsewhere (host-std: on
     /// its OAuth worker threads, with its own RNG and keys).
     fn handle(&self, req: Request, env: Env<'_>) -> impl Future<Output = Option<Response>>;
+
+    /// Whether `token`, verified (signature, claims, scopes, revocation
+    /// list) as `principal`, is still active at its issuer: a resource
+    /// server may ask the issuer (RFC 7662 introspection) on every request,
+    /// with a short cache. `Ok(false)` refuses it as revoked; `Err` as
+    /// "cannot tell now" (503). The default, for a server whose revocation
+    /// list was just read, says active.
+    fn token_active(
+        &self,
+        token: &str,
+        principal: &Principal,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> {
+        let _ = (token, principal, now);
+        ready(Ok(true))
+    }
 }
 
 impl<S, U, L> Issuer for AuthorizationServer<S, U, L>
@@ -280,23 +297,33 @@ impl<I, K, C> Router<I, K, C> {
         issuer: &str,
     ) -> Self {
         let mcp = mcp.into();
-        let resource = guard.resource();
-        let path = format!(
-            "{PR_METADATA}{}",
-            resource_path(resource).trim_end_matches('/')
-        );
-        let body = json!({
-            "resource": resource,
-            "authorization_servers": [issuer],
-            "scopes_supported": guard.scopes(),
-            "bearer_methods_supported": ["header"],
-        })
-        .to_string();
+        let metadata = remote_metadata_document(&guard, issuer);
         self.mounts.push(Mount {
             path: mcp.config().endpoint_path.clone(),
             protection: Protection::Bearer(guard),
             target: Target::Mcp(mcp),
-            metadata: Some((path, body)),
+            metadata: Some(metadata),
+        });
+        self
+    }
+
+    /// Authenticate requests to `path` for tokens of `issuer` elsewhere and
+    /// hand them to the host ([`Routed::Host`], e.g. an auth proxy in
+    /// resource-server mode); serve the RFC 9728 document naming that
+    /// issuer, as [`Router::mount_for_remote_issuer`] does.
+    #[must_use]
+    pub fn mount_host_for_remote_issuer(
+        mut self,
+        path: &str,
+        guard: ResourceGuard,
+        issuer: &str,
+    ) -> Self {
+        let metadata = remote_metadata_document(&guard, issuer);
+        self.mounts.push(Mount {
+            path: path.into(),
+            protection: Protection::Bearer(guard),
+            target: Target::Host,
+            metadata: Some(metadata),
         });
         self
     }
@@ -444,16 +471,36 @@ where
             // client into a useless re-authorization loop.
             return Routed::Response(decorated(verdict, clock_unknown()));
         };
-        let principal = match &mount.protection {
-            Protection::DangerouslyOpen => None,
-            Protection::Bearer(guard) => {
-                let revocations = self.issuer.revocations();
-                match authenticate(&req, guard, now, &self.keys, &self.cache, revocations).await {
-                    Ok(principal) => Some(principal),
-                    Err(e) => return Routed::Response(decorated(verdict, guard.refusal(&e))),
+        let principal =
+            match &mount.protection {
+                Protection::DangerouslyOpen => None,
+                Protection::Bearer(guard) => {
+                    let revocations = self.issuer.revocations();
+                    let principal =
+                        match authenticate(&req, guard, now, &self.keys, &self.cache, revocations)
+                            .await
+                        {
+                            Ok(principal) => principal,
+                            Err(e) => {
+                                return Routed::Response(decorated(verdict, guard.refusal(&e)));
+                            }
+                        };
+                    let token = bearer_token(&req).unwrap_or_default();
+                    let refused = match self
+                        .issuer
+                        .token_active(token, principal.as_ref(), now)
+                        .await
+                    {
+                        Ok(true) => None,
+                        Ok(false) => Some(BearerError::Revoked),
+                        Err(_) => Some(BearerError::StoreUnavailable),
+                    };
+                    if let Some(e) = refused {
+                        return Routed::Response(decorated(verdict, guard.refusal(&e)));
+                    }
+                    Some(principal)
                 }
-            }
-        };
+            };
         let server = match &mount.target {
             Target::Mcp(server) => server,
             Target::Host => {
@@ -487,6 +534,24 @@ where
             }
         }
     }
+}
+
+/// The RFC 9728 document of `guard`'s resource naming `issuer`, and the
+/// path-suffixed well-known path it is served at.
+fn remote_metadata_document(guard: &ResourceGuard, issuer: &str) -> (String, String) {
+    let resource = guard.resource();
+    let path = format!(
+        "{PR_METADATA}{}",
+        resource_path(resource).trim_end_matches('/')
+    );
+    let body = json!({
+        "resource": resource,
+        "authorization_servers": [issuer],
+        "scopes_supported": guard.scopes(),
+        "bearer_methods_supported": ["header"],
+    })
+    .to_string();
+    (path, body)
 }
 
 fn decorated(verdict: Verdict, mut resp: Response) -> Response {

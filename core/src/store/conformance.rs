@@ -77,6 +77,7 @@ pub fn pending_request(id: String, expires_at: u64) -> PendingAuthorization {
         resource: "https://r.example/mcp".into(),
         code_challenge: "x".into(),
         expires_at,
+        upstream: None,
     }
 }
 
@@ -192,6 +193,15 @@ pub async fn check_pending<S: Store>(store: &S, now: UnixTime) {
     store.insert_pending(q.clone(), now).await.unwrap();
     assert_eq!(store.pending(&q.id, now.plus(10)).await.unwrap(), None);
     assert_eq!(store.take_pending(&q.id, now.plus(10)).await.unwrap(), None);
+    // A request waiting for an upstream sign-in keeps its upstream part.
+    let mut u = pending_request(tag(now, "pending-upstream"), now.secs() + 10);
+    u.upstream = Some(crate::store::UpstreamLogin {
+        provider: "idp".into(),
+        nonce: "n".repeat(43),
+        code_verifier: "v".repeat(43),
+    });
+    store.insert_pending(u.clone(), now).await.unwrap();
+    assert_eq!(store.take_pending(&u.id, now).await.unwrap(), Some(u));
 }
 
 /// A store holding at most `capacity` pending requests refuses one more

@@ -164,6 +164,34 @@ pub struct PendingAuthorization {
     pub code_challenge: String,
     /// Absolute expiry (Unix seconds).
     pub expires_at: u64,
+    /// Set while the user signs in at an upstream OpenID provider: the
+    /// request then waits under an id derived from the upstream `state`
+    /// (see [`crate::oauth::oidc`]), and `csrf_hash` binds the browser that
+    /// went there. Absent in records written before upstream sign-in
+    /// existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamLogin>,
+}
+
+/// An upstream sign-in in progress: what the callback needs to finish it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamLogin {
+    /// The configured provider's id.
+    pub provider: String,
+    /// The `nonce` sent to the provider (the ID token must carry it; it
+    /// travelled through the browser, so it is no secret).
+    pub nonce: String,
+    /// The PKCE verifier of the upstream request (sent to the provider's
+    /// token endpoint with the code).
+    pub code_verifier: String,
+}
+
+impl fmt::Debug for UpstreamLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpstreamLogin")
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A redeemable authorization code, bound to everything the token request

@@ -466,8 +466,13 @@ fn writer_loop(db: &redb::Database, rx: &std::sync::mpsc::Receiver<Job>, stats: 
             let _ = txn.abort();
             false
         } else {
+            let started = std::time::Instant::now();
             match txn.commit() {
-                Ok(()) => true,
+                Ok(()) => {
+                    crate::metrics::METRICS
+                        .store_commit(crate::metrics::StoreKind::Redb, started.elapsed());
+                    true
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "commit failed");
                     false

@@ -548,12 +548,17 @@ impl PgStore {
         what: &'static str,
         f: impl Future<Output = Result<T, OpError>>,
     ) -> Result<T, StoreError> {
+        let started = std::time::Instant::now();
         let result = match tokio::time::timeout(self.inner.options.op_timeout, f).await {
             Ok(r) => r,
             Err(_) => Err(OpError::Timeout),
         };
         match result {
             Ok(v) => {
+                if is_write(what) {
+                    crate::metrics::METRICS
+                        .store_commit(crate::metrics::StoreKind::Postgres, started.elapsed());
+                }
                 if self.inner.down.load(Ordering::Relaxed)
                     && self.inner.down.swap(false, Ordering::Relaxed)
                 {
@@ -902,4 +907,15 @@ fn tls_connector(
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// Whether the store operation named `what` (see [`PgStore::op`]) writes:
+/// its duration is a commit latency (`mcpauth_store_commit_duration_seconds`).
+fn is_write(what: &str) -> bool {
+    !(what.starts_with("read ")
+        || what.starts_with("check ")
+        || matches!(
+            what,
+            "kv get" | "kv list" | "kv count" | "list clients" | "key lock"
+        ))
 }

@@ -452,6 +452,8 @@ fn error_messages_carry_no_token_contents() {
         TokenError::Expired,
         TokenError::NotYetValid,
         TokenError::IssuedInFuture,
+        TokenError::IssuedTooLongAgo,
+        TokenError::WrongNonce,
     ];
     let mut seen = std::collections::BTreeSet::new();
     for e in all {

@@ -195,6 +195,7 @@ fn pending_take_is_single_and_expires() {
         resource: "https://r.example/mcp".into(),
         code_challenge: "x".into(),
         expires_at: T0.secs() + 10,
+        upstream: None,
     };
     now_ready(s.insert_pending(p.clone(), T0)).expect("insert");
     let mut q = p.clone();
