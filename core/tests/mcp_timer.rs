@@ -17,7 +17,7 @@ use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use mcp_support::*;
 use mcpauth_core::mcp::{
     CallToolResult, InputRequired, McpConfig, McpLimits, McpOutcome, McpServer, NoSessionStore,
-    Registry, Tool,
+    Registry, TIMER_HORIZON_SECS, Tool,
 };
 use mcpauth_core::time::UnixTime;
 use serde_json::json;
@@ -37,6 +37,11 @@ fn asking_server(limits: McpLimits) -> McpServer {
                 ))
             })
         },
+    )
+    .expect("tool");
+    r.tool(
+        Tool::new("quick", json!({"type": "object", "properties": {}})),
+        |_ctx, _args| Box::pin(async move { Ok(CallToolResult::text("done")) }),
     )
     .expect("tool");
     let mut config = McpConfig::new("timer", "1");
@@ -150,4 +155,54 @@ fn virtual_clock_steps_to_each_deadline() {
         assert!(steps < 10, "the timer must make progress");
     }
     assert_eq!(clock, T0.plus(3600));
+}
+
+/// Run a `tools/call` of `tool` on a live stream to its first pending point
+/// (or its end); true when it ended.
+fn call_once(server: &McpServer, tool: &str) -> bool {
+    let call = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+                      "params": {"name": tool, "arguments": {}}});
+    let req = post(&call.to_string()).with_header("MCP-Protocol-Version", "2025-11-25");
+    let McpOutcome::Stream(mut live) = run(server, &req, None) else {
+        panic!("expected a live stream");
+    };
+    let mut cx = TaskContext::from_waker(Waker::noop());
+    let running = pin!(server.run_live(live.call.take().expect("call")));
+    running.poll(&mut cx).is_ready()
+}
+
+#[test]
+fn only_deadlines_before_the_timers_sleep_wake_it() {
+    // Every call adds a deadline (its stream's retention): waking the
+    // host's timer task for each was a cross-thread wakeup per request.
+    let limits = McpLimits {
+        input_wait_secs: 10,
+        stream_retention_secs: 300,
+        ..McpLimits::default()
+    };
+    assert!(limits.input_wait_secs < TIMER_HORIZON_SECS);
+    assert!(limits.stream_retention_secs > TIMER_HORIZON_SECS);
+    let server = asking_server(limits);
+    let wakes = std::sync::Arc::new(Wakes::default());
+    server.set_timer_waker(Waker::from(wakes.clone()));
+    let woken = || wakes.0.load(std::sync::atomic::Ordering::SeqCst);
+
+    // Before the timer task first ran, its sleep is unknown: any deadline
+    // wakes it.
+    assert!(call_once(&server, "quick"));
+    let first = woken();
+    assert!(first >= 1, "a timer that never ran is woken");
+
+    // It ran and sleeps (at most the horizon): calls whose deadlines lie
+    // beyond wake nobody.
+    server.handle_timeout(T0);
+    let _ = server.poll_timeout();
+    for _ in 0..5 {
+        assert!(call_once(&server, "quick"));
+    }
+    assert_eq!(woken(), first, "deadlines past the horizon wake nobody");
+
+    // An input request's deadline (10 s) is before the timer's sleep ends.
+    assert!(!call_once(&server, "ask"));
+    assert_eq!(woken(), first + 1, "an earlier deadline wakes the timer");
 }

@@ -10,9 +10,9 @@ use mcpauth_core::mcp::McpServer;
 use mcpauth_core::sync::{Arc as CoreArc, Weak};
 use tokio::sync::Notify;
 
-/// Longest the task sleeps with nothing timed, or while the clock is
-/// unknown (it then looks again).
-const IDLE_WAIT: Duration = Duration::from_secs(3600);
+/// Longest the task sleeps: the core's horizon (deadlines later than it
+/// wake nobody when a request adds them, so the task must look by then).
+const IDLE_WAIT: Duration = Duration::from_secs(mcpauth_core::mcp::TIMER_HORIZON_SECS);
 
 struct Wakeup(Notify);
 

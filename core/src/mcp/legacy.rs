@@ -440,7 +440,7 @@ impl McpServer {
                 .await
             {
                 Ok(evicted) => {
-                    self.session_created();
+                    self.session_created(now);
                     if let Some(old) = evicted {
                         // Its streams and pending input requests end too.
                         self.streams.end_session(&old);

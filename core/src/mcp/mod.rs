@@ -143,6 +143,7 @@ pub mod sse;
 mod state;
 pub mod streams;
 mod timer;
+pub use timer::TIMER_HORIZON_SECS;
 
 pub use context::{Context, LogLevel, McpError};
 pub use features::{

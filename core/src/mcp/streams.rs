@@ -76,14 +76,30 @@ struct Hub {
     streams: Vec<Stream>,
     pending: Vec<Pending>,
     /// The host's timer task ([`StreamHub::set_timer_waker`]): woken when
-    /// a deadline is added that may be earlier than the one it sleeps to.
+    /// a deadline is added that is earlier than the one it sleeps to.
     timer: Option<Waker>,
+    /// The time of the timer task's last run (`handle_timeout`).
+    timer_ran: Option<u64>,
+    /// What the timer task sleeps to, as `poll_timeout` last answered
+    /// (`None`: unknown, so every new deadline wakes it).
+    timer_at: Option<u64>,
 }
 
 impl Hub {
-    fn wake_timer(&self) {
+    /// A deadline was added: wake the timer task only if it sleeps past it.
+    /// Its sleep never exceeds [`TIMER_HORIZON_SECS`](super::timer::TIMER_HORIZON_SECS),
+    /// so the deadlines every request adds (a stream's retention, a
+    /// session's idle end) wake nobody: a cross-thread wakeup per request
+    /// was most of what the timer cost.
+    fn wake_timer_for(&mut self, deadline: u64) {
+        if self.timer_at.is_some_and(|at| at <= deadline) {
+            return;
+        }
         if let Some(w) = &self.timer {
             w.wake_by_ref();
+            // It sleeps to this at the latest now; later deadlines wake
+            // nothing until it has looked again.
+            self.timer_at = Some(deadline);
         }
     }
 }
@@ -172,7 +188,6 @@ impl StreamHub {
     ) -> Result<StreamReader, StreamError> {
         let mut h = hub.hub.lock();
         hub.expire_streams(&mut h, now);
-        h.wake_timer();
         if let Some(sid) = session {
             let held = |streams: &[Stream]| {
                 streams
@@ -194,7 +209,7 @@ impl StreamHub {
                 return Err(StreamError::Full);
             }
         }
-        h.streams.push(Stream {
+        let stream = Stream {
             key: key.clone(),
             session: session.map(ToString::to_string),
             owner,
@@ -206,7 +221,10 @@ impl StreamHub {
             attached: true,
             waker: None,
             created: now,
-        });
+        };
+        let leaves = stream.leaves_at(&hub.limits);
+        h.streams.push(stream);
+        h.wake_timer_for(leaves);
         drop(h);
         Ok(StreamReader {
             hub: hub.clone(),
@@ -331,8 +349,26 @@ impl StreamHub {
     /// Expire what is due at `now` (input requests, streams).
     pub(crate) fn handle_timeout(&self, now: UnixTime) {
         let mut h = self.hub.lock();
+        h.timer_ran = Some(now.secs());
         Self::expire_inputs(&mut h, now);
         self.expire_streams(&mut h, now);
+    }
+
+    /// The timer task asked for the next deadline (`earliest`, of every
+    /// timed thing): it sleeps to that, or at most
+    /// [`TIMER_HORIZON_SECS`](super::timer::TIMER_HORIZON_SECS) after its
+    /// last run. Remembered, so that only earlier deadlines wake it.
+    pub(crate) fn timer_polled(&self, earliest: Option<UnixTime>) {
+        let mut h = self.hub.lock();
+        let horizon = h
+            .timer_ran
+            .map(|ran| ran.saturating_add(super::timer::TIMER_HORIZON_SECS));
+        h.timer_at = match (earliest.map(UnixTime::secs), horizon) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            // Never ran: the host's sleep is unknown.
+            (_, None) => None,
+            (None, b) => b,
+        };
     }
 
     /// Wake `waker` whenever a deadline is added (see
@@ -341,10 +377,10 @@ impl StreamHub {
         self.hub.lock().timer = Some(waker);
     }
 
-    /// Wake the timer task (a deadline elsewhere, e.g. a new session, may
-    /// be earlier than the one it sleeps to).
-    pub(crate) fn wake_timer(&self) {
-        self.hub.lock().wake_timer();
+    /// A deadline elsewhere (a new session's idle end) was added: wake the
+    /// timer task if it sleeps past it.
+    pub(crate) fn wake_timer_for(&self, deadline: UnixTime) {
+        self.hub.lock().wake_timer_for(deadline.secs());
     }
 
     /// Append a message to stream `key` (dropped when its log is full,
@@ -369,7 +405,8 @@ impl StreamHub {
         }
         if last {
             // A finished stream may leave sooner.
-            h.wake_timer();
+            let leaves = s.leaves_at(&self.limits);
+            h.wake_timer_for(leaves);
         }
     }
 
@@ -445,7 +482,7 @@ impl StreamHub {
             answer: None,
             waker: None,
         });
-        h.wake_timer();
+        h.wake_timer_for(now_s.saturating_add(self.limits.input_wait_secs));
         true
     }
 
@@ -528,7 +565,8 @@ impl StreamHub {
             s.waker = None;
             if s.finished {
                 // Unread now: it may leave sooner.
-                h.wake_timer();
+                let leaves = s.leaves_at(&self.limits);
+                h.wake_timer_for(leaves);
             }
         }
     }
