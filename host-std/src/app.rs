@@ -513,10 +513,8 @@ pub(crate) fn builtin_mcp(
     let sessions: Box<dyn SessionStore> = if stateless {
         Box::new(NoSessionStore)
     } else {
-        Box::new(MemorySessionStore::new(
-            mcp_config.limits.sessions,
-            mcp_config.limits.session_idle_secs,
-        ))
+        // Every session limit, the per-subject cap included, from one place.
+        Box::new(MemorySessionStore::for_limits(&mcp_config.limits))
     };
     // core's `Arc` (portable-atomic): the router shares the server with
     // live streams and the timer task.
