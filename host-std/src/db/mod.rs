@@ -32,7 +32,9 @@ mod store;
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+#[cfg(feature = "testing")]
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use mcpauth_core::store::StoreError;
@@ -193,7 +195,9 @@ pub struct WriterStats {
     commits: AtomicU64,
     operations: AtomicU64,
     failed_groups: AtomicU64,
-    /// Test hook: abort every group instead of committing it while set.
+    /// Test hook (feature `testing`): abort every group instead of
+    /// committing it while set.
+    #[cfg(feature = "testing")]
     fail_commits: AtomicBool,
 }
 
@@ -387,10 +391,11 @@ impl Db {
         }
     }
 
-    /// Test hook: while `fail` is set, the writer aborts every group
-    /// instead of committing it, exactly as when the commit fails (every
-    /// operation of the group answers `Unavailable`, nothing is written).
-    #[doc(hidden)]
+    /// Test hook (feature `testing`, never in a release build): while
+    /// `fail` is set, the writer aborts every group instead of committing
+    /// it, exactly as when the commit fails (every operation of the group
+    /// answers `Unavailable`, nothing is written).
+    #[cfg(feature = "testing")]
     pub fn fail_commits_for_testing(&self, fail: bool) {
         self.inner.stats.fail_commits.store(fail, Ordering::SeqCst);
     }
@@ -459,6 +464,7 @@ fn writer_loop(db: &redb::Database, rx: &std::sync::mpsc::Receiver<Job>, stats: 
             failed |= f;
             replies.push(reply);
         }
+        #[cfg(feature = "testing")]
         if stats.fail_commits.load(Ordering::SeqCst) {
             failed = true;
         }
