@@ -230,12 +230,7 @@ impl McpServer {
             Some(_) => return Err(McpError::invalid_params("Tool arguments must be an object")),
         };
         let depth = self.config.limits.max_schema_depth;
-        let checked = schema::validate_compiled(
-            &entry.input_validator,
-            &tool.input_schema,
-            &arguments,
-            depth,
-        );
+        let checked = schema::validate_compiled(&entry.input_validator, &arguments, depth);
         if let Err(e) = checked {
             let msg = format!("Invalid arguments for tool {}: {e}", echo(name));
             // Up to 2025-06-18 invalid arguments are a protocol error; from
@@ -259,7 +254,7 @@ impl McpServer {
                 Dispatch::Input(input)
             });
         }
-        if let (Some(out_schema), Some(compiled), false) = (
+        if let (Some(_), Some(compiled), false) = (
             &tool.output_schema,
             &entry.output_validator,
             result.is_error,
@@ -267,7 +262,7 @@ impl McpServer {
             let Some(structured) = &result.structured_content else {
                 return Err(McpError::internal());
             };
-            if schema::validate_compiled(compiled, out_schema, structured, depth).is_err() {
+            if schema::validate_compiled(compiled, structured, depth).is_err() {
                 return Err(McpError::internal());
             }
         }

@@ -240,7 +240,8 @@ pub struct McpLimits {
     /// Notifications a handler may buffer before its result (response size);
     /// further ones are dropped.
     pub max_notifications: usize,
-    /// Nesting depth of a tool's JSON Schema walked by the validator.
+    /// Nesting depth of a tool's JSON Schema walked by the validator (at
+    /// most [`schema::COMPILED_DEPTH`]` - 1`; a larger value acts as that).
     pub max_schema_depth: usize,
     /// `resources/subscribe` URIs one 2025-era session may hold (memory held
     /// per client); one more is refused.
