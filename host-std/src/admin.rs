@@ -27,7 +27,7 @@ use mcpauth_core::store::GrantOwner;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
-use crate::backend::{Backend, SharedKeys};
+use crate::backend::{Backend, HostStore, SharedKeys};
 use crate::users::Users;
 
 /// Largest request line.

@@ -20,7 +20,7 @@ use mcpauth_core::oauth::{
 };
 use mcpauth_core::server::{CorsPolicy, Issuer, Protection, Routed, Router};
 
-use crate::backend::{Backend, SharedKeys, reload_keys};
+use crate::backend::{Backend, HostStore, SharedKeys, reload_keys};
 use crate::cache::{CachedToken, TokenCache};
 use crate::env::{OsRandom, now};
 use crate::oauth_slots::OAuthSlots;

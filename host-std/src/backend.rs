@@ -1,9 +1,16 @@
 //! The store the server runs on: the embedded redb database (default) or
 //! PostgreSQL (`--store postgres://…`, for several instances behind one
-//! public URL). [`Backend`] implements the core's store traits by
-//! dispatching to either, plus the few host records (users, signing keys)
-//! and operator commands both need.
+//! public URL).
+//!
+//! [`HostStore`] is the one store abstraction of the host: the core's store
+//! traits plus what the host itself needs of a store (users and signing
+//! keys, operator commands, purge, shutdown). [`Db`] and [`PgStore`]
+//! implement it, each in its own module (`db::host`, `pg::host`).
+//! [`Backend`] is the store the command line chose; `dispatch!` below is the
+//! only place that looks inside it, so a store call costs one `match` and
+//! no allocation (no boxed future, no trait object).
 
+use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -14,12 +21,96 @@ use mcpauth_core::store::{
     RotateOutcome, Rotation, SecretHash, StoreError,
 };
 use mcpauth_core::time::UnixTime;
-use redb::ReadableTable;
+use serde::de::DeserializeOwned;
 
-use crate::db::{Db, KEYS, USERS, unavailable};
+use crate::db::Db;
 pub use crate::pg::KvTable;
 use crate::pg::{PgOptions, PgStore, is_postgres_url};
 use crate::revocation::RevocationGeneration;
+
+/// What the host needs of a store: the core's store traits (the OAuth
+/// flows), the host's key-value tables ([`KvTable`]: users, signing keys),
+/// operator commands, the purge and shutdown. The `kv_*`, client and key-lock
+/// methods block (the CLI and start-up call them; inside the server they run
+/// on blocking threads).
+pub trait HostStore:
+    ClientStore + PendingStore + CodeStore + RefreshStore + RevocationStore + Send + Sync
+{
+    /// Whether other instances may share this store (keys can change under
+    /// us, revocations can come from elsewhere).
+    fn is_shared(&self) -> bool;
+
+    /// Bumped on every revocation through this instance: when a cached
+    /// token's revocation check can be reused ([`crate::revocation`]).
+    fn revocation_generation(&self) -> &RevocationGeneration;
+
+    /// A one-line description for the banner (no credentials).
+    fn describe(&self) -> String;
+
+    /// One record of a host table.
+    fn kv_get<T: DeserializeOwned>(
+        &self,
+        table: KvTable,
+        key: &str,
+    ) -> Result<Option<T>, StoreError>;
+
+    /// Every record of a host table, ordered by key.
+    fn kv_all<T: DeserializeOwned>(&self, table: KvTable) -> Result<Vec<T>, StoreError>;
+
+    /// Number of records of a host table.
+    fn kv_count(&self, table: KvTable) -> Result<u64, StoreError>;
+
+    /// Insert unless `key` exists; whether it was inserted.
+    fn kv_insert_new(&self, table: KvTable, key: &str, record: Vec<u8>)
+    -> Result<bool, StoreError>;
+
+    /// Insert or replace records, all or none.
+    fn kv_put(&self, table: KvTable, rows: Vec<(String, Vec<u8>)>) -> Result<(), StoreError>;
+
+    /// Delete a record; whether it existed.
+    fn kv_remove(&self, table: KvTable, key: &str) -> Result<bool, StoreError>;
+
+    /// Every registered client, ordered by id.
+    fn clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
+
+    /// Remove a client; whether it existed.
+    fn remove_client_blocking(&self, client_id: &str) -> Result<bool, StoreError>;
+
+    /// Run one of this store's operations to completion from synchronous
+    /// code.
+    fn block_on<T>(&self, f: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError>;
+
+    /// Revoke every grant of `owner` and all their access tokens (an
+    /// operator removed the client or the user); how many grants.
+    fn revoke_grants_of_blocking(
+        &self,
+        owner: GrantOwner<'_>,
+        access_token_ttl: u64,
+    ) -> Result<usize, StoreError>
+    where
+        Self: Sized,
+    {
+        let now = crate::env::now().ok_or(StoreError::Unavailable)?;
+        self.block_on(mcpauth_core::oauth::revoke_grants_of(
+            self,
+            owner,
+            access_token_ttl,
+            now,
+        ))
+    }
+
+    /// Run `f` while holding the key lock: fleet-wide for PostgreSQL (so two
+    /// instances never both create or rotate the active key), a no-op for
+    /// redb (one process).
+    fn with_key_lock<T>(&self, f: impl FnOnce() -> T) -> Result<T, StoreError>;
+
+    /// Delete expired records; how many went.
+    fn sweep(&self, now: u64) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// Close the store (redb: finish queued writes; PostgreSQL: close the
+    /// pool). Later writes fail with `Unavailable`.
+    fn close(&self);
+}
 
 /// Either store. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -28,6 +119,17 @@ pub enum Backend {
     Redb(Db),
     /// A shared PostgreSQL schema (any number of instances).
     Postgres(PgStore),
+}
+
+/// The one dispatcher of [`Backend`]: evaluates `$call` with `$s` bound to
+/// the store inside (each arm is monomorphic).
+macro_rules! dispatch {
+    ($backend:expr, $s:ident => $call:expr) => {
+        match $backend {
+            Backend::Redb($s) => $call,
+            Backend::Postgres($s) => $call,
+        }
+    };
 }
 
 impl From<Db> for Backend {
@@ -61,219 +163,81 @@ impl Backend {
                 .into()),
         }
     }
+}
 
-    /// Whether other instances may share this store (keys can change under
-    /// us, revocations can come from elsewhere).
-    pub fn is_shared(&self) -> bool {
-        matches!(self, Backend::Postgres(_))
+impl HostStore for Backend {
+    fn is_shared(&self) -> bool {
+        dispatch!(self, s => s.is_shared())
     }
-
-    /// Bumped on every revocation through this instance: when a cached
-    /// token's revocation check can be reused ([`crate::revocation`]).
-    pub fn revocation_generation(&self) -> &RevocationGeneration {
-        match self {
-            Backend::Redb(db) => db.revocation_generation(),
-            Backend::Postgres(pg) => pg.revocation_generation(),
-        }
+    fn revocation_generation(&self) -> &RevocationGeneration {
+        dispatch!(self, s => s.revocation_generation())
     }
-
-    /// A one-line description for the banner (no credentials).
-    pub fn describe(&self) -> String {
-        match self {
-            Backend::Redb(db) => format!("{db:?}"),
-            Backend::Postgres(pg) => format!(
-                "PostgreSQL {} (schema {})",
-                pg.options().target(),
-                pg.options().schema
-            ),
-        }
+    fn describe(&self) -> String {
+        dispatch!(self, s => s.describe())
     }
-
-    /// One record of a host table (users, keys). Blocking.
-    pub fn kv_get<T: for<'de> serde::Deserialize<'de>>(
+    fn kv_get<T: DeserializeOwned>(
         &self,
         table: KvTable,
         key: &str,
     ) -> Result<Option<T>, StoreError> {
-        match self {
-            Backend::Redb(db) => db.get_json(redb_table(table), key),
-            Backend::Postgres(pg) => pg.block_on(pg.kv_get(table, key)),
-        }
+        dispatch!(self, s => s.kv_get(table, key))
     }
-
-    /// Every record of a host table. Blocking.
-    pub fn kv_all<T: for<'de> serde::Deserialize<'de>>(
-        &self,
-        table: KvTable,
-    ) -> Result<Vec<T>, StoreError> {
-        match self {
-            Backend::Redb(db) => db.all_json(redb_table(table)),
-            Backend::Postgres(pg) => pg.block_on(pg.kv_all(table)),
-        }
+    fn kv_all<T: DeserializeOwned>(&self, table: KvTable) -> Result<Vec<T>, StoreError> {
+        dispatch!(self, s => s.kv_all(table))
     }
-
-    /// Number of records of a host table. Blocking.
-    pub fn kv_count(&self, table: KvTable) -> Result<u64, StoreError> {
-        match self {
-            Backend::Redb(db) => db.count(redb_table(table)),
-            Backend::Postgres(pg) => pg.block_on(pg.kv_count(table)),
-        }
+    fn kv_count(&self, table: KvTable) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.kv_count(table))
     }
-
-    /// Insert unless `key` exists; whether it was inserted. Blocking.
-    pub fn kv_insert_new(
+    fn kv_insert_new(
         &self,
         table: KvTable,
         key: &str,
         record: Vec<u8>,
     ) -> Result<bool, StoreError> {
-        match self {
-            Backend::Redb(db) => {
-                let key = key.to_owned();
-                db.write_blocking(move |txn| {
-                    let mut t = txn.open_table(redb_table(table)).map_err(unavailable)?;
-                    if t.get(key.as_str()).map_err(unavailable)?.is_some() {
-                        return Ok(false);
-                    }
-                    t.insert(key.as_str(), record.as_slice())
-                        .map_err(unavailable)?;
-                    Ok(true)
-                })
-            }
-            Backend::Postgres(pg) => pg.block_on(pg.kv_insert_new(table, key, &record)),
-        }
+        dispatch!(self, s => s.kv_insert_new(table, key, record))
     }
-
-    /// Insert or replace records, all or none. Blocking.
-    pub fn kv_put(&self, table: KvTable, rows: Vec<(String, Vec<u8>)>) -> Result<(), StoreError> {
-        match self {
-            Backend::Redb(db) => db.write_blocking(move |txn| {
-                let mut t = txn.open_table(redb_table(table)).map_err(unavailable)?;
-                for (key, record) in &rows {
-                    t.insert(key.as_str(), record.as_slice())
-                        .map_err(unavailable)?;
-                }
-                Ok(())
-            }),
-            Backend::Postgres(pg) => pg.block_on(pg.kv_put(table, &rows)),
-        }
+    fn kv_put(&self, table: KvTable, rows: Vec<(String, Vec<u8>)>) -> Result<(), StoreError> {
+        dispatch!(self, s => s.kv_put(table, rows))
     }
-
-    /// Delete a record; whether it existed. Blocking.
-    pub fn kv_remove(&self, table: KvTable, key: &str) -> Result<bool, StoreError> {
-        match self {
-            Backend::Redb(db) => {
-                let key = key.to_owned();
-                db.write_blocking(move |txn| {
-                    let mut t = txn.open_table(redb_table(table)).map_err(unavailable)?;
-                    Ok(t.remove(key.as_str()).map_err(unavailable)?.is_some())
-                })
-            }
-            Backend::Postgres(pg) => pg.block_on(pg.kv_remove(table, key)),
-        }
+    fn kv_remove(&self, table: KvTable, key: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.kv_remove(table, key))
     }
-
-    /// Every registered client. Blocking.
-    pub fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
-        match self {
-            Backend::Redb(db) => db.clients(),
-            Backend::Postgres(pg) => pg.block_on(pg.clients()),
-        }
+    fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        dispatch!(self, s => s.clients())
     }
-
-    /// Remove a client; whether it existed. Blocking.
-    pub fn remove_client_blocking(&self, client_id: &str) -> Result<bool, StoreError> {
-        match self {
-            Backend::Redb(db) => db.remove_client_blocking(client_id),
-            Backend::Postgres(pg) => pg.block_on(pg.remove_client(client_id)),
-        }
+    fn remove_client_blocking(&self, client_id: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.remove_client_blocking(client_id))
     }
-
-    /// Revoke every grant of `owner` and all their access tokens (an
-    /// operator removed the client or the user); how many grants. Blocking.
-    pub fn revoke_grants_of_blocking(
-        &self,
-        owner: GrantOwner<'_>,
-        access_token_ttl: u64,
-    ) -> Result<usize, StoreError> {
-        let now = crate::env::now().ok_or(StoreError::Unavailable)?;
-        let revoke = mcpauth_core::oauth::revoke_grants_of(self, owner, access_token_ttl, now);
-        match self {
-            Backend::Postgres(pg) => pg.block_on(revoke),
-            // The redb writer thread does the work; any executor can wait.
-            Backend::Redb(_) => tokio::runtime::Builder::new_current_thread()
-                .build()
-                .map_err(|_| StoreError::Unavailable)?
-                .block_on(revoke),
-        }
+    fn block_on<T>(&self, f: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        dispatch!(self, s => s.block_on(f))
     }
-
-    /// Run `f` while holding the key lock: fleet-wide for PostgreSQL (so two
-    /// instances never both create or rotate the active key), a no-op for
-    /// redb (one process). Blocking.
-    pub fn with_key_lock<T>(&self, f: impl FnOnce() -> T) -> Result<T, StoreError> {
-        match self {
-            Backend::Redb(_) => Ok(f()),
-            Backend::Postgres(pg) => pg.with_key_lock(f),
-        }
+    fn with_key_lock<T>(&self, f: impl FnOnce() -> T) -> Result<T, StoreError> {
+        dispatch!(self, s => s.with_key_lock(f))
     }
-
-    /// Delete expired records.
-    pub async fn sweep(&self, now: u64) -> Result<usize, StoreError> {
-        match self {
-            Backend::Redb(db) => db.sweep(now).await,
-            Backend::Postgres(pg) => pg.sweep(now).await,
-        }
+    async fn sweep(&self, now: u64) -> Result<usize, StoreError> {
+        dispatch!(self, s => s.sweep(now).await)
     }
-
-    /// Close the store (redb: finish queued writes; PostgreSQL: close the
-    /// pool).
-    pub fn close(&self) {
-        match self {
-            Backend::Redb(db) => db.close(),
-            Backend::Postgres(pg) => pg.close(),
-        }
-    }
-}
-
-fn redb_table(t: KvTable) -> redb::TableDefinition<'static, &'static str, &'static [u8]> {
-    match t {
-        KvTable::Users => USERS,
-        KvTable::Keys => KEYS,
+    fn close(&self) {
+        dispatch!(self, s => s.close())
     }
 }
 
 impl ClientStore for Backend {
     async fn insert_client(&self, client: ClientRecord) -> Result<(), StoreError> {
-        match self {
-            Backend::Redb(d) => d.insert_client(client).await,
-            Backend::Postgres(p) => p.insert_client(client).await,
-        }
+        dispatch!(self, s => s.insert_client(client).await)
     }
-
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
-        match self {
-            Backend::Redb(d) => d.client(client_id).await,
-            Backend::Postgres(p) => p.client(client_id).await,
-        }
+        dispatch!(self, s => s.client(client_id).await)
     }
-
     async fn mark_client_used(&self, client_id: &str) -> Result<(), StoreError> {
-        match self {
-            Backend::Redb(d) => d.mark_client_used(client_id).await,
-            Backend::Postgres(p) => p.mark_client_used(client_id).await,
-        }
+        dispatch!(self, s => s.mark_client_used(client_id).await)
     }
-
     async fn prune_unused_clients(
         &self,
         registered_before: u64,
         max_unused: usize,
     ) -> Result<usize, StoreError> {
-        match self {
-            Backend::Redb(d) => d.prune_unused_clients(registered_before, max_unused).await,
-            Backend::Postgres(p) => p.prune_unused_clients(registered_before, max_unused).await,
-        }
+        dispatch!(self, s => s.prune_unused_clients(registered_before, max_unused).await)
     }
 }
 
@@ -283,85 +247,55 @@ impl PendingStore for Backend {
         pending: PendingAuthorization,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        match self {
-            Backend::Redb(d) => d.insert_pending(pending, now).await,
-            Backend::Postgres(p) => p.insert_pending(pending, now).await,
-        }
+        dispatch!(self, s => s.insert_pending(pending, now).await)
     }
-
     async fn pending(
         &self,
         id: &str,
         now: UnixTime,
     ) -> Result<Option<PendingAuthorization>, StoreError> {
-        match self {
-            Backend::Redb(d) => d.pending(id, now).await,
-            Backend::Postgres(p) => p.pending(id, now).await,
-        }
+        dispatch!(self, s => s.pending(id, now).await)
     }
-
     async fn take_pending(
         &self,
         id: &str,
         now: UnixTime,
     ) -> Result<Option<PendingAuthorization>, StoreError> {
-        match self {
-            Backend::Redb(d) => d.take_pending(id, now).await,
-            Backend::Postgres(p) => p.take_pending(id, now).await,
-        }
+        dispatch!(self, s => s.take_pending(id, now).await)
     }
 }
 
 impl CodeStore for Backend {
     async fn insert_code(&self, code: CodeRecord, now: UnixTime) -> Result<(), StoreError> {
-        match self {
-            Backend::Redb(d) => d.insert_code(code, now).await,
-            Backend::Postgres(p) => p.insert_code(code, now).await,
-        }
+        dispatch!(self, s => s.insert_code(code, now).await)
     }
-
     async fn take_code(
         &self,
         code_hash: &SecretHash,
         now: UnixTime,
     ) -> Result<CodeTake, StoreError> {
-        match self {
-            Backend::Redb(d) => d.take_code(code_hash, now).await,
-            Backend::Postgres(p) => p.take_code(code_hash, now).await,
-        }
+        dispatch!(self, s => s.take_code(code_hash, now).await)
     }
-
     async fn record_code_access_token(
         &self,
         code_hash: &SecretHash,
         token: IssuedAccessToken,
     ) -> Result<(), StoreError> {
-        match self {
-            Backend::Redb(d) => d.record_code_access_token(code_hash, token).await,
-            Backend::Postgres(p) => p.record_code_access_token(code_hash, token).await,
-        }
+        dispatch!(self, s => s.record_code_access_token(code_hash, token).await)
     }
 }
 
 impl RefreshStore for Backend {
     async fn insert_family(&self, family: RefreshFamily, now: UnixTime) -> Result<(), StoreError> {
-        match self {
-            Backend::Redb(d) => d.insert_family(family, now).await,
-            Backend::Postgres(p) => p.insert_family(family, now).await,
-        }
+        dispatch!(self, s => s.insert_family(family, now).await)
     }
-
     async fn family(
         &self,
         family_id: &str,
         now: UnixTime,
     ) -> Result<Option<RefreshFamily>, StoreError> {
-        match self {
-            Backend::Redb(d) => d.family(family_id, now).await,
-            Backend::Postgres(p) => p.family(family_id, now).await,
-        }
+        dispatch!(self, s => s.family(family_id, now).await)
     }
-
     async fn rotate_refresh(
         &self,
         family_id: &str,
@@ -369,28 +303,17 @@ impl RefreshStore for Backend {
         rotation: Rotation,
         now: UnixTime,
     ) -> Result<RotateOutcome, StoreError> {
-        match self {
-            Backend::Redb(d) => d.rotate_refresh(family_id, presented, rotation, now).await,
-            Backend::Postgres(p) => p.rotate_refresh(family_id, presented, rotation, now).await,
-        }
+        dispatch!(self, s => s.rotate_refresh(family_id, presented, rotation, now).await)
     }
-
     async fn revoke_family(&self, family_id: &str) -> Result<(), StoreError> {
-        match self {
-            Backend::Redb(d) => d.revoke_family(family_id).await,
-            Backend::Postgres(p) => p.revoke_family(family_id).await,
-        }
+        dispatch!(self, s => s.revoke_family(family_id).await)
     }
-
     async fn revoke_families_of(
         &self,
         owner: GrantOwner<'_>,
         now: UnixTime,
     ) -> Result<Vec<String>, StoreError> {
-        match self {
-            Backend::Redb(d) => d.revoke_families_of(owner, now).await,
-            Backend::Postgres(p) => p.revoke_families_of(owner, now).await,
-        }
+        dispatch!(self, s => s.revoke_families_of(owner, now).await)
     }
 }
 
@@ -401,41 +324,26 @@ impl RevocationStore for Backend {
         expires_at: u64,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        match self {
-            Backend::Redb(d) => d.revoke_jti(jti, expires_at, now).await,
-            Backend::Postgres(p) => p.revoke_jti(jti, expires_at, now).await,
-        }
+        dispatch!(self, s => s.revoke_jti(jti, expires_at, now).await)
     }
-
     async fn is_jti_revoked(&self, jti: &str, now: UnixTime) -> Result<bool, StoreError> {
-        match self {
-            Backend::Redb(d) => d.is_jti_revoked(jti, now).await,
-            Backend::Postgres(p) => p.is_jti_revoked(jti, now).await,
-        }
+        dispatch!(self, s => s.is_jti_revoked(jti, now).await)
     }
-
     async fn revoke_access_family(
         &self,
         family: &str,
         expires_at: u64,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        match self {
-            Backend::Redb(d) => d.revoke_access_family(family, expires_at, now).await,
-            Backend::Postgres(p) => p.revoke_access_family(family, expires_at, now).await,
-        }
+        dispatch!(self, s => s.revoke_access_family(family, expires_at, now).await)
     }
-
     async fn is_access_token_revoked(
         &self,
         jti: &str,
         family: Option<&str>,
         now: UnixTime,
     ) -> Result<bool, StoreError> {
-        match self {
-            Backend::Redb(d) => d.is_access_token_revoked(jti, family, now).await,
-            Backend::Postgres(p) => p.is_access_token_revoked(jti, family, now).await,
-        }
+        dispatch!(self, s => s.is_access_token_revoked(jti, family, now).await)
     }
 }
 

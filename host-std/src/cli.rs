@@ -9,7 +9,7 @@ use mcpauth_core::mcp::{Registry, RegistryError};
 
 use crate::admin::AdminRequest;
 use crate::app::{App, AppOptions};
-use crate::backend::Backend;
+use crate::backend::{Backend, HostStore};
 use crate::config::{
     Cli, ClientCommand, Command, CommonArgs, KeysCommand, ServeArgs, ServeSettings, UserCommand,
     resolve_common, resolve_serve,

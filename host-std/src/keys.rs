@@ -8,7 +8,7 @@ use mcpauth_core::jose::{KeySet, SigningKey};
 use mcpauth_core::store::StoreError;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backend, KvTable};
+use crate::backend::{Backend, HostStore, KvTable};
 use crate::env::OsRandom;
 
 /// RSA modulus size of generated keys.

@@ -9,7 +9,7 @@ use mcpauth_core::rand::SecureRandom;
 use mcpauth_core::store::StoreError;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backend, KvTable};
+use crate::backend::{Backend, HostStore, KvTable};
 use crate::env::OsRandom;
 
 /// A stored user.

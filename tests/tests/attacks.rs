@@ -20,6 +20,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use common::*;
 use hmac::{Hmac, KeyInit, Mac};
 use mcpauth::backend::Backend;
+use mcpauth::backend::HostStore;
 use mcpauth_core::jose::{AccessTokenClaims, Audience, KeySet, SigningKey};
 use mcpauth_core::rand::InsecureSeededRandom;
 use serde_json::{Value, json};

@@ -10,6 +10,7 @@ mod postgres_support;
 
 use std::sync::Arc;
 
+use mcpauth::backend::HostStore;
 use mcpauth::pg::{PgOptions, PgStore};
 use mcpauth_core::store::{
     CodeRecord, CodeStore, CodeTake, IssuedAccessToken, PendingAuthorization, PendingStore,

@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use mcpauth::app::{App, AppOptions};
 use mcpauth::backend::Backend;
+use mcpauth::backend::HostStore;
 use mcpauth::db::Db;
 use mcpauth::server::{ServerOptions, serve};
 use mcpauth_core::mcp::Registry;

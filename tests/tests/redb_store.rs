@@ -6,6 +6,7 @@
 mod common;
 
 use common::TempDir;
+use mcpauth::backend::HostStore;
 use mcpauth::db::Db;
 use mcpauth_core::store::RevocationStore;
 use mcpauth_core::time::UnixTime;

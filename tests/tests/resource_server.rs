@@ -23,6 +23,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use common::oauth::{Flow, PASSWORD, register_public_client};
 use common::*;
 use mcpauth::backend::Backend;
+use mcpauth::backend::HostStore;
 use mcpauth_core::jose::{AccessTokenClaims, Audience, KeySet};
 use mcpauth_core::rand::InsecureSeededRandom;
 use serde_json::{Value, json};

@@ -9,6 +9,7 @@ mod common;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::{Server, TempDir};
+use mcpauth::backend::HostStore;
 use mcpauth_core::jose::SigningKey;
 use mcpauth_core::rand::InsecureSeededRandom;
 use mcpauth_core::server::vectors::{

@@ -27,6 +27,7 @@
 //! their expiry) so the per-request revocation check of the MCP guard and the
 //! verified-token cache never touch the disk.
 
+mod host;
 mod store;
 
 use std::collections::HashMap;
@@ -312,11 +313,6 @@ impl Db {
         &self.inner.revoked_families
     }
 
-    /// The revocation generation of this database.
-    pub fn revocation_generation(&self) -> &RevocationGeneration {
-        &self.inner.revocations
-    }
-
     /// Run `f` inside the next group-committed write transaction and return
     /// its result once the transaction is durable. `f` must do its reads
     /// before its writes and report storage failures as `Err`: a failing
@@ -398,37 +394,6 @@ impl Db {
     #[cfg(feature = "testing")]
     pub fn fail_commits_for_testing(&self, fail: bool) {
         self.inner.stats.fail_commits.store(fail, Ordering::SeqCst);
-    }
-
-    /// Stop the writer after the queued writes are committed. Later writes
-    /// fail with `Unavailable`. Idempotent.
-    pub fn close(&self) {
-        if let Ok(mut w) = self.inner.writer.lock() {
-            w.take();
-        }
-        let handle = self.inner.thread.lock().ok().and_then(|mut t| t.take());
-        if let Some(h) = handle {
-            let _ = h.join();
-        }
-    }
-
-    /// Delete expired pending requests, codes, revocations and families,
-    /// at most [`SWEEP_BATCH`] rows per table and transaction, until none is
-    /// left. Returns how many rows went.
-    pub async fn sweep(&self, now: u64) -> Result<usize, StoreError> {
-        let mut removed = 0;
-        loop {
-            let (n, more) = self
-                .write(move |txn| store::sweep_batch(txn, now, SWEEP_BATCH))
-                .await?;
-            removed += n;
-            if !more {
-                break;
-            }
-        }
-        self.inner.revoked.retain_unexpired(now);
-        self.inner.revoked_families.retain_unexpired(now);
-        Ok(removed)
     }
 }
 

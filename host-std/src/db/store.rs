@@ -17,6 +17,8 @@ use redb::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::backend::HostStore;
+
 use super::{
     CLIENTS, CODES, Db, FAMILIES, PENDING, REVOKED, REVOKED_FAMILIES, RevokedSet, SWEEP_BATCH,
     UNUSED_CLIENTS, unavailable,
@@ -24,7 +26,7 @@ use super::{
 
 /// Remove `client_id` from the unused-client index (it was authorized, or
 /// removed). A no-op for unknown clients.
-fn forget_unused(txn: &WriteTransaction, client_id: &str) -> Result<(), StoreError> {
+pub(super) fn forget_unused(txn: &WriteTransaction, client_id: &str) -> Result<(), StoreError> {
     let clients = txn.open_table(CLIENTS).map_err(unavailable)?;
     let Some(v) = clients.get(client_id).map_err(unavailable)? else {
         return Ok(());
@@ -84,32 +86,6 @@ impl Db {
         let txn = self.redb().begin_read().map_err(unavailable)?;
         let t = txn.open_table(table).map_err(unavailable)?;
         t.len().map_err(unavailable)
-    }
-
-    /// Remove a client (operator command). Returns whether it existed.
-    pub async fn remove_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        let id = client_id.to_owned();
-        self.write(move |txn| {
-            forget_unused(txn, &id)?;
-            let mut t = txn.open_table(CLIENTS).map_err(unavailable)?;
-            Ok(t.remove(id.as_str()).map_err(unavailable)?.is_some())
-        })
-        .await
-    }
-
-    /// Every registered client.
-    pub fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
-        self.all_json(CLIENTS)
-    }
-
-    /// Remove a client without an async runtime (CLI).
-    pub fn remove_client_blocking(&self, client_id: &str) -> Result<bool, StoreError> {
-        let id = client_id.to_owned();
-        self.write_blocking(move |txn| {
-            forget_unused(txn, &id)?;
-            let mut t = txn.open_table(CLIENTS).map_err(unavailable)?;
-            Ok(t.remove(id.as_str()).map_err(unavailable)?.is_some())
-        })
     }
 }
 

@@ -1,14 +1,19 @@
-//! The SQL of the host's own records and operator commands: the users and
-//! signing-key tables, client listing and removal, and the purge of expired
-//! rows.
+//! [`HostStore`] on PostgreSQL: the SQL of the host's own records and
+//! operator commands (the users and signing-key tables, client listing and
+//! removal, the fleet-wide key lock) and the purge of expired rows.
+
+use std::future::Future;
 
 use mcpauth_core::store::rules::TOMBSTONE_GRACE_SECS;
 use mcpauth_core::store::{ClientRecord, StoreError};
+use serde::de::DeserializeOwned;
 
-use super::pool::{dec, from_db, to_db};
-use super::{PgStore, SWEEP_BATCH, SWEEP_PENDING};
+use super::pool::{FallbackRuntime, OpError, connect_one, dec, from_db, schema_key, to_db};
+use super::{LOCK_NAMESPACE, PgStore, SWEEP_BATCH, SWEEP_PENDING};
+use crate::backend::HostStore;
+use crate::revocation::RevocationGeneration;
 
-/// Which key-value table [`PgStore::kv_get`] and friends address.
+/// Which host table [`HostStore::kv_get`] and friends address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvTable {
     /// `users` (key: username).
@@ -26,15 +31,32 @@ impl KvTable {
     }
 }
 
-impl PgStore {
+impl HostStore for PgStore {
+    /// Several instances may share the schema.
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn revocation_generation(&self) -> &RevocationGeneration {
+        &self.inner.revocations
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "PostgreSQL {} (schema {})",
+            self.options().target(),
+            self.options().schema
+        )
+    }
+
     /// One JSON record of a key-value table.
-    pub async fn kv_get<T: for<'de> serde::Deserialize<'de>>(
+    fn kv_get<T: DeserializeOwned>(
         &self,
         table: KvTable,
         key: &str,
     ) -> Result<Option<T>, StoreError> {
         let (t, k) = table.sql();
-        self.op("kv get", async {
+        self.block_on(self.op("kv get", async {
             let c = self.conn().await?;
             let stmt = c
                 .prepare_cached(&format!("SELECT record FROM {t} WHERE {k} = $1"))
@@ -43,48 +65,42 @@ impl PgStore {
                 Some(row) => Ok(Some(dec(row.get::<_, &[u8]>(0))?)),
                 None => Ok(None),
             }
-        })
-        .await
+        }))
     }
 
     /// Every JSON record of a key-value table, ordered by key.
-    pub async fn kv_all<T: for<'de> serde::Deserialize<'de>>(
-        &self,
-        table: KvTable,
-    ) -> Result<Vec<T>, StoreError> {
+    fn kv_all<T: DeserializeOwned>(&self, table: KvTable) -> Result<Vec<T>, StoreError> {
         let (t, k) = table.sql();
-        self.op("kv list", async {
+        self.block_on(self.op("kv list", async {
             let c = self.conn().await?;
             let rows = c
                 .query(&format!("SELECT record FROM {t} ORDER BY {k}"), &[])
                 .await?;
             rows.iter().map(|r| dec(r.get::<_, &[u8]>(0))).collect()
-        })
-        .await
+        }))
     }
 
     /// How many rows a key-value table has.
-    pub async fn kv_count(&self, table: KvTable) -> Result<u64, StoreError> {
+    fn kv_count(&self, table: KvTable) -> Result<u64, StoreError> {
         let (t, _) = table.sql();
-        self.op("kv count", async {
+        self.block_on(self.op("kv count", async {
             let c = self.conn().await?;
             let row = c
                 .query_one(&format!("SELECT count(*) FROM {t}"), &[])
                 .await?;
             Ok(from_db(row.get::<_, i64>(0)))
-        })
-        .await
+        }))
     }
 
     /// Insert unless the key exists; returns whether it was inserted.
-    pub async fn kv_insert_new(
+    fn kv_insert_new(
         &self,
         table: KvTable,
         key: &str,
-        record: &[u8],
+        record: Vec<u8>,
     ) -> Result<bool, StoreError> {
         let (t, k) = table.sql();
-        self.op("kv insert", async {
+        self.block_on(self.op("kv insert", async {
             let c = self.conn().await?;
             let n = c
                 .execute(
@@ -95,18 +111,13 @@ impl PgStore {
                 )
                 .await?;
             Ok(n == 1)
-        })
-        .await
+        }))
     }
 
     /// Insert or replace several rows in one transaction.
-    pub async fn kv_put(
-        &self,
-        table: KvTable,
-        rows: &[(String, Vec<u8>)],
-    ) -> Result<(), StoreError> {
+    fn kv_put(&self, table: KvTable, rows: Vec<(String, Vec<u8>)>) -> Result<(), StoreError> {
         let (t, k) = table.sql();
-        self.op("kv put", async {
+        self.block_on(self.op("kv put", async {
             let mut c = self.conn().await?;
             let tx = c.transaction().await?;
             let stmt = tx
@@ -115,56 +126,52 @@ impl PgStore {
                      ON CONFLICT ({k}) DO UPDATE SET record = EXCLUDED.record"
                 ))
                 .await?;
-            for (key, record) in rows {
+            for (key, record) in &rows {
                 tx.execute(&stmt, &[key, record]).await?;
             }
             tx.commit().await?;
             Ok(())
-        })
-        .await
+        }))
     }
 
     /// Delete a row; returns whether it existed.
-    pub async fn kv_remove(&self, table: KvTable, key: &str) -> Result<bool, StoreError> {
+    fn kv_remove(&self, table: KvTable, key: &str) -> Result<bool, StoreError> {
         let (t, k) = table.sql();
-        self.op("kv remove", async {
+        self.block_on(self.op("kv remove", async {
             let c = self.conn().await?;
             let n = c
                 .execute(&format!("DELETE FROM {t} WHERE {k} = $1"), &[&key])
                 .await?;
             Ok(n == 1)
-        })
-        .await
+        }))
     }
 
     /// Every registered client, ordered by id.
-    pub async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
-        self.op("list clients", async {
+    fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        self.block_on(self.op("list clients", async {
             let c = self.conn().await?;
             let rows = c
                 .query("SELECT record FROM clients ORDER BY client_id", &[])
                 .await?;
             rows.iter().map(|r| dec(r.get::<_, &[u8]>(0))).collect()
-        })
-        .await
+        }))
     }
 
     /// Remove a client; returns whether it existed.
-    pub async fn remove_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        self.op("remove client", async {
+    fn remove_client_blocking(&self, client_id: &str) -> Result<bool, StoreError> {
+        self.block_on(self.op("remove client", async {
             let c = self.conn().await?;
             let n = c
                 .execute("DELETE FROM clients WHERE client_id = $1", &[&client_id])
                 .await?;
             Ok(n == 1)
-        })
-        .await
+        }))
     }
 
     /// Delete expired pending requests, codes (after their tombstone
     /// grace), dead refresh families and expired revocations, in batches
     /// that skip rows a request holds. Returns how many rows went.
-    pub async fn sweep(&self, now: u64) -> Result<usize, StoreError> {
+    async fn sweep(&self, now: u64) -> Result<usize, StoreError> {
         // The SQL mirrors the core's retention rules (`pending_is_live`,
         // `code_is_retained`, `family_is_retained`, revocations kept until
         // they expire), as batch deletes.
@@ -207,6 +214,72 @@ impl PgStore {
         Ok(removed)
     }
 
+    /// Run a store operation to completion from synchronous code: on a
+    /// thread of a multi-thread tokio runtime (workers or blocking pool)
+    /// through that runtime, elsewhere on a private one kept for this store.
+    fn block_on<T>(&self, f: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => tokio::task::block_in_place(|| handle.block_on(f)),
+            Err(_) => {
+                let rt = self.inner.fallback.get_or_init(|| {
+                    FallbackRuntime(
+                        tokio::runtime::Builder::new_multi_thread()
+                            .worker_threads(1)
+                            .thread_name("mcpauth-pg")
+                            .enable_all()
+                            .build()
+                            .ok(),
+                    )
+                });
+                match &rt.0 {
+                    Some(rt) => rt.block_on(f),
+                    None => {
+                        tracing::error!("cannot start a runtime for the PostgreSQL store");
+                        Err(StoreError::Unavailable)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hold a fleet-wide lock (a PostgreSQL session advisory lock on a
+    /// dedicated connection) while `f` runs: used around signing-key creation
+    /// and rotation so that two instances never both create an active key.
+    /// Blocking; call it from synchronous code.
+    fn with_key_lock<T>(&self, f: impl FnOnce() -> T) -> Result<T, StoreError> {
+        let key = schema_key(&self.inner.options.schema, 2);
+        let options = self.inner.options.clone();
+        let client = self.block_on(self.op("key lock", async move {
+            let client = tokio::time::timeout(options.op_timeout, connect_one(&options))
+                .await
+                .map_err(|_| OpError::Timeout)??;
+            client
+                .execute("SELECT pg_advisory_lock($1, $2)", &[&LOCK_NAMESPACE, &key])
+                .await?;
+            Ok(client)
+        }))?;
+        let out = f();
+        // Closing the session releases the lock even if the unlock fails.
+        let _ = self.block_on(async move {
+            let _ = client
+                .execute(
+                    "SELECT pg_advisory_unlock($1, $2)",
+                    &[&LOCK_NAMESPACE, &key],
+                )
+                .await;
+            drop(client);
+            Ok(())
+        });
+        Ok(out)
+    }
+
+    /// Close the pool (later operations fail with `Unavailable`).
+    fn close(&self) {
+        self.inner.pool.close();
+    }
+}
+
+impl PgStore {
     /// Drop the whole schema (tests clean up with it). Irreversible.
     pub async fn drop_schema(&self) -> Result<(), StoreError> {
         let schema = self.options().schema.clone();

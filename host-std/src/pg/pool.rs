@@ -29,7 +29,7 @@ impl std::error::Error for PgError {}
 /// A runtime for blocking calls made outside any tokio runtime (the CLI,
 /// start-up). Shut down in the background on drop so that dropping it from
 /// async code cannot panic.
-struct FallbackRuntime(Option<tokio::runtime::Runtime>);
+pub(super) struct FallbackRuntime(pub(super) Option<tokio::runtime::Runtime>);
 
 impl Drop for FallbackRuntime {
     fn drop(&mut self) {
@@ -39,20 +39,20 @@ impl Drop for FallbackRuntime {
     }
 }
 
-struct Inner {
-    pool: Pool,
-    options: PgOptions,
+pub(super) struct Inner {
+    pub(super) pool: Pool,
+    pub(super) options: PgOptions,
     /// Set while the database is failing (one log line per outage).
-    down: AtomicBool,
-    fallback: OnceLock<FallbackRuntime>,
+    pub(super) down: AtomicBool,
+    pub(super) fallback: OnceLock<FallbackRuntime>,
     /// Bumped after every revocation this instance commits.
-    revocations: RevocationGeneration,
+    pub(super) revocations: RevocationGeneration,
 }
 
 /// The PostgreSQL store. Cheap to clone.
 #[derive(Clone)]
 pub struct PgStore {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -143,7 +143,7 @@ pub(crate) fn dec<T: for<'de> serde::Deserialize<'de>>(b: &[u8]) -> Result<T, Op
 
 /// A small stable hash (FNV-1a) of the schema name: the second half of the
 /// advisory-lock keys, so two schemas in one database do not contend.
-fn schema_key(schema: &str, purpose: u8) -> i32 {
+pub(super) fn schema_key(schema: &str, purpose: u8) -> i32 {
     let mut h: u32 = 0x811c_9dc5;
     for b in schema.bytes().chain([0, purpose]) {
         h ^= u32::from(b);
@@ -211,11 +211,6 @@ impl PgStore {
     /// The options it was opened with.
     pub fn options(&self) -> &PgOptions {
         &self.inner.options
-    }
-
-    /// The revocation generation of this instance.
-    pub fn revocation_generation(&self) -> &RevocationGeneration {
-        &self.inner.revocations
     }
 
     async fn migrate(&self) -> Result<(), OpError> {
@@ -308,78 +303,11 @@ impl PgStore {
     pub(crate) async fn conn(&self) -> Result<deadpool_postgres::Object, OpError> {
         Ok(self.inner.pool.get().await?)
     }
-
-    /// Run a store operation to completion from synchronous code: on a
-    /// thread of a multi-thread tokio runtime (workers or blocking pool)
-    /// through that runtime, elsewhere on a private one kept for this store.
-    pub fn block_on<T>(
-        &self,
-        f: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => tokio::task::block_in_place(|| handle.block_on(f)),
-            Err(_) => {
-                let rt = self.inner.fallback.get_or_init(|| {
-                    FallbackRuntime(
-                        tokio::runtime::Builder::new_multi_thread()
-                            .worker_threads(1)
-                            .thread_name("mcpauth-pg")
-                            .enable_all()
-                            .build()
-                            .ok(),
-                    )
-                });
-                match &rt.0 {
-                    Some(rt) => rt.block_on(f),
-                    None => {
-                        tracing::error!("cannot start a runtime for the PostgreSQL store");
-                        Err(StoreError::Unavailable)
-                    }
-                }
-            }
-        }
-    }
-
-    /// Hold a fleet-wide lock (a PostgreSQL session advisory lock on a
-    /// dedicated connection) while `f` runs: used around signing-key creation
-    /// and rotation so that two instances never both create an active key.
-    /// Blocking; call it from synchronous code.
-    pub fn with_key_lock<T>(&self, f: impl FnOnce() -> T) -> Result<T, StoreError> {
-        let key = schema_key(&self.inner.options.schema, 2);
-        let options = self.inner.options.clone();
-        let client = self.block_on(self.op("key lock", async move {
-            let client = tokio::time::timeout(options.op_timeout, connect_one(&options))
-                .await
-                .map_err(|_| OpError::Timeout)??;
-            client
-                .execute("SELECT pg_advisory_lock($1, $2)", &[&LOCK_NAMESPACE, &key])
-                .await?;
-            Ok(client)
-        }))?;
-        let out = f();
-        // Closing the session releases the lock even if the unlock fails.
-        let _ = self.block_on(async move {
-            let _ = client
-                .execute(
-                    "SELECT pg_advisory_unlock($1, $2)",
-                    &[&LOCK_NAMESPACE, &key],
-                )
-                .await;
-            drop(client);
-            Ok(())
-        });
-        Ok(out)
-    }
-
-    /// Close the pool (later operations fail with `Unavailable`).
-    pub fn close(&self) {
-        self.inner.pool.close();
-    }
 }
 
 /// One connection outside the pool (its own session), driven by a spawned
 /// task.
-async fn connect_one(options: &PgOptions) -> Result<tokio_postgres::Client, OpError> {
+pub(super) async fn connect_one(options: &PgOptions) -> Result<tokio_postgres::Client, OpError> {
     let client = match &options.tls {
         Some(tls) => {
             let (client, conn) = options.config.connect(tls.clone()).await?;

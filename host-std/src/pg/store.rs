@@ -13,6 +13,8 @@ use mcpauth_core::store::{
 use mcpauth_core::time::UnixTime;
 use tokio_postgres::Row;
 
+use crate::backend::HostStore;
+
 use super::{OpError, PgStore, SWEEP_BATCH, SWEEP_PENDING, dec, enc, from_db, to_db};
 
 const FAMILY_COLUMNS: &str = "family_id, client_id, subject, resource, granted_scopes, scopes, \

@@ -12,6 +12,7 @@
 use std::io::Write;
 use std::time::Duration;
 
+use mcpauth::backend::HostStore;
 use mcpauth::pg::{PgOptions, PgStore};
 
 /// The database the tests use.
