@@ -4,7 +4,7 @@
 # what really enforces it: any lock file with rsa < 0.10 fails CI.
 set -euo pipefail
 status=0
-for lock in Cargo.lock nostd-check/Cargo.lock bench/rmcp-echo/Cargo.lock fuzz/Cargo.lock; do
+for lock in Cargo.lock nostd-check/Cargo.lock cas-free-check/Cargo.lock bench/rmcp-echo/Cargo.lock fuzz/Cargo.lock; do
     [ -f "$lock" ] || { echo "missing $lock"; status=1; continue; }
     bad=$(awk '/^name = "rsa"$/ { getline; print }' "$lock" | grep -E '^version = "0\.[0-9]\.' || true)
     if [ -n "$bad" ]; then

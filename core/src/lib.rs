@@ -30,6 +30,15 @@
 //! ## Modules
 //! - [`jose`]: RSA keys, key sets and rotation, RS256 access tokens (RFC 9068),
 //!   verification policy, JWKS.
+//!
+//! ## Features
+//! - `issuer` (default): the authorization server (the OAuth endpoints, the
+//!   consent page), RSA signing keys and signing (`rsa` 0.10). Without it
+//!   (`default-features = false`) the core is a resource server that
+//!   verifies RS256 tokens (`jose::VerifyingKey::verify_rs256`, fixed-size
+//!   `crypto-bigint`) and has no dependency that needs compare-and-swap, so
+//!   it builds for thumbv6m and riscv32imc (`scripts/cas-free-check.sh`).
+//! - `std`, `testing`, `fuzzing`: see `Cargo.toml`.
 //! - [`oauth`]: discovery, registration, authorization, token, introspection,
 //!   revocation endpoints.
 //! - [`mcp`]: JSON-RPC framing and the Streamable HTTP transport, both eras.
@@ -44,6 +53,11 @@
 // Unit tests run on the host (proptest's macros build `Arc`s); the library
 // itself is linted without `cfg(test)` too, where clippy.toml's list holds.
 #![cfg_attr(test, allow(clippy::disallowed_types, clippy::disallowed_methods))]
+// Without `issuer` (a device that only verifies) the helpers only the
+// authorization server calls (login throttle, form and cookie parsing,
+// OIDC caches) are compiled but unused; the linker drops them. Dead code
+// is still denied in the default build, which CI's clippy checks.
+#![cfg_attr(not(feature = "issuer"), allow(dead_code))]
 
 extern crate alloc;
 #[cfg(feature = "std")]

@@ -77,6 +77,7 @@ pub mod jwks;
 mod rng;
 mod server;
 mod service;
+#[cfg(feature = "standalone")]
 mod standalone;
 
 pub use clock::WallClock;
@@ -87,6 +88,7 @@ pub use server::{
     Config, REQUEST_BUFFER, Resources, Runner, SLOT_BYTES, TCP_RX_BUFFER, TCP_TX_BUFFER, new,
 };
 pub use service::{DeviceEnv, Service};
+#[cfg(feature = "standalone")]
 pub use standalone::{
     DEVICE_UNUSED_CLIENT_TTL_SECS, DeviceAuthorizationServer, DeviceLogin, StandaloneError,
     StandaloneService, authorization_server,

@@ -7,13 +7,20 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+#[cfg(feature = "issuer")]
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+#[cfg(feature = "issuer")]
 use rsa::traits::PublicKeyParts;
-use rsa::{BoxedUint, PrivateKey, PublicKey};
+#[cfg(feature = "issuer")]
+use rsa::{PrivateKey, PublicKey};
 use sha2::{Digest, Sha256};
+#[cfg(feature = "issuer")]
 use zeroize::Zeroizing;
 
+#[cfg(feature = "issuer")]
 use super::provider::RngAdapter;
+use super::rs256::RsaPublicKey;
+#[cfg(feature = "issuer")]
 use crate::rand::SecureRandom;
 
 /// Smallest accepted RSA modulus, in bits (RFC 7518 §3.3, NIST SP 800-131A).
@@ -79,9 +86,13 @@ impl std::error::Error for KeyError {}
 /// Keys made here have `kid` = the RFC 7638 JWK SHA-256 thumbprint
 /// (base64url), so the same key has the same `kid` on every restart and on
 /// every instance. Keys read from a foreign JWKS keep the `kid` it gives.
+///
+/// Verification needs no `rsa` crate (`jose::rs256`, fixed-size
+/// `crypto-bigint` arithmetic), so it builds without the `issuer` feature,
+/// for chips without compare-and-swap.
 #[derive(Clone, PartialEq, Eq)]
 pub struct VerifyingKey {
-    key: PublicKey,
+    key: RsaPublicKey,
     kid: String,
     /// base64url(big-endian modulus without leading zeros), the JWK `n`.
     n_b64: String,
@@ -91,16 +102,18 @@ pub struct VerifyingKey {
 
 impl VerifyingKey {
     /// Wrap an `rsa` crate public key (2048 to 4096 bits).
+    #[cfg(feature = "issuer")]
     pub fn from_rsa(key: PublicKey) -> Result<Self, KeyError> {
-        let bits = key.n().bit_width_vartime() as usize;
-        if bits < MIN_RSA_BITS {
-            return Err(KeyError::TooSmall);
-        }
-        if bits > MAX_RSA_BITS {
-            return Err(KeyError::TooLarge);
-        }
-        let n_b64 = Base64UrlUnpadded::encode_string(&key.n_bytes());
-        let e_b64 = Base64UrlUnpadded::encode_string(&key.e_bytes());
+        Self::from_components(&key.n_bytes(), &key.e_bytes())
+    }
+
+    /// A key from its big-endian modulus and public exponent (leading zero
+    /// bytes allowed). `kid` is the RFC 7638 thumbprint.
+    pub fn from_components(n: &[u8], e: &[u8]) -> Result<Self, KeyError> {
+        let (n, e) = (trim_leading_zeros(n), trim_leading_zeros(e));
+        let key = RsaPublicKey::new(n, e)?;
+        let n_b64 = Base64UrlUnpadded::encode_string(n);
+        let e_b64 = Base64UrlUnpadded::encode_string(e);
         let kid = thumbprint_of(&n_b64, &e_b64);
         Ok(Self {
             key,
@@ -108,26 +121,6 @@ impl VerifyingKey {
             n_b64,
             e_b64,
         })
-    }
-
-    /// A key from its big-endian modulus and public exponent (leading zero
-    /// bytes allowed). `kid` is the RFC 7638 thumbprint.
-    pub fn from_components(n: &[u8], e: &[u8]) -> Result<Self, KeyError> {
-        let (n, e) = (trim_leading_zeros(n), trim_leading_zeros(e));
-        if n.len() > MAX_RSA_BITS / 8 || e.len() > 8 {
-            return Err(KeyError::TooLarge);
-        }
-        let n = BoxedUint::from_be_slice_vartime(n);
-        let e = BoxedUint::from_be_slice_vartime(e);
-        let bits = n.bit_width_vartime() as usize;
-        if bits < MIN_RSA_BITS {
-            return Err(KeyError::TooSmall);
-        }
-        if bits > MAX_RSA_BITS {
-            return Err(KeyError::TooLarge);
-        }
-        let key = PublicKey::new(n, e).map_err(|_| KeyError::InvalidKey)?;
-        Self::from_rsa(key)
     }
 
     /// Replace the `kid` (keys read from a foreign JWKS).
@@ -149,12 +142,12 @@ impl VerifyingKey {
 
     /// Modulus size in bits.
     pub fn bits(&self) -> usize {
-        self.key.n().bit_width_vartime() as usize
+        self.key.bits()
     }
 
     /// Signature length in bytes (the modulus length).
     pub fn signature_len(&self) -> usize {
-        self.key.size()
+        self.key.len()
     }
 
     /// The JWK `n` member: base64url of the big-endian modulus.
@@ -169,17 +162,18 @@ impl VerifyingKey {
 
     /// The big-endian modulus, without leading zero bytes.
     pub fn n_bytes(&self) -> Vec<u8> {
-        self.key.n_bytes().into_vec()
+        self.key.n_bytes()
     }
 
     /// The big-endian public exponent, without leading zero bytes.
     pub fn e_bytes(&self) -> Vec<u8> {
-        self.key.e_bytes().into_vec()
+        self.key.e_bytes()
     }
 
-    /// The underlying `rsa` crate key (for providers).
-    pub fn rsa(&self) -> &PublicKey {
-        &self.key
+    /// Whether `sig` is a valid RS256 signature of `msg` (RFC 8017
+    /// §8.2.2 with SHA-256), by the public-key operation of `jose::rs256`.
+    pub fn verify_rs256(&self, msg: &[u8], sig: &[u8]) -> bool {
+        self.key.verify_sha256(msg, sig)
     }
 }
 
@@ -209,12 +203,14 @@ fn thumbprint_of(n_b64: &str, e_b64: &str) -> String {
 /// `Debug` shows only the `kid` and size; the private key is zeroized when
 /// dropped (by the `rsa` crate). Export with [`Self::to_pkcs8_der`] /
 /// [`Self::to_pkcs8_pem`] to persist it; the buffers are zeroized on drop.
+#[cfg(feature = "issuer")]
 #[derive(Clone)]
 pub struct SigningKey {
     key: PrivateKey,
     public: VerifyingKey,
 }
 
+#[cfg(feature = "issuer")]
 impl SigningKey {
     /// Wrap an `rsa` crate private key (2048 to 4096 bits), e.g. one built
     /// from components.
@@ -312,6 +308,7 @@ impl SigningKey {
     }
 }
 
+#[cfg(feature = "issuer")]
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SigningKey")

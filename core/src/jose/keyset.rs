@@ -4,9 +4,14 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::jwks::{self, JwksError, MAX_JWKS_KEYS};
-use super::key::{KeyError, SigningKey, VerifyingKey};
-use super::provider::{PURE_RUST_RSA, RsaProvider, SignError};
+#[cfg(feature = "issuer")]
+use super::key::SigningKey;
+use super::key::{KeyError, VerifyingKey};
+#[cfg(feature = "issuer")]
+use super::provider::SignError;
+use super::provider::{PURE_RUST_RSA, RsaProvider};
 use super::token::{self, AccessTokenClaims, TokenError, ValidationPolicy};
+#[cfg(feature = "issuer")]
 use crate::rand::SecureRandom;
 use crate::time::UnixTime;
 
@@ -18,11 +23,13 @@ use crate::time::UnixTime;
 ///   [`KeySet::remove`]d, so tokens already issued stay valid until they
 ///   expire. Remove a retired key once the longest token lifetime has passed.
 /// - **Resource server**: [`KeySet::from_jwks_json`] with the issuer's JWKS;
-///   it verifies but cannot sign.
+///   it verifies but cannot sign. Without the `issuer` feature (a device
+///   that only verifies) every key set is of this kind.
 ///
 /// `Clone + Send + Sync`; cloning copies the private key (zeroized on drop).
 #[derive(Debug, Clone)]
 pub struct KeySet {
+    #[cfg(feature = "issuer")]
     signer: Option<SigningKey>,
     /// Every key that verifies; the active key's public half first.
     keys: Vec<VerifyingKey>,
@@ -31,6 +38,7 @@ pub struct KeySet {
 
 impl KeySet {
     /// A key set signing with `key`, using the pure-Rust RSA provider.
+    #[cfg(feature = "issuer")]
     pub fn new(key: SigningKey) -> Self {
         Self {
             keys: alloc::vec![key.verifying_key().clone()],
@@ -42,6 +50,7 @@ impl KeySet {
     /// A key set with no key at all: verifies nothing, signs nothing.
     pub fn empty() -> Self {
         Self {
+            #[cfg(feature = "issuer")]
             signer: None,
             keys: Vec::new(),
             provider: &PURE_RUST_RSA,
@@ -53,6 +62,7 @@ impl KeySet {
     /// with one `kid`.
     pub fn from_verifying_keys(keys: Vec<VerifyingKey>) -> Result<Self, KeyError> {
         let mut set = Self {
+            #[cfg(feature = "issuer")]
             signer: None,
             keys: Vec::with_capacity(keys.len()),
             provider: &PURE_RUST_RSA,
@@ -90,6 +100,7 @@ impl KeySet {
     /// A key set holds at most [`MAX_JWKS_KEYS`] keys, so that its JWKS stays
     /// readable by every resource server; past that, the oldest retired key
     /// is dropped.
+    #[cfg(feature = "issuer")]
     pub fn rotate(&mut self, key: SigningKey) {
         let kid = key.kid();
         if let Some(pos) = self.keys.iter().position(|k| k.kid() == kid) {
@@ -134,10 +145,14 @@ impl KeySet {
 
     /// The `kid` new tokens are signed with, if this set can sign.
     pub fn active_kid(&self) -> Option<&str> {
-        self.signer.as_ref().map(SigningKey::kid)
+        #[cfg(feature = "issuer")]
+        return self.signer.as_ref().map(SigningKey::kid);
+        #[cfg(not(feature = "issuer"))]
+        return None;
     }
 
     /// The active signing key, if any (to persist it).
+    #[cfg(feature = "issuer")]
     pub fn signing_key(&self) -> Option<&SigningKey> {
         self.signer.as_ref()
     }
@@ -161,6 +176,7 @@ impl KeySet {
     /// Issue an RFC 9068 access token (header `alg` RS256, `typ` `at+jwt`,
     /// `kid`) with the active key. An empty `claims.jti` is replaced by 128
     /// random bits from `rng`, which also blinds the RSA operation.
+    #[cfg(feature = "issuer")]
     pub fn issue_access_token(
         &self,
         claims: &AccessTokenClaims,

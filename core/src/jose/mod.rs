@@ -89,6 +89,7 @@ mod key;
 mod keyset;
 mod provider;
 mod refresh;
+mod rs256;
 mod strict;
 mod token;
 
@@ -99,7 +100,9 @@ mod tests;
 
 pub use id_token::{DEFAULT_ID_TOKEN_MAX_AGE_SECS, IdTokenClaims, IdTokenPolicy, MAX_ID_TOKEN_LEN};
 pub use jwks::{JwksError, MAX_JWKS_KEYS, MAX_JWKS_LEN, parse_jwks};
-pub use key::{KeyError, MAX_KID_LEN, MAX_RSA_BITS, MIN_RSA_BITS, SigningKey, VerifyingKey};
+#[cfg(feature = "issuer")]
+pub use key::SigningKey;
+pub use key::{KeyError, MAX_KID_LEN, MAX_RSA_BITS, MIN_RSA_BITS, VerifyingKey};
 pub use keyset::KeySet;
 pub use provider::{PURE_RUST_RSA, PureRustRsa, RsaProvider, SignError};
 pub use refresh::{

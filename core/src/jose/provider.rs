@@ -2,13 +2,19 @@
 //! backend (aws-lc-rs signs several times faster) while devices keep the
 //! pure-Rust default.
 
+#[cfg(feature = "issuer")]
 use alloc::vec::Vec;
 use core::fmt;
 
+#[cfg(feature = "issuer")]
 use rand_core::{TryCryptoRng, TryRng};
+#[cfg(feature = "issuer")]
 use sha2::Sha256;
 
-use super::key::{SigningKey, VerifyingKey};
+#[cfg(feature = "issuer")]
+use super::key::SigningKey;
+use super::key::VerifyingKey;
+#[cfg(feature = "issuer")]
 use crate::rand::SecureRandom;
 
 /// Signing failed. Never carries key or token material.
@@ -103,7 +109,8 @@ pub trait RsaProvider: Send + Sync + fmt::Debug {
 
     /// Sign `msg` (the JWS signing input) with RS256. Private-key operations
     /// must be blinded with randomness from `rng`; an RNG failure is
-    /// [`SignError::Rng`], never an unblinded signature.
+    /// [`SignError::Rng`], never an unblinded signature. (Feature `issuer`.)
+    #[cfg(feature = "issuer")]
     fn sign_rs256(
         &self,
         key: &SigningKey,
@@ -115,10 +122,14 @@ pub trait RsaProvider: Send + Sync + fmt::Debug {
     fn verify_rs256(&self, key: &VerifyingKey, msg: &[u8], sig: &[u8]) -> bool;
 }
 
-/// The default backend: the pure-Rust `rsa` crate (>= 0.10, constant-time
-/// `crypto-bigint` arithmetic, blinded private operations, and every CRT
-/// signature checked with the public key before release, against fault
-/// attacks). Works on every target, including `no_std` devices.
+/// The default backend, pure Rust. Signs with the `rsa` crate (>= 0.10,
+/// constant-time `crypto-bigint` arithmetic, blinded private operations,
+/// and every CRT signature checked with the public key before release,
+/// against fault attacks; feature `issuer`). Verifies with the public-key
+/// operation alone ([`VerifyingKey::verify_rs256`]: fixed-size
+/// `crypto-bigint`, no heap, no atomics), checked against `rsa` 0.10 by a
+/// test. Works on every target, including `no_std` devices without
+/// compare-and-swap.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PureRustRsa;
 
@@ -130,6 +141,7 @@ impl RsaProvider for PureRustRsa {
         "rsa (pure Rust)"
     }
 
+    #[cfg(feature = "issuer")]
     fn sign_rs256(
         &self,
         key: &SigningKey,
@@ -148,24 +160,27 @@ impl RsaProvider for PureRustRsa {
     }
 
     fn verify_rs256(&self, key: &VerifyingKey, msg: &[u8], sig: &[u8]) -> bool {
-        key.rsa().pkcs1v15_verify::<Sha256>(msg, sig).is_ok()
+        key.verify_rs256(msg, sig)
     }
 }
 
 /// The injected [`SecureRandom`] seen through `rand_core` 0.10's
 /// `TryCryptoRng`, which is what `rsa` asks for. Failures propagate as errors
 /// (and are remembered, so callers can tell an RNG failure from others).
+#[cfg(feature = "issuer")]
 pub(crate) struct RngAdapter<'a> {
     rng: &'a mut dyn SecureRandom,
     pub(crate) failed: bool,
 }
 
+#[cfg(feature = "issuer")]
 impl<'a> RngAdapter<'a> {
     pub(crate) fn new(rng: &'a mut dyn SecureRandom) -> Self {
         Self { rng, failed: false }
     }
 }
 
+#[cfg(feature = "issuer")]
 impl fmt::Debug for RngAdapter<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RngAdapter")
@@ -175,17 +190,21 @@ impl fmt::Debug for RngAdapter<'_> {
 }
 
 /// `rand_core` wants an error implementing `core::error::Error`.
+#[cfg(feature = "issuer")]
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AdapterError;
 
+#[cfg(feature = "issuer")]
 impl fmt::Display for AdapterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("the random number generator failed")
     }
 }
 
+#[cfg(feature = "issuer")]
 impl core::error::Error for AdapterError {}
 
+#[cfg(feature = "issuer")]
 impl TryRng for RngAdapter<'_> {
     type Error = AdapterError;
 
@@ -210,4 +229,5 @@ impl TryRng for RngAdapter<'_> {
 }
 
 /// The host promises [`SecureRandom`] is cryptographically secure.
+#[cfg(feature = "issuer")]
 impl TryCryptoRng for RngAdapter<'_> {}

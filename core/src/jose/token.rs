@@ -11,11 +11,13 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
+#[cfg(feature = "issuer")]
 use super::provider::SignError;
 use super::strict::{self, StrictError};
 use super::{JWT_TYPE, KeySet};
 use crate::limits::MAX_TOKEN_LEN;
 use crate::principal::Principal;
+#[cfg(feature = "issuer")]
 use crate::rand::{SecureRandom, random_token};
 use crate::time::UnixTime;
 
@@ -420,6 +422,7 @@ pub(crate) fn json_object(bytes: &[u8], part: Part) -> Result<Map<String, Value>
 }
 
 /// Sign `header.claims` (already JSON) and return the compact JWS.
+#[cfg(feature = "issuer")]
 pub(crate) fn sign_compact(
     keys: &KeySet,
     header_json: &[u8],
@@ -445,6 +448,7 @@ pub(crate) fn sign_compact(
     Ok(out)
 }
 
+#[cfg(feature = "issuer")]
 pub(crate) fn issue(
     keys: &KeySet,
     claims: &AccessTokenClaims,

@@ -16,6 +16,10 @@
 //! carry a `client_secret`. Its redirect URIs, grant and response types and
 //! scopes follow the rules of dynamic registration ([`super::register`]).
 
+// Without `issuer` only the URL check and document rules are built (static
+// clients and registration use them); the fetch, an `AuthorizationServer` method, is not.
+#![cfg_attr(not(feature = "issuer"), allow(unused_imports, dead_code))]
+
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -25,8 +29,10 @@ use core::pin::Pin;
 
 use serde_json::Value;
 
+#[cfg(feature = "issuer")]
+use super::AuthorizationServer;
+use super::OAuthError;
 use super::register::{client_metadata, string_field};
-use super::{AuthorizationServer, OAuthError};
 use crate::store::{ClientAuthMethod, ClientRecord, Store};
 
 /// Largest metadata document accepted (bytes): the draft's suggested 5 KiB.
@@ -187,6 +193,7 @@ pub(crate) fn client_from_document(
     })
 }
 
+#[cfg(feature = "issuer")]
 impl<S: Store + Sync, U, L> AuthorizationServer<S, U, L> {
     /// Whether URL `client_id`s are resolved through metadata documents.
     pub fn client_metadata_documents_enabled(&self) -> bool {

@@ -56,29 +56,37 @@
 //!   upstream OpenID provider; the grant's subject is then derived from the
 //!   provider's `(iss, sub)`. See [`oidc`].
 
+#[cfg(feature = "issuer")]
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::future::Future;
 use core::net::IpAddr;
 
+#[cfg(feature = "issuer")]
 use crate::http::{Method, Request, Response};
 use crate::jose::KeySet;
 use crate::rand::SecureRandom;
+#[cfg(feature = "issuer")]
 use crate::store::Store;
 use crate::time::UnixTime;
 
 mod access_family;
+#[cfg(feature = "issuer")]
 mod authorize;
 mod bearer;
 pub mod cimd;
+#[cfg(feature = "issuer")]
 mod client_auth;
 mod config;
+#[cfg(feature = "issuer")]
 mod discovery;
 mod error;
 pub mod events;
 mod guard;
+#[cfg(feature = "issuer")]
 mod introspect;
 pub mod oidc;
+#[cfg(feature = "issuer")]
 mod pages;
 pub mod pkce;
 pub mod privy;
@@ -88,6 +96,7 @@ pub mod remote_issuer;
 mod resource;
 mod static_clients;
 mod throttle;
+#[cfg(feature = "issuer")]
 mod token;
 pub(crate) mod wire;
 
@@ -120,6 +129,7 @@ pub use resource::{MAX_RESOURCE_NAME_CHARS, ProtectedResource, ResourceKind};
 pub use static_clients::{MAX_STATIC_CLIENT_ID_LEN, StaticClient};
 pub use throttle::{ThrottleConfig, peer_bucket};
 
+#[cfg(feature = "issuer")]
 use throttle::LoginThrottle;
 
 /// Checks a user's credentials. The host implements it (host-std: argon2
@@ -212,6 +222,7 @@ impl Env<'_> {
 
 /// The authorization server: configuration, store, user authenticator,
 /// registration policy and the login throttle.
+#[cfg(feature = "issuer")]
 pub struct AuthorizationServer<S, U, L = AllowAllRegistrations> {
     config: ServerConfig,
     store: S,
@@ -228,6 +239,7 @@ pub struct AuthorizationServer<S, U, L = AllowAllRegistrations> {
     oidc: Option<oidc::OidcRuntime>,
 }
 
+#[cfg(feature = "issuer")]
 impl<S, U, L> core::fmt::Debug for AuthorizationServer<S, U, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("AuthorizationServer")
@@ -236,6 +248,7 @@ impl<S, U, L> core::fmt::Debug for AuthorizationServer<S, U, L> {
     }
 }
 
+#[cfg(feature = "issuer")]
 impl<S, U> AuthorizationServer<S, U, AllowAllRegistrations> {
     /// A server allowing every registration; see
     /// [`Self::with_registration_policy`].
@@ -254,6 +267,7 @@ impl<S, U> AuthorizationServer<S, U, AllowAllRegistrations> {
     }
 }
 
+#[cfg(feature = "issuer")]
 impl<S, U, L> AuthorizationServer<S, U, L> {
     /// Replace the registration rate-limit hook.
     pub fn with_registration_policy<L2>(self, policy: L2) -> AuthorizationServer<S, U, L2> {
@@ -325,6 +339,7 @@ impl<S, U, L> AuthorizationServer<S, U, L> {
     }
 }
 
+#[cfg(feature = "issuer")]
 impl<S, U, L> AuthorizationServer<S, U, L>
 where
     S: Store + Sync,

@@ -26,14 +26,20 @@
 //! evicts the oldest past that). The first code issued to a client marks it
 //! used, for good.
 
+// Without `issuer` only the registration rules are built (static clients
+// go through them); the endpoint, an `AuthorizationServer` method, is not.
+#![cfg_attr(not(feature = "issuer"), allow(unused_imports, dead_code))]
+
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use serde_json::{Map, Value, json};
 
+#[cfg(feature = "issuer")]
+use super::AuthorizationServer;
 use super::config::{is_loopback_host, split_url};
 use super::wire::{no_store, parse_scope};
-use super::{AuthorizationServer, Env, OAuthError, OAuthEvent, RegistrationPolicy, Throttle};
+use super::{Env, OAuthError, OAuthEvent, RegistrationPolicy, Throttle};
 use crate::http::{Request, Response};
 use crate::rand::random_token;
 use crate::store::{ClientAuthMethod, ClientRecord, Store, hash_secret};
@@ -246,6 +252,7 @@ pub(super) fn client_metadata(
     })
 }
 
+#[cfg(feature = "issuer")]
 impl<S: Store + Sync, U, L: RegistrationPolicy> AuthorizationServer<S, U, L> {
     pub(super) async fn register(&self, req: &Request, env: &mut Env<'_>) -> Response {
         match self.register_inner(req, env).await {

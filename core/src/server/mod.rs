@@ -39,13 +39,16 @@ use serde_json::json;
 use crate::http::{Method, Request, Response};
 use crate::jose::KeySet;
 use crate::mcp::{LiveStream, McpOutcome, McpServer};
+#[cfg(feature = "issuer")]
+use crate::oauth::{AuthorizationServer, RegistrationPolicy, UserAuthenticator};
 use crate::oauth::{
-    AuthorizationServer, BearerCache, BearerError, Env, KeySource, NoCache, RegistrationPolicy,
-    ResourceGuard, UserAuthenticator, authenticate, bearer_token,
+    BearerCache, BearerError, Env, KeySource, NoCache, ResourceGuard, authenticate, bearer_token,
 };
 use crate::principal::Principal;
 use crate::rand::SecureRandom;
-use crate::store::{RevocationStore, Store, StoreError};
+#[cfg(feature = "issuer")]
+use crate::store::Store;
+use crate::store::{RevocationStore, StoreError};
 use crate::sync::Arc;
 use crate::time::UnixTime;
 
@@ -104,6 +107,7 @@ pub trait Issuer {
     }
 }
 
+#[cfg(feature = "issuer")]
 impl<S, U, L> Issuer for AuthorizationServer<S, U, L>
 where
     S: Store + Sync,

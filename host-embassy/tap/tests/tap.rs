@@ -1310,16 +1310,6 @@ impl Issuer {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-
-    /// SIGTERM and wait: the database is the next process's.
-    fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        assert!(self.child.wait().unwrap().success(), "graceful stop");
-    }
 }
 
 impl Drop for Issuer {
@@ -1549,21 +1539,31 @@ fn fleet_with_issuer(dir: &Path) -> usize {
     );
     check("a token for the issuer's /mcp is refused by the device, and a device token by /mcp");
 
-    // The operator rotates the signing key. The database belongs to one
-    // process, so: stop, rotate, start again. The device keeps running.
+    // The operator rotates the signing key while the issuer keeps running:
+    // `mcpauth keys rotate` hands the command to the server's admin socket
+    // (`<data dir>/admin.sock`), which installs the new key at once. The
+    // device keeps running too.
     let old_kid = jwt_part(&access, 0)["kid"].as_str().unwrap().to_string();
-    issuer.stop();
     let out = Command::new(&bin)
         .args(["keys", "rotate", "--data-dir"])
         .arg(&data)
         .output()
         .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "keys rotate: {}",
+        "keys rotate: {stdout} {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let issuer = Issuer::start(&bin, &data);
+    assert!(
+        stdout.contains("in use now"),
+        "the running server took the rotation (live, through its admin socket): {stdout}"
+    );
+    let mut issuer = issuer;
+    assert!(
+        issuer.child.try_wait().unwrap().is_none(),
+        "the issuer kept running"
+    );
     let r = once(
         "127.0.0.1",
         "POST",
@@ -1595,7 +1595,7 @@ fn fleet_with_issuer(dir: &Path) -> usize {
         "a token of the old key while it is published: {r:?}"
     );
     check(&format!(
-        "after `mcpauth keys rotate` a new-key token works on the running device (uptime {uptime_before} s → {uptime_after} s), the old key too"
+        "after `mcpauth keys rotate` on the running issuer (admin socket, no restart) a new-key token works on the running device (uptime {uptime_before} s → {uptime_after} s), the old key too"
     ));
 
     // Revocation: the issuer refuses the revoked token at once; the device

@@ -64,12 +64,14 @@ use super::config::{is_loopback_host, split_url};
 use super::wire::is_scope_token;
 use crate::jose::{IdTokenClaims, JwksError, TokenError};
 
+#[cfg(feature = "issuer")]
 mod flow;
 mod provider;
 
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "issuer")]
 pub(crate) use provider::OidcRuntime;
 pub use provider::ProviderMetadata;
 
