@@ -271,3 +271,14 @@ pub async fn post_form(
         serde_json::from_slice(&r.bytes().await.expect("body")).unwrap_or(serde_json::Value::Null);
     (status, retry, body)
 }
+
+/// The audit log `serve --audit-log PATH` wrote: its text, and each line
+/// parsed (every line must be one JSON object).
+pub fn audit_log(path: &Path) -> (String, Vec<serde_json::Value>) {
+    let text = std::fs::read_to_string(path).expect("audit log written");
+    let lines = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    (text, lines)
+}
