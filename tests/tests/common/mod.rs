@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod metrics;
 pub mod oauth;
 #[allow(unused_imports)] // not every test binary walks the OAuth flow
 pub use oauth::*;
