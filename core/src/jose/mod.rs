@@ -37,8 +37,11 @@
 //! # Providers
 //!
 //! The RSA primitive sits behind [`RsaProvider`] (`sign_rs256`,
-//! `verify_rs256`). [`PureRustRsa`] (the `rsa` crate) is the default and the
-//! one devices use; a host can install a faster backend with
+//! `verify_rs256`). [`PureRustRsa`] is the default and the one devices use:
+//! it signs with the `rsa` crate (feature `issuer`) and verifies with the
+//! public-key operation alone ([`VerifyingKey::verify_rs256`], fixed-size
+//! `crypto-bigint`, built without `issuer` too, so for chips without
+//! compare-and-swap); a host can install a faster backend with
 //! [`KeySet::with_provider`] (`&'static`, so no `Arc` is needed on targets
 //! without atomics).
 //!
