@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 use super::context::{Context, McpError};
 use super::features::InputRequired;
 use super::jsonrpc::{ErrorCode, RequestId};
-use super::legacy::error_json;
+use super::legacy::error_text;
 use super::methods::Dispatch;
 use super::server::{McpServer, id_json};
 use super::session::SessionStore;
@@ -98,8 +98,7 @@ impl Drop for CallGuard<'_> {
         self.hub.forget(&self.pending);
         if !self.done {
             let e = McpError::new(ErrorCode::InternalError, "Request timed out");
-            self.hub
-                .push(self.stream, error_json(self.id, &e).to_string(), true);
+            self.hub.push(self.stream, error_text(self.id, &e), true);
         }
     }
 }
@@ -155,7 +154,7 @@ impl McpServer {
                                 ctx.input_responses = Some(answers);
                                 ctx.request_state = input.request_state.clone();
                             }
-                            Err(e) => break error_json(&id, &e).to_string(),
+                            Err(e) => break error_text(&id, &e),
                         }
                     }
                     Ok(Dispatch::Result(r)) => {
@@ -165,23 +164,21 @@ impl McpServer {
                     // Encoded in one pass, as a buffered 2025-era call is.
                     Ok(Dispatch::Tool(r)) => {
                         let body = super::methods::tool_response_body(&id, &r);
-                        break String::from_utf8(body).unwrap_or_else(|_| {
-                            error_json(&id, &McpError::internal()).to_string()
-                        });
+                        break String::from_utf8(body)
+                            .unwrap_or_else(|_| error_text(&id, &McpError::internal()));
                     }
                     Ok(Dispatch::NotFound) => {
-                        break error_json(
+                        break error_text(
                             &id,
                             &McpError::new(ErrorCode::MethodNotFound, "Method not found"),
-                        )
-                        .to_string();
+                        );
                     }
                     // Scopes were checked before the stream opened; an
                     // endless input loop ends here.
                     Ok(Dispatch::Input(_) | Dispatch::InsufficientScope(_)) => {
-                        break error_json(&id, &McpError::internal()).to_string();
+                        break error_text(&id, &McpError::internal());
                     }
-                    Err(e) => break error_json(&id, &e).to_string(),
+                    Err(e) => break error_text(&id, &e),
                 }
             };
             if let Some(sid) = session.as_deref() {
