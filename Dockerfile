@@ -3,10 +3,23 @@
 #        -e MCPAUTH_PUBLIC_URL=https://mcp.example.com mcpauth
 # (first user: docker run --rm -i -v mcpauth-data:/data mcpauth user add alice)
 
+# --- privy: the sign-in page's Privy script, Privy's npm SDK + our glue,
+# exactly as locked (host-std/privy-glue/package-lock.json); the binary
+# embeds it and serves it at /privy/glue.js (scripts/build-privy.sh)
+FROM node:22-bookworm-slim AS privy
+WORKDIR /src
+COPY scripts/build-privy.sh scripts/
+COPY host-std/privy-glue/package.json host-std/privy-glue/package-lock.json host-std/privy-glue/
+COPY host-std/privy-glue/src host-std/privy-glue/src
+RUN bash scripts/build-privy.sh
+
 # --- build: the default (aws-lc) binary needs a C compiler, which this image has
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
+COPY --from=privy /src/host-std/privy-glue/dist/glue.js host-std/privy-glue/dist/glue.js
+# Fails the build if the Privy script is missing (host-std/build.rs).
+ENV MCPAUTH_REQUIRE_PRIVY_BUNDLE=1
 RUN cargo build --release --locked -p mcpauth \
  && install -m 0755 target/release/mcpauth /usr/local/bin/mcpauth
 

@@ -24,8 +24,14 @@
 #   inspector    the MCP Inspector CLI (pinned) lists and calls tools with a
 #                token from the real flow as a header, both protocol eras over
 #                Streamable HTTP (mcpauth serves no legacy HTTP+SSE transport)
+#   privy        the built-in Privy sign-in: `mcpauth serve --privy-app-id`
+#                serves /privy/glue.js (Privy's npm SDK, scripts/build-privy.sh),
+#                pointed at a local fake of the Privy API
+#                (interop/privy-fake.mjs); headless chromium signs in with an
+#                email code, a wrong code is refused on the page; code, token,
+#                whoami shows the Privy DID
 #
-# Usage: scripts/interop.sh [SUITE...]   (default: all seven)
+# Usage: scripts/interop.sh [SUITE...]   (default: all eight)
 # Environment:
 #   INTEROP_OUT=DIR          results, logs, screenshots (default: a new temp dir)
 #   INTEROP_SKIP_INSTALL=1   do not run scripts/install-interop.sh first
@@ -37,7 +43,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SUITES=("$@")
-[ ${#SUITES[@]} -gt 0 ] || SUITES=(conformance ts-client py-client browser proxy oidc inspector)
+[ ${#SUITES[@]} -gt 0 ] || SUITES=(conformance ts-client py-client browser proxy oidc inspector privy)
 OUT="${INTEROP_OUT:-$(mktemp -d /tmp/mcpauth-interop.XXXXXX)}"
 mkdir -p "$OUT"
 started=$SECONDS
@@ -214,6 +220,37 @@ for suite in "${SUITES[@]}"; do
       run oidc 240 node interop/oidc.mjs --issuer "$OIDC_ISSUER" \
         --provider-issuer "http://127.0.0.1:$OP_PORT" --provider-id local --provider-name "Local OP" \
         --login ann --out "$OUT/oidc-screenshots"
+      ;;
+    privy)
+      # The built-in script must be in this binary (scripts/build-privy.sh
+      # before the build above).
+      PRIVY_API_PORT="$(free_port)"
+      PRIVY_PORT="$(free_port)"
+      PRIVY_ISSUER="http://127.0.0.1:$PRIVY_PORT"
+      ( umask 077
+        python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > "$OUT/privy-app-secret"
+        python3 -c 'import secrets; print(f"{secrets.randbelow(10**6):06d}")' > "$OUT/privy-code" )
+      node interop/privy-fake.mjs --port "$PRIVY_API_PORT" --app-id interop-privy-app \
+        --app-secret-file "$OUT/privy-app-secret" --code-file "$OUT/privy-code" \
+        --page-origin "$PRIVY_ISSUER" > "$OUT/privy-fake.log" 2>&1 &
+      PIDS+=($!)
+      for _ in $(seq 1 100); do grep -q 'listening on' "$OUT/privy-fake.log" && break; sleep 0.1; done
+      # Only the app id, the API URL (the fake's) and the secret (from the
+      # environment, as an operator passes it): no script of ours to host.
+      MCPAUTH_PRIVY_APP_SECRET="$(cat "$OUT/privy-app-secret")" "$MCPAUTH" serve \
+        --listen "127.0.0.1:$PRIVY_PORT" --data-dir "$OUT/privy-data" --log warn \
+        --privy-app-id interop-privy-app --privy-api-url "http://127.0.0.1:$PRIVY_API_PORT" \
+        --privy-allowed-email-domains example.com > "$OUT/mcpauth-privy.log" 2>&1 &
+      PIDS+=($!)
+      if wait_http "$PRIVY_ISSUER/healthz" 60; then
+        say "fake Privy API on :$PRIVY_API_PORT, mcpauth serve --privy-app-id on $PRIVY_ISSUER"
+        run privy 240 node interop/privy.mjs --issuer "$PRIVY_ISSUER" \
+          --privy-api "http://127.0.0.1:$PRIVY_API_PORT" --email ann@example.com \
+          --code-file "$OUT/privy-code" --out "$OUT/privy-screenshots"
+      else
+        cat "$OUT/mcpauth-privy.log"
+        RESULT[privy]="FAILED (mcpauth did not start: was scripts/build-privy.sh run before the build?)"
+      fi
       ;;
     inspector)
       run inspector 300 node interop/inspector.mjs --issuer "$ISSUER" \

@@ -253,6 +253,9 @@ pub struct App {
     router: AppRouter,
     /// The auth proxy (mounted on the router as host-served paths).
     upstreams: Option<Upstreams>,
+    /// The sign-in page's Privy script, served at
+    /// [`crate::privy::GLUE_PATH`] (with Privy on and the script built in).
+    privy_glue: Option<&'static [u8]>,
 }
 
 impl std::fmt::Debug for App {
@@ -457,7 +460,15 @@ impl App {
             router = router.mount_host(&path, Protection::Bearer(guard));
         }
         let router = router.mount(mcp, Protection::Bearer(guard));
-        Ok(App { router, upstreams })
+        let privy_glue = options
+            .privy
+            .as_ref()
+            .and_then(|_| crate::privy::embedded_glue());
+        Ok(App {
+            router,
+            upstreams,
+            privy_glue,
+        })
     }
 
     /// The router.
@@ -489,6 +500,11 @@ impl App {
 
 impl Handler for App {
     async fn reply(&self, req: Request) -> Reply {
+        if let Some(script) = self.privy_glue
+            && req.path == crate::privy::GLUE_PATH
+        {
+            return Reply::Whole(crate::privy::glue_response(&req, script));
+        }
         let routed = self.router.handle(req, now(), &mut OsRandom).await;
         reply_routed(self.upstreams.as_ref(), routed).await
     }

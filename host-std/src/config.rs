@@ -247,7 +247,8 @@ pub struct ServeArgs {
     /// Privy API base URL [default: https://auth.privy.io].
     #[arg(long, env = "MCPAUTH_PRIVY_API_URL", value_name = "URL")]
     pub privy_api_url: Option<String>,
-    /// URL of the Privy SDK glue script the sign-in page loads.
+    /// URL of a Privy SDK glue script of your own for the sign-in page
+    /// [default: the one built into mcpauth, served at /privy/glue.js].
     #[arg(long, env = "MCPAUTH_PRIVY_SDK_URL", value_name = "URL")]
     pub privy_sdk_url: Option<String>,
     /// Subresource Integrity of that script (`sha384-…`); required when it
@@ -1226,14 +1227,19 @@ fn resolve_privy(
         .trim_end_matches('/')
         .to_owned();
     crate::privy::validate_api_url(&api_url).map_err(|e| ConfigError::new("--privy-api-url", e))?;
-    let Some(sdk_url) = pick(&serve.privy_sdk_url, &file.privy_sdk_url) else {
-        return Err(ConfigError::new(
-            "--privy-sdk-url",
-            "required with --privy-app-id: the URL of the script that runs the Privy SDK \
-             on the sign-in page (see the README, \"Privy login\")",
-        ));
-    };
+    let operator_script = pick(&serve.privy_sdk_url, &file.privy_sdk_url);
+    let sdk_url = privy_script_url(
+        operator_script.clone(),
+        crate::privy::embedded_glue(),
+        public_url,
+    )?;
     let sdk_integrity = pick(&serve.privy_sdk_integrity, &file.privy_sdk_integrity);
+    if operator_script.is_none() && sdk_integrity.is_some() {
+        return Err(ConfigError::new(
+            "--privy-sdk-integrity",
+            "only with --privy-sdk-url (the built-in script is served by this server)",
+        ));
+    }
     if sdk_integrity.is_none() && origin_of(&sdk_url) != origin_of(public_url) {
         return Err(ConfigError::new(
             "--privy-sdk-integrity",
@@ -1272,6 +1278,28 @@ fn resolve_privy(
         .validate()
         .map_err(|e| ConfigError::new("--privy-*", e))?;
     Ok(Some(settings))
+}
+
+/// The script the sign-in page loads for Privy: the operator's
+/// (`--privy-sdk-url`), else the one built into this binary (`embedded`,
+/// served at [`crate::privy::GLUE_PATH`]); without either, a start-up error
+/// that names the build script.
+fn privy_script_url(
+    operator: Option<String>,
+    embedded: Option<&[u8]>,
+    public_url: &str,
+) -> Result<String, ConfigError> {
+    match (operator, embedded) {
+        (Some(url), _) => Ok(url),
+        (None, Some(script)) => Ok(crate::privy::glue_url(public_url, script)),
+        (None, None) => Err(ConfigError::new(
+            "--privy-app-id",
+            "this mcpauth was built without the Privy sign-in script: run \
+             scripts/build-privy.sh, then rebuild mcpauth (cargo build embeds \
+             host-std/privy-glue/dist/glue.js); or host a script yourself and give \
+             --privy-sdk-url (see the README, \"Privy login\")",
+        )),
+    }
 }
 
 /// `scheme://host[:port]` of an absolute URL (lowercase).
@@ -1493,6 +1521,30 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn privy_script_is_the_operators_or_the_built_in_one() {
+        let public = "https://auth.example";
+        // The operator's script wins, built in or not.
+        for embedded in [Some(&b"glue"[..]), None] {
+            let url = privy_script_url(Some("https://cdn.example/g.js".into()), embedded, public)
+                .expect("operator's");
+            assert_eq!(url, "https://cdn.example/g.js");
+        }
+        // The built-in one, versioned by its content.
+        let a = privy_script_url(None, Some(b"glue one"), public).expect("built in");
+        let b = privy_script_url(None, Some(b"glue two"), public).expect("built in");
+        assert!(
+            a.starts_with("https://auth.example/privy/glue.js?v="),
+            "{a}"
+        );
+        assert_eq!(a.len(), "https://auth.example/privy/glue.js?v=".len() + 16);
+        assert_ne!(a, b, "a new script gets a new URL");
+        // Neither: refuse to start, and say how to build it.
+        let e = privy_script_url(None, None, public).expect_err("no script");
+        assert_eq!(e.setting, "--privy-app-id");
+        assert!(e.to_string().contains("scripts/build-privy.sh"), "{e}");
+    }
+
+    #[test]
     fn privy_settings() {
         let s = serve(&[]).expect("ok");
         assert!(s.privy.is_none(), "no Privy by default");
@@ -1565,8 +1617,36 @@ pub(crate) mod tests {
         assert!(!format!("{p:?}").contains("s3cret"), "secret never printed");
         let e = serve(&["--privy-sdk-url", "https://x/g.js"]).expect_err("no app id");
         assert_eq!(e.setting, "--privy-app-id");
-        let e = serve(&["--privy-app-id", "a", "--privy-app-secret", "s"]).expect_err("sdk");
-        assert_eq!(e.setting, "--privy-sdk-url");
+        // Without --privy-sdk-url: the script built into this binary, or a
+        // start-up error that names the build script.
+        let only_id = serve(&["--privy-app-id", "a", "--privy-app-secret", "s"]);
+        match crate::privy::embedded_glue() {
+            Some(_) => {
+                let p = only_id.expect("the built-in script").privy.expect("privy");
+                assert!(
+                    p.sdk_url
+                        .starts_with("http://127.0.0.1:8080/privy/glue.js?v="),
+                    "{}",
+                    p.sdk_url
+                );
+                assert!(p.sdk_integrity.is_none());
+            }
+            None => {
+                let e = only_id.expect_err("no script");
+                assert_eq!(e.setting, "--privy-app-id");
+                assert!(e.to_string().contains("scripts/build-privy.sh"), "{e}");
+            }
+        }
+        let e = serve(&[
+            "--privy-app-id",
+            "a",
+            "--privy-app-secret",
+            "s",
+            "--privy-sdk-integrity",
+            "sha384-abc",
+        ])
+        .expect_err("integrity of which script?");
+        assert_eq!(e.setting, "--privy-sdk-integrity");
         let e = serve(&[
             "--privy-app-id",
             "a",

@@ -13,10 +13,67 @@ use base64ct::{Base64, Encoding};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::rt::TokioIo;
+use mcpauth_core::http::Response;
 use mcpauth_core::oauth::{PrivyConfig, PrivyKey, UserAuthenticator};
 use zeroize::Zeroizing;
 
 use crate::users::Users;
+
+/// Where the embedded sign-in script is served (the page adds `?v=` and
+/// the script's version, see [`glue_url`]).
+pub const GLUE_PATH: &str = "/privy/glue.js";
+
+/// The sign-in page's Privy script (`host-std/privy-glue`, built by
+/// `scripts/build-privy.sh`); empty when this binary was built without it
+/// (see `build.rs`).
+static GLUE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/privy-glue.js"));
+
+/// The embedded Privy sign-in script, if this binary was built with it.
+pub fn embedded_glue() -> Option<&'static [u8]> {
+    (!GLUE.is_empty()).then_some(GLUE)
+}
+
+/// A script's version: the first 16 hex digits of its SHA-256.
+fn glue_version(script: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(script)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The URL the sign-in page loads the embedded `script` from:
+/// `{public_url}/privy/glue.js?v={version}` (a new build gets a new URL, so
+/// browsers may cache each one for good).
+pub fn glue_url(public_url: &str, script: &[u8]) -> String {
+    format!("{public_url}{GLUE_PATH}?v={}", glue_version(script))
+}
+
+/// The answer to `GET`/`HEAD` [`GLUE_PATH`]: the script as JavaScript,
+/// cacheable for a year (its URL changes with its content), with an
+/// `ETag` for revalidation; 405 for other methods.
+pub fn glue_response(req: &mcpauth_core::http::Request, script: &[u8]) -> Response {
+    use mcpauth_core::http::Method;
+    if !matches!(req.method, Method::Get | Method::Head) {
+        return Response::empty(405).with_header("allow", "GET, HEAD");
+    }
+    let etag = format!("\"{}\"", glue_version(script));
+    let not_modified = req
+        .header("if-none-match")
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let resp = if not_modified {
+        Response::empty(304)
+    } else {
+        // For HEAD too: hyper sends the length and drops the body.
+        Response::empty(200)
+            .with_header("content-type", "text/javascript; charset=utf-8")
+            .with_body(script.to_vec())
+    };
+    resp.with_header("cache-control", "public, max-age=31536000, immutable")
+        .with_header("etag", etag)
+        .with_header("x-content-type-options", "nosniff")
+        .with_header("cross-origin-resource-policy", "same-origin")
+}
 
 /// Default Privy API.
 pub const DEFAULT_API_URL: &str = "https://auth.privy.io";
@@ -36,7 +93,9 @@ pub struct PrivySettings {
     pub verification_key: Option<PrivyKey>,
     /// Privy API base URL, without trailing slash.
     pub api_url: String,
-    /// The SDK glue script the sign-in page loads.
+    /// The SDK glue script the sign-in page loads: the embedded one
+    /// ([`glue_url`]) unless the operator hosts their own
+    /// (`--privy-sdk-url`).
     pub sdk_url: String,
     /// Its Subresource Integrity (`sha384-…`).
     pub sdk_integrity: Option<String>,

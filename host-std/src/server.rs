@@ -102,7 +102,8 @@ impl Reply {
     /// (2025-11-25: disconnection is not cancellation); it may resume.
     ///
     /// A call that finishes at its first poll (most tools) is answered as a
-    /// whole SSE response, without a task or a chunked body.
+    /// whole response, without a task or a chunked body: JSON when it sent
+    /// no notification (its stream was never opened).
     pub fn live(mcp: &mcpauth_core::sync::Arc<McpServer>, live: Box<LiveStream>) -> Reply {
         let LiveStream {
             response: head,
@@ -113,8 +114,8 @@ impl Reply {
             let server = mcp.clone();
             let mut run = Box::pin(async move { server.run_live(call).await });
             let mut cx = Context::from_waker(std::task::Waker::noop());
-            if run.as_mut().poll(&mut cx).is_ready() {
-                return Reply::Whole(reader.into_whole(head));
+            if let Poll::Ready(whole) = run.as_mut().poll(&mut cx) {
+                return Reply::Whole(whole.unwrap_or_else(|| reader.into_whole(head)));
             }
             // Not done: the spawned task polls it again with its own waker,
             // under the core's time limit.

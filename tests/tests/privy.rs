@@ -338,3 +338,150 @@ fn misconfigured_privy_is_a_clear_startup_error() {
     assert_ne!(code, 0);
     assert!(err.contains("--privy-sdk-integrity"), "{err}");
 }
+
+/// `--privy-app-id` (and the key) alone: the sign-in page loads the Privy
+/// script built into mcpauth (`scripts/build-privy.sh`) from the server's own
+/// origin, and the server serves it. A binary built without that script
+/// refuses to start instead, naming the build script. CI builds the script
+/// first and sets MCPAUTH_REQUIRE_PRIVY_BUNDLE=1, so there this test always
+/// checks the served script.
+#[tokio::test(flavor = "multi_thread")]
+async fn privy_with_only_the_app_id_serves_its_own_script() {
+    let issuer = PrivyTestIssuer::from_seed(0x9e3);
+    let dir = TempDir::new("privy-glue");
+    let root = dir.0.parent().expect("temp root").to_owned();
+    std::fs::create_dir_all(&root).expect("temp root");
+    let pem = root.join("privy-glue.pem");
+    std::fs::write(&pem, issuer.public_pem()).expect("pem");
+    let args = [
+        "--privy-app-id",
+        APP_ID,
+        "--privy-verification-key",
+        pem.to_str().expect("path"),
+    ];
+    let Some(embedded) = mcpauth::privy::embedded_glue() else {
+        assert_ne!(
+            std::env::var("MCPAUTH_REQUIRE_PRIVY_BUNDLE").as_deref(),
+            Ok("1"),
+            "MCPAUTH_REQUIRE_PRIVY_BUNDLE=1 but mcpauth was built without the Privy script"
+        );
+        eprintln!(
+            "privy_with_only_the_app_id_serves_its_own_script: no Privy script built in \
+             (run scripts/build-privy.sh, then cargo test again); checking the start-up \
+             refusal only"
+        );
+        let (code, _, err) = cli(&dir.0, &[&["serve"][..], &args[..]].concat(), "");
+        assert_ne!(code, 0);
+        assert!(err.contains("scripts/build-privy.sh"), "{err}");
+        return;
+    };
+    let server = Server::start(&dir.0, &args).await;
+    let base = server.base.clone();
+    let http = client();
+    let flow = Flow::new(&base, &register_public_client(&http, &base).await);
+
+    // The page offers Privy with the script from this origin, versioned,
+    // and its CSP allows that script and the Privy API only.
+    let (_, challenge) = pkce();
+    let page = flow.authorize(&challenge, "st-glue").await;
+    assert!(page.html.contains("id=\"privy-login\""));
+    let prefix = format!("<script src=\"{base}/privy/glue.js?v=");
+    let at = page.html.find(&prefix).expect("the built-in script") + prefix.len();
+    let version = &page.html[at..at + 16];
+    assert!(version.bytes().all(|b| b.is_ascii_hexdigit()), "{version}");
+    assert!(
+        page.html
+            .contains(&format!("data-privy-app-id=\"{APP_ID}\""))
+    );
+    assert!(
+        page.html
+            .contains("data-privy-api-url=\"https://auth.privy.io\"")
+    );
+    assert!(
+        !page.html[at..].starts_with(&format!("{version}\" integrity")),
+        "same origin: no integrity attribute to keep in step"
+    );
+    let csp = page.headers["content-security-policy"]
+        .to_str()
+        .expect("csp");
+    assert!(
+        csp.contains(&format!("script-src {base}/privy/glue.js;")),
+        "{csp}"
+    );
+    assert!(csp.contains("connect-src https://auth.privy.io;"), "{csp}");
+
+    // The script: JavaScript, the bundle this binary embeds, cached for good
+    // under its versioned URL, revalidated by its ETag.
+    let url = format!("{base}/privy/glue.js?v={version}");
+    let r = http.get(&url).send().await.expect("glue");
+    assert_eq!(r.status(), 200);
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(header(&r, "content-type"), "text/javascript; charset=utf-8");
+    assert_eq!(
+        header(&r, "cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(header(&r, "x-content-type-options"), "nosniff");
+    let etag = header(&r, "etag");
+    assert_eq!(etag, format!("\"{version}\""));
+    let body = r.bytes().await.expect("body");
+    assert!(
+        body.len() > 100_000,
+        "Privy's SDK is in it: {} bytes",
+        body.len()
+    );
+    assert_eq!(&body[..], embedded);
+    let text = std::str::from_utf8(&body).expect("utf-8");
+    for needle in [
+        "privy-login",
+        "privy_token",
+        "privy_id_token",
+        "/api/v1/passwordless/init",
+    ] {
+        assert!(text.contains(needle), "the bundle has {needle}");
+    }
+    let r = http
+        .get(format!("{base}/privy/glue.js"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("revalidate");
+    assert_eq!(r.status(), 304);
+    let r = http
+        .post(format!("{base}/privy/glue.js"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 405);
+
+    // A token still signs in (the script only fills the form).
+    let (verifier, challenge) = pkce();
+    let page = flow.authorize(&challenge, "st-glue").await;
+    let token = issuer.mint(APP_ID, DID, unix_now(), 3600);
+    let r = flow
+        .submit(
+            &page.html,
+            &page.cookie,
+            &[("privy_token", &token), ("decision", "allow")],
+        )
+        .await;
+    let code = flow.code_from(&r, "st-glue");
+    let r = flow.exchange(&code, &verifier).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    server.stop();
+
+    // Without Privy the path is not served.
+    let plain = Server::start(&TempDir::new("privy-glue-off").0, &[]).await;
+    let r = http
+        .get(format!("{}/privy/glue.js", plain.base))
+        .send()
+        .await
+        .expect("glue");
+    assert_eq!(r.status(), 404);
+    plain.stop();
+}

@@ -167,11 +167,13 @@ Any program can claim this name; allow only if you started this connection yours
         None => html(status, document(config, "Sign in", &main)),
         Some(p) => {
             // Only the SDK script may run; it may talk to (and frame) the
-            // Privy API. Validated URLs: no quotes, spaces, `;` or `,`.
+            // Privy API. Validated URLs: no quotes, spaces, `;` or `,`. A
+            // CSP source has no query (the script's `?v=` version): the
+            // path alone names the script.
             let csp = format!(
                 "default-src 'none'; style-src 'unsafe-inline'; script-src {sdk}; \
 connect-src {api}; frame-src {api}; base-uri 'none'; frame-ancestors 'none'",
-                sdk = p.sdk_url,
+                sdk = p.sdk_url.split(['?', '#']).next().unwrap_or_default(),
                 api = p.api_origin(),
             );
             html_with_csp(status, document(config, "Sign in", &main), csp)

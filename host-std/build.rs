@@ -1,0 +1,53 @@
+//! Embeds the sign-in page's Privy script when it has been built.
+//!
+//! `scripts/build-privy.sh` bundles `privy-glue/src/glue.js` with Privy's
+//! npm SDK into `privy-glue/dist/glue.js` (not in git: it is Privy's code,
+//! fetched from npm by the lock file). When that file exists it is copied to
+//! `$OUT_DIR/privy-glue.js` and the binary serves it at `/privy/glue.js`;
+//! otherwise an empty file is written there, and `serve --privy-app-id`
+//! without `--privy-sdk-url` refuses to start, naming the script.
+//! With `MCPAUTH_REQUIRE_PRIVY_BUNDLE=1` (CI) a missing bundle fails the
+//! build instead.
+
+use std::path::PathBuf;
+
+/// Largest bundle accepted (it is ~0.8 MiB).
+const MAX_BUNDLE: u64 = 8 * 1024 * 1024;
+
+fn main() {
+    let manifest =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("privy-glue.js");
+    // The directory exists in git (dist/README.md), so this notices the
+    // bundle appearing, changing or going away without scanning node_modules.
+    println!("cargo::rerun-if-changed=privy-glue/dist");
+    println!("cargo::rerun-if-env-changed=MCPAUTH_REQUIRE_PRIVY_BUNDLE");
+    let bundle = manifest.join("privy-glue/dist/glue.js");
+    let required = std::env::var("MCPAUTH_REQUIRE_PRIVY_BUNDLE").is_ok_and(|v| v == "1");
+    let bytes = match std::fs::metadata(&bundle) {
+        Ok(m) if m.is_file() && m.len() > 0 && m.len() <= MAX_BUNDLE => {
+            std::fs::read(&bundle).expect("read privy-glue/dist/glue.js")
+        }
+        Ok(m) if m.len() > MAX_BUNDLE => fail(&format!(
+            "privy-glue/dist/glue.js is larger than {MAX_BUNDLE} bytes"
+        )),
+        _ if required => fail(&format!(
+            "MCPAUTH_REQUIRE_PRIVY_BUNDLE=1 but {} is missing: run scripts/build-privy.sh",
+            bundle.display()
+        )),
+        _ => {
+            println!(
+                "cargo::warning=the Privy sign-in script is not built (scripts/build-privy.sh): \
+                 this mcpauth needs --privy-sdk-url for Privy login"
+            );
+            Vec::new()
+        }
+    };
+    std::fs::write(&out, bytes).expect("write $OUT_DIR/privy-glue.js");
+}
+
+/// Stop the build with `message` (cargo shows it).
+fn fail(message: &str) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(1)
+}
