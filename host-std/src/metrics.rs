@@ -272,7 +272,9 @@ impl Metrics {
                 bump(&self.sign_ins[0]);
                 bump(&self.consents[0]);
             }
-            OAuthEvent::SignInFailed { .. } => bump(&self.sign_ins[1]),
+            OAuthEvent::SignInFailed { .. } | OAuthEvent::UpstreamSignInFailed { .. } => {
+                bump(&self.sign_ins[1])
+            }
             OAuthEvent::ConsentDenied { .. } => bump(&self.consents[1]),
             OAuthEvent::Throttled { limit, .. } => match limit {
                 Throttle::SignIn => bump(&self.throttled[0]),
