@@ -14,16 +14,10 @@
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
-
-function arg(name) {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? process.argv[i + 1] : undefined;
-  if (!v) throw new Error(`missing --${name}`);
-  return v;
-}
+import {
+  arg, authorizeUrl as authorizeUrlFor, b64url, checker, launchChromium, newContext as newContextWith,
+  pkce, redeemCode, registerClient as register, startCallbackServer, typeInto,
+} from './lib/browser.mjs';
 
 const issuer = arg('issuer');
 const username = arg('username');
@@ -31,98 +25,25 @@ const password = fs.readFileSync(arg('password-file'), 'utf8').trim();
 const out = arg('out');
 fs.mkdirSync(out, { recursive: true });
 
-// The client's side of the redirect: a tiny page on loopback, like a native
-// app's RFC 8252 loopback listener.
-const callbackServer = http.createServer((req, res) => {
-  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-  res.end('<!doctype html><title>Client callback</title><h1>Back at the client</h1>');
-});
-await new Promise((resolve) => callbackServer.listen(0, '127.0.0.1', resolve));
-const REDIRECT = `http://127.0.0.1:${callbackServer.address().port}/callback`;
+const callbackServer = await startCallbackServer();
+const REDIRECT = callbackServer.redirect;
 const allowedOrigins = new Set([new URL(issuer).origin, new URL(REDIRECT).origin]);
+const check = checker('browser');
 
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  console.log(`[browser] ok: ${what}`);
-}
-
-const b64url = (buf) => Buffer.from(buf).toString('base64url');
-
-async function registerClient() {
-  const meta = await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json();
-  const r = await fetch(meta.registration_endpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      client_name: 'Browser Interop Client',
-      redirect_uris: [REDIRECT],
-      token_endpoint_auth_method: 'none',
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-    }),
-  });
-  check(r.status === 201, 'client registered');
-  return { meta, client: await r.json() };
-}
+const registerClient = () => register(issuer, REDIRECT, 'Browser Interop Client', check);
 
 function authorizeUrl(meta, clientId, { redirect = REDIRECT, state, challenge }) {
-  const q = new URLSearchParams({
-    response_type: 'code',
-    client_id: clientId,
-    redirect_uri: redirect,
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    state,
-    scope: 'mcp',
-    resource: `${issuer}/mcp`,
-  });
-  return `${meta.authorization_endpoint}?${q}`;
+  return authorizeUrlFor(meta, clientId, { issuer, redirect, state, challenge });
 }
 
 /** A fresh browser context that records console errors and every request. */
-async function newContext(browser, label, expectedConsole = null) {
-  const context = await browser.newContext({ viewport: { width: 800, height: 700 } });
-  const problems = [];
-  const requests = [];
-  context.on('request', (req) => {
-    requests.push(req.url());
-    const origin = new URL(req.url()).origin;
-    if (!allowedOrigins.has(origin)) problems.push(`request to a foreign host: ${req.url()}`);
-  });
-  const page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    // Chromium reports the HTTP status of an error page itself as a console
-    // error; only that exact message is tolerated, and only where expected.
-    if (expectedConsole && expectedConsole.test(m.text())) {
-      console.log(`[browser] expected console message: ${m.text()}`);
-      return;
-    }
-    problems.push(`console error: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  const shot = async (name) => {
-    const file = path.join(out, `${label}-${name}.png`);
-    await page.screenshot({ path: file, fullPage: true });
-    console.log(`[browser] screenshot ${file}`);
-  };
-  const finish = async () => {
-    await context.close();
-    check(problems.length === 0, `${label}: no console errors, no foreign requests (${requests.length} requests)${problems.length ? ': ' + problems.join('; ') : ''}`);
-  };
-  return { context, page, shot, finish };
-}
-
-/** Type into a field as a person does: click it, then type. */
-async function typeInto(page, selector, text) {
-  await page.click(selector);
-  await page.keyboard.type(text, { delay: 5 });
+function newContext(browser, label, expectedConsole = null) {
+  return newContextWith(browser, { tag: 'browser', label, out, allowedOrigins, check, ignoreConsole: expectedConsole });
 }
 
 async function allowFlow(browser, meta, client) {
   const { page, shot, finish } = await newContext(browser, 'allow');
-  const verifier = b64url(crypto.randomBytes(32));
-  const challenge = b64url(crypto.createHash('sha256').update(verifier).digest());
+  const { verifier, challenge } = pkce();
   const state = b64url(crypto.randomBytes(12));
   const resp = await page.goto(authorizeUrl(meta, client.client_id, { state, challenge }));
   check(resp.status() === 200, 'sign-in page: HTTP 200');
@@ -160,19 +81,8 @@ async function allowFlow(browser, meta, client) {
   await shot('4-back-at-client');
   await finish();
 
-  const token = await fetch(meta.token_endpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: REDIRECT,
-      client_id: client.client_id,
-      code_verifier: verifier,
-    }),
-  });
-  const tokens = await token.json();
-  check(token.status === 200 && tokens.access_token, 'the browser-obtained code redeems with PKCE');
+  const { status, tokens } = await redeemCode(meta, client.client_id, { code, verifier, redirect: REDIRECT });
+  check(status === 200 && tokens.access_token, 'the browser-obtained code redeems with PKCE');
 }
 
 async function denyFlow(browser, meta, client) {
@@ -211,12 +121,7 @@ async function badRedirectFlow(browser, meta, client) {
 
 async function main() {
   const { meta, client } = await registerClient();
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    timeout: 60_000,
-  });
+  const browser = await launchChromium();
   try {
     console.log(`[browser] ${browser.version()}`);
     await allowFlow(browser, meta, client);

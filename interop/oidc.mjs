@@ -13,18 +13,12 @@
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? process.argv[i + 1] : fallback;
-  if (!v) throw new Error(`missing --${name}`);
-  return v;
-}
+import {
+  arg, authorizeUrl as authorizeUrlFor, b64url, checker, launchChromium, newContext as newContextWith,
+  pkce, redeemCode, registerClient, startCallbackServer, typeInto,
+} from './lib/browser.mjs';
 
 const issuer = arg('issuer');
 const providerIssuer = arg('provider-issuer');
@@ -35,110 +29,47 @@ const out = arg('out');
 const tokenOut = process.argv.includes('--token-out') ? arg('token-out') : null;
 fs.mkdirSync(out, { recursive: true });
 
-const callbackServer = http.createServer((req, res) => {
-  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-  res.end('<!doctype html><title>Client callback</title><h1>Back at the client</h1>');
-});
-await new Promise((resolve) => callbackServer.listen(0, '127.0.0.1', resolve));
-const REDIRECT = `http://127.0.0.1:${callbackServer.address().port}/callback`;
+const callbackServer = await startCallbackServer();
+const REDIRECT = callbackServer.redirect;
 const allowedOrigins = new Set([new URL(issuer).origin, new URL(providerIssuer).origin, new URL(REDIRECT).origin]);
+const check = checker('oidc');
 
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  console.log(`[oidc] ok: ${what}`);
-}
-
-const b64url = (buf) => Buffer.from(buf).toString('base64url');
 const expectedSub = `oidc:${b64url(crypto.createHash('sha256').update(`${providerIssuer}\0${login}`).digest())}`;
 
-const meta = await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json();
-const reg = await fetch(meta.registration_endpoint, {
-  method: 'POST',
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({
-    client_name: 'OIDC Interop Client',
-    redirect_uris: [REDIRECT],
-    token_endpoint_auth_method: 'none',
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-  }),
-});
-check(reg.status === 201, 'client registered');
-const client = await reg.json();
+const { meta, client } = await registerClient(issuer, REDIRECT, 'OIDC Interop Client', check);
 
-function authorizeUrl(state, challenge) {
-  const q = new URLSearchParams({
-    response_type: 'code',
-    client_id: client.client_id,
-    redirect_uri: REDIRECT,
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    state,
-    scope: 'mcp',
-    resource: `${issuer}/mcp`,
-  });
-  return `${meta.authorization_endpoint}?${q}`;
-}
+const authorizeUrl = (state, challenge) =>
+  authorizeUrlFor(meta, client.client_id, { issuer, redirect: REDIRECT, state, challenge });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+const browser = await launchChromium();
+
+// The provider's development pages import a web font: never leave the
+// machine (aborted and listed, not an error). Chromium logs the blocked
+// font and an error page's HTTP status itself.
+const newContext = (label) => newContextWith(browser, {
+  tag: 'oidc', label, out, allowedOrigins, check,
+  abortForeign: true, ignoreConsole: /net::ERR_FAILED|status of 403/, viewport: { width: 800, height: 800 },
 });
 
-async function newContext(label) {
-  const context = await browser.newContext({ viewport: { width: 800, height: 800 } });
-  const problems = [];
-  const blocked = [];
-  // The provider's development pages import a web font: never leave the
-  // machine (recorded, not an error).
-  await context.route('**/*', (route) => {
-    const origin = new URL(route.request().url()).origin;
-    if (allowedOrigins.has(origin)) return route.continue();
-    blocked.push(route.request().url());
-    return route.abort();
-  });
-  const page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    const text = m.text();
-    // Chromium logs the blocked font and an error page's HTTP status itself.
-    if (/net::ERR_FAILED|status of 403/.test(text)) return;
-    problems.push(`console error on ${page.url()}: ${text}`);
-  });
-  const shot = async (name) => {
-    const file = path.join(out, `${label}-${name}.png`);
-    await page.screenshot({ path: file, fullPage: true });
-    console.log(`[oidc] screenshot ${file}`);
-  };
-  const finish = async () => {
-    await context.close();
-    if (blocked.length) console.log(`[oidc] blocked off-machine requests: ${[...new Set(blocked)].join(', ')}`);
-    check(problems.length === 0, `${label}: no page or console errors${problems.length ? ': ' + problems.join('; ') : ''}`);
-  };
-  return { page, shot, finish };
-}
-
-async function typeInto(page, selector, text) {
-  await page.click(selector);
-  await page.keyboard.type(text, { delay: 5 });
+/** From mcpauth's sign-in page to the provider's login form. */
+async function toProvider(page) {
+  await Promise.all([page.waitForURL((u) => u.href.startsWith(`${providerIssuer}/interaction/`)), page.click(`#upstream-${providerId}`)]);
+  await page.waitForSelector('input[name="login"]');
 }
 
 // 1. The whole sign-in.
 let accessToken;
 {
   const { page, shot, finish } = await newContext('signin');
-  const verifier = b64url(crypto.randomBytes(32));
-  const challenge = b64url(crypto.createHash('sha256').update(verifier).digest());
+  const { verifier, challenge } = pkce();
   const state = b64url(crypto.randomBytes(12));
   const resp = await page.goto(authorizeUrl(state, challenge));
   check(resp.status() === 200, 'mcpauth sign-in page: HTTP 200');
   const button = `#upstream-${providerId}`;
   check((await page.textContent(button)).includes(`Continue with ${providerName}`), `the page offers "Continue with ${providerName}"`);
   await shot('1-mcpauth-sign-in');
-  await Promise.all([page.waitForURL((u) => u.href.startsWith(`${providerIssuer}/interaction/`)), page.click(button)]);
+  await toProvider(page);
   check(true, `at the provider: ${new URL(page.url()).pathname}`);
-  await page.waitForSelector('input[name="login"]');
   await shot('2-provider-login');
   await typeInto(page, 'input[name="login"]', login);
   await typeInto(page, 'input[name="password"]', 'any password');
@@ -155,20 +86,10 @@ let accessToken;
   check(!!code, 'a code for the client');
   await finish();
 
-  const tok = await fetch(meta.token_endpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: REDIRECT,
-      client_id: client.client_id,
-      code_verifier: verifier,
-      resource: `${issuer}/mcp`,
-    }),
+  const { status, tokens } = await redeemCode(meta, client.client_id, {
+    code, verifier, redirect: REDIRECT, resource: `${issuer}/mcp`,
   });
-  const tokens = await tok.json();
-  check(tok.status === 200 && tokens.access_token, `token exchange: HTTP ${tok.status}`);
+  check(status === 200 && tokens.access_token, `token exchange: HTTP ${status}`);
   accessToken = tokens.access_token;
   const claims = JSON.parse(Buffer.from(accessToken.split('.')[1], 'base64url').toString());
   check(claims.sub === expectedSub, `access token sub is the mapped subject ${expectedSub}`);
@@ -191,10 +112,9 @@ if (tokenOut) fs.writeFileSync(tokenOut, accessToken, { mode: 0o600 });
 // 3. The provider's [ Cancel ]: error=access_denied ends on mcpauth's page.
 {
   const { page, shot, finish } = await newContext('cancel');
-  const challenge = b64url(crypto.createHash('sha256').update(b64url(crypto.randomBytes(32))).digest());
+  const { challenge } = pkce();
   await page.goto(authorizeUrl('st-cancel', challenge));
-  await Promise.all([page.waitForURL((u) => u.href.startsWith(`${providerIssuer}/interaction/`)), page.click(`#upstream-${providerId}`)]);
-  await page.waitForSelector('input[name="login"]');
+  await toProvider(page);
   const resp = await Promise.all([page.waitForURL((u) => u.href.startsWith(`${issuer}/oidc/callback/`)), page.click('text=[ Cancel ]')]);
   await page.waitForLoadState('load');
   const body = await page.textContent('body');

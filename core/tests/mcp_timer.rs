@@ -44,6 +44,16 @@ fn asking_server(limits: McpLimits) -> McpServer {
         |_ctx, _args| Box::pin(async move { Ok(CallToolResult::text("done")) }),
     )
     .expect("tool");
+    r.tool(
+        Tool::new("chatty", json!({"type": "object", "properties": {}})),
+        |ctx, _args| {
+            Box::pin(async move {
+                ctx.progress(1.0, None, None);
+                Ok(CallToolResult::text("done"))
+            })
+        },
+    )
+    .expect("tool");
     let mut config = McpConfig::new("timer", "1");
     config.stateless = true;
     config.live_streams = true;
@@ -161,7 +171,8 @@ fn virtual_clock_steps_to_each_deadline() {
 /// (or its end); true when it ended.
 fn call_once(server: &McpServer, tool: &str) -> bool {
     let call = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
-                      "params": {"name": tool, "arguments": {}}});
+                      "params": {"name": tool, "arguments": {},
+                                 "_meta": {"progressToken": "p"}}});
     let req = post(&call.to_string()).with_header("MCP-Protocol-Version", "2025-11-25");
     let McpOutcome::Stream(mut live) = run(server, &req, None) else {
         panic!("expected a live stream");
@@ -173,8 +184,10 @@ fn call_once(server: &McpServer, tool: &str) -> bool {
 
 #[test]
 fn only_deadlines_before_the_timers_sleep_wake_it() {
-    // Every call adds a deadline (its stream's retention): waking the
-    // host's timer task for each was a cross-thread wakeup per request.
+    // Every call with a stream adds a deadline (its stream's retention):
+    // waking the host's timer task for each was a cross-thread wakeup per
+    // request. A call that ends at once without a notification opens no
+    // stream and adds none.
     let limits = McpLimits {
         input_wait_secs: 10,
         stream_retention_secs: 300,
@@ -187,9 +200,13 @@ fn only_deadlines_before_the_timers_sleep_wake_it() {
     server.set_timer_waker(Waker::from(wakes.clone()));
     let woken = || wakes.0.load(std::sync::atomic::Ordering::SeqCst);
 
+    assert!(call_once(&server, "quick"));
+    assert_eq!(woken(), 0, "a call without a stream adds no deadline");
+    assert_eq!(server.poll_timeout(), None);
+
     // Before the timer task first ran, its sleep is unknown: any deadline
     // wakes it.
-    assert!(call_once(&server, "quick"));
+    assert!(call_once(&server, "chatty"));
     let first = woken();
     assert!(first >= 1, "a timer that never ran is woken");
 
@@ -198,7 +215,7 @@ fn only_deadlines_before_the_timers_sleep_wake_it() {
     server.handle_timeout(T0);
     let _ = server.poll_timeout();
     for _ in 0..5 {
-        assert!(call_once(&server, "quick"));
+        assert!(call_once(&server, "chatty"));
     }
     assert_eq!(woken(), first, "deadlines past the horizon wake nobody");
 

@@ -1,5 +1,5 @@
-//! Live administration: `mcpauth user …`, `client …` and `keys …` while
-//! `serve` runs.
+//! Live administration: `mcpauth user …`, `client …`, `keys …` and
+//! `status` while `serve` runs.
 //!
 //! The embedded database has one writer (the server), so the server opens
 //! an admin endpoint on a Unix socket (`<data dir>/admin.sock` by default,
@@ -11,6 +11,12 @@
 //! rotated key at once (new tokens carry its `kid`, the previous key keeps
 //! verifying until its tokens have expired).
 //!
+//! A resource server (`serve --issuer`) has no users, clients or signing
+//! keys of its own: its socket answers `status` (the issuer, the keys held,
+//! when they were fetched) and `keys reload` (fetch the issuer's JWKS now),
+//! and refuses the issuer's commands with a message saying where they
+//! belong ([`AdminTarget`]).
+//!
 //! Protocol: one JSON line each way (request [`AdminRequest`], answer
 //! [`AdminReply`]); requests are at most [`MAX_REQUEST`] bytes and must
 //! arrive within [`REQUEST_TIMEOUT`]; at most [`MAX_CONNECTIONS`] at once,
@@ -20,7 +26,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mcpauth_core::store::GrantOwner;
@@ -28,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use crate::backend::{Backend, HostStore, SharedKeys};
+use crate::remote_issuer::RemoteKeys;
 use crate::users::Users;
 
 /// Largest request line.
@@ -76,6 +83,11 @@ pub enum AdminRequest {
     KeysList,
     /// Rotate the signing key.
     KeysRotate,
+    /// Load the keys again now: an authorization server reads its signing
+    /// keys from the store, a resource server fetches the issuer's JWKS.
+    KeysReload,
+    /// What the running server is and holds.
+    Status,
 }
 
 impl std::fmt::Debug for AdminRequest {
@@ -96,7 +108,15 @@ impl AdminRequest {
             AdminRequest::ClientRemove { .. } => "client remove",
             AdminRequest::KeysList => "keys list",
             AdminRequest::KeysRotate => "keys rotate",
+            AdminRequest::KeysReload => "keys reload",
+            AdminRequest::Status => "status",
         }
+    }
+
+    /// Whether only a running server can answer it (nothing to do on a
+    /// store nobody serves).
+    pub fn needs_server(&self) -> bool {
+        matches!(self, AdminRequest::KeysReload | AdminRequest::Status)
     }
 }
 
@@ -114,6 +134,31 @@ pub struct AdminReply {
 pub struct LiveKeys {
     /// The server's key set.
     pub keys: Arc<SharedKeys>,
+    /// Its issuer identifier (public URL), for `status`.
+    pub issuer: String,
+}
+
+/// What an admin socket serves.
+#[derive(Debug)]
+pub enum AdminTarget {
+    /// The authorization server: its store and signing keys.
+    Issuer {
+        /// The store.
+        db: Backend,
+        /// The signing keys in use.
+        live: LiveKeys,
+        /// Access-token lifetime (seconds).
+        access_token_ttl: u64,
+    },
+    /// A resource server (`serve --issuer`): the issuer's keys it holds.
+    ResourceServer {
+        /// The issuer's keys.
+        keys: RemoteKeys,
+        /// Its protected resources.
+        resources: Vec<String>,
+        /// Whether it introspects every token at the issuer.
+        introspection: bool,
+    },
 }
 
 /// Run `req` against `db`. Blocking: call it from a thread outside any
@@ -227,7 +272,86 @@ pub fn execute(
             );
             crate::observe::admin_action("keys_rotated", &k.kid);
         }
+        AdminRequest::KeysReload | AdminRequest::Status => {
+            let Some(live) = live else {
+                return Err(format!("{} needs a running server", req.name()));
+            };
+            if matches!(req, AdminRequest::KeysReload) {
+                crate::backend::reload_keys(db, &live.keys, access_token_ttl)?;
+                crate::observe::admin_action("keys_reloaded", "store");
+            }
+            let keys = live.keys.get();
+            if matches!(req, AdminRequest::Status) {
+                let _ = writeln!(out, "mode\tauthorization server");
+                let _ = writeln!(out, "issuer\t{}", live.issuer);
+                let _ = writeln!(out, "store\t{}", db.describe());
+                let _ = writeln!(
+                    out,
+                    "users\t{}",
+                    users().count().map_err(|e| e.to_string())?
+                );
+                let _ = writeln!(
+                    out,
+                    "clients\t{}",
+                    db.clients().map_err(|e| e.to_string())?.len()
+                );
+            }
+            let _ = writeln!(out, "signing key\t{}", keys.active_kid().unwrap_or("none"));
+            let kids: Vec<&str> = keys.verifying_keys().iter().map(|k| k.kid()).collect();
+            let _ = writeln!(out, "published keys\t{}", kids.join(" "));
+        }
     }
+    Ok(out)
+}
+
+/// What a resource server answers: `status` and `keys reload`; the
+/// issuer's commands are refused.
+async fn execute_resource_server(
+    keys: &RemoteKeys,
+    resources: &[String],
+    introspection: bool,
+    req: AdminRequest,
+) -> Result<String, String> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    match req {
+        AdminRequest::Status => {
+            let _ = writeln!(out, "mode\tresource server");
+            let _ = writeln!(out, "issuer\t{}", keys.issuer());
+            let _ = writeln!(out, "resources\t{}", resources.join(" "));
+            let _ = writeln!(
+                out,
+                "introspection\t{}",
+                if introspection { "on" } else { "off" }
+            );
+        }
+        AdminRequest::KeysReload => {
+            let count = keys.reload_now().await.map_err(|e| {
+                format!("cannot fetch the issuer's keys ({e}); the previous keys stay in force")
+            })?;
+            let _ = writeln!(out, "fetched {count} key(s) from {}", keys.issuer());
+            crate::observe::admin_action("keys_reloaded", keys.issuer());
+        }
+        other => {
+            return Err(format!(
+                "{} is not available on a resource server (serve --issuer): users, clients \
+                 and signing keys belong to the issuer {}; run it there",
+                other.name(),
+                keys.issuer()
+            ));
+        }
+    }
+    let held = keys.current();
+    let kids: Vec<&str> = held.verifying_keys().iter().map(|k| k.kid()).collect();
+    let _ = writeln!(out, "issuer keys\t{}", kids.join(" "));
+    let fetched = match keys.fetched_at() {
+        Some(at) => {
+            let now = crate::env::now().map_or(at, |t| t.secs());
+            format!("{at} ({} s ago)", now.saturating_sub(at))
+        }
+        None => "never".to_owned(),
+    };
+    let _ = writeln!(out, "keys fetched\t{fetched}");
     Ok(out)
 }
 
@@ -295,12 +419,7 @@ impl Drop for AdminServer {
 }
 
 /// Open the admin socket at `path` and serve it on the current runtime.
-pub fn spawn(
-    path: PathBuf,
-    db: Backend,
-    keys: Arc<SharedKeys>,
-    access_token_ttl: u64,
-) -> Result<AdminServer, String> {
+pub fn spawn(path: PathBuf, target: AdminTarget) -> Result<AdminServer, String> {
     let shown = path.display().to_string();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::db::ensure_private_dir(dir).map_err(|e| e.to_string())?;
@@ -322,10 +441,8 @@ pub fn spawn(
         .map_err(|e| format!("--admin-socket {shown}: {e}"))?
         .uid();
     let shared = Arc::new(Shared {
-        db,
-        live: LiveKeys { keys },
-        ttl: access_token_ttl,
-        one_at_a_time: Mutex::new(()),
+        target,
+        one_at_a_time: tokio::sync::Mutex::new(()),
     });
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let task = tokio::spawn(async move {
@@ -348,10 +465,8 @@ pub fn spawn(
 }
 
 struct Shared {
-    db: Backend,
-    live: LiveKeys,
-    ttl: u64,
-    one_at_a_time: Mutex<()>,
+    target: AdminTarget,
+    one_at_a_time: tokio::sync::Mutex<()>,
 }
 
 async fn serve_one(stream: tokio::net::UnixStream, owner: u32, shared: &Arc<Shared>) {
@@ -385,23 +500,42 @@ async fn line_out(write: &mut tokio::net::unix::OwnedWriteHalf, answer: &AdminRe
     }
 }
 
-/// Run a command on a plain thread (the store's blocking calls must not
-/// run inside the runtime), one command at a time.
+/// Run a command, one at a time; an authorization server's on a plain
+/// thread (the store's blocking calls must not run inside the runtime).
 async fn run(shared: &Arc<Shared>, req: AdminRequest) -> AdminReply {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let shared = shared.clone();
     let name = req.name();
-    let spawned = std::thread::Builder::new()
-        .name("mcpauth-admin".into())
-        .spawn(move || {
-            let _one = shared.one_at_a_time.lock();
-            let _ = tx.send(execute(&shared.db, shared.ttl, req, Some(&shared.live)));
-        });
-    let result = match spawned {
-        Ok(_) => rx
-            .await
-            .unwrap_or_else(|_| Err("the command did not finish".into())),
-        Err(e) => Err(format!("cannot start the command: {e}")),
+    let result = match &shared.target {
+        AdminTarget::Issuer { .. } => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let shared = shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name("mcpauth-admin".into())
+                .spawn(move || {
+                    let _one = shared.one_at_a_time.blocking_lock();
+                    if let AdminTarget::Issuer {
+                        db,
+                        live,
+                        access_token_ttl,
+                    } = &shared.target
+                    {
+                        let _ = tx.send(execute(db, *access_token_ttl, req, Some(live)));
+                    }
+                });
+            match spawned {
+                Ok(_) => rx
+                    .await
+                    .unwrap_or_else(|_| Err("the command did not finish".into())),
+                Err(e) => Err(format!("cannot start the command: {e}")),
+            }
+        }
+        AdminTarget::ResourceServer {
+            keys,
+            resources,
+            introspection,
+        } => {
+            let _one = shared.one_at_a_time.lock().await;
+            execute_resource_server(keys, resources, *introspection, req).await
+        }
     };
     match result {
         Ok(output) => {

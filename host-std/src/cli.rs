@@ -56,6 +56,7 @@ fn run(
         Command::User { command } => user(&cli.common, command),
         Command::Client { command } => client(&cli.common, command),
         Command::Keys { command } => keys(&cli.common, command),
+        Command::Status => admin(&cli.common, AdminRequest::Status),
         Command::Healthcheck(args) => Ok(crate::healthcheck::run(&args)?),
     }
 }
@@ -82,6 +83,17 @@ fn admin(common: &CommonArgs, req: AdminRequest) -> Result<(), BoxError> {
     {
         print!("{}", answer?);
         return Ok(());
+    }
+    if req.needs_server() {
+        return Err(format!(
+            "no mcpauth server answers on its admin socket ({}); {:?} needs a running server",
+            settings
+                .admin_socket
+                .as_deref()
+                .map_or_else(|| "none".into(), |p| p.display().to_string()),
+            req
+        )
+        .into());
     }
     let db = Backend::open(settings.store.as_deref(), &settings.data_dir)?;
     let result = crate::admin::execute(&db, settings.access_token_ttl, req, None);
@@ -133,6 +145,7 @@ fn keys(common: &CommonArgs, command: KeysCommand) -> Result<(), BoxError> {
     let req = match command {
         KeysCommand::List => AdminRequest::KeysList,
         KeysCommand::Rotate => AdminRequest::KeysRotate,
+        KeysCommand::Reload => AdminRequest::KeysReload,
     };
     admin(common, req)
 }
@@ -230,9 +243,14 @@ fn serve(
         let admin = match &settings.common.admin_socket {
             Some(path) => Some(crate::admin::spawn(
                 path.clone(),
-                db.clone(),
-                app.keys(),
-                settings.common.access_token_ttl,
+                crate::admin::AdminTarget::Issuer {
+                    db: db.clone(),
+                    live: crate::admin::LiveKeys {
+                        keys: app.keys(),
+                        issuer: settings.public_url.clone(),
+                    },
+                    access_token_ttl: settings.common.access_token_ttl,
+                },
             )?),
             None => None,
         };
@@ -259,36 +277,7 @@ fn serve(
             max_body_bytes: settings.max_body_bytes,
             ..Limits::default()
         };
-        let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
-        let metrics_server = match settings.metrics_listen {
-            Some(addr) => {
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
-                let local = listener.local_addr()?;
-                tracing::info!(listen = %local, "metrics at http://{local}/metrics");
-                crate::metrics::METRICS.enable_requests();
-                let options = ServerOptions {
-                    limits: Limits {
-                        max_body_bytes: 1024,
-                        max_connections: 64,
-                        ..Limits::default()
-                    },
-                    tls: None,
-                    trusted_proxies: crate::proxy::TrustedProxies::none(),
-                };
-                let mut stopped = metrics_stopped;
-                Some(tokio::spawn(crate::server::serve(
-                    listener,
-                    crate::metrics::MetricsHandler,
-                    options,
-                    async move {
-                        let _ = stopped.wait_for(|s| *s).await;
-                    },
-                )))
-            }
-            None => None,
-        };
+        let metrics = MetricsListener::start(settings.metrics_listen).await?;
         let server_options = ServerOptions {
             limits,
             tls,
@@ -301,10 +290,7 @@ fn serve(
             crate::server::shutdown_signal(),
         )
         .await;
-        let _ = stop_metrics.send(true);
-        if let Some(m) = metrics_server {
-            let _ = m.await;
-        }
+        metrics.stop().await;
         sweeper.abort();
         drop(admin);
         if let Some(r) = key_reloader {
@@ -350,7 +336,24 @@ fn serve_resource_server(
         keys.refresh_keys(mcpauth_core::jose::RefreshReason::Periodic)
             .await;
         let refresher = tokio::spawn(keys.clone().run_periodic());
-        let app = ResourceServer::new(&options, keys, remote.introspection.clone(), registry)?;
+        let app = ResourceServer::new(
+            &options,
+            keys.clone(),
+            remote.introspection.clone(),
+            registry,
+        )?;
+        let admin = match &settings.common.admin_socket {
+            Some(path) => Some(crate::admin::spawn(
+                path.clone(),
+                crate::admin::AdminTarget::ResourceServer {
+                    keys,
+                    resources: app.resources().to_vec(),
+                    introspection: remote.introspection.is_some(),
+                },
+            )?),
+            None => None,
+        };
+        let metrics = MetricsListener::start(settings.metrics_listen).await?;
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .map_err(|e| format!("--listen {}: {e}", settings.listen))?;
@@ -361,6 +364,9 @@ fn serve_resource_server(
             println!("  Protected resource: {resource}");
         }
         println!("  Health check:       {}/healthz", settings.public_url);
+        if let Some(m) = settings.metrics_listen {
+            println!("  Metrics:            http://{m}/metrics");
+        }
         tracing::info!(listen = %local, issuer = %remote.issuer, "mcpauth resource server started");
         let server_options = ServerOptions {
             limits: Limits {
@@ -377,12 +383,66 @@ fn serve_resource_server(
             crate::server::shutdown_signal(),
         )
         .await;
+        metrics.stop().await;
+        drop(admin);
         refresher.abort();
         Ok(())
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     tracing::info!("stopped");
     result
+}
+
+/// The `/metrics` listener (`--metrics-listen`), when there is one.
+struct MetricsListener {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl MetricsListener {
+    /// Bind `addr` and serve `/metrics` there; request timing starts.
+    async fn start(addr: Option<std::net::SocketAddr>) -> Result<MetricsListener, BoxError> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let Some(addr) = addr else {
+            return Ok(MetricsListener { stop, task: None });
+        };
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
+        let local = listener.local_addr()?;
+        tracing::info!(listen = %local, "metrics at http://{local}/metrics");
+        crate::metrics::METRICS.enable_requests();
+        let options = ServerOptions {
+            limits: Limits {
+                max_body_bytes: 1024,
+                max_connections: 64,
+                ..Limits::default()
+            },
+            tls: None,
+            trusted_proxies: crate::proxy::TrustedProxies::none(),
+        };
+        let mut stopped = stopped;
+        let task = tokio::spawn(crate::server::serve(
+            listener,
+            crate::metrics::MetricsHandler,
+            options,
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ));
+        Ok(MetricsListener {
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// Stop serving and wait for it.
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task {
+            let _ = task.await;
+        }
+    }
 }
 
 fn print_banner(settings: &ServeSettings, local: std::net::SocketAddr, users: u64, db: &Backend) {

@@ -79,6 +79,9 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Show what the running server is and holds (through its admin
+    /// socket): mode, issuer, keys.
+    Status,
     /// Ask a running server's `/healthz` (exit 0 when it answers 200): for
     /// container health checks, where no HTTP client is installed.
     Healthcheck(HealthcheckArgs),
@@ -149,6 +152,9 @@ pub enum KeysCommand {
     /// Generate a new signing key; the old one keeps verifying until its
     /// tokens have expired. A running server uses it at once.
     Rotate,
+    /// Make the running server load its keys again now: from the store, or
+    /// in resource-server mode (`serve --issuer`) the issuer's JWKS.
+    Reload,
 }
 
 /// `mcpauth serve` options.

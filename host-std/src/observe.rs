@@ -12,7 +12,7 @@
 
 use std::net::IpAddr;
 
-use mcpauth_core::oauth::{OAuthEvent, OAuthObserver};
+use mcpauth_core::oauth::{OAuthEvent, OAuthObserver, SignInMethod};
 
 use crate::logging::AUDIT_TARGET;
 use crate::metrics::METRICS;
@@ -72,6 +72,20 @@ fn audit(event: &OAuthEvent<'_>, peer: Option<IpAddr>) {
                 "sign-in failed"
             )
         }
+        OAuthEvent::UpstreamSignInFailed {
+            provider,
+            reason,
+            client_id,
+        } => tracing::info!(
+            target: AUDIT_TARGET,
+            event = name,
+            method = SignInMethod::Oidc.as_str(),
+            provider,
+            reason = reason.as_str(),
+            client_id,
+            peer,
+            "sign-in with an OpenID provider refused"
+        ),
         OAuthEvent::ConsentDenied { client_id } => tracing::info!(
             target: AUDIT_TARGET,
             event = name,

@@ -125,6 +125,8 @@ struct Inner {
     introspection_endpoint: std::sync::Mutex<Option<String>>,
     /// Origin of the monotonic seconds the schedule runs on.
     epoch: Instant,
+    /// Unix time of the last successful key fetch (0: none yet).
+    fetched_at: AtomicU64,
 }
 
 /// The issuer's keys, kept current: the resource-server router's
@@ -163,6 +165,7 @@ impl RemoteKeys {
             }),
             introspection_endpoint: std::sync::Mutex::new(None),
             epoch: Instant::now(),
+            fetched_at: AtomicU64::new(0),
         })))
     }
 
@@ -268,6 +271,11 @@ impl RemoteKeys {
             .ok_or_else(|| "the issuer's metadata has no introspection_endpoint".to_owned())
     }
 
+    /// Unix time of the last successful key fetch, if any.
+    pub fn fetched_at(&self) -> Option<u64> {
+        Some(self.0.fetched_at.load(Ordering::Acquire)).filter(|t| *t != 0)
+    }
+
     /// Fetch the keys if the schedule says a fetch for `reason` is due, and
     /// swap them in if usable.
     pub async fn refresh_keys(&self, reason: RefreshReason) -> RefreshOutcome {
@@ -275,7 +283,32 @@ impl RemoteKeys {
         if !state.schedule.is_due(self.mono(), reason) {
             return RefreshOutcome::NotDue;
         }
-        let outcome = match self.fetch(&mut state).await {
+        self.refresh_locked(&mut state, reason).await
+    }
+
+    /// The operator's `keys reload`: read the issuer's metadata and fetch
+    /// its keys now, whatever the schedule says; how many keys it holds.
+    /// A failure keeps the previous keys.
+    pub async fn reload_now(&self) -> Result<usize, String> {
+        let mut state = self.0.state.lock().await;
+        // The issuer may have moved its keys: ask its metadata again.
+        state.jwks_uri = None;
+        match self
+            .refresh_locked(&mut state, RefreshReason::Periodic)
+            .await
+        {
+            RefreshOutcome::Updated(count) => Ok(count),
+            RefreshOutcome::Failed(e) => Err(e),
+            RefreshOutcome::NotDue => Err("not due".to_owned()),
+        }
+    }
+
+    async fn refresh_locked(
+        &self,
+        state: &mut RefreshState,
+        reason: RefreshReason,
+    ) -> RefreshOutcome {
+        let outcome = match self.fetch(state).await {
             Ok((keys, ttl)) => {
                 let count = keys.verifying_keys().len();
                 let period = ttl.clamp(MIN_PERIOD, self.0.settings.refresh.max(MIN_PERIOD));
@@ -285,6 +318,9 @@ impl RemoteKeys {
                     Err(p) => *p.into_inner() = Arc::new(keys),
                 }
                 self.0.generation.fetch_add(1, Ordering::AcqRel);
+                if let Some(now) = crate::env::now() {
+                    self.0.fetched_at.store(now.secs(), Ordering::Release);
+                }
                 tracing::info!(
                     issuer = %self.0.settings.issuer,
                     keys = count,

@@ -72,6 +72,10 @@ fn registry() -> Registry {
         },
     )
     .expect("tool");
+    r.tool(Tool::new("quick", no_args.clone()), |_ctx, _args| {
+        Box::pin(async move { Ok(CallToolResult::text("done")) })
+    })
+    .expect("tool");
     r.tool(Tool::new("poll", no_args), |ctx, _args| {
         Box::pin(async move {
             ctx.close_sse_stream();
@@ -345,6 +349,42 @@ async fn standalone_stream_bounds_and_conflicts() {
     let mut text = String::new();
     assert!(!read_until(&mut body, &mut text, |_| false).await);
     assert!(text.starts_with("retry: "), "{text}");
+}
+
+/// A live call that ends at its first poll without a notification never
+/// opens its stream (most tools: no stream key in the table, no events to
+/// log and take back): it is answered with plain JSON even while the
+/// session may hold no other stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_ends_at_once_opens_no_stream() {
+    let limits = McpLimits {
+        max_streams_per_session: 1,
+        ..McpLimits::default()
+    };
+    let addr = start(false, limits).await;
+    let sid = initialize(addr, json!({})).await.expect("session");
+    let headers = [
+        ("Mcp-Session-Id", sid.as_str()),
+        ("MCP-Protocol-Version", "2025-11-25"),
+    ];
+    // The standalone GET stream takes the session's one stream.
+    let get = send(addr, "GET", &headers, "").await;
+    assert_eq!(get.status(), 200);
+    for id in 5..8 {
+        let quick = send(addr, "POST", &headers, &call(id, "quick")).await;
+        assert_eq!(quick.status(), 200);
+        assert_eq!(
+            quick.headers()["content-type"].to_str().ok(),
+            Some("application/json")
+        );
+        let bytes = quick.into_body().collect().await.expect("body").to_bytes();
+        let message: Value = serde_json::from_slice(&bytes).expect("JSON");
+        assert_eq!(message["id"], id);
+        assert_eq!(message["result"]["content"][0]["text"], "done");
+    }
+    // A call that waits does need a stream, and there is none left.
+    let post = send(addr, "POST", &headers, &call(9, "poll")).await;
+    assert_eq!(post.status(), 503);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

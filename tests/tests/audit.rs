@@ -110,11 +110,7 @@ async fn audit_log_has_the_events_and_no_secret() {
     assert_eq!(reuse.status, 400, "{}", reuse.body);
     server.stop();
 
-    let text = std::fs::read_to_string(&log).expect("audit log written");
-    let lines: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    let (text, lines) = audit_log(&log);
     let events: Vec<&str> = lines
         .iter()
         .map(|l| l["event"].as_str().expect("every line names its event"))

@@ -5,100 +5,14 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
-
+use common::metrics::scrape;
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
-/// One scrape, parsed: `name{labels sorted}` → value.
-#[derive(Debug)]
-struct Scrape {
-    samples: HashMap<String, f64>,
-    types: HashMap<String, String>,
-}
-
-impl Scrape {
-    fn get(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.samples.get(&key(name, labels)).copied().unwrap_or(0.0)
-    }
-}
-
-fn key(name: &str, labels: &[(&str, &str)]) -> String {
-    let mut labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    labels.sort();
-    format!("{name}{{{}}}", labels.join(","))
-}
-
-/// Parse `text` with the reference parser (fails the test on invalid text).
-fn parse(text: &str) -> Scrape {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scripts/prometheus-parse.sh"
-    );
-    let mut child = Command::new("bash")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run scripts/prometheus-parse.sh");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("parser");
-    assert!(
-        out.status.success(),
-        "the reference parser refused the exposition: {}\n---\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let parsed: Value = serde_json::from_slice(&out.stdout).expect("parser output");
-    let mut samples = HashMap::new();
-    let mut types = HashMap::new();
-    for s in parsed.as_array().expect("array") {
-        let labels: Vec<(&str, &str)> = s["labels"]
-            .as_object()
-            .expect("labels")
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str().expect("label value")))
-            .collect();
-        let name = s["name"].as_str().expect("name");
-        samples.insert(key(name, &labels), s["value"].as_f64().expect("value"));
-        types.insert(
-            s["family"].as_str().expect("family").to_owned(),
-            s["type"].as_str().expect("type").to_owned(),
-        );
-    }
-    Scrape { samples, types }
-}
-
-async fn scrape(http: &reqwest::Client, metrics: &str) -> (String, Scrape) {
-    let r = http
-        .get(format!("{metrics}/metrics"))
-        .send()
-        .await
-        .expect("scrape");
-    assert_eq!(r.status(), 200);
-    let content_type = r.headers()["content-type"]
-        .to_str()
-        .expect("content type")
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/openmetrics-text"),
-        "{content_type}"
-    );
-    let text = r.text().await.expect("text");
-    let parsed = parse(&text);
-    (text, parsed)
-}
-
-#[tokio::test]
-async fn metrics_parse_and_move_with_requests() {
-    let dir = TempDir::new("metrics");
+/// A server with a user `alice` and a metrics listener: (data directory,
+/// server, metrics base URL).
+async fn start_with_metrics(tag: &str) -> (TempDir, Server, String) {
+    let dir = TempDir::new(tag);
     let (status, _, err) = cli(&dir.0, &["user", "add", "alice"], PASSWORD);
     assert_eq!(status, 0, "{err}");
     let metrics_port = free_port();
@@ -108,6 +22,12 @@ async fn metrics_parse_and_move_with_requests() {
         &["--metrics-listen", &format!("127.0.0.1:{metrics_port}")],
     )
     .await;
+    (dir, server, metrics)
+}
+
+#[tokio::test]
+async fn metrics_parse_and_move_with_requests() {
+    let (_dir, server, metrics) = start_with_metrics("metrics").await;
     let http = client();
 
     // Not on the public listener.
@@ -266,16 +186,7 @@ async fn metrics_parse_and_move_with_requests() {
 
 #[tokio::test]
 async fn throttle_hits_are_counted() {
-    let dir = TempDir::new("metrics-throttle");
-    let (status, _, err) = cli(&dir.0, &["user", "add", "alice"], PASSWORD);
-    assert_eq!(status, 0, "{err}");
-    let metrics_port = free_port();
-    let metrics = format!("http://127.0.0.1:{metrics_port}");
-    let server = Server::start(
-        &dir.0,
-        &["--metrics-listen", &format!("127.0.0.1:{metrics_port}")],
-    )
-    .await;
+    let (_dir, server, metrics) = start_with_metrics("metrics-throttle").await;
     let http = client();
     let client_id = register_public_client(&http, &server.base).await;
     let flow = Flow::new(&server.base, &client_id);

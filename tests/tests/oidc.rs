@@ -36,7 +36,11 @@ struct Provider {
     overrides: Value,
     /// Answer the next authorization with this error.
     error: Option<String>,
+    /// Spoil the next ID token's signature.
+    tamper: bool,
     issued: usize,
+    /// Every state, nonce, code and ID token the provider saw or made.
+    seen: Vec<String>,
 }
 
 fn unix_now() -> u64 {
@@ -124,11 +128,14 @@ fn serve_one(mut stream: std::net::TcpStream, iss: &str, st: &Mutex<Provider>) {
             let redirect = param(&q, "redirect_uri").unwrap_or_default();
             let state = param(&q, "state").unwrap_or_default();
             let mut p = st.lock().expect("lock");
+            p.seen.push(state.clone());
+            p.seen.extend(param(&q, "nonce"));
             let location = match p.error.take() {
                 Some(e) => format!("{redirect}?{}", form(&[("error", &e), ("state", &state)])),
                 None => {
                     p.issued += 1;
                     let code = format!("upstream-code-{}", p.issued);
+                    p.seen.push(code.clone());
                     p.codes.insert(
                         code.clone(),
                         (
@@ -215,11 +222,21 @@ fn token(
         }
     }
     let key = rfc7515_a2_key();
-    let id_token = sign_jwt(
+    let mut id_token = sign_jwt(
         &key,
         &json!({"alg": "RS256", "typ": "JWT", "kid": key.kid()}).to_string(),
         &claims.to_string(),
     );
+    if std::mem::take(&mut p.tamper) {
+        // Another signature of the right length: the last bytes changed.
+        let (signed, sig) = id_token.rsplit_once('.').expect("jws");
+        let mut sig = Base64UrlUnpadded::decode_vec(sig).expect("b64");
+        for b in sig.iter_mut().rev().take(8) {
+            *b ^= 0x5a;
+        }
+        id_token = format!("{signed}.{}", Base64UrlUnpadded::encode_string(&sig));
+    }
+    p.seen.push(id_token.clone());
     (
         "200 OK",
         String::new(),
@@ -231,6 +248,12 @@ fn token(
 
 /// A server configured for the provider from a config file.
 async fn server_for(idp: &FakeIdp, dir: &TempDir) -> Server {
+    server_with(idp, dir, "", &[]).await
+}
+
+/// [`server_for`] with more lines for the `[[oidc]]` table and more
+/// arguments.
+async fn server_with(idp: &FakeIdp, dir: &TempDir, table: &str, args: &[&str]) -> Server {
     let root = dir.0.parent().expect("root").join(format!(
         "oidc-conf-{}",
         dir.0.file_name().and_then(|n| n.to_str()).unwrap_or("x")
@@ -244,13 +267,15 @@ async fn server_for(idp: &FakeIdp, dir: &TempDir) -> Server {
         format!(
             "[[oidc]]\nid = \"fake\"\nname = \"Fake IdP\"\nissuer = \"{}\"\n\
              client_id = \"{CLIENT_ID}\"\nclient_secret_file = \"{}\"\n\
-             allow_private_network = true\n",
+             allow_private_network = true\n{table}",
             idp.issuer,
             secret.display()
         ),
     )
     .expect("toml");
-    Server::start(&dir.0, &["--config", config.to_str().expect("path")]).await
+    let mut all = vec!["--config", config.to_str().expect("path")];
+    all.extend_from_slice(args);
+    Server::start(&dir.0, &all).await
 }
 
 /// Where a response sends the browser.
@@ -352,14 +377,29 @@ async fn sign_in_with_an_upstream_provider_end_to_end() {
 async fn upstream_refusals_show_a_page_and_create_nothing() {
     let idp = FakeIdp::start();
     let dir = TempDir::new("oidc-refusals");
-    let server = server_for(&idp, &dir).await;
+    let log = dir.0.parent().expect("parent").join(format!(
+        "oidc-audit-{}.log",
+        dir.0.file_name().and_then(|n| n.to_str()).unwrap_or("x")
+    ));
+    let server = server_with(
+        &idp,
+        &dir,
+        "allowed_email_domains = [\"example.com\"]\n",
+        &["--audit-log", log.to_str().expect("utf-8 path")],
+    )
+    .await;
     let base = server.base.clone();
     let http = client();
-    let flow = Flow::new(&base, &register_public_client(&http, &base).await);
+    let client_id = register_public_client(&http, &base).await;
+    let flow = Flow::new(&base, &client_id);
+    // The reason code of each refusal, in order; binding cookies seen.
+    let mut reasons: Vec<&str> = Vec::new();
+    let mut cookies: Vec<String> = Vec::new();
 
     // Wrong state.
     let (_, challenge) = pkce();
     let (callback, cookie) = to_provider_and_back(&flow, &challenge).await;
+    cookies.push(cookie.clone());
     let q = query_of(&callback);
     let forged = format!(
         "{base}/oidc/callback/fake?{}",
@@ -374,6 +414,14 @@ async fn upstream_refusals_show_a_page_and_create_nothing() {
         "expired or was already used",
     )
     .await;
+    reasons.push("state_unknown");
+    // No state at all.
+    let stateless = format!(
+        "{base}/oidc/callback/fake?{}",
+        form(&[("code", &param(&q, "code").expect("code"))])
+    );
+    assert_page(get(&flow, &stateless, &cookie).await, 400, "incomplete").await;
+    reasons.push("state_missing");
     // Another browser (no binding cookie): refused, and the sign-in is
     // still there for the right browser.
     assert_page(
@@ -382,6 +430,7 @@ async fn upstream_refusals_show_a_page_and_create_nothing() {
         "not started in this browser",
     )
     .await;
+    reasons.push("browser_mismatch");
     assert_eq!(get(&flow, &callback, &cookie).await.status().as_u16(), 303);
     // Replayed callback.
     assert_page(
@@ -390,6 +439,7 @@ async fn upstream_refusals_show_a_page_and_create_nothing() {
         "expired or was already used",
     )
     .await;
+    reasons.push("state_unknown");
 
     // ID tokens the provider should not have sent.
     let other_nonce = {
@@ -398,29 +448,62 @@ async fn upstream_refusals_show_a_page_and_create_nothing() {
         let r = flow
             .submit(&page.html, &page.cookie, &[("upstream", "fake")])
             .await;
+        cookies.push(binding(&r));
         param(&query_of(&location(&r)), "nonce").expect("nonce")
     };
     let now = unix_now();
-    for (what, overrides) in [
-        ("nonce of another sign-in", json!({ "nonce": other_nonce })),
-        ("another issuer", json!({"iss": "http://127.0.0.1:1"})),
-        ("another audience", json!({"aud": "another-client"})),
-        ("expired", json!({"iat": now - 4000, "exp": now - 3600})),
+    for (what, overrides, reason) in [
+        (
+            "nonce of another sign-in",
+            json!({ "nonce": other_nonce }),
+            "id_token_nonce",
+        ),
+        (
+            "another issuer",
+            json!({"iss": "http://127.0.0.1:1"}),
+            "id_token_issuer",
+        ),
+        (
+            "another audience",
+            json!({"aud": "another-client"}),
+            "id_token_audience",
+        ),
+        (
+            "expired",
+            json!({"iat": now - 4000, "exp": now - 3600}),
+            "id_token_expired",
+        ),
+        ("bad signature", Value::Null, "id_token_signature"),
     ] {
-        idp.with(|p| p.overrides = overrides);
+        idp.with(|p| {
+            p.tamper = overrides.is_null();
+            p.overrides = overrides;
+        });
         let (_, challenge) = pkce();
         let (callback, cookie) = to_provider_and_back(&flow, &challenge).await;
+        cookies.push(cookie.clone());
         let r = get(&flow, &callback, &cookie).await;
         assert_eq!(r.status().as_u16(), 401, "{what}");
         assert_page(r, 401, "could not be verified").await;
+        reasons.push(reason);
         // Nothing half-made: the sign-in is used up, no code exists.
         assert_page(get(&flow, &callback, &cookie).await, 400, "expired").await;
+        reasons.push("state_unknown");
     }
+
+    // A verified account outside the allowed email domains.
+    idp.with(|p| p.overrides = json!({"email": "ann@elsewhere.example"}));
+    let (_, challenge) = pkce();
+    let (callback, cookie) = to_provider_and_back(&flow, &challenge).await;
+    cookies.push(cookie.clone());
+    assert_page(get(&flow, &callback, &cookie).await, 403, "not allowed").await;
+    reasons.push("not_allowed");
 
     // The provider refuses.
     idp.with(|p| p.error = Some("access_denied".into()));
     let (_, challenge) = pkce();
     let (callback, cookie) = to_provider_and_back(&flow, &challenge).await;
+    cookies.push(cookie.clone());
     assert!(callback.contains("error=access_denied"));
     assert_page(
         get(&flow, &callback, &cookie).await,
@@ -428,7 +511,54 @@ async fn upstream_refusals_show_a_page_and_create_nothing() {
         "Fake IdP did not sign you in (access_denied)",
     )
     .await;
+    reasons.push("upstream_error");
     // Every code the provider issued was redeemed exactly once.
     assert_eq!(idp.with(|p| p.codes.len()), 0);
     server.stop();
+
+    let (text, lines) = audit_log(&log);
+    let failed: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "sign_in_failed")
+        .collect();
+    let logged: Vec<&str> = failed
+        .iter()
+        .map(|l| l["reason"].as_str().unwrap_or("<none>"))
+        .collect();
+    assert_eq!(logged, reasons, "{text}");
+    for line in &failed {
+        assert_eq!(line["method"], "oidc", "{line}");
+        assert_eq!(line["provider"], "fake", "{line}");
+        assert_eq!(line["peer"], "127.0.0.1", "{line}");
+        // The client is named once the sign-in is found by its state.
+        let known = !matches!(
+            line["reason"].as_str(),
+            Some("state_unknown" | "state_missing")
+        );
+        assert_eq!(
+            line.get("client_id").and_then(Value::as_str),
+            known.then_some(client_id.as_str()),
+            "{line}"
+        );
+    }
+    assert_eq!(
+        lines.iter().filter(|l| l["event"] == "sign_in").count(),
+        1,
+        "{text}"
+    );
+    let mut secrets = idp.with(|p| p.seen.clone());
+    assert!(secrets.len() > 20, "{secrets:?}");
+    secrets.extend(
+        cookies
+            .iter()
+            .map(|c| c.split_once('=').expect("name=value").1.to_owned()),
+    );
+    secrets.push(SECRET.to_owned());
+    secrets.push("upstream-access".to_owned());
+    for secret in &secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "{secret} is in the audit log"
+        );
+    }
 }

@@ -20,6 +20,7 @@ mod upstream_support;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+use common::metrics::scrape;
 use common::oauth::{Flow, PASSWORD, register_public_client};
 use common::*;
 use mcpauth::backend::Backend;
@@ -143,6 +144,27 @@ async fn get(http: &reqwest::Client, url: &str) -> (u16, Value) {
     (status, body)
 }
 
+/// `mcpauth serve --issuer ISSUER` on `port` (a loopback issuer allowed),
+/// fetching the issuer's keys on an unknown `kid` at most every
+/// `min_interval`, with `extra` arguments.
+async fn start_resource_server(
+    dir: &std::path::Path,
+    port: u16,
+    issuer: &str,
+    min_interval: &str,
+    extra: &[&str],
+) -> Server {
+    let mut args = vec![
+        "--issuer",
+        issuer,
+        "--issuer-allow-private",
+        "--issuer-jwks-min-interval",
+        min_interval,
+    ];
+    args.extend_from_slice(extra);
+    Server::start_on(dir, port, &args).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_issuer_and_a_resource_server_in_two_processes() {
     let (_upstream, upstream_addr) = upstream_support::start().await;
@@ -166,18 +188,12 @@ async fn an_issuer_and_a_resource_server_in_two_processes() {
     let issuer_args: Vec<&str> = issuer_args.iter().map(String::as_str).collect();
     let issuer = Server::start_on(&issuer_dir.0, issuer_port, &issuer_args).await;
     let upstream = format!("/files=http://{upstream_addr}/mcp");
-    let rs = Server::start_on(
+    let rs = start_resource_server(
         &rs_dir.0,
         rs_port,
-        &[
-            "--issuer",
-            &issuer_url,
-            "--issuer-allow-private",
-            "--issuer-jwks-min-interval",
-            "1s",
-            "--upstream",
-            &upstream,
-        ],
+        &issuer_url,
+        "1s",
+        &["--upstream", &upstream],
     )
     .await;
     let rs_pid = rs.pid();
@@ -508,4 +524,157 @@ async fn introspection_makes_a_revocation_at_the_issuer_count_at_once() {
     rs_bad.stop();
     rs.stop();
     issuer.stop();
+}
+
+/// The CLI against `dir`'s server: (exit code, stdout + stderr). A
+/// password on standard input for the commands that read one (the others
+/// may exit before reading it).
+fn admin(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let stdin = if args.starts_with(&["user", "add"]) || args.starts_with(&["user", "passwd"]) {
+        "a-long-password\n"
+    } else {
+        ""
+    };
+    let (code, out, err) = cli(dir, args, stdin);
+    (code, format!("{out}{err}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_server_serves_metrics_and_its_admin_socket() {
+    let issuer_dir = TempDir::new("rs-admin-issuer");
+    let rs_dir = TempDir::new("rs-admin-server");
+    add_alice(&issuer_dir.0);
+    let issuer_port = free_port();
+    let rs_port = free_port();
+    let metrics_port = free_port();
+    let issuer_url = format!("http://127.0.0.1:{issuer_port}");
+    let rs_url = format!("http://127.0.0.1:{rs_port}");
+    let rs_mcp = format!("{rs_url}/mcp");
+    let metrics = format!("http://127.0.0.1:{metrics_port}");
+    let resource = format!("{rs_mcp};name=Remote tools;kind=external");
+    let issuer = Server::start_on(&issuer_dir.0, issuer_port, &["--resource", &resource]).await;
+    // Unknown kids prompt no fetch for an hour: only `keys reload` brings
+    // a rotated key in.
+    let rs = start_resource_server(
+        &rs_dir.0,
+        rs_port,
+        &issuer_url,
+        "1h",
+        &["--metrics-listen", &format!("127.0.0.1:{metrics_port}")],
+    )
+    .await;
+    let http = client();
+
+    // Metrics: not on the public listener; on the metrics listener, parsed
+    // by the reference parser, and the request counters move.
+    let r = http
+        .get(format!("{rs_url}/metrics"))
+        .send()
+        .await
+        .expect("public /metrics");
+    assert_eq!(r.status(), 404);
+    let (_, before) = scrape(&http, &metrics).await;
+    let client_id = register_public_client(&http, &issuer_url).await;
+    let flow = Flow::new(&issuer_url, &client_id);
+    let first = flow
+        .grant_for(&rs_mcp, "mcp", "Remote tools", "alice", PASSWORD)
+        .await;
+    assert_eq!(whoami(&http, &rs_url, &first.access).await.status, 200);
+    assert_eq!(whoami(&http, &rs_url, "garbage").await.status, 401);
+    let (text, after) = scrape(&http, &metrics).await;
+    let requests = "mcpauth_http_requests_total";
+    let moved =
+        |labels: &[(&str, &str)]| after.get(requests, labels) - before.get(requests, labels);
+    assert!(
+        moved(&[("endpoint", "mcp"), ("status", "2xx")]) >= 2.0,
+        "{text}"
+    );
+    assert!(
+        moved(&[("endpoint", "mcp"), ("status", "4xx")]) >= 1.0,
+        "{text}"
+    );
+    assert!(after.get("mcpauth_mcp_sessions", &[]) >= 1.0, "{text}");
+
+    // status, over the admin socket.
+    let first_kid = segment(&first.access, 0)["kid"]
+        .as_str()
+        .expect("kid")
+        .to_owned();
+    let (code, out) = admin(&rs_dir.0, &["status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("mode\tresource server"), "{out}");
+    assert!(out.contains(&format!("issuer\t{issuer_url}")), "{out}");
+    assert!(out.contains(&format!("resources\t{rs_mcp}")), "{out}");
+    assert!(out.contains(&first_kid), "{out}");
+    assert!(!out.contains("keys fetched\tnever"), "{out}");
+
+    // The issuer rotates (live); its new-key tokens are refused here until
+    // `keys reload`, then accepted, without a restart.
+    let (code, out) = admin(&issuer_dir.0, &["keys", "rotate"]);
+    assert_eq!(code, 0, "{out}");
+    let fresh = flow
+        .grant_for(&rs_mcp, "mcp", "Remote tools", "alice", PASSWORD)
+        .await;
+    let new_kid = segment(&fresh.access, 0)["kid"]
+        .as_str()
+        .expect("kid")
+        .to_owned();
+    assert_ne!(new_kid, first_kid);
+    assert_invalid_token(
+        &whoami(&http, &rs_url, &fresh.access).await,
+        "a new-key token before keys reload",
+    );
+    let (code, out) = admin(&rs_dir.0, &["keys", "reload"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("fetched 2 key(s)"), "{out}");
+    assert!(out.contains(&new_kid) && out.contains(&first_kid), "{out}");
+    let r = whoami(&http, &rs_url, &fresh.access).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (code, out) = admin(&rs_dir.0, &["status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&new_kid), "{out}");
+
+    // The issuer's own commands are refused with a clear message, and
+    // nothing is created in the resource server's data directory.
+    for args in [
+        &["user", "add", "bob"][..],
+        &["user", "list"],
+        &["user", "remove", "alice"],
+        &["client", "list"],
+        &["client", "remove", "someone"],
+        &["keys", "rotate"],
+        &["keys", "list"],
+    ] {
+        let (code, out) = admin(&rs_dir.0, args);
+        assert_ne!(code, 0, "{args:?}: {out}");
+        assert!(
+            out.contains("not available on a resource server")
+                && out.contains(&format!("belong to the issuer {issuer_url}")),
+            "{args:?}: {out}"
+        );
+    }
+    let files: Vec<String> = std::fs::read_dir(&rs_dir.0)
+        .expect("data dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files, ["admin.sock"], "no store was created");
+
+    // The issuer answers status too, and keys reload from its store.
+    let (code, out) = admin(&issuer_dir.0, &["status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("mode\tauthorization server"), "{out}");
+    assert!(out.contains(&format!("signing key\t{new_kid}")), "{out}");
+    assert!(out.contains("users\t1"), "{out}");
+    let (code, out) = admin(&issuer_dir.0, &["keys", "reload"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("signing key\t{new_kid}")), "{out}");
+    rs.stop();
+    issuer.stop();
+
+    // With no server running, status and keys reload say so.
+    for args in [&["status"][..], &["keys", "reload"]] {
+        let (code, out) = admin(&rs_dir.0, args);
+        assert_ne!(code, 0, "{args:?}: {out}");
+        assert!(out.contains("needs a running server"), "{args:?}: {out}");
+    }
 }

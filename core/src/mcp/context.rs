@@ -256,9 +256,9 @@ impl Context {
     /// its events with a `GET` carrying `Last-Event-ID`. Elsewhere a no-op.
     pub fn close_sse_stream(&mut self) {
         if self.protocol_version >= ProtocolVersion::V2025_11_25
-            && let Some(live) = &self.live
+            && let Some(live) = &mut self.live
         {
-            live.hub.close_connection(&live.stream);
+            live.close_connection();
         }
     }
 
@@ -334,9 +334,9 @@ impl Context {
     }
 
     fn push(&mut self, method: &str, params: Map<String, Value>) {
-        if let Some(live) = &self.live {
+        if let Some(live) = &mut self.live {
             let note = json!({"jsonrpc": "2.0", "method": method, "params": params});
-            live.hub.push(&live.stream, note.to_string(), false);
+            live.push(note.to_string());
         } else if self.notifications.len() < self.max_notifications {
             self.notifications
                 .push(json!({"jsonrpc": "2.0", "method": method, "params": params}));

@@ -8,16 +8,27 @@ use serde_json::{Map, Value, json};
 use alloc::vec::Vec;
 
 use super::context::{Context, LogLevel, McpError};
+use super::error_response::{ErrorId, ErrorResponse};
 use super::jsonrpc::{Envelope, ErrorCode, MessageKind, RequestId};
 use super::live::{LiveCall, LiveSink, LiveStream};
 use super::methods::Dispatch;
 use super::server::{Entropy, McpServer, WireError, error_response, id_json};
 use super::session::{ClientInputs, SessionError, SessionInfo, session_owner, session_subject};
-use super::streams::StreamHub;
+use super::streams::{StreamReader, StreamSpec};
 use super::{McpOutcome, ProtocolVersion};
 use crate::http::{Request, Response};
 use crate::principal::Principal;
+use crate::sync::Arc;
 use crate::time::UnixTime;
+
+/// Who a 2025-era request comes from: the principal, its
+/// [`session_owner`] hash (computed once per request) and its session.
+#[derive(Clone, Copy)]
+struct Caller<'a> {
+    principal: Option<&'a Principal>,
+    owner: Option<[u8; 32]>,
+    session: Option<(&'a str, SessionInfo)>,
+}
 
 fn respond(e: WireError) -> McpOutcome {
     McpOutcome::Response(error_response(&e, false))
@@ -41,6 +52,8 @@ impl McpServer {
             return self.initialize(id, &params, principal, now, &entropy).await;
         }
 
+        // Who calls, once per request (a hash of the principal).
+        let owner = session_owner(principal);
         // Session and version.
         let mut session: Option<(&str, SessionInfo)> = None;
         let version = if self.config.stateless {
@@ -59,7 +72,7 @@ impl McpServer {
                 .sessions
                 .get(sid, now)
                 .await
-                .filter(|i| i.owner == session_owner(principal));
+                .filter(|i| i.owner == owner);
             let Some(info) = info else {
                 return respond(WireError::new(
                     404,
@@ -94,8 +107,7 @@ impl McpServer {
                         });
                     if let Some(answer) = answer {
                         let sid = session.map(|(sid, _)| sid);
-                        self.streams
-                            .answer(rid.as_str(), sid, session_owner(principal), answer);
+                        self.streams.answer(rid.as_str(), sid, owner, answer);
                     }
                 }
                 McpOutcome::Response(Response::empty(202))
@@ -125,10 +137,13 @@ impl McpServer {
                         "Invalid Request",
                     ));
                 };
-                self.legacy_request(
-                    principal, now, &entropy, env, &id, &params, version, session,
-                )
-                .await
+                let caller = Caller {
+                    principal,
+                    owner,
+                    session,
+                };
+                self.legacy_request(caller, now, &entropy, env, &id, params, version)
+                    .await
             }
         }
     }
@@ -136,15 +151,19 @@ impl McpServer {
     #[allow(clippy::too_many_arguments)]
     async fn legacy_request(
         &self,
-        principal: Option<&Principal>,
+        caller: Caller<'_>,
         now: UnixTime,
         entropy: &Entropy,
         env: &Envelope<'_>,
         id: &RequestId,
-        params: &Map<String, Value>,
+        params: Map<String, Value>,
         version: ProtocolVersion,
-        session: Option<(&str, SessionInfo)>,
     ) -> McpOutcome {
+        let Caller {
+            principal,
+            owner,
+            session,
+        } = caller;
         let ok = |result: Map<String, Value>| {
             McpOutcome::Response(self.result_response(id, result, alloc::vec![], version, entropy))
         };
@@ -175,7 +194,7 @@ impl McpServer {
                 let Some((sid, _)) = session else {
                     return fail(McpError::new(ErrorCode::MethodNotFound, "Method not found"));
                 };
-                return match self.subscription(&env.method, sid, params).await {
+                return match self.subscription(&env.method, sid, &params).await {
                     Ok(()) => ok(Map::new()),
                     Err(e) => fail(e),
                 };
@@ -185,7 +204,7 @@ impl McpServer {
         if env.method_too_long {
             return fail(McpError::new(ErrorCode::MethodNotFound, "Method not found"));
         }
-        let mut ctx = self.context(principal, version, id, params);
+        let mut ctx = self.context(principal, version, id, &params);
         // Logs only after the client asked for them with logging/setLevel;
         // without a session to keep that in, the operator's choice.
         ctx.log_level = match session {
@@ -195,13 +214,15 @@ impl McpServer {
         if let Some((_, s)) = session {
             ctx.client_capabilities = Some(s.client_inputs.to_json());
         }
-        if self.config.live_streams && env.method == "tools/call" && self.tool_streams(params, &ctx)
+        if self.config.live_streams
+            && env.method == "tools/call"
+            && self.tool_streams(&params, &ctx)
         {
-            return self.open_live(ctx, params, principal, now, entropy, version, session);
+            return self.open_live(ctx, params, owner, now, entropy, version, session);
         }
         let tracked = session
             .is_some_and(|(sid, _)| self.sessions.track_request(sid, id, ctx.cancellation()));
-        let outcome = self.dispatch(&env.method, params, &mut ctx).await;
+        let outcome = self.dispatch(&env.method, &params, &mut ctx).await;
         if let (true, Some((sid, _))) = (tracked, session) {
             self.sessions.untrack_request(sid, id);
         }
@@ -278,53 +299,45 @@ impl McpServer {
         }
     }
 
-    /// Answer a `tools/call` with a live stream; the host runs the call.
+    /// Answer a `tools/call` with a live stream; the host runs the call
+    /// ([`McpServer::run_live`]), and the stream opens only if the call
+    /// sends an event or waits.
     #[allow(clippy::too_many_arguments)]
     fn open_live(
         &self,
         mut ctx: Context,
-        params: &Map<String, Value>,
-        principal: Option<&Principal>,
+        params: Map<String, Value>,
+        owner: Option<[u8; 32]>,
         now: UnixTime,
         entropy: &Entropy,
         version: ProtocolVersion,
         session: Option<(&str, SessionInfo)>,
     ) -> McpOutcome {
-        let id = ctx.request_id.clone();
         let Some(key) = entropy.stream_key() else {
-            return unavailable(&id, "Service unavailable");
+            return unavailable(&ctx.request_id, "Service unavailable");
         };
-        let sid = session.map(|(sid, _)| sid);
-        let owner = session_owner(principal);
         let priming = version >= ProtocolVersion::V2025_11_25;
-        let reader = match StreamHub::open(
+        let reader = StreamReader::fresh(
             &self.streams,
             key.clone(),
-            sid,
-            owner,
-            false,
-            priming,
-            now,
             self.config.sse_retry_ms,
-        ) {
-            Ok(r) => r,
-            Err(_) => return unavailable(&id, "Too many open streams"),
-        };
+            priming,
+        );
+        let spec = Arc::new(StreamSpec {
+            key,
+            session: session.map(|(sid, _)| String::from(sid)),
+            owner,
+            created: now,
+        });
         ctx.live = Some(LiveSink {
             hub: self.streams.clone(),
-            stream: key.clone(),
+            spec: spec.clone(),
+            opened: false,
         });
         McpOutcome::Stream(alloc::boxed::Box::new(LiveStream {
             response: sse_head(),
             reader,
-            call: Some(LiveCall {
-                ctx,
-                params: params.clone(),
-                stream: key,
-                session: sid.map(String::from),
-                owner,
-                now,
-            }),
+            call: Some(LiveCall { ctx, params, spec }),
         }))
     }
 
@@ -469,7 +482,9 @@ pub(crate) fn sse_head() -> Response {
 
 pub(crate) fn unavailable(id: &RequestId, msg: &'static str) -> McpOutcome {
     let e = WireError::new(503, Some(id.clone()), ErrorCode::InternalError, msg);
-    McpOutcome::Response(error_response(&e, false).with_header("Retry-After", "30"))
+    McpOutcome::Response(
+        error_response(&e, false).with_header("Retry-After", crate::server::RETRY_AFTER_SECS),
+    )
 }
 
 /// A session id: 32 random bytes, base64url (43 visible ASCII characters).
@@ -490,10 +505,12 @@ fn request_id(v: &Value) -> Option<RequestId> {
     }
 }
 
+/// The error response to request `id` as a value (composed further).
 pub(crate) fn error_json(id: &RequestId, e: &McpError) -> Value {
-    let mut err = json!({"code": e.code.code(), "message": e.message});
-    if let (Some(d), Some(o)) = (&e.data, err.as_object_mut()) {
-        o.insert("data".into(), d.clone());
-    }
-    json!({"jsonrpc": "2.0", "id": id_json(id), "error": err})
+    ErrorResponse::of(ErrorId::Id(id), e).to_value()
+}
+
+/// The error response to request `id` as text (an SSE event).
+pub(crate) fn error_text(id: &RequestId, e: &McpError) -> String {
+    ErrorResponse::of(ErrorId::Id(id), e).to_json()
 }

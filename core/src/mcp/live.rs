@@ -18,21 +18,21 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::future::{Future, poll_fn};
-use core::task::Context as TaskContext;
+use core::pin::pin;
+use core::task::{Context as TaskContext, Poll};
 
 use serde_json::{Map, Value, json};
 
 use super::context::{Context, McpError};
 use super::features::InputRequired;
 use super::jsonrpc::{ErrorCode, RequestId};
-use super::legacy::error_json;
+use super::legacy::error_text;
 use super::methods::Dispatch;
 use super::server::{McpServer, id_json};
 use super::session::SessionStore;
-use super::streams::{StreamHub, StreamReader};
+use super::streams::{StreamHub, StreamReader, StreamSpec};
 use crate::http::Response;
 use crate::sync::Arc;
-use crate::time::UnixTime;
 
 /// Rounds of input requests one call may make before it fails (a tool
 /// that never accepts its answers would otherwise ask forever).
@@ -56,25 +56,41 @@ pub struct LiveStream {
 pub struct LiveCall {
     pub(crate) ctx: Context,
     pub(crate) params: Map<String, Value>,
-    pub(crate) stream: String,
-    pub(crate) session: Option<String>,
-    pub(crate) owner: Option<[u8; 32]>,
-    pub(crate) now: UnixTime,
+    pub(crate) spec: Arc<StreamSpec>,
 }
 
 impl PartialEq for LiveCall {
     fn eq(&self, other: &Self) -> bool {
-        self.stream == other.stream
+        self.spec.key == other.spec.key
     }
 }
 
 impl Eq for LiveCall {}
 
-/// Where a live handler's notifications go.
+/// Where a live handler's notifications go: its stream, opened by the
+/// first one.
 #[derive(Debug, Clone)]
 pub(crate) struct LiveSink {
     pub(crate) hub: Arc<StreamHub>,
-    pub(crate) stream: String,
+    pub(crate) spec: Arc<StreamSpec>,
+    /// Whether this sink opened (or found open) the stream.
+    pub(crate) opened: bool,
+}
+
+impl LiveSink {
+    /// Log a notification on the call's stream.
+    pub(crate) fn push(&mut self, message: String) {
+        self.opened |= self.hub.push_opening(&self.spec, message, false);
+    }
+
+    /// End the stream's current connection (SSE polling); the stream is
+    /// opened first, so that the client can resume it.
+    pub(crate) fn close_connection(&mut self) {
+        if self.hub.ensure_open(&self.spec) {
+            self.opened = true;
+            self.hub.close_connection(&self.spec.key);
+        }
+    }
 }
 
 /// Ends the stream with an error response if the call is dropped before it
@@ -82,7 +98,7 @@ pub(crate) struct LiveSink {
 /// input requests.
 struct CallGuard<'a> {
     hub: &'a StreamHub,
-    stream: &'a str,
+    spec: &'a StreamSpec,
     id: &'a RequestId,
     pending: Vec<String>,
     done: bool,
@@ -99,99 +115,134 @@ impl Drop for CallGuard<'_> {
         if !self.done {
             let e = McpError::new(ErrorCode::InternalError, "Request timed out");
             self.hub
-                .push(self.stream, error_json(self.id, &e).to_string(), true);
+                .push_opening(self.spec, error_text(self.id, &e), true);
         }
     }
 }
 
+/// The stream could not be opened when the call first waited.
+struct StreamsFull;
+
 impl McpServer {
     /// Run a live call to its end: the tool's notifications, its input
-    /// requests and finally its response go to the stream. Spawn it; drop
-    /// it after [`McpLimits::live_call_secs`](super::McpLimits::live_call_secs)
+    /// requests and finally its response go to the stream. Poll it once:
+    /// a call that finishes at its first poll without a notification (most
+    /// tools) never opens its stream and answers `Some` whole response
+    /// (JSON, as a buffered call would). Otherwise the events are the
+    /// stream's, and it answers `None`: spawn it, and drop it after
+    /// [`McpLimits::live_call_secs`](super::McpLimits::live_call_secs)
     /// (the stream then ends with a -32603 "Request timed out" response).
     // Spelled out: the `Send` bound is the contract (hosts spawn it).
     #[allow(clippy::manual_async_fn)]
-    pub fn run_live(&self, call: LiveCall) -> impl Future<Output = ()> + Send + '_ {
+    pub fn run_live(&self, call: LiveCall) -> impl Future<Output = Option<Response>> + Send + '_ {
         async move {
             let LiveCall {
                 mut ctx,
                 params,
-                stream,
-                session,
-                owner,
-                now,
+                spec,
             } = call;
             let id = ctx.request_id.clone();
             let hub = &*self.streams;
             let mut guard = CallGuard {
                 hub,
-                stream: &stream,
+                spec: &spec,
                 id: &id,
                 pending: Vec::new(),
                 done: false,
                 tracked: None,
             };
             // `notifications/cancelled` reaches the tool (ctx.is_cancelled).
-            if let Some(sid) = session.as_deref()
+            if let Some(sid) = spec.session.as_deref()
                 && self.sessions.track_request(sid, &id, ctx.cancellation())
             {
                 guard.tracked = Some((&*self.sessions, sid));
             }
+            // Whether the stream is open: it opens with the first event, or
+            // when the call first waits (its reader then waits on it).
+            let mut opened = false;
             let mut round = 0u32;
             let message = loop {
-                let outcome = self.dispatch("tools/call", &params, &mut ctx).await;
+                let outcome = {
+                    let mut dispatch = pin!(self.dispatch("tools/call", &params, &mut ctx));
+                    let waited = &mut opened;
+                    poll_fn(|cx: &mut TaskContext<'_>| {
+                        let poll = dispatch.as_mut().poll(cx);
+                        if poll.is_pending() && !*waited {
+                            if !hub.ensure_open(&spec) {
+                                return Poll::Ready(Err(StreamsFull));
+                            }
+                            *waited = true;
+                        }
+                        poll.map(Ok)
+                    })
+                    .await
+                };
+                let Ok(outcome) = outcome else {
+                    // Nobody can follow this call: it ends here.
+                    guard.done = true;
+                    let e = McpError::new(ErrorCode::InternalError, "Too many open streams");
+                    return Some(
+                        Response::json(503, error_text(&id, &e))
+                            .with_header("Retry-After", crate::server::RETRY_AFTER_SECS),
+                    );
+                };
+                opened |= ctx.live.as_ref().is_some_and(|l| l.opened);
                 // Buffered (no live sink) notifications go out now.
                 for note in ctx.notifications.drain(..) {
-                    hub.push(&stream, note.to_string(), false);
+                    opened |= hub.push_opening(&spec, note.to_string(), false);
                 }
                 match outcome {
                     Ok(Dispatch::Input(input)) if round < MAX_INPUT_ROUNDS => {
                         round += 1;
-                        match self
-                            .ask_client(&mut guard, &input, round, session.as_deref(), owner, now)
-                            .await
-                        {
+                        opened = true;
+                        match self.ask_client(&mut guard, &input, round).await {
                             Ok(answers) => {
                                 ctx.input_responses = Some(answers);
                                 ctx.request_state = input.request_state.clone();
                             }
-                            Err(e) => break error_json(&id, &e).to_string(),
+                            Err(e) => break error_text(&id, &e).into_bytes(),
                         }
                     }
                     Ok(Dispatch::Result(r)) => {
                         break json!({"jsonrpc": "2.0", "id": id_json(&id), "result": r})
-                            .to_string();
+                            .to_string()
+                            .into_bytes();
                     }
                     // Encoded in one pass, as a buffered 2025-era call is.
-                    Ok(Dispatch::Tool(r)) => {
-                        let body = super::methods::tool_response_body(&id, &r);
-                        break String::from_utf8(body).unwrap_or_else(|_| {
-                            error_json(&id, &McpError::internal()).to_string()
-                        });
-                    }
+                    Ok(Dispatch::Tool(r)) => break super::methods::tool_response_body(&id, &r),
                     Ok(Dispatch::NotFound) => {
-                        break error_json(
+                        break error_text(
                             &id,
                             &McpError::new(ErrorCode::MethodNotFound, "Method not found"),
                         )
-                        .to_string();
+                        .into_bytes();
                     }
-                    // Scopes were checked before the stream opened; an
+                    // Scopes were checked before the call started; an
                     // endless input loop ends here.
                     Ok(Dispatch::Input(_) | Dispatch::InsufficientScope(_)) => {
-                        break error_json(&id, &McpError::internal()).to_string();
+                        break error_text(&id, &McpError::internal()).into_bytes();
                     }
-                    Err(e) => break error_json(&id, &e).to_string(),
+                    Err(e) => break error_text(&id, &e).into_bytes(),
                 }
             };
-            if let Some(sid) = session.as_deref() {
+            if let Some(sid) = spec.session.as_deref() {
                 for note in self.updated_notes(&ctx, sid).await {
-                    hub.push(&stream, note.to_string(), false);
+                    opened |= hub.push_opening(&spec, note.to_string(), false);
                 }
             }
-            self.broadcast_updates(&ctx, session.as_deref()).await;
-            hub.push(&stream, message, true);
+            self.broadcast_updates(&ctx, spec.session.as_deref()).await;
             guard.done = true;
+            if !opened {
+                return Some(Response::json(200, message));
+            }
+            let message = String::from_utf8(message)
+                .unwrap_or_else(|_| error_text(&id, &McpError::internal()));
+            if hub.push_opening(&spec, message.clone(), true) {
+                None
+            } else {
+                // The stream is gone (the table was full): answer whole.
+                Some(Response::json(200, message))
+            }
         }
     }
 
@@ -201,15 +252,13 @@ impl McpServer {
         guard: &mut CallGuard<'_>,
         input: &InputRequired,
         round: u32,
-        session: Option<&str>,
-        owner: Option<[u8; 32]>,
-        now: UnixTime,
     ) -> Result<Map<String, Value>, McpError> {
         let hub = guard.hub;
+        let spec = guard.spec;
         let mut ids = Vec::with_capacity(input.input_requests.len());
         for (n, request) in input.input_requests.values().enumerate() {
-            let rpc_id = format!("{}.q{round}.{n}", guard.stream);
-            if !hub.expect_answer(&rpc_id, session, owner, now) {
+            let rpc_id = format!("{}.q{round}.{n}", spec.key);
+            if !hub.expect_answer(&rpc_id, spec.session.as_deref(), spec.owner, spec.created) {
                 return Err(McpError::new(
                     ErrorCode::InternalError,
                     "Too many pending input requests",
@@ -226,7 +275,12 @@ impl McpServer {
             if let Some(p) = request.get("params") {
                 message.insert("params".into(), p.clone());
             }
-            hub.push(guard.stream, Value::Object(message).to_string(), false);
+            if !hub.push_opening(spec, Value::Object(message).to_string(), false) {
+                return Err(McpError::new(
+                    ErrorCode::InternalError,
+                    "Too many open streams",
+                ));
+            }
             ids.push(rpc_id);
         }
         let answers = poll_fn(|cx: &mut TaskContext<'_>| hub.poll_answers(&ids, cx)).await;
@@ -260,7 +314,9 @@ impl McpServer {
         if let Some(mut call) = call {
             // Input requests would wait forever: refuse them up front.
             call.ctx.live = None;
-            self.run_live(call).await;
+            if let Some(whole) = self.run_live(call).await {
+                return whole;
+            }
         }
         reader.into_whole(response)
     }

@@ -131,6 +131,22 @@ pub enum StreamError {
     Conflict,
 }
 
+/// What a live call's stream is opened with. The stream is opened lazily:
+/// by the call's first event, or when the call first waits. A call that
+/// finishes at once without a notification never opens one, and is
+/// answered with plain JSON.
+#[derive(Debug)]
+pub(crate) struct StreamSpec {
+    /// The stream key (random, see [`super::server::Entropy::stream_key`]).
+    pub(crate) key: String,
+    /// The caller's session, if any.
+    pub(crate) session: Option<String>,
+    /// The caller ([`super::session::session_owner`]).
+    pub(crate) owner: Option<[u8; 32]>,
+    /// When the call started.
+    pub(crate) created: UnixTime,
+}
+
 /// The instance-wide table of live streams and pending input requests.
 #[derive(Debug)]
 pub(crate) struct StreamHub {
@@ -187,7 +203,23 @@ impl StreamHub {
         retry_ms: u32,
     ) -> Result<StreamReader, StreamError> {
         let mut h = hub.hub.lock();
-        hub.expire_streams(&mut h, now);
+        hub.insert(&mut h, key.clone(), session, owner, standalone, now)?;
+        drop(h);
+        Ok(StreamReader::fresh(hub, key, retry_ms, priming))
+    }
+
+    /// Add stream `key` to the table, within the instance and session
+    /// bounds (the oldest finished unread stream makes room).
+    fn insert(
+        &self,
+        h: &mut Hub,
+        key: String,
+        session: Option<&str>,
+        owner: Option<[u8; 32]>,
+        standalone: bool,
+        now: UnixTime,
+    ) -> Result<(), StreamError> {
+        self.expire_streams(h, now);
         if let Some(sid) = session {
             let held = |streams: &[Stream]| {
                 streams
@@ -195,7 +227,7 @@ impl StreamHub {
                     .filter(|s| s.session.as_deref() == Some(sid))
                     .count()
             };
-            let max = hub.limits.max_streams_per_session;
+            let max = self.limits.max_streams_per_session;
             if held(&h.streams) >= max {
                 drop_oldest_finished(&mut h.streams, Some(sid));
                 if held(&h.streams) >= max {
@@ -203,14 +235,14 @@ impl StreamHub {
                 }
             }
         }
-        if h.streams.len() >= hub.limits.max_streams {
+        if h.streams.len() >= self.limits.max_streams {
             drop_oldest_finished(&mut h.streams, None);
-            if h.streams.len() >= hub.limits.max_streams {
+            if h.streams.len() >= self.limits.max_streams {
                 return Err(StreamError::Full);
             }
         }
         let stream = Stream {
-            key: key.clone(),
+            key,
             session: session.map(ToString::to_string),
             owner,
             standalone,
@@ -222,19 +254,28 @@ impl StreamHub {
             waker: None,
             created: now,
         };
-        let leaves = stream.leaves_at(&hub.limits);
+        let leaves = stream.leaves_at(&self.limits);
         h.streams.push(stream);
         h.wake_timer_for(leaves);
-        drop(h);
-        Ok(StreamReader {
-            hub: hub.clone(),
-            key,
-            generation: 0,
-            cursor: 0,
-            retry_ms,
-            opening: true,
-            prime: priming,
-        })
+        Ok(())
+    }
+
+    /// Make sure the stream of a live call exists (it is opened by its
+    /// first event, or when the call first waits); `false` when the table
+    /// is full.
+    pub(crate) fn ensure_open(&self, spec: &StreamSpec) -> bool {
+        let mut h = self.hub.lock();
+        h.streams.iter().any(|s| s.key == spec.key)
+            || self
+                .insert(
+                    &mut h,
+                    spec.key.clone(),
+                    spec.session.as_deref(),
+                    spec.owner,
+                    false,
+                    spec.created,
+                )
+                .is_ok()
     }
 
     /// Attach a new reader to the standalone stream of `session`, if one
@@ -386,8 +427,34 @@ impl StreamHub {
     /// Append a message to stream `key` (dropped when its log is full,
     /// unless `last`, which also finishes the stream).
     pub(crate) fn push(&self, key: &str, data: String, last: bool) {
-        let max = self.limits.max_stream_events;
         let mut h = self.hub.lock();
+        self.push_locked(&mut h, key, data, last);
+    }
+
+    /// [`StreamHub::push`] to a live call's stream, opening it first if
+    /// this is its first event. `false` when it could not be opened (the
+    /// table is full): the message is dropped.
+    pub(crate) fn push_opening(&self, spec: &StreamSpec, data: String, last: bool) -> bool {
+        let mut h = self.hub.lock();
+        let exists = h.streams.iter().any(|s| s.key == spec.key)
+            || self
+                .insert(
+                    &mut h,
+                    spec.key.clone(),
+                    spec.session.as_deref(),
+                    spec.owner,
+                    false,
+                    spec.created,
+                )
+                .is_ok();
+        if exists {
+            self.push_locked(&mut h, &spec.key, data, last);
+        }
+        exists
+    }
+
+    fn push_locked(&self, h: &mut Hub, key: &str, data: String, last: bool) {
+        let max = self.limits.max_stream_events;
         let Some(s) = h.streams.iter_mut().find(|s| s.key == key) else {
             return;
         };
@@ -587,6 +654,20 @@ fn drop_oldest_finished(streams: &mut Vec<Stream>, session: Option<&str>) {
 }
 
 impl StreamReader {
+    /// A reader of fresh stream `key`, from its first event on (the stream
+    /// itself may be opened later, see [`StreamSpec`]).
+    pub(crate) fn fresh(hub: &Arc<StreamHub>, key: String, retry_ms: u32, priming: bool) -> Self {
+        StreamReader {
+            hub: hub.clone(),
+            key,
+            generation: 0,
+            cursor: 0,
+            retry_ms,
+            opening: true,
+            prime: priming,
+        }
+    }
+
     /// The id of the stream this reader follows (diagnostics, tests).
     pub fn stream_key(&self) -> &str {
         &self.key

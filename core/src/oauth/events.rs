@@ -97,6 +97,84 @@ impl TokenKind {
     }
 }
 
+/// Why a sign-in with an upstream OpenID Connect provider was refused: a
+/// short, stable machine code ([`UpstreamFailure::as_str`]) for the audit
+/// log. It names the check that failed, never a value of the flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpstreamFailure {
+    /// The callback has no `state` (`state_missing`).
+    StateMissing,
+    /// No sign-in has this `state`: forged, expired or already used
+    /// (`state_unknown`).
+    StateUnknown,
+    /// The callback path names another provider than the sign-in's (a
+    /// mix-up; `wrong_provider`).
+    WrongProvider,
+    /// The browser-binding cookie is missing or wrong: the callback came to
+    /// another browser (`browser_mismatch`).
+    BrowserMismatch,
+    /// The RFC 9207 `iss` parameter is missing or names another issuer
+    /// (`issuer_mismatch`).
+    IssuerMismatch,
+    /// The callback's query is malformed or has no `code`
+    /// (`malformed_response`).
+    MalformedResponse,
+    /// The provider answered with `error=` (`upstream_error`).
+    UpstreamError,
+    /// The provider's discovery document or keys could not be had or were
+    /// refused, or no HTTP client is installed (`provider_unavailable`).
+    ProviderUnavailable,
+    /// The token endpoint answered an error status (`token_refused`).
+    TokenRefused,
+    /// The token response is unusable (`token_response_invalid`).
+    TokenResponseInvalid,
+    /// The ID token's signature does not verify, or its key is unknown
+    /// (`id_token_signature`).
+    IdTokenSignature,
+    /// The ID token names another issuer (`id_token_issuer`).
+    IdTokenIssuer,
+    /// The ID token is for another audience or authorized party
+    /// (`id_token_audience`).
+    IdTokenAudience,
+    /// The ID token has expired, is not valid yet, or was issued too long
+    /// ago or in the future (`id_token_expired`).
+    IdTokenExpired,
+    /// The ID token's `nonce` is missing or another sign-in's: replayed or
+    /// injected (`id_token_nonce`).
+    IdTokenNonce,
+    /// The ID token is refused for another reason: malformed, a forbidden
+    /// algorithm or type, a missing or invalid claim (`id_token_invalid`).
+    IdTokenInvalid,
+    /// The provider's allow-lists refuse the account (`not_allowed`).
+    NotAllowed,
+}
+
+impl UpstreamFailure {
+    /// The stable snake-case code (`state_unknown`, `id_token_nonce`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpstreamFailure::StateMissing => "state_missing",
+            UpstreamFailure::StateUnknown => "state_unknown",
+            UpstreamFailure::WrongProvider => "wrong_provider",
+            UpstreamFailure::BrowserMismatch => "browser_mismatch",
+            UpstreamFailure::IssuerMismatch => "issuer_mismatch",
+            UpstreamFailure::MalformedResponse => "malformed_response",
+            UpstreamFailure::UpstreamError => "upstream_error",
+            UpstreamFailure::ProviderUnavailable => "provider_unavailable",
+            UpstreamFailure::TokenRefused => "token_refused",
+            UpstreamFailure::TokenResponseInvalid => "token_response_invalid",
+            UpstreamFailure::IdTokenSignature => "id_token_signature",
+            UpstreamFailure::IdTokenIssuer => "id_token_issuer",
+            UpstreamFailure::IdTokenAudience => "id_token_audience",
+            UpstreamFailure::IdTokenExpired => "id_token_expired",
+            UpstreamFailure::IdTokenNonce => "id_token_nonce",
+            UpstreamFailure::IdTokenInvalid => "id_token_invalid",
+            UpstreamFailure::NotAllowed => "not_allowed",
+        }
+    }
+}
+
 /// One security event. Fields borrow from the request being answered.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -126,6 +204,17 @@ pub enum OAuthEvent<'a> {
         username: Option<&'a str>,
         /// The client the user was signing in to.
         client_id: &'a str,
+    },
+    /// A sign-in with an upstream OpenID Connect provider was refused.
+    /// Named `sign_in_failed` like [`OAuthEvent::SignInFailed`].
+    UpstreamSignInFailed {
+        /// The provider's configured id.
+        provider: &'a str,
+        /// Which check refused it.
+        reason: UpstreamFailure,
+        /// The client the user was signing in to, once the sign-in is found
+        /// by its `state` (`None` for an unknown or missing `state`).
+        client_id: Option<&'a str>,
     },
     /// The user pressed Deny on the consent page.
     ConsentDenied {
@@ -198,7 +287,9 @@ impl OAuthEvent<'_> {
     pub fn name(&self) -> &'static str {
         match self {
             OAuthEvent::SignedIn { .. } => "sign_in",
-            OAuthEvent::SignInFailed { .. } => "sign_in_failed",
+            OAuthEvent::SignInFailed { .. } | OAuthEvent::UpstreamSignInFailed { .. } => {
+                "sign_in_failed"
+            }
             OAuthEvent::ConsentDenied { .. } => "consent_denied",
             OAuthEvent::Throttled { .. } => "throttled",
             OAuthEvent::ClientRegistered { .. } => "client_registered",

@@ -108,7 +108,9 @@ pub use cimd::{
 };
 pub use config::{ServerConfig, canonical_resource};
 pub use error::OAuthError;
-pub use events::{GrantKind, OAuthEvent, OAuthObserver, SignInMethod, Throttle, TokenKind};
+pub use events::{
+    GrantKind, OAuthEvent, OAuthObserver, SignInMethod, Throttle, TokenKind, UpstreamFailure,
+};
 pub use guard::ResourceGuard;
 pub use oidc::{
     ClientSecret, OidcError, OidcProvider, TokenAuthMethod, UpstreamError, UpstreamHttp,

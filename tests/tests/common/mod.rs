@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod metrics;
 pub mod oauth;
 #[allow(unused_imports)] // not every test binary walks the OAuth flow
 pub use oauth::*;
@@ -270,4 +271,15 @@ pub async fn post_form(
     let body =
         serde_json::from_slice(&r.bytes().await.expect("body")).unwrap_or(serde_json::Value::Null);
     (status, retry, body)
+}
+
+/// The audit log `serve --audit-log PATH` wrote: its text, and each line
+/// parsed (every line must be one JSON object).
+pub fn audit_log(path: &Path) -> (String, Vec<serde_json::Value>) {
+    let text = std::fs::read_to_string(path).expect("audit log written");
+    let lines = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    (text, lines)
 }

@@ -18,7 +18,9 @@ use crate::http::{Request, Response};
 use crate::jose::{IdTokenClaims, IdTokenPolicy, TokenError};
 use crate::oauth::pages::error_page;
 use crate::oauth::wire::{Params, cookie, redirect, with_query};
-use crate::oauth::{AuthorizationServer, Env, SignInMethod, UserAuthenticator};
+use crate::oauth::{
+    AuthorizationServer, Env, OAuthEvent, SignInMethod, UpstreamFailure, UserAuthenticator,
+};
 use crate::rand::random_token;
 use crate::store::{PendingAuthorization, Store, UpstreamLogin, hash_secret, secret_matches};
 use crate::time::UnixTime;
@@ -64,6 +66,24 @@ fn failure_message(provider: &OidcProvider, e: &OidcError) -> (u16, String) {
 }
 
 impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, L> {
+    /// Report a refused upstream sign-in to the observer (audit log).
+    fn upstream_failed(
+        &self,
+        req: &Request,
+        provider: &OidcProvider,
+        reason: UpstreamFailure,
+        client_id: Option<&str>,
+    ) {
+        self.emit(
+            OAuthEvent::UpstreamSignInFailed {
+                provider: &provider.id,
+                reason,
+                client_id,
+            },
+            req.peer,
+        );
+    }
+
     /// Index and settings of the provider `id`.
     fn oidc_provider(&self, id: &str) -> Option<(usize, &OidcProvider)> {
         self.config
@@ -119,6 +139,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         let meta = match runtime.metadata(index, provider, now.secs()).await {
             Ok(m) => m,
             Err(e) => {
+                self.upstream_failed(req, provider, e.failure(), Some(&pending.client_id));
                 let (status, msg) = failure_message(provider, &e);
                 return error_page(cfg, status, &msg);
             }
@@ -207,23 +228,41 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         else {
             return error_page(cfg, 404, "This sign-in method is not offered here.");
         };
+        let refuse = |reason: UpstreamFailure, client_id: Option<&str>| {
+            self.upstream_failed(req, provider, reason, client_id);
+        };
         let Some(q) = Params::parse(req.query.as_deref().unwrap_or("").as_bytes()) else {
+            refuse(UpstreamFailure::MalformedResponse, None);
             return error_page(cfg, 400, "The sign-in response is malformed.");
         };
-        let Ok(Some(state)) = q.one("state") else {
-            return error_page(cfg, 400, "The sign-in response is incomplete.");
+        let state = match q.one("state") {
+            Ok(Some(state)) => state,
+            Ok(None) => {
+                refuse(UpstreamFailure::StateMissing, None);
+                return error_page(cfg, 400, "The sign-in response is incomplete.");
+            }
+            Err(()) => {
+                refuse(UpstreamFailure::MalformedResponse, None);
+                return error_page(cfg, 400, "The sign-in response is incomplete.");
+            }
         };
         let id = record_id(state);
         let record = match self.store.pending(&id, now).await {
             Ok(Some(p)) => p,
-            Ok(None) => return error_page(cfg, 400, expired),
+            Ok(None) => {
+                refuse(UpstreamFailure::StateUnknown, None);
+                return error_page(cfg, 400, expired);
+            }
             Err(_) => return unavailable(),
         };
         let Some(login) = record.upstream.as_ref() else {
+            refuse(UpstreamFailure::StateUnknown, None);
             return error_page(cfg, 400, expired);
         };
+        let client_id = Some(record.client_id.as_str());
         if login.provider != provider.id {
             // Another provider's callback: a mix-up, never finished here.
+            refuse(UpstreamFailure::WrongProvider, client_id);
             return error_page(
                 cfg,
                 400,
@@ -234,6 +273,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         let bound = cookie(req, &cookie_name)
             .is_some_and(|c| secret_matches(&hash_secret(c), &record.csrf_hash));
         if !bound {
+            refuse(UpstreamFailure::BrowserMismatch, client_id);
             return error_page(
                 cfg,
                 403,
@@ -243,12 +283,17 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         // Used once, whatever happens next.
         let record = match self.store.take_pending(&id, now).await {
             Ok(Some(p)) => p,
-            Ok(None) => return error_page(cfg, 400, expired),
+            Ok(None) => {
+                refuse(UpstreamFailure::StateUnknown, None);
+                return error_page(cfg, 400, expired);
+            }
             Err(_) => return unavailable(),
         };
         let Some(login) = record.upstream.clone() else {
+            refuse(UpstreamFailure::StateUnknown, None);
             return error_page(cfg, 400, expired);
         };
+        let client_id = Some(record.client_id.as_str());
         let clear =
             format!("{cookie_name}=; Path={CALLBACK_PREFIX}; Max-Age=0; HttpOnly; SameSite=Lax");
         let page = |status: u16, msg: &str| {
@@ -257,6 +302,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         let meta = match runtime.metadata(index, provider, now.secs()).await {
             Ok(m) => m,
             Err(e) => {
+                refuse(e.failure(), client_id);
                 let (status, msg) = failure_message(provider, &e);
                 return page(status, &msg);
             }
@@ -265,15 +311,21 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         // so, it must).
         match q.one("iss") {
             Ok(Some(iss)) if iss != provider.issuer => {
+                refuse(UpstreamFailure::IssuerMismatch, client_id);
                 return page(400, "The sign-in response came back from the wrong place.");
             }
             Ok(None) if meta.iss_parameter_supported => {
+                refuse(UpstreamFailure::IssuerMismatch, client_id);
                 return page(400, "The sign-in response is incomplete.");
             }
-            Err(()) => return page(400, "The sign-in response is malformed."),
+            Err(()) => {
+                refuse(UpstreamFailure::MalformedResponse, client_id);
+                return page(400, "The sign-in response is malformed.");
+            }
             _ => {}
         }
         if let Ok(Some(error)) = q.one("error") {
+            refuse(UpstreamFailure::UpstreamError, client_id);
             let msg = match displayable_code(error) {
                 Some(code) => format!("{} did not sign you in ({code}).", provider.display_name),
                 None => format!("{} did not sign you in.", provider.display_name),
@@ -281,6 +333,7 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
             return page(403, &msg);
         }
         let Ok(Some(code)) = q.one("code") else {
+            refuse(UpstreamFailure::MalformedResponse, client_id);
             return page(400, "The sign-in response is incomplete.");
         };
         let claims = match self
@@ -289,11 +342,13 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         {
             Ok(c) => c,
             Err(e) => {
+                refuse(e.failure(), client_id);
                 let (status, msg) = failure_message(provider, &e);
                 return page(status, &msg);
             }
         };
         if !provider.admits(&claims) {
+            refuse(UpstreamFailure::NotAllowed, client_id);
             return page(
                 403,
                 &format!(

@@ -60,6 +60,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use super::UpstreamFailure;
 use super::config::{is_loopback_host, split_url};
 use super::wire::is_scope_token;
 use crate::jose::{IdTokenClaims, JwksError, TokenError};
@@ -417,6 +418,35 @@ pub enum OidcError {
     TokenResponse(&'static str),
     /// The ID token was refused.
     IdToken(TokenError),
+}
+
+impl OidcError {
+    /// The audit log's reason code for a sign-in this error ended.
+    pub fn failure(&self) -> UpstreamFailure {
+        match self {
+            OidcError::NoClient
+            | OidcError::Fetch(_)
+            | OidcError::Discovery(_)
+            | OidcError::Jwks(_) => UpstreamFailure::ProviderUnavailable,
+            OidcError::TokenEndpoint(_) => UpstreamFailure::TokenRefused,
+            OidcError::TokenResponse(_) => UpstreamFailure::TokenResponseInvalid,
+            OidcError::IdToken(e) => match e {
+                TokenError::BadSignature | TokenError::UnknownKeyId | TokenError::MissingKeyId => {
+                    UpstreamFailure::IdTokenSignature
+                }
+                TokenError::WrongIssuer => UpstreamFailure::IdTokenIssuer,
+                TokenError::WrongAudience
+                | TokenError::MissingClaim("azp")
+                | TokenError::InvalidClaim("azp") => UpstreamFailure::IdTokenAudience,
+                TokenError::Expired
+                | TokenError::NotYetValid
+                | TokenError::IssuedInFuture
+                | TokenError::IssuedTooLongAgo => UpstreamFailure::IdTokenExpired,
+                TokenError::WrongNonce => UpstreamFailure::IdTokenNonce,
+                _ => UpstreamFailure::IdTokenInvalid,
+            },
+        }
+    }
 }
 
 impl core::fmt::Display for OidcError {

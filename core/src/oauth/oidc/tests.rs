@@ -224,74 +224,149 @@ fn provider() -> OidcProvider {
     p
 }
 
-fn harness_with(
-    fake: &FakeProvider,
-    tweak: impl FnOnce(&mut crate::oauth::ServerConfig),
-) -> Harness {
-    let h = Harness::with(
-        |c| {
-            c.oidc = alloc::vec![provider()];
-            tweak(c);
-        },
-        crate::store::MemoryStoreLimits::SERVER,
-    );
-    let Harness {
-        server,
-        keys,
-        rng,
-        now,
-    } = h;
-    Harness {
-        server: server.with_upstream_http(fake.clone()),
-        keys,
-        rng,
-        now,
+/// Records the reason codes of refused upstream sign-ins (and `sign_in`
+/// for a success).
+#[derive(Clone, Default)]
+struct Events(Arc<Mutex<Vec<&'static str>>>);
+
+impl crate::oauth::OAuthObserver for Events {
+    fn event(&self, event: &crate::oauth::OAuthEvent<'_>, _peer: Option<core::net::IpAddr>) {
+        let code = match event {
+            crate::oauth::OAuthEvent::UpstreamSignInFailed {
+                provider, reason, ..
+            } => {
+                assert_eq!(*provider, "idp");
+                reason.as_str()
+            }
+            crate::oauth::OAuthEvent::SignedIn { .. } => "sign_in",
+            _ => return,
+        };
+        self.0.lock().expect("lock").push(code);
     }
 }
 
-fn harness(fake: &FakeProvider) -> Harness {
-    harness_with(fake, |_| {})
+/// One test's world: the fake provider, our server configured for it (with
+/// an observer), and a registered public client.
+struct Fixture {
+    fake: FakeProvider,
+    h: Harness,
+    client: Client,
+    events: Events,
 }
 
-/// Our side up to the provider: the redirect there and the binding cookie.
+/// A sign-in the provider answered: the binding cookie, the code and the
+/// state.
 struct Away {
-    location: String,
     cookie: String,
+    code: String,
+    state: String,
 }
 
-fn leave(h: &mut Harness, client: &Client) -> Away {
-    let flow = h.start(client, "");
-    let resp = h.decide(&flow, "upstream=idp");
-    assert_eq!(resp.status, 303, "{}", body_str(&resp));
-    let location = resp.header("Location").expect("Location").to_string();
-    let cookie = resp
-        .headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
-        .map(|(_, v)| v.as_str())
-        .find(|v| v.starts_with("mcpauth_oidc_"))
-        .expect("binding cookie")
-        .to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
-    assert!(cookie.contains("Path=/oidc/callback/"));
-    let cookie = cookie.split(';').next().expect("pair").to_string();
-    Away { location, cookie }
-}
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture::with(|_| {})
+    }
 
-fn callback(
-    h: &mut Harness,
-    path_provider: &str,
-    query: &str,
-    cookie: &str,
-) -> crate::http::Response {
-    h.send(
-        crate::http::Request::new(
-            crate::http::Method::Get,
-            format!("/oidc/callback/{path_provider}"),
+    fn with(tweak: impl FnOnce(&mut crate::oauth::ServerConfig)) -> Fixture {
+        let fake = FakeProvider::new();
+        let events = Events::default();
+        let h = Harness::with(
+            |c| {
+                c.oidc = alloc::vec![provider()];
+                tweak(c);
+            },
+            crate::store::MemoryStoreLimits::SERVER,
+        );
+        let Harness {
+            server,
+            keys,
+            rng,
+            now,
+        } = h;
+        let mut h = Harness {
+            server: server
+                .with_upstream_http(fake.clone())
+                .with_observer(events.clone()),
+            keys,
+            rng,
+            now,
+        };
+        let client = h.register_client("none");
+        Fixture {
+            fake,
+            h,
+            client,
+            events,
+        }
+    }
+
+    /// Press "Continue with" on a new sign-in page: the redirect to the
+    /// provider and the binding cookie (the provider not asked yet).
+    fn leave(&mut self) -> (String, String) {
+        let flow = self.h.start(&self.client, "");
+        let resp = self.h.decide(&flow, "upstream=idp");
+        assert_eq!(resp.status, 303, "{}", body_str(&resp));
+        let location = resp.header("Location").expect("Location").to_string();
+        let cookie = resp
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+            .map(|(_, v)| v.as_str())
+            .find(|v| v.starts_with("mcpauth_oidc_"))
+            .expect("binding cookie")
+            .to_string();
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+        assert!(cookie.contains("Path=/oidc/callback/"));
+        let cookie = cookie.split(';').next().expect("pair").to_string();
+        (location, cookie)
+    }
+
+    /// [`Fixture::leave`], then the provider issues a code.
+    fn away(&mut self) -> Away {
+        let (location, cookie) = self.leave();
+        let (code, state) = self.fake.authorize(&location);
+        Away {
+            cookie,
+            code,
+            state,
+        }
+    }
+
+    /// `GET /oidc/callback/<path_provider>?<pairs>` with `cookie`.
+    fn callback_at(
+        &mut self,
+        path_provider: &str,
+        pairs: &[(&str, &str)],
+        cookie: &str,
+    ) -> crate::http::Response {
+        self.h.send(
+            crate::http::Request::new(
+                crate::http::Method::Get,
+                format!("/oidc/callback/{path_provider}"),
+            )
+            .with_query(query(pairs))
+            .with_header("Cookie", cookie.to_string()),
         )
-        .with_query(query)
-        .with_header("Cookie", cookie.to_string()),
-    )
+    }
+
+    /// The callback of provider `idp`.
+    fn callback(&mut self, pairs: &[(&str, &str)], cookie: &str) -> crate::http::Response {
+        self.callback_at("idp", pairs, cookie)
+    }
+
+    /// Leave, let the provider issue a code, come back: our answer.
+    fn round_trip(&mut self) -> crate::http::Response {
+        let away = self.away();
+        self.callback(
+            &[("code", &away.code), ("state", &away.state)],
+            &away.cookie,
+        )
+    }
+
+    /// The reason codes reported since the last call.
+    fn reasons(&self) -> Vec<&'static str> {
+        core::mem::take(&mut *self.events.0.lock().expect("lock"))
+    }
 }
 
 fn query(pairs: &[(&str, &str)]) -> String {
@@ -302,18 +377,6 @@ fn query(pairs: &[(&str, &str)]) -> String {
     s.finish()
 }
 
-/// Leave, let the provider issue a code, come back: our answer.
-fn round_trip(h: &mut Harness, fake: &FakeProvider, client: &Client) -> crate::http::Response {
-    let away = leave(h, client);
-    let (code, state) = fake.authorize(&away.location);
-    callback(
-        h,
-        "idp",
-        &query(&[("code", &code), ("state", &state)]),
-        &away.cookie,
-    )
-}
-
 fn assert_refused(resp: &crate::http::Response, status: u16, text: &str) {
     assert_eq!(resp.status, status, "{}", body_str(resp));
     assert!(resp.header("Location").is_none(), "no redirect");
@@ -322,10 +385,8 @@ fn assert_refused(resp: &crate::http::Response, status: u16, text: &str) {
 
 #[test]
 fn the_page_lists_the_provider_and_the_whole_flow_works() {
-    let fake = FakeProvider::new();
-    let mut h = harness(&fake);
-    let client = h.register_client("none");
-    let resp = h.authorize(&standard_query(&client, ""));
+    let mut f = Fixture::new();
+    let resp = f.h.authorize(&standard_query(&f.client, ""));
     let page = body_str(&resp);
     assert!(page.contains("name=\"upstream\" value=\"idp\""), "{page}");
     assert!(page.contains("Continue with Example IdP"));
@@ -334,13 +395,14 @@ fn the_page_lists_the_provider_and_the_whole_flow_works() {
         "local users still offered"
     );
 
-    let resp = round_trip(&mut h, &fake, &client);
+    let resp = f.round_trip();
     assert_eq!(resp.status, 303, "{}", body_str(&resp));
     assert!(resp.header("Location").expect("loc").starts_with(REDIRECT));
     assert_eq!(location_param(&resp, "state").as_deref(), Some("xyz"));
     assert_eq!(location_param(&resp, "iss").as_deref(), Some(ISSUER));
     let code = location_param(&resp, "code").expect("code");
-    let resp = h.exchange(&client, &code, "");
+    let client = f.client.clone();
+    let resp = f.h.exchange(&client, &code, "");
     assert_eq!(resp.status, 200, "{}", body_str(&resp));
     let at = json(&resp)["access_token"]
         .as_str()
@@ -357,12 +419,14 @@ fn the_page_lists_the_provider_and_the_whole_flow_works() {
     assert_eq!(claims["sub"], upstream_subject(UP, USER));
     assert!(claims["sub"].as_str().expect("sub").starts_with("oidc:"));
     // Discovery and keys were fetched once and are cached.
-    let _ = round_trip(&mut h, &fake, &client);
+    let _ = f.round_trip();
     assert_eq!(
-        fake.hits(&format!("{UP}/.well-known/openid-configuration")),
+        f.fake
+            .hits(&format!("{UP}/.well-known/openid-configuration")),
         1
     );
-    assert_eq!(fake.hits(&format!("{UP}/jwks")), 1);
+    assert_eq!(f.fake.hits(&format!("{UP}/jwks")), 1);
+    assert_eq!(f.reasons(), ["sign_in", "sign_in"], "no refusal reported");
 }
 
 #[test]
@@ -376,75 +440,66 @@ fn the_subject_is_stable_and_distinct() {
 
 #[test]
 fn a_wrong_or_replayed_state_is_refused() {
-    let fake = FakeProvider::new();
-    let mut h = harness(&fake);
-    let client = h.register_client("none");
-    let away = leave(&mut h, &client);
-    let (code, state) = fake.authorize(&away.location);
-    let resp = callback(
-        &mut h,
-        "idp",
-        &query(&[("code", &code), ("state", "forged")]),
-        &away.cookie,
-    );
+    let mut f = Fixture::new();
+    let away = f.away();
+    let resp = f.callback(&[("code", &away.code), ("state", "forged")], &away.cookie);
     assert_refused(&resp, 400, "expired or was already used");
-    let resp = callback(&mut h, "idp", &query(&[("code", &code)]), &away.cookie);
+    let resp = f.callback(&[("code", &away.code)], &away.cookie);
     assert_refused(&resp, 400, "incomplete");
     // The real state works once.
-    let q = query(&[("code", &code), ("state", &state)]);
-    assert_eq!(callback(&mut h, "idp", &q, &away.cookie).status, 303);
-    let resp = callback(&mut h, "idp", &q, &away.cookie);
+    let q = [("code", away.code.as_str()), ("state", away.state.as_str())];
+    assert_eq!(f.callback(&q, &away.cookie).status, 303);
+    let resp = f.callback(&q, &away.cookie);
     assert_refused(&resp, 400, "expired or was already used");
+    assert_eq!(
+        f.reasons(),
+        ["state_unknown", "state_missing", "sign_in", "state_unknown"]
+    );
 }
 
 #[test]
 fn another_browser_or_another_provider_path_is_refused() {
-    let fake = FakeProvider::new();
-    let mut h = harness(&fake);
-    let client = h.register_client("none");
-    let away = leave(&mut h, &client);
-    let (code, state) = fake.authorize(&away.location);
-    let q = query(&[("code", &code), ("state", &state)]);
-    let resp = callback(&mut h, "idp", &q, "mcpauth_oidc_x=y");
+    let mut f = Fixture::new();
+    let away = f.away();
+    let q = [("code", away.code.as_str()), ("state", away.state.as_str())];
+    let resp = f.callback(&q, "mcpauth_oidc_x=y");
     assert_refused(&resp, 403, "not started in this browser");
-    let resp = callback(&mut h, "other", &q, &away.cookie);
+    let resp = f.callback_at("other", &q, &away.cookie);
     assert_refused(&resp, 404, "not offered");
     // Neither used the sign-in up: the right browser still finishes it.
-    assert_eq!(callback(&mut h, "idp", &q, &away.cookie).status, 303);
+    assert_eq!(f.callback(&q, &away.cookie).status, 303);
+    // An unconfigured provider's path names no provider: not reported.
+    assert_eq!(f.reasons(), ["browser_mismatch", "sign_in"]);
 }
 
 #[test]
 fn the_form_request_leads_to_one_sign_in_only() {
-    let fake = FakeProvider::new();
-    let mut h = harness(&fake);
-    let client = h.register_client("none");
-    let flow = h.start(&client, "");
-    assert_eq!(h.decide(&flow, "upstream=idp").status, 303);
+    let mut f = Fixture::new();
+    let client = f.client.clone();
+    let flow = f.h.start(&client, "");
+    assert_eq!(f.h.decide(&flow, "upstream=idp").status, 303);
     // The same form again, either way: used up.
     assert_refused(
-        &h.decide(&flow, "upstream=idp"),
+        &f.h.decide(&flow, "upstream=idp"),
         400,
         "expired or was already used",
     );
-    assert_refused(&h.approve(&flow), 400, "expired or was already used");
+    assert_refused(&f.h.approve(&flow), 400, "expired or was already used");
     // An unknown provider.
-    let flow = h.start(&client, "");
-    assert_refused(&h.decide(&flow, "upstream=nope"), 400, "not offered");
+    let flow = f.h.start(&client, "");
+    assert_refused(&f.h.decide(&flow, "upstream=nope"), 400, "not offered");
 }
 
 #[test]
 fn upstream_error_is_a_clear_page_and_creates_nothing() {
-    let fake = FakeProvider::new();
-    let mut h = harness(&fake);
-    let client = h.register_client("none");
-    let away = leave(&mut h, &client);
-    let (_, state) = fake.authorize(&away.location);
-    let q = query(&[
+    let mut f = Fixture::new();
+    let away = f.away();
+    let q = [
         ("error", "access_denied"),
         ("error_description", "<script>x</script>"),
-        ("state", &state),
-    ]);
-    let resp = callback(&mut h, "idp", &q, &away.cookie);
+        ("state", away.state.as_str()),
+    ];
+    let resp = f.callback(&q, &away.cookie);
     assert_refused(
         &resp,
         403,
@@ -452,15 +507,18 @@ fn upstream_error_is_a_clear_page_and_creates_nothing() {
     );
     assert!(!body_str(&resp).contains("<script>"));
     // No token request was made, and the sign-in is over.
-    assert_eq!(fake.hits(&format!("{UP}/token")), 0);
-    let resp = callback(&mut h, "idp", &q, &away.cookie);
+    assert_eq!(f.fake.hits(&format!("{UP}/token")), 0);
+    let resp = f.callback(&q, &away.cookie);
     assert_refused(&resp, 400, "expired");
     // An odd error code is not echoed.
-    let away = leave(&mut h, &client);
-    let (_, state) = fake.authorize(&away.location);
-    let q = query(&[("error", "bad\"<code>"), ("state", &state)]);
-    let resp = callback(&mut h, "idp", &q, &away.cookie);
+    let away = f.away();
+    let q = [("error", "bad\"<code>"), ("state", away.state.as_str())];
+    let resp = f.callback(&q, &away.cookie);
     assert_refused(&resp, 403, "did not sign you in.");
+    assert_eq!(
+        f.reasons(),
+        ["upstream_error", "state_unknown", "upstream_error"]
+    );
 }
 
 #[test]
@@ -469,216 +527,200 @@ fn id_token_refusals() {
         (
             "another issuer",
             json!({"iss": "https://evil.example"}),
-            "could not be verified",
+            "id_token_issuer",
         ),
         (
             "another audience",
             json!({"aud": "someone-else"}),
-            "could not be verified",
+            "id_token_audience",
         ),
         (
             "expired",
             json!({"exp": T0 - 3600, "iat": T0 - 7200}),
-            "could not be verified",
+            "id_token_expired",
         ),
         (
             "issued long ago",
             json!({"iat": T0 - 3600}),
-            "could not be verified",
+            "id_token_expired",
         ),
         (
             "another nonce",
             json!({"nonce": "replayed-from-another-sign-in"}),
-            "could not be verified",
+            "id_token_nonce",
         ),
-        ("no nonce", json!({"nonce": null}), "could not be verified"),
-        ("no sub", json!({"sub": null}), "could not be verified"),
+        ("no nonce", json!({"nonce": null}), "id_token_nonce"),
+        ("no sub", json!({"sub": null}), "id_token_invalid"),
     ];
-    for (what, overrides, text) in cases {
-        let fake = FakeProvider::new();
-        fake.with(|s| s.overrides = overrides);
-        let mut h = harness(&fake);
-        let client = h.register_client("none");
-        let resp = round_trip(&mut h, &fake, &client);
+    for (what, overrides, reason) in cases {
+        let mut f = Fixture::new();
+        f.fake.with(|s| s.overrides = overrides);
+        let resp = f.round_trip();
         assert_eq!(resp.status, 401, "{what}: {}", body_str(&resp));
         assert!(resp.header("Location").is_none(), "{what}");
-        assert!(body_str(&resp).contains(text), "{what}");
+        assert!(body_str(&resp).contains("could not be verified"), "{what}");
+        assert_eq!(f.reasons(), [reason], "{what}");
     }
     // Forged: signed by a key the provider does not publish, under its kid.
-    let fake = FakeProvider::new();
-    fake.with(|s| {
+    let mut f = Fixture::new();
+    f.fake.with(|s| {
         s.signer = Some(seeded_key(11));
         s.header = Some(json!({"alg": "RS256", "kid": rfc7515_a2_key().kid()}));
     });
-    let mut h = harness(&fake);
-    let client = h.register_client("none");
-    assert_eq!(round_trip(&mut h, &fake, &client).status, 401);
+    assert_eq!(f.round_trip().status, 401);
     // alg none.
-    fake.with(|s| {
+    f.fake.with(|s| {
         s.signer = None;
         s.header = Some(json!({"alg": "none"}));
     });
-    assert_eq!(round_trip(&mut h, &fake, &client).status, 401);
+    assert_eq!(f.round_trip().status, 401);
+    assert_eq!(f.reasons(), ["id_token_signature", "id_token_invalid"]);
 }
 
 #[test]
 fn a_nonce_from_another_sign_in_is_refused() {
     // Two sign-ins; the provider answers the second with the first's nonce
     // (a replayed ID token).
-    let fake = FakeProvider::new();
-    let mut h = harness(&fake);
-    let client = h.register_client("none");
-    let first = leave(&mut h, &client);
-    let (_, _) = fake.authorize(&first.location);
-    let first_nonce = fake.with(|s| s.codes[0].2.clone());
-    let second = leave(&mut h, &client);
-    let (code, state) = fake.authorize(&second.location);
-    fake.with(|s| s.overrides = json!({ "nonce": first_nonce }));
-    let resp = callback(
-        &mut h,
-        "idp",
-        &query(&[("code", &code), ("state", &state)]),
+    let mut f = Fixture::new();
+    let _first = f.away();
+    let first_nonce = f.fake.with(|s| s.codes[0].2.clone());
+    let second = f.away();
+    f.fake
+        .with(|s| s.overrides = json!({ "nonce": first_nonce }));
+    let resp = f.callback(
+        &[("code", &second.code), ("state", &second.state)],
         &second.cookie,
     );
     assert_refused(&resp, 401, "could not be verified");
+    assert_eq!(f.reasons(), ["id_token_nonce"]);
 }
 
 #[test]
 fn a_rotated_provider_key_is_fetched_on_its_unknown_kid() {
-    let fake = FakeProvider::new();
-    let mut h = harness(&fake);
-    let client = h.register_client("none");
-    assert_eq!(round_trip(&mut h, &fake, &client).status, 303);
+    let mut f = Fixture::new();
+    assert_eq!(f.round_trip().status, 303);
     let new_key = seeded_key(12);
-    fake.with(|s| {
+    f.fake.with(|s| {
         s.jwks.push(new_key.clone());
         s.signer = Some(new_key.clone());
     });
-    h.advance(31);
-    assert_eq!(round_trip(&mut h, &fake, &client).status, 303);
-    assert_eq!(fake.hits(&format!("{UP}/jwks")), 2);
+    f.h.advance(31);
+    assert_eq!(f.round_trip().status, 303);
+    assert_eq!(f.fake.hits(&format!("{UP}/jwks")), 2);
     // A made-up kid right after: no third fetch (spaced), refused.
-    fake.with(|s| s.header = Some(json!({"alg": "RS256", "kid": "made-up"})));
-    assert_eq!(round_trip(&mut h, &fake, &client).status, 401);
-    assert_eq!(fake.hits(&format!("{UP}/jwks")), 2);
+    f.fake
+        .with(|s| s.header = Some(json!({"alg": "RS256", "kid": "made-up"})));
+    assert_eq!(f.round_trip().status, 401);
+    assert_eq!(f.fake.hits(&format!("{UP}/jwks")), 2);
+    assert_eq!(f.reasons(), ["sign_in", "sign_in", "id_token_signature"]);
 }
 
 #[test]
 fn allow_lists_decide() {
-    let fake = FakeProvider::new();
-    let mut h = harness_with(&fake, |c| {
+    let mut f = Fixture::with(|c| {
         c.oidc[0].allowed_email_domains = alloc::vec!["example.org".to_string()];
     });
-    let client = h.register_client("none");
-    let resp = round_trip(&mut h, &fake, &client);
+    let resp = f.round_trip();
     assert_refused(&resp, 403, "This Example IdP account is not allowed");
-    fake.with(|s| s.overrides = json!({"email": "bob@example.org"}));
-    assert_eq!(round_trip(&mut h, &fake, &client).status, 303);
-    fake.with(|s| s.overrides = json!({"email": "bob@example.org", "email_verified": false}));
-    assert_eq!(
-        round_trip(&mut h, &fake, &client).status,
-        403,
-        "unverified email"
-    );
+    f.fake
+        .with(|s| s.overrides = json!({"email": "bob@example.org"}));
+    assert_eq!(f.round_trip().status, 303);
+    f.fake
+        .with(|s| s.overrides = json!({"email": "bob@example.org", "email_verified": false}));
+    assert_eq!(f.round_trip().status, 403, "unverified email");
+    assert_eq!(f.reasons(), ["not_allowed", "sign_in", "not_allowed"]);
 
-    let fake = FakeProvider::new();
-    let mut h = harness_with(&fake, |c| {
+    let mut f = Fixture::with(|c| {
         c.oidc[0].required_claims = alloc::vec![("groups".to_string(), "mcp-users".to_string())];
     });
-    let client = h.register_client("none");
-    assert_eq!(round_trip(&mut h, &fake, &client).status, 403);
-    fake.with(|s| s.overrides = json!({"groups": ["staff", "mcp-users"]}));
-    assert_eq!(round_trip(&mut h, &fake, &client).status, 303);
+    assert_eq!(f.round_trip().status, 403);
+    f.fake
+        .with(|s| s.overrides = json!({"groups": ["staff", "mcp-users"]}));
+    assert_eq!(f.round_trip().status, 303);
 }
 
 #[test]
 fn discovery_must_name_the_configured_issuer() {
-    let fake = FakeProvider::new();
-    fake.with(|s| s.discovery["issuer"] = json!("https://idp.example/"));
-    let mut h = harness(&fake);
-    let client = h.register_client("none");
-    let flow = h.start(&client, "");
-    let resp = h.decide(&flow, "upstream=idp");
+    let mut f = Fixture::new();
+    f.fake
+        .with(|s| s.discovery["issuer"] = json!("https://idp.example/"));
+    let client = f.client.clone();
+    let flow = f.h.start(&client, "");
+    let resp = f.h.decide(&flow, "upstream=idp");
     assert_refused(&resp, 502, "Sign-in with Example IdP is unavailable");
     // The form's request was not used up: password sign-in still works.
-    assert_eq!(h.approve(&flow).status, 303);
-    fake.with(|s| s.discovery["issuer"] = json!(UP));
-    fake.with(|s| s.discovery["id_token_signing_alg_values_supported"] = json!(["ES256"]));
-    let flow = h.start(&client, "");
-    assert_eq!(h.decide(&flow, "upstream=idp").status, 502);
+    assert_eq!(f.h.approve(&flow).status, 303);
+    f.fake.with(|s| s.discovery["issuer"] = json!(UP));
+    f.fake
+        .with(|s| s.discovery["id_token_signing_alg_values_supported"] = json!(["ES256"]));
+    let flow = f.h.start(&client, "");
+    assert_eq!(f.h.decide(&flow, "upstream=idp").status, 502);
+    assert_eq!(
+        f.reasons(),
+        ["provider_unavailable", "sign_in", "provider_unavailable"]
+    );
 }
 
 #[test]
 fn rfc9207_iss_parameter_is_checked() {
-    let fake = FakeProvider::new();
-    fake.with(|s| s.discovery["authorization_response_iss_parameter_supported"] = json!(true));
-    let mut h = harness(&fake);
-    let client = h.register_client("none");
-    let away = leave(&mut h, &client);
-    let (code, state) = fake.authorize(&away.location);
-    let resp = callback(
-        &mut h,
-        "idp",
-        &query(&[
-            ("code", &code),
-            ("state", &state),
+    let mut f = Fixture::new();
+    f.fake
+        .with(|s| s.discovery["authorization_response_iss_parameter_supported"] = json!(true));
+    let away = f.away();
+    let resp = f.callback(
+        &[
+            ("code", &away.code),
+            ("state", &away.state),
             ("iss", "https://evil.example"),
-        ]),
+        ],
         &away.cookie,
     );
     assert_refused(&resp, 400, "wrong place");
-    let away = leave(&mut h, &client);
-    let (code, state) = fake.authorize(&away.location);
-    let resp = callback(
-        &mut h,
-        "idp",
-        &query(&[("code", &code), ("state", &state)]),
+    let away = f.away();
+    let resp = f.callback(
+        &[("code", &away.code), ("state", &away.state)],
         &away.cookie,
     );
     assert_refused(&resp, 400, "incomplete");
-    let away = leave(&mut h, &client);
-    let (code, state) = fake.authorize(&away.location);
-    let resp = callback(
-        &mut h,
-        "idp",
-        &query(&[("code", &code), ("state", &state), ("iss", UP)]),
+    let away = f.away();
+    let resp = f.callback(
+        &[("code", &away.code), ("state", &away.state), ("iss", UP)],
         &away.cookie,
     );
     assert_eq!(resp.status, 303, "{}", body_str(&resp));
+    assert_eq!(
+        f.reasons(),
+        ["issuer_mismatch", "issuer_mismatch", "sign_in"]
+    );
 }
 
 #[test]
 fn an_expired_sign_in_is_refused() {
-    let fake = FakeProvider::new();
-    let mut h = harness(&fake);
-    let client = h.register_client("none");
-    let away = leave(&mut h, &client);
-    let (code, state) = fake.authorize(&away.location);
-    h.advance(601);
-    let resp = callback(
-        &mut h,
-        "idp",
-        &query(&[("code", &code), ("state", &state)]),
+    let mut f = Fixture::new();
+    let away = f.away();
+    f.h.advance(601);
+    let resp = f.callback(
+        &[("code", &away.code), ("state", &away.state)],
         &away.cookie,
     );
     assert_refused(&resp, 400, "expired");
+    assert_eq!(f.reasons(), ["state_unknown"]);
 }
 
 #[test]
 fn without_password_login_only_the_providers_sign_in() {
-    let fake = FakeProvider::new();
-    let mut h = harness_with(&fake, |c| c.password_login = false);
-    let client = h.register_client("none");
-    let resp = h.authorize(&standard_query(&client, ""));
+    let mut f = Fixture::with(|c| c.password_login = false);
+    let resp = f.h.authorize(&standard_query(&f.client, ""));
     let page = body_str(&resp);
     assert!(!page.contains("name=\"password\""), "{page}");
     assert!(page.contains("value=\"deny\""));
     let flow = flow_from(&resp);
-    assert_refused(&h.approve(&flow), 400, "methods the page offers");
-    assert_eq!(round_trip(&mut h, &fake, &client).status, 303);
+    assert_refused(&f.h.approve(&flow), 400, "methods the page offers");
+    assert_eq!(f.round_trip().status, 303);
     // Deny still works.
-    let flow = h.start(&client, "");
-    let resp = h.decide(&flow, "decision=deny");
+    let client = f.client.clone();
+    let flow = f.h.start(&client, "");
+    let resp = f.h.decide(&flow, "decision=deny");
     assert_eq!(
         location_param(&resp, "error").as_deref(),
         Some("access_denied")
