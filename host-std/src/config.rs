@@ -263,12 +263,18 @@ pub struct ServeArgs {
     )]
     pub privy_app_secret: Option<String>,
     /// The Privy app's verification key (SPKI PEM file, as the dashboard
-    /// shows it); without it the key is fetched from the Privy API.
+    /// shows it); without it the key is fetched from the Privy API (with
+    /// the app secret), or else from the app's public key set.
     #[arg(long, env = "MCPAUTH_PRIVY_VERIFICATION_KEY", value_name = "FILE")]
     pub privy_verification_key: Option<PathBuf>,
     /// Privy API base URL [default: https://auth.privy.io].
     #[arg(long, env = "MCPAUTH_PRIVY_API_URL", value_name = "URL")]
     pub privy_api_url: Option<String>,
+    /// The Privy app's public JSON Web Key Set, where the key comes from
+    /// without a key file or app secret
+    /// [default: https://api.privy.io/v1/apps/{app id}/jwks.json].
+    #[arg(long, env = "MCPAUTH_PRIVY_JWKS_URL", value_name = "URL")]
+    pub privy_jwks_url: Option<String>,
     /// URL of a Privy SDK glue script of your own for the sign-in page
     /// [default: the one built into mcpauth, served at /privy/glue.js].
     #[arg(long, env = "MCPAUTH_PRIVY_SDK_URL", value_name = "URL")]
@@ -441,6 +447,7 @@ pub struct FileConfig {
     privy_app_secret: Option<String>,
     privy_verification_key: Option<PathBuf>,
     privy_api_url: Option<String>,
+    privy_jwks_url: Option<String>,
     privy_sdk_url: Option<String>,
     privy_sdk_integrity: Option<String>,
     privy_allowed_users: Option<Vec<String>>,
@@ -810,6 +817,8 @@ fn resolve_privy(
             || file.privy_verification_key.is_some()
             || serve.privy_sdk_url.is_some()
             || file.privy_sdk_url.is_some()
+            || serve.privy_jwks_url.is_some()
+            || file.privy_jwks_url.is_some()
             || serve.privy_sdk_integrity.is_some()
             || file.privy_sdk_integrity.is_some()
             || serve.privy_allowed_users.is_some()
@@ -848,13 +857,11 @@ fn resolve_privy(
         }
         None => None,
     };
-    if verification_key.is_none() && app_secret.is_none() {
-        return Err(ConfigError::new(
-            "--privy-app-secret",
-            "Privy needs the app's verification key (--privy-verification-key) or the app \
-             secret to fetch it (MCPAUTH_PRIVY_APP_SECRET or privy_app_secret in the config file)",
-        ));
-    }
+    // Without a key file or secret: the app's public key set.
+    let jwks_url = pick(&serve.privy_jwks_url, &file.privy_jwks_url)
+        .unwrap_or_else(|| crate::privy::default_jwks_url(&app_id));
+    crate::privy::validate_api_url(&jwks_url)
+        .map_err(|e| ConfigError::new("--privy-jwks-url", e))?;
     let api_url = pick(&serve.privy_api_url, &file.privy_api_url)
         .unwrap_or_else(|| crate::privy::DEFAULT_API_URL.to_owned())
         .trim_end_matches('/')
@@ -895,6 +902,7 @@ fn resolve_privy(
         app_secret,
         verification_key,
         api_url,
+        jwks_url,
         sdk_url,
         sdk_integrity,
         allowed_users: list(&serve.privy_allowed_users, &file.privy_allowed_users),
@@ -1213,6 +1221,21 @@ pub(crate) mod tests {
         assert_eq!(p.app_id, "app-1");
         assert_eq!(p.api_url, "http://127.0.0.1:9");
         assert!(p.verification_key.is_none());
+        assert_eq!(p.jwks_url, "https://api.privy.io/v1/apps/app-1/jwks.json");
+        // Only the app id: the key from the app's public key set.
+        let p = serve(&[
+            "--privy-app-id",
+            "app-2",
+            "--privy-sdk-url",
+            "http://127.0.0.1:8080/glue.js",
+            "--privy-jwks-url",
+            "http://127.0.0.1:9/keys.json",
+        ])
+        .expect("no key file or secret needed")
+        .privy
+        .expect("privy");
+        assert!(p.app_secret.is_none() && p.verification_key.is_none());
+        assert_eq!(p.jwks_url, "http://127.0.0.1:9/keys.json");
         assert!(!format!("{p:?}").contains("s3cret"), "secret never printed");
         let e = serve(&["--privy-sdk-url", "https://x/g.js"]).expect_err("no app id");
         assert_eq!(e.setting, "--privy-app-id");
