@@ -27,7 +27,7 @@ use mcpauth_core::http::{Method, Request, Response};
 use mcpauth_core::jose::KeySet;
 use mcpauth_core::mcp::{LiveStream, McpServer, StreamReader};
 use mcpauth_core::oauth::NoCache;
-use mcpauth_core::server::{NoIssuer, Routed, Router};
+use mcpauth_core::server::{NoIssuer, Refusal, Routed, Router};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -487,14 +487,6 @@ async fn answer<H: Handler>(
     to_hyper(resp, live_body)
 }
 
-fn host_error(status: u16, description: &str) -> Response {
-    let body = serde_json::json!({
-        "error": "invalid_request",
-        "error_description": description,
-    });
-    Response::json(status, body.to_string()).with_header("Cache-Control", "no-store")
-}
-
 async fn to_core<H>(
     shared: &Shared<H>,
     req: hyper::Request<Incoming>,
@@ -508,7 +500,11 @@ async fn to_core<H>(
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let too_large = || host_error(413, "request body too large").with_header("Connection", "close");
+    let too_large = || {
+        Refusal::BodyTooLarge
+            .response()
+            .with_header("Connection", "close")
+    };
     // A client that sent `Expect: 100-continue` waits for our go-ahead
     // before sending the body: it reads the 413 without any draining (and
     // reading the body would send that go-ahead).
@@ -541,10 +537,8 @@ async fn to_core<H>(
             drain(&mut body, limits).await;
             return Err((path, too_large()));
         }
-        Ok(Err(_)) => return Err((path, host_error(400, "malformed request body"))),
-        Err(_) => {
-            return Err((path, host_error(408, "request body not received in time")));
-        }
+        Ok(Err(_)) => return Err((path, Refusal::Malformed.response())),
+        Err(_) => return Err((path, Refusal::Timeout.response())),
     };
     let mut headers = Vec::with_capacity(parts.headers.len());
     for (name, value) in &parts.headers {
