@@ -5,9 +5,12 @@
 // an email one-time-code login, with the shapes of Privy's API, and signs
 // tokens ES256 with a key made at start (never written anywhere but memory):
 //
+//   GET  /v1/apps/:app_id/jwks.json   the app's public key set, no credentials
+//                                     (the server's key fetch with only an app id)
 //   GET  /api/v1/apps/:app_id         with HTTP Basic app id:app secret (the
-//                                     server's key fetch): {id, verification_key};
-//                                     with privy-app-id (the SDK): the app config
+//                                     server's key fetch with the secret):
+//                                     {id, verification_key}; with privy-app-id
+//                                     (the SDK): the app config
 //   POST /api/v1/analytics_events     200 {}
 //   POST /api/v1/passwordless/init    {email} → 200 {success: true}
 //   POST /api/v1/passwordless/authenticate
@@ -42,6 +45,8 @@ const pageOrigin = arg('page-origin');
 
 const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const verificationKey = publicKey.export({ type: 'spki', format: 'pem' });
+const { kty, crv, x, y } = publicKey.export({ format: 'jwk' });
+const jwks = { keys: [{ kty, crv, x, y, alg: 'ES256', use: 'sig', kid: 'fake-privy' }] };
 
 const b64url = (x) => Buffer.from(x).toString('base64url');
 function sign(claims) {
@@ -103,6 +108,10 @@ const server = http.createServer(async (req, res) => {
       return res.end();
     }
     if (req.method === 'GET' && path === '/__stats') return send(res, 200, stats);
+    if (req.method === 'GET' && path === `/v1/apps/${appId}/jwks.json`) {
+      count('jwks');
+      return send(res, 200, jwks);
+    }
     if (req.method === 'GET' && path === `/api/v1/apps/${appId}`) {
       const basic = `Basic ${Buffer.from(`${appId}:${appSecret}`).toString('base64')}`;
       if (req.headers.authorization === basic) {

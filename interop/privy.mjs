@@ -5,9 +5,10 @@
 // --privy-api-url). Debian's chromium (headless, playwright-core) opens the
 // sign-in page, clicks "Continue with Privy", enters an email, asks for a
 // code, enters it: the SDK logs in at the fake, the glue posts the Privy
-// tokens in the form, mcpauth verifies them (key fetched from the fake with
-// the app secret) and redirects with a code. The code redeems with PKCE and
-// the official TypeScript SDK client's `whoami` shows the Privy DID. A wrong
+// tokens in the form, mcpauth verifies them (key fetched from the fake's
+// public key set: no secret, no key file) and redirects with a code. The
+// code redeems with PKCE and the official TypeScript SDK client's `whoami`
+// shows the Privy DID. A wrong
 // code shows Privy's error on the page and goes nowhere; the page's CSP
 // blocks nothing the sign-in needs (no console errors).
 //
@@ -171,7 +172,7 @@ let accessToken;
   const authCode = back.searchParams.get('code');
   check(!!authCode, 'a code for the client');
   const s = await stats();
-  check(s['passwordless/authenticate'] === 1 && s.key === 1, `the fake saw one login and one key fetch: ${JSON.stringify(s)}`);
+  check(s['passwordless/authenticate'] === 1 && s.jwks === 1 && !s.key, `the fake saw one login and one fetch of the public key set: ${JSON.stringify(s)}`);
   await finish();
 
   const tok = await fetch(meta.token_endpoint, {

@@ -235,11 +235,13 @@ for suite in "${SUITES[@]}"; do
         --page-origin "$PRIVY_ISSUER" > "$OUT/privy-fake.log" 2>&1 &
       PIDS+=($!)
       for _ in $(seq 1 100); do grep -q 'listening on' "$OUT/privy-fake.log" && break; sleep 0.1; done
-      # Only the app id, the API URL (the fake's) and the secret (from the
-      # environment, as an operator passes it): no script of ours to host.
-      MCPAUTH_PRIVY_APP_SECRET="$(cat "$OUT/privy-app-secret")" "$MCPAUTH" serve \
+      # Only the app id, plus where the fake is (the API for the page's SDK,
+      # the app's public key set for the server): no secret, no key file, no
+      # script to host.
+      "$MCPAUTH" serve \
         --listen "127.0.0.1:$PRIVY_PORT" --data-dir "$OUT/privy-data" --log warn \
         --privy-app-id interop-privy-app --privy-api-url "http://127.0.0.1:$PRIVY_API_PORT" \
+        --privy-jwks-url "http://127.0.0.1:$PRIVY_API_PORT/v1/apps/interop-privy-app/jwks.json" \
         --privy-allowed-email-domains example.com > "$OUT/mcpauth-privy.log" 2>&1 &
       PIDS+=($!)
       if wait_http "$PRIVY_ISSUER/healthz" 60; then

@@ -4,6 +4,11 @@
 //! Flags and environment variables are handled by clap (each flag names its
 //! variable in `--help`); every value is optional there, so a value missing
 //! from both falls through to the file and then to the default.
+//!
+//! This file holds the flags, the file's keys and the resolution of
+//! `serve`; `values` the value parsers and [`ConfigError`], `clients` the
+//! registered clients and their rules, `remote` the settings that reach
+//! other servers (`--issuer`, client ID metadata documents).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +19,17 @@ use serde::Deserialize;
 
 use crate::logging::LogFormat;
 use crate::proxy::TrustedProxies;
+
+mod clients;
+mod remote;
+mod values;
+
+pub use clients::ClientRules;
+use clients::{ClientEntry, resolve_client_rules};
+use remote::{resolve_client_metadata, resolve_remote_issuer};
+pub(crate) use values::DurationValue;
+pub use values::{ConfigError, parse_duration};
+use values::{origin_of, validate_public_url};
 
 /// mcpauth: an OAuth 2.1 authorization server and MCP server in one binary,
 /// ready for ChatGPT and Claude connectors.
@@ -247,12 +263,18 @@ pub struct ServeArgs {
     )]
     pub privy_app_secret: Option<String>,
     /// The Privy app's verification key (SPKI PEM file, as the dashboard
-    /// shows it); without it the key is fetched from the Privy API.
+    /// shows it); without it the key is fetched from the Privy API (with
+    /// the app secret), or else from the app's public key set.
     #[arg(long, env = "MCPAUTH_PRIVY_VERIFICATION_KEY", value_name = "FILE")]
     pub privy_verification_key: Option<PathBuf>,
     /// Privy API base URL [default: https://auth.privy.io].
     #[arg(long, env = "MCPAUTH_PRIVY_API_URL", value_name = "URL")]
     pub privy_api_url: Option<String>,
+    /// The Privy app's public JSON Web Key Set, where the key comes from
+    /// without a key file or app secret
+    /// [default: https://api.privy.io/v1/apps/{app id}/jwks.json].
+    #[arg(long, env = "MCPAUTH_PRIVY_JWKS_URL", value_name = "URL")]
+    pub privy_jwks_url: Option<String>,
     /// URL of a Privy SDK glue script of your own for the sign-in page
     /// [default: the one built into mcpauth, served at /privy/glue.js].
     #[arg(long, env = "MCPAUTH_PRIVY_SDK_URL", value_name = "URL")]
@@ -425,6 +447,7 @@ pub struct FileConfig {
     privy_app_secret: Option<String>,
     privy_verification_key: Option<PathBuf>,
     privy_api_url: Option<String>,
+    privy_jwks_url: Option<String>,
     privy_sdk_url: Option<String>,
     privy_sdk_integrity: Option<String>,
     privy_allowed_users: Option<Vec<String>>,
@@ -462,152 +485,6 @@ pub enum RegistrationMode {
     Open,
     /// Only configured clients (and metadata documents, if on).
     Closed,
-}
-
-/// A pre-registered client (`[[clients]]` in the file).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientEntry {
-    client_id: String,
-    redirect_uris: Vec<String>,
-    /// `none`, `client_secret_basic` or `client_secret_post` [default:
-    /// `client_secret_basic` with a secret hash, else `none`].
-    token_endpoint_auth_method: Option<String>,
-    /// argon2 PHC string (`mcpauth client hash-secret`).
-    client_secret_hash: Option<String>,
-    client_name: Option<String>,
-}
-
-/// Most argon2 memory (KiB), passes and lanes a configured secret hash may
-/// ask for: verifying it runs on every token request of that client.
-const MAX_SECRET_HASH_COST: (u32, u32, u32) = (64 * 1024, 16, 4);
-
-impl ClientEntry {
-    fn to_static(
-        &self,
-        public_url: &str,
-    ) -> Result<mcpauth_core::oauth::StaticClient, ConfigError> {
-        use mcpauth_core::store::ClientAuthMethod;
-        let setting = format!("clients (config file), client {:?}", self.client_id);
-        let method = match (
-            self.token_endpoint_auth_method.as_deref(),
-            self.client_secret_hash.is_some(),
-        ) {
-            (None, true) | (Some("client_secret_basic"), _) => ClientAuthMethod::ClientSecretBasic,
-            (Some("client_secret_post"), _) => ClientAuthMethod::ClientSecretPost,
-            (None, false) | (Some("none"), _) => ClientAuthMethod::None,
-            (Some(other), _) => {
-                return Err(ConfigError::new(
-                    &setting,
-                    format!(
-                        "token_endpoint_auth_method {other:?}: expected none, \
-                         client_secret_basic or client_secret_post"
-                    ),
-                ));
-            }
-        };
-        if let Some(hash) = &self.client_secret_hash {
-            check_secret_hash(hash).map_err(|e| ConfigError::new(&setting, e))?;
-        }
-        let client = mcpauth_core::oauth::StaticClient {
-            client_id: self.client_id.clone(),
-            redirect_uris: self.redirect_uris.clone(),
-            auth_method: method,
-            secret_hash: self.client_secret_hash.clone(),
-            client_name: self.client_name.clone(),
-        };
-        client
-            .record(&mcpauth_core::oauth::ServerConfig::new(public_url))
-            .map_err(|e| ConfigError::new(&setting, e))?;
-        Ok(client)
-    }
-}
-
-/// A configured client secret hash must be an argon2 PHC string of bounded
-/// cost.
-fn check_secret_hash(hash: &str) -> Result<(), String> {
-    let parsed = argon2::PasswordHash::new(hash).map_err(|_| {
-        "client_secret_hash is not a PHC string (make one with `mcpauth client hash-secret`)"
-            .to_owned()
-    })?;
-    if !parsed.algorithm.as_str().starts_with("argon2") {
-        return Err("client_secret_hash must be an argon2 hash".into());
-    }
-    let params = argon2::Params::try_from(&parsed)
-        .map_err(|_| "client_secret_hash has unusable argon2 parameters".to_owned())?;
-    let (m, t, p) = MAX_SECRET_HASH_COST;
-    if params.m_cost() > m || params.t_cost() > t || params.p_cost() > p {
-        return Err(format!(
-            "client_secret_hash costs too much to check on every token request \
-             (at most m={m}, t={t}, p={p})"
-        ));
-    }
-    Ok(())
-}
-
-/// A duration in the file: seconds, or text such as `5m`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum DurationValue {
-    Secs(u64),
-    Text(String),
-}
-
-impl DurationValue {
-    pub(crate) fn get(&self, key: &str) -> Result<Duration, ConfigError> {
-        match self {
-            DurationValue::Secs(s) => Ok(Duration::from_secs(*s)),
-            DurationValue::Text(t) => {
-                parse_duration(t).map_err(|e| ConfigError::new(key, format!("{t:?}: {e}")))
-            }
-        }
-    }
-}
-
-/// A configuration problem: which setting, and what is wrong.
-#[derive(Debug)]
-pub struct ConfigError {
-    /// The flag, variable or file key.
-    pub setting: String,
-    /// What is wrong.
-    pub problem: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(setting: &str, problem: impl Into<String>) -> ConfigError {
-        ConfigError {
-            setting: setting.to_owned(),
-            problem: problem.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.setting, self.problem)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// Parse `3600`, `90s`, `15m`, `1h`, `30d`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last() {
-        Some((i, 's')) => (&s[..i], 1),
-        Some((i, 'm')) => (&s[..i], 60),
-        Some((i, 'h')) => (&s[..i], 3600),
-        Some((i, 'd')) => (&s[..i], 86400),
-        _ => (s, 1),
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| "expected seconds or a number with s, m, h or d (e.g. 3600, 1h, 30d)")?;
-    let secs = n.checked_mul(mult).ok_or("duration too large")?;
-    if secs == 0 {
-        return Err("duration must be positive".into());
-    }
-    Ok(Duration::from_secs(secs))
 }
 
 /// Settings every command resolves.
@@ -668,134 +545,6 @@ pub struct ServeSettings {
     /// Resource-server mode (`--issuer`): the remote issuer; `None`: this
     /// process is the authorization server.
     pub remote_issuer: Option<crate::remote_issuer::RemoteIssuerSettings>,
-}
-
-/// Rules about registered clients (see the fields of
-/// `mcpauth_core::oauth::ServerConfig` of the same names).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientRules {
-    /// Clients that may introspect other clients' access tokens.
-    pub introspection_clients: Vec<String>,
-    /// Seconds a client no user ever authorized is kept.
-    pub unused_client_ttl: u64,
-    /// Most clients kept that no user ever authorized.
-    pub max_unused_clients: usize,
-    /// Non-reverse-DNS private-use redirect schemes accepted.
-    pub native_redirect_schemes: Vec<String>,
-    /// Pre-registered clients (`[[clients]]`).
-    pub static_clients: Vec<mcpauth_core::oauth::StaticClient>,
-    /// `POST /register` open.
-    pub dynamic_registration: bool,
-}
-
-impl Default for ClientRules {
-    fn default() -> Self {
-        let core = mcpauth_core::oauth::ServerConfig::new("http://127.0.0.1");
-        ClientRules {
-            introspection_clients: core.introspection_clients,
-            unused_client_ttl: core.unused_client_ttl,
-            max_unused_clients: core.max_unused_clients,
-            native_redirect_schemes: core.native_redirect_schemes,
-            static_clients: core.static_clients,
-            dynamic_registration: core.dynamic_registration,
-        }
-    }
-}
-
-impl ClientRules {
-    /// Apply to a core configuration.
-    pub fn apply(&self, config: &mut mcpauth_core::oauth::ServerConfig) {
-        config.introspection_clients = self.introspection_clients.clone();
-        config.unused_client_ttl = self.unused_client_ttl;
-        config.max_unused_clients = self.max_unused_clients;
-        config.native_redirect_schemes = self.native_redirect_schemes.clone();
-        config.static_clients = self.static_clients.clone();
-        config.dynamic_registration = self.dynamic_registration;
-    }
-}
-
-fn resolve_client_rules(
-    serve: &ServeArgs,
-    file: &FileConfig,
-    public_url: &str,
-) -> Result<ClientRules, ConfigError> {
-    let mut rules = ClientRules {
-        dynamic_registration: serve
-            .registration
-            .or(file.registration)
-            .unwrap_or(RegistrationMode::Open)
-            == RegistrationMode::Open,
-        ..ClientRules::default()
-    };
-    for entry in file.clients.iter().flatten() {
-        let client = entry.to_static(public_url)?;
-        if rules
-            .static_clients
-            .iter()
-            .any(|c| c.client_id == client.client_id)
-        {
-            return Err(ConfigError::new(
-                "clients (config file)",
-                format!("client {:?} is configured twice", client.client_id),
-            ));
-        }
-        rules.static_clients.push(client);
-    }
-    if let Some(ids) = serve
-        .introspection_clients
-        .clone()
-        .or_else(|| file.introspection_clients.clone())
-    {
-        rules.introspection_clients = ids
-            .into_iter()
-            .map(|id| id.trim().to_owned())
-            .filter(|id| !id.is_empty())
-            .collect();
-    }
-    match (serve.unused_client_ttl, &file.unused_client_ttl) {
-        (Some(d), _) => rules.unused_client_ttl = d.as_secs(),
-        (None, Some(v)) => {
-            rules.unused_client_ttl = v.get("unused_client_ttl (config file)")?.as_secs()
-        }
-        (None, None) => {}
-    }
-    if let Some(n) = serve.max_unused_clients.or(file.max_unused_clients) {
-        if n == 0 {
-            return Err(ConfigError::new(
-                "--max-unused-clients",
-                "must be at least 1",
-            ));
-        }
-        rules.max_unused_clients = n;
-    }
-    if let Some(list) = serve
-        .native_redirect_schemes
-        .clone()
-        .or_else(|| file.native_redirect_schemes.clone())
-    {
-        let list: Vec<String> = list
-            .into_iter()
-            .map(|s| s.trim().to_ascii_lowercase())
-            .filter(|s| !s.is_empty() && s != "none")
-            .collect();
-        let valid = |s: &String| {
-            s.starts_with(|c: char| c.is_ascii_alphabetic())
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-                && !matches!(
-                    s.as_str(),
-                    "http" | "https" | "javascript" | "data" | "file"
-                )
-        };
-        if let Some(bad) = list.iter().find(|s| !valid(s)) {
-            return Err(ConfigError::new(
-                "--native-redirect-schemes",
-                format!("{bad:?} is not an acceptable private-use scheme"),
-            ));
-        }
-        rules.native_redirect_schemes = list;
-    }
-    Ok(rules)
 }
 
 fn load_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -1050,121 +799,6 @@ pub fn resolve_serve(args: &CommonArgs, serve: &ServeArgs) -> Result<ServeSettin
     })
 }
 
-/// `--issuer` and its companions (flags > env > file).
-fn resolve_remote_issuer(
-    serve: &ServeArgs,
-    file: &FileConfig,
-) -> Result<Option<crate::remote_issuer::RemoteIssuerSettings>, ConfigError> {
-    let Some(issuer) = serve
-        .issuer
-        .clone()
-        .or_else(|| file.issuer.clone())
-        .filter(|i| !i.trim().is_empty())
-    else {
-        return Ok(None);
-    };
-    let allow_private = serve
-        .issuer_allow_private
-        .or(file.issuer_allow_private)
-        .unwrap_or(false);
-    let mut settings =
-        crate::remote_issuer::RemoteIssuerSettings::new(issuer.trim(), allow_private)
-            .map_err(|e| ConfigError::new("--issuer", format!("{issuer:?}: {e}")))?;
-    if let Some(d) = match (
-        serve.issuer_jwks_min_interval,
-        &file.issuer_jwks_min_interval,
-    ) {
-        (Some(d), _) => Some(d),
-        (None, Some(v)) => Some(v.get("issuer_jwks_min_interval (config file)")?),
-        (None, None) => None,
-    } {
-        settings.min_interval = d;
-    }
-    if let Some(d) = match (serve.issuer_jwks_refresh, &file.issuer_jwks_refresh) {
-        (Some(d), _) => Some(d),
-        (None, Some(v)) => Some(v.get("issuer_jwks_refresh (config file)")?),
-        (None, None) => None,
-    } {
-        if d < Duration::from_secs(60) {
-            return Err(ConfigError::new(
-                "--issuer-jwks-refresh",
-                "must be at least 60 seconds",
-            ));
-        }
-        settings.refresh = d;
-    }
-    let introspect = serve
-        .issuer_introspection
-        .or(file.issuer_introspection)
-        .unwrap_or(false);
-    if introspect {
-        let client_id = serve
-            .issuer_client_id
-            .clone()
-            .or_else(|| file.issuer_client_id.clone())
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| {
-                ConfigError::new("--issuer-client-id", "required with --issuer-introspection")
-            })?;
-        let secret = serve
-            .issuer_client_secret
-            .clone()
-            .or_else(|| file.issuer_client_secret.clone())
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| {
-                ConfigError::new(
-                    "--issuer-client-secret",
-                    "required with --issuer-introspection (MCPAUTH_ISSUER_CLIENT_SECRET or \
-                     issuer_client_secret in the config file)",
-                )
-            })?;
-        let cache = match (
-            serve.issuer_introspection_cache,
-            &file.issuer_introspection_cache,
-        ) {
-            (Some(d), _) => d,
-            (None, Some(v)) => v.get("issuer_introspection_cache (config file)")?,
-            (None, None) => Duration::from_secs(10),
-        };
-        settings.introspection = Some(crate::remote_issuer::IntrospectionSettings {
-            client_id: client_id.trim().to_owned(),
-            client_secret: std::sync::Arc::new(zeroize::Zeroizing::new(secret)),
-            cache,
-        });
-    }
-    Ok(Some(settings))
-}
-
-/// `--client-metadata-documents` and its test-only companions.
-fn resolve_client_metadata(
-    serve: &ServeArgs,
-    file: &FileConfig,
-) -> Result<Option<crate::cimd::CimdSettings>, ConfigError> {
-    let enabled = serve
-        .client_metadata_documents
-        .or(file.client_metadata_documents)
-        .unwrap_or(true);
-    if !enabled {
-        return Ok(None);
-    }
-    let ca_file = serve
-        .dangerous_cimd_ca_file
-        .clone()
-        .or_else(|| file.dangerous_cimd_ca_file.clone());
-    let extra_roots = match ca_file {
-        Some(path) => crate::cimd::load_ca_file(&path)
-            .map_err(|e| ConfigError::new("--dangerous-cimd-ca-file", e))?,
-        None => Vec::new(),
-    };
-    Ok(Some(crate::cimd::CimdSettings {
-        dangerous_allow_loopback: serve
-            .dangerous_cimd_allow_loopback
-            .or(file.dangerous_cimd_allow_loopback)
-            .unwrap_or(false),
-        extra_roots,
-    }))
-}
-
 /// The `--privy-*` settings (flags > env > file), checked and loaded.
 fn resolve_privy(
     serve: &ServeArgs,
@@ -1183,6 +817,8 @@ fn resolve_privy(
             || file.privy_verification_key.is_some()
             || serve.privy_sdk_url.is_some()
             || file.privy_sdk_url.is_some()
+            || serve.privy_jwks_url.is_some()
+            || file.privy_jwks_url.is_some()
             || serve.privy_sdk_integrity.is_some()
             || file.privy_sdk_integrity.is_some()
             || serve.privy_allowed_users.is_some()
@@ -1221,13 +857,11 @@ fn resolve_privy(
         }
         None => None,
     };
-    if verification_key.is_none() && app_secret.is_none() {
-        return Err(ConfigError::new(
-            "--privy-app-secret",
-            "Privy needs the app's verification key (--privy-verification-key) or the app \
-             secret to fetch it (MCPAUTH_PRIVY_APP_SECRET or privy_app_secret in the config file)",
-        ));
-    }
+    // Without a key file or secret: the app's public key set.
+    let jwks_url = pick(&serve.privy_jwks_url, &file.privy_jwks_url)
+        .unwrap_or_else(|| crate::privy::default_jwks_url(&app_id));
+    crate::privy::validate_api_url(&jwks_url)
+        .map_err(|e| ConfigError::new("--privy-jwks-url", e))?;
     let api_url = pick(&serve.privy_api_url, &file.privy_api_url)
         .unwrap_or_else(|| crate::privy::DEFAULT_API_URL.to_owned())
         .trim_end_matches('/')
@@ -1268,6 +902,7 @@ fn resolve_privy(
         app_secret,
         verification_key,
         api_url,
+        jwks_url,
         sdk_url,
         sdk_integrity,
         allowed_users: list(&serve.privy_allowed_users, &file.privy_allowed_users),
@@ -1306,40 +941,6 @@ fn privy_script_url(
              --privy-sdk-url (see the README, \"Privy login\")",
         )),
     }
-}
-
-/// `scheme://host[:port]` of an absolute URL (lowercase).
-fn origin_of(url: &str) -> String {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| start + i);
-    url[..end].to_ascii_lowercase()
-}
-
-fn validate_public_url(u: &str) -> Result<String, ConfigError> {
-    let bad = |why: &str| ConfigError::new("--public-url", format!("{u:?} {why}"));
-    let u = u.trim().trim_end_matches('/');
-    let rest = if let Some(r) = u.strip_prefix("https://") {
-        r
-    } else if let Some(r) = u.strip_prefix("http://") {
-        let host = r.split(['/', ':']).next().unwrap_or_default();
-        if !(host == "localhost" || host.starts_with("127.") || host == "[::1]") {
-            return Err(bad(
-                "must use https (ChatGPT and Claude require it); plain http is only for localhost",
-            ));
-        }
-        r
-    } else {
-        return Err(bad("must start with https://"));
-    };
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(bad("has no host"));
-    }
-    if rest.contains(['?', '#', ' ']) {
-        return Err(bad("must not contain a query, fragment or spaces"));
-    }
-    Ok(u.to_owned())
 }
 
 #[cfg(test)]
@@ -1620,6 +1221,21 @@ pub(crate) mod tests {
         assert_eq!(p.app_id, "app-1");
         assert_eq!(p.api_url, "http://127.0.0.1:9");
         assert!(p.verification_key.is_none());
+        assert_eq!(p.jwks_url, "https://api.privy.io/v1/apps/app-1/jwks.json");
+        // Only the app id: the key from the app's public key set.
+        let p = serve(&[
+            "--privy-app-id",
+            "app-2",
+            "--privy-sdk-url",
+            "http://127.0.0.1:8080/glue.js",
+            "--privy-jwks-url",
+            "http://127.0.0.1:9/keys.json",
+        ])
+        .expect("no key file or secret needed")
+        .privy
+        .expect("privy");
+        assert!(p.app_secret.is_none() && p.verification_key.is_none());
+        assert_eq!(p.jwks_url, "http://127.0.0.1:9/keys.json");
         assert!(!format!("{p:?}").contains("s3cret"), "secret never printed");
         let e = serve(&["--privy-sdk-url", "https://x/g.js"]).expect_err("no app id");
         assert_eq!(e.setting, "--privy-app-id");

@@ -77,6 +77,12 @@ pub fn glue_response(req: &mcpauth_core::http::Request, script: &[u8]) -> Respon
 
 /// Default Privy API.
 pub const DEFAULT_API_URL: &str = "https://auth.privy.io";
+
+/// Where Privy publishes an app's verification key without credentials (as
+/// Privy's own server SDK, `@privy-io/node`, reads it).
+pub fn default_jwks_url(app_id: &str) -> String {
+    format!("https://api.privy.io/v1/apps/{app_id}/jwks.json")
+}
 /// How long one fetch of the verification key may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest app document accepted from the Privy API.
@@ -93,6 +99,9 @@ pub struct PrivySettings {
     pub verification_key: Option<PrivyKey>,
     /// Privy API base URL, without trailing slash.
     pub api_url: String,
+    /// The app's public JSON Web Key Set: where the key comes from without
+    /// a key file or app secret ([`default_jwks_url`]).
+    pub jwks_url: String,
     /// The SDK glue script the sign-in page loads: the embedded one
     /// ([`glue_url`]) unless the operator hosts their own
     /// (`--privy-sdk-url`).
@@ -115,6 +124,7 @@ impl std::fmt::Debug for PrivySettings {
             )
             .field("verification_key", &self.verification_key.is_some())
             .field("api_url", &self.api_url)
+            .field("jwks_url", &self.jwks_url)
             .field("sdk_url", &self.sdk_url)
             .field("sdk_integrity", &self.sdk_integrity)
             .field("allowed_users", &self.allowed_users.len())
@@ -232,12 +242,12 @@ fn split(url: &str) -> Result<(bool, &str, &str), String> {
     } else if let Some(r) = url.strip_prefix("http://") {
         (false, r)
     } else {
-        return Err("the Privy API URL must start with http:// or https://".into());
+        return Err("the URL must start with http:// or https://".into());
     };
     let end = rest.find('/').unwrap_or(rest.len());
     let (authority, path) = rest.split_at(end);
     if authority.is_empty() || authority.contains('@') {
-        return Err("the Privy API URL has no host".into());
+        return Err("the URL has no host".into());
     }
     Ok((tls, authority, path.trim_end_matches('/')))
 }
@@ -247,45 +257,24 @@ pub fn validate_api_url(url: &str) -> Result<(), String> {
     split(url).map(|_| ())
 }
 
+/// The key: from the app document (`{api}/api/v1/apps/{id}`, HTTP Basic
+/// app id:app secret) when a secret is configured, else from the app's
+/// public key set ([`PrivySettings::jwks_url`]).
 async fn fetch_key(s: &PrivySettings) -> Result<PrivyKey, String> {
-    let secret = s.app_secret.as_ref().ok_or("no app secret is configured")?;
-    let (tls, authority, prefix) = split(&s.api_url)?;
-    let path = format!("{prefix}/api/v1/apps/{}", s.app_id);
+    let Some(secret) = s.app_secret.as_ref() else {
+        let (status, body) = get(&s.jwks_url, None, &s.app_id).await?;
+        if status != 200 {
+            return Err(format!(
+                "the Privy key set answered {status} (check the app id, or give \
+                 --privy-verification-key or the app secret)"
+            ));
+        }
+        return PrivyKey::from_jwks(&body).map_err(|e| format!("the Privy key set: {e}"));
+    };
     let creds = Zeroizing::new(format!("{}:{}", s.app_id, secret.as_str()));
     let auth = Zeroizing::new(format!("Basic {}", Base64::encode_string(creds.as_bytes())));
-    let req = hyper::Request::get(path)
-        .header("host", authority)
-        .header("authorization", auth.as_str())
-        .header("privy-app-id", &s.app_id)
-        .header("accept", "application/json")
-        .header("user-agent", concat!("mcpauth/", env!("CARGO_PKG_VERSION")))
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| format!("request: {e}"))?;
-    let addr = if authority.starts_with('[') || authority.rsplit_once(':').is_some() {
-        authority.to_owned()
-    } else {
-        format!("{authority}:{}", if tls { 443 } else { 80 })
-    };
-    let tcp = tokio::net::TcpStream::connect(&addr)
-        .await
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    let (status, body) = if tls {
-        let host = authority
-            .rsplit_once(':')
-            .map_or(authority, |(h, _)| h)
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let name = rustls_pki_types::ServerName::try_from(host)
-            .map_err(|_| "the Privy API host is not a valid name".to_owned())?;
-        let stream = tls_connector()?
-            .connect(name, tcp)
-            .await
-            .map_err(|e| format!("TLS: {e}"))?;
-        send(stream, req).await?
-    } else {
-        send(tcp, req).await?
-    };
+    let url = format!("{}/api/v1/apps/{}", s.api_url, s.app_id);
+    let (status, body) = get(&url, Some(auth.as_str()), &s.app_id).await?;
     if status != 200 {
         return Err(format!(
             "the Privy API answered {status} (check the app id and app secret)"
@@ -298,6 +287,49 @@ async fn fetch_key(s: &PrivySettings) -> Result<PrivyKey, String> {
         .and_then(|v| v.as_str())
         .ok_or("the app document has no verification_key")?;
     PrivyKey::from_pem(pem).map_err(|e| format!("verification_key: {e}"))
+}
+
+/// `GET url` (http or https) with an optional `authorization`; the status
+/// and at most [`MAX_APP_DOC`] bytes of body.
+async fn get(url: &str, authorization: Option<&str>, app_id: &str) -> Result<(u16, Bytes), String> {
+    let (tls, authority, path) = split(url)?;
+    let path = if path.is_empty() { "/" } else { path };
+    let mut req = hyper::Request::get(path)
+        .header("host", authority)
+        .header("privy-app-id", app_id)
+        .header("accept", "application/json")
+        .header("user-agent", concat!("mcpauth/", env!("CARGO_PKG_VERSION")));
+    if let Some(auth) = authorization {
+        req = req.header("authorization", auth);
+    }
+    let req = req
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| format!("request: {e}"))?;
+    let addr = if authority.starts_with('[') || authority.rsplit_once(':').is_some() {
+        authority.to_owned()
+    } else {
+        format!("{authority}:{}", if tls { 443 } else { 80 })
+    };
+    let tcp = tokio::net::TcpStream::connect(&addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    if tls {
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority, |(h, _)| h)
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let name = rustls_pki_types::ServerName::try_from(host)
+            .map_err(|_| "the Privy host is not a valid name".to_owned())?;
+        let stream = tls_connector()?
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS: {e}"))?;
+        send(stream, req).await
+    } else {
+        send(tcp, req).await
+    }
 }
 
 async fn send<S>(stream: S, req: hyper::Request<Empty<Bytes>>) -> Result<(u16, Bytes), String>
@@ -380,6 +412,7 @@ mod tests {
             app_secret: Some(Arc::new(Zeroizing::new("s3cret".into()))),
             verification_key: None,
             api_url: DEFAULT_API_URL.into(),
+            jwks_url: default_jwks_url("app"),
             sdk_url: "https://x/a.js".into(),
             sdk_integrity: None,
             allowed_users: Vec::new(),
