@@ -84,7 +84,7 @@ pub fn glue_response(
 ) -> Response {
     use mcpauth_core::http::Method;
     if !matches!(req.method, Method::Get | Method::Head) {
-        return Response::empty(405).with_header("allow", "GET, HEAD");
+        return mcpauth_core::server::method_not_allowed("GET, HEAD");
     }
     let version = glue_version(script);
     let gzip = gzip.filter(|_| req.header("accept-encoding").is_some_and(accepts_gzip));
@@ -430,6 +430,19 @@ pub(crate) fn https_client(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glue_script_refuses_other_methods_in_the_one_refusal_shape() {
+        use mcpauth_core::http::{Method, Request};
+        let r = glue_response(&Request::new(Method::Post, GLUE_PATH), b"x");
+        assert_eq!(r.status, 405);
+        assert_eq!(r.header("allow"), Some("GET, HEAD"));
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        assert_eq!(body["error"], "method_not_allowed");
+        let ok = glue_response(&Request::new(Method::Get, GLUE_PATH), b"x");
+        assert_eq!(ok.status, 200);
+    }
 
     #[test]
     fn urls() {
