@@ -434,13 +434,13 @@ mod tests {
     #[test]
     fn glue_script_refuses_other_methods_in_the_one_refusal_shape() {
         use mcpauth_core::http::{Method, Request};
-        let r = glue_response(&Request::new(Method::Post, GLUE_PATH), b"x");
+        let r = glue_response(&Request::new(Method::Post, GLUE_PATH), b"x", None);
         assert_eq!(r.status, 405);
         assert_eq!(r.header("allow"), Some("GET, HEAD"));
         assert_eq!(r.header("content-type"), Some("application/json"));
         let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
         assert_eq!(body["error"], "method_not_allowed");
-        let ok = glue_response(&Request::new(Method::Get, GLUE_PATH), b"x");
+        let ok = glue_response(&Request::new(Method::Get, GLUE_PATH), b"x", None);
         assert_eq!(ok.status, 200);
     }
 
