@@ -83,6 +83,7 @@ async function openSignIn(label, { injectWallet = false } = {}) {
   check(csp.includes(`script-src ${issuer}/privy/glue.js;`) && csp.includes(`connect-src ${privyApi};`), `${label}: CSP ${csp}`);
   check(glue.length === 1 && glue[0].status() === 200, `${label}: the page loaded /privy/glue.js from mcpauth`);
   check((glue[0].headers()['content-type'] ?? '').startsWith('text/javascript'), `${label}: served as JavaScript`);
+  check(glue[0].headers()['content-encoding'] === 'gzip', `${label}: gzipped for the browser`);
   check((await ctx.page.textContent('#privy-login')).includes('Continue with Privy'), `${label}: the page offers "Continue with Privy"`);
   return { ...ctx, verifier, state };
 }

@@ -503,7 +503,11 @@ impl Handler for App {
         if let Some(script) = self.privy_glue
             && req.path == crate::privy::GLUE_PATH
         {
-            return Reply::Whole(crate::privy::glue_response(&req, script));
+            return Reply::Whole(crate::privy::glue_response(
+                &req,
+                script,
+                crate::privy::embedded_glue_gzip(),
+            ));
         }
         let routed = self.router.handle(req, now(), &mut OsRandom).await;
         reply_routed(self.upstreams.as_ref(), routed).await

@@ -28,9 +28,33 @@ pub const GLUE_PATH: &str = "/privy/glue.js";
 /// (see `build.rs`).
 static GLUE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/privy-glue.js"));
 
+/// Its gzip form (empty: none).
+static GLUE_GZIP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/privy-glue.js.gz"));
+
 /// The embedded Privy sign-in script, if this binary was built with it.
 pub fn embedded_glue() -> Option<&'static [u8]> {
     (!GLUE.is_empty()).then_some(GLUE)
+}
+
+/// The embedded script's gzip form, if built with it.
+pub fn embedded_glue_gzip() -> Option<&'static [u8]> {
+    (!GLUE.is_empty() && !GLUE_GZIP.is_empty()).then_some(GLUE_GZIP)
+}
+
+/// Whether an `Accept-Encoding` value accepts gzip (`gzip` or `*`, with a
+/// `q` above 0).
+fn accepts_gzip(accept_encoding: &str) -> bool {
+    accept_encoding.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or_default().trim();
+        let refused = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+    })
 }
 
 /// A script's version: the first 16 hex digits of its SHA-256.
@@ -49,15 +73,26 @@ pub fn glue_url(public_url: &str, script: &[u8]) -> String {
     format!("{public_url}{GLUE_PATH}?v={}", glue_version(script))
 }
 
-/// The answer to `GET`/`HEAD` [`GLUE_PATH`]: the script as JavaScript,
-/// cacheable for a year (its URL changes with its content), with an
-/// `ETag` for revalidation; 405 for other methods.
-pub fn glue_response(req: &mcpauth_core::http::Request, script: &[u8]) -> Response {
+/// The answer to `GET`/`HEAD` [`GLUE_PATH`]: the script as JavaScript
+/// (its `gzip` form to a browser that accepts it), cacheable for a year
+/// (its URL changes with its content), with an `ETag` for revalidation;
+/// 405 for other methods.
+pub fn glue_response(
+    req: &mcpauth_core::http::Request,
+    script: &[u8],
+    gzip: Option<&[u8]>,
+) -> Response {
     use mcpauth_core::http::Method;
     if !matches!(req.method, Method::Get | Method::Head) {
         return mcpauth_core::server::method_not_allowed("GET, HEAD");
     }
-    let etag = format!("\"{}\"", glue_version(script));
+    let version = glue_version(script);
+    let gzip = gzip.filter(|_| req.header("accept-encoding").is_some_and(accepts_gzip));
+    // One ETag per representation (RFC 9110 8.8.3).
+    let etag = match gzip {
+        Some(_) => format!("\"{version}-gzip\""),
+        None => format!("\"{version}\""),
+    };
     let not_modified = req
         .header("if-none-match")
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
@@ -65,11 +100,16 @@ pub fn glue_response(req: &mcpauth_core::http::Request, script: &[u8]) -> Respon
         Response::empty(304)
     } else {
         // For HEAD too: hyper sends the length and drops the body.
-        Response::empty(200)
+        let resp = Response::empty(200)
             .with_header("content-type", "text/javascript; charset=utf-8")
-            .with_body(script.to_vec())
+            .with_body(gzip.unwrap_or(script).to_vec());
+        match gzip {
+            Some(_) => resp.with_header("content-encoding", "gzip"),
+            None => resp,
+        }
     };
-    resp.with_header("cache-control", "public, max-age=31536000, immutable")
+    resp.with_header("vary", "accept-encoding")
+        .with_header("cache-control", "public, max-age=31536000, immutable")
         .with_header("etag", etag)
         .with_header("x-content-type-options", "nosniff")
         .with_header("cross-origin-resource-policy", "same-origin")
@@ -394,13 +434,13 @@ mod tests {
     #[test]
     fn glue_script_refuses_other_methods_in_the_one_refusal_shape() {
         use mcpauth_core::http::{Method, Request};
-        let r = glue_response(&Request::new(Method::Post, GLUE_PATH), b"x");
+        let r = glue_response(&Request::new(Method::Post, GLUE_PATH), b"x", None);
         assert_eq!(r.status, 405);
         assert_eq!(r.header("allow"), Some("GET, HEAD"));
         assert_eq!(r.header("content-type"), Some("application/json"));
         let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
         assert_eq!(body["error"], "method_not_allowed");
-        let ok = glue_response(&Request::new(Method::Get, GLUE_PATH), b"x");
+        let ok = glue_response(&Request::new(Method::Get, GLUE_PATH), b"x", None);
         assert_eq!(ok.status, 200);
     }
 
@@ -416,6 +456,16 @@ mod tests {
         );
         assert!(split("ftp://x").is_err());
         assert!(split("https://").is_err());
+    }
+
+    #[test]
+    fn gzip_when_accepted() {
+        for yes in ["gzip", "gzip, deflate, br", "br;q=1, GZIP;q=0.5", "*"] {
+            assert!(accepts_gzip(yes), "{yes}");
+        }
+        for no in ["", "identity", "br", "gzip;q=0", "gzip; q=0.0", "x-gzip"] {
+            assert!(!accepts_gzip(no), "{no}");
+        }
     }
 
     #[test]
