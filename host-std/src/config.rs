@@ -408,18 +408,20 @@ fn resolve_privy(
         .to_owned();
     crate::privy::validate_api_url(&api_url).map_err(|e| ConfigError::new("--privy-api-url", e))?;
     let operator_script = pick(&serve.privy_sdk_url, &file.privy_sdk_url);
-    let sdk_url = privy_script_url(
-        operator_script.clone(),
-        crate::privy::embedded_glue(),
-        public_url,
-    )?;
     let sdk_integrity = pick(&serve.privy_sdk_integrity, &file.privy_sdk_integrity);
+    // A settings mistake whatever the build: reported before whether this
+    // binary has the built-in script.
     if operator_script.is_none() && sdk_integrity.is_some() {
         return Err(ConfigError::new(
             "--privy-sdk-integrity",
             "only with --privy-sdk-url (the built-in script is served by this server)",
         ));
     }
+    let sdk_url = privy_script_url(
+        operator_script.clone(),
+        crate::privy::embedded_glue(),
+        public_url,
+    )?;
     if sdk_integrity.is_none() && origin_of(&sdk_url) != origin_of(public_url) {
         return Err(ConfigError::new(
             "--privy-sdk-integrity",
