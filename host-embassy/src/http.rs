@@ -12,7 +12,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use mcpauth_core::http::{Method, Request, Response};
+use mcpauth_core::http::{Headers, Method, Request, Response};
 use mcpauth_core::server::Refusal;
 
 /// Most header fields one request may carry (httparse needs a fixed array;
@@ -100,7 +100,12 @@ pub fn parse_head(
         None => (target, None),
     };
 
-    let mut headers = Vec::with_capacity(parsed.headers.len());
+    let bytes = parsed
+        .headers
+        .iter()
+        .map(|f| f.name.len() + f.value.len())
+        .sum();
+    let mut headers = Headers::with_capacity(parsed.headers.len(), bytes);
     let mut content_length: Option<usize> = None;
     // HTTP/1.1 defaults to persistent, HTTP/1.0 to close.
     let mut keep_alive = version == 1;
@@ -130,7 +135,7 @@ pub fn parse_head(
         {
             expect_continue = true;
         }
-        headers.push((String::from(name), String::from(value)));
+        headers.push(name, value);
     }
     let content_length = content_length.unwrap_or(0);
     if content_length > max_body {

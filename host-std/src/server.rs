@@ -23,7 +23,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use mcpauth_core::http::{Method, Request, Response};
+use mcpauth_core::http::{Headers, Method, Request, Response};
 use mcpauth_core::jose::KeySet;
 use mcpauth_core::mcp::{LiveStream, McpServer, StreamReader};
 use mcpauth_core::oauth::NoCache;
@@ -540,13 +540,19 @@ async fn to_core<H>(
         Ok(Err(_)) => return Err((path, Refusal::Malformed.response())),
         Err(_) => return Err((path, Refusal::Timeout.response())),
     };
-    let mut headers = Vec::with_capacity(parts.headers.len());
+    // One buffer for every name and value (two allocations per request,
+    // not two per field).
+    let bytes = parts
+        .headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len())
+        .sum();
+    let mut headers = Headers::with_capacity(parts.headers.len(), bytes);
     for (name, value) in &parts.headers {
-        let value = match value.to_str() {
-            Ok(v) => v.to_owned(),
-            Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
-        };
-        headers.push((name.as_str().to_owned(), value));
+        match value.to_str() {
+            Ok(v) => headers.push(name.as_str(), v),
+            Err(_) => headers.push(name.as_str(), &String::from_utf8_lossy(value.as_bytes())),
+        }
     }
     Ok(Request {
         method: Method::parse(parts.method.as_str()),
