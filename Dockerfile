@@ -17,7 +17,7 @@ RUN bash scripts/build-privy.sh
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
-COPY --from=privy /src/host-std/privy-glue/dist/glue.js host-std/privy-glue/dist/glue.js
+COPY --from=privy /src/host-std/privy-glue/dist/glue.js /src/host-std/privy-glue/dist/glue.js.gz host-std/privy-glue/dist/
 # Fails the build if the Privy script is missing (host-std/build.rs).
 ENV MCPAUTH_REQUIRE_PRIVY_BUNDLE=1
 RUN cargo build --release --locked -p mcpauth \

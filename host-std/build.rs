@@ -43,7 +43,19 @@ fn main() {
             Vec::new()
         }
     };
+    // Its gzip form (scripts/build-privy.sh writes both), when it is at
+    // least as new as the script; else none (the server sends the script
+    // as is).
+    let gz = manifest.join("privy-glue/dist/glue.js.gz");
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let gz_bytes = match (modified(&bundle), modified(&gz)) {
+        (Some(script), Some(zipped)) if !bytes.is_empty() && zipped >= script => {
+            std::fs::read(&gz).expect("read privy-glue/dist/glue.js.gz")
+        }
+        _ => Vec::new(),
+    };
     std::fs::write(&out, bytes).expect("write $OUT_DIR/privy-glue.js");
+    std::fs::write(out.with_extension("js.gz"), gz_bytes).expect("write $OUT_DIR/privy-glue.js.gz");
 }
 
 /// Stop the build with `message` (cargo shows it).

@@ -5,15 +5,22 @@
 // an email one-time-code login, with the shapes of Privy's API, and signs
 // tokens ES256 with a key made at start (never written anywhere but memory):
 //
+//   GET  /v1/apps/:app_id/jwks.json   the app's public key set, no credentials
+//                                     (the server's key fetch with only an app id)
 //   GET  /api/v1/apps/:app_id         with HTTP Basic app id:app secret (the
-//                                     server's key fetch): {id, verification_key};
-//                                     with privy-app-id (the SDK): the app config
+//                                     server's key fetch with the secret):
+//                                     {id, verification_key}; with privy-app-id
+//                                     (the SDK): the app config
 //   POST /api/v1/analytics_events     200 {}
 //   POST /api/v1/passwordless/init    {email} → 200 {success: true}
 //   POST /api/v1/passwordless/authenticate
 //                                     {email, code}: the right code → user, access
 //                                     token (with sid), identity token (linked
 //                                     email), refresh token; else 422
+//   POST /api/v1/siwe/init            {address} → {nonce}
+//   POST /api/v1/siwe/authenticate    {message, signature}: an EIP-4361 message for
+//                                     that nonce and address, for the page's host →
+//                                     the same session answer (linked wallet)
 //   GET  /__stats                     request counts per route (for the driver)
 //
 // Browser requests are cross-origin (mcpauth's page → this port) and the
@@ -42,6 +49,8 @@ const pageOrigin = arg('page-origin');
 
 const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const verificationKey = publicKey.export({ type: 'spki', format: 'pem' });
+const { kty, crv, x, y } = publicKey.export({ format: 'jwk' });
+const jwks = { keys: [{ kty, crv, x, y, alg: 'ES256', use: 'sig', kid: 'fake-privy' }] };
 
 const b64url = (x) => Buffer.from(x).toString('base64url');
 function sign(claims) {
@@ -56,6 +65,21 @@ function didOf(email) {
   return `did:privy:fake${crypto.createHash('sha256').update(email).digest('hex').slice(0, 20)}`;
 }
 
+/** What Privy answers a login with: the user, its tokens, a session. */
+function session(sub, accounts, now) {
+  return {
+    user: { id: sub, created_at: now, linked_accounts: accounts, mfa_methods: [], has_accepted_terms: true, is_guest: false },
+    is_new_user: false,
+    token: sign({ sid: crypto.randomUUID(), iss: 'privy.io', iat: now, aud: appId, sub, exp: now + 3600 }),
+    privy_access_token: null,
+    refresh_token: b64url(crypto.randomBytes(24)),
+    identity_token: sign({ iss: 'privy.io', iat: now, aud: appId, sub, exp: now + 3600, linked_accounts: JSON.stringify(accounts) }),
+    session_update_action: 'set',
+  };
+}
+
+/** SIWE nonces issued, by nonce: the address they were issued to. */
+const nonces = new Map();
 const stats = {};
 const count = (route) => {
   stats[route] = (stats[route] ?? 0) + 1;
@@ -103,6 +127,10 @@ const server = http.createServer(async (req, res) => {
       return res.end();
     }
     if (req.method === 'GET' && path === '/__stats') return send(res, 200, stats);
+    if (req.method === 'GET' && path === `/v1/apps/${appId}/jwks.json`) {
+      count('jwks');
+      return send(res, 200, jwks);
+    }
     if (req.method === 'GET' && path === `/api/v1/apps/${appId}`) {
       const basic = `Basic ${Buffer.from(`${appId}:${appSecret}`).toString('base64')}`;
       if (req.headers.authorization === basic) {
@@ -137,6 +165,37 @@ const server = http.createServer(async (req, res) => {
       count('passwordless/init');
       return send(res, 200, { success: true });
     }
+    if (req.method === 'POST' && path === '/api/v1/siwe/init') {
+      const { address } = await readJson(req);
+      if (typeof address !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(address)) {
+        return send(res, 400, { error: 'Invalid address', code: 'invalid_data' });
+      }
+      count('siwe/init');
+      const nonce = b64url(crypto.randomBytes(12));
+      nonces.set(nonce, address.toLowerCase());
+      return send(res, 200, { nonce, address, expires_at: new Date(Date.now() + 600_000).toISOString() });
+    }
+    if (req.method === 'POST' && path === '/api/v1/siwe/authenticate') {
+      // A fake: the signature's form is checked, not its secp256k1 math
+      // (Privy's job); the EIP-4361 message must be for a nonce this fake
+      // issued to that address, and name the page's host as its domain.
+      const body = await readJson(req);
+      const message = typeof body.message === 'string' ? body.message : '';
+      const nonce = message.match(/\nNonce: (\S+)/)?.[1];
+      const address = message.split('\n')[1]?.trim().toLowerCase();
+      const domain = message.split(' wants you to sign in')[0];
+      const ok = /^0x[0-9a-f]{130}$/i.test(body.signature ?? '') && nonce && nonces.get(nonce) === address
+        && domain === new URL(pageOrigin).host;
+      if (!ok) {
+        count('siwe/authenticate refused');
+        return send(res, 401, { error: 'Invalid SIWE message or signature', code: 'invalid_credentials' });
+      }
+      nonces.delete(nonce);
+      count('siwe/authenticate');
+      const now = Math.floor(Date.now() / 1000);
+      const account = { type: 'wallet', address, chain_type: 'ethereum', wallet_client_type: 'unknown', verified_at: now };
+      return send(res, 200, session(didOf(address), [account], now));
+    }
     if (req.method === 'POST' && path === '/api/v1/passwordless/authenticate') {
       const body = await readJson(req);
       if (body.code !== code || typeof body.email !== 'string') {
@@ -148,30 +207,7 @@ const server = http.createServer(async (req, res) => {
       const sub = didOf(email);
       const now = Math.floor(Date.now() / 1000);
       const account = { type: 'email', address: email, verified_at: now, first_verified_at: now, latest_verified_at: now };
-      const user = {
-        id: sub,
-        created_at: now,
-        linked_accounts: [account],
-        mfa_methods: [],
-        has_accepted_terms: true,
-        is_guest: false,
-      };
-      return send(res, 200, {
-        user,
-        is_new_user: false,
-        token: sign({ sid: crypto.randomUUID(), iss: 'privy.io', iat: now, aud: appId, sub, exp: now + 3600 }),
-        privy_access_token: null,
-        refresh_token: b64url(crypto.randomBytes(24)),
-        identity_token: sign({
-          iss: 'privy.io',
-          iat: now,
-          aud: appId,
-          sub,
-          exp: now + 3600,
-          linked_accounts: JSON.stringify([{ type: 'email', address: email, verified_at: now }]),
-        }),
-        session_update_action: 'set',
-      });
+      return send(res, 200, session(sub, [account], now));
     }
     count(`unknown ${req.method} ${path}`);
     return send(res, 404, { error: 'not found' });

@@ -2,207 +2,165 @@
 // --privy-app-id …` (no script of the operator's) serves /privy/glue.js,
 // Privy's own SDK bundled with our glue (scripts/build-privy.sh); the SDK is
 // pointed at a local fake of the Privy API (interop/privy-fake.mjs, via
-// --privy-api-url). Debian's chromium (headless, playwright-core) opens the
-// sign-in page, clicks "Continue with Privy", enters an email, asks for a
-// code, enters it: the SDK logs in at the fake, the glue posts the Privy
-// tokens in the form, mcpauth verifies them (key fetched from the fake with
-// the app secret) and redirects with a code. The code redeems with PKCE and
-// the official TypeScript SDK client's `whoami` shows the Privy DID. A wrong
-// code shows Privy's error on the page and goes nowhere; the page's CSP
-// blocks nothing the sign-in needs (no console errors).
+// --privy-api-url), and mcpauth reads the fake's public key set (no secret,
+// no key file). Debian's chromium (headless, playwright-core):
+//
+// 1. email: clicks "Continue with Privy", enters an email, asks for a code,
+//    enters a wrong one (Privy's error on the page, no navigation), then the
+//    right one: the SDK logs in at the fake, the glue posts the Privy tokens
+//    in the form, mcpauth verifies them and redirects with a code;
+// 2. wallet: with an injected EIP-1193 wallet (window.ethereum, a stand-in:
+//    its signature is not real secp256k1, the fake checks only its form and
+//    the EIP-4361 message: nonce, address, the page's host as domain), the
+//    panel offers "Sign in with a wallet", which signs in through Privy's
+//    SIWE flow the same way.
+//
+// Each code redeems with PKCE and the official TypeScript SDK client's
+// `whoami` shows the Privy DID the fake gave that user. No page or console
+// errors (so the page's CSP blocks nothing the sign-in needs), no request
+// off the machine.
 //
 //   node interop/privy.mjs --issuer http://127.0.0.1:P --privy-api http://127.0.0.1:Q \
-//     --email ann@example.com --code-file F --out DIR
+//     --email ann@example.com --wallet 0x… --code-file F --out DIR
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  arg, authorizeUrl, checker, launchChromium, newContext, pkce, redeemCode, registerClient,
+  startCallbackServer, typeInto,
+} from './lib/browser.mjs';
 
-function arg(name) {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? process.argv[i + 1] : undefined;
-  if (!v) throw new Error(`missing --${name}`);
-  return v;
-}
-
+const TAG = 'privy';
+const check = checker(TAG);
 const issuer = arg('issuer');
 const privyApi = arg('privy-api');
 const email = arg('email');
+const wallet = arg('wallet');
 const code = fs.readFileSync(arg('code-file'), 'utf8').trim();
 const out = arg('out');
 fs.mkdirSync(out, { recursive: true });
-// The fake's user id for this email (interop/privy-fake.mjs, didOf).
-const expectedSub = `did:privy:fake${crypto.createHash('sha256').update(email.toLowerCase()).digest('hex').slice(0, 20)}`;
+// The fake's user ids (interop/privy-fake.mjs, didOf).
+const didOf = (id) => `did:privy:fake${crypto.createHash('sha256').update(id.toLowerCase()).digest('hex').slice(0, 20)}`;
 
-const callbackServer = http.createServer((req, res) => {
-  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-  res.end('<!doctype html><title>Client callback</title><h1>Back at the client</h1>');
-});
-await new Promise((resolve) => callbackServer.listen(0, '127.0.0.1', resolve));
-const REDIRECT = `http://127.0.0.1:${callbackServer.address().port}/callback`;
+const callback = await startCallbackServer();
+const REDIRECT = callback.redirect;
 const allowedOrigins = new Set([new URL(issuer).origin, new URL(privyApi).origin, new URL(REDIRECT).origin]);
-
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  console.log(`[privy] ok: ${what}`);
-}
-
-const b64url = (buf) => Buffer.from(buf).toString('base64url');
+const { meta, client } = await registerClient(issuer, REDIRECT, 'Privy Interop Client', check);
 const stats = async () => (await fetch(`${privyApi}/__stats`)).json();
+const browser = await launchChromium();
 
-const meta = await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json();
-const reg = await fetch(meta.registration_endpoint, {
-  method: 'POST',
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({
-    client_name: 'Privy Interop Client',
-    redirect_uris: [REDIRECT],
-    token_endpoint_auth_method: 'none',
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-  }),
-});
-check(reg.status === 201, 'client registered');
-const client = await reg.json();
-
-function authorizeUrl(state, challenge) {
-  const q = new URLSearchParams({
-    response_type: 'code',
-    client_id: client.client_id,
-    redirect_uri: REDIRECT,
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    state,
-    scope: 'mcp',
-    resource: `${issuer}/mcp`,
-  });
-  return `${meta.authorization_endpoint}?${q}`;
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-});
-
-async function newContext(label) {
-  const context = await browser.newContext({ viewport: { width: 800, height: 900 } });
-  const problems = [];
-  const blocked = [];
-  // Nothing leaves the machine: the SDK may only reach the fake.
-  await context.route('**/*', (route) => {
-    const origin = new URL(route.request().url()).origin;
-    if (allowedOrigins.has(origin)) return route.continue();
-    blocked.push(route.request().url());
-    return route.abort();
-  });
-  const page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    const text = m.text();
+/** Open the sign-in page, check it loads the built-in script; the page. */
+async function openSignIn(label, { injectWallet = false } = {}) {
+  const ctx = await newContext(browser, {
+    tag: TAG, label, out, allowedOrigins, check, viewport: { width: 800, height: 900 },
     // The wrong-code step's 422 from the fake is logged by chromium itself.
-    if (/status of 422/.test(text)) return;
-    problems.push(`console error on ${page.url()}: ${text}`);
+    ignoreConsole: /status of 422/,
   });
-  const shot = async (name) => {
-    const file = path.join(out, `${label}-${name}.png`);
-    await page.screenshot({ path: file, fullPage: true });
-    console.log(`[privy] screenshot ${file}`);
-  };
-  const finish = async () => {
-    await context.close();
-    check(blocked.length === 0, `${label}: no off-machine requests${blocked.length ? ': ' + [...new Set(blocked)].join(', ') : ''}`);
-    check(problems.length === 0, `${label}: no page or console errors (CSP included)${problems.length ? ': ' + problems.join('; ') : ''}`);
-  };
-  return { page, shot, finish };
-}
-
-async function typeInto(page, selector, text) {
-  await page.click(selector);
-  await page.keyboard.type(text, { delay: 5 });
-}
-
-let accessToken;
-{
-  const { page, shot, finish } = await newContext('privy');
-  const verifier = b64url(crypto.randomBytes(32));
-  const challenge = b64url(crypto.createHash('sha256').update(verifier).digest());
-  const state = b64url(crypto.randomBytes(12));
+  if (injectWallet) {
+    // A stand-in EIP-1193 wallet (what a browser extension injects).
+    await ctx.context.addInitScript((address) => {
+      window.ethereum = {
+        request: async ({ method }) => {
+          if (method === 'eth_requestAccounts' || method === 'eth_accounts') return [address];
+          if (method === 'eth_chainId') return '0x1';
+          if (method === 'personal_sign') return `0x${'ab'.repeat(65)}`;
+          throw new Error(`unsupported: ${method}`);
+        },
+      };
+    }, wallet);
+  }
+  const { verifier, challenge } = pkce();
+  const state = crypto.randomBytes(12).toString('base64url');
   const glue = [];
-  page.on('response', (r) => {
+  ctx.page.on('response', (r) => {
     if (new URL(r.url()).pathname === '/privy/glue.js') glue.push(r);
   });
-  const resp = await page.goto(authorizeUrl(state, challenge));
-  check(resp.status() === 200, 'mcpauth sign-in page: HTTP 200');
+  const resp = await ctx.page.goto(authorizeUrl(meta, client.client_id, { issuer, redirect: REDIRECT, state, challenge }));
+  check(resp.status() === 200, `${label}: mcpauth sign-in page: HTTP 200`);
   const csp = resp.headers()['content-security-policy'] ?? '';
-  check(csp.includes(`script-src ${issuer}/privy/glue.js;`) && csp.includes(`connect-src ${privyApi};`), `CSP: ${csp}`);
-  check(glue.length === 1 && glue[0].status() === 200, 'the page loaded /privy/glue.js from mcpauth');
-  check((glue[0].headers()['content-type'] ?? '').startsWith('text/javascript'), 'served as JavaScript');
-  check((await page.textContent('#privy-login')).includes('Continue with Privy'), 'the page offers "Continue with Privy"');
+  check(csp.includes(`script-src ${issuer}/privy/glue.js;`) && csp.includes(`connect-src ${privyApi};`), `${label}: CSP ${csp}`);
+  check(glue.length === 1 && glue[0].status() === 200, `${label}: the page loaded /privy/glue.js from mcpauth`);
+  check((glue[0].headers()['content-type'] ?? '').startsWith('text/javascript'), `${label}: served as JavaScript`);
+  check(glue[0].headers()['content-encoding'] === 'gzip', `${label}: gzipped for the browser`);
+  check((await ctx.page.textContent('#privy-login')).includes('Continue with Privy'), `${label}: the page offers "Continue with Privy"`);
+  return { ...ctx, verifier, state };
+}
+
+/** The client's side after the redirect: code → tokens → whoami's `sub`. */
+async function redeemAndWhoami(label, url, { verifier, state }) {
+  const back = new URL(url);
+  check(back.searchParams.get('state') === state, `${label}: state returned to the client`);
+  check(back.searchParams.get('iss') === issuer, `${label}: RFC 9207 iss is mcpauth`);
+  const authCode = back.searchParams.get('code');
+  check(!!authCode, `${label}: a code for the client`);
+  const { status, tokens } = await redeemCode(meta, client.client_id, {
+    code: authCode, verifier, redirect: REDIRECT, resource: `${issuer}/mcp`,
+  });
+  check(status === 200 && tokens.access_token, `${label}: token exchange: HTTP ${status}`);
+  const transport = new StreamableHTTPClientTransport(new URL(`${issuer}/mcp`), {
+    requestInit: { headers: { Authorization: `Bearer ${tokens.access_token}` } },
+  });
+  const mcp = new Client({ name: 'mcpauth-privy-interop', version: '1.0.0' });
+  await mcp.connect(transport);
+  const result = await mcp.callTool({ name: 'whoami', arguments: {} });
+  await mcp.close();
+  return result.structuredContent?.sub ?? JSON.parse(result.content[0].text).sub;
+}
+
+// 1. Email and a one-time code.
+{
+  const { page, shot, finish, ...flow } = await openSignIn('email');
+  check(!(await page.$('#privy-wallet')), 'email: no wallet in this browser, no wallet button');
   await shot('1-sign-in');
   await page.click('#privy-login');
   await page.waitForSelector('#privy-email', { state: 'visible' });
   await typeInto(page, '#privy-email', email);
   await page.click('#privy-send-code');
   await page.waitForSelector('#privy-code', { state: 'visible' });
-  check((await stats())['passwordless/init'] >= 1, 'the SDK asked the (fake) Privy API for a code');
+  check((await stats())['passwordless/init'] === 1, 'email: the SDK asked the (fake) Privy API for a code');
   await shot('2-code');
 
   // A wrong code: Privy's error on the page, no navigation.
-  await typeInto(page, '#privy-code', '000000' === code ? '111111' : '000000');
+  await typeInto(page, '#privy-code', code === '000000' ? '111111' : '000000');
   await page.click('#privy-verify');
   await page.waitForSelector('#privy-status:not([hidden])');
   const error = await page.textContent('#privy-status');
-  check(/Invalid email and code/.test(error), `wrong code: the page says "${error}"`);
-  check(page.url().startsWith(issuer), 'wrong code: still on the sign-in page');
+  check(/Invalid email and code/.test(error), `email: wrong code: the page says "${error}"`);
+  check(page.url().startsWith(issuer), 'email: wrong code: still on the sign-in page');
   await shot('3-wrong-code');
 
   await page.fill('#privy-code', '');
   await typeInto(page, '#privy-code', code);
   await Promise.all([page.waitForURL((u) => u.href.startsWith(REDIRECT), { timeout: 30000 }), page.click('#privy-verify')]);
   await shot('4-back-at-client');
-  const back = new URL(page.url());
-  check(back.searchParams.get('state') === state, 'state returned to the client');
-  check(back.searchParams.get('iss') === issuer, 'RFC 9207 iss is mcpauth');
-  const authCode = back.searchParams.get('code');
-  check(!!authCode, 'a code for the client');
   const s = await stats();
-  check(s['passwordless/authenticate'] === 1 && s.key === 1, `the fake saw one login and one key fetch: ${JSON.stringify(s)}`);
+  check(s['passwordless/authenticate'] === 1 && s.jwks === 1 && !s.key,
+    `email: the fake saw one login and one fetch of the public key set: ${JSON.stringify(s)}`);
+  const back = page.url();
   await finish();
-
-  const tok = await fetch(meta.token_endpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      code: authCode,
-      redirect_uri: REDIRECT,
-      client_id: client.client_id,
-      code_verifier: verifier,
-      resource: `${issuer}/mcp`,
-    }),
-  });
-  const tokens = await tok.json();
-  check(tok.status === 200 && tokens.access_token, `token exchange: HTTP ${tok.status}`);
-  accessToken = tokens.access_token;
+  const sub = await redeemAndWhoami('email', back, flow);
+  check(sub === didOf(email), `email: whoami: sub ${sub} is the Privy DID`);
 }
 
+// 2. A wallet, through Privy's Sign-In With Ethereum.
 {
-  const transport = new StreamableHTTPClientTransport(new URL(`${issuer}/mcp`), {
-    requestInit: { headers: { Authorization: `Bearer ${accessToken}` } },
-  });
-  const mcp = new Client({ name: 'mcpauth-privy-interop', version: '1.0.0' });
-  await mcp.connect(transport);
-  const result = await mcp.callTool({ name: 'whoami', arguments: {} });
-  const sub = result.structuredContent?.sub ?? JSON.parse(result.content[0].text).sub;
-  check(sub === expectedSub, `whoami: sub ${sub} is the Privy DID`);
-  await mcp.close();
+  const { page, shot, finish, ...flow } = await openSignIn('wallet', { injectWallet: true });
+  await page.click('#privy-login');
+  await page.waitForSelector('#privy-wallet', { state: 'visible' });
+  await shot('1-wallet-offered');
+  await Promise.all([page.waitForURL((u) => u.href.startsWith(REDIRECT), { timeout: 30000 }), page.click('#privy-wallet')]);
+  const s = await stats();
+  check(s['siwe/init'] === 1 && s['siwe/authenticate'] === 1 && !s['siwe/authenticate refused'],
+    `wallet: one SIWE login at the fake (nonce, address, this host as domain): ${JSON.stringify(s)}`);
+  check(s.jwks === 1, 'wallet: the key set was not fetched again (cached)');
+  const back = page.url();
+  await finish();
+  const sub = await redeemAndWhoami('wallet', back, flow);
+  check(sub === didOf(wallet), `wallet: whoami: sub ${sub} is the Privy DID`);
 }
 
 await browser.close();
-callbackServer.close();
+callback.close();
 console.log('[privy] all checks passed');

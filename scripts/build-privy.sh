@@ -19,7 +19,7 @@ say() { printf '[build-privy] %s\n' "$*"; }
 command -v npm >/dev/null || { say "npm is required (node >= 18)"; exit 1; }
 stamp="$(cat "$GLUE/package.json" "$GLUE/package-lock.json" "$GLUE/src/glue.js" "${BASH_SOURCE[0]}" \
   | sha256sum | cut -d' ' -f1)"
-if [ "${1:-}" != --force ] && [ -s "$OUT" ] && [ -f "$GLUE/dist/.stamp" ] \
+if [ "${1:-}" != --force ] && [ -s "$OUT" ] && [ -s "$OUT.gz" ] && [ -f "$GLUE/dist/.stamp" ] \
   && [ "$(cat "$GLUE/dist/.stamp")" = "$stamp" ]; then
   say "up to date: $OUT ($(wc -c < "$OUT") bytes)"
   exit 0
@@ -37,5 +37,9 @@ mkdir -p dist
   --define:process.env.NODE_ENV='"production"' \
   --log-level=warning --outfile=dist/glue.js.tmp
 mv dist/glue.js.tmp dist/glue.js
+# The gzip form the server sends to browsers that accept it (-n: no name or
+# time in the header, so the same input gives the same bytes).
+gzip -9 -n -c dist/glue.js > dist/glue.js.gz.tmp
+mv dist/glue.js.gz.tmp dist/glue.js.gz
 echo "$stamp" > dist/.stamp
-say "built $OUT ($(wc -c < "$OUT") bytes, sha256 $(sha256sum "$OUT" | cut -c1-16)…); rebuild mcpauth to embed it"
+say "built $OUT ($(wc -c < "$OUT") bytes, $(wc -c < "$OUT.gz") gzipped, sha256 $(sha256sum "$OUT" | cut -c1-16)…); rebuild mcpauth to embed it"

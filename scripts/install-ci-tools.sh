@@ -17,3 +17,7 @@ rustup component list --installed --toolchain nightly 2>/dev/null | grep -q '^ru
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
+# The Privy sign-in script (scripts/build-privy.sh) is built with npm.
+if ! command -v npm >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi

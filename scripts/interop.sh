@@ -28,8 +28,9 @@
 #                serves /privy/glue.js (Privy's npm SDK, scripts/build-privy.sh),
 #                pointed at a local fake of the Privy API
 #                (interop/privy-fake.mjs); headless chromium signs in with an
-#                email code, a wrong code is refused on the page; code, token,
-#                whoami shows the Privy DID
+#                email code (a wrong code is refused on the page) and with an
+#                injected stand-in wallet (SIWE); code, token, whoami shows the
+#                Privy DID
 #
 # Usage: scripts/interop.sh [SUITE...]   (default: all eight)
 # Environment:
@@ -235,17 +236,24 @@ for suite in "${SUITES[@]}"; do
         --page-origin "$PRIVY_ISSUER" > "$OUT/privy-fake.log" 2>&1 &
       PIDS+=($!)
       for _ in $(seq 1 100); do grep -q 'listening on' "$OUT/privy-fake.log" && break; sleep 0.1; done
-      # Only the app id, the API URL (the fake's) and the secret (from the
-      # environment, as an operator passes it): no script of ours to host.
-      MCPAUTH_PRIVY_APP_SECRET="$(cat "$OUT/privy-app-secret")" "$MCPAUTH" serve \
+      # The email user is admitted by its domain, the wallet user (no email)
+      # by its Privy id (the fake's: did:privy:fake + sha256(address)[:20]).
+      PRIVY_WALLET=0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed
+      PRIVY_WALLET_DID="did:privy:fake$(printf '%s' "${PRIVY_WALLET,,}" | sha256sum | cut -c1-20)"
+      # Only the app id, plus where the fake is (the API for the page's SDK,
+      # the app's public key set for the server): no secret, no key file, no
+      # script to host.
+      "$MCPAUTH" serve \
         --listen "127.0.0.1:$PRIVY_PORT" --data-dir "$OUT/privy-data" --log warn \
         --privy-app-id interop-privy-app --privy-api-url "http://127.0.0.1:$PRIVY_API_PORT" \
-        --privy-allowed-email-domains example.com > "$OUT/mcpauth-privy.log" 2>&1 &
+        --privy-jwks-url "http://127.0.0.1:$PRIVY_API_PORT/v1/apps/interop-privy-app/jwks.json" \
+        --privy-allowed-email-domains example.com --privy-allowed-users "$PRIVY_WALLET_DID" \
+        > "$OUT/mcpauth-privy.log" 2>&1 &
       PIDS+=($!)
       if wait_http "$PRIVY_ISSUER/healthz" 60; then
         say "fake Privy API on :$PRIVY_API_PORT, mcpauth serve --privy-app-id on $PRIVY_ISSUER"
         run privy 240 node interop/privy.mjs --issuer "$PRIVY_ISSUER" \
-          --privy-api "http://127.0.0.1:$PRIVY_API_PORT" --email ann@example.com \
+          --privy-api "http://127.0.0.1:$PRIVY_API_PORT" --email ann@example.com --wallet "$PRIVY_WALLET" \
           --code-file "$OUT/privy-code" --out "$OUT/privy-screenshots"
       else
         cat "$OUT/mcpauth-privy.log"

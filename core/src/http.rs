@@ -52,7 +52,7 @@ pub struct Request {
     /// The raw query string without the leading `?`, if any.
     pub query: Option<String>,
     /// Header fields in arrival order; names are compared case-insensitively.
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// The body, exactly as received.
     pub body: Vec<u8>,
     /// The peer's address as the host sees it (for per-IP throttling), if
@@ -68,15 +68,15 @@ impl Request {
             method,
             path: path.into(),
             query: None,
-            headers: Vec::new(),
+            headers: Headers::new(),
             body: Vec::new(),
             peer: None,
         }
     }
 
     /// Builder: add a header.
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Request {
-        self.headers.push((name.into(), value.into()));
+    pub fn with_header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Request {
+        self.headers.push(name.as_ref(), value.as_ref());
         self
     }
 
@@ -94,19 +94,13 @@ impl Request {
 
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name)
     }
 
     /// How many times header `name` occurs (duplicates of single-valued
     /// headers such as `Authorization` are refused by the endpoints).
     pub fn header_count(&self, name: &str) -> usize {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .count()
+        self.headers.count(name)
     }
 
     /// The token of the request's one `Authorization: Bearer <token>`
@@ -119,6 +113,94 @@ impl Request {
         let (scheme, token) = self.header("authorization")?.trim().split_once(' ')?;
         let token = token.trim();
         (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    }
+}
+
+/// A request's header fields in arrival order, names compared
+/// case-insensitively. The fields share one text buffer, so a host converts
+/// a request's headers with two allocations rather than two per field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    /// Every name and value, back to back.
+    text: String,
+    /// Where each field's name and value end in `text` (a name starts
+    /// where the previous value ends).
+    ends: Vec<(u32, u32)>,
+}
+
+impl Headers {
+    /// No fields.
+    pub fn new() -> Headers {
+        Headers::default()
+    }
+
+    /// Room for `fields` fields of `bytes` bytes of names and values in all.
+    pub fn with_capacity(fields: usize, bytes: usize) -> Headers {
+        Headers {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(fields),
+        }
+    }
+
+    /// Append a field. A field that would take the buffer past 4 GiB is
+    /// dropped (hosts bound request heads far below that).
+    pub fn push(&mut self, name: &str, value: &str) {
+        let total = self.text.len() + name.len() + value.len();
+        let (Ok(name_end), Ok(value_end)) = (
+            u32::try_from(self.text.len() + name.len()),
+            u32::try_from(total),
+        ) else {
+            return;
+        };
+        self.text.push_str(name);
+        self.text.push_str(value);
+        self.ends.push((name_end, value_end));
+    }
+
+    /// The fields in arrival order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let mut start = 0usize;
+        self.ends.iter().map(move |&(name_end, value_end)| {
+            let (name_end, value_end) = (name_end as usize, value_end as usize);
+            let name = self.text.get(start..name_end).unwrap_or_default();
+            let value = self.text.get(name_end..value_end).unwrap_or_default();
+            start = value_end;
+            (name, value)
+        })
+    }
+
+    /// The first value of field `name` (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// How many fields are named `name` (case-insensitive).
+    pub fn count(&self, name: &str) -> usize {
+        self.iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
+    }
+
+    /// How many fields there are.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there is no field.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(fields: I) -> Headers {
+        let mut headers = Headers::new();
+        for (n, v) in fields {
+            headers.push(n.as_ref(), v.as_ref());
+        }
+        headers
     }
 }
 
@@ -172,5 +254,42 @@ impl Response {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_keep_order_and_compare_names_case_insensitively() {
+        let mut h = Headers::with_capacity(1, 4);
+        h.push("Accept", "application/json");
+        h.push("mcp-session-id", "s-1");
+        h.push("accept", "text/event-stream");
+        h.push("X-Empty", "");
+        assert_eq!(h.len(), 4);
+        assert_eq!(h.get("ACCEPT"), Some("application/json"));
+        assert_eq!(h.get("Mcp-Session-Id"), Some("s-1"));
+        assert_eq!(h.get("x-empty"), Some(""));
+        assert_eq!(h.get("missing"), None);
+        assert_eq!(h.count("accept"), 2);
+        let all: Vec<_> = h.iter().collect();
+        assert_eq!(
+            all,
+            [
+                ("Accept", "application/json"),
+                ("mcp-session-id", "s-1"),
+                ("accept", "text/event-stream"),
+                ("X-Empty", ""),
+            ]
+        );
+        // A name that ends where a value starts is not confused with it.
+        let h: Headers = [("ab", "c"), ("a", "bc")].into_iter().collect();
+        assert_eq!(h.get("a"), Some("bc"));
+        assert_eq!(h.get("ab"), Some("c"));
+        let req = Request::new(Method::Post, "/mcp").with_header("Authorization", "Bearer t");
+        assert_eq!(req.bearer_token(), Some("t"));
+        assert!(Headers::new().is_empty());
     }
 }

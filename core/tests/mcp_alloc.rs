@@ -12,6 +12,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use mcpauth_core::mcp::jsonrpc::{self, FrameLimits};
+use mcpauth_core::mcp::{ErrorCode, ErrorId, ErrorResponse, RequestId};
 
 struct Counting;
 
@@ -135,6 +136,32 @@ mod mcp {
             });
             let shown = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
             assert_eq!(n, 0, "framing allocated for {shown}");
+        }
+    }
+
+    #[test]
+    fn error_responses_encode_into_a_fixed_buffer_without_the_heap() {
+        // The one JSON-RPC error encoder, as a device without spare heap
+        // would call it: into a caller-owned buffer.
+        let string_id = RequestId::String(heapless::String::try_from("a\"b").expect("short"));
+        let number_id = RequestId::Number(-7);
+        let cases = [
+            ErrorResponse::new(ErrorId::Id(&number_id), ErrorCode::MethodNotFound),
+            ErrorResponse::new(ErrorId::Id(&string_id), ErrorCode::InvalidParams)
+                .with_message("Invalid \"arguments\"\n"),
+            ErrorResponse::new(ErrorId::Null, ErrorCode::ParseError),
+            ErrorResponse::new(ErrorId::Omitted, ErrorCode::InvalidRequest),
+        ];
+        for e in &cases {
+            let mut buf = [0u8; 256];
+            let mut written = None;
+            let n = allocations_during(|| {
+                written = serde_json_core::to_slice(e, &mut buf).ok();
+            });
+            assert_eq!(n, 0, "encoding allocated for {e:?}");
+            let len = written.expect("fits");
+            // The same text the allocating path writes.
+            assert_eq!(&buf[..len], e.to_json().as_bytes());
         }
     }
 }

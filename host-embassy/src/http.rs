@@ -12,7 +12,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use mcpauth_core::http::{Method, Request, Response};
+use mcpauth_core::http::{Headers, Method, Request, Response};
+use mcpauth_core::server::Refusal;
 
 /// Most header fields one request may carry (httparse needs a fixed array;
 /// more is answered 431).
@@ -54,14 +55,7 @@ pub enum FramingError {
 impl FramingError {
     /// The status answered for this error.
     pub const fn status(self) -> u16 {
-        match self {
-            FramingError::Malformed => 400,
-            FramingError::HeadTooLarge => 431,
-            FramingError::BodyTooLarge => 413,
-            FramingError::TransferEncoding => 501,
-            FramingError::Version => 505,
-            FramingError::Timeout => 408,
-        }
+        self.refusal().status()
     }
 }
 
@@ -106,7 +100,12 @@ pub fn parse_head(
         None => (target, None),
     };
 
-    let mut headers = Vec::with_capacity(parsed.headers.len());
+    let bytes = parsed
+        .headers
+        .iter()
+        .map(|f| f.name.len() + f.value.len())
+        .sum();
+    let mut headers = Headers::with_capacity(parsed.headers.len(), bytes);
     let mut content_length: Option<usize> = None;
     // HTTP/1.1 defaults to persistent, HTTP/1.0 to close.
     let mut keep_alive = version == 1;
@@ -136,7 +135,7 @@ pub fn parse_head(
         {
             expect_continue = true;
         }
-        headers.push((String::from(name), String::from(value)));
+        headers.push(name, value);
     }
     let content_length = content_length.unwrap_or(0);
     if content_length > max_body {
@@ -235,9 +234,24 @@ fn has_line_break(s: &str) -> bool {
     s.bytes().any(|b| b == b'\r' || b == b'\n')
 }
 
+impl FramingError {
+    /// The core's refusal for this error: its status and body are those of
+    /// every host ([`Refusal`]).
+    pub const fn refusal(self) -> Refusal {
+        match self {
+            FramingError::Malformed => Refusal::Malformed,
+            FramingError::HeadTooLarge => Refusal::HeadTooLarge,
+            FramingError::BodyTooLarge => Refusal::BodyTooLarge,
+            FramingError::TransferEncoding => Refusal::TransferEncoding,
+            FramingError::Version => Refusal::Version,
+            FramingError::Timeout => Refusal::Timeout,
+        }
+    }
+}
+
 /// The response to a framing error (the connection closes afterwards).
 pub fn framing_error_response(err: FramingError) -> Response {
-    Response::empty(err.status())
+    err.refusal().response()
 }
 
 #[cfg(test)]
@@ -306,6 +320,25 @@ mod tests {
         }
         many.extend_from_slice(b"\r\n");
         assert_eq!(parse(&many).unwrap_err(), FramingError::HeadTooLarge);
+    }
+
+    #[test]
+    fn framing_errors_answer_the_core_refusals() {
+        for (err, status) in [
+            (FramingError::Malformed, 400),
+            (FramingError::HeadTooLarge, 431),
+            (FramingError::BodyTooLarge, 413),
+            (FramingError::TransferEncoding, 501),
+            (FramingError::Version, 505),
+            (FramingError::Timeout, 408),
+        ] {
+            let resp = framing_error_response(err);
+            assert_eq!(resp.status, status);
+            assert_eq!(err.status(), status);
+            assert_eq!(resp.header("content-type"), Some("application/json"));
+            let body: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+            assert_eq!(body["error"], err.refusal().code());
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use mcpauth_core::oauth::{
     AuthorizationServer, Env, KeySource, ProtectedResource, RegistrationLimiter, ResourceGuard,
     ResourceKind, ServerConfig, UserAuthenticator,
 };
-use mcpauth_core::server::{CorsPolicy, Issuer, Protection, Routed, Router};
+use mcpauth_core::server::{CorsPolicy, Issuer, Protection, Refusal, Routed, Router};
 
 use crate::backend::{Backend, HostStore, SharedKeys, reload_keys};
 use crate::cache::{CachedToken, TokenCache};
@@ -133,7 +133,7 @@ impl Issuer for HostIssuer {
                     .ok()
             });
             let Some(workers) = workers else {
-                return Some(Response::json(500, &br#"{"error":"server_error"}"#[..]));
+                return Some(Refusal::Internal.response());
             };
             let oauth = self.oauth.clone();
             let keys = self.keys.get();
@@ -148,8 +148,7 @@ impl Issuer for HostIssuer {
                     slot.scope(oauth.handle(&req, &mut env)).await
                 })
                 .await;
-            answer
-                .unwrap_or_else(|_| Some(Response::json(500, &br#"{"error":"server_error"}"#[..])))
+            answer.unwrap_or_else(|_| Some(Refusal::Internal.response()))
         }
     }
 }
@@ -504,7 +503,11 @@ impl Handler for App {
         if let Some(script) = self.privy_glue
             && req.path == crate::privy::GLUE_PATH
         {
-            return Reply::Whole(crate::privy::glue_response(&req, script));
+            return Reply::Whole(crate::privy::glue_response(
+                &req,
+                script,
+                crate::privy::embedded_glue_gzip(),
+            ));
         }
         let routed = self.router.handle(req, now(), &mut OsRandom).await;
         reply_routed(self.upstreams.as_ref(), routed).await

@@ -495,16 +495,17 @@ pub struct MetricsHandler;
 impl crate::server::Handler for MetricsHandler {
     async fn reply(&self, req: mcpauth_core::http::Request) -> crate::server::Reply {
         use mcpauth_core::http::{Method, Response};
+        use mcpauth_core::server::Refusal;
         let resp = match (req.method, req.path.as_str()) {
             (Method::Get | Method::Head, "/metrics") => match METRICS.render() {
                 Ok(text) => Response::empty(200)
                     .with_header("Content-Type", CONTENT_TYPE)
                     .with_header("Cache-Control", "no-store")
                     .with_body(text.into_bytes()),
-                Err(_) => Response::empty(500),
+                Err(_) => Refusal::Internal.response(),
             },
-            (_, "/metrics") => Response::empty(405).with_header("Allow", "GET, HEAD"),
-            _ => Response::empty(404),
+            (_, "/metrics") => Refusal::MethodNotAllowed { allow: "GET, HEAD" }.response(),
+            _ => Refusal::NotFound.response(),
         };
         crate::server::Reply::Whole(resp)
     }

@@ -28,9 +28,33 @@ pub const GLUE_PATH: &str = "/privy/glue.js";
 /// (see `build.rs`).
 static GLUE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/privy-glue.js"));
 
+/// Its gzip form (empty: none).
+static GLUE_GZIP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/privy-glue.js.gz"));
+
 /// The embedded Privy sign-in script, if this binary was built with it.
 pub fn embedded_glue() -> Option<&'static [u8]> {
     (!GLUE.is_empty()).then_some(GLUE)
+}
+
+/// The embedded script's gzip form, if built with it.
+pub fn embedded_glue_gzip() -> Option<&'static [u8]> {
+    (!GLUE.is_empty() && !GLUE_GZIP.is_empty()).then_some(GLUE_GZIP)
+}
+
+/// Whether an `Accept-Encoding` value accepts gzip (`gzip` or `*`, with a
+/// `q` above 0).
+fn accepts_gzip(accept_encoding: &str) -> bool {
+    accept_encoding.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or_default().trim();
+        let refused = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+    })
 }
 
 /// A script's version: the first 16 hex digits of its SHA-256.
@@ -49,15 +73,26 @@ pub fn glue_url(public_url: &str, script: &[u8]) -> String {
     format!("{public_url}{GLUE_PATH}?v={}", glue_version(script))
 }
 
-/// The answer to `GET`/`HEAD` [`GLUE_PATH`]: the script as JavaScript,
-/// cacheable for a year (its URL changes with its content), with an
-/// `ETag` for revalidation; 405 for other methods.
-pub fn glue_response(req: &mcpauth_core::http::Request, script: &[u8]) -> Response {
+/// The answer to `GET`/`HEAD` [`GLUE_PATH`]: the script as JavaScript
+/// (its `gzip` form to a browser that accepts it), cacheable for a year
+/// (its URL changes with its content), with an `ETag` for revalidation;
+/// 405 for other methods.
+pub fn glue_response(
+    req: &mcpauth_core::http::Request,
+    script: &[u8],
+    gzip: Option<&[u8]>,
+) -> Response {
     use mcpauth_core::http::Method;
     if !matches!(req.method, Method::Get | Method::Head) {
-        return Response::empty(405).with_header("allow", "GET, HEAD");
+        return mcpauth_core::server::method_not_allowed("GET, HEAD");
     }
-    let etag = format!("\"{}\"", glue_version(script));
+    let version = glue_version(script);
+    let gzip = gzip.filter(|_| req.header("accept-encoding").is_some_and(accepts_gzip));
+    // One ETag per representation (RFC 9110 8.8.3).
+    let etag = match gzip {
+        Some(_) => format!("\"{version}-gzip\""),
+        None => format!("\"{version}\""),
+    };
     let not_modified = req
         .header("if-none-match")
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
@@ -65,11 +100,16 @@ pub fn glue_response(req: &mcpauth_core::http::Request, script: &[u8]) -> Respon
         Response::empty(304)
     } else {
         // For HEAD too: hyper sends the length and drops the body.
-        Response::empty(200)
+        let resp = Response::empty(200)
             .with_header("content-type", "text/javascript; charset=utf-8")
-            .with_body(script.to_vec())
+            .with_body(gzip.unwrap_or(script).to_vec());
+        match gzip {
+            Some(_) => resp.with_header("content-encoding", "gzip"),
+            None => resp,
+        }
     };
-    resp.with_header("cache-control", "public, max-age=31536000, immutable")
+    resp.with_header("vary", "accept-encoding")
+        .with_header("cache-control", "public, max-age=31536000, immutable")
         .with_header("etag", etag)
         .with_header("x-content-type-options", "nosniff")
         .with_header("cross-origin-resource-policy", "same-origin")
@@ -77,6 +117,12 @@ pub fn glue_response(req: &mcpauth_core::http::Request, script: &[u8]) -> Respon
 
 /// Default Privy API.
 pub const DEFAULT_API_URL: &str = "https://auth.privy.io";
+
+/// Where Privy publishes an app's verification key without credentials (as
+/// Privy's own server SDK, `@privy-io/node`, reads it).
+pub fn default_jwks_url(app_id: &str) -> String {
+    format!("https://api.privy.io/v1/apps/{app_id}/jwks.json")
+}
 /// How long one fetch of the verification key may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest app document accepted from the Privy API.
@@ -93,6 +139,9 @@ pub struct PrivySettings {
     pub verification_key: Option<PrivyKey>,
     /// Privy API base URL, without trailing slash.
     pub api_url: String,
+    /// The app's public JSON Web Key Set: where the key comes from without
+    /// a key file or app secret ([`default_jwks_url`]).
+    pub jwks_url: String,
     /// The SDK glue script the sign-in page loads: the embedded one
     /// ([`glue_url`]) unless the operator hosts their own
     /// (`--privy-sdk-url`).
@@ -115,6 +164,7 @@ impl std::fmt::Debug for PrivySettings {
             )
             .field("verification_key", &self.verification_key.is_some())
             .field("api_url", &self.api_url)
+            .field("jwks_url", &self.jwks_url)
             .field("sdk_url", &self.sdk_url)
             .field("sdk_integrity", &self.sdk_integrity)
             .field("allowed_users", &self.allowed_users.len())
@@ -232,12 +282,12 @@ fn split(url: &str) -> Result<(bool, &str, &str), String> {
     } else if let Some(r) = url.strip_prefix("http://") {
         (false, r)
     } else {
-        return Err("the Privy API URL must start with http:// or https://".into());
+        return Err("the URL must start with http:// or https://".into());
     };
     let end = rest.find('/').unwrap_or(rest.len());
     let (authority, path) = rest.split_at(end);
     if authority.is_empty() || authority.contains('@') {
-        return Err("the Privy API URL has no host".into());
+        return Err("the URL has no host".into());
     }
     Ok((tls, authority, path.trim_end_matches('/')))
 }
@@ -247,45 +297,24 @@ pub fn validate_api_url(url: &str) -> Result<(), String> {
     split(url).map(|_| ())
 }
 
+/// The key: from the app document (`{api}/api/v1/apps/{id}`, HTTP Basic
+/// app id:app secret) when a secret is configured, else from the app's
+/// public key set ([`PrivySettings::jwks_url`]).
 async fn fetch_key(s: &PrivySettings) -> Result<PrivyKey, String> {
-    let secret = s.app_secret.as_ref().ok_or("no app secret is configured")?;
-    let (tls, authority, prefix) = split(&s.api_url)?;
-    let path = format!("{prefix}/api/v1/apps/{}", s.app_id);
+    let Some(secret) = s.app_secret.as_ref() else {
+        let (status, body) = get(&s.jwks_url, None, &s.app_id).await?;
+        if status != 200 {
+            return Err(format!(
+                "the Privy key set answered {status} (check the app id, or give \
+                 --privy-verification-key or the app secret)"
+            ));
+        }
+        return PrivyKey::from_jwks(&body).map_err(|e| format!("the Privy key set: {e}"));
+    };
     let creds = Zeroizing::new(format!("{}:{}", s.app_id, secret.as_str()));
     let auth = Zeroizing::new(format!("Basic {}", Base64::encode_string(creds.as_bytes())));
-    let req = hyper::Request::get(path)
-        .header("host", authority)
-        .header("authorization", auth.as_str())
-        .header("privy-app-id", &s.app_id)
-        .header("accept", "application/json")
-        .header("user-agent", concat!("mcpauth/", env!("CARGO_PKG_VERSION")))
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| format!("request: {e}"))?;
-    let addr = if authority.starts_with('[') || authority.rsplit_once(':').is_some() {
-        authority.to_owned()
-    } else {
-        format!("{authority}:{}", if tls { 443 } else { 80 })
-    };
-    let tcp = tokio::net::TcpStream::connect(&addr)
-        .await
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    let (status, body) = if tls {
-        let host = authority
-            .rsplit_once(':')
-            .map_or(authority, |(h, _)| h)
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let name = rustls_pki_types::ServerName::try_from(host)
-            .map_err(|_| "the Privy API host is not a valid name".to_owned())?;
-        let stream = tls_connector()?
-            .connect(name, tcp)
-            .await
-            .map_err(|e| format!("TLS: {e}"))?;
-        send(stream, req).await?
-    } else {
-        send(tcp, req).await?
-    };
+    let url = format!("{}/api/v1/apps/{}", s.api_url, s.app_id);
+    let (status, body) = get(&url, Some(auth.as_str()), &s.app_id).await?;
     if status != 200 {
         return Err(format!(
             "the Privy API answered {status} (check the app id and app secret)"
@@ -298,6 +327,49 @@ async fn fetch_key(s: &PrivySettings) -> Result<PrivyKey, String> {
         .and_then(|v| v.as_str())
         .ok_or("the app document has no verification_key")?;
     PrivyKey::from_pem(pem).map_err(|e| format!("verification_key: {e}"))
+}
+
+/// `GET url` (http or https) with an optional `authorization`; the status
+/// and at most [`MAX_APP_DOC`] bytes of body.
+async fn get(url: &str, authorization: Option<&str>, app_id: &str) -> Result<(u16, Bytes), String> {
+    let (tls, authority, path) = split(url)?;
+    let path = if path.is_empty() { "/" } else { path };
+    let mut req = hyper::Request::get(path)
+        .header("host", authority)
+        .header("privy-app-id", app_id)
+        .header("accept", "application/json")
+        .header("user-agent", concat!("mcpauth/", env!("CARGO_PKG_VERSION")));
+    if let Some(auth) = authorization {
+        req = req.header("authorization", auth);
+    }
+    let req = req
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| format!("request: {e}"))?;
+    let addr = if authority.starts_with('[') || authority.rsplit_once(':').is_some() {
+        authority.to_owned()
+    } else {
+        format!("{authority}:{}", if tls { 443 } else { 80 })
+    };
+    let tcp = tokio::net::TcpStream::connect(&addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    if tls {
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority, |(h, _)| h)
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let name = rustls_pki_types::ServerName::try_from(host)
+            .map_err(|_| "the Privy host is not a valid name".to_owned())?;
+        let stream = tls_connector()?
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS: {e}"))?;
+        send(stream, req).await
+    } else {
+        send(tcp, req).await
+    }
 }
 
 async fn send<S>(stream: S, req: hyper::Request<Empty<Bytes>>) -> Result<(u16, Bytes), String>
@@ -360,6 +432,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn glue_script_refuses_other_methods_in_the_one_refusal_shape() {
+        use mcpauth_core::http::{Method, Request};
+        let r = glue_response(&Request::new(Method::Post, GLUE_PATH), b"x", None);
+        assert_eq!(r.status, 405);
+        assert_eq!(r.header("allow"), Some("GET, HEAD"));
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        assert_eq!(body["error"], "method_not_allowed");
+        let ok = glue_response(&Request::new(Method::Get, GLUE_PATH), b"x", None);
+        assert_eq!(ok.status, 200);
+    }
+
+    #[test]
     fn urls() {
         assert_eq!(
             split("https://auth.privy.io"),
@@ -374,12 +459,23 @@ mod tests {
     }
 
     #[test]
+    fn gzip_when_accepted() {
+        for yes in ["gzip", "gzip, deflate, br", "br;q=1, GZIP;q=0.5", "*"] {
+            assert!(accepts_gzip(yes), "{yes}");
+        }
+        for no in ["", "identity", "br", "gzip;q=0", "gzip; q=0.0", "x-gzip"] {
+            assert!(!accepts_gzip(no), "{no}");
+        }
+    }
+
+    #[test]
     fn debug_hides_the_secret() {
         let s = PrivySettings {
             app_id: "app".into(),
             app_secret: Some(Arc::new(Zeroizing::new("s3cret".into()))),
             verification_key: None,
             api_url: DEFAULT_API_URL.into(),
+            jwks_url: default_jwks_url("app"),
             sdk_url: "https://x/a.js".into(),
             sdk_integrity: None,
             allowed_users: Vec::new(),

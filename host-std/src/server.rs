@@ -23,11 +23,11 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use mcpauth_core::http::{Method, Request, Response};
+use mcpauth_core::http::{Headers, Method, Request, Response};
 use mcpauth_core::jose::KeySet;
 use mcpauth_core::mcp::{LiveStream, McpServer, StreamReader};
 use mcpauth_core::oauth::NoCache;
-use mcpauth_core::server::{NoIssuer, Routed, Router};
+use mcpauth_core::server::{NoIssuer, Refusal, Routed, Router};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -487,14 +487,6 @@ async fn answer<H: Handler>(
     to_hyper(resp, live_body)
 }
 
-fn host_error(status: u16, description: &str) -> Response {
-    let body = serde_json::json!({
-        "error": "invalid_request",
-        "error_description": description,
-    });
-    Response::json(status, body.to_string()).with_header("Cache-Control", "no-store")
-}
-
 async fn to_core<H>(
     shared: &Shared<H>,
     req: hyper::Request<Incoming>,
@@ -508,7 +500,11 @@ async fn to_core<H>(
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let too_large = || host_error(413, "request body too large").with_header("Connection", "close");
+    let too_large = || {
+        Refusal::BodyTooLarge
+            .response()
+            .with_header("Connection", "close")
+    };
     // A client that sent `Expect: 100-continue` waits for our go-ahead
     // before sending the body: it reads the 413 without any draining (and
     // reading the body would send that go-ahead).
@@ -541,18 +537,22 @@ async fn to_core<H>(
             drain(&mut body, limits).await;
             return Err((path, too_large()));
         }
-        Ok(Err(_)) => return Err((path, host_error(400, "malformed request body"))),
-        Err(_) => {
-            return Err((path, host_error(408, "request body not received in time")));
-        }
+        Ok(Err(_)) => return Err((path, Refusal::Malformed.response())),
+        Err(_) => return Err((path, Refusal::Timeout.response())),
     };
-    let mut headers = Vec::with_capacity(parts.headers.len());
+    // One buffer for every name and value (two allocations per request,
+    // not two per field).
+    let bytes = parts
+        .headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len())
+        .sum();
+    let mut headers = Headers::with_capacity(parts.headers.len(), bytes);
     for (name, value) in &parts.headers {
-        let value = match value.to_str() {
-            Ok(v) => v.to_owned(),
-            Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
-        };
-        headers.push((name.as_str().to_owned(), value));
+        match value.to_str() {
+            Ok(v) => headers.push(name.as_str(), v),
+            Err(_) => headers.push(name.as_str(), &String::from_utf8_lossy(value.as_bytes())),
+        }
     }
     Ok(Request {
         method: Method::parse(parts.method.as_str()),

@@ -25,6 +25,20 @@ async fn start_with_metrics(tag: &str) -> (TempDir, Server, String) {
     (dir, server, metrics)
 }
 
+/// A new sign-in page, then `alice` with a wrong password on it.
+async fn wrong_password(flow: &Flow, challenge: &str) -> reqwest::Response {
+    let page = flow.authorize(challenge, "st").await;
+    assert_eq!(page.status, 200);
+    flow.decide(
+        &page.html,
+        &page.cookie,
+        "alice",
+        "not the password",
+        "allow",
+    )
+    .await
+}
+
 #[tokio::test]
 async fn metrics_parse_and_move_with_requests() {
     let (_dir, server, metrics) = start_with_metrics("metrics").await;
@@ -59,17 +73,7 @@ async fn metrics_parse_and_move_with_requests() {
     let client_id = register_public_client(&http, &server.base).await;
     let flow = Flow::new(&server.base, &client_id);
     let (verifier, challenge) = pkce();
-    let page = flow.authorize(&challenge, "st-1").await;
-    assert_eq!(page.status, 200);
-    let wrong = flow
-        .decide(
-            &page.html,
-            &page.cookie,
-            "alice",
-            "not the password",
-            "allow",
-        )
-        .await;
+    let wrong = wrong_password(&flow, &challenge).await;
     assert_eq!(wrong.status(), 200, "the form again");
     let page = flow.authorize(&challenge, "st-1").await;
     let r = flow
@@ -195,18 +199,7 @@ async fn throttle_hits_are_counted() {
     // is refused without a check.
     let mut refused = false;
     for _ in 0..7 {
-        let page = flow.authorize(&challenge, "st").await;
-        assert_eq!(page.status, 200);
-        let r = flow
-            .decide(
-                &page.html,
-                &page.cookie,
-                "alice",
-                "wrong password!",
-                "allow",
-            )
-            .await;
-        refused |= r.status() == 429;
+        refused |= wrong_password(&flow, &challenge).await.status() == 429;
     }
     assert!(refused, "the sign-in throttle refused an attempt");
     let (text, after) = scrape(&http, &metrics).await;

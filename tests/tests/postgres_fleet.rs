@@ -16,19 +16,9 @@
 mod common;
 mod postgres_support;
 
-use std::net::TcpListener;
-
 use common::*;
 use postgres_support::TestDb;
 use serde_json::json;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
 
 struct Fleet {
     url: String,

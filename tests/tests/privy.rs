@@ -24,9 +24,11 @@ const GLUE_INTEGRITY: &str =
     "sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC";
 
 /// The fake Privy API: `GET /api/v1/apps/{APP_ID}` with the right Basic
-/// credentials answers `{"id", "verification_key"}`; anything else 401/404.
-/// Returns its base URL and the number of key requests served.
-fn fake_privy_api(pem: String) -> (String, Arc<AtomicUsize>) {
+/// credentials answers `{"id", "verification_key"}`; `GET
+/// /v1/apps/{APP_ID}/jwks.json` (no credentials, as Privy publishes it)
+/// answers `jwks`; anything else 401/404. Returns its base URL and the
+/// number of key requests served (either kind).
+fn fake_privy_api(pem: String, jwks: String) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake Privy API");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let hits = Arc::new(AtomicUsize::new(0));
@@ -56,20 +58,24 @@ fn fake_privy_api(pem: String) -> (String, Arc<AtomicUsize>) {
                 }
             }
             let path_ok = request_line.starts_with(&format!("GET /api/v1/apps/{APP_ID} "));
-            let (status, body) = if !path_ok {
-                ("404 Not Found", String::from("{}"))
-            } else if auth.as_deref() != Some(expected_auth.as_str()) {
-                (
-                    "401 Unauthorized",
-                    String::from(r#"{"error":"unauthorized"}"#),
-                )
-            } else {
-                counter.fetch_add(1, Ordering::SeqCst);
-                (
-                    "200 OK",
-                    json!({"id": APP_ID, "name": "e2e", "verification_key": pem}).to_string(),
-                )
-            };
+            let (status, body) =
+                if request_line.starts_with(&format!("GET /v1/apps/{APP_ID}/jwks.json ")) {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    ("200 OK", jwks.clone())
+                } else if !path_ok {
+                    ("404 Not Found", String::from("{}"))
+                } else if auth.as_deref() != Some(expected_auth.as_str()) {
+                    (
+                        "401 Unauthorized",
+                        String::from(r#"{"error":"unauthorized"}"#),
+                    )
+                } else {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    (
+                        "200 OK",
+                        json!({"id": APP_ID, "name": "e2e", "verification_key": pem}).to_string(),
+                    )
+                };
             let _ = write!(
                 stream,
                 "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
@@ -91,7 +97,7 @@ fn unix_now() -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn privy_login_end_to_end() {
     let issuer = PrivyTestIssuer::from_seed(0x9e1);
-    let (api_url, hits) = fake_privy_api(issuer.public_pem());
+    let (api_url, hits) = fake_privy_api(issuer.public_pem(), issuer.public_jwks());
     let dir = TempDir::new("privy");
     // The secret goes in the config file (never a flag in production).
     let root = dir.0.parent().expect("temp root").to_owned();
@@ -285,10 +291,69 @@ async fn only_allowed_privy_users_sign_in() {
     server.stop();
 }
 
+/// Only the app id (no key file, no secret): the key comes from the app's
+/// public key set, fetched once; tokens of that key sign in, others do not.
+#[tokio::test(flavor = "multi_thread")]
+async fn privy_with_only_the_app_id_reads_the_public_key_set() {
+    let issuer = PrivyTestIssuer::from_seed(0x9e4);
+    let (api_url, hits) = fake_privy_api(issuer.public_pem(), issuer.public_jwks());
+    let dir = TempDir::new("privy-jwks");
+    let port = free_port();
+    let jwks_url = format!("{api_url}/v1/apps/{APP_ID}/jwks.json");
+    // The script from this origin, so the test does not depend on the
+    // built-in one (see privy_with_only_the_app_id_serves_its_own_script).
+    let glue = format!("http://127.0.0.1:{port}/privy-glue.js");
+    let server = Server::start_on(
+        &dir.0,
+        port,
+        &[
+            "--privy-app-id",
+            APP_ID,
+            "--privy-jwks-url",
+            &jwks_url,
+            "--privy-sdk-url",
+            &glue,
+        ],
+    )
+    .await;
+    let base = server.base.clone();
+    let http = client();
+    let flow = Flow::new(&base, &register_public_client(&http, &base).await);
+    let stranger = PrivyTestIssuer::from_seed(0xbad);
+    for (token, ok) in [
+        (issuer.mint(APP_ID, DID, unix_now(), 3600), true),
+        (stranger.mint(APP_ID, DID, unix_now(), 3600), false),
+        (issuer.mint(APP_ID, DID, unix_now(), 3600), true),
+    ] {
+        let (verifier, challenge) = pkce();
+        let page = flow.authorize(&challenge, "st-jwks").await;
+        let r = flow
+            .submit(
+                &page.html,
+                &page.cookie,
+                &[("privy_token", &token), ("decision", "allow")],
+            )
+            .await;
+        if !ok {
+            assert_eq!(r.status().as_u16(), 401, "another key's token");
+            continue;
+        }
+        let code = flow.code_from(&r, "st-jwks");
+        let r = flow.exchange(&code, &verifier).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let access = Tokens::from_body(&r.body).access;
+        let Reply { status, body, .. } = flow.whoami(&access).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["result"]["structuredContent"]["sub"], DID, "{body}");
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "fetched once, then cached");
+    server.stop();
+}
+
 #[test]
 fn misconfigured_privy_is_a_clear_startup_error() {
     let dir = TempDir::new("privy-bad");
-    // An app id without a key or secret.
+    // A key set URL that is not http(s).
     let (code, _, err) = cli(
         &dir.0,
         &[
@@ -297,11 +362,13 @@ fn misconfigured_privy_is_a_clear_startup_error() {
             APP_ID,
             "--privy-sdk-url",
             "https://x/g.js",
+            "--privy-jwks-url",
+            "ftp://x/jwks.json",
         ],
         "",
     );
     assert_ne!(code, 0);
-    assert!(err.contains("--privy-app-secret"), "{err}");
+    assert!(err.contains("--privy-jwks-url"), "{err}");
     // An unreadable key file.
     let (code, _, err) = cli(
         &dir.0,
@@ -445,6 +512,41 @@ async fn privy_with_only_the_app_id_serves_its_own_script() {
     ] {
         assert!(text.contains(needle), "the bundle has {needle}");
     }
+    // To a browser that accepts gzip: the gzip form (~1/4 of the size),
+    // its own ETag, the same script once unzipped.
+    let r = http
+        .get(&url)
+        .header("accept-encoding", "gzip, deflate, br")
+        .send()
+        .await
+        .expect("glue gzip");
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "content-encoding"), "gzip");
+    assert_eq!(header(&r, "vary"), "accept-encoding");
+    assert_eq!(header(&r, "etag"), format!("\"{version}-gzip\""));
+    let zipped = r.bytes().await.expect("body");
+    assert!(zipped.starts_with(&[0x1f, 0x8b]), "gzip magic");
+    assert!(
+        zipped.len() * 3 < body.len(),
+        "{} of {}",
+        zipped.len(),
+        body.len()
+    );
+    let mut gunzip = std::process::Command::new("gzip")
+        .arg("-dc")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip -dc");
+    gunzip
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&zipped)
+        .expect("write");
+    let unzipped = gunzip.wait_with_output().expect("gunzip");
+    assert!(unzipped.status.success());
+    assert_eq!(&unzipped.stdout[..], embedded, "the same script");
     let r = http
         .get(format!("{base}/privy/glue.js"))
         .header("if-none-match", &etag)

@@ -82,6 +82,9 @@ async fn shared_http_vectors_over_http() {
             host: "host-std",
             shape: "all-in-one",
             origins,
+            // The OS clock: the clock-unknown cases run in process and on
+            // the clock-less TAP device.
+            clock_known: true,
             issuer: server.base.clone(),
             tokens: mint_tokens(&keys, &stranger, &server.base, &resource, now, &mut rng),
             resource,

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use alloc::vec::Vec;
 
 use super::context::{Context, LogLevel, McpError};
+use super::error_response::{ErrorId, ErrorResponse};
 use super::jsonrpc::{Envelope, ErrorCode, MessageKind, RequestId};
 use super::live::{LiveCall, LiveSink, LiveStream};
 use super::methods::Dispatch;
@@ -481,7 +482,9 @@ pub(crate) fn sse_head() -> Response {
 
 pub(crate) fn unavailable(id: &RequestId, msg: &'static str) -> McpOutcome {
     let e = WireError::new(503, Some(id.clone()), ErrorCode::InternalError, msg);
-    McpOutcome::Response(error_response(&e, false).with_header("Retry-After", "30"))
+    McpOutcome::Response(
+        error_response(&e, false).with_header("Retry-After", crate::server::RETRY_AFTER_SECS),
+    )
 }
 
 /// A session id: 32 random bytes, base64url (43 visible ASCII characters).
@@ -502,10 +505,12 @@ fn request_id(v: &Value) -> Option<RequestId> {
     }
 }
 
+/// The error response to request `id` as a value (composed further).
 pub(crate) fn error_json(id: &RequestId, e: &McpError) -> Value {
-    let mut err = json!({"code": e.code.code(), "message": e.message});
-    if let (Some(d), Some(o)) = (&e.data, err.as_object_mut()) {
-        o.insert("data".into(), d.clone());
-    }
-    json!({"jsonrpc": "2.0", "id": id_json(id), "error": err})
+    ErrorResponse::of(ErrorId::Id(id), e).to_value()
+}
+
+/// The error response to request `id` as text (an SSE event).
+pub(crate) fn error_text(id: &RequestId, e: &McpError) -> String {
+    ErrorResponse::of(ErrorId::Id(id), e).to_json()
 }

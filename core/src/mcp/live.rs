@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 use super::context::{Context, McpError};
 use super::features::InputRequired;
 use super::jsonrpc::{ErrorCode, RequestId};
-use super::legacy::error_json;
+use super::legacy::error_text;
 use super::methods::Dispatch;
 use super::server::{McpServer, id_json};
 use super::session::SessionStore;
@@ -115,7 +115,7 @@ impl Drop for CallGuard<'_> {
         if !self.done {
             let e = McpError::new(ErrorCode::InternalError, "Request timed out");
             self.hub
-                .push_opening(self.spec, error_json(self.id, &e).to_string(), true);
+                .push_opening(self.spec, error_text(self.id, &e), true);
         }
     }
 }
@@ -181,7 +181,10 @@ impl McpServer {
                     // Nobody can follow this call: it ends here.
                     guard.done = true;
                     let e = McpError::new(ErrorCode::InternalError, "Too many open streams");
-                    return Some(Response::json(503, error_json(&id, &e).to_string()));
+                    return Some(
+                        Response::json(503, error_text(&id, &e))
+                            .with_header("Retry-After", crate::server::RETRY_AFTER_SECS),
+                    );
                 };
                 opened |= ctx.live.as_ref().is_some_and(|l| l.opened);
                 // Buffered (no live sink) notifications go out now.
@@ -197,7 +200,7 @@ impl McpServer {
                                 ctx.input_responses = Some(answers);
                                 ctx.request_state = input.request_state.clone();
                             }
-                            Err(e) => break error_json(&id, &e).to_string().into_bytes(),
+                            Err(e) => break error_text(&id, &e).into_bytes(),
                         }
                     }
                     Ok(Dispatch::Result(r)) => {
@@ -208,21 +211,18 @@ impl McpServer {
                     // Encoded in one pass, as a buffered 2025-era call is.
                     Ok(Dispatch::Tool(r)) => break super::methods::tool_response_body(&id, &r),
                     Ok(Dispatch::NotFound) => {
-                        break error_json(
+                        break error_text(
                             &id,
                             &McpError::new(ErrorCode::MethodNotFound, "Method not found"),
                         )
-                        .to_string()
                         .into_bytes();
                     }
                     // Scopes were checked before the call started; an
                     // endless input loop ends here.
                     Ok(Dispatch::Input(_) | Dispatch::InsufficientScope(_)) => {
-                        break error_json(&id, &McpError::internal())
-                            .to_string()
-                            .into_bytes();
+                        break error_text(&id, &McpError::internal()).into_bytes();
                     }
-                    Err(e) => break error_json(&id, &e).to_string().into_bytes(),
+                    Err(e) => break error_text(&id, &e).into_bytes(),
                 }
             };
             if let Some(sid) = spec.session.as_deref() {
@@ -236,7 +236,7 @@ impl McpServer {
                 return Some(Response::json(200, message));
             }
             let message = String::from_utf8(message)
-                .unwrap_or_else(|_| error_json(&id, &McpError::internal()).to_string());
+                .unwrap_or_else(|_| error_text(&id, &McpError::internal()));
             if hub.push_opening(&spec, message.clone(), true) {
                 None
             } else {

@@ -128,6 +128,7 @@ use alloc::vec::Vec;
 use crate::http;
 
 mod context;
+pub mod error_response;
 mod features;
 pub mod jsonrpc;
 mod legacy;
@@ -146,6 +147,7 @@ mod timer;
 pub use timer::TIMER_HORIZON_SECS;
 
 pub use context::{Context, LogLevel, McpError};
+pub use error_response::{ErrorId, ErrorResponse};
 pub use features::{
     CallToolResult, GetPromptResult, InputRequired, Prompt, PromptArgument, Resource,
     ResourceContents, ResourceTemplate, Tool,

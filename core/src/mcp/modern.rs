@@ -218,7 +218,7 @@ impl McpServer {
                     req.headers
                         .iter()
                         .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                        .map(|(_, v)| v.as_str())
+                        .map(|(_, v)| v)
                         .collect::<Vec<_>>()
                 };
                 if let Err(msg) =

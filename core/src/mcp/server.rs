@@ -10,6 +10,7 @@ use core::future::Future;
 use serde_json::{Map, Value, json};
 
 use super::context::{Context, McpError};
+use super::error_response::{ErrorId, ErrorResponse};
 
 use super::jsonrpc::{self, Envelope, ErrorCode, FrameError, MessageKind, RequestId};
 use super::live::LiveStream;
@@ -154,7 +155,7 @@ impl McpServer {
         entropy: Entropy,
     ) -> McpOutcome {
         if req.path != self.config.endpoint_path {
-            return McpOutcome::Response(Response::empty(404));
+            return McpOutcome::Response(crate::server::not_found());
         }
         if let Err(e) = self.check_host(req) {
             // Both eras: "a JSON-RPC error response that has no id".
@@ -177,7 +178,7 @@ impl McpServer {
             (false, false) => "POST, DELETE",
             (false, true) => "GET, POST, DELETE",
         };
-        Response::empty(405).with_header("Allow", allow)
+        crate::server::method_not_allowed(allow)
     }
 
     /// DNS-rebinding defence, second half (the router checks `Origin`): a
@@ -281,7 +282,9 @@ impl McpServer {
                 Err(_) => return fail(409, "Conflict: the session's stream is already open"),
                 Ok(None) => {
                     let Some(key) = entropy.stream_key() else {
-                        return fail(503, "Service unavailable");
+                        return McpOutcome::Response(crate::server::unavailable(
+                            "Service unavailable",
+                        ));
                     };
                     let priming = version >= ProtocolVersion::V2025_11_25;
                     match StreamHub::open(
@@ -295,7 +298,11 @@ impl McpServer {
                         retry,
                     ) {
                         Ok(r) => r,
-                        Err(_) => return fail(503, "Too many open streams"),
+                        Err(_) => {
+                            return McpOutcome::Response(crate::server::unavailable(
+                                "Too many open streams",
+                            ));
+                        }
                     }
                 }
             }
@@ -616,8 +623,6 @@ pub(crate) fn id_json(id: &RequestId) -> Value {
     }
 }
 
-/// Encode a JSON-RPC error response. Without a readable id, `id` is null in
-/// the 2025 era (JSON-RPC 2.0) and omitted in 2026-07-28.
 /// The 403 answered to a request whose `Origin` the CORS policy does not
 /// allow (DNS rebinding): a JSON-RPC error without an id, as both eras say.
 pub fn origin_forbidden() -> Response {
@@ -630,24 +635,8 @@ pub fn origin_forbidden() -> Response {
     error_response(&e, true)
 }
 
+/// `e` as a response ([`ErrorResponse`]). Without a readable id, `id` is
+/// null in the 2025 era (JSON-RPC 2.0) and omitted in 2026-07-28.
 pub(crate) fn error_response(e: &WireError, modern: bool) -> Response {
-    let mut err = Map::new();
-    err.insert("code".into(), Value::from(e.error.code.code()));
-    err.insert("message".into(), Value::String(e.error.message.to_string()));
-    if let Some(d) = &e.error.data {
-        err.insert("data".into(), d.clone());
-    }
-    let mut body = Map::new();
-    body.insert("jsonrpc".into(), Value::String("2.0".into()));
-    match (&e.id, modern) {
-        (Some(id), _) => {
-            body.insert("id".into(), id_json(id));
-        }
-        (None, false) => {
-            body.insert("id".into(), Value::Null);
-        }
-        (None, true) => {}
-    }
-    body.insert("error".into(), Value::Object(err));
-    Response::json(e.status, Value::Object(body).to_string())
+    ErrorResponse::of(ErrorId::of(e.id.as_ref(), modern), &e.error).response(e.status)
 }

@@ -125,7 +125,9 @@ pub use oidc::{
     ClientSecret, OidcError, OidcProvider, TokenAuthMethod, UpstreamError, UpstreamHttp,
     UpstreamRequest, UpstreamResponse, upstream_subject,
 };
-pub use privy::{PrivyConfig, PrivyKey, verify_privy_identity_token, verify_privy_token};
+pub use privy::{
+    PrivyConfig, PrivyJwksError, PrivyKey, verify_privy_identity_token, verify_privy_token,
+};
 pub use registration_limit::RegistrationLimiter;
 pub use resource::{MAX_RESOURCE_NAME_CHARS, ProtectedResource, ResourceKind};
 pub use static_clients::{MAX_STATIC_CLIENT_ID_LEN, StaticClient};

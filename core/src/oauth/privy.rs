@@ -208,7 +208,84 @@ impl PrivyKey {
             .map(PrivyKey)
             .map_err(|_| PrivyKeyError)
     }
+
+    /// The key of a Privy app's JSON Web Key Set, as Privy publishes it
+    /// without credentials at `https://api.privy.io/v1/apps/{app id}/jwks.json`:
+    /// `{"keys": [{"kty": "EC", "crv": "P-256", "x", "y", …}]}`. Exactly one
+    /// usable key is accepted (EC P-256, `alg` absent or `ES256`, `use`
+    /// absent or `sig`): tokens are checked against one key, never one a
+    /// token's header picks. At most [`MAX_PRIVY_JWKS_LEN`] bytes, strict
+    /// JSON.
+    pub fn from_jwks(jwks: &[u8]) -> Result<PrivyKey, PrivyJwksError> {
+        if jwks.len() > MAX_PRIVY_JWKS_LEN {
+            return Err(PrivyJwksError::TooLarge);
+        }
+        let doc = strict_object(jwks, Part::Claims).map_err(|_| PrivyJwksError::NotJson)?;
+        let Some(Value::Array(keys)) = doc.get("keys") else {
+            return Err(PrivyJwksError::NoKeys);
+        };
+        let coordinate = |jwk: &serde_json::Map<String, Value>, name: &str| {
+            jwk.get(name)
+                .and_then(Value::as_str)
+                .and_then(|v| b64_decode(v, Part::Claims).ok())
+                .filter(|b| b.len() == 32)
+        };
+        let mut usable = keys.iter().filter_map(|jwk| {
+            let jwk = jwk.as_object()?;
+            let is = |name: &str, want: &str| jwk.get(name).and_then(Value::as_str) == Some(want);
+            let absent_or = |name: &str, want: &str| !jwk.contains_key(name) || is(name, want);
+            let usable = is("kty", "EC")
+                && is("crv", "P-256")
+                && absent_or("alg", "ES256")
+                && absent_or("use", "sig");
+            if !usable {
+                return None;
+            }
+            let mut point = Vec::with_capacity(65);
+            point.push(0x04);
+            point.extend_from_slice(&coordinate(jwk, "x")?);
+            point.extend_from_slice(&coordinate(jwk, "y")?);
+            VerifyingKey::from_sec1_bytes(&point).ok().map(PrivyKey)
+        });
+        match (usable.next(), usable.next()) {
+            (Some(key), None) => Ok(key),
+            (None, _) => Err(PrivyJwksError::NoKeys),
+            (Some(_), Some(_)) => Err(PrivyJwksError::SeveralKeys),
+        }
+    }
 }
+
+/// Largest JSON Web Key Set accepted for a Privy app (bytes).
+pub const MAX_PRIVY_JWKS_LEN: usize = 16 * 1024;
+
+/// Why a Privy app's JSON Web Key Set gave no key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivyJwksError {
+    /// Larger than [`MAX_PRIVY_JWKS_LEN`].
+    TooLarge,
+    /// Not a strict JSON object.
+    NotJson,
+    /// No EC P-256 signing key in `keys`.
+    NoKeys,
+    /// More than one usable key: which one signs is not known.
+    SeveralKeys,
+}
+
+impl core::fmt::Display for PrivyJwksError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            PrivyJwksError::TooLarge => "the key set is too large",
+            PrivyJwksError::NotJson => "the key set is not a JSON object",
+            PrivyJwksError::NoKeys => "the key set has no P-256 signing key",
+            PrivyJwksError::SeveralKeys => {
+                "the key set has several P-256 keys (give the key file instead)"
+            }
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for PrivyJwksError {}
 
 /// Verify a Privy access token for `app_id` with `key` at `now`; the Privy
 /// user id (`sub`) on success. See the module doc for every check.
@@ -428,6 +505,21 @@ impl PrivyTestIssuer {
             .unwrap_or_default()
     }
 
+    /// The public key as a JSON Web Key Set, as Privy publishes it.
+    pub fn public_jwks(&self) -> String {
+        use alloc::string::ToString;
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        // Uncompressed SEC1: 0x04, x (32 bytes), y (32 bytes).
+        let point = self.key.verifying_key().to_sec1_point(false);
+        let bytes = point.as_bytes();
+        serde_json::json!({"keys": [{
+            "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": "test",
+            "x": Base64UrlUnpadded::encode_string(&bytes[1..33]),
+            "y": Base64UrlUnpadded::encode_string(&bytes[33..]),
+        }]})
+        .to_string()
+    }
+
     /// Sign `claims` (JSON) under the header `header` (JSON).
     pub fn sign(&self, header: &str, claims: &str) -> String {
         use base64ct::{Base64UrlUnpadded, Encoding};
@@ -503,6 +595,57 @@ mod tests {
         let pem = issuer().public_pem().replace('\n', "\r\n");
         assert!(PrivyKey::from_pem(&format!("  {pem}\n ")).is_ok());
         assert_eq!(PrivyKey::from_pem("not a key"), Err(PrivyKeyError));
+    }
+
+    #[test]
+    fn key_from_the_apps_key_set() {
+        let jwks = issuer().public_jwks();
+        let key = PrivyKey::from_jwks(jwks.as_bytes()).expect("one P-256 key");
+        assert_eq!(key, self::key(), "the same key as the PEM");
+        let t = issuer().mint(APP, SUB, NOW, 60);
+        assert!(verify_privy_token(&t, APP, &key, Some(UnixTime(NOW))).is_ok());
+        let doc: Value = serde_json::from_str(&jwks).expect("json");
+        let one = doc["keys"][0].clone();
+        let set = |keys: Value| serde_json::json!({ "keys": keys }).to_string();
+        let with = |name: &str, value: Value| {
+            let mut k = one.clone();
+            k[name] = value;
+            set(serde_json::json!([k]))
+        };
+        let refuse = |doc: &str| PrivyKey::from_jwks(doc.as_bytes()).expect_err(doc);
+        // Not a usable key: other curve, type, algorithm or use; a point off
+        // the curve; a short coordinate.
+        assert_eq!(refuse(&with("crv", "P-384".into())), PrivyJwksError::NoKeys);
+        assert_eq!(refuse(&with("kty", "RSA".into())), PrivyJwksError::NoKeys);
+        assert_eq!(refuse(&with("alg", "HS256".into())), PrivyJwksError::NoKeys);
+        assert_eq!(refuse(&with("use", "enc".into())), PrivyJwksError::NoKeys);
+        let y = one["y"].as_str().expect("y");
+        let flipped = format!("{}{}", if y.starts_with('A') { "B" } else { "A" }, &y[1..]);
+        assert_eq!(refuse(&with("y", flipped.into())), PrivyJwksError::NoKeys);
+        assert_eq!(refuse(&with("x", "AAAA".into())), PrivyJwksError::NoKeys);
+        // alg and use may be absent.
+        let mut bare = one.clone();
+        let obj = bare.as_object_mut().expect("object");
+        obj.remove("alg");
+        obj.remove("use");
+        assert!(PrivyKey::from_jwks(set(serde_json::json!([bare])).as_bytes()).is_ok());
+        // Exactly one usable key; an unusable one beside it is ignored.
+        let other = PrivyTestIssuer::from_seed(8).public_jwks();
+        let other: Value = serde_json::from_str(&other).expect("json");
+        let two = set(serde_json::json!([one, other["keys"][0]]));
+        assert_eq!(refuse(&two), PrivyJwksError::SeveralKeys);
+        let rsa = serde_json::json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"});
+        assert!(PrivyKey::from_jwks(set(serde_json::json!([rsa, one])).as_bytes()).is_ok());
+        // Not a key set at all; repeated members; too large.
+        assert_eq!(refuse("[]"), PrivyJwksError::NotJson);
+        assert_eq!(refuse(r#"{"keys":[],"keys":[]}"#), PrivyJwksError::NotJson);
+        assert_eq!(refuse(r#"{"keys":{}}"#), PrivyJwksError::NoKeys);
+        assert_eq!(refuse(&set(serde_json::json!([]))), PrivyJwksError::NoKeys);
+        let big = format!(
+            r#"{{"keys":[],"pad":"{}"}}"#,
+            "x".repeat(MAX_PRIVY_JWKS_LEN)
+        );
+        assert_eq!(refuse(&big), PrivyJwksError::TooLarge);
     }
 
     #[test]

@@ -63,9 +63,10 @@ pub(crate) fn no_store(resp: Response) -> Response {
         .with_header("Pragma", "no-cache")
 }
 
-/// 405 with `Allow`.
+/// 405 with `Allow`, in the shape of every refusal
+/// ([`crate::server::Refusal`]).
 pub(crate) fn method_not_allowed(allow: &'static str) -> Response {
-    Response::empty(405).with_header("Allow", allow)
+    crate::server::method_not_allowed(allow)
 }
 
 /// Client credentials from an `Authorization: Basic` header.

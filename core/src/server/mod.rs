@@ -53,11 +53,13 @@ use crate::sync::Arc;
 use crate::time::UnixTime;
 
 pub mod cors;
+pub mod refusal;
 #[cfg(any(test, feature = "testing"))]
 pub mod vectors;
 
 pub use cors::CorsPolicy;
 use cors::{PathKind, Verdict};
+pub use refusal::Refusal;
 
 /// The path prefix of RFC 9728 protected-resource metadata.
 const PR_METADATA: &str = "/.well-known/oauth-protected-resource";
@@ -573,28 +575,20 @@ fn health(req: &Request) -> Response {
     }
 }
 
-/// The answer for a path no endpoint claims.
+/// The answer for a path no endpoint claims ([`Refusal::NotFound`]).
 pub fn not_found() -> Response {
-    Response::json(404, r#"{"error":"not_found"}"#)
+    Refusal::NotFound.response()
 }
 
-/// 405 with the methods the path allows.
+/// 405 with the methods the path allows ([`Refusal::MethodNotAllowed`]).
 pub fn method_not_allowed(allow: &'static str) -> Response {
-    Response::json(405, r#"{"error":"method_not_allowed"}"#).with_header("Allow", allow)
+    Refusal::MethodNotAllowed { allow }.response()
 }
 
-/// 503 `temporarily_unavailable` with `description` and `Retry-After`.
+/// 503 `temporarily_unavailable` with `description` and `Retry-After`
+/// ([`Refusal::Unavailable`]).
 pub fn unavailable(description: &'static str) -> Response {
-    Response::json(
-        503,
-        json!({
-            "error": "temporarily_unavailable",
-            "error_description": description,
-        })
-        .to_string(),
-    )
-    .with_header("Retry-After", RETRY_AFTER_SECS)
-    .with_header("Cache-Control", "no-store")
+    Refusal::Unavailable { description }.response()
 }
 
 /// The answer while the wall clock is unknown (a device before SNTP):

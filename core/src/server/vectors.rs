@@ -8,7 +8,9 @@
 //! `json` (JSON pointer → value), `json_present` / `json_absent`
 //! (pointers), `body_empty`. `origins` names the CORS configuration the
 //! server under test runs with (`listed`, the default, or `any` = `*`);
-//! `not_on` maps a shape (`all-in-one`, `fleet`) or a host (`core`,
+//! `"clock": "unknown"` marks a case for a server that does not know the
+//! time yet (run only against such a [`Target`], and only those run
+//! there); `not_on` maps a shape (`all-in-one`, `fleet`) or a host (`core`,
 //! `host-std`, `embassy`) to the reason the case cannot apply there.
 //!
 //! Placeholders (`{issuer}`, `{resource}`, `{metadata_url}`,
@@ -60,6 +62,8 @@ pub struct Target {
     pub shape: &'static str,
     /// Its CORS configuration.
     pub origins: Origins,
+    /// Whether it knows the wall clock (a device before SNTP does not).
+    pub clock_known: bool,
     /// The issuer (`iss`).
     pub issuer: String,
     /// The MCP resource (`aud`).
@@ -165,6 +169,11 @@ impl Case {
             Some("any") => Origins::Any,
             _ => Origins::Listed,
         }
+    }
+
+    /// Whether the case is for a server that does not know the time.
+    pub fn clock_unknown(&self) -> bool {
+        self.raw["clock"].as_str() == Some("unknown")
     }
 
     /// `Some(reason)` when the case says it cannot apply to `target`.
@@ -385,10 +394,15 @@ impl Report {
     /// A summary: counts, then every failure and every declared exclusion.
     pub fn summary(&self, target: &Target) -> String {
         let mut s = format!(
-            "{} {} ({:?} origins): {} passed, {} failed, {} not applicable",
+            "{} {} ({:?} origins, clock {}): {} passed, {} failed, {} not applicable",
             target.host,
             target.shape,
             target.origins,
+            if target.clock_known {
+                "known"
+            } else {
+                "unknown"
+            },
             self.passed,
             self.failures.len(),
             self.not_applicable.len()
@@ -404,18 +418,29 @@ impl Report {
     }
 }
 
-/// The cases to run against `target`: those for its CORS configuration;
-/// the ones declared not to apply are recorded in `report`.
+/// The cases to run against `target`: those for its CORS configuration
+/// and its clock; the ones declared not to apply are recorded in `report`
+/// (a clock-unknown case, on a server that knows the time, among them).
 pub fn cases_for(target: &Target, report: &mut Report) -> Vec<Case> {
     cases()
         .into_iter()
         .filter(|c| c.origins() == target.origins)
-        .filter(|c| match c.not_on(target) {
-            Some(why) => {
-                report.not_applicable.push((c.name.clone(), why));
-                false
+        .filter(|c| {
+            let why = if c.clock_unknown() == target.clock_known {
+                if !target.clock_known {
+                    return false;
+                }
+                Some("needs a server that does not know the time".to_string())
+            } else {
+                c.not_on(target)
+            };
+            match why {
+                Some(why) => {
+                    report.not_applicable.push((c.name.clone(), why));
+                    false
+                }
+                None => true,
             }
-            None => true,
         })
         .collect()
 }

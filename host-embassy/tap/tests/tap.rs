@@ -60,12 +60,13 @@ const ALICE_PASSWORD: &str = "correct horse battery";
 const DEV_F: &str = "10.42.5.2";
 /// Device E: standalone, any browser origin.
 const DEV_E: &str = "10.42.4.2";
-/// The shared vectors' devices: (address, shape, any origin?).
-const VECTOR_DEVICES: [(&str, &str, bool); 4] = [
-    (DEV_A, "fleet", false),
-    (DEV_C, "all-in-one", false),
-    (DEV_F, "fleet", true),
-    (DEV_E, "all-in-one", true),
+/// The shared vectors' devices: (address, shape, any origin?, clock known?).
+const VECTOR_DEVICES: [(&str, &str, bool, bool); 5] = [
+    (DEV_A, "fleet", false, true),
+    (DEV_C, "all-in-one", false, true),
+    (DEV_F, "fleet", true, true),
+    (DEV_E, "all-in-one", true, true),
+    (DEV_B, "fleet", false, false),
 ];
 const DEVICE_PASSWORD: &str = "correct horse battery staple";
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
@@ -199,7 +200,7 @@ fn tap_end_to_end() {
     let device_key = SigningKey::generate(&mut rng, 2048).unwrap();
     let device_keys = KeySet::new(device_key.clone());
     let mut tokens = tokens;
-    for (ip, shape, _) in VECTOR_DEVICES {
+    for (ip, shape, _, _) in VECTOR_DEVICES {
         let (keys, issuer) = match shape {
             "fleet" => (&issuer_keys, ISSUER.to_string()),
             _ => (&device_keys, format!("http://{ip}")),
@@ -940,12 +941,13 @@ fn tap_client() {
 fn shared_vectors(tokens: &Value) -> usize {
     let mut failures = Vec::new();
     let mut passed = 0;
-    for (ip, shape, any) in VECTOR_DEVICES {
+    for (ip, shape, any, clock_known) in VECTOR_DEVICES {
         let minted = &tokens[format!("vectors {ip}")];
         let target = Target {
             host: "embassy",
             shape,
             origins: if any { Origins::Any } else { Origins::Listed },
+            clock_known,
             issuer: match shape {
                 "fleet" => ISSUER.to_string(),
                 _ => format!("http://{ip}"),

@@ -14,6 +14,7 @@
 //! verified.
 
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use mcpauth_core::http::Headers;
 use mcpauth_core::principal::Principal;
 
 /// Hop-by-hop headers a peer may send without listing them in
@@ -125,7 +126,7 @@ fn is_hop_by_hop(name: &str, listed: &[String]) -> bool {
 /// `headers` (names lowercase, as the host records them), verified as
 /// `principal`. `None` if the identity cannot be written.
 pub fn to_upstream(
-    headers: &[(String, String)],
+    headers: &Headers,
     principal: &Principal,
     identity: &IdentityHeaders,
 ) -> Option<HeaderMap> {
@@ -133,10 +134,10 @@ pub fn to_upstream(
         headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
-            .map(|(_, v)| v.as_str()),
+            .map(|(_, v)| v),
     );
     let mut out = HeaderMap::with_capacity(headers.len() + 4);
-    for (name, value) in headers {
+    for (name, value) in headers.iter() {
         if is_hop_by_hop(name, &listed)
             || NOT_FORWARDED.iter().any(|h| name.eq_ignore_ascii_case(h))
             || identity.is_identity(name)
@@ -196,10 +197,8 @@ mod tests {
         }
     }
 
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect()
+    fn pairs(list: &[(&str, &str)]) -> Headers {
+        list.iter().copied().collect()
     }
 
     #[test]

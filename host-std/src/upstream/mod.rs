@@ -38,6 +38,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use mcpauth_core::http::{Method, Request, Response};
+use mcpauth_core::mcp::jsonrpc::{self, FrameLimits};
+use mcpauth_core::mcp::{ErrorCode, ErrorId, ErrorResponse};
 use mcpauth_core::principal::Principal;
 
 pub use body::UpstreamBody;
@@ -180,7 +182,7 @@ pub struct Upstreams {
 
 /// JSON-RPC "server error" code for a gateway failure (the
 /// implementation-defined range of JSON-RPC 2.0).
-const GATEWAY_ERROR_CODE: i64 = -32000;
+const GATEWAY_ERROR_CODE: ErrorCode = ErrorCode::Application(-32000);
 
 impl Upstreams {
     /// A forwarder for `settings` (connections open on first use).
@@ -218,7 +220,7 @@ impl Upstreams {
     /// Forward `req` (already authenticated as `principal`) to mount `index`.
     pub async fn forward(&self, index: usize, req: Request, principal: &Principal) -> Reply {
         let Some(mount) = self.settings.mounts.get(index) else {
-            return Reply::Whole(Response::json(404, &br#"{"error":"not_found"}"#[..]));
+            return Reply::Whole(mcpauth_core::server::not_found());
         };
         let body = Bytes::from(req.body);
         let method = match req.method {
@@ -227,10 +229,9 @@ impl Upstreams {
             Method::Delete => hyper::Method::DELETE,
             Method::Head => hyper::Method::HEAD,
             Method::Options | Method::Other => {
-                return Reply::Whole(
-                    gateway_error(405, &body, "method not allowed on an MCP endpoint")
-                        .with_header("Allow", "GET, POST, DELETE"),
-                );
+                return Reply::Whole(mcpauth_core::server::method_not_allowed(
+                    "GET, POST, DELETE",
+                ));
             }
         };
         let Some(headers) = headers::to_upstream(&req.headers, principal, &self.settings.identity)
@@ -320,19 +321,15 @@ impl Upstreams {
 }
 
 /// A JSON-RPC error answering the request whose body is `request`, with its
-/// `id` when it has one.
+/// `id` when it has one (read by the core's framing: bounded, no tree).
 fn gateway_error(status: u16, request: &[u8], message: &str) -> Response {
-    let id = serde_json::from_slice::<serde_json::Value>(request)
+    let id = jsonrpc::parse(request, &FrameLimits::default())
         .ok()
-        .and_then(|v| v.get("id").cloned())
-        .filter(|id| id.is_string() || id.is_number())
-        .unwrap_or(serde_json::Value::Null);
-    let body = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": id,
-        "error": {"code": GATEWAY_ERROR_CODE, "message": message},
-    });
-    Response::json(status, body.to_string()).with_header("Cache-Control", "no-store")
+        .and_then(|env| env.id);
+    ErrorResponse::new(ErrorId::of(id.as_ref(), false), GATEWAY_ERROR_CODE)
+        .with_message(message)
+        .response(status)
+        .with_header("Cache-Control", "no-store")
 }
 
 #[cfg(test)]
@@ -368,7 +365,7 @@ mod tests {
         let r = gateway_error(502, br#"{"jsonrpc":"2.0","id":7,"method":"x"}"#, "down");
         let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
         assert_eq!(v["id"], 7);
-        assert_eq!(v["error"]["code"], GATEWAY_ERROR_CODE);
+        assert_eq!(v["error"]["code"], GATEWAY_ERROR_CODE.code());
         assert_eq!(v["error"]["message"], "down");
         let r = gateway_error(504, b"", "slow");
         let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");

@@ -83,12 +83,27 @@ pub struct Server {
     pub port: u16,
 }
 
+/// A loopback port free now, never handed out before in this process: the
+/// kernel may give a just-released port to the next `bind(0)`, and two
+/// tests running at once must not both start a server on it (the second
+/// would fail to bind while its health check reached the first).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        if GIVEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(port)
+        {
+            return port;
+        }
+    }
 }
 
 impl Server {
@@ -111,7 +126,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn mcpauth serve");
-        let server = Server {
+        let mut server = Server {
             child: Some(child),
             base: format!("http://127.0.0.1:{port}"),
             port,
@@ -119,6 +134,13 @@ impl Server {
         let http = client();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
+            if let Some(status) = server
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("mcpauth serve on port {port} exited at start: {status}");
+            }
             if let Ok(r) = http.get(format!("{}/healthz", server.base)).send().await
                 && r.status() == 200
             {

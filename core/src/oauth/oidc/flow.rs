@@ -231,6 +231,11 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         let refuse = |reason: UpstreamFailure, client_id: Option<&str>| {
             self.upstream_failed(req, provider, reason, client_id);
         };
+        // No such sign-in (forged, expired, or used already).
+        let gone = || {
+            refuse(UpstreamFailure::StateUnknown, None);
+            error_page(cfg, 400, expired)
+        };
         let Some(q) = Params::parse(req.query.as_deref().unwrap_or("").as_bytes()) else {
             refuse(UpstreamFailure::MalformedResponse, None);
             return error_page(cfg, 400, "The sign-in response is malformed.");
@@ -249,15 +254,11 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         let id = record_id(state);
         let record = match self.store.pending(&id, now).await {
             Ok(Some(p)) => p,
-            Ok(None) => {
-                refuse(UpstreamFailure::StateUnknown, None);
-                return error_page(cfg, 400, expired);
-            }
+            Ok(None) => return gone(),
             Err(_) => return unavailable(),
         };
         let Some(login) = record.upstream.as_ref() else {
-            refuse(UpstreamFailure::StateUnknown, None);
-            return error_page(cfg, 400, expired);
+            return gone();
         };
         let client_id = Some(record.client_id.as_str());
         if login.provider != provider.id {
@@ -283,15 +284,11 @@ impl<S: Store + Sync, U: UserAuthenticator + Sync, L> AuthorizationServer<S, U, 
         // Used once, whatever happens next.
         let record = match self.store.take_pending(&id, now).await {
             Ok(Some(p)) => p,
-            Ok(None) => {
-                refuse(UpstreamFailure::StateUnknown, None);
-                return error_page(cfg, 400, expired);
-            }
+            Ok(None) => return gone(),
             Err(_) => return unavailable(),
         };
         let Some(login) = record.upstream.clone() else {
-            refuse(UpstreamFailure::StateUnknown, None);
-            return error_page(cfg, 400, expired);
+            return gone();
         };
         let client_id = Some(record.client_id.as_str());
         let clear =
