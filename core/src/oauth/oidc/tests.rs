@@ -345,7 +345,7 @@ impl Fixture {
                 format!("/oidc/callback/{path_provider}"),
             )
             .with_query(query(pairs))
-            .with_header("Cookie", cookie.to_string()),
+            .with_header("Cookie", cookie),
         )
     }
 
