@@ -123,9 +123,9 @@ impl Request {
 pub struct Headers {
     /// Every name and value, back to back.
     text: String,
-    /// Where each field's name and value end in `text` (a name starts
-    /// where the previous value ends).
-    ends: Vec<(u32, u32)>,
+    /// Where each field's name starts, where it ends (the value starts
+    /// there) and where the value ends, in `text`.
+    fields: Vec<[u32; 3]>,
 }
 
 impl Headers {
@@ -138,59 +138,69 @@ impl Headers {
     pub fn with_capacity(fields: usize, bytes: usize) -> Headers {
         Headers {
             text: String::with_capacity(bytes),
-            ends: Vec::with_capacity(fields),
+            fields: Vec::with_capacity(fields),
         }
     }
 
     /// Append a field. A field that would take the buffer past 4 GiB is
     /// dropped (hosts bound request heads far below that).
     pub fn push(&mut self, name: &str, value: &str) {
-        let total = self.text.len() + name.len() + value.len();
-        let (Ok(name_end), Ok(value_end)) = (
-            u32::try_from(self.text.len() + name.len()),
-            u32::try_from(total),
+        let start = self.text.len();
+        let (Ok(name_start), Ok(name_end), Ok(value_end)) = (
+            u32::try_from(start),
+            u32::try_from(start + name.len()),
+            u32::try_from(start + name.len() + value.len()),
         ) else {
             return;
         };
         self.text.push_str(name);
         self.text.push_str(value);
-        self.ends.push((name_end, value_end));
+        self.fields.push([name_start, name_end, value_end]);
+    }
+
+    fn field(&self, [name_start, name_end, value_end]: [u32; 3]) -> (&str, &str) {
+        let (s, n, v) = (name_start as usize, name_end as usize, value_end as usize);
+        (
+            self.text.get(s..n).unwrap_or_default(),
+            self.text.get(n..v).unwrap_or_default(),
+        )
     }
 
     /// The fields in arrival order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        let mut start = 0usize;
-        self.ends.iter().map(move |&(name_end, value_end)| {
-            let (name_end, value_end) = (name_end as usize, value_end as usize);
-            let name = self.text.get(start..name_end).unwrap_or_default();
-            let value = self.text.get(name_end..value_end).unwrap_or_default();
-            start = value_end;
-            (name, value)
-        })
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &str)> + '_ {
+        self.fields.iter().map(|&f| self.field(f))
+    }
+
+    /// Whether field `f` is named `name` (case-insensitive); lengths first,
+    /// as most names differ in length.
+    fn named(&self, [start, end, _]: [u32; 3], name: &str) -> bool {
+        end.wrapping_sub(start) as usize == name.len()
+            && self
+                .text
+                .as_bytes()
+                .get(start as usize..end as usize)
+                .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
     }
 
     /// The first value of field `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        let f = *self.fields.iter().find(|f| self.named(**f, name))?;
+        Some(self.field(f).1)
     }
 
     /// How many fields are named `name` (case-insensitive).
     pub fn count(&self, name: &str) -> usize {
-        self.iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .count()
+        self.fields.iter().filter(|f| self.named(**f, name)).count()
     }
 
     /// How many fields there are.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.fields.len()
     }
 
     /// Whether there is no field.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.fields.is_empty()
     }
 }
 
