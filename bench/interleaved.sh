@@ -118,8 +118,8 @@ tools_call() {
     export MCP_TOKEN=${TOKEN[i]} MCP_SESSION=${SESSION[i]}
   fi
   SHOW='Requests/sec|^ +99%|requests in' measure "$pid" "$url" bench/tools_call.lua "$CONNS" "$THREADS"
-  echo "   $name: server CPU per request $SERVER_US us, wrk $WRK_US us"
-  echo "$name $SERVER_US $WRK_US $REQUESTS" >>"$RESULTS.$round"
+  echo "   $name: server CPU per request $SERVER_US us (user $SERVER_USER_US us), wrk $WRK_US us"
+  echo "$name $SERVER_US $WRK_US $REQUESTS $SERVER_USER_US" >>"$RESULTS.$round"
 }
 
 echo "== warm-up ($WARMUP each, not counted)"
@@ -169,10 +169,10 @@ if [ -z "${SKIP_REFRESH:-}" ]; then
       SHOW='Requests/sec|^ +99%|requests in|failures' \
         measure "${PID[i]}" "${URL[i]}/token" bench/refresh.lua "$REFRESH_CONNS" "$REFRESH_CONNS"
       echo "   ${NAMES[i]}: server CPU per grant $SERVER_US us"
-      echo "grant:${NAMES[i]} $SERVER_US $WRK_US $REQUESTS" >>"$RESULTS.$round"
+      echo "grant:${NAMES[i]} $SERVER_US $WRK_US $REQUESTS $SERVER_USER_US" >>"$RESULTS.$round"
     done
     "$SIGN" "$SIGN_SECS" | tee "$WORK/sign"
-    echo "sign $(awk '{ for (f = 1; f <= NF; f++) if ($f == "us") print $(f - 1) }' "$WORK/sign") 0 0" >>"$RESULTS.$round"
+    echo "sign $(awk '{ for (f = 1; f <= NF; f++) if ($f == "us") print $(f - 1) }' "$WORK/sign") 0 0 0" >>"$RESULTS.$round"
   done
   for i in "${!BUILDS[@]}"; do echo "== ${NAMES[i]} after refresh: $(rss "${PID[i]}")"; done
 fi
@@ -182,13 +182,15 @@ echo "== summary (CPU per request, µs; ratio = bare ÷ build; spread = (max −
 python3 - "$RESULTS" "$PAIRS" "$MAX_SPREAD" "$TARGET" "${NAMES[@]}" <<'EOF'
 import statistics, sys
 results, pairs, max_spread, target, names = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5:]
-rounds = []
+rounds, user_rounds = [], []
 for r in range(1, pairs + 1):
-    cpu = {}
+    cpu, user = {}, {}
     for line in open(f"{results}.{r}"):
-        name, server_us, _wrk_us, _reqs = line.split()
+        name, server_us, _wrk_us, _reqs, user_us = line.split()
         cpu[name] = float(server_us)
+        user[name] = float(user_us)
     rounds.append(cpu)
+    user_rounds.append(user)
 
 def verdict(label, values, fmt="{:.3f}"):
     med = statistics.median(values)
@@ -216,6 +218,15 @@ for name in names:
         print(f"   -> {name}: every round below {target}")
     else:
         print(f"   -> {name}: no conclusion against {target}")
+print()
+print("user time alone (the server's own code; the kernel's share moves with the machine's load):")
+for name in ["bare"] + names:
+    print(f"{name:>16}: " + " ".join(f"{c[name]:6.2f}" for c in user_rounds))
+for name in names:
+    verdict(f"user: bare ÷ {name}", [c["bare"] / c[name] for c in user_rounds])
+for a, b in zip(names, names[1:]):
+    verdict(f"user: {a} ÷ {b}", [c[a] / c[b] for c in user_rounds])
+print()
 for a, b in zip(names, names[1:]):
     values = [c[a] / c[b] for c in rounds]
     med, spread = verdict(f"{a} ÷ {b} (CPU per request)", values)

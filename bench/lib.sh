@@ -38,6 +38,9 @@ tool_args() { if [ "$1" = echo ]; then echo '{"text":"hello"}'; else echo '{}'; 
 
 # Server CPU time (user + system, in clock ticks) of process $1.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# Its user time alone: what the server's own code costs, without the
+# kernel's network and scheduling work, which other processes disturb most.
+user_ticks() { awk '{ print $14 }' "/proc/$1/stat"; }
 
 rss() { grep -E '^(VmRSS|VmHWM)' "/proc/$1/status" | tr -s ' ' | tr '\n' ' '; echo; }
 
@@ -51,21 +54,25 @@ start_mcpauth() {
 
 # measure PID URL SCRIPT CONNS THREADS: wrk against URL for DURATION with
 # SCRIPT; prints wrk's report and sets REQUESTS (answered), SERVER_US (the
-# server's CPU time per request, µs) and WRK_US (wrk's own CPU time per
+# server's CPU time per request, µs), SERVER_USER_US (its user-space part)
+# and WRK_US (wrk's own CPU time per
 # request). CPU per request compares servers more steadily than requests
 # per second do while other processes share the cores. With SHOW set, only
 # wrk's lines matching that pattern are printed.
 measure() {
-  local pid=$1 url=$2 script=$3 conns=$4 threads=$5 out ticks hz
+  local pid=$1 url=$2 script=$3 conns=$4 threads=$5 out ticks uticks hz
   out=$(mktemp)
   hz=$(getconf CLK_TCK)
   ticks=$(cpu_ticks "$pid")
+  uticks=$(user_ticks "$pid")
   local TIMEFORMAT='%U %S'
   { time wrk -t"$threads" -c"$conns" -d"$DURATION" --latency -s "$script" "$url" >"$out"; } 2>"$out.time"
   ticks=$(( $(cpu_ticks "$pid") - ticks ))
+  uticks=$(( $(user_ticks "$pid") - uticks ))
   if [ -n "${SHOW:-}" ]; then grep -E "$SHOW" "$out" || true; else cat "$out"; fi
   REQUESTS=$(awk '/requests in/ { print $1 }' "$out")
   SERVER_US=$(awk -v t="$ticks" -v hz="$hz" -v n="${REQUESTS:-0}" 'BEGIN { printf "%.2f", n ? t / hz * 1e6 / n : 0 }')
+  SERVER_USER_US=$(awk -v t="$uticks" -v hz="$hz" -v n="${REQUESTS:-0}" 'BEGIN { printf "%.2f", n ? t / hz * 1e6 / n : 0 }')
   WRK_US=$(awk -v n="${REQUESTS:-0}" '{ printf "%.2f", n ? ($1 + $2) * 1e6 / n : 0 }' "$out.time")
   rm -f "$out" "$out.time"
 }
