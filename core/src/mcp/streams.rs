@@ -265,10 +265,15 @@ impl StreamHub {
     /// is full.
     pub(crate) fn ensure_open(&self, spec: &StreamSpec) -> bool {
         let mut h = self.hub.lock();
+        self.open_locked(&mut h, spec)
+    }
+
+    /// [`StreamHub::ensure_open`] under the lock already taken.
+    fn open_locked(&self, h: &mut Hub, spec: &StreamSpec) -> bool {
         h.streams.iter().any(|s| s.key == spec.key)
             || self
                 .insert(
-                    &mut h,
+                    h,
                     spec.key.clone(),
                     spec.session.as_deref(),
                     spec.owner,
@@ -436,17 +441,7 @@ impl StreamHub {
     /// table is full): the message is dropped.
     pub(crate) fn push_opening(&self, spec: &StreamSpec, data: String, last: bool) -> bool {
         let mut h = self.hub.lock();
-        let exists = h.streams.iter().any(|s| s.key == spec.key)
-            || self
-                .insert(
-                    &mut h,
-                    spec.key.clone(),
-                    spec.session.as_deref(),
-                    spec.owner,
-                    false,
-                    spec.created,
-                )
-                .is_ok();
+        let exists = self.open_locked(&mut h, spec);
         if exists {
             self.push_locked(&mut h, &spec.key, data, last);
         }
