@@ -4,8 +4,6 @@
 //! panic anywhere on that path is found. Not an API: nothing else may call
 //! these.
 
-use alloc::string::String;
-
 use crate::http::{Method, Request};
 use crate::oauth::wire::{BasicAuth, Params, basic_auth, parse_scope};
 
@@ -31,6 +29,7 @@ pub fn basic_authorization(value: &str) -> bool {
 /// A client ID metadata document fetched from `url`: whether it is
 /// accepted.
 pub fn metadata_document(url: &str, body: &[u8]) -> bool {
-    let scopes = [String::from("mcp")];
-    crate::oauth::cimd::client_from_document(url, body, &scopes).is_ok()
+    // The default configuration: the built-in resource with scope `mcp`.
+    let config = crate::oauth::ServerConfig::new("https://auth.example.com");
+    crate::oauth::cimd::client_from_document(url, body, &config).is_ok()
 }
