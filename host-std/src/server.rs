@@ -7,6 +7,7 @@
 //! this module only owns transport concerns: limits, timeouts, live bodies
 //! and graceful shutdown.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -605,10 +606,12 @@ fn to_hyper(
             );
             continue;
         }
-        match (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::try_from(value),
-        ) {
+        // Static values are shared, owned ones moved: no copy either way.
+        let value = match value {
+            Cow::Borrowed(v) => HeaderValue::from_maybe_shared(Bytes::from_static(v.as_bytes())),
+            Cow::Owned(v) => HeaderValue::try_from(v),
+        };
+        match (HeaderName::from_bytes(name.as_bytes()), value) {
             (Ok(n), Ok(v)) => {
                 headers.append(n, v);
             }

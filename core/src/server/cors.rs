@@ -140,8 +140,10 @@ impl CorsPolicy {
             return;
         };
         let echoed = origin != "*";
-        resp.headers
-            .push(("Access-Control-Allow-Origin".into(), origin.into_owned()));
+        resp.headers.push((
+            "Access-Control-Allow-Origin".into(),
+            origin.into_owned().into(),
+        ));
         resp.headers.push((
             "Access-Control-Expose-Headers".into(),
             EXPOSE_HEADERS.into(),

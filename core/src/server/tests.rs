@@ -447,7 +447,7 @@ fn shared_http_vectors() {
                     headers: resp
                         .headers
                         .iter()
-                        .map(|(n, v)| (n.to_string(), v.clone()))
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
                         .collect(),
                     body: resp.body,
                 };

@@ -309,7 +309,7 @@ impl Upstreams {
             status: parts.status.as_u16(),
             headers: headers::to_client(&parts.headers)
                 .into_iter()
-                .map(|(n, v)| (n.into(), v))
+                .map(|(n, v)| (n.into(), v.into()))
                 .collect(),
             body: Vec::new(),
         };

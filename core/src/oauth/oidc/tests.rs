@@ -311,7 +311,7 @@ impl Fixture {
             .headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
             .find(|v| v.starts_with("mcpauth_oidc_"))
             .expect("binding cookie")
             .to_string();
