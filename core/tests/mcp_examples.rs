@@ -13,9 +13,9 @@ mod mcp {
     use mcpauth_core::mcp::jsonrpc::{self, FrameLimits, MessageKind};
     use mcpauth_core::mcp::schema::validate_with_root;
     use mcpauth_core::mcp::{
-        BoxFuture, CallToolResult, CompletionHandler, Context, GetPromptResult, McpConfig,
-        McpError, McpServer, MemorySessionStore, Prompt, PromptArgument, Registry, Resource,
-        ResourceContents, Tool,
+        BoxFuture, CallToolResult, CompletionHandler, ContentBlock, Context, GetPromptResult,
+        McpConfig, McpError, McpServer, MemorySessionStore, Prompt, PromptArgument, Registry,
+        Resource, ResourceContents, Tool,
     };
     use serde_json::{Value, json};
 
@@ -151,7 +151,7 @@ mod mcp {
                     ctx.progress(0.5, None, None);
                     let loc = args.get("location").and_then(Value::as_str).unwrap_or_default().to_owned();
                     let mut res = CallToolResult::structured(json!({"temperature": 21}));
-                    res.content.insert(0, json!({"type": "text", "text": format!("Weather in {loc}")}));
+                    res.content.insert(0, ContentBlock::Text(format!("Weather in {loc}")));
                     Ok(res)
                 })
             },

@@ -65,7 +65,7 @@ fn no_args() -> Value {
 
 fn content(blocks: Vec<Value>) -> CallToolResult {
     CallToolResult {
-        content: blocks,
+        content: blocks.into_iter().map(Into::into).collect(),
         ..CallToolResult::default()
     }
 }

@@ -4,8 +4,8 @@
 //! `examples/custom_tool.rs`).
 
 use mcpauth_core::mcp::{
-    CallToolResult, MIME_SKYBRIDGE, McpError, Registry, RegistryError, Resource, ResourceContents,
-    Tool,
+    CallToolResult, ContentBlock, MIME_SKYBRIDGE, McpError, Registry, RegistryError, Resource,
+    ResourceContents, Tool,
 };
 use serde_json::{Map, Value, json};
 
@@ -128,7 +128,7 @@ pub fn register_builtin(registry: &mut Registry) -> Result<(), RegistryError> {
                 });
                 let title = card["title"].as_str().unwrap_or_default().to_owned();
                 let mut result = CallToolResult::structured(card);
-                result.content = vec![json!({"type": "text", "text": format!("Card: {title}")})];
+                result.content = vec![ContentBlock::Text(format!("Card: {title}"))];
                 Ok(result)
             })
         },

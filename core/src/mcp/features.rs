@@ -74,11 +74,58 @@ impl InputRequired {
     }
 }
 
+/// One content block of a tool result.
+///
+/// Plain text, the block nearly every tool returns, is kept as its string
+/// and written straight to the response: no JSON map, no key strings.
+/// Every other block (images, audio, resource links, embedded resources,
+/// text with annotations or `_meta`) is its JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContentBlock {
+    /// `{"type": "text", "text": …}`.
+    Text(String),
+    /// Any block, as JSON.
+    Json(Value),
+}
+
+impl ContentBlock {
+    /// The block's wire form.
+    pub fn to_json(&self) -> Value {
+        match self {
+            ContentBlock::Text(text) => json!({"type": "text", "text": text}),
+            ContentBlock::Json(value) => value.clone(),
+        }
+    }
+}
+
+impl From<Value> for ContentBlock {
+    fn from(value: Value) -> ContentBlock {
+        ContentBlock::Json(value)
+    }
+}
+
+impl serde::Serialize for ContentBlock {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            // Members in a `Value` map's (sorted) order: the same bytes as
+            // the JSON form.
+            ContentBlock::Text(text) => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("text", text)?;
+                m.serialize_entry("type", "text")?;
+                m.end()
+            }
+            ContentBlock::Json(value) => value.serialize(s),
+        }
+    }
+}
+
 /// The result of a tool call.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallToolResult {
-    /// Content blocks (`{"type": "text", "text": …}`, images, resources…).
-    pub content: Vec<Value>,
+    /// Content blocks (text, images, resources…).
+    pub content: Vec<ContentBlock>,
     /// Structured result (validated against the tool's `outputSchema`).
     pub structured_content: Option<Value>,
     /// Whether this reports a tool execution error.
@@ -101,7 +148,7 @@ impl CallToolResult {
     /// One text block.
     pub fn text(text: impl Into<String>) -> CallToolResult {
         CallToolResult {
-            content: alloc::vec![json!({"type": "text", "text": text.into()})],
+            content: alloc::vec![ContentBlock::Text(text.into())],
             ..CallToolResult::default()
         }
     }
@@ -120,9 +167,9 @@ impl CallToolResult {
         CallToolResult {
             // `to_string` of the serializer, not `Display`: the same text
             // without the `fmt::Write` detour.
-            content: alloc::vec![
-                json!({"type": "text", "text": serde_json::to_string(&value).unwrap_or_default()})
-            ],
+            content: alloc::vec![ContentBlock::Text(
+                serde_json::to_string(&value).unwrap_or_default()
+            )],
             structured_content: Some(value),
             ..CallToolResult::default()
         }
@@ -136,7 +183,10 @@ impl CallToolResult {
 
     pub(crate) fn to_json(&self) -> Map<String, Value> {
         let mut m = Map::new();
-        m.insert("content".into(), Value::Array(self.content.clone()));
+        m.insert(
+            "content".into(),
+            Value::Array(self.content.iter().map(ContentBlock::to_json).collect()),
+        );
         if let Some(s) = &self.structured_content {
             m.insert("structuredContent".into(), s.clone());
         }

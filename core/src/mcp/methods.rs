@@ -267,9 +267,9 @@ impl McpServer {
             }
         }
         if let (Some(s), true) = (&result.structured_content, result.content.is_empty()) {
-            result.content.push(
-                json!({"type": "text", "text": serde_json::to_string(s).unwrap_or_default()}),
-            );
+            result.content.push(super::features::ContentBlock::Text(
+                serde_json::to_string(s).unwrap_or_default(),
+            ));
         }
         Ok(Dispatch::Tool(result))
     }
@@ -450,7 +450,20 @@ mod tests {
             CallToolResult::structured(json!({"sub": "u", "scopes": ["a", "b"], "exp": 1})),
             CallToolResult::text("t").with_meta(meta),
             CallToolResult::default(),
+            CallToolResult {
+                content: alloc::vec![
+                    super::super::features::ContentBlock::Text("a".into()),
+                    json!({"type": "image", "data": "AAAA", "mimeType": "image/png"}).into(),
+                ],
+                ..CallToolResult::default()
+            },
         ];
+        // The text block's wire form, spelled out: the one-pass encoder
+        // and `to_json` must not drift together.
+        assert_eq!(
+            tool_response_body(&RequestId::Number(1), &CallToolResult::text("x")),
+            br#"{"id":1,"jsonrpc":"2.0","result":{"content":[{"text":"x","type":"text"}],"isError":false}}"#
+        );
         let ids = [
             RequestId::Number(-7),
             RequestId::Number(i64::MAX),

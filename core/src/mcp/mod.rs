@@ -149,7 +149,7 @@ pub use timer::TIMER_HORIZON_SECS;
 pub use context::{Context, LogLevel, McpError};
 pub use error_response::{ErrorId, ErrorResponse};
 pub use features::{
-    CallToolResult, GetPromptResult, InputRequired, Prompt, PromptArgument, Resource,
+    CallToolResult, ContentBlock, GetPromptResult, InputRequired, Prompt, PromptArgument, Resource,
     ResourceContents, ResourceTemplate, Tool,
 };
 pub use jsonrpc::{ErrorCode, FrameLimits, RequestId};
