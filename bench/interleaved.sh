@@ -13,6 +13,11 @@
 #   BARE_REQUEST=short bench/run.sh interleaved    # bare hyper gets no token and
 #                                                  # no session header (default
 #                                                  # `same`: mcpauth's exact bytes)
+#   CALIBRATE="3000 6000" bench/run.sh interleaved # also bare hyper busy-waiting
+#                                                  # 3 and 6 µs per request
+#                                                  # (BARE_SPIN_NS): how the
+#                                                  # kernel's share grows with
+#                                                  # the server's own time
 #
 # Release binaries are built once up front (unless given). Each server
 # starts once; every round then runs wrk (tools/call, CONNS connections,
@@ -78,6 +83,19 @@ BARE_PID=$!
 PIDS+=("$BARE_PID")
 wait_up "http://127.0.0.1:$BARE_PORT/"
 
+# Calibration: bare hyper plus a busy-wait of NS nanoseconds per request,
+# one server per value (same runtime, same bytes, same replies).
+SPINS=()
+read -r -a SPINS <<<"${CALIBRATE:-}"
+declare -A SPIN_PID
+for k in "${!SPINS[@]}"; do
+  ns=${SPINS[k]} port=$((BARE_PORT + 100 + k))
+  BARE_SPIN_NS=$ns "$BARE" "127.0.0.1:$port" 2>/dev/null &
+  SPIN_PID[$ns]="$! $port"
+  PIDS+=("$!")
+  wait_up "http://127.0.0.1:$port/"
+done
+
 # One server per build, each with its own data directory, grants and MCP
 # session (shell variables per build index).
 NAMES=()
@@ -104,6 +122,11 @@ tools_call() {
   local name=$1 i=$2 pid url
   if [ "$i" -lt 0 ]; then
     pid=$BARE_PID url="http://127.0.0.1:$BARE_PORT/mcp"
+    if [ "$i" -lt -1 ]; then
+      # A calibration server: INDEX is −(2 + its position in SPINS).
+      read -r pid port <<<"${SPIN_PID[${SPINS[$((-i - 2))]}]}"
+      url="http://127.0.0.1:$port/mcp"
+    fi
     # BARE_REQUEST=same: bare hyper receives the very bytes mcpauth
     # receives (the bearer token and session header included), so the ratio
     # isolates what mcpauth does with a request, not what a 900-byte token
@@ -133,6 +156,7 @@ DURATION=$DURATION_MEASURED
 for round in $(seq 1 "$PAIRS"); do
   echo "== round $round/$PAIRS: POST /mcp tools/call $TOOL, $CONNS connections, $DURATION each"
   tools_call bare -1
+  for k in "${!SPINS[@]}"; do tools_call "spin${SPINS[k]}" $((-2 - k)); done
   n=${#BUILDS[@]}
   for k in $(seq 0 $((n - 1))); do
     i=$(( (k + round - 1) % n ))
@@ -179,9 +203,10 @@ fi
 
 echo
 echo "== summary (CPU per request, µs; ratio = bare ÷ build; spread = (max − min) ÷ median)"
-python3 - "$RESULTS" "$PAIRS" "$MAX_SPREAD" "$TARGET" "${NAMES[@]}" <<'EOF'
+python3 - "$RESULTS" "$PAIRS" "$MAX_SPREAD" "$TARGET" "${CALIBRATE:-}" "${NAMES[@]}" <<'EOF'
 import statistics, sys
-results, pairs, max_spread, target, names = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5:]
+results, pairs, max_spread, target = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+spins, names = ["spin" + s for s in sys.argv[5].split()], sys.argv[6:]
 rounds, user_rounds = [], []
 for r in range(1, pairs + 1):
     cpu, user = {}, {}
@@ -235,6 +260,30 @@ for a, b in zip(names, names[1:]):
               else f"   -> {b} uses {1 / med - 1:.1%} more CPU per request than {a}")
     else:
         print("   -> no conclusion: the rounds disagree or spread too wide")
+if spins:
+    # Per round: total CPU against user CPU over bare hyper and its
+    # busy-waiting copies (least squares), then what a server with a given
+    # user time costs in total, the kernel's induced share included.
+    print()
+    print("calibration: bare hyper plus a busy-wait per request (µs per request, medians)")
+    print(f"{'':>16}  {'user':>6} {'kernel':>6} {'total':>6}")
+    for name in ["bare"] + spins + names:
+        u = statistics.median(c[name] for c in user_rounds)
+        t = statistics.median(c[name] for c in rounds)
+        print(f"{name:>16}: {u:6.2f} {t - u:6.2f} {t:6.2f}")
+    slopes, needed = [], []
+    for cpu, user in zip(rounds, user_rounds):
+        xs = [user[n] for n in ["bare"] + spins]
+        ys = [cpu[n] for n in ["bare"] + spins]
+        mx, my = statistics.mean(xs), statistics.mean(ys)
+        b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+        slopes.append(b)
+        # Total at the target: bare's total ÷ target; the user time that gives it.
+        needed.append((cpu["bare"] / target - (my - b * mx)) / b - user["bare"])
+    verdict("total CPU per µs of user CPU", slopes, "{:.2f}")
+    verdict(f"user µs a server may add to bare hyper's for {target}", needed, "{:.2f}")
+    for name in names:
+        verdict(f"user µs {name} adds", [u[name] - u["bare"] for u in user_rounds], "{:.2f}")
 if "sign" in rounds[0]:
     print()
     print("round:            " + " ".join(f"{r:>8}" for r in range(1, pairs + 1)))
