@@ -19,6 +19,7 @@ use mcpauth_core::mcp::{
     CallToolResult, McpConfig, McpOutcome, McpServer, MemorySessionStore, Registry, Tool,
 };
 use mcpauth_core::principal::Principal;
+use mcpauth_core::sync::Arc;
 use mcpauth_core::time::UnixTime;
 use serde_json::{Value, json};
 use support::BenchRandom;
@@ -86,15 +87,16 @@ fn registry() -> Registry {
     r
 }
 
-fn principal() -> Principal {
-    Principal {
+/// The caller as the router hands it over: shared, not copied.
+fn principal() -> Arc<Principal> {
+    Arc::new(Principal {
         subject: "user-7f3a9c".into(),
         client_id: "client-5d41402abc4b2a76".into(),
         scopes: vec!["mcp:tools".into(), "mcp:resources".into()],
         audience: "http://127.0.0.1:18481/mcp".into(),
         token_id: "jti-0123456789".into(),
         expires_at: 1_800_003_600,
-    }
+    })
 }
 
 /// The headers `bench/tools_call.lua` sends (the host passes all of them).
@@ -110,7 +112,7 @@ fn request(session: &str, body: &str) -> Request {
         .with_body(body.as_bytes().to_vec())
 }
 
-fn open_session(server: &McpServer, who: &Principal, rng: &mut BenchRandom) -> String {
+fn open_session(server: &McpServer, who: &Arc<Principal>, rng: &mut BenchRandom) -> String {
     let init = Request::new(Method::Post, "/mcp")
         .with_header("content-type", "application/json")
         .with_header("accept", "application/json, text/event-stream")

@@ -866,7 +866,7 @@ mod mcp {
         invalid(run(&s, &retry("stateful", &state), Some(&bob)));
         invalid(run(&s, &retry("stateful", &state), None));
         let late = mcpauth_core::time::UnixTime(T0.0 + 601);
-        let r = block_on(s.handle(&retry("stateful", &state), Some(&alice), late, &mut rng()));
+        let r = run_at(&s, &retry("stateful", &state), Some(&alice), late);
         invalid(r);
         let other_key = sealing_server(Some([8; 32]));
         invalid(run(&other_key, &retry("stateful", &state), Some(&alice)));

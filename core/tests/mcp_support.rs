@@ -243,7 +243,19 @@ pub fn rng() -> CountingRng {
 }
 
 pub fn run(server: &McpServer, req: &Request, principal: Option<&Principal>) -> McpOutcome {
-    block_on(server.handle(req, principal, T0, &mut rng()))
+    run_at(server, req, principal, T0)
+}
+
+/// [`run`] at `now`.
+pub fn run_at(
+    server: &McpServer,
+    req: &Request,
+    principal: Option<&Principal>,
+    now: UnixTime,
+) -> McpOutcome {
+    // The router hands the server a shared caller.
+    let shared = principal.cloned().map(mcpauth_core::sync::Arc::new);
+    block_on(server.handle(req, shared.as_ref(), now, &mut rng()))
 }
 
 pub fn resp_at(server: &McpServer, req: &Request, now: UnixTime) -> Response {

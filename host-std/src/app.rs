@@ -207,6 +207,12 @@ impl AsRef<Principal> for CachedCaller {
     }
 }
 
+impl From<CachedCaller> for crate::cache::SharedPrincipal {
+    fn from(caller: CachedCaller) -> Self {
+        caller.0.principal().clone()
+    }
+}
+
 impl BearerCache for HostCache {
     type Principal = CachedCaller;
     type Stamp = CheckStamp;
@@ -234,10 +240,12 @@ impl BearerCache for HostCache {
         checked: CheckStamp,
         now: UnixTime,
     ) -> CachedCaller {
-        CachedCaller(
-            self.cache
-                .insert(token, Arc::new(principal), checked, now.secs()),
-        )
+        CachedCaller(self.cache.insert(
+            token,
+            crate::cache::SharedPrincipal::new(principal),
+            checked,
+            now.secs(),
+        ))
     }
 
     fn forget(&self, token: &str) {

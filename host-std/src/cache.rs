@@ -48,19 +48,23 @@ impl Hasher for DigestHasher {
     }
 }
 
+/// A verified caller as the MCP server's handler contexts hold it.
+pub type SharedPrincipal = mcpauth_core::sync::Arc<Principal>;
+
 type Shard = RwLock<HashMap<[u8; 32], Arc<CachedToken>, BuildHasherDefault<DigestHasher>>>;
 
 /// A cached verification: who the token is, and when its revocation was
 /// last checked.
 #[derive(Debug)]
 pub struct CachedToken {
-    principal: Arc<Principal>,
+    /// The core's `Arc`: MCP handler contexts share it.
+    principal: SharedPrincipal,
     checked: StampCell,
 }
 
 impl CachedToken {
     /// The verified principal.
-    pub fn principal(&self) -> &Arc<Principal> {
+    pub fn principal(&self) -> &SharedPrincipal {
         &self.principal
     }
 
@@ -151,7 +155,7 @@ impl TokenCache {
     pub fn insert(
         &self,
         token: &str,
-        principal: Arc<Principal>,
+        principal: SharedPrincipal,
         checked: CheckStamp,
         now: u64,
     ) -> Arc<CachedToken> {
@@ -198,8 +202,8 @@ mod tests {
     use super::*;
     use crate::revocation::{NEVER_CHECKED, RevocationGeneration};
 
-    fn principal(jti: &str, exp: u64) -> Arc<Principal> {
-        Arc::new(Principal {
+    fn principal(jti: &str, exp: u64) -> SharedPrincipal {
+        SharedPrincipal::new(Principal {
             subject: "u".into(),
             client_id: "c".into(),
             scopes: vec!["mcp".into()],

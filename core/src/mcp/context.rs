@@ -107,8 +107,9 @@ impl LogLevel {
 #[derive(Debug)]
 pub struct Context {
     /// The authenticated caller (`None` when the deployment runs without
-    /// authorization).
-    pub principal: Option<Principal>,
+    /// authorization), shared with the host's token cache rather than
+    /// copied for each request.
+    pub principal: Option<Arc<Principal>>,
     /// The protocol version of this request.
     pub protocol_version: ProtocolVersion,
     /// The JSON-RPC id of this request.
@@ -144,7 +145,7 @@ pub struct Context {
 
 impl Context {
     pub(crate) fn new(
-        principal: Option<&Principal>,
+        principal: Option<&Arc<Principal>>,
         protocol_version: ProtocolVersion,
         request_id: RequestId,
         meta: Map<String, Value>,

@@ -25,7 +25,7 @@ use crate::time::UnixTime;
 /// [`session_owner`] hash (computed once per request) and its session.
 #[derive(Clone, Copy)]
 struct Caller<'a> {
-    principal: Option<&'a Principal>,
+    principal: Option<&'a Arc<Principal>>,
     owner: Option<[u8; 32]>,
     session: Option<(&'a str, SessionInfo)>,
 }
@@ -39,7 +39,7 @@ impl McpServer {
     pub(crate) async fn legacy(
         &self,
         req: &Request,
-        principal: Option<&Principal>,
+        principal: Option<&Arc<Principal>>,
         now: UnixTime,
         entropy: Entropy,
         env: &Envelope<'_>,
@@ -53,7 +53,7 @@ impl McpServer {
         }
 
         // Who calls, once per request (a hash of the principal).
-        let owner = session_owner(principal);
+        let owner = session_owner(principal.map(|p| &**p));
         // Session and version.
         let mut session: Option<(&str, SessionInfo)> = None;
         let version = if self.config.stateless {
@@ -388,7 +388,7 @@ impl McpServer {
         &self,
         id: Option<RequestId>,
         params: &Map<String, Value>,
-        principal: Option<&Principal>,
+        principal: Option<&Arc<Principal>>,
         now: UnixTime,
         entropy: &Entropy,
     ) -> McpOutcome {
@@ -445,8 +445,8 @@ impl McpServer {
                 return unavailable(&rid, "Service unavailable");
             };
             let inputs = ClientInputs::declared(params.get("capabilities"));
-            let owner = session_owner(principal);
-            let subject = session_subject(principal);
+            let owner = session_owner(principal.map(|p| &**p));
+            let subject = session_subject(principal.map(|p| &**p));
             match self
                 .sessions
                 .create(&sid, version, owner, subject, now)

@@ -43,6 +43,7 @@ use super::state::{StateSeal, hex};
 use super::{McpOutcome, ProtocolVersion};
 use crate::http::{Request, Response};
 use crate::principal::Principal;
+use crate::sync::Arc;
 use crate::time::UnixTime;
 
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
@@ -125,7 +126,7 @@ impl McpServer {
     pub(crate) async fn modern(
         &self,
         req: &Request,
-        principal: Option<&Principal>,
+        principal: Option<&Arc<Principal>>,
         now: UnixTime,
         env: &Envelope<'_>,
         params: Option<Map<String, Value>>,
@@ -276,7 +277,7 @@ impl McpServer {
                     key: key.clone(),
                     now,
                     ttl_secs: self.config.limits.request_state_ttl_secs,
-                    owner: session_owner(principal).map(|o| hex(&o)),
+                    owner: session_owner(principal.map(|p| &**p)).map(|o| hex(&o)),
                     binding: alloc::format!("{}\u{0}{target}", env.method),
                 });
             }

@@ -127,13 +127,14 @@ impl McpServer {
     /// Handle one HTTP request to the MCP endpoint.
     ///
     /// `principal` is the caller authenticated by the composing router (or
-    /// `None` when authorization is off). `now` drives session expiry; `rng`
+    /// `None` when authorization is off), shared: a handler's
+    /// [`Context`](super::Context) holds it without copying. `now` drives session expiry; `rng`
     /// mints session ids. The RNG is used before the returned future is
     /// created, so the future is `Send` whatever the RNG is.
     pub fn handle<'a>(
         &'a self,
         req: &'a Request,
-        principal: Option<&'a Principal>,
+        principal: Option<&'a Arc<Principal>>,
         now: UnixTime,
         rng: &mut dyn SecureRandom,
     ) -> impl Future<Output = McpOutcome> + Send + 'a {
@@ -150,7 +151,7 @@ impl McpServer {
     async fn route(
         &self,
         req: &Request,
-        principal: Option<&Principal>,
+        principal: Option<&Arc<Principal>>,
         now: UnixTime,
         entropy: Entropy,
     ) -> McpOutcome {
@@ -217,7 +218,7 @@ impl McpServer {
     async fn get(
         &self,
         req: &Request,
-        principal: Option<&Principal>,
+        principal: Option<&Arc<Principal>>,
         now: UnixTime,
         entropy: Entropy,
     ) -> McpOutcome {
@@ -243,7 +244,7 @@ impl McpServer {
         if header_version == Some(None) || req.header_count("MCP-Protocol-Version") > 1 {
             return fail(400, "Bad Request: Unsupported protocol version");
         }
-        let owner = super::session::session_owner(principal);
+        let owner = super::session::session_owner(principal.map(|p| &**p));
         let mut session = None;
         if !self.config.stateless {
             if req.header_count("Mcp-Session-Id") != 1 {
@@ -325,7 +326,7 @@ impl McpServer {
     async fn delete(
         &self,
         req: &Request,
-        principal: Option<&Principal>,
+        principal: Option<&Arc<Principal>>,
         now: UnixTime,
     ) -> Response {
         let modern = req
@@ -351,7 +352,7 @@ impl McpServer {
             .sessions
             .get(id, now)
             .await
-            .is_some_and(|i| i.owner == super::session::session_owner(principal));
+            .is_some_and(|i| i.owner == super::session::session_owner(principal.map(|p| &**p)));
         // Someone else's (or no) session: answer as if it did not exist and
         // touch nothing of it, its streams included.
         if !owned || !self.sessions.remove(id).await {
@@ -367,7 +368,7 @@ impl McpServer {
     async fn post(
         &self,
         req: &Request,
-        principal: Option<&Principal>,
+        principal: Option<&Arc<Principal>>,
         now: UnixTime,
         entropy: Entropy,
     ) -> McpOutcome {
@@ -446,7 +447,7 @@ impl McpServer {
     /// A fresh handler context for request `id`.
     pub(crate) fn context(
         &self,
-        principal: Option<&Principal>,
+        principal: Option<&Arc<Principal>>,
         version: ProtocolVersion,
         id: &RequestId,
         params: &Map<String, Value>,

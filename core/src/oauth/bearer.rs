@@ -87,8 +87,10 @@ impl KeySource for KeySet {
 /// ([`BearerCache::revocation_current`]: nothing was revoked through this
 /// host since, e.g. a revocation generation counter).
 pub trait BearerCache {
-    /// How the cache hands out a caller (e.g. an `Arc`).
-    type Principal: AsRef<Principal>;
+    /// How the cache hands out a caller (e.g. an `Arc`); it becomes the
+    /// MCP handler's shared [`Principal`] without copying it where the
+    /// cache already holds one in an [`Arc`](crate::sync::Arc).
+    type Principal: AsRef<Principal> + Into<crate::sync::Arc<Principal>>;
     /// A point in the host's revocation history, taken just before the
     /// revocation list is read.
     type Stamp: Copy;

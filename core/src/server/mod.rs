@@ -518,8 +518,10 @@ where
                 };
             }
         };
-        let caller = principal.as_ref().map(AsRef::as_ref);
-        match server.handle(&req, caller, now, rng).await {
+        // The MCP handler's context shares the cached caller: no copy of
+        // its strings per request.
+        let caller: Option<crate::sync::Arc<Principal>> = principal.map(Into::into);
+        match server.handle(&req, caller.as_ref(), now, rng).await {
             McpOutcome::Response(resp) => Routed::Response(decorated(verdict, resp)),
             McpOutcome::Stream(mut stream) => {
                 CorsPolicy::decorate(verdict, &mut stream.response);
