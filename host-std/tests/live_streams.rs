@@ -24,11 +24,13 @@ use serde_json::{Value, json};
 fn registry() -> Registry {
     let mut r = Registry::new();
     let no_args = json!({"type": "object", "properties": {}});
-    r.tool(Tool::new("ask", no_args.clone()), |ctx, _args| {
+    r.tool(Tool::new("ask", no_args.clone()), |ctx, args| {
         Box::pin(async move {
             if let Some(answer) = ctx.input_response("q") {
                 let text = answer["content"]["text"].as_str().unwrap_or("");
-                return Ok(CallToolResult::text(format!("model said {text}")));
+                // The second invocation gets the call's arguments again.
+                let to = args.get("to").and_then(Value::as_str).unwrap_or("nobody");
+                return Ok(CallToolResult::text(format!("model said {text} to {to}")));
             }
             if !ctx.can_request_input("sampling/createMessage") {
                 return Ok(CallToolResult::error("cannot ask"));
@@ -203,7 +205,9 @@ async fn sampling_round_trip(addr: SocketAddr, sid: Option<&str>) {
     if let Some(sid) = sid {
         headers.push(("Mcp-Session-Id", sid));
     }
-    let resp = send(addr, "POST", &headers, &call(7, "ask")).await;
+    let ask = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                     "params": {"name": "ask", "arguments": {"to": "alice"}}});
+    let resp = send(addr, "POST", &headers, &ask.to_string()).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
         resp.headers()["content-type"].to_str().ok(),
@@ -238,7 +242,10 @@ async fn sampling_round_trip(addr: SocketAddr, sid: Option<&str>) {
         .into_iter()
         .find_map(|(_, m)| m.filter(|m| m["id"] == 7))
         .expect("result");
-    assert_eq!(result["result"]["content"][0]["text"], "model said hi");
+    assert_eq!(
+        result["result"]["content"][0]["text"],
+        "model said hi to alice"
+    );
     // The stream ends after the response.
     assert!(body.frame().await.is_none());
 }

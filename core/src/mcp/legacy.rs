@@ -156,7 +156,7 @@ impl McpServer {
         entropy: &Entropy,
         env: &Envelope<'_>,
         id: &RequestId,
-        params: Map<String, Value>,
+        mut params: Map<String, Value>,
         version: ProtocolVersion,
     ) -> McpOutcome {
         let Caller {
@@ -222,7 +222,9 @@ impl McpServer {
         }
         let tracked = session
             .is_some_and(|(sid, _)| self.sessions.track_request(sid, id, ctx.cancellation()));
-        let outcome = self.dispatch(&env.method, &params, &mut ctx).await;
+        let outcome = self
+            .dispatch(&env.method, &mut params, false, &mut ctx)
+            .await;
         if let (true, Some((sid, _))) = (tracked, session) {
             self.sessions.untrack_request(sid, id);
         }

@@ -138,9 +138,14 @@ impl McpServer {
         async move {
             let LiveCall {
                 mut ctx,
-                params,
+                mut params,
                 spec,
             } = call;
+            // The tool runs again with the client's answers only if it can
+            // ask for input at all; otherwise its arguments are moved to it.
+            let params_reused = super::features::INPUT_METHODS
+                .iter()
+                .any(|(method, _)| ctx.can_request_input(method));
             let id = ctx.request_id.clone();
             let hub = &*self.streams;
             let mut guard = CallGuard {
@@ -163,7 +168,8 @@ impl McpServer {
             let mut round = 0u32;
             let message = loop {
                 let outcome = {
-                    let mut dispatch = pin!(self.dispatch("tools/call", &params, &mut ctx));
+                    let mut dispatch =
+                        pin!(self.dispatch("tools/call", &mut params, params_reused, &mut ctx));
                     let waited = &mut opened;
                     poll_fn(|cx: &mut TaskContext<'_>| {
                         let poll = dispatch.as_mut().poll(cx);
@@ -192,7 +198,7 @@ impl McpServer {
                     opened |= hub.push_opening(&spec, note.to_string(), false);
                 }
                 match outcome {
-                    Ok(Dispatch::Input(input)) if round < MAX_INPUT_ROUNDS => {
+                    Ok(Dispatch::Input(input)) if round < MAX_INPUT_ROUNDS && params_reused => {
                         round += 1;
                         opened = true;
                         match self.ask_client(&mut guard, &input, round).await {

@@ -170,18 +170,23 @@ fn input_required(input: &InputRequired, ctx: &Context) -> Result<Map<String, Va
 }
 
 impl McpServer {
-    /// Dispatch a feature method (both eras).
+    /// Dispatch a feature method (both eras). With `params_reused` the
+    /// caller may dispatch the same `params` again (a 2025-era live call
+    /// that can ask the client for input, then calls the tool again), and
+    /// a tool's arguments are copied for the handler; otherwise they are
+    /// moved out of `params`.
     pub(crate) async fn dispatch(
         &self,
         method: &str,
-        params: &Map<String, Value>,
+        params: &mut Map<String, Value>,
+        params_reused: bool,
         ctx: &mut Context,
     ) -> Result<Dispatch, McpError> {
         let size = self.config.limits.page_size;
         let reg = &self.registry;
         let r = match method {
             "tools/list" => page(&reg.tools, params, size, "tools", |t| t.tool.to_json())?,
-            "tools/call" => return self.call_tool(params, ctx).await,
+            "tools/call" => return self.call_tool(params, params_reused, ctx).await,
             "resources/list" => page(&reg.resources, params, size, "resources", |r| {
                 r.resource.to_json()
             })?,
@@ -203,9 +208,18 @@ impl McpServer {
 
     async fn call_tool(
         &self,
-        params: &Map<String, Value>,
+        params: &mut Map<String, Value>,
+        params_reused: bool,
         ctx: &mut Context,
     ) -> Result<Dispatch, McpError> {
+        // One copy of the arguments at most: validated, then handed to the
+        // handler.
+        let supplied = if params_reused {
+            params.get("arguments").cloned()
+        } else {
+            params.remove("arguments")
+        };
+        let params = &*params;
         let name = str_param(params, "name")?;
         let Some(entry) = self.registry.tools.iter().find(|t| t.tool.name == name) else {
             return Err(McpError::invalid_params(format!(
@@ -223,10 +237,9 @@ impl McpServer {
                 return Ok(self.scope_challenge(&tool.required_scopes));
             }
         }
-        // One copy of the arguments: validated, then handed to the handler.
-        let arguments = match params.get("arguments") {
+        let arguments = match supplied {
             None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(a @ Value::Object(_)) => a.clone(),
+            Some(a @ Value::Object(_)) => a,
             Some(_) => return Err(McpError::invalid_params("Tool arguments must be an object")),
         };
         let depth = self.config.limits.max_schema_depth;

@@ -154,7 +154,7 @@ impl McpServer {
                 "Invalid Request",
             ));
         };
-        let params = params.unwrap_or_default();
+        let mut params = params.unwrap_or_default();
 
         // 1–4: versions.
         let Some(header_version) = req.header("MCP-Protocol-Version").map(str::trim) else {
@@ -302,7 +302,10 @@ impl McpServer {
                 notes.push(ack);
                 Ok(Dispatch::Result(result))
             }
-            _ => self.dispatch(&env.method, &params, &mut ctx).await,
+            _ => {
+                self.dispatch(&env.method, &mut params, false, &mut ctx)
+                    .await
+            }
         };
         notes.append(&mut ctx.notifications);
         let entropy = Entropy { bytes: None };
