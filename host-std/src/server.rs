@@ -116,7 +116,10 @@ impl Reply {
             let mut run = Box::pin(async move { server.run_live(call).await });
             let mut cx = Context::from_waker(std::task::Waker::noop());
             if let Poll::Ready(whole) = run.as_mut().poll(&mut cx) {
-                return Reply::Whole(whole.unwrap_or_else(|| reader.into_whole(head)));
+                return Reply::Whole(match whole {
+                    Some(whole) => LiveStream::answer_whole(head, whole),
+                    None => reader.into_whole(head),
+                });
             }
             // Not done: the spawned task polls it again with its own waker,
             // under the core's time limit.

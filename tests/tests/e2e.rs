@@ -310,6 +310,43 @@ async fn full_flow_refusals_and_restart() {
         .mcp(Some(&a.access), Some(&session), json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "hi there"}}}))
         .await;
     assert_eq!(body["result"]["content"][0]["text"], "hi there");
+    // A browser client (MCP Inspector's origin) reads every answer: the
+    // CORS headers are on a tool call that ends at once, as on any other.
+    for (id, body) in [
+        (51, json!({"method": "tools/list"})),
+        (
+            52,
+            json!({"method": "tools/call", "params": {"name": "echo", "arguments": {"text": "x"}}}),
+        ),
+    ] {
+        let mut message = body;
+        message["jsonrpc"] = json!("2.0");
+        message["id"] = json!(id);
+        let r = http
+            .post(format!("{base}/mcp"))
+            .header("origin", "http://localhost:6274")
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", format!("Bearer {}", a.access))
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", "2025-06-18")
+            .body(message.to_string())
+            .send()
+            .await
+            .expect("cross-origin call");
+        assert_eq!(r.status().as_u16(), 200, "{message}");
+        assert_eq!(
+            r.headers()
+                .get("access-control-allow-origin")
+                .and_then(|v| v.to_str().ok()),
+            Some("http://localhost:6274"),
+            "{message}"
+        );
+        assert!(
+            r.headers().contains_key("access-control-expose-headers"),
+            "{message}"
+        );
+    }
     let Reply { body, .. } = flow
         .mcp(Some(&a.access), Some(&session), json!({"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"name": "show_card", "arguments": {"title": "T", "items": ["x"]}}}))
         .await;

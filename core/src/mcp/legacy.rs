@@ -474,12 +474,20 @@ impl McpServer {
     }
 }
 
+/// The fields of a live SSE response's own head.
+pub(crate) const SSE_HEAD_FIELDS: [(&str, &str); 3] = [
+    ("Content-Type", "text/event-stream"),
+    ("Cache-Control", "no-cache"),
+    ("X-Accel-Buffering", "no"),
+];
+
 /// The head of a live SSE response.
 pub(crate) fn sse_head() -> Response {
-    Response::empty(200)
-        .with_header("Content-Type", "text/event-stream")
-        .with_header("Cache-Control", "no-cache")
-        .with_header("X-Accel-Buffering", "no")
+    SSE_HEAD_FIELDS
+        .iter()
+        .fold(Response::empty(200), |r, &(name, value)| {
+            r.with_header(name, value)
+        })
 }
 
 pub(crate) fn unavailable(id: &RequestId, msg: &'static str) -> McpOutcome {

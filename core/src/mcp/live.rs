@@ -50,6 +50,23 @@ pub struct LiveStream {
     pub call: Option<LiveCall>,
 }
 
+impl LiveStream {
+    /// The answer to a call that ended without opening its stream:
+    /// `whole`, what [`McpServer::run_live`] returned, with the fields
+    /// added to the stream's `head` after the server made it (the router's
+    /// CORS fields). A browser client then reads the answer whichever way
+    /// the call ended.
+    pub fn answer_whole(head: Response, mut whole: Response) -> Response {
+        let added = head.headers.into_iter().filter(|(name, _)| {
+            !super::legacy::SSE_HEAD_FIELDS
+                .iter()
+                .any(|(own, _)| own.eq_ignore_ascii_case(name))
+        });
+        whole.headers.extend(added);
+        whole
+    }
+}
+
 /// A `tools/call` whose events go to a live stream. Owned, so a host can
 /// move it into a spawned task.
 #[derive(Debug)]
@@ -321,9 +338,41 @@ impl McpServer {
             // Input requests would wait forever: refuse them up front.
             call.ctx.live = None;
             if let Some(whole) = self.run_live(call).await {
-                return whole;
+                return LiveStream::answer_whole(response, whole);
             }
         }
         reader.into_whole(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::cors::{CorsPolicy, Verdict};
+
+    /// A call answered at once keeps what the router added to its stream's
+    /// head (CORS), and none of the event stream's own fields.
+    #[test]
+    fn a_whole_answer_keeps_the_routers_fields() {
+        let mut head = super::super::legacy::sse_head();
+        CorsPolicy::decorate(Verdict::Allow("http://localhost:6274".into()), &mut head);
+        let whole = LiveStream::answer_whole(head, Response::json(200, "{}"));
+        assert_eq!(whole.header("content-type"), Some("application/json"));
+        assert_eq!(
+            whole.header("access-control-allow-origin"),
+            Some("http://localhost:6274")
+        );
+        assert!(whole.header("access-control-expose-headers").is_some());
+        assert_eq!(whole.header("vary"), Some("Origin"));
+        assert_eq!(whole.header("cache-control"), None);
+        assert_eq!(whole.header("x-accel-buffering"), None);
+        assert_eq!(
+            whole
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+                .count(),
+            1
+        );
     }
 }
