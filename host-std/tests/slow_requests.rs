@@ -1,0 +1,107 @@
+//! Slowloris bounds of the accept loop: a request head or body that does
+//! not arrive in time costs the server a connection for that long only.
+
+use std::time::Duration;
+
+use mcpauth::server::{Handler, Limits, Reply, ServerOptions, serve};
+use mcpauth_core::http::{Request, Response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Answers with the size of the body it read.
+struct BodyLength;
+
+impl Handler for BodyLength {
+    async fn reply(&self, req: Request) -> Reply {
+        let body = format!("{{\"read\":{}}}", req.body.len());
+        Reply::Whole(Response::json(200, body))
+    }
+}
+
+const LIMIT: Duration = Duration::from_millis(400);
+
+/// A server whose head and body must each arrive within [`LIMIT`].
+async fn start() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let options = ServerOptions {
+        limits: Limits {
+            header_read_timeout: LIMIT,
+            body_read_timeout: LIMIT,
+            ..Limits::default()
+        },
+        ..ServerOptions::default()
+    };
+    tokio::spawn(serve(listener, BodyLength, options, std::future::pending()));
+    addr
+}
+
+/// Everything the server sends until it closes the connection (bounded
+/// by a generous deadline, so a missing timeout fails instead of hanging).
+async fn read_until_closed(s: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer))
+        .await
+        .expect("the server closed the connection in time")
+        .expect("read");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+const HEAD: &str = "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                    Content-Length: 20\r\n\r\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_stalls_is_answered_408() {
+    let addr = start().await;
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(HEAD.as_bytes()).await.expect("head");
+    s.write_all(b"{\"a\":").await.expect("part of the body");
+    let answer = read_until_closed(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request not received in time"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_sent_in_parts_within_the_limit_is_read_whole() {
+    let addr = start().await;
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(HEAD.as_bytes()).await.expect("head");
+    s.write_all(b"{\"a\":").await.expect("first part");
+    tokio::time::sleep(LIMIT / 4).await;
+    s.write_all(b"\"0123456789ab\"}")
+        .await
+        .expect("second part");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .expect("answer in time")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("{\"read\":20}"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_head_that_stalls_closes_the_connection() {
+    let addr = start().await;
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("part of the head");
+    let started = std::time::Instant::now();
+    read_until_closed(&mut s).await;
+    assert!(started.elapsed() >= LIMIT / 2, "closed too early");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_keep_alive_connection_is_closed_after_the_head_limit() {
+    let addr = start().await;
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(format!("{HEAD}{{\"a\":\"0123456789ab\"}}").as_bytes())
+        .await
+        .expect("request");
+    let answer = read_until_closed(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
