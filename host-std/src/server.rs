@@ -535,7 +535,17 @@ async fn to_core<H>(
         }
         Ok(buf)
     };
-    let body = match tokio::time::timeout(limits.body_read_timeout, read).await {
+    // A small body usually arrives with its head: one poll reads it whole,
+    // and no timer is armed (a clock read and a timer-wheel entry per
+    // request). Otherwise the rest must come within the time limit.
+    let read = {
+        let mut read = std::pin::pin!(read);
+        match std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await {
+            Poll::Ready(done) => Ok(done),
+            Poll::Pending => tokio::time::timeout(limits.body_read_timeout, read).await,
+        }
+    };
+    let body = match read {
         Ok(Ok(body)) => body,
         Ok(Err(413)) => {
             drain(&mut body, limits).await;
