@@ -5,10 +5,12 @@
 
 use std::time::Duration;
 
-use mcpauth::server::{Handler, Limits, Reply, ServerOptions, serve};
+use mcpauth::server::{Handler, Limits, Reply};
 use mcpauth_core::http::{Request, Response};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+
+mod common;
 
 struct Ok200;
 
@@ -20,19 +22,11 @@ impl Handler for Ok200 {
 
 /// A server with a 64 KiB body limit on a free loopback port.
 async fn start() -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let options = ServerOptions {
-        limits: Limits {
-            max_body_bytes: 64 * 1024,
-            ..Limits::default()
-        },
-        ..ServerOptions::default()
+    let limits = Limits {
+        max_body_bytes: 64 * 1024,
+        ..Limits::default()
     };
-    tokio::spawn(serve(listener, Ok200, options, std::future::pending()));
-    addr
+    common::start(Ok200, limits).await
 }
 
 /// Write `head` and then `body_len` bytes (in 64 KiB writes, as a client
@@ -50,12 +44,7 @@ async fn send_then_read(addr: std::net::SocketAddr, head: &str, body_len: usize)
         });
         left -= n;
     }
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut answer))
-        .await
-        .expect("answer in time")
-        .unwrap_or_else(|e| panic!("reading the answer failed: {e}"));
-    String::from_utf8_lossy(&answer).into_owned()
+    common::read_until_closed(&mut s, Duration::from_secs(30)).await
 }
 
 const TEN_MIB: usize = 10 * 1024 * 1024;
@@ -88,12 +77,7 @@ async fn chunked_oversize_body_is_read_out_and_answered_413() {
             .unwrap_or_else(|e| panic!("chunk {sent} failed: {e}"));
     }
     s.write_all(b"0\r\n\r\n").await.expect("last chunk");
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut answer))
-        .await
-        .expect("answer in time")
-        .expect("read");
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = common::read_until_closed(&mut s, Duration::from_secs(30)).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 }
 
@@ -110,12 +94,7 @@ async fn expect_continue_gets_413_without_asking_for_the_body() {
     )
     .await
     .expect("head");
-    let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
-        .await
-        .expect("answer in time")
-        .expect("read");
-    let answer = String::from_utf8_lossy(&buf[..n]);
+    let answer = common::read_some(&mut s).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 }
 #[tokio::test(flavor = "multi_thread")]

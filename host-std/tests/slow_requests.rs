@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
-use mcpauth::server::{Handler, Limits, Reply, ServerOptions, serve};
+use mcpauth::server::{Handler, Limits, Reply};
 use mcpauth_core::http::{Request, Response};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+
+mod common;
 
 /// Answers with the size of the body it read.
 struct BodyLength;
@@ -22,31 +24,16 @@ const LIMIT: Duration = Duration::from_millis(400);
 
 /// A server whose head and body must each arrive within [`LIMIT`].
 async fn start() -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let options = ServerOptions {
-        limits: Limits {
-            header_read_timeout: LIMIT,
-            body_read_timeout: LIMIT,
-            ..Limits::default()
-        },
-        ..ServerOptions::default()
+    let limits = Limits {
+        header_read_timeout: LIMIT,
+        body_read_timeout: LIMIT,
+        ..Limits::default()
     };
-    tokio::spawn(serve(listener, BodyLength, options, std::future::pending()));
-    addr
+    common::start(BodyLength, limits).await
 }
 
-/// Everything the server sends until it closes the connection (bounded
-/// by a generous deadline, so a missing timeout fails instead of hanging).
 async fn read_until_closed(s: &mut TcpStream) -> String {
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer))
-        .await
-        .expect("the server closed the connection in time")
-        .expect("read");
-    String::from_utf8_lossy(&answer).into_owned()
+    common::read_until_closed(s, Duration::from_secs(10)).await
 }
 
 const HEAD: &str = "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
@@ -73,12 +60,7 @@ async fn a_body_sent_in_parts_within_the_limit_is_read_whole() {
     s.write_all(b"\"0123456789ab\"}")
         .await
         .expect("second part");
-    let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
-        .await
-        .expect("answer in time")
-        .expect("read");
-    let answer = String::from_utf8_lossy(&buf[..n]);
+    let answer = common::read_some(&mut s).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with("{\"read\":20}"), "{answer}");
 }
