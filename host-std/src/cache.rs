@@ -1,10 +1,17 @@
 //! A bounded cache of verified access tokens, so the MCP hot path does not
 //! pay an RSA verification per request.
 //!
-//! - Key: SHA-256 of the compact token (the token itself is never kept).
-//! - Value: the [`Principal`] the core's guard produced, whose `expires_at`
-//!   is the token's `exp`.
-//! - Value: the [`Principal`] and the stamp of its last revocation check
+//! - Key: the compact token itself, compared in constant time
+//!   (`constant_time_eq`), so a hit is exactly the token that was verified.
+//!   It used to be the token's SHA-256, which cost more per request than the
+//!   whole rest of the cache (a 780-byte token is 13 SHA-256 blocks). The
+//!   table hash is a per-process keyed SipHash of the token's last
+//!   [`HASHED_TAIL`] bytes: the tail of a JWS signature, different in every
+//!   token. Only tokens that verified are ever inserted, so a peer cannot
+//!   crowd a bucket, and a tail shared by two tokens costs one compare more,
+//!   never a wrong hit.
+//! - Value: the [`Principal`] the core's guard produced (its `expires_at` is
+//!   the token's `exp`) and the stamp of its last revocation check
 //!   ([`crate::revocation`]): a hit is used only while `exp` is in the
 //!   future, and the caller asks the store again unless that check is still
 //!   current (no revocation through this process since, and on a shared
@@ -14,15 +21,17 @@
 //!   app's `HostCache`): consulted after the core has read the one
 //!   `Authorization: Bearer` header, before any signature check.
 //! - Bounded: the map is split in up to 16 shards (one read-write lock each,
-//!   chosen by a digest byte) of `capacity / shards` entries; a full shard
-//!   purges its expired entries, then arbitrary ones.
+//!   chosen by the table hash) of `capacity / shards` entries; a full shard
+//!   purges its expired entries, then arbitrary ones. A token longer than
+//!   [`MAX_CACHED_TOKEN`] is verified every time instead of being kept, so
+//!   the cache holds at most `capacity × (MAX_CACHED_TOKEN + a principal)`
+//!   bytes (mcpauth's own tokens are under 1 KiB).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, RwLock};
 
+use hashbrown::HashTable;
 use mcpauth_core::principal::Principal;
-use sha2::{Digest, Sha256};
 
 use crate::revocation::{CheckStamp, StampCell};
 
@@ -30,36 +39,37 @@ use crate::revocation::{CheckStamp, StampCell};
 /// hits never wait on each other and inserts block only one shard.
 const SHARDS: usize = 16;
 
-/// The map key is already a SHA-256 digest (uniform): its first eight bytes
-/// are the table hash, no need to hash it again with SipHash.
-#[derive(Default)]
-struct DigestHasher(u64);
+/// How much of a token's end the table hash reads.
+pub const HASHED_TAIL: usize = 64;
 
-impl Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // `[u8; 32]` hashes as one `write` of its 32 bytes.
-        let mut first = [0u8; 8];
-        let n = bytes.len().min(8);
-        first[..n].copy_from_slice(&bytes[..n]);
-        self.0 ^= u64::from_le_bytes(first);
-    }
-}
+/// The longest token the cache keeps.
+pub const MAX_CACHED_TOKEN: usize = 4096;
 
 /// A verified caller as the MCP server's handler contexts hold it.
 pub type SharedPrincipal = mcpauth_core::sync::Arc<Principal>;
 
-type Shard = RwLock<HashMap<[u8; 32], Arc<CachedToken>, BuildHasherDefault<DigestHasher>>>;
+type Shard = RwLock<HashTable<Arc<CachedToken>>>;
 
 /// A cached verification: who the token is, and when its revocation was
 /// last checked.
-#[derive(Debug)]
 pub struct CachedToken {
+    /// The token, so that a hit is an exact match.
+    token: Box<[u8]>,
+    /// Its table hash (what the table rehashes with when it grows).
+    hash: u64,
     /// The core's `Arc`: MCP handler contexts share it.
     principal: SharedPrincipal,
     checked: StampCell,
+}
+
+impl std::fmt::Debug for CachedToken {
+    // Never the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedToken")
+            .field("principal", &self.principal)
+            .field("checked", &self.checked)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CachedToken {
@@ -78,12 +88,17 @@ impl CachedToken {
     pub fn mark_checked(&self, stamp: CheckStamp) {
         self.checked.set(stamp);
     }
+
+    fn is(&self, token: &[u8]) -> bool {
+        constant_time_eq::constant_time_eq(&self.token, token)
+    }
 }
 
 /// The cache.
 pub struct TokenCache {
     capacity: usize,
     shard_capacity: usize,
+    hasher: RandomState,
     shards: Box<[Shard]>,
 }
 
@@ -96,43 +111,49 @@ impl std::fmt::Debug for TokenCache {
     }
 }
 
-fn key(token: &str) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(&Sha256::digest(token.as_bytes()));
-    out
-}
-
 impl TokenCache {
     /// A cache holding at most `capacity` tokens (0 disables it).
     pub fn new(capacity: usize) -> TokenCache {
         // Never more shards than entries, so the total stays <= capacity.
         let n = capacity.clamp(1, SHARDS);
         let shard_capacity = capacity / n;
-        let shards = (0..n).map(|_| RwLock::new(HashMap::default())).collect();
+        let shards = (0..n).map(|_| RwLock::new(HashTable::new())).collect();
         TokenCache {
             capacity,
             shard_capacity,
+            hasher: RandomState::new(),
             shards,
         }
     }
 
-    fn shard(&self, k: &[u8; 32]) -> &Shard {
-        // Byte 31 is independent of the bytes the table hash uses.
-        &self.shards[usize::from(k[31]) % self.shards.len()]
+    fn hash(&self, token: &[u8]) -> u64 {
+        let tail = &token[token.len().saturating_sub(HASHED_TAIL)..];
+        self.hasher.hash_one(tail)
+    }
+
+    fn shard(&self, hash: u64) -> &Shard {
+        // The table uses the low bits and the top seven: take the shard from
+        // bits in between.
+        &self.shards[(hash >> 32) as usize % self.shards.len()]
     }
 
     /// The cached verification of `token`, if it is cached and unexpired
     /// at `now` (the caller still decides whether its revocation check is
     /// current).
     pub fn get(&self, token: &str, now: u64) -> Option<Arc<CachedToken>> {
-        if self.capacity == 0 {
+        let token = token.as_bytes();
+        if self.capacity == 0 || token.len() > MAX_CACHED_TOKEN {
             return None;
         }
-        let k = key(token);
-        let shard = self.shard(&k);
-        let hit = shard.read().ok()?.get(&k)?.clone();
+        let hash = self.hash(token);
+        let hit = self
+            .shard(hash)
+            .read()
+            .ok()?
+            .find(hash, |e| e.is(token))?
+            .clone();
         if hit.principal.expires_at <= now {
-            self.remove_key(&k);
+            self.remove_hashed(hash, token);
             return None;
         }
         Some(hit)
@@ -140,18 +161,21 @@ impl TokenCache {
 
     /// Forget `token` (it was found revoked).
     pub fn remove(&self, token: &str) {
-        self.remove_key(&key(token));
+        let token = token.as_bytes();
+        self.remove_hashed(self.hash(token), token);
     }
 
-    fn remove_key(&self, k: &[u8; 32]) {
-        if let Ok(mut map) = self.shard(k).write() {
-            map.remove(k);
+    fn remove_hashed(&self, hash: u64, token: &[u8]) {
+        if let Ok(mut table) = self.shard(hash).write()
+            && let Ok(entry) = table.find_entry(hash, |e| e.is(token))
+        {
+            entry.remove();
         }
     }
 
     /// Remember that `token` verified to `principal`, its revocation
-    /// checked as of `checked`; the entry (also when the cache is off or
-    /// the token already expired, and so not kept).
+    /// checked as of `checked`; the entry (also when the cache is off, the
+    /// token is too long to keep or already expired, and so not kept).
     pub fn insert(
         &self,
         token: &str,
@@ -159,27 +183,37 @@ impl TokenCache {
         checked: CheckStamp,
         now: u64,
     ) -> Arc<CachedToken> {
+        let bytes = token.as_bytes();
+        let keep = self.capacity > 0 && bytes.len() <= MAX_CACHED_TOKEN;
+        let hash = if keep { self.hash(bytes) } else { 0 };
         let entry = Arc::new(CachedToken {
+            token: if keep { bytes.into() } else { Box::default() },
+            hash,
             principal,
             checked: StampCell::new(checked),
         });
-        if self.capacity == 0 || entry.principal.expires_at <= now {
+        if !keep || entry.principal.expires_at <= now {
             return entry;
         }
-        let k = key(token);
-        let Ok(mut map) = self.shard(&k).write() else {
+        let Ok(mut table) = self.shard(hash).write() else {
             return entry;
         };
-        if map.len() >= self.shard_capacity {
-            map.retain(|_, t| t.principal.expires_at > now);
-            while map.len() >= self.shard_capacity {
-                let Some(old) = map.keys().next().copied() else {
+        if let Ok(mut same) = table.find_entry(hash, |e| e.is(bytes)) {
+            *same.get_mut() = entry.clone();
+            return entry;
+        }
+        if table.len() >= self.shard_capacity {
+            table.retain(|t| t.principal.expires_at > now);
+            while table.len() >= self.shard_capacity {
+                let Some(victim) = table.iter().next().cloned() else {
                     break;
                 };
-                map.remove(&old);
+                if let Ok(found) = table.find_entry(victim.hash, |e| Arc::ptr_eq(e, &victim)) {
+                    found.remove();
+                }
             }
         }
-        map.insert(k, entry.clone());
+        table.insert_unique(hash, entry.clone(), |e| e.hash);
         entry
     }
 
@@ -187,7 +221,7 @@ impl TokenCache {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.read().map(|m| m.len()).unwrap_or(0))
+            .map(|s| s.read().map(|t| t.len()).unwrap_or(0))
             .sum()
     }
 
@@ -278,5 +312,60 @@ mod tests {
             assert_eq!(hit.principal().token_id, format!("j{i}"));
         }
         assert!(c.get("t500", 2).is_none());
+    }
+
+    /// The table hash reads only the tail: a token that ends like a cached
+    /// one (same signature, other claims) must still miss, and so must a
+    /// prefix or an extension of it.
+    #[test]
+    fn only_the_exact_token_hits() {
+        let c = TokenCache::new(64);
+        let tail = "s".repeat(HASHED_TAIL);
+        let cached = format!("header.alice.{tail}");
+        c.insert(&cached, principal("alice", 1000), NEVER_CHECKED, 1);
+        assert!(c.get(&cached, 2).is_some());
+        for other in [
+            format!("header.mallory.{tail}"),
+            format!("Header.alice.{tail}"),
+            format!("x{cached}"),
+            cached[1..].to_string(),
+            cached[..cached.len() - 1].to_string(),
+            format!("{cached}s"),
+        ] {
+            assert!(c.get(&other, 2).is_none(), "{other} must not hit");
+        }
+        // Both kept side by side, each to its own principal.
+        let mallory = format!("header.mallory.{tail}");
+        c.insert(&mallory, principal("mallory", 1000), NEVER_CHECKED, 1);
+        assert_eq!(
+            c.get(&cached, 2).expect("cached").principal().token_id,
+            "alice"
+        );
+        assert_eq!(
+            c.get(&mallory, 2).expect("cached").principal().token_id,
+            "mallory"
+        );
+        c.remove(&mallory);
+        assert!(c.get(&mallory, 2).is_none());
+        assert!(c.get(&cached, 2).is_some(), "removing one keeps the other");
+    }
+
+    #[test]
+    fn a_token_too_long_to_keep_is_not_cached() {
+        let c = TokenCache::new(8);
+        let long = "t".repeat(MAX_CACHED_TOKEN + 1);
+        let entry = c.insert(&long, principal("j", 1000), NEVER_CHECKED, 1);
+        assert_eq!(entry.principal().token_id, "j");
+        assert!(c.is_empty());
+        assert!(c.get(&long, 2).is_none());
+    }
+
+    #[test]
+    fn inserting_the_same_token_again_replaces_it() {
+        let c = TokenCache::new(8);
+        c.insert("tok", principal("old", 1000), NEVER_CHECKED, 1);
+        c.insert("tok", principal("new", 1000), NEVER_CHECKED, 1);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.get("tok", 2).expect("cached").principal().token_id, "new");
     }
 }
