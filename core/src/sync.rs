@@ -26,28 +26,59 @@
 //!
 //! Every lock here guards a short, non-blocking table operation that never
 //! awaits, so a spin lock costs nothing on a single-threaded embassy
-//! executor (it is never contended there) and little on host-std's tokio
-//! threads.
+//! executor (it is never contended there). On an operating system it is
+//! another matter: a thread holding it can be preempted, and the other
+//! threads then spin until the holder is scheduled again. With the `std`
+//! feature (host-std) the lock is therefore `std::sync::Mutex`, which
+//! sleeps in the kernel instead: on two cores shared with a load generator,
+//! the spin lock of the MCP session table alone was where 1 % of the
+//! server's samples spun (BENCHMARKS.md, session 7).
 #![allow(clippy::disallowed_types)] // the one place the primitives are named
 
 pub use portable_atomic::{AtomicBool, Ordering};
 pub use portable_atomic_util::{Arc, Weak};
 
-/// A lock around `T`: `spin`'s mutex on `portable-atomic` (see the module
-/// documentation). Never hold it across an `.await`.
-pub(crate) struct Mutex<T: ?Sized>(spin::Mutex<T>);
+/// A lock around `T`: `spin`'s mutex on `portable-atomic` without `std`,
+/// `std::sync::Mutex` with it (see the module documentation). Never hold it
+/// across an `.await`.
+pub(crate) struct Mutex<T: ?Sized>(Inner<T>);
+
+#[cfg(not(feature = "std"))]
+type Inner<T> = spin::Mutex<T>;
+#[cfg(feature = "std")]
+type Inner<T> = std::sync::Mutex<T>;
+
+/// What [`Mutex::lock`] returns: the lock is held until it is dropped.
+#[cfg(not(feature = "std"))]
+pub(crate) type MutexGuard<'a, T> = spin::MutexGuard<'a, T>;
+/// What [`Mutex::lock`] returns: the lock is held until it is dropped.
+#[cfg(feature = "std")]
+pub(crate) type MutexGuard<'a, T> = std::sync::MutexGuard<'a, T>;
 
 impl<T> Mutex<T> {
     /// A lock around `value`.
     pub(crate) const fn new(value: T) -> Mutex<T> {
-        Mutex(spin::Mutex::new(value))
+        Mutex(Inner::new(value))
     }
 }
 
 impl<T: ?Sized> Mutex<T> {
-    /// Take the lock, spinning while another thread holds it.
-    pub(crate) fn lock(&self) -> spin::MutexGuard<'_, T> {
+    /// Take the lock, waiting while another thread holds it.
+    #[cfg(not(feature = "std"))]
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
         self.0.lock()
+    }
+
+    /// Take the lock, waiting while another thread holds it.
+    ///
+    /// Like the spin lock, it is not poisoned by a panic while it was held
+    /// (none of the tables' code panics on peer input): the lock stays
+    /// usable, as it always was.
+    #[cfg(feature = "std")]
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
