@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod env;
+pub mod head_watch;
 pub mod healthcheck;
 pub mod keys;
 pub mod logging;

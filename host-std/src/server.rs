@@ -22,7 +22,7 @@ use hyper::body::{Frame, Incoming};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use mcpauth_core::http::{Headers, Method, Request, Response};
 use mcpauth_core::jose::KeySet;
@@ -33,6 +33,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::env::{OsRandom, now};
+use crate::head_watch::{HeadWatch, Watched, within_deadline};
 use crate::metrics::{Endpoint, METRICS};
 use crate::proxy::TrustedProxies;
 
@@ -316,9 +317,9 @@ pub async fn serve<H: Handler>(
         proxies: options.trusted_proxies,
     });
     let mut builder = http1::Builder::new();
+    // No hyper timer: the head deadline is `head_watch`'s, one timer per
+    // connection instead of one per request.
     builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(options.limits.header_read_timeout)
         .max_buf_size(options.limits.max_header_bytes.max(8192))
         .max_headers(options.limits.max_headers)
         .keep_alive(true);
@@ -353,25 +354,39 @@ pub async fn serve<H: Handler>(
         let watcher = graceful.watcher();
         let tls = options.tls.clone();
         let handshake_timeout = options.limits.tls_handshake_timeout;
+        let head_limit = options.limits.header_read_timeout;
         tokio::spawn(async move {
             let _permit = permit;
-            let svc = service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(answer(&shared, req, peer).await) }
-            });
+            let watch = HeadWatch::new();
+            let svc = {
+                let watch = watch.clone();
+                service_fn(move |req| {
+                    watch.answering();
+                    let (shared, watch) = (shared.clone(), watch.clone());
+                    async move {
+                        let resp = answer(&shared, req, peer).await;
+                        Ok::<_, Infallible>(resp.map(|body| Watched::new(body, watch)))
+                    }
+                })
+            };
             let result =
                 match tls {
                     None => {
-                        watcher
-                            .watch(builder.serve_connection(TokioIo::new(stream), svc))
-                            .await
+                        let connection =
+                            watcher.watch(builder.serve_connection(TokioIo::new(stream), svc));
+                        within_deadline(connection, watch, head_limit).await
                     }
                     Some(acceptor) => {
                         let tls_stream =
                             match tokio::time::timeout(handshake_timeout, acceptor.accept(stream))
                                 .await
                             {
-                                Ok(Ok(s)) => s,
+                                Ok(Ok(s)) => {
+                                    // The first head is due from the end of
+                                    // the handshake, which had its own limit.
+                                    watch.awaiting_head();
+                                    s
+                                }
                                 Ok(Err(e)) => {
                                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
                                     return;
@@ -381,13 +396,17 @@ pub async fn serve<H: Handler>(
                                     return;
                                 }
                             };
-                        watcher
-                            .watch(builder.serve_connection(TokioIo::new(tls_stream), svc))
-                            .await
+                        let connection =
+                            watcher.watch(builder.serve_connection(TokioIo::new(tls_stream), svc));
+                        within_deadline(connection, watch, head_limit).await
                     }
                 };
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            match result {
+                Some(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error")
+                }
+                None => tracing::debug!(%peer, "request head not received in time: closed"),
+                Some(Ok(())) => {}
             }
         });
     }

@@ -10,11 +10,15 @@ use tokio::net::TcpStream;
 
 mod common;
 
-/// Answers with the size of the body it read.
+/// Answers with the size of the body it read; a body starting `{"slow"`
+/// takes twice [`LIMIT`] to answer.
 struct BodyLength;
 
 impl Handler for BodyLength {
     async fn reply(&self, req: Request) -> Reply {
+        if req.body.starts_with(b"{\"slow\"") {
+            tokio::time::sleep(LIMIT * 2).await;
+        }
         let body = format!("{{\"read\":{}}}", req.body.len());
         Reply::Whole(Response::json(200, body))
     }
@@ -86,4 +90,40 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_head_limit() {
         .expect("request");
     let answer = read_until_closed(&mut s).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// The head limit runs while the server awaits a head, not while it
+/// answers one.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_slower_than_the_head_limit_is_still_sent() {
+    let addr = start().await;
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(format!("{HEAD}{{\"slow\":\"012345678\"}}").as_bytes())
+        .await
+        .expect("request");
+    let answer = common::read_some(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("{\"read\":20}"), "{answer}");
+}
+
+/// Each head gets the whole limit from the end of the answer before it: a
+/// keep-alive connection whose requests each come in time stays open for
+/// longer than one limit.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_head_gets_the_limit_from_the_previous_answer() {
+    let addr = start().await;
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let started = std::time::Instant::now();
+    for _ in 0..4 {
+        s.write_all(format!("{HEAD}{{\"a\":\"0123456789ab\"}}").as_bytes())
+            .await
+            .expect("request");
+        let answer = common::read_some(&mut s).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        tokio::time::sleep(LIMIT * 3 / 4).await;
+    }
+    assert!(
+        started.elapsed() > LIMIT * 2,
+        "the connection outlived one limit"
+    );
 }

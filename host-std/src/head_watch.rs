@@ -1,0 +1,160 @@
+//! The request-head deadline of a connection (slowloris bound), with one
+//! timer per connection instead of one per request.
+//!
+//! hyper's own `header_read_timeout` arms a timer for every request head:
+//! on a keep-alive connection each request resets a `Sleep` in the
+//! runtime's timer wheel and removes it again, under the wheel's lock that
+//! every worker shares (about 2 % of the server's samples on an
+//! authenticated `tools/call`). Here the connection keeps one timer that
+//! fires at most once per `limit`, and a request costs two relaxed atomic
+//! stores and one clock read:
+//!
+//! - while a request is being answered (from its head until its response
+//!   body has been written, a live SSE stream included), no head is due;
+//! - otherwise the next head is due `limit` after the last response ended
+//!   (or the connection opened): a connection that idles or trickles a head
+//!   for longer is closed, as hyper's timeout does.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use hyper::body::{Body, Frame, SizeHint};
+
+/// `state` while a request is being answered.
+const ANSWERING: u64 = u64::MAX;
+
+/// What a connection is doing, shared by its task, its service and the
+/// bodies of its responses.
+#[derive(Debug)]
+pub struct HeadWatch {
+    opened: Instant,
+    /// [`ANSWERING`], or the millisecond (since `opened`) from which the
+    /// next request head is awaited.
+    state: AtomicU64,
+}
+
+impl HeadWatch {
+    /// A connection that has just opened: its first head is due from now.
+    pub fn new() -> Arc<HeadWatch> {
+        Arc::new(HeadWatch {
+            opened: Instant::now(),
+            state: AtomicU64::new(0),
+        })
+    }
+
+    /// A request head arrived: none is due until its answer is written.
+    pub fn answering(&self) {
+        self.state.store(ANSWERING, Ordering::Relaxed);
+    }
+
+    /// The answer has been written: the next head is due from now.
+    pub fn awaiting_head(&self) {
+        let ms = self.opened.elapsed().as_millis();
+        self.state.store(
+            u64::try_from(ms).unwrap_or(ANSWERING - 1),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// When the next head is due, if one is (`limit` after it began to be
+    /// awaited).
+    fn due(&self, limit: Duration) -> Option<Instant> {
+        match self.state.load(Ordering::Relaxed) {
+            ANSWERING => None,
+            ms => Some(self.opened + Duration::from_millis(ms) + limit),
+        }
+    }
+}
+
+/// A response body that tells its connection's [`HeadWatch`] when it has
+/// been written (hyper drops a body once its last frame is out, or when
+/// the connection ends).
+#[derive(Debug)]
+pub struct Watched<B> {
+    body: B,
+    watch: Arc<HeadWatch>,
+}
+
+impl<B> Watched<B> {
+    /// `body`, reporting its end to `watch`.
+    pub fn new(body: B, watch: Arc<HeadWatch>) -> Watched<B> {
+        Watched { body, watch }
+    }
+}
+
+impl<B> Drop for Watched<B> {
+    fn drop(&mut self) {
+        self.watch.awaiting_head();
+    }
+}
+
+impl<B: Body + Unpin> Body for Watched<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Serve `connection` until it ends, or until a request head it awaits is
+/// more than `limit` late; then drop it (which closes the socket).
+pub async fn within_deadline<C: Future>(
+    connection: C,
+    watch: Arc<HeadWatch>,
+    limit: Duration,
+) -> Option<C::Output> {
+    tokio::pin!(connection);
+    let timer = tokio::time::sleep(limit);
+    tokio::pin!(timer);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut connection => return Some(out),
+            // Re-armed only when it fires: at most once per `limit`,
+            // whatever the number of requests in between.
+            () = &mut timer => {
+                let now = Instant::now();
+                match watch.due(limit) {
+                    Some(due) if due <= now => return None,
+                    Some(due) => timer.as_mut().reset(due.into()),
+                    None => timer.as_mut().reset((now + limit).into()),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_head_is_due_while_answering() {
+        let watch = HeadWatch::new();
+        let limit = Duration::from_secs(10);
+        let first = watch.due(limit).expect("the first head is due");
+        assert!(first <= Instant::now() + limit);
+        watch.answering();
+        assert_eq!(watch.due(limit), None);
+        std::thread::sleep(Duration::from_millis(5));
+        watch.awaiting_head();
+        let next = watch.due(limit).expect("the next head is due");
+        assert!(next > first, "counted from the end of the answer");
+    }
+}
