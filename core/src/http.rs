@@ -103,18 +103,33 @@ impl Request {
         self.headers.count(name)
     }
 
+    /// Header `name` if it occurs at most once (see [`Headers::unique`]).
+    pub fn unique_header(&self, name: &str) -> Result<Option<&str>, Repeated> {
+        self.headers.unique(name)
+    }
+
+    /// The value of header `name` if it occurs exactly once: `None` when it
+    /// is absent or repeated.
+    pub fn single_header(&self, name: &str) -> Option<&str> {
+        self.headers.unique(name).ok().flatten()
+    }
+
     /// The token of the request's one `Authorization: Bearer <token>`
     /// header; `None` for no header, several, another scheme or an empty
     /// token (the guard then answers; this only peeks).
     pub fn bearer_token(&self) -> Option<&str> {
-        if self.header_count("authorization") != 1 {
-            return None;
-        }
-        let (scheme, token) = self.header("authorization")?.trim().split_once(' ')?;
-        let token = token.trim();
+        // ASCII whitespace only (RFC 9110 OWS; a token is ASCII), found by a
+        // byte loop: this runs on every request, over a ~1 KiB value.
+        let value = self.single_header("authorization")?.trim_ascii();
+        let space = value.bytes().position(|b| b == b' ')?;
+        let (scheme, token) = (value.get(..space)?, value.get(space + 1..)?.trim_ascii());
         (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
     }
 }
+
+/// A single-valued header field occurred more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeated;
 
 /// A request's header fields in arrival order, names compared
 /// case-insensitively. The fields share one text buffer, so a host converts
@@ -191,6 +206,20 @@ impl Headers {
     /// How many fields are named `name` (case-insensitive).
     pub fn count(&self, name: &str) -> usize {
         self.fields.iter().filter(|f| self.named(**f, name)).count()
+    }
+
+    /// Field `name` (case-insensitive) when it may occur at most once:
+    /// `Ok(None)` when absent, [`Repeated`] when it occurs more than once.
+    /// One pass over the fields, where `count` then `get` take two.
+    pub fn unique(&self, name: &str) -> Result<Option<&str>, Repeated> {
+        let mut named = self.fields.iter().filter(|f| self.named(**f, name));
+        let Some(&first) = named.next() else {
+            return Ok(None);
+        };
+        if named.next().is_some() {
+            return Err(Repeated);
+        }
+        Ok(Some(self.field(first).1))
     }
 
     /// How many fields there are.
@@ -300,6 +329,36 @@ mod tests {
         assert_eq!(h.get("ab"), Some("c"));
         let req = Request::new(Method::Post, "/mcp").with_header("Authorization", "Bearer t");
         assert_eq!(req.bearer_token(), Some("t"));
+        for (value, token) in [
+            (" bearer \t t.u-v ", Some("t.u-v")),
+            ("BEARER   t", Some("t")),
+            ("Bearer", None),
+            ("Bearer  ", None),
+            ("Basic dTpw", None),
+            ("Bearerx t", None),
+            ("\tBearer\tt", None),
+        ] {
+            let req = Request::new(Method::Post, "/mcp").with_header("Authorization", value);
+            assert_eq!(req.bearer_token(), token, "{value:?}");
+        }
         assert!(Headers::new().is_empty());
+    }
+
+    #[test]
+    fn a_single_valued_header_is_refused_when_repeated_in_any_case() {
+        let h: Headers = [("Accept", "a"), ("mcp-session-id", "s-1"), ("ACCEPT", "b")]
+            .into_iter()
+            .collect();
+        assert_eq!(h.unique("Mcp-Session-Id"), Ok(Some("s-1")));
+        assert_eq!(h.unique("missing"), Ok(None));
+        assert_eq!(h.unique("accept"), Err(Repeated));
+        let twice = Request::new(Method::Post, "/mcp")
+            .with_header("Authorization", "Bearer t")
+            .with_header("authorization", "Bearer u");
+        assert_eq!(twice.single_header("Authorization"), None);
+        assert_eq!(twice.bearer_token(), None);
+        let once = Request::new(Method::Post, "/mcp").with_header("Mcp-Session-Id", "s");
+        assert_eq!(once.single_header("mcp-session-id"), Some("s"));
+        assert_eq!(once.unique_header("Authorization"), Ok(None));
     }
 }

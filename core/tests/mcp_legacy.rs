@@ -107,6 +107,13 @@ mod mcp {
             &legacy(&sid, V, list).with_header("Mcp-Session-Id", &sid),
         );
         assert_eq!(r.status, 400);
+        // So are duplicate version headers, whatever their case.
+        let r = resp(
+            &s,
+            &legacy(&sid, V, list).with_header("mcp-protocol-version", V),
+        );
+        assert_eq!(err_of(&r), (400, -32600));
+        assert_eq!(body(&r)["id"], 2);
         // Valid.
         assert_eq!(resp(&s, &legacy(&sid, V, list)).status, 200);
         // DELETE ends it; afterwards 404.
@@ -483,6 +490,10 @@ mod mcp {
             Some("application/json"),
             Some("text/event-stream"),
             Some("text/html"),
+            // A range with quality 0 is refused, not accepted.
+            Some("application/json, text/event-stream;q=0"),
+            Some("application/json; q=0.000 , text/event-stream"),
+            Some("application/jsonx, text/event-stream"),
         ] {
             let mut r = base.clone();
             if let Some(a) = accept {
@@ -496,6 +507,7 @@ mod mcp {
             "*/*",
             "application/json;q=0.9, text/event-stream",
             "text/event-stream, application/*",
+            " Application/JSON ;charset=utf-8,\tTEXT/Event-Stream ; q=0.5",
         ] {
             assert_eq!(
                 resp(&s, &base.clone().with_header("Accept", accept)).status,
@@ -519,6 +531,16 @@ mod mcp {
                 .with_header("Content-Type", "application/json; charset=utf-8"),
         );
         assert_eq!(r.status, 200);
+        for (content_type, status) in [(" Application/JSON ", 200), ("application/json-seq", 415)] {
+            let r = resp(
+                &s,
+                &base
+                    .clone()
+                    .with_header("Accept", "*/*")
+                    .with_header("Content-Type", content_type),
+            );
+            assert_eq!(r.status, status, "{content_type}");
+        }
         // GET: no server stream offered → 405; other methods → 405.
         let r = resp(
             &s,
@@ -984,6 +1006,11 @@ mod mcp {
             resp(&s, &post(INIT).with_header("Host", "LOCALHOST:8080")).status,
             200
         );
+        // Two Host fields, even both allowed, are not one allowed host.
+        let twice = post(INIT)
+            .with_header("Host", "mcp.example")
+            .with_header("host", "mcp.example");
+        assert_eq!(err_of(&resp(&s, &twice)), (403, -32600));
     }
 
     /// Mutated requests of both eras never panic and never get a 5xx.

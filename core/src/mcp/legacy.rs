@@ -59,15 +59,14 @@ impl McpServer {
         let version = if self.config.stateless {
             header_version.unwrap_or(ProtocolVersion::V2025_03_26)
         } else {
-            if req.header_count("Mcp-Session-Id") != 1 {
+            let Some(sid) = req.single_header("Mcp-Session-Id") else {
                 return respond(WireError::new(
                     400,
                     id,
                     ErrorCode::InvalidRequest,
                     "Bad Request: Mcp-Session-Id header is required",
                 ));
-            }
-            let sid = req.header("Mcp-Session-Id").unwrap_or_default();
+            };
             let info = self
                 .sessions
                 .get(sid, now)

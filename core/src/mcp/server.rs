@@ -189,14 +189,13 @@ impl McpServer {
         if self.config.allowed_hosts.is_empty() {
             return Ok(());
         }
-        let ok = req.header_count("Host") == 1
-            && req.header("Host").is_some_and(|h| {
-                let h = h.trim();
-                self.config
-                    .allowed_hosts
-                    .iter()
-                    .any(|a| a.eq_ignore_ascii_case(h))
-            });
+        let ok = req.single_header("Host").is_some_and(|h| {
+            let h = h.trim();
+            self.config
+                .allowed_hosts
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(h))
+        });
         if ok {
             Ok(())
         } else {
@@ -247,10 +246,9 @@ impl McpServer {
         let owner = super::session::session_owner(principal.map(|p| &**p));
         let mut session = None;
         if !self.config.stateless {
-            if req.header_count("Mcp-Session-Id") != 1 {
+            let Some(sid) = req.single_header("Mcp-Session-Id") else {
                 return fail(400, "Bad Request: Mcp-Session-Id header is required");
-            }
-            let sid = req.header("Mcp-Session-Id").unwrap_or_default();
+            };
             let info = self
                 .sessions
                 .get(sid, now)
@@ -391,8 +389,8 @@ impl McpServer {
             ));
         }
         if let Some(ct) = req.header("Content-Type") {
-            let media = ct.split(';').next().unwrap_or_default().trim();
-            if !media.eq_ignore_ascii_case("application/json") {
+            let media = ct.as_bytes().split(|&b| b == b';').next();
+            if !media.is_some_and(|m| m.trim_ascii().eq_ignore_ascii_case(b"application/json")) {
                 return fail(WireError::new(
                     415,
                     None,
@@ -405,15 +403,15 @@ impl McpServer {
             Ok(env) => env,
             Err(e) => return fail(frame_error(e)),
         };
-        if req.header_count("MCP-Protocol-Version") > 1 {
+        let Ok(header_version) = req.unique_header("MCP-Protocol-Version") else {
             return fail(WireError::new(
                 400,
                 env.id.clone(),
                 ErrorCode::InvalidRequest,
                 "Bad Request: multiple MCP-Protocol-Version headers",
             ));
-        }
-        let header_version = req.header("MCP-Protocol-Version").map(str::trim);
+        };
+        let header_version = header_version.map(str::trim);
         let parsed_header = match header_version {
             None => None,
             Some(v) => match ProtocolVersion::parse(v) {
@@ -567,27 +565,29 @@ fn accepts_sse(accept: Option<&str>) -> bool {
     })
 }
 
-/// Whether `Accept` lists both JSON and SSE (wildcards count).
+/// Whether `Accept` lists both JSON and SSE (wildcards count). On bytes:
+/// every POST passes here, and `str::split` by a `char` costs a searcher
+/// per piece.
 fn accepts_both(accept: Option<&str>) -> bool {
     let Some(accept) = accept else {
         return false;
     };
     let (mut json, mut sse) = (false, false);
-    for range in accept.split(',') {
-        let mut parts = range.split(';');
-        let media = parts.next().unwrap_or_default().trim();
+    for range in accept.as_bytes().split(|&b| b == b',') {
+        let mut parts = range.split(|&b| b == b';');
+        let media = parts.next().unwrap_or_default().trim_ascii();
         let quality_zero =
-            parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            parts.any(|p| matches!(p.trim_ascii(), b"q=0" | b"q=0.0" | b"q=0.00" | b"q=0.000"));
         if quality_zero {
             continue;
         }
-        let is = |want: &str| media.eq_ignore_ascii_case(want);
-        if media == "*/*" {
+        let is = |want: &[u8]| media.eq_ignore_ascii_case(want);
+        if media == b"*/*" {
             json = true;
             sse = true;
-        } else if is("application/json") || is("application/*") {
+        } else if is(b"application/json") || is(b"application/*") {
             json = true;
-        } else if is("text/event-stream") || is("text/*") {
+        } else if is(b"text/event-stream") || is(b"text/*") {
             sse = true;
         }
     }

@@ -226,7 +226,25 @@ where
     C: BearerCache,
     R: RevocationStore,
 {
-    let token = bearer_token(req)?;
+    authenticate_token(bearer_token(req)?, guard, now, keys, cache, revocations).await
+}
+
+/// [`authenticate`] for a token already taken from its request with
+/// [`bearer_token`] (the router keeps it for the issuer's check that
+/// follows, rather than parsing the header twice).
+pub async fn authenticate_token<K, C, R>(
+    token: &str,
+    guard: &ResourceGuard,
+    now: UnixTime,
+    keys: &K,
+    cache: &C,
+    revocations: &R,
+) -> Result<C::Principal, BearerError>
+where
+    K: KeySource,
+    C: BearerCache,
+    R: RevocationStore,
+{
     // A token cached for another resource of this router (or another
     // guard's scopes) is not a hit.
     if let Some(hit) = cache.get(token, now).filter(|p| {

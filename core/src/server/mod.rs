@@ -21,8 +21,9 @@
 //! 2. `/healthz` (GET and HEAD).
 //! 3. A mounted resource: its RFC 9728 document (remote issuer), else the
 //!    clock (unknown: 503 + `Retry-After`, never a token error), then the
-//!    bearer token ([`authenticate`]: cache, signature, revocation,
-//!    scopes; then [`Issuer::token_active`]), then the resource.
+//!    bearer token ([`authenticate`](crate::oauth::authenticate): cache,
+//!    signature, revocation, scopes; then [`Issuer::token_active`]), then
+//!    the resource.
 //! 4. Everything else goes to the issuer; a 503 from it gets `Retry-After`;
 //!    what it declines is 404.
 //!
@@ -42,7 +43,8 @@ use crate::mcp::{LiveStream, McpOutcome, McpServer};
 #[cfg(feature = "issuer")]
 use crate::oauth::{AuthorizationServer, RegistrationPolicy, UserAuthenticator};
 use crate::oauth::{
-    BearerCache, BearerError, Env, KeySource, NoCache, ResourceGuard, authenticate, bearer_token,
+    BearerCache, BearerError, Env, KeySource, NoCache, ResourceGuard, authenticate_token,
+    bearer_token,
 };
 use crate::principal::Principal;
 use crate::rand::SecureRandom;
@@ -477,36 +479,39 @@ where
             // client into a useless re-authorization loop.
             return Routed::Response(decorated(verdict, clock_unknown()));
         };
-        let principal =
-            match &mount.protection {
-                Protection::DangerouslyOpen => None,
-                Protection::Bearer(guard) => {
-                    let revocations = self.issuer.revocations();
-                    let principal =
-                        match authenticate(&req, guard, now, &self.keys, &self.cache, revocations)
+        let principal = match &mount.protection {
+            Protection::DangerouslyOpen => None,
+            Protection::Bearer(guard) => {
+                let revocations = self.issuer.revocations();
+                let authenticated = match bearer_token(&req) {
+                    Ok(token) => {
+                        authenticate_token(token, guard, now, &self.keys, &self.cache, revocations)
                             .await
-                        {
-                            Ok(principal) => principal,
-                            Err(e) => {
-                                return Routed::Response(decorated(verdict, guard.refusal(&e)));
-                            }
-                        };
-                    let token = bearer_token(&req).unwrap_or_default();
-                    let refused = match self
-                        .issuer
-                        .token_active(token, principal.as_ref(), now)
-                        .await
-                    {
-                        Ok(true) => None,
-                        Ok(false) => Some(BearerError::Revoked),
-                        Err(_) => Some(BearerError::StoreUnavailable),
-                    };
-                    if let Some(e) = refused {
+                            .map(|principal| (token, principal))
+                    }
+                    Err(e) => Err(e),
+                };
+                let (token, principal) = match authenticated {
+                    Ok(authenticated) => authenticated,
+                    Err(e) => {
                         return Routed::Response(decorated(verdict, guard.refusal(&e)));
                     }
-                    Some(principal)
+                };
+                let refused = match self
+                    .issuer
+                    .token_active(token, principal.as_ref(), now)
+                    .await
+                {
+                    Ok(true) => None,
+                    Ok(false) => Some(BearerError::Revoked),
+                    Err(_) => Some(BearerError::StoreUnavailable),
+                };
+                if let Some(e) = refused {
+                    return Routed::Response(decorated(verdict, guard.refusal(&e)));
                 }
-            };
+                Some(principal)
+            }
+        };
         let server = match &mount.target {
             Target::Mcp(server) => server,
             Target::Host => {

@@ -220,6 +220,21 @@ fn mcp_with_a_valid_token_reaches_the_tool_as_the_principal() {
 }
 
 #[test]
+fn a_repeated_authorization_header_never_reaches_the_tool() {
+    let mut s = AllInOne::new();
+    let token = s.token("mcp");
+    let twice = mcp_post(call("whoami"), Some(&token))
+        .with_header("authorization", alloc::format!("Bearer {token}"));
+    let resp = s.send(twice);
+    assert_eq!(resp.status, 400, "{}", String::from_utf8_lossy(&resp.body));
+    assert!(
+        resp.header("WWW-Authenticate")
+            .unwrap_or("")
+            .contains("invalid_request")
+    );
+}
+
+#[test]
 fn a_token_revoked_at_the_issuer_is_refused_at_once() {
     let mut s = AllInOne::new();
     let token = s.token("mcp");
