@@ -168,8 +168,8 @@ pub fn bearer_token(req: &Request) -> Result<&str, BearerError> {
         return Ok(token);
     }
     // Refused: say why.
-    match req.header_count("authorization") {
-        0 => {
+    match req.unique_header("authorization") {
+        Ok(None) => {
             let in_query = req
                 .query
                 .as_deref()
@@ -181,8 +181,8 @@ pub fn bearer_token(req: &Request) -> Result<&str, BearerError> {
                 BearerError::Missing
             })
         }
-        1 => {
-            let value = req.header("authorization").unwrap_or_default().trim();
+        Ok(Some(value)) => {
+            let value = value.trim();
             let is_bearer = value
                 .split_once(' ')
                 .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"));
@@ -192,7 +192,7 @@ pub fn bearer_token(req: &Request) -> Result<&str, BearerError> {
                 BearerError::Missing
             })
         }
-        _ => Err(BearerError::RepeatedHeader),
+        Err(_) => Err(BearerError::RepeatedHeader),
     }
 }
 
@@ -210,29 +210,12 @@ pub async fn check_revocation<R: RevocationStore>(
     }
 }
 
-/// Authenticate the bearer token of `req` for `guard`'s resource, in the
-/// order of the module docs: `cache` first, else `keys`; `revocations` on
-/// every request.
+/// Authenticate `token` (taken from its request with [`bearer_token`]) for
+/// `guard`'s resource, in the order of the module docs: `cache` first, else
+/// `keys`; `revocations` on every request. The caller keeps the token for
+/// any check that follows (the router's [`crate::server::Issuer::token_active`])
+/// rather than parsing the header twice.
 pub async fn authenticate<K, C, R>(
-    req: &Request,
-    guard: &ResourceGuard,
-    now: UnixTime,
-    keys: &K,
-    cache: &C,
-    revocations: &R,
-) -> Result<C::Principal, BearerError>
-where
-    K: KeySource,
-    C: BearerCache,
-    R: RevocationStore,
-{
-    authenticate_token(bearer_token(req)?, guard, now, keys, cache, revocations).await
-}
-
-/// [`authenticate`] for a token already taken from its request with
-/// [`bearer_token`] (the router keeps it for the issuer's check that
-/// follows, rather than parsing the header twice).
-pub async fn authenticate_token<K, C, R>(
     token: &str,
     guard: &ResourceGuard,
     now: UnixTime,
@@ -294,5 +277,5 @@ pub async fn authenticate_bearer<R: RevocationStore>(
     revocations: &R,
 ) -> Result<Principal, BearerError> {
     let now = now.ok_or(BearerError::ClockUnknown)?;
-    authenticate(req, guard, now, keys, &NoCache, revocations).await
+    authenticate(bearer_token(req)?, guard, now, keys, &NoCache, revocations).await
 }

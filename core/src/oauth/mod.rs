@@ -108,8 +108,8 @@ pub use access_family::{
     revoke_access_tokens_of_family, revoke_family_and_access_tokens, revoke_grants_of,
 };
 pub use bearer::{
-    BearerCache, BearerError, KeySource, NoCache, authenticate, authenticate_bearer,
-    authenticate_token, bearer_token, check_revocation,
+    BearerCache, BearerError, KeySource, NoCache, authenticate, authenticate_bearer, bearer_token,
+    check_revocation,
 };
 pub use cimd::{
     ClientMetadataFetcher, MAX_CLIENT_ID_URL, MAX_METADATA_DOCUMENT, MetadataFetchError,

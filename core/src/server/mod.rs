@@ -21,7 +21,7 @@
 //! 2. `/healthz` (GET and HEAD).
 //! 3. A mounted resource: its RFC 9728 document (remote issuer), else the
 //!    clock (unknown: 503 + `Retry-After`, never a token error), then the
-//!    bearer token ([`authenticate`](crate::oauth::authenticate): cache,
+//!    bearer token ([`authenticate`]: cache,
 //!    signature, revocation, scopes; then [`Issuer::token_active`]), then
 //!    the resource.
 //! 4. Everything else goes to the issuer; a 503 from it gets `Retry-After`;
@@ -43,8 +43,7 @@ use crate::mcp::{LiveStream, McpOutcome, McpServer};
 #[cfg(feature = "issuer")]
 use crate::oauth::{AuthorizationServer, RegistrationPolicy, UserAuthenticator};
 use crate::oauth::{
-    BearerCache, BearerError, Env, KeySource, NoCache, ResourceGuard, authenticate_token,
-    bearer_token,
+    BearerCache, BearerError, Env, KeySource, NoCache, ResourceGuard, authenticate, bearer_token,
 };
 use crate::principal::Principal;
 use crate::rand::SecureRandom;
@@ -483,14 +482,14 @@ where
             Protection::DangerouslyOpen => None,
             Protection::Bearer(guard) => {
                 let revocations = self.issuer.revocations();
-                let authenticated = match bearer_token(&req) {
-                    Ok(token) => {
-                        authenticate_token(token, guard, now, &self.keys, &self.cache, revocations)
-                            .await
-                            .map(|principal| (token, principal))
-                    }
-                    Err(e) => Err(e),
-                };
+                let authenticated = async {
+                    let token = bearer_token(&req)?;
+                    let principal =
+                        authenticate(token, guard, now, &self.keys, &self.cache, revocations)
+                            .await?;
+                    Ok::<_, BearerError>((token, principal))
+                }
+                .await;
                 let (token, principal) = match authenticated {
                     Ok(authenticated) => authenticated,
                     Err(e) => {
