@@ -157,9 +157,7 @@ fn signing_input(header: &Value, claims: &Value) -> String {
 fn from(ip: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("x-forwarded-for", ip.parse().expect("header"));
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
+    client_builder()
         .default_headers(headers)
         .build()
         .expect("client")

@@ -18,9 +18,7 @@ use std::time::Duration;
 use common::*;
 
 fn from(n: u8) -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
+    client_builder()
         .local_address(IpAddr::from([127, 0, 0, n]))
         .build()
         .expect("client")

@@ -189,13 +189,25 @@ impl Drop for Server {
     }
 }
 
-/// An HTTP client that never follows redirects.
-pub fn client() -> reqwest::Client {
+/// How long a test client keeps an idle connection for reuse: well under
+/// the server's request-head deadline (10 s from the last answer), as a
+/// well-behaved client does. A client that keeps connections longer races
+/// the server's close: after a stall of the shared machine, a test sent a
+/// request on a connection the server was closing and read no answer.
+pub const POOL_IDLE: Duration = Duration::from_secs(4);
+
+/// A client builder that never follows redirects, drops idle connections
+/// after [`POOL_IDLE`] and gives up on a request after 30 s.
+pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
+        .pool_idle_timeout(POOL_IDLE)
+}
+
+/// An HTTP client that never follows redirects.
+pub fn client() -> reqwest::Client {
+    client_builder().build().expect("client")
 }
 
 /// PKCE verifier and S256 challenge.
