@@ -16,8 +16,9 @@ use std::task::{Context as TaskContext, Poll, Wake, Waker};
 
 use mcp_support::*;
 use mcpauth_core::mcp::{
-    CallToolResult, InputRequired, McpConfig, McpLimits, McpOutcome, McpServer, NoSessionStore,
-    Registry, TIMER_HORIZON_SECS, Tool,
+    BoxFuture, CallToolResult, ClientInputs, InputRequired, LogLevel, McpConfig, McpLimits,
+    McpOutcome, McpServer, MemorySessionStore, NoSessionStore, ProtocolVersion, Registry,
+    RequestId, SessionError, SessionInfo, SessionStore, TIMER_HORIZON_SECS, Tool,
 };
 use mcpauth_core::time::UnixTime;
 use serde_json::json;
@@ -222,4 +223,183 @@ fn only_deadlines_before_the_timers_sleep_wake_it() {
     // An input request's deadline (10 s) is before the timer's sleep ends.
     assert!(!call_once(&server, "ask"));
     assert_eq!(woken(), first + 1, "an earlier deadline wakes the timer");
+}
+
+/// A [`MemorySessionStore`] that counts the requests tracked for
+/// `notifications/cancelled`, and how many are tracked now.
+struct CountingSessions {
+    inner: MemorySessionStore,
+    tracked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    held: std::sync::Arc<std::sync::atomic::AtomicIsize>,
+}
+
+impl SessionStore for CountingSessions {
+    fn create<'a>(
+        &'a self,
+        id: &'a str,
+        version: ProtocolVersion,
+        owner: Option<[u8; 32]>,
+        subject: Option<[u8; 32]>,
+        now: UnixTime,
+    ) -> BoxFuture<'a, Result<Option<String>, SessionError>> {
+        self.inner.create(id, version, owner, subject, now)
+    }
+    fn get<'a>(&'a self, id: &'a str, now: UnixTime) -> BoxFuture<'a, Option<SessionInfo>> {
+        self.inner.get(id, now)
+    }
+    fn set_initialized<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), SessionError>> {
+        self.inner.set_initialized(id)
+    }
+    fn set_log_level<'a>(
+        &'a self,
+        id: &'a str,
+        level: LogLevel,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        self.inner.set_log_level(id, level)
+    }
+    fn set_client_inputs<'a>(
+        &'a self,
+        id: &'a str,
+        inputs: ClientInputs,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        self.inner.set_client_inputs(id, inputs)
+    }
+    fn subscribe<'a>(
+        &'a self,
+        id: &'a str,
+        uri: &'a str,
+        max: usize,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        self.inner.subscribe(id, uri, max)
+    }
+    fn unsubscribe<'a>(
+        &'a self,
+        id: &'a str,
+        uri: &'a str,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        self.inner.unsubscribe(id, uri)
+    }
+    fn subscriptions<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Vec<String>> {
+        self.inner.subscriptions(id)
+    }
+    fn subscribers<'a>(&'a self, uri: &'a str, max: usize) -> BoxFuture<'a, Vec<String>> {
+        self.inner.subscribers(uri, max)
+    }
+    fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool> {
+        self.inner.remove(id)
+    }
+    fn next_expiry(&self) -> Option<UnixTime> {
+        self.inner.next_expiry()
+    }
+    fn held(&self) -> Option<usize> {
+        self.inner.held()
+    }
+    fn expire(&self, now: UnixTime) -> Vec<String> {
+        self.inner.expire(now)
+    }
+    fn track_request(
+        &self,
+        id: &str,
+        request: &RequestId,
+        flag: mcpauth_core::sync::Arc<mcpauth_core::sync::AtomicBool>,
+    ) -> bool {
+        let tracked = self.inner.track_request(id, request, flag);
+        if tracked {
+            self.tracked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.held.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        tracked
+    }
+    fn untrack_request(&self, id: &str, request: &RequestId) {
+        self.held.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.untrack_request(id, request);
+    }
+    fn cancel_request(&self, id: &str, request: &RequestId) {
+        self.inner.cancel_request(id, request);
+    }
+}
+
+/// A live call is tracked for `notifications/cancelled` from its first
+/// wait: one that ends at its first poll never takes the session table's
+/// lock for it (twice per call, under every worker), one that waits is
+/// tracked once, until it ends, and its cancellation reaches it.
+#[test]
+fn a_live_call_is_tracked_for_cancellation_only_once_it_waits() {
+    let mut r = Registry::new();
+    r.tool(
+        Tool::new("quick", json!({"type": "object", "properties": {}})),
+        |_ctx, _args| Box::pin(async move { Ok(CallToolResult::text("done")) }),
+    )
+    .expect("tool");
+    r.tool(
+        Tool::new("until_cancelled", json!({"type": "object", "properties": {}})),
+        |ctx, _args| {
+            Box::pin(async move {
+                std::future::poll_fn(|_| {
+                    if ctx.is_cancelled() {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
+                    }
+                })
+                .await;
+                Ok(CallToolResult::text("cancelled"))
+            })
+        },
+    )
+    .expect("tool");
+    let tracked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let held = std::sync::Arc::new(std::sync::atomic::AtomicIsize::new(0));
+    let mut config = McpConfig::new("tracking", "1");
+    config.live_streams = true;
+    let server = McpServer::new(
+        config,
+        r,
+        Box::new(CountingSessions {
+            inner: MemorySessionStore::new(8, 600),
+            tracked: tracked.clone(),
+            held: held.clone(),
+        }),
+    );
+    let version = "2025-11-25";
+    let sid = init(&server, version);
+    let mut cx = TaskContext::from_waker(Waker::noop());
+    let count = |c: &std::sync::atomic::AtomicUsize| c.load(std::sync::atomic::Ordering::SeqCst);
+    let now_held = || held.load(std::sync::atomic::Ordering::SeqCst);
+
+    let quick = legacy(
+        &sid,
+        version,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"quick","arguments":{}}}"#,
+    );
+    let McpOutcome::Stream(mut live) = run(&server, &quick, None) else {
+        panic!("expected a live call");
+    };
+    let done = pin!(server.run_live(live.call.take().expect("call"))).poll(&mut cx);
+    assert!(matches!(done, Poll::Ready(Some(_))), "answered whole");
+    assert_eq!(count(&tracked), 0, "a call ending at once is never tracked");
+
+    let slow = legacy(
+        &sid,
+        version,
+        r#"{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"until_cancelled","arguments":{}}}"#,
+    );
+    let McpOutcome::Stream(mut live) = run(&server, &slow, None) else {
+        panic!("expected a live call");
+    };
+    let mut running = pin!(server.run_live(live.call.take().expect("call")));
+    assert!(running.as_mut().poll(&mut cx).is_pending());
+    assert!(running.as_mut().poll(&mut cx).is_pending());
+    assert_eq!((count(&tracked), now_held()), (1, 1), "tracked once it waits");
+    let cancel = legacy(
+        &sid,
+        version,
+        r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow"}}"#,
+    );
+    assert_eq!(resp(&server, &cancel).status, 202);
+    assert!(
+        running.as_mut().poll(&mut cx).is_ready(),
+        "the cancellation reached the waiting tool"
+    );
+    assert_eq!((count(&tracked), now_held()), (1, 0), "untracked at its end");
 }

@@ -178,12 +178,14 @@ impl McpServer {
                 done: false,
                 tracked: None,
             };
-            // `notifications/cancelled` reaches the tool (ctx.is_cancelled).
-            if let Some(sid) = spec.session.as_deref()
-                && self.sessions.track_request(sid, &id, ctx.cancellation())
-            {
-                guard.tracked = Some((&*self.sessions, sid));
-            }
+            // `notifications/cancelled` reaches the tool (ctx.is_cancelled)
+            // once the call has waited: it is tracked in its session from
+            // its first wait on, like its stream is opened. A call that ends
+            // at its first poll (most tools) never waits, so a cancellation
+            // could not reach it anyway; tracking it would take the session
+            // table's lock twice per call, a lock every worker shares.
+            let cancellable = spec.session.as_deref().map(|sid| (sid, ctx.cancellation()));
+            let mut track_tried = false;
             // Whether the stream is open: it opens with the first event, or
             // when the call first waits (its reader then waits on it).
             let mut opened = false;
@@ -193,6 +195,8 @@ impl McpServer {
                     let mut dispatch =
                         pin!(self.dispatch("tools/call", &mut params, params_reused, &mut ctx));
                     let waited = &mut opened;
+                    let tracked = &mut guard.tracked;
+                    let sessions = &*self.sessions;
                     poll_fn(|cx: &mut TaskContext<'_>| {
                         let poll = dispatch.as_mut().poll(cx);
                         if poll.is_pending() && !*waited {
@@ -200,6 +204,15 @@ impl McpServer {
                                 return Poll::Ready(Err(StreamsFull));
                             }
                             *waited = true;
+                        }
+                        if poll.is_pending()
+                            && !track_tried
+                            && let Some((sid, flag)) = &cancellable
+                        {
+                            track_tried = true;
+                            if sessions.track_request(sid, &id, flag.clone()) {
+                                *tracked = Some((sessions, sid));
+                            }
                         }
                         poll.map(Ok)
                     })
