@@ -305,7 +305,8 @@ impl SessionStore for CountingSessions {
     ) -> bool {
         let tracked = self.inner.track_request(id, request, flag);
         if tracked {
-            self.tracked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.tracked
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             self.held.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
         tracked
@@ -332,7 +333,10 @@ fn a_live_call_is_tracked_for_cancellation_only_once_it_waits() {
     )
     .expect("tool");
     r.tool(
-        Tool::new("until_cancelled", json!({"type": "object", "properties": {}})),
+        Tool::new(
+            "until_cancelled",
+            json!({"type": "object", "properties": {}}),
+        ),
         |ctx, _args| {
             Box::pin(async move {
                 std::future::poll_fn(|_| {
@@ -390,7 +394,11 @@ fn a_live_call_is_tracked_for_cancellation_only_once_it_waits() {
     let mut running = pin!(server.run_live(live.call.take().expect("call")));
     assert!(running.as_mut().poll(&mut cx).is_pending());
     assert!(running.as_mut().poll(&mut cx).is_pending());
-    assert_eq!((count(&tracked), now_held()), (1, 1), "tracked once it waits");
+    assert_eq!(
+        (count(&tracked), now_held()),
+        (1, 1),
+        "tracked once it waits"
+    );
     let cancel = legacy(
         &sid,
         version,
@@ -401,5 +409,9 @@ fn a_live_call_is_tracked_for_cancellation_only_once_it_waits() {
         running.as_mut().poll(&mut cx).is_ready(),
         "the cancellation reached the waiting tool"
     );
-    assert_eq!((count(&tracked), now_held()), (1, 0), "untracked at its end");
+    assert_eq!(
+        (count(&tracked), now_held()),
+        (1, 0),
+        "untracked at its end"
+    );
 }
