@@ -320,74 +320,67 @@ impl SessionStore for CountingSessions {
     }
 }
 
-/// A live call is tracked for `notifications/cancelled` from its first
-/// wait: one that ends at its first poll never takes the session table's
-/// lock for it (twice per call, under every worker), one that waits is
-/// tracked once, until it ends, and its cancellation reaches it.
-#[test]
-fn a_live_call_is_tracked_for_cancellation_only_once_it_waits() {
-    let mut r = Registry::new();
-    r.tool(
-        Tool::new("quick", json!({"type": "object", "properties": {}})),
-        |_ctx, _args| Box::pin(async move { Ok(CallToolResult::text("done")) }),
-    )
-    .expect("tool");
-    r.tool(
-        Tool::new(
-            "until_cancelled",
-            json!({"type": "object", "properties": {}}),
-        ),
-        |ctx, _args| {
-            Box::pin(async move {
-                std::future::poll_fn(|_| {
-                    if ctx.is_cancelled() {
-                        Poll::Ready(())
-                    } else {
-                        Poll::Pending
-                    }
-                })
-                .await;
-                Ok(CallToolResult::text("cancelled"))
-            })
-        },
-    )
-    .expect("tool");
+/// A server whose sessions count the requests tracked for
+/// `notifications/cancelled` (in all, and now), and a session on it.
+#[allow(clippy::type_complexity)]
+fn tracking_server(
+    live_streams: bool,
+) -> (
+    McpServer,
+    String,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    std::sync::Arc<std::sync::atomic::AtomicIsize>,
+) {
     let tracked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let held = std::sync::Arc::new(std::sync::atomic::AtomicIsize::new(0));
     let mut config = McpConfig::new("tracking", "1");
-    config.live_streams = true;
+    config.live_streams = live_streams;
     let server = McpServer::new(
         config,
-        r,
+        registry(),
         Box::new(CountingSessions {
             inner: MemorySessionStore::new(8, 600),
             tracked: tracked.clone(),
             held: held.clone(),
         }),
     );
-    let version = "2025-11-25";
-    let sid = init(&server, version);
-    let mut cx = TaskContext::from_waker(Waker::noop());
-    let count = |c: &std::sync::atomic::AtomicUsize| c.load(std::sync::atomic::Ordering::SeqCst);
-    let now_held = || held.load(std::sync::atomic::Ordering::SeqCst);
+    let sid = init(&server, TRACKING_VERSION);
+    (server, sid, tracked, held)
+}
 
-    let quick = legacy(
-        &sid,
-        version,
-        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"quick","arguments":{}}}"#,
-    );
+const TRACKING_VERSION: &str = "2025-11-25";
+
+const QUICK_CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}"#;
+const WAITING_CALL: &str = r#"{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"wait_cancel","arguments":{}}}"#;
+const CANCEL_IT: &str =
+    r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow"}}"#;
+
+fn load(c: &std::sync::atomic::AtomicUsize) -> usize {
+    c.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+fn load_held(c: &std::sync::atomic::AtomicIsize) -> isize {
+    c.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// A live call is tracked for `notifications/cancelled` from its first
+/// wait: one that ends at its first poll never takes the session table's
+/// lock for it (twice per call, under every worker), one that waits is
+/// tracked once, until it ends, and its cancellation reaches it.
+#[test]
+fn a_live_call_is_tracked_for_cancellation_only_once_it_waits() {
+    let (server, sid, tracked, held) = tracking_server(true);
+    let mut cx = TaskContext::from_waker(Waker::noop());
+
+    let quick = legacy(&sid, TRACKING_VERSION, QUICK_CALL);
     let McpOutcome::Stream(mut live) = run(&server, &quick, None) else {
         panic!("expected a live call");
     };
     let done = pin!(server.run_live(live.call.take().expect("call"))).poll(&mut cx);
     assert!(matches!(done, Poll::Ready(Some(_))), "answered whole");
-    assert_eq!(count(&tracked), 0, "a call ending at once is never tracked");
+    assert_eq!(load(&tracked), 0, "a call ending at once is never tracked");
 
-    let slow = legacy(
-        &sid,
-        version,
-        r#"{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"until_cancelled","arguments":{}}}"#,
-    );
+    let slow = legacy(&sid, TRACKING_VERSION, WAITING_CALL);
     let McpOutcome::Stream(mut live) = run(&server, &slow, None) else {
         panic!("expected a live call");
     };
@@ -395,23 +388,44 @@ fn a_live_call_is_tracked_for_cancellation_only_once_it_waits() {
     assert!(running.as_mut().poll(&mut cx).is_pending());
     assert!(running.as_mut().poll(&mut cx).is_pending());
     assert_eq!(
-        (count(&tracked), now_held()),
+        (load(&tracked), load_held(&held)),
         (1, 1),
         "tracked once it waits"
     );
-    let cancel = legacy(
-        &sid,
-        version,
-        r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow"}}"#,
-    );
+    let cancel = legacy(&sid, TRACKING_VERSION, CANCEL_IT);
     assert_eq!(resp(&server, &cancel).status, 202);
     assert!(
         running.as_mut().poll(&mut cx).is_ready(),
         "the cancellation reached the waiting tool"
     );
     assert_eq!(
-        (count(&tracked), now_held()),
+        (load(&tracked), load_held(&held)),
         (1, 0),
         "untracked at its end"
     );
+}
+
+/// The same rule without live streams: a buffered call is tracked from
+/// its first wait, and untracked when it is dropped while it waits (the
+/// host drops it when its client goes away).
+#[test]
+fn a_buffered_call_is_tracked_once_it_waits_and_untracked_when_dropped() {
+    let (server, sid, tracked, held) = tracking_server(false);
+    let mut cx = TaskContext::from_waker(Waker::noop());
+
+    let quick = legacy(&sid, TRACKING_VERSION, QUICK_CALL);
+    assert_eq!(resp(&server, &quick).status, 200);
+    assert_eq!(load(&tracked), 0, "a call ending at once is never tracked");
+
+    let slow = legacy(&sid, TRACKING_VERSION, WAITING_CALL);
+    {
+        let mut running = pin!(server.handle(&slow, None, T0, &mut rng()));
+        assert!(running.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(
+            (load(&tracked), load_held(&held)),
+            (1, 1),
+            "tracked once it waits"
+        );
+    }
+    assert_eq!(load_held(&held), 0, "untracked when dropped while waiting");
 }

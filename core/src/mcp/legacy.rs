@@ -6,6 +6,9 @@ use alloc::string::{String, ToString};
 use serde_json::{Map, Value, json};
 
 use alloc::vec::Vec;
+use core::future::{Future, poll_fn};
+use core::pin::pin;
+use core::task::Context as TaskContext;
 
 use super::context::{Context, LogLevel, McpError};
 use super::error_response::{ErrorId, ErrorResponse};
@@ -13,7 +16,9 @@ use super::jsonrpc::{Envelope, ErrorCode, MessageKind, RequestId};
 use super::live::{LiveCall, LiveSink, LiveStream};
 use super::methods::Dispatch;
 use super::server::{Entropy, McpServer, WireError, error_response, id_json};
-use super::session::{ClientInputs, SessionError, SessionInfo, session_owner, session_subject};
+use super::session::{
+    CancelTracking, ClientInputs, SessionError, SessionInfo, session_owner, session_subject,
+};
 use super::streams::{StreamReader, StreamSpec};
 use super::{McpOutcome, ProtocolVersion};
 use crate::http::{Request, Response};
@@ -219,14 +224,25 @@ impl McpServer {
         {
             return self.open_live(ctx, params, owner, now, entropy, version, session);
         }
-        let tracked = session
-            .is_some_and(|(sid, _)| self.sessions.track_request(sid, id, ctx.cancellation()));
-        let outcome = self
-            .dispatch(&env.method, &mut params, false, &mut ctx)
-            .await;
-        if let (true, Some((sid, _))) = (tracked, session) {
-            self.sessions.untrack_request(sid, id);
-        }
+        let mut cancel = CancelTracking::new(
+            &*self.sessions,
+            session.map(|(sid, _)| sid),
+            id,
+            ctx.cancellation(),
+        );
+        let outcome = {
+            let mut dispatch = pin!(self.dispatch(&env.method, &mut params, false, &mut ctx));
+            poll_fn(|cx: &mut TaskContext<'_>| {
+                let poll = dispatch.as_mut().poll(cx);
+                if poll.is_pending() {
+                    cancel.waiting();
+                }
+                poll
+            })
+            .await
+        };
+        // Untracked here, or when the call is dropped while it waits.
+        drop(cancel);
         let mut notes = core::mem::take(&mut ctx.notifications);
         if let Some((sid, _)) = session {
             notes.extend(self.updated_notes(&ctx, sid).await);

@@ -29,7 +29,7 @@ use super::jsonrpc::{ErrorCode, RequestId};
 use super::legacy::error_text;
 use super::methods::Dispatch;
 use super::server::{McpServer, id_json};
-use super::session::SessionStore;
+use super::session::CancelTracking;
 use super::streams::{StreamHub, StreamReader, StreamSpec};
 use crate::http::Response;
 use crate::sync::Arc;
@@ -124,15 +124,12 @@ struct CallGuard<'a> {
     id: &'a RequestId,
     pending: Vec<String>,
     done: bool,
-    /// The session tracking this call for `notifications/cancelled`.
-    tracked: Option<(&'a dyn SessionStore, &'a str)>,
+    /// The call in its session, for `notifications/cancelled`.
+    cancel: CancelTracking<'a>,
 }
 
 impl Drop for CallGuard<'_> {
     fn drop(&mut self) {
-        if let Some((sessions, sid)) = self.tracked {
-            sessions.untrack_request(sid, self.id);
-        }
         self.hub.forget(&self.pending);
         if !self.done {
             let e = McpError::new(ErrorCode::InternalError, "Request timed out");
@@ -176,16 +173,13 @@ impl McpServer {
                 id: &id,
                 pending: Vec::new(),
                 done: false,
-                tracked: None,
+                cancel: CancelTracking::new(
+                    &*self.sessions,
+                    spec.session.as_deref(),
+                    &id,
+                    ctx.cancellation(),
+                ),
             };
-            // `notifications/cancelled` reaches the tool (ctx.is_cancelled)
-            // once the call has waited: it is tracked in its session from
-            // its first wait on, like its stream is opened. A call that ends
-            // at its first poll (most tools) never waits, so a cancellation
-            // could not reach it anyway; tracking it would take the session
-            // table's lock twice per call, a lock every worker shares.
-            let cancellable = spec.session.as_deref().map(|sid| (sid, ctx.cancellation()));
-            let mut track_tried = false;
             // Whether the stream is open: it opens with the first event, or
             // when the call first waits (its reader then waits on it).
             let mut opened = false;
@@ -195,24 +189,19 @@ impl McpServer {
                     let mut dispatch =
                         pin!(self.dispatch("tools/call", &mut params, params_reused, &mut ctx));
                     let waited = &mut opened;
-                    let tracked = &mut guard.tracked;
-                    let sessions = &*self.sessions;
+                    let cancel = &mut guard.cancel;
                     poll_fn(|cx: &mut TaskContext<'_>| {
                         let poll = dispatch.as_mut().poll(cx);
-                        if poll.is_pending() && !*waited {
-                            if !hub.ensure_open(&spec) {
-                                return Poll::Ready(Err(StreamsFull));
+                        if poll.is_pending() {
+                            if !*waited {
+                                if !hub.ensure_open(&spec) {
+                                    return Poll::Ready(Err(StreamsFull));
+                                }
+                                *waited = true;
                             }
-                            *waited = true;
-                        }
-                        if poll.is_pending()
-                            && !track_tried
-                            && let Some((sid, flag)) = &cancellable
-                        {
-                            track_tried = true;
-                            if sessions.track_request(sid, &id, flag.clone()) {
-                                *tracked = Some((sessions, sid));
-                            }
+                            // `notifications/cancelled` reaches the tool
+                            // (ctx.is_cancelled) from its first wait on.
+                            cancel.waiting();
                         }
                         poll.map(Ok)
                     })

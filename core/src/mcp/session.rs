@@ -217,6 +217,55 @@ pub trait SessionStore: Send + Sync {
     fn cancel_request(&self, id: &str, request: &RequestId);
 }
 
+/// A request of a session that `notifications/cancelled` can reach: it is
+/// tracked in the store from its first wait ([`CancelTracking::waiting`])
+/// until it is dropped. A request that ends at its first poll (most) never
+/// waits, so a cancellation could not reach it anyway; tracking it would
+/// take the store's lock twice, a lock every worker shares.
+pub(crate) struct CancelTracking<'a> {
+    sessions: &'a dyn SessionStore,
+    id: &'a RequestId,
+    /// The session and the request's flag, until tracking is tried.
+    untried: Option<(&'a str, Arc<AtomicBool>)>,
+    /// The session the request is tracked in.
+    tracked: Option<&'a str>,
+}
+
+impl<'a> CancelTracking<'a> {
+    /// Request `id` of session `sid` (none: nothing to track), cancelled
+    /// through `flag` ([`super::Context::cancellation`]).
+    pub(crate) fn new(
+        sessions: &'a dyn SessionStore,
+        sid: Option<&'a str>,
+        id: &'a RequestId,
+        flag: Arc<AtomicBool>,
+    ) -> Self {
+        CancelTracking {
+            sessions,
+            id,
+            untried: sid.map(|sid| (sid, flag)),
+            tracked: None,
+        }
+    }
+
+    /// The request waits: track it, once (a full table is not retried).
+    pub(crate) fn waiting(&mut self) {
+        if let Some((sid, flag)) = self.untried.take()
+            && self.sessions.track_request(sid, self.id, flag)
+        {
+            self.tracked = Some(sid);
+        }
+    }
+}
+
+impl Drop for CancelTracking<'_> {
+    fn drop(&mut self) {
+        if let Some(sid) = self.tracked {
+            self.sessions.untrack_request(sid, self.id);
+        }
+    }
+}
+
 /// A store that holds nothing: for [`super::McpConfig::stateless`]
 /// deployments. Every `create` fails with [`SessionError::Full`].
 #[derive(Debug, Clone, Copy, Default)]
