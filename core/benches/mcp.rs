@@ -89,8 +89,12 @@ fn registry() -> Registry {
 
 /// The caller as the router hands it over: shared, not copied.
 fn principal() -> Arc<Principal> {
+    principal_of("user-7f3a9c")
+}
+
+fn principal_of(subject: &str) -> Arc<Principal> {
     Arc::new(Principal {
-        subject: "user-7f3a9c".into(),
+        subject: subject.into(),
         client_id: "client-5d41402abc4b2a76".into(),
         scopes: vec!["mcp:tools".into(), "mcp:resources".into()],
         audience: "http://127.0.0.1:18481/mcp".into(),
@@ -135,7 +139,37 @@ fn bench_mcp(c: &mut Criterion) {
     let mut rng = BenchRandom(7);
     let session = open_session(&server, &who, &mut rng);
 
+    // The same server with every other session slot taken (the default
+    // table holds 1024; one subject may hold 32 of them): the per-request
+    // session lookup must not grow with the number of sessions.
+    let full_config = McpConfig::new("bench", "1.0.0");
+    let limits = full_config.limits;
+    let full = McpServer::new(
+        full_config,
+        registry(),
+        Box::new(MemorySessionStore::for_limits(&limits)),
+    );
+    let slots = limits.sessions;
+    for i in 0..slots - 1 {
+        open_session(&full, &principal_of(&format!("user-{}", i / 32)), &mut rng);
+    }
+    let last = open_session(&full, &who, &mut rng);
+
     let mut group = c.benchmark_group("mcp");
+    let echo = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
+    let req = request(&last, echo);
+    match block_on(full.handle(&req, Some(&who), NOW, &mut rng)) {
+        McpOutcome::Response(r) if r.status == 200 => {}
+        other => panic!("full table: unexpected outcome {other:?}"),
+    }
+    group.bench_function("tools_call_echo_1024_sessions", |b| {
+        b.iter(
+            || match block_on(full.handle(black_box(&req), Some(&who), NOW, &mut rng)) {
+                McpOutcome::Response(r) => black_box(r.body),
+                _ => panic!("not a response"),
+            },
+        );
+    });
     for (name, body) in [
         (
             "tools_call_echo",

@@ -202,6 +202,80 @@ mod mcp {
         );
     }
 
+    /// The table at its default size, 1024 sessions of 32 subjects: each
+    /// session is found by its own id, a guess near a real id is not, and
+    /// one more session ends the least recently used one wherever it is
+    /// held (the table is indexed by id, not kept in order of use).
+    #[test]
+    fn a_full_default_table_finds_every_session_and_ends_the_idlest() {
+        let config = McpConfig::new("test-server", "1.2.3");
+        let slots = config.limits.sessions;
+        let per_subject = config.limits.sessions_per_subject;
+        let sessions = MemorySessionStore::for_limits(&config.limits);
+        let s = McpServer::new(config, registry(), Box::new(sessions));
+        let mut rng = StreamRng(0x5EED);
+        let mut at = |who: &Principal, req: &Request| {
+            let shared = mcpauth_core::sync::Arc::new(who.clone());
+            match block_on(s.handle(req, Some(&shared), T0, &mut rng)) {
+                McpOutcome::Response(r) => r,
+                _ => panic!("response"),
+            }
+        };
+        let subject = |i: usize| Principal {
+            subject: format!("user-{}", i / per_subject),
+            ..principal(&[])
+        };
+        let ping = |sid: &str| legacy(sid, V, r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#);
+        let ids: Vec<String> = (0..slots)
+            .map(|i| {
+                let r = at(&subject(i), &post(INIT));
+                assert_eq!(r.status, 200, "session {i}");
+                r.header("Mcp-Session-Id").expect("session").to_owned()
+            })
+            .collect();
+        // Every session but one is used again; the one left is the idlest.
+        let idlest = slots / 2 + 3;
+        for (i, sid) in ids.iter().enumerate() {
+            if i != idlest {
+                assert_eq!(at(&subject(i), &ping(sid)).status, 200, "session {i}");
+            }
+        }
+        let mut near = ids[0].clone().into_bytes();
+        near[42] = if near[42] == b'A' { b'B' } else { b'A' };
+        let near = String::from_utf8(near).expect("ascii");
+        assert_eq!(at(&subject(0), &ping(&near)).status, 404);
+        // A new subject's session makes room in the full table.
+        let newcomer = Principal {
+            subject: "newcomer".into(),
+            ..principal(&[])
+        };
+        let r = at(&newcomer, &post(INIT));
+        assert_eq!(r.status, 200);
+        let new_sid = r.header("Mcp-Session-Id").expect("session").to_owned();
+        assert_eq!(at(&subject(idlest), &ping(&ids[idlest])).status, 404);
+        for (i, sid) in ids.iter().enumerate() {
+            if i != idlest {
+                assert_eq!(at(&subject(i), &ping(sid)).status, 200, "session {i}");
+            }
+        }
+        assert_eq!(at(&newcomer, &ping(&new_sid)).status, 200);
+    }
+
+    /// An RNG stream that advances (session ids must not repeat across
+    /// more than a thousand sessions). Tests only.
+    struct StreamRng(u64);
+    impl mcpauth_core::rand::SecureRandom for StreamRng {
+        fn fill(&mut self, dest: &mut [u8]) -> Result<(), mcpauth_core::rand::RngError> {
+            for b in dest {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                *b = self.0 as u8;
+            }
+            Ok(())
+        }
+    }
+
     #[test]
     fn rng_failure_fails_closed() {
         let s = server();

@@ -10,7 +10,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use core::future::ready;
+use core::hash::BuildHasher;
 
+use hashbrown::HashTable;
 use subtle::ConstantTimeEq;
 
 use super::ProtocolVersion;
@@ -339,7 +341,12 @@ struct Entry {
 
 #[derive(Debug)]
 struct Table {
-    entries: Vec<Entry>,
+    /// Sessions by id, hashed with [`SessionHasher`]: a lookup costs the
+    /// same with one session or a full table. Every request looks its
+    /// session up under the table's lock, so a scan of all of them (up to
+    /// 1024 constant-time compares) would hold every worker up.
+    entries: HashTable<Entry>,
+    hasher: SessionHasher,
     inflight: Vec<(String, RequestId, Arc<AtomicBool>)>,
     capacity: usize,
     /// Most sessions of one subject.
@@ -349,16 +356,36 @@ struct Table {
     uses: u64,
 }
 
+/// The table's hash of a session id. Only ids the server minted (32
+/// random bytes) are ever inserted, so a peer cannot crowd a bucket, and
+/// the hash needs no secret key: the most the timing of a lookup with a
+/// guessed id could reveal is a few bits of the hash of some session's
+/// id, which narrows none of its 256 random bits. Candidates in a bucket
+/// are still compared in constant time: a guess is never compared with a
+/// real id byte by byte.
+type SessionHasher = foldhash::fast::FixedState;
+
 impl Table {
-    fn position(&self, id: &str) -> Option<usize> {
-        // Constant-time comparison: session ids are bearer handles.
-        self.entries
-            .iter()
-            .position(|e| bool::from(e.id.as_bytes().ct_eq(id.as_bytes())))
+    fn hash(&self, id: &str) -> u64 {
+        self.hasher.hash_one(id.as_bytes())
     }
 
-    fn expired(&self, e: &Entry, now: UnixTime) -> bool {
-        now.secs() >= e.last_seen.secs().saturating_add(self.idle_secs)
+    fn find_mut(&mut self, id: &str) -> Option<&mut Entry> {
+        let hash = self.hash(id);
+        self.entries.find_mut(hash, |e| same_id(e, id))
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.entries
+            .find(self.hash(id), |e| same_id(e, id))
+            .is_some()
+    }
+
+    fn insert(&mut self, entry: Entry) {
+        let hash = self.hash(&entry.id);
+        let hasher = &self.hasher;
+        self.entries
+            .insert_unique(hash, entry, |e| hasher.hash_one(e.id.as_bytes()));
     }
 
     fn touch(&mut self) -> u64 {
@@ -366,30 +393,54 @@ impl Table {
         self.uses
     }
 
-    /// End the session at `i`: its in-flight requests see a cancellation.
-    fn remove_at(&mut self, i: usize) -> Entry {
-        let gone = self.entries.swap_remove(i);
+    /// End session `id`: its in-flight requests see a cancellation.
+    fn remove(&mut self, id: &str) -> Option<Entry> {
+        let hash = self.hash(id);
+        let (gone, _) = self
+            .entries
+            .find_entry(hash, |e| same_id(e, id))
+            .ok()?
+            .remove();
+        self.cancel_inflight(&gone.id);
+        Some(gone)
+    }
+
+    /// Cancel and forget the in-flight requests of an ended session.
+    fn cancel_inflight(&mut self, id: &str) {
         self.inflight.retain(|(s, _, flag)| {
-            let keep = *s != gone.id;
+            let keep = s != id;
             if !keep {
                 flag.store(true, Ordering::Relaxed);
             }
             keep
         });
-        gone
+    }
+
+    /// End every session idle at `now`; returns their ids.
+    fn remove_expired(&mut self, now: UnixTime) -> Vec<String> {
+        let idle = self.idle_secs;
+        let ended: Vec<String> = self
+            .entries
+            .extract_if(|e| now.secs() >= e.last_seen.secs().saturating_add(idle))
+            .map(|e| e.id)
+            .collect();
+        for id in &ended {
+            self.cancel_inflight(id);
+        }
+        ended
     }
 
     /// End the least recently used session among those `which` selects;
     /// returns its id.
     fn evict_idlest(&mut self, which: impl Fn(&Entry) -> bool) -> Option<String> {
-        let i = self
+        let id = self
             .entries
             .iter()
-            .enumerate()
-            .filter(|(_, e)| which(e))
-            .min_by_key(|(_, e)| e.touched)
-            .map(|(i, _)| i)?;
-        Some(self.remove_at(i).id)
+            .filter(|e| which(e))
+            .min_by_key(|e| e.touched)?
+            .id
+            .clone();
+        Some(self.remove(&id)?.id)
     }
 
     /// Make room for one more session of `subject`: expired sessions go
@@ -403,9 +454,7 @@ impl Table {
             })
         };
         if self.entries.len() >= self.capacity || held_by_subject(self) >= self.per_subject {
-            let idle = self.idle_secs;
-            self.entries
-                .retain(|e| now.secs() < e.last_seen.secs().saturating_add(idle));
+            self.remove_expired(now);
         }
         if subject.is_some() && held_by_subject(self) >= self.per_subject {
             return self.evict_idlest(|e| e.subject == subject);
@@ -415,6 +464,11 @@ impl Table {
         }
         None
     }
+}
+
+/// Constant-time comparison: session ids are bearer handles.
+fn same_id(e: &Entry, id: &str) -> bool {
+    bool::from(e.id.as_bytes().ct_eq(id.as_bytes()))
 }
 
 /// A bounded in-memory session table: at most `capacity` sessions, at most
@@ -437,7 +491,8 @@ impl MemorySessionStore {
         let per_subject = super::McpLimits::default().sessions_per_subject;
         MemorySessionStore {
             table: Mutex::new(Table {
-                entries: Vec::new(),
+                entries: HashTable::new(),
+                hasher: SessionHasher::with_seed(0),
                 inflight: Vec::new(),
                 capacity,
                 per_subject: per_subject.clamp(1, capacity.max(1)),
@@ -478,12 +533,11 @@ impl MemorySessionStore {
         id: &str,
         f: impl FnOnce(&mut Entry) -> Result<T, SessionError>,
     ) -> Result<T, SessionError> {
-        let mut t = self.table.lock();
-        let i = t.position(id).ok_or(SessionError::Unknown)?;
-        match t.entries.get_mut(i) {
-            Some(e) => f(e),
-            None => Err(SessionError::Unknown),
-        }
+        f(self
+            .table
+            .lock()
+            .find_mut(id)
+            .ok_or(SessionError::Unknown)?)
     }
 }
 
@@ -497,14 +551,14 @@ impl SessionStore for MemorySessionStore {
         now: UnixTime,
     ) -> BoxFuture<'a, Result<Option<String>, SessionError>> {
         let mut t = self.table.lock();
-        let result = if t.position(id).is_some() || t.capacity == 0 {
+        let result = if t.contains(id) || t.capacity == 0 {
             // A duplicate id (only possible with a broken RNG) is refused
             // like a full table rather than sharing a session.
             Err(SessionError::Full)
         } else {
             let evicted = t.make_room(subject, now);
             let touched = t.touch();
-            t.entries.push(Entry {
+            t.insert(Entry {
                 id: id.into(),
                 info: SessionInfo {
                     version,
@@ -526,23 +580,23 @@ impl SessionStore for MemorySessionStore {
 
     fn get<'a>(&'a self, id: &'a str, now: UnixTime) -> BoxFuture<'a, Option<SessionInfo>> {
         let mut t = self.table.lock();
-        let found = match t.position(id) {
-            Some(i) => {
-                let expired = t.entries.get(i).is_some_and(|e| t.expired(e, now));
-                if expired {
-                    t.entries.swap_remove(i);
-                    None
-                } else {
-                    let touched = t.touch();
-                    t.entries.get_mut(i).map(|e| {
-                        e.last_seen = now;
-                        e.touched = touched;
-                        e.info
-                    })
-                }
+        let idle = t.idle_secs;
+        let uses = t.uses.wrapping_add(1);
+        let found = match t.find_mut(id) {
+            Some(e) if now.secs() < e.last_seen.secs().saturating_add(idle) => {
+                e.last_seen = now;
+                e.touched = uses;
+                Some(e.info)
+            }
+            Some(_) => {
+                t.remove(id);
+                None
             }
             None => None,
         };
+        if found.is_some() {
+            t.uses = uses;
+        }
         drop(t);
         Box::pin(ready(found))
     }
@@ -619,15 +673,7 @@ impl SessionStore for MemorySessionStore {
     }
 
     fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool> {
-        let mut t = self.table.lock();
-        let existed = match t.position(id) {
-            Some(i) => {
-                t.remove_at(i);
-                true
-            }
-            None => false,
-        };
-        drop(t);
+        let existed = self.table.lock().remove(id).is_some();
         Box::pin(ready(existed))
     }
 
@@ -645,17 +691,7 @@ impl SessionStore for MemorySessionStore {
     }
 
     fn expire(&self, now: UnixTime) -> Vec<String> {
-        let mut t = self.table.lock();
-        let mut ended = Vec::new();
-        let mut i = 0;
-        while let Some(e) = t.entries.get(i) {
-            if t.expired(e, now) {
-                ended.push(t.remove_at(i).id);
-            } else {
-                i += 1;
-            }
-        }
-        ended
+        self.table.lock().remove_expired(now)
     }
 
     fn track_request(&self, id: &str, request: &RequestId, flag: Arc<AtomicBool>) -> bool {
