@@ -98,6 +98,10 @@ pub struct HostIssuer {
     /// Threads that run the OAuth futures, started on first use (inside
     /// the server's runtime).
     oauth_workers: OnceLock<Option<OAuthWorkers>>,
+    /// The runtime the app was built in: the OAuth workers' I/O and timers
+    /// run on it, not on the connection worker that happens to serve the
+    /// first OAuth request (`crate::conn_workers`).
+    runtime: Option<tokio::runtime::Handle>,
     keys: Arc<SharedKeys>,
     db: Backend,
 }
@@ -128,7 +132,11 @@ impl Issuer for HostIssuer {
                 ));
             };
             let workers = self.oauth_workers.get_or_init(|| {
-                OAuthWorkers::per_core(&tokio::runtime::Handle::current())
+                let runtime = self
+                    .runtime
+                    .clone()
+                    .unwrap_or_else(tokio::runtime::Handle::current);
+                OAuthWorkers::per_core(&runtime)
                     .map_err(|e| tracing::error!(error = %e, "cannot start the OAuth workers"))
                     .ok()
             });
@@ -448,6 +456,7 @@ impl App {
             oauth,
             oauth_slots: OAuthSlots::new(OAUTH_CONCURRENCY),
             oauth_workers: OnceLock::new(),
+            runtime: tokio::runtime::Handle::try_current().ok(),
             keys: keys.clone(),
             db: db.clone(),
         };

@@ -213,10 +213,8 @@ fn serve(
         upstreams: settings.upstream.clone(),
         oidc: settings.oidc.clone(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("mcpauth-worker")
-        .build()?;
+    let connection_workers = crate::server::default_connection_workers();
+    let runtime = main_runtime(connection_workers)?;
     let result: Result<(), BoxError> = runtime.block_on(async {
         let app = App::new(&options, db.clone(), keys, registry)?;
         // On a shared store other instances may rotate the keys: reload
@@ -282,6 +280,7 @@ fn serve(
             limits,
             tls,
             trusted_proxies: settings.trusted_proxies.clone(),
+            connection_workers,
         };
         crate::server::serve(
             listener,
@@ -325,10 +324,8 @@ fn serve_resource_server(
         stateless: settings.stateless,
         upstreams: settings.upstream.clone(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("mcpauth-worker")
-        .build()?;
+    let connection_workers = crate::server::default_connection_workers();
+    let runtime = main_runtime(connection_workers)?;
     let result: Result<(), BoxError> = runtime.block_on(async {
         let keys = RemoteKeys::new(remote.clone()).map_err(crate::app::AppError)?;
         // The first fetch before the first request; if it fails (logged),
@@ -375,6 +372,7 @@ fn serve_resource_server(
             },
             tls,
             trusted_proxies: settings.trusted_proxies.clone(),
+            connection_workers,
         };
         crate::server::serve(
             listener,
@@ -420,6 +418,8 @@ impl MetricsListener {
             },
             tls: None,
             trusted_proxies: crate::proxy::TrustedProxies::none(),
+            // A scrape now and then: the caller's runtime serves it.
+            connection_workers: 0,
         };
         let mut stopped = stopped;
         let task = tokio::spawn(crate::server::serve(
@@ -496,4 +496,16 @@ fn print_banner(settings: &ServeSettings, local: std::net::SocketAddr, users: u6
         );
         println!("        and pass --public-url https://your-host");
     }
+}
+
+/// The runtime of the accept loop, timers and background tasks. With
+/// connection workers serving the connections, one thread of it is enough
+/// (it stays mostly idle); without, one per core serves them.
+fn main_runtime(connection_workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name("mcpauth-worker");
+    if connection_workers > 0 {
+        builder.worker_threads(1);
+    }
+    builder.build()
 }

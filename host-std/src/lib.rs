@@ -16,6 +16,7 @@ pub mod cimd;
 pub mod cimd_budget;
 pub mod cli;
 pub mod config;
+pub mod conn_workers;
 pub mod db;
 pub mod env;
 pub mod head_watch;

@@ -29,9 +29,10 @@ use mcpauth_core::jose::KeySet;
 use mcpauth_core::mcp::{LiveStream, McpServer, StreamReader};
 use mcpauth_core::oauth::NoCache;
 use mcpauth_core::server::{NoIssuer, Refusal, Routed, Router};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
+use crate::conn_workers::ConnectionWorkers;
 use crate::env::{OsRandom, now};
 use crate::head_watch::{HeadWatch, Watched, within_deadline};
 use crate::metrics::{Endpoint, METRICS};
@@ -273,17 +274,32 @@ pub struct ServerOptions {
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// Threads that each serve their connections for their whole life
+    /// ([`crate::conn_workers`]); 0 serves them on the caller's runtime.
+    pub connection_workers: usize,
 }
 
 impl Default for ServerOptions {
-    /// Default limits, no TLS, loopback proxies trusted.
+    /// Default limits, no TLS, loopback proxies trusted, one connection
+    /// worker per core ([`default_connection_workers`]).
     fn default() -> Self {
         ServerOptions {
             limits: Limits::default(),
             tls: None,
             trusted_proxies: TrustedProxies::default(),
+            connection_workers: default_connection_workers(),
         }
     }
+}
+
+/// One connection worker per core this process may use, or
+/// `MCPAUTH_CONNECTION_WORKERS` when set (0: serve connections on the
+/// caller's runtime).
+pub fn default_connection_workers() -> usize {
+    std::env::var("MCPAUTH_CONNECTION_WORKERS")
+        .ok()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -292,6 +308,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("limits", &self.limits)
             .field("tls", &self.tls.is_some())
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("connection_workers", &self.connection_workers)
             .finish()
     }
 }
@@ -327,6 +344,16 @@ pub async fn serve<H: Handler>(
     let slots = Arc::new(Semaphore::new(options.limits.max_connections));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
+    let workers = match options.connection_workers {
+        0 => None,
+        n => match ConnectionWorkers::start(n) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the connection workers: serving on the runtime's workers");
+                None
+            }
+        },
+    };
 
     loop {
         let permit = tokio::select! {
@@ -355,7 +382,7 @@ pub async fn serve<H: Handler>(
         let tls = options.tls.clone();
         let handshake_timeout = options.limits.tls_handshake_timeout;
         let head_limit = options.limits.header_read_timeout;
-        tokio::spawn(async move {
+        let connection = move |stream: TcpStream| async move {
             let _permit = permit;
             let watch = HeadWatch::new();
             let svc = {
@@ -408,7 +435,13 @@ pub async fn serve<H: Handler>(
                 None => tracing::debug!(%peer, "request head not received in time: closed"),
                 Some(Ok(())) => {}
             }
-        });
+        };
+        match &workers {
+            Some(workers) => workers.spawn(stream, connection),
+            None => {
+                tokio::spawn(connection(stream));
+            }
+        }
     }
     drop(listener);
     tracing::info!("shutting down: waiting for in-flight requests");
