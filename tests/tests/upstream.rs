@@ -368,3 +368,94 @@ async fn upstream_garbage_and_down_answer_502() {
     );
     server.stop();
 }
+
+/// An upstream that, like gunicorn (2 s `keepalive`; uvicorn and Node: 5
+/// s), closes a connection left idle for 2 s. Its close and the proxy's
+/// next request on that pooled connection can cross: this upstream plays
+/// the crossing out every time, reading a request that comes after 2 s of
+/// idleness and closing without an answer. The proxy must have dropped the
+/// idle connection first (its pool keeps them 1.5 s), so the client never
+/// sees that close as a 502.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_upstream_connection_is_dropped_before_a_2s_idle_close() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const UPSTREAM_IDLE: Duration = Duration::from_secs(2);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let accepted = connections.clone();
+    let upstream = tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            accepted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut answered = Instant::now();
+                let mut buf = Vec::new();
+                loop {
+                    // One request: its head, then Content-Length bytes.
+                    let (head_len, body_len) = loop {
+                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                            let len = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            break (end + 4, len);
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    while buf.len() < head_len + body_len {
+                        let mut chunk = [0u8; 4096];
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..head_len + body_len);
+                    if answered.elapsed() >= UPSTREAM_IDLE {
+                        // The idle close crossed this request.
+                        return;
+                    }
+                    let body = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if s.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    answered = Instant::now();
+                }
+            });
+        }
+    });
+    let dir = TempDir::new("upstream-idle");
+    add_alice(&dir.0);
+    let target = format!("http://{addr}/mcp");
+    let server = Server::start(&dir.0, &["--upstream", &target]).await;
+    let bearer = format!("Bearer {}", token(&server.base).await);
+    let http = client();
+    let mcp = format!("{}/mcp", server.base);
+    let r = post(&http, &mcp, &bearer, &[]).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(UPSTREAM_IDLE + Duration::from_millis(300)).await;
+    let r = post(&http, &mcp, &bearer, &[]).await;
+    assert_eq!(
+        r.status(),
+        200,
+        "the proxy reused a connection idle for 2 s"
+    );
+    assert_eq!(connections.load(Ordering::SeqCst), 2, "a fresh connection");
+    upstream.abort();
+    server.stop();
+}

@@ -70,7 +70,12 @@ pub struct UpstreamLimits {
     pub max_response_bytes: u64,
     /// Idle pooled connections kept per upstream (sockets held for reuse).
     pub max_idle_connections: usize,
-    /// How long an idle pooled connection is kept.
+    /// How long an idle pooled connection is kept. Shorter than any
+    /// upstream's own keep-alive timeout, or the upstream's close and the
+    /// next request on that connection can cross, and the client gets a
+    /// 502 for a request the upstream never answered (POST is not
+    /// retried). Servers close idle connections after 2 s (gunicorn, also
+    /// for its uvicorn workers) or 5 s (uvicorn, Node, hypercorn).
     pub idle_timeout: Duration,
 }
 
@@ -81,7 +86,7 @@ impl Default for UpstreamLimits {
             response_timeout: Duration::from_secs(60),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_idle_connections: 64,
-            idle_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_millis(1500),
         }
     }
 }
