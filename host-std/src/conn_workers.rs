@@ -5,11 +5,11 @@
 //! one, so a keep-alive connection's task, and the few kilobytes of state
 //! each request touches (hyper's buffers, the service future, the MCP
 //! call), move between cores request after request. For a bare hyper
-//! server that state is small; for mcpauth it cost a quarter of a
-//! request's CPU: two workers pinned to one core served `tools/call` with
-//! 23 % less CPU per request than two workers on two cores, and serving
-//! each connection on one thread throughout took 15 % off
-//! (BENCHMARKS.md, session 10). This is the model actix-web and nginx use.
+//! server that state is small. For mcpauth, two workers pinned to one core
+//! served `tools/call` with 23 % less CPU per request than two workers on
+//! two cores (BENCHMARKS.md, session 9), and serving each connection on
+//! one thread throughout takes 5–15 % off (session 10). actix-web serves
+//! connections the same way.
 //!
 //! The price is that a connection cannot move off a busy thread: each new
 //! connection goes to the worker holding the fewest, and CPU-heavy work
