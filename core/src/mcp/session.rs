@@ -339,6 +339,13 @@ struct Entry {
     subscriptions: Vec<String>,
 }
 
+impl Entry {
+    /// When the session ends unless it is used again (Unix seconds).
+    fn idle_deadline(&self, idle_secs: u64) -> u64 {
+        self.last_seen.secs().saturating_add(idle_secs)
+    }
+}
+
 #[derive(Debug)]
 struct Table {
     /// Sessions by id, hashed with [`SessionHasher`]: a lookup costs the
@@ -421,7 +428,7 @@ impl Table {
         let idle = self.idle_secs;
         let ended: Vec<String> = self
             .entries
-            .extract_if(|e| now.secs() >= e.last_seen.secs().saturating_add(idle))
+            .extract_if(|e| now.secs() >= e.idle_deadline(idle))
             .map(|e| e.id)
             .collect();
         for id in &ended {
@@ -581,11 +588,11 @@ impl SessionStore for MemorySessionStore {
     fn get<'a>(&'a self, id: &'a str, now: UnixTime) -> BoxFuture<'a, Option<SessionInfo>> {
         let mut t = self.table.lock();
         let idle = t.idle_secs;
-        let uses = t.uses.wrapping_add(1);
+        let touched = t.touch();
         let found = match t.find_mut(id) {
-            Some(e) if now.secs() < e.last_seen.secs().saturating_add(idle) => {
+            Some(e) if now.secs() < e.idle_deadline(idle) => {
                 e.last_seen = now;
-                e.touched = uses;
+                e.touched = touched;
                 Some(e.info)
             }
             Some(_) => {
@@ -594,9 +601,6 @@ impl SessionStore for MemorySessionStore {
             }
             None => None,
         };
-        if found.is_some() {
-            t.uses = uses;
-        }
         drop(t);
         Box::pin(ready(found))
     }
@@ -685,7 +689,7 @@ impl SessionStore for MemorySessionStore {
         let t = self.table.lock();
         t.entries
             .iter()
-            .map(|e| e.last_seen.secs().saturating_add(t.idle_secs))
+            .map(|e| e.idle_deadline(t.idle_secs))
             .min()
             .map(UnixTime)
     }
