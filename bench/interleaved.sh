@@ -62,11 +62,6 @@ echo "== command: PAIRS=$PAIRS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS TH
   "${MCPAUTH_BINS:+MCPAUTH_BINS=\"$MCPAUTH_BINS\"} ${MCPAUTH_BIN:+MCPAUTH_BIN=$MCPAUTH_BIN}" \
   "${BARE_BIN:+BARE_BIN=$BARE_BIN} ${SIGN_BIN:+SIGN_BIN=$SIGN_BIN} ${CARGO_FLAGS:+CARGO_FLAGS=\"$CARGO_FLAGS\"}" \
   "${SKIP_REFRESH:+SKIP_REFRESH=1} ${PROFILE:+PROFILE=1} bench/run.sh interleaved"
-# Which machine: the kind's CPU changes between days (an Intel part with
-# AVX-512 IFMA signs RS256 in ~245 µs, an AMD EPYC without it in ~660 µs),
-# and the ratios move with it. Figures from different CPUs do not compare.
-echo "== machine: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)," \
-  "$(nproc) cores, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 ensure_tool wrk wrk
 [ -n "${PROFILE:-}" ] && ensure_tool perf linux-perf
@@ -80,7 +75,12 @@ read -r -a BUILDS <<<"${MCPAUTH_BINS:-mcpauth=${MCPAUTH_BIN:-target/release/mcpa
 start_workdir
 RESULTS=$WORK/results
 
-echo "== machine: $(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)," \
+# The CPU model too: the kind's CPU changes between days (an Intel part
+# with AVX-512 IFMA signs RS256 in ~245 µs, an AMD EPYC without it in
+# ~700 µs) and the ratios move with it; figures of different CPUs do not
+# compare.
+echo "== machine: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)," \
+  "$(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)," \
   "wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
 
 "$BARE" "127.0.0.1:$BARE_PORT" 2>/dev/null &
