@@ -16,9 +16,9 @@ use std::task::{Context as TaskContext, Poll, Wake, Waker};
 
 use mcp_support::*;
 use mcpauth_core::mcp::{
-    BoxFuture, CallToolResult, ClientInputs, InputRequired, LiveStream, LogLevel, McpConfig,
-    McpLimits, McpOutcome, McpServer, MemorySessionStore, NoSessionStore, ProtocolVersion,
-    Registry, RequestId, SessionError, SessionInfo, SessionStore, TIMER_HORIZON_SECS, Tool,
+    BoxFuture, CallToolResult, ClientInputs, InputRequired, LogLevel, McpConfig, McpLimits,
+    McpOutcome, McpServer, MemorySessionStore, NoSessionStore, ProtocolVersion, Registry,
+    RequestId, SessionError, SessionInfo, SessionStore, TIMER_HORIZON_SECS, Tool,
 };
 use mcpauth_core::time::UnixTime;
 use serde_json::json;
@@ -428,41 +428,4 @@ fn a_buffered_call_is_tracked_once_it_waits_and_untracked_when_dropped() {
         );
     }
     assert_eq!(load_held(&held), 0, "untracked when dropped while waiting");
-}
-
-#[test]
-fn a_call_answered_at_once_never_takes_the_stream_tables_lock() {
-    // The live-stream table is one lock for the whole instance, taken by
-    // every connection's calls. A call that ends at its first poll without
-    // a notification opens no stream, so nothing of it is in the table:
-    // ending it (its guard's pending input requests, its reader's detach)
-    // must not wait for that lock. Before, both took it, twice per call.
-    let server = asking_server(McpLimits::default());
-    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
-                      "params": {"name": "quick", "arguments": {}}});
-    let req = post(&call.to_string()).with_header("MCP-Protocol-Version", "2025-06-18");
-    let McpOutcome::Stream(live) = run(&server, &req, None) else {
-        panic!("expected a live call");
-    };
-    let LiveStream {
-        response,
-        reader,
-        call,
-    } = *live;
-    let call = call.expect("call");
-    let held = server.hold_stream_table();
-    let (done, answered) = std::sync::mpsc::channel();
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let whole = block_on(server.run_live(call)).expect("answered whole");
-            let whole = LiveStream::answer_whole(response, reader, whole);
-            let _ = done.send((whole.status, whole.body));
-        });
-        let got = answered.recv_timeout(std::time::Duration::from_secs(5));
-        drop(held);
-        let (status, body) = got.expect("the call waited for the stream table's lock");
-        assert_eq!(status, 200);
-        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
-        assert_eq!(body["result"]["content"][0]["text"], "done");
-    });
 }

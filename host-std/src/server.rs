@@ -119,7 +119,7 @@ impl Reply {
             let mut cx = Context::from_waker(std::task::Waker::noop());
             if let Poll::Ready(whole) = run.as_mut().poll(&mut cx) {
                 return Reply::Whole(match whole {
-                    Some(whole) => LiveStream::answer_whole(head, reader, whole),
+                    Some(whole) => LiveStream::answer_whole(head, whole),
                     None => reader.into_whole(head),
                 });
             }

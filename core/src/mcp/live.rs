@@ -55,10 +55,8 @@ impl LiveStream {
     /// `whole`, what [`McpServer::run_live`] returned, with the fields
     /// added to the stream's `head` after the server made it (the router's
     /// CORS fields). A browser client then reads the answer whichever way
-    /// the call ended. The stream's `reader` goes with it: its stream was
-    /// never opened, so nothing is left in the hub.
-    pub fn answer_whole(head: Response, reader: StreamReader, mut whole: Response) -> Response {
-        reader.unopened();
+    /// the call ended.
+    pub fn answer_whole(head: Response, mut whole: Response) -> Response {
         // Fields are only ever added to the head: with just its own, there
         // is nothing to carry over (the usual case, no `Origin`).
         if head.headers.len() <= super::legacy::SSE_HEAD_FIELDS.len() {
@@ -347,7 +345,7 @@ impl McpServer {
             // Input requests would wait forever: refuse them up front.
             call.ctx.live = None;
             if let Some(whole) = self.run_live(call).await {
-                return LiveStream::answer_whole(response, reader, whole);
+                return LiveStream::answer_whole(response, whole);
             }
         }
         reader.into_whole(response)
@@ -365,9 +363,7 @@ mod tests {
     fn a_whole_answer_keeps_the_routers_fields() {
         let mut head = super::super::legacy::sse_head();
         CorsPolicy::decorate(Verdict::Allow("http://localhost:6274".into()), &mut head);
-        let hub = Arc::new(StreamHub::new(super::super::McpLimits::default()));
-        let reader = StreamReader::fresh(&hub, "k".into(), 1000, false);
-        let whole = LiveStream::answer_whole(head, reader, Response::json(200, "{}"));
+        let whole = LiveStream::answer_whole(head, Response::json(200, "{}"));
         assert_eq!(whole.header("content-type"), Some("application/json"));
         assert_eq!(
             whole.header("access-control-allow-origin"),

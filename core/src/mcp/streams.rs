@@ -168,11 +168,6 @@ pub struct StreamReader {
     opening: bool,
     /// Whether a priming event goes first (a fresh stream, not a resumption).
     prime: bool,
-    /// Whether the hub may hold this reader's stream, so that dropping the
-    /// reader detaches it there. False once its call ended without opening
-    /// it ([`StreamReader::unopened`]): no lock of the instance-wide hub
-    /// for the calls answered at once.
-    in_hub: bool,
 }
 
 impl PartialEq for StreamReader {
@@ -324,7 +319,6 @@ impl StreamHub {
             retry_ms,
             opening: true,
             prime: false,
-            in_hub: true,
         }
     }
 
@@ -618,16 +612,7 @@ impl StreamHub {
     }
 
     /// Forget pending requests `ids` (the waiting call ended).
-    /// The table's lock, held by a test ([`super::McpServer::hold_stream_table`]).
-    #[cfg(any(test, feature = "testing"))]
-    pub(crate) fn hold(&self) -> impl Sized + '_ {
-        self.hub.lock()
-    }
-
     pub(crate) fn forget(&self, ids: &[String]) {
-        if ids.is_empty() {
-            return;
-        }
         self.hub.lock().pending.retain(|p| !ids.contains(&p.rpc_id));
     }
 
@@ -675,16 +660,7 @@ impl StreamReader {
             retry_ms,
             opening: true,
             prime: priming,
-            in_hub: true,
         }
-    }
-
-    /// Drop a reader whose call ended without opening its stream
-    /// ([`super::McpServer::run_live`] answered whole): its random key was
-    /// never in the hub, so there is nothing to detach and the hub's lock,
-    /// shared by every connection, is not taken.
-    pub(crate) fn unopened(mut self) {
-        self.in_hub = false;
     }
 
     /// The id of the stream this reader follows (diagnostics, tests).
@@ -777,9 +753,6 @@ impl StreamReader {
 
 impl Drop for StreamReader {
     fn drop(&mut self) {
-        if !self.in_hub {
-            return;
-        }
         self.hub.detach(&self.key, self.generation);
     }
 }

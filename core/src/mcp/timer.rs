@@ -69,14 +69,6 @@ impl McpServer {
 
     /// A session was created at `now`: its idle deadline may be the
     /// earliest.
-    /// Hold the lock of the instance-wide live-stream table until the
-    /// returned guard is dropped (tests: a path that needs the table waits
-    /// meanwhile, so a test can show that a path never takes it).
-    #[cfg(any(test, feature = "testing"))]
-    pub fn hold_stream_table(&self) -> impl Sized + '_ {
-        self.streams.hold()
-    }
-
     pub(crate) fn session_created(&self, now: UnixTime) {
         let idle_end = now
             .secs()
