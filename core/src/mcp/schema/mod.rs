@@ -47,38 +47,10 @@ impl core::fmt::Display for SchemaError {
     }
 }
 
-#[cfg(any(test, feature = "testing"))]
 fn err(path: &str, message: &'static str) -> SchemaError {
     SchemaError {
         path: path.into(),
         message,
-    }
-}
-
-/// A failure at the instance's root; each level it propagates through puts
-/// its segment in front ([`SchemaError::under_key`]). The pointer is built
-/// only for a failure: a valid instance allocates nothing.
-fn fail(message: &'static str) -> SchemaError {
-    SchemaError {
-        path: String::new(),
-        message,
-    }
-}
-
-impl SchemaError {
-    /// The same failure, found under property `key`.
-    fn under_key(mut self, key: &str) -> SchemaError {
-        let mut path = String::with_capacity(key.len() + 1 + self.path.len());
-        push_pointer(&mut path, key);
-        path.push_str(&self.path);
-        self.path = path;
-        self
-    }
-
-    /// The same failure, found at array index `i`.
-    fn under_index(mut self, i: usize) -> SchemaError {
-        self.path = alloc::format!("/{i}{}", self.path);
-        self
     }
 }
 
@@ -394,7 +366,8 @@ pub fn validate_compiled(
         steps: 0,
         max_depth: max_depth.min(COMPILED_DEPTH - 1),
     };
-    v.check(0, instance, 0)
+    let mut path = String::new();
+    v.check(0, instance, &mut path, 0)
 }
 
 struct CompiledValidator<'c> {
@@ -404,53 +377,61 @@ struct CompiledValidator<'c> {
 }
 
 impl CompiledValidator<'_> {
-    fn check(&mut self, node: NodeId, inst: &Value, depth: usize) -> Result<(), SchemaError> {
+    fn check(
+        &mut self,
+        node: NodeId,
+        inst: &Value,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<(), SchemaError> {
         self.steps += 1;
         if depth > self.max_depth || self.steps > STEP_BUDGET {
-            return Err(fail("schema too complex to validate"));
+            return Err(err(path, "schema too complex to validate"));
         }
         let s = match self.nodes.get(node) {
             Some(Node::True) => return Ok(()),
-            Some(Node::False) => return Err(fail("no value is allowed here")),
+            Some(Node::False) => return Err(err(path, "no value is allowed here")),
             Some(Node::Keywords(s)) => s,
-            Some(Node::TooDeep) => return Err(fail("schema too complex to validate")),
-            Some(Node::Invalid) | None => return Err(fail("invalid schema")),
+            Some(Node::TooDeep) => return Err(err(path, "schema too complex to validate")),
+            Some(Node::Invalid) | None => return Err(err(path, "invalid schema")),
         };
         match s.reference {
-            Some(Some(target)) => self.check(target, inst, depth + 1)?,
-            Some(None) => return Err(fail("unresolvable $ref")),
+            Some(Some(target)) => self.check(target, inst, path, depth + 1)?,
+            Some(None) => return Err(err(path, "unresolvable $ref")),
             None => {}
         }
         if let Some((kinds, message)) = s.types
             && kinds & instance_bits(inst) == 0
         {
-            return Err(fail(message));
+            return Err(err(path, message));
         }
         if let Some(options) = &s.enumeration
             && !options.iter().any(|o| json_eq(o, inst))
         {
-            return Err(fail("value is not one of the allowed values"));
+            return Err(err(path, "value is not one of the allowed values"));
         }
         if let Some(c) = &s.constant
             && !json_eq(c, inst)
         {
-            return Err(fail("value is not the required constant"));
+            return Err(err(path, "value is not the required constant"));
         }
-        self.check_composition(s, inst, depth)?;
+        self.check_composition(s, inst, path, depth)?;
         match inst {
-            Value::Object(obj) => self.check_object(s, obj, depth)?,
+            Value::Object(obj) => self.check_object(s, obj, path, depth)?,
             Value::Array(items) => {
                 let n = items.len() as u64;
                 if s.min_items.is_some_and(|m| n < m) {
-                    return Err(fail("too few items"));
+                    return Err(err(path, "too few items"));
                 }
                 if s.max_items.is_some_and(|m| n > m) {
-                    return Err(fail("too many items"));
+                    return Err(err(path, "too many items"));
                 }
                 if let Some(item_schema) = s.items {
                     for (i, item) in items.iter().enumerate() {
-                        self.check(item_schema, item, depth + 1)
-                            .map_err(|e| e.under_index(i))?;
+                        let len = path.len();
+                        let _ = core::fmt::Write::write_fmt(path, format_args!("/{i}"));
+                        self.check(item_schema, item, path, depth + 1)?;
+                        path.truncate(len);
                     }
                 }
             }
@@ -458,19 +439,19 @@ impl CompiledValidator<'_> {
             Value::String(text) if s.min_length.is_some() || s.max_length.is_some() => {
                 let n = text.chars().count() as u64;
                 if s.min_length.is_some_and(|m| n < m) {
-                    return Err(fail("string too short"));
+                    return Err(err(path, "string too short"));
                 }
                 if s.max_length.is_some_and(|m| n > m) {
-                    return Err(fail("string too long"));
+                    return Err(err(path, "string too long"));
                 }
             }
             Value::Number(n) => {
                 let x = n.as_f64().unwrap_or(0.0);
                 if s.minimum.is_some_and(|m| x < m) {
-                    return Err(fail("number below minimum"));
+                    return Err(err(path, "number below minimum"));
                 }
                 if s.maximum.is_some_and(|m| x > m) {
-                    return Err(fail("number above maximum"));
+                    return Err(err(path, "number above maximum"));
                 }
             }
             _ => {}
@@ -482,45 +463,55 @@ impl CompiledValidator<'_> {
         &mut self,
         s: &Keywords,
         inst: &Value,
+        path: &mut String,
         depth: usize,
     ) -> Result<(), SchemaError> {
         for &sub in s.all_of.iter().flatten() {
-            self.check(sub, inst, depth + 1)?;
+            self.check(sub, inst, path, depth + 1)?;
         }
         if let Some(any) = &s.any_of {
             let mut ok = false;
             for &sub in any {
-                if self.probe(sub, inst, depth)? {
+                if self.probe(sub, inst, path, depth)? {
                     ok = true;
                     break;
                 }
             }
             if !ok {
-                return Err(fail("value matches none of the allowed shapes"));
+                return Err(err(path, "value matches none of the allowed shapes"));
             }
         }
         if let Some(one) = &s.one_of {
             let mut n = 0;
             for &sub in one {
-                if self.probe(sub, inst, depth)? {
+                if self.probe(sub, inst, path, depth)? {
                     n += 1;
                 }
             }
             if n != 1 {
-                return Err(fail("value must match exactly one allowed shape"));
+                return Err(err(path, "value must match exactly one allowed shape"));
             }
         }
         if let Some(not) = s.not
-            && self.probe(not, inst, depth)?
+            && self.probe(not, inst, path, depth)?
         {
-            return Err(fail("value matches a forbidden shape"));
+            return Err(err(path, "value matches a forbidden shape"));
         }
         Ok(())
     }
 
     /// Whether `inst` validates against `sub`; budget exhaustion propagates.
-    fn probe(&mut self, sub: NodeId, inst: &Value, depth: usize) -> Result<bool, SchemaError> {
-        match self.check(sub, inst, depth + 1) {
+    fn probe(
+        &mut self,
+        sub: NodeId,
+        inst: &Value,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<bool, SchemaError> {
+        let len = path.len();
+        let r = self.check(sub, inst, path, depth + 1);
+        path.truncate(len);
+        match r {
             Ok(()) => Ok(true),
             Err(e) if e.message == "schema too complex to validate" => Err(e),
             Err(_) => Ok(false),
@@ -531,23 +522,34 @@ impl CompiledValidator<'_> {
         &mut self,
         s: &Keywords,
         obj: &Map<String, Value>,
+        path: &mut String,
         depth: usize,
     ) -> Result<(), SchemaError> {
         for name in s.required.iter().flatten() {
             if !obj.contains_key(name) {
-                return Err(fail("required property is missing").under_key(name));
+                let len = path.len();
+                push_pointer(path, name);
+                let e = err(path, "required property is missing");
+                path.truncate(len);
+                return Err(e);
             }
         }
         for (k, v) in obj {
-            let checked = match s.properties.as_ref().and_then(|p| p.get(k)) {
-                Some(&ps) => self.check(ps, v, depth + 1),
+            let len = path.len();
+            push_pointer(path, k);
+            match s.properties.as_ref().and_then(|p| p.get(k)) {
+                Some(&ps) => self.check(ps, v, path, depth + 1)?,
                 None => match s.additional {
-                    Some(Additional::Forbidden) => Err(fail("property is not allowed")),
-                    Some(Additional::Schema(a)) => self.check(a, v, depth + 1),
-                    None => Ok(()),
+                    Some(Additional::Forbidden) => {
+                        let e = err(path, "property is not allowed");
+                        path.truncate(len);
+                        return Err(e);
+                    }
+                    Some(Additional::Schema(a)) => self.check(a, v, path, depth + 1)?,
+                    None => {}
                 },
-            };
-            checked.map_err(|e| e.under_key(k))?;
+            }
+            path.truncate(len);
         }
         Ok(())
     }
