@@ -66,7 +66,11 @@ echo "== command: PAIRS=$PAIRS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS TH
 ensure_tool wrk wrk
 [ -n "${PROFILE:-}" ] && ensure_tool perf linux-perf
 if [ -z "${MCPAUTH_BINS:-}${MCPAUTH_BIN:-}" ] || [ -z "${BARE_BIN:-}" ] || [ -z "${SIGN_BIN:-}" ]; then
-  cargo build --release -q -p mcpauth --bin mcpauth --example bare_hyper --example rs256_sign ${CARGO_FLAGS:-}
+  # The binary on its own, as `cargo run --release -p mcpauth` builds it:
+  # with the examples, the dev-dependencies' features change the library's
+  # symbol names and link/hot-functions.txt no longer matches them.
+  cargo build --release -q -p mcpauth --bin mcpauth ${CARGO_FLAGS:-}
+  cargo build --release -q -p mcpauth --example bare_hyper --example rs256_sign ${CARGO_FLAGS:-}
 fi
 BARE=${BARE_BIN:-target/release/examples/bare_hyper}
 SIGN=${SIGN_BIN:-target/release/examples/rs256_sign}

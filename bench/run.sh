@@ -48,7 +48,9 @@ PASSWORD='bench-password-123'
 ensure_tool wrk wrk
 ONLY_REFRESH=${ONLY_REFRESH:-}
 if [ -z "${MCPAUTH_BIN:-}" ] || { [ -z "${BARE_BIN:-}" ] && [ -z "$ONLY_REFRESH" ]; }; then
-  cargo build --release -q -p mcpauth --bin mcpauth --example bare_hyper ${CARGO_FEATURES:+--features "$CARGO_FEATURES"} ${CARGO_FLAGS:-}
+  # Separately (see bench/interleaved.sh): the binary as users build it.
+  cargo build --release -q -p mcpauth --bin mcpauth ${CARGO_FEATURES:+--features "$CARGO_FEATURES"} ${CARGO_FLAGS:-}
+  cargo build --release -q -p mcpauth --example bare_hyper ${CARGO_FEATURES:+--features "$CARGO_FEATURES"} ${CARGO_FLAGS:-}
 fi
 if [ -z "${RMCP_BIN:-}" ] && [ -z "$ONLY_REFRESH" ]; then
   cargo build --release -q --locked --manifest-path bench/rmcp-echo/Cargo.toml

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Record the functions a serving mcpauth runs, for the linker to group at
+# the start of .text (host-std/build.rs, host-std/link/hot-functions.txt):
+#
+#   bench/hot-functions.sh target/release/mcpauth    # rewrites the list
+#   bench/hot-functions.sh --check target/release/mcpauth
+#                                # how many listed functions BIN has, their
+#                                # size, and the span of .text they occupy
+#
+# The server runs under callgrind (every function executed is named, the
+# rarely run ones too: start-up code stays resident as much as the hot
+# path) through start-up, 4 sign-ins, 200 tools/call, 12 refresh grants
+# and the discovery documents, on a temporary data directory, loopback
+# only. Rerun it after a dependency or toolchain update (their symbol
+# names change; a missing name is skipped, see --check).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+LIST=host-std/link/hot-functions.txt
+CHECK=
+if [ "${1:-}" = --check ]; then CHECK=1; shift; fi
+BIN=$(realpath "${1:-target/release/mcpauth}")
+start_workdir
+# The binary's functions: size and (mangled) name.
+nm -S --defined-only "$BIN" | awk '$3 ~ /^[tTwW]$/ { print $1 "\t" strtonum("0x" $2) "\t" $4 }' >"$WORK/syms"
+
+if [ -n "$CHECK" ]; then
+  awk -F'\t' 'NR == FNR { want[$0] = 1; n++; next }
+    ($3 in want) && !($3 in seen) { seen[$3] = 1; found++; bytes += $2
+      a = strtonum("0x" $1); if (lo == "" || a < lo) lo = a; if (a + $2 > hi) hi = a + $2 }
+    END { printf "%d of %d listed functions in the binary, %.2f MB, spanning %.2f MB of .text\n",
+      found, n, bytes / 1048576, (hi - lo) / 1048576 }' "$LIST" "$WORK/syms"
+  exit 0
+fi
+
+ensure_tool valgrind valgrind
+PASSWORD='bench-password-123'
+PORT=${PORT:-18591}
+URL="http://127.0.0.1:$PORT"
+echo "$PASSWORD" | "$BIN" user add bench --data-dir "$WORK/data" >/dev/null
+# A first start outside valgrind creates the signing key (slow, random).
+"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log warn >/dev/null 2>&1 &
+pid=$!
+PIDS+=("$pid")
+wait_up "$URL/healthz"
+kill -TERM "$pid"; wait "$pid" || true
+valgrind --tool=callgrind --demangle=no --callgrind-out-file="$WORK/callgrind.out" \
+  "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log warn >/dev/null 2>&1 &
+pid=$!
+PIDS+=("$pid")
+for _ in $(seq 1 400); do curl -s -o /dev/null "$URL/healthz" && break; sleep 0.1; done
+eval "$(python3 bench/get_tokens.py "$URL" bench "$PASSWORD" 4)"
+export MCP_TOKEN MCP_SESSION TOOL=echo
+python3 bench/keepalive_calls.py 127.0.0.1 "$PORT" 200
+for refresh in $REFRESH_TOKENS; do
+  for _ in 1 2 3; do
+    refresh=$(curl -s -X POST "$URL/token" \
+      -d "grant_type=refresh_token&client_id=$CLIENT_ID&refresh_token=$refresh" |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["refresh_token"])')
+  done
+done
+for path in /.well-known/oauth-authorization-server /.well-known/oauth-protected-resource/mcp /jwks.json; do
+  curl -s -o /dev/null "$URL$path"
+done
+kill -TERM "$pid"; wait "$pid" || true
+# Every function callgrind saw (fn= and cfn= lines name each once), and
+# those of the current list (a run misses a few timing-dependent ones, such
+# as a timeout's expiry), kept if the binary defines them: libc's are not
+# ours to place, and names from an older build drop out.
+{
+  grep -oE '^c?fn=\([0-9]+\) .*' "$WORK/callgrind.out" | sed -E 's/^c?fn=\([0-9]+\) //'
+  [ -f "$LIST" ] && cat "$LIST"
+} | sort -u >"$WORK/ran"
+awk -F'\t' 'NR == FNR { ran[$0] = 1; next } ($3 in ran) { print $3 }' "$WORK/ran" "$WORK/syms" |
+  LC_ALL=C sort -u >"$LIST"
+echo "$(wc -l <"$LIST") functions written to $LIST"
+"$0" --check "$BIN"
