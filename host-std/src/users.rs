@@ -69,8 +69,16 @@ fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Argon2 hashes computed on this thread (tests count them).
+    static HASHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Hash a password (PHC string).
 pub fn hash_password(password: &str) -> Result<String, UserError> {
+    #[cfg(test)]
+    HASHED.with(|n| n.set(n.get() + 1));
     let mut salt = [0u8; 16];
     OsRandom
         .fill(&mut salt)
@@ -80,6 +88,28 @@ pub fn hash_password(password: &str) -> Result<String, UserError> {
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| UserError::Internal(e.to_string()))
+}
+
+/// What an unknown user's password is checked against, so that the answer
+/// takes as long as for a known user: a PHC string with [`hasher`]'s
+/// parameters (the cost of a check is set by them alone), whose salt and
+/// output are fixed zeros that no password hashes to. Written, not
+/// computed: hashing a dummy password cost 7 MiB and two Argon2 runs at
+/// every start (a third of the start-up time) and one per admin command.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let argon2 = hasher();
+        let params = argon2.params();
+        format!(
+            "$argon2id$v=19$m={},t={},p={}${}${}",
+            params.m_cost(),
+            params.t_cost(),
+            params.p_cost(),
+            "A".repeat(22), // 16 zero bytes, unpadded base64
+            "A".repeat(43), // 32 zero bytes
+        )
+    })
 }
 
 /// Check a password against a PHC string.
@@ -101,17 +131,12 @@ pub(crate) fn valid_name(name: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct Users {
     db: Backend,
-    /// A hash of a random password, verified when the user does not exist so
-    /// that both answers take the same time.
-    dummy_hash: String,
 }
 
 impl Users {
     /// Users stored in `db`.
     pub fn new(db: impl Into<Backend>) -> Users {
-        let db = db.into();
-        let dummy_hash = hash_password("not-a-real-password").unwrap_or_default();
-        Users { db, dummy_hash }
+        Users { db: db.into() }
     }
 
     /// Add a user.
@@ -198,7 +223,7 @@ impl Users {
                     Some(_) => None,
                     None => {
                         // Same work as a real check: no user enumeration by timing.
-                        let _ = verify_password(&password, &users.dummy_hash);
+                        let _ = verify_password(&password, dummy_hash());
                         None
                     }
                 }
@@ -220,6 +245,35 @@ mod tests {
         assert!(h.starts_with("$argon2id$"));
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong horse", &h));
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_check_does() {
+        let real = hash_password("correct horse").expect("hash");
+        let real = PasswordHash::new(&real).expect("real PHC");
+        let dummy = PasswordHash::new(dummy_hash()).expect("dummy PHC");
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.version, real.version);
+        assert_eq!(dummy.params, real.params);
+        assert_eq!(
+            dummy.hash.map(|h| h.len()),
+            real.hash.map(|h| h.len()),
+            "same output length"
+        );
+        assert!(!verify_password("correct horse", dummy_hash()));
+        assert!(!verify_password("", dummy_hash()));
+    }
+
+    #[test]
+    fn opening_users_hashes_nothing() {
+        let dir = std::env::temp_dir().join(format!("mcpauth-users-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let db = crate::db::Db::open(&dir).expect("open db");
+        let before = HASHED.with(|n| n.get());
+        let users = Users::new(db);
+        assert_eq!(HASHED.with(|n| n.get()), before, "Users::new ran Argon2");
+        drop(users);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
