@@ -6,6 +6,11 @@
 #   bench/hot-functions.sh --check target/release/mcpauth
 #                                # how many listed functions BIN has, their
 #                                # size, and the span of .text they occupy
+#   MIN_PERCENT=95 bench/hot-functions.sh --check target/release/mcpauth
+#                                # and fail if fewer than 95 % are there,
+#                                # or if they are not grouped (CI: the
+#                                # list must match the release build of
+#                                # the locked dependencies)
 #
 # The server runs under callgrind (every function executed is named, the
 # rarely run ones too: start-up code stays resident as much as the hot
@@ -29,7 +34,16 @@ if [ -n "$CHECK" ]; then
     ($3 in want) && !($3 in seen) { seen[$3] = 1; found++; bytes += $2
       a = strtonum("0x" $1); if (lo == "" || a < lo) lo = a; if (a + $2 > hi) hi = a + $2 }
     END { printf "%d of %d listed functions in the binary, %.2f MB, spanning %.2f MB of .text\n",
-      found, n, bytes / 1048576, (hi - lo) / 1048576 }' "$LIST" "$WORK/syms"
+      found, n, bytes / 1048576, (hi - lo) / 1048576
+      if (found * 100 < n * min) {
+        printf "fewer than %d %% of the list: rerun bench/hot-functions.sh on this build\n", min
+        exit 1
+      }
+      # Grouped, they span little more than their own size.
+      if (min > 0 && hi - lo > 1.5 * bytes) {
+        print "they are not grouped: was the list given to the linker (host-std/build.rs)?"
+        exit 1
+      } }' min="${MIN_PERCENT:-0}" "$LIST" "$WORK/syms"
   exit 0
 fi
 
