@@ -204,9 +204,28 @@ impl Users {
     }
 }
 
+/// Password checks that may run at once: one per core. Argon2 is CPU-bound
+/// and holds 7 MiB while it runs, so more checks than cores add memory, not
+/// throughput: the app's 16 OAuth slots could otherwise hold 16 checks
+/// (~112 MiB) during a burst of sign-ins. The others wait their turn.
+fn check_permits() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
+    static PERMITS: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
+        std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        std::sync::Arc::new(tokio::sync::Semaphore::new(cores))
+    })
+}
+
+#[cfg(test)]
+static CHECKS_RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+#[cfg(test)]
+static CHECKS_PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 impl Users {
     /// The subject of `username` if `password` is right. Runs argon2 on the
-    /// blocking pool; takes the same time for unknown users.
+    /// blocking pool, at most one check per core at a time
+    /// ([`check_permits`]); takes the same time for unknown users.
     pub fn check(
         &self,
         username: &str,
@@ -216,9 +235,19 @@ impl Users {
         let username = username.to_owned();
         let password = zeroize::Zeroizing::new(password.to_owned());
         async move {
+            // The semaphore is never closed: an error cannot happen, and
+            // would fail the sign-in rather than skip the bound.
+            let permit = check_permits().clone().acquire_owned().await.ok()?;
             tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                #[cfg(test)]
+                {
+                    use std::sync::atomic::Ordering::SeqCst;
+                    let now = CHECKS_RUNNING.fetch_add(1, SeqCst) + 1;
+                    CHECKS_PEAK.fetch_max(now, SeqCst);
+                }
                 let record = users.get(&username).ok().flatten();
-                match record {
+                let subject = match record {
                     Some(r) if verify_password(&password, &r.password_hash) => Some(r.subject),
                     Some(_) => None,
                     None => {
@@ -226,7 +255,10 @@ impl Users {
                         let _ = verify_password(&password, dummy_hash());
                         None
                     }
-                }
+                };
+                #[cfg(test)]
+                CHECKS_RUNNING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                subject
             })
             .await
             .ok()
@@ -273,6 +305,32 @@ mod tests {
         let users = Users::new(db);
         assert_eq!(HASHED.with(|n| n.get()), before, "Users::new ran Argon2");
         drop(users);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn password_checks_run_at_most_one_per_core() {
+        let dir = std::env::temp_dir().join(format!("mcpauth-checks-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let users = Users::new(crate::db::Db::open(&dir).expect("open db"));
+        users.add("alice", "correct horse").expect("add");
+        let permits = check_permits().available_permits();
+        let checks: Vec<_> = (0..permits * 4)
+            .map(|i| match i % 3 {
+                0 => tokio::spawn(users.check("alice", "correct horse")),
+                1 => tokio::spawn(users.check("alice", "wrong horse")),
+                _ => tokio::spawn(users.check("nobody", "correct horse")),
+            })
+            .collect();
+        for (i, check) in checks.into_iter().enumerate() {
+            let subject = check.await.expect("join");
+            assert_eq!(subject.is_some(), i % 3 == 0, "check {i}");
+        }
+        let peak = CHECKS_PEAK.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            peak >= 1 && peak <= permits,
+            "{peak} checks ran at once, {permits} cores"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
