@@ -47,7 +47,7 @@ run() {
   fi
   pid=$!
   PIDS+=("$pid")
-  for _ in $(seq 1 400); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+  wait_up "http://127.0.0.1:$port/" 800
   if [ "$kind" = mcpauth ]; then
     eval "$(python3 bench/get_tokens.py "http://127.0.0.1:$port" bench "$PASSWORD" 1)"
     export MCP_TOKEN MCP_SESSION

@@ -51,18 +51,16 @@ ensure_tool valgrind valgrind
 PASSWORD='bench-password-123'
 PORT=${PORT:-18591}
 URL="http://127.0.0.1:$PORT"
-echo "$PASSWORD" | "$BIN" user add bench --data-dir "$WORK/data" >/dev/null
 # A first start outside valgrind creates the signing key (slow, random).
-"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log warn >/dev/null 2>&1 &
-pid=$!
-PIDS+=("$pid")
+start_mcpauth "$BIN" "$PORT" "$WORK/data"
+PIDS+=("$STARTED_PID")
 wait_up "$URL/healthz"
-kill -TERM "$pid"; wait "$pid" || true
+kill -TERM "$STARTED_PID"; wait "$STARTED_PID" || true
 valgrind --tool=callgrind --demangle=no --callgrind-out-file="$WORK/callgrind.out" \
   "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log warn >/dev/null 2>&1 &
 pid=$!
 PIDS+=("$pid")
-for _ in $(seq 1 400); do curl -s -o /dev/null "$URL/healthz" && break; sleep 0.1; done
+wait_up "$URL/healthz" 800
 eval "$(python3 bench/get_tokens.py "$URL" bench "$PASSWORD" 4)"
 export MCP_TOKEN MCP_SESSION TOOL=echo
 python3 bench/keepalive_calls.py 127.0.0.1 "$PORT" 200

@@ -15,8 +15,10 @@ start_workdir() {
   trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
 }
 
+# wait_up URL [TRIES]: poll URL every 50 ms, TRIES times (200: 10 s; a
+# server under valgrind needs longer).
 wait_up() {
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 "${2:-200}"); do
     curl -s -o /dev/null "$1" && return 0
     sleep 0.05
   done

@@ -64,8 +64,8 @@ fn main() {
         _ => Vec::new(),
     };
     std::fs::write(&out, bytes).expect("write $OUT_DIR/privy-glue.js");
-    order_hot_functions(&manifest);
     std::fs::write(out.with_extension("js.gz"), gz_bytes).expect("write $OUT_DIR/privy-glue.js.gz");
+    order_hot_functions(&manifest);
 }
 
 /// Pass `link/hot-functions.txt` to the binaries' link (see the module

@@ -208,12 +208,11 @@ impl Users {
 /// and holds 7 MiB while it runs, so more checks than cores add memory, not
 /// throughput: the app's 16 OAuth slots could otherwise hold 16 checks
 /// (~112 MiB) during a burst of sign-ins. The others wait their turn.
-fn check_permits() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
-    static PERMITS: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
-        std::sync::OnceLock::new();
+fn check_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
     PERMITS.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        std::sync::Arc::new(tokio::sync::Semaphore::new(cores))
+        tokio::sync::Semaphore::new(cores)
     })
 }
 
@@ -237,7 +236,7 @@ impl Users {
         async move {
             // The semaphore is never closed: an error cannot happen, and
             // would fail the sign-in rather than skip the bound.
-            let permit = check_permits().clone().acquire_owned().await.ok()?;
+            let permit = check_permits().acquire().await.ok()?;
             tokio::task::spawn_blocking(move || {
                 let _permit = permit;
                 #[cfg(test)]
