@@ -719,9 +719,30 @@ fn literal(bytes: &[u8], i: usize, lit: &[u8]) -> Result<usize, Bad> {
     }
 }
 
+/// The bytes that end a run of plain string characters: the closing
+/// quote, an escape, and the control characters JSON forbids in strings.
+const STRING_STOP: [bool; 256] = {
+    let mut stop = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        stop[b] = true;
+        b += 1;
+    }
+    stop[b'"' as usize] = true;
+    stop[b'\\' as usize] = true;
+    stop
+};
+
 fn skip_string(bytes: &[u8], i: usize) -> Result<usize, Bad> {
     let mut j = i + 1;
     loop {
+        // Plain characters in one tight loop (a table look-up each): most
+        // strings are only that.
+        let rest = bytes.get(j..).unwrap_or_default();
+        j += rest
+            .iter()
+            .position(|&b| STRING_STOP[usize::from(b)])
+            .unwrap_or(rest.len());
         match bytes.get(j) {
             None => return Err(parse_error("Unterminated string")),
             Some(b'"') => return Ok(j + 1),
