@@ -131,6 +131,45 @@ impl Request {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Repeated;
 
+/// The header names the core reads on every MCP request, in lower case.
+/// [`Headers`] notes where each one is as fields arrive, so that looking
+/// one up costs one name comparison, not a case-insensitive scan of every
+/// field (an authenticated `tools/call` reads seven of them). Callers on
+/// the hot path spell them in lower case, which compares fastest.
+const INDEXED: [&str; 8] = [
+    "accept",
+    "authorization",
+    "content-type",
+    "host",
+    "last-event-id",
+    "mcp-protocol-version",
+    "mcp-session-id",
+    "origin",
+];
+
+/// The slot of `name` (case-insensitive) in [`INDEXED`]: the length and
+/// first letter pick the one candidate, then one comparison (this runs for
+/// every field pushed and every look-up).
+fn indexed_slot(name: &str) -> Option<usize> {
+    let first = name.as_bytes().first()?.to_ascii_lowercase();
+    let slot = match (name.len(), first) {
+        (6, b'a') => 0,
+        (13, b'a') => 1,
+        (12, _) => 2,
+        (4, _) => 3,
+        (13, b'l') => 4,
+        (20, _) => 5,
+        (14, _) => 6,
+        (6, b'o') => 7,
+        _ => return None,
+    };
+    let candidate = INDEXED.get(slot)?;
+    // Exact first: hyper hands names over in lower case, and the core asks
+    // for them so.
+    (name == *candidate || candidate.as_bytes().eq_ignore_ascii_case(name.as_bytes()))
+        .then_some(slot)
+}
+
 /// A request's header fields in arrival order, names compared
 /// case-insensitively. The fields share one text buffer, so a host converts
 /// a request's headers with two allocations rather than two per field.
@@ -141,6 +180,11 @@ pub struct Headers {
     /// Where each field's name starts, where it ends (the value starts
     /// there) and where the value ends, in `text`.
     fields: Vec<[u32; 3]>,
+    /// Per [`INDEXED`] name: 1 + the index in `fields` of its first
+    /// occurrence, 0 while absent.
+    first: [u32; INDEXED.len()],
+    /// Bit `i`: [`INDEXED`] name `i` occurred more than once.
+    repeated: u8,
 }
 
 impl Headers {
@@ -154,6 +198,7 @@ impl Headers {
         Headers {
             text: String::with_capacity(bytes),
             fields: Vec::with_capacity(fields),
+            ..Headers::default()
         }
     }
 
@@ -168,9 +213,31 @@ impl Headers {
         ) else {
             return;
         };
+        if let Some(slot) = indexed_slot(name) {
+            let Ok(position) = u32::try_from(self.fields.len() + 1) else {
+                return;
+            };
+            match self.first.get_mut(slot) {
+                Some(first @ 0) => *first = position,
+                Some(_) => self.repeated |= 1 << slot,
+                None => {}
+            }
+        }
         self.text.push_str(name);
         self.text.push_str(value);
         self.fields.push([name_start, name_end, value_end]);
+    }
+
+    /// Where the indexed `name` is: `None` for a name that is not indexed,
+    /// else its first field (if any) and whether it is repeated.
+    fn indexed(&self, name: &str) -> Option<(Option<[u32; 3]>, bool)> {
+        let slot = indexed_slot(name)?;
+        let first = self.first.get(slot).copied().unwrap_or(0) as usize;
+        let field = first
+            .checked_sub(1)
+            .and_then(|i| self.fields.get(i))
+            .copied();
+        Some((field, self.repeated & (1 << slot) != 0))
     }
 
     fn field(&self, [name_start, name_end, value_end]: [u32; 3]) -> (&str, &str) {
@@ -199,19 +266,31 @@ impl Headers {
 
     /// The first value of field `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
-        let f = *self.fields.iter().find(|f| self.named(**f, name))?;
+        let f = match self.indexed(name) {
+            Some((first, _)) => first?,
+            None => *self.fields.iter().find(|f| self.named(**f, name))?,
+        };
         Some(self.field(f).1)
     }
 
     /// How many fields are named `name` (case-insensitive).
     pub fn count(&self, name: &str) -> usize {
-        self.fields.iter().filter(|f| self.named(**f, name)).count()
+        match self.indexed(name) {
+            Some((None, _)) => 0,
+            Some((Some(_), false)) => 1,
+            _ => self.fields.iter().filter(|f| self.named(**f, name)).count(),
+        }
     }
 
     /// Field `name` (case-insensitive) when it may occur at most once:
     /// `Ok(None)` when absent, [`Repeated`] when it occurs more than once.
     /// One pass over the fields, where `count` then `get` take two.
     pub fn unique(&self, name: &str) -> Result<Option<&str>, Repeated> {
+        match self.indexed(name) {
+            Some((_, true)) => return Err(Repeated),
+            Some((first, false)) => return Ok(first.map(|f| self.field(f).1)),
+            None => {}
+        }
         let mut named = self.fields.iter().filter(|f| self.named(**f, name));
         let Some(&first) = named.next() else {
             return Ok(None);
@@ -342,6 +421,62 @@ mod tests {
             assert_eq!(req.bearer_token(), token, "{value:?}");
         }
         assert!(Headers::new().is_empty());
+    }
+
+    /// The indexed names answer exactly as a scan of the fields does,
+    /// whatever their case, position and number.
+    #[test]
+    fn indexed_names_answer_as_a_scan_does() {
+        // lower-case, UPPER-CASE and Title-Case.
+        let spellings = |n: &str| {
+            let title: String = n
+                .split('-')
+                .map(|part| {
+                    let (head, tail) = part.split_at(1);
+                    alloc::format!("{}{tail}", head.to_ascii_uppercase())
+                })
+                .collect::<Vec<_>>()
+                .join("-");
+            [String::from(n), n.to_ascii_uppercase(), title]
+        };
+        for (slot, name) in INDEXED.iter().enumerate() {
+            for spelled in spellings(name) {
+                assert_eq!(indexed_slot(&spelled), Some(slot), "{spelled}");
+            }
+            for copies in 0..3usize {
+                for before in 0..2usize {
+                    let mut h = Headers::new();
+                    for i in 0..before {
+                        h.push("x-filler", &alloc::format!("f{i}"));
+                    }
+                    for c in 0..copies {
+                        let spelled = &spellings(name)[c % 3];
+                        h.push(spelled, &alloc::format!("v{c}"));
+                        h.push("x-between", "b");
+                    }
+                    for asked in spellings(name) {
+                        let all: Vec<&str> = h
+                            .iter()
+                            .filter(|(n, _)| n.eq_ignore_ascii_case(&asked))
+                            .map(|(_, v)| v)
+                            .collect();
+                        assert_eq!(h.get(&asked), all.first().copied(), "{asked} x{copies}");
+                        assert_eq!(h.count(&asked), all.len(), "{asked} x{copies}");
+                        let unique = match all.as_slice() {
+                            [] => Ok(None),
+                            [one] => Ok(Some(*one)),
+                            _ => Err(Repeated),
+                        };
+                        assert_eq!(h.unique(&asked), unique, "{asked} x{copies}");
+                    }
+                }
+            }
+        }
+        // Names that only look alike are not indexed ones.
+        let h: Headers = [("accepts", "a"), ("host-x", "b")].into_iter().collect();
+        assert_eq!(h.get("accept"), None);
+        assert_eq!(h.get("host"), None);
+        assert_eq!(h.get("accepts"), Some("a"));
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl McpServer {
         let version = if self.config.stateless {
             header_version.unwrap_or(ProtocolVersion::V2025_03_26)
         } else {
-            let Some(sid) = req.single_header("Mcp-Session-Id") else {
+            let Some(sid) = req.single_header("mcp-session-id") else {
                 return respond(WireError::new(
                     400,
                     id,

@@ -157,7 +157,7 @@ impl McpServer {
         let mut params = params.unwrap_or_default();
 
         // 1–4: versions.
-        let Some(header_version) = req.header("MCP-Protocol-Version").map(str::trim) else {
+        let Some(header_version) = req.header("mcp-protocol-version").map(str::trim) else {
             return mismatch(
                 &id,
                 "Header mismatch: MCP-Protocol-Version header is required",

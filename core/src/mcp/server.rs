@@ -189,7 +189,7 @@ impl McpServer {
         if self.config.allowed_hosts.is_empty() {
             return Ok(());
         }
-        let ok = req.single_header("Host").is_some_and(|h| {
+        let ok = req.single_header("host").is_some_and(|h| {
             let h = h.trim();
             self.config
                 .allowed_hosts
@@ -228,25 +228,25 @@ impl McpServer {
             ))
         };
         let header_version = req
-            .header("MCP-Protocol-Version")
+            .header("mcp-protocol-version")
             .map(|v| ProtocolVersion::parse(v.trim()));
-        let last_event_id = req.header("Last-Event-ID");
+        let last_event_id = req.header("last-event-id");
         if !self.config.live_streams
             || header_version.is_some_and(|v| v.is_some_and(ProtocolVersion::is_modern))
             || (self.config.stateless && last_event_id.is_none())
         {
             return McpOutcome::Response(self.not_allowed());
         }
-        if !accepts_sse(req.header("Accept")) {
+        if !accepts_sse(req.header("accept")) {
             return fail(406, "Not Acceptable: Accept must include text/event-stream");
         }
-        if header_version == Some(None) || req.header_count("MCP-Protocol-Version") > 1 {
+        if header_version == Some(None) || req.header_count("mcp-protocol-version") > 1 {
             return fail(400, "Bad Request: Unsupported protocol version");
         }
         let owner = super::session::session_owner(principal.map(|p| &**p));
         let mut session = None;
         if !self.config.stateless {
-            let Some(sid) = req.single_header("Mcp-Session-Id") else {
+            let Some(sid) = req.single_header("mcp-session-id") else {
                 return fail(400, "Bad Request: Mcp-Session-Id header is required");
             };
             let info = self
@@ -328,13 +328,13 @@ impl McpServer {
         now: UnixTime,
     ) -> Response {
         let modern = req
-            .header("MCP-Protocol-Version")
+            .header("mcp-protocol-version")
             .and_then(|v| ProtocolVersion::parse(v.trim()))
             .is_some_and(ProtocolVersion::is_modern);
         if self.config.stateless || modern {
             return self.not_allowed();
         }
-        if req.header_count("Mcp-Session-Id") != 1 {
+        if req.header_count("mcp-session-id") != 1 {
             return error_response(
                 &WireError::new(
                     400,
@@ -345,7 +345,7 @@ impl McpServer {
                 false,
             );
         }
-        let id = req.header("Mcp-Session-Id").unwrap_or_default();
+        let id = req.header("mcp-session-id").unwrap_or_default();
         let owned = self
             .sessions
             .get(id, now)
@@ -373,14 +373,14 @@ impl McpServer {
         // Before the era is known, a modern version header decides whether an
         // unknown id is omitted (2026-07-28) or null (JSON-RPC 2.0).
         let modern_hint = req
-            .header("MCP-Protocol-Version")
+            .header("mcp-protocol-version")
             .and_then(|v| ProtocolVersion::parse(v.trim()))
             .is_some_and(ProtocolVersion::is_modern);
         let fail = |e: WireError| {
             let modern = modern_hint || e.error.code == ErrorCode::UnsupportedProtocolVersion;
             McpOutcome::Response(error_response(&e, modern))
         };
-        if !accepts_both(req.header("Accept")) {
+        if !accepts_both(req.header("accept")) {
             return fail(WireError::new(
                 406,
                 None,
@@ -388,7 +388,7 @@ impl McpServer {
                 "Not Acceptable: Accept must include application/json and text/event-stream",
             ));
         }
-        if let Some(ct) = req.header("Content-Type") {
+        if let Some(ct) = req.header("content-type") {
             let media = ct.as_bytes().split(|&b| b == b';').next();
             if !media.is_some_and(|m| m.trim_ascii().eq_ignore_ascii_case(b"application/json")) {
                 return fail(WireError::new(
@@ -403,7 +403,7 @@ impl McpServer {
             Ok(env) => env,
             Err(e) => return fail(frame_error(e)),
         };
-        let Ok(header_version) = req.unique_header("MCP-Protocol-Version") else {
+        let Ok(header_version) = req.unique_header("mcp-protocol-version") else {
             return fail(WireError::new(
                 400,
                 env.id.clone(),
