@@ -55,6 +55,35 @@ fn asking_server(limits: McpLimits) -> McpServer {
         },
     )
     .expect("tool");
+    r.immediate_tool(
+        Tool::new("instant", json!({"type": "object", "properties": {}})),
+        |_ctx, _args| Ok(CallToolResult::text("done")),
+    )
+    .expect("tool");
+    r.immediate_tool(
+        Tool::new(
+            "instant_chatty",
+            json!({"type": "object", "properties": {}}),
+        ),
+        |ctx, _args| {
+            ctx.progress(1.0, None, None);
+            Ok(CallToolResult::text("done"))
+        },
+    )
+    .expect("tool");
+    r.immediate_tool(
+        Tool::new("instant_ask", json!({"type": "object", "properties": {}})),
+        |_ctx, _args| {
+            Ok(CallToolResult::input_required(
+                InputRequired::new().request(
+                    "q",
+                    "sampling/createMessage",
+                    json!({"messages": [], "maxTokens": 5}),
+                ),
+            ))
+        },
+    )
+    .expect("tool");
     let mut config = McpConfig::new("timer", "1");
     config.stateless = true;
     config.live_streams = true;
@@ -181,6 +210,47 @@ fn call_once(server: &McpServer, tool: &str) -> bool {
     let mut cx = TaskContext::from_waker(Waker::noop());
     let running = pin!(server.run_live(live.call.take().expect("call")));
     running.poll(&mut cx).is_ready()
+}
+
+/// An immediate tool's call is answered whole, without a live stream, with
+/// live streams on: JSON when it logged nothing, its notifications then its
+/// result as SSE when it did, -32603 when it asks for input (it cannot
+/// wait for the answer). It opens no stream and adds no deadline.
+#[test]
+fn immediate_tools_are_answered_without_a_live_stream() {
+    let server = asking_server(McpLimits::default());
+    let answer = |tool: &str| {
+        let call = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+                          "params": {"name": tool, "arguments": {},
+                                     "_meta": {"progressToken": "p"}}});
+        let req = post(&call.to_string()).with_header("MCP-Protocol-Version", "2025-11-25");
+        match run(&server, &req, None) {
+            McpOutcome::Response(resp) => resp,
+            _ => panic!("{tool}: expected a whole response"),
+        }
+    };
+    let plain = answer("instant");
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.header("content-type"), Some("application/json"));
+    let body: serde_json::Value = serde_json::from_slice(&plain.body).expect("JSON");
+    assert_eq!(body["result"]["content"][0]["text"], "done");
+
+    let chatty = answer("instant_chatty");
+    assert_eq!(chatty.header("content-type"), Some("text/event-stream"));
+    let text = String::from_utf8(chatty.body).expect("UTF-8");
+    let progress = text
+        .find("notifications/progress")
+        .expect("the notification");
+    let result = text.find(r#""text":"done""#).expect("the result");
+    assert!(progress < result, "the notification first: {text}");
+
+    let ask = answer("instant_ask");
+    let body: serde_json::Value = serde_json::from_slice(&ask.body).expect("JSON");
+    assert_eq!(body["error"]["code"], -32603);
+
+    assert_eq!(server.poll_timeout(), None, "no stream, no deadline");
+    // A tool registered with `Registry::tool` still goes live.
+    assert!(call_once(&server, "quick"));
 }
 
 #[test]

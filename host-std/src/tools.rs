@@ -50,7 +50,7 @@ fn object_schema(properties: Value, required: &[&str]) -> Value {
 
 /// Register `whoami`, `echo`, `show_card` and the card widget resource.
 pub fn register_builtin(registry: &mut Registry) -> Result<(), RegistryError> {
-    registry.tool(
+    registry.immediate_tool(
         Tool::new("whoami", object_schema(json!({}), &[]))
             .with_title("Who am I?")
             .with_description(
@@ -58,23 +58,21 @@ pub fn register_builtin(registry: &mut Registry) -> Result<(), RegistryError> {
             )
             .with_annotations(json!({"readOnlyHint": true, "openWorldHint": false})),
         |ctx, _args| {
-            Box::pin(async move {
-                let Some(p) = ctx.principal.as_ref() else {
-                    return Ok(CallToolResult::error("no authenticated caller"));
-                };
-                let info = json!({
-                    "sub": p.subject,
-                    "client_id": p.client_id,
-                    "scopes": p.scopes,
-                    "aud": p.audience,
-                    "exp": p.expires_at,
-                });
-                Ok(CallToolResult::structured(info))
-            })
+            let Some(p) = ctx.principal.as_ref() else {
+                return Ok(CallToolResult::error("no authenticated caller"));
+            };
+            let info = json!({
+                "sub": p.subject,
+                "client_id": p.client_id,
+                "scopes": p.scopes,
+                "aud": p.audience,
+                "exp": p.expires_at,
+            });
+            Ok(CallToolResult::structured(info))
         },
     )?;
 
-    registry.tool(
+    registry.immediate_tool(
         Tool::new(
             "echo",
             object_schema(
@@ -86,10 +84,8 @@ pub fn register_builtin(registry: &mut Registry) -> Result<(), RegistryError> {
         .with_description("Echoes the given text back.")
         .with_annotations(json!({"readOnlyHint": true, "openWorldHint": false})),
         |_ctx, args| {
-            Box::pin(async move {
-                let text = args.get("text").and_then(Value::as_str).unwrap_or_default();
-                Ok(CallToolResult::text(text))
-            })
+            let text = args.get("text").and_then(Value::as_str).unwrap_or_default();
+            Ok(CallToolResult::text(text))
         },
     )?;
 
@@ -101,7 +97,7 @@ pub fn register_builtin(registry: &mut Registry) -> Result<(), RegistryError> {
     );
     meta.insert("openai/toolInvocation/invoked".into(), json!("Card ready"));
     meta.insert("openai/widgetAccessible".into(), json!(false));
-    registry.tool(
+    registry.immediate_tool(
         Tool::new(
             "show_card",
             object_schema(
@@ -120,17 +116,15 @@ pub fn register_builtin(registry: &mut Registry) -> Result<(), RegistryError> {
         .with_annotations(json!({"readOnlyHint": true, "openWorldHint": false}))
         .with_meta(meta),
         |_ctx, args| {
-            Box::pin(async move {
-                let card = json!({
-                    "title": args.get("title").cloned().unwrap_or(json!("")),
-                    "body": args.get("body").cloned().unwrap_or(json!("")),
-                    "items": args.get("items").cloned().unwrap_or(json!([])),
-                });
-                let title = card["title"].as_str().unwrap_or_default().to_owned();
-                let mut result = CallToolResult::structured(card);
-                result.content = vec![ContentBlock::Text(format!("Card: {title}"))];
-                Ok(result)
-            })
+            let card = json!({
+                "title": args.get("title").cloned().unwrap_or(json!("")),
+                "body": args.get("body").cloned().unwrap_or(json!("")),
+                "items": args.get("items").cloned().unwrap_or(json!([])),
+            });
+            let title = card["title"].as_str().unwrap_or_default().to_owned();
+            let mut result = CallToolResult::structured(card);
+            result.content = vec![ContentBlock::Text(format!("Card: {title}"))];
+            Ok(result)
         },
     )?;
 

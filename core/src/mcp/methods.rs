@@ -287,8 +287,10 @@ impl McpServer {
         Ok(Dispatch::Tool(result))
     }
 
-    /// Whether a 2025-era `tools/call` may go live: the tool exists and the
-    /// caller holds its scopes (errors and challenges stay plain responses).
+    /// Whether a 2025-era `tools/call` may go live: the tool exists, may
+    /// wait (not an [`immediate_tool`](super::Registry::immediate_tool)),
+    /// and the caller holds its scopes (errors and challenges stay plain
+    /// responses).
     pub(crate) fn tool_streams(&self, params: &Map<String, Value>, ctx: &Context) -> bool {
         let Some(name) = params.get("name").and_then(Value::as_str) else {
             return false;
@@ -298,11 +300,12 @@ impl McpServer {
             .iter()
             .find(|t| t.tool.name == name)
             .is_some_and(|t| {
-                t.tool.required_scopes.is_empty()
+                let permitted = t.tool.required_scopes.is_empty()
                     || ctx
                         .principal
                         .as_ref()
-                        .is_some_and(|p| t.tool.required_scopes.iter().all(|s| p.has_scope(s)))
+                        .is_some_and(|p| t.tool.required_scopes.iter().all(|s| p.has_scope(s)));
+                permitted && !t.immediate
             })
     }
 

@@ -78,7 +78,9 @@
 //!   [`McpServer::run_live`] and writes what the [`StreamReader`] yields
 //!   (retry hint, priming event from 2025-11-25 on, the tool's
 //!   notifications as they happen, its response). A client that goes away
-//!   does not cancel the call;
+//!   does not cancel the call. A tool registered with
+//!   [`Registry::immediate_tool`] (no `await`) cannot wait, so its call is
+//!   answered whole instead, without the stream machinery;
 //! - a tool asks the client for input exactly as in 2026-07-28: it returns
 //!   an [`InputRequired`]; the core sends each request on the stream as a
 //!   JSON-RPC request with an unguessable id, answers the client's POSTed

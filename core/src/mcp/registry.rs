@@ -54,6 +54,23 @@ where
     }
 }
 
+/// The handler of an [`Registry::immediate_tool`]: its answer, ready at
+/// the first poll.
+struct Immediate<F>(F);
+
+impl<F> ToolHandler for Immediate<F>
+where
+    F: Fn(&mut Context, Map<String, Value>) -> Result<CallToolResult, McpError> + Send + Sync,
+{
+    fn call<'a>(
+        &'a self,
+        ctx: &'a mut Context,
+        arguments: Map<String, Value>,
+    ) -> BoxFuture<'a, Result<CallToolResult, McpError>> {
+        Box::pin(core::future::ready((self.0)(ctx, arguments)))
+    }
+}
+
 /// A handler reading resources (one URI, or every URI matching a template).
 pub trait ResourceHandler: Send + Sync {
     /// Read `uri`. An unknown URI is `Err(McpError::invalid_params(..))`
@@ -153,6 +170,9 @@ pub(crate) struct ToolEntry {
     pub(crate) input_validator: CompiledSchema,
     /// The output schema, compiled likewise.
     pub(crate) output_validator: Option<CompiledSchema>,
+    /// Registered with [`Registry::immediate_tool`]: it answers at once, so
+    /// its calls never need a live stream.
+    pub(crate) immediate: bool,
 }
 pub(crate) struct ResourceEntry {
     pub(crate) resource: Resource,
@@ -214,11 +234,45 @@ impl Registry {
         self.tool_handler(tool, handler)
     }
 
+    /// Register a tool whose handler answers at once: a plain function of
+    /// the context and the arguments, with no `await`.
+    ///
+    /// With 2025-era live streams ([`McpConfig::live_streams`](super::McpConfig::live_streams)),
+    /// its calls skip the stream machinery (a stream key, the stream's
+    /// entry, a spawned-task future per call) that only a call which waits
+    /// needs: they are answered as without live streams, the notifications
+    /// the handler logged ahead of the result in the same response. So the
+    /// handler cannot ask the client for input within a 2025-era call: an
+    /// `input_required` result ends it with -32603, as without live streams
+    /// (2026-07-28 calls return it to the client either way).
+    pub fn immediate_tool<F>(
+        &mut self,
+        tool: Tool,
+        handler: F,
+    ) -> Result<&mut Registry, RegistryError>
+    where
+        F: Fn(&mut Context, Map<String, Value>) -> Result<CallToolResult, McpError>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.push_tool(tool, Box::new(Immediate(handler)), true)
+    }
+
     /// Register a tool with a [`ToolHandler`] implementation.
     pub fn tool_handler(
         &mut self,
         tool: Tool,
         handler: impl ToolHandler + 'static,
+    ) -> Result<&mut Registry, RegistryError> {
+        self.push_tool(tool, Box::new(handler), false)
+    }
+
+    fn push_tool(
+        &mut self,
+        tool: Tool,
+        handler: Box<dyn ToolHandler>,
+        immediate: bool,
     ) -> Result<&mut Registry, RegistryError> {
         if self.tools.iter().any(|t| t.tool.name == tool.name) {
             return Err(RegistryError::Duplicate(tool.name));
@@ -233,10 +287,11 @@ impl Registry {
         let output_validator = tool.output_schema.as_ref().map(CompiledSchema::compile);
         self.tools.push(ToolEntry {
             tool,
-            handler: Box::new(handler),
+            handler,
             param_headers,
             input_validator,
             output_validator,
+            immediate,
         });
         Ok(self)
     }
