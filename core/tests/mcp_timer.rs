@@ -23,21 +23,20 @@ use mcpauth_core::mcp::{
 use mcpauth_core::time::UnixTime;
 use serde_json::json;
 
+/// What the asking tools return: one `sampling/createMessage` request.
+fn sampling_request() -> CallToolResult {
+    CallToolResult::input_required(InputRequired::new().request(
+        "q",
+        "sampling/createMessage",
+        json!({"messages": [], "maxTokens": 5}),
+    ))
+}
+
 fn asking_server(limits: McpLimits) -> McpServer {
     let mut r = Registry::new();
     r.tool(
         Tool::new("ask", json!({"type": "object", "properties": {}})),
-        |_ctx, _args| {
-            Box::pin(async move {
-                Ok(CallToolResult::input_required(
-                    InputRequired::new().request(
-                        "q",
-                        "sampling/createMessage",
-                        json!({"messages": [], "maxTokens": 5}),
-                    ),
-                ))
-            })
-        },
+        |_ctx, _args| Box::pin(async move { Ok(sampling_request()) }),
     )
     .expect("tool");
     r.tool(
@@ -73,15 +72,7 @@ fn asking_server(limits: McpLimits) -> McpServer {
     .expect("tool");
     r.immediate_tool(
         Tool::new("instant_ask", json!({"type": "object", "properties": {}})),
-        |_ctx, _args| {
-            Ok(CallToolResult::input_required(
-                InputRequired::new().request(
-                    "q",
-                    "sampling/createMessage",
-                    json!({"messages": [], "maxTokens": 5}),
-                ),
-            ))
-        },
+        |_ctx, _args| Ok(sampling_request()),
     )
     .expect("tool");
     let mut config = McpConfig::new("timer", "1");
