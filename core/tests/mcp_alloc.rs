@@ -165,3 +165,109 @@ mod mcp {
         }
     }
 }
+
+/// What one authenticated 2025-era `tools/call` of an immediate tool costs
+/// the core in heap allocations, request parse to encoded answer, as the
+/// host serves it (session, live streams on, echo tool). Every allocation
+/// here is paid on every call to the hot endpoint: the budget is today's
+/// count, so a change that adds one fails here and must be argued for.
+mod tool_call {
+    use super::*;
+    use std::pin::pin;
+    use std::task::{Context as TaskContext, Poll, Waker};
+
+    use mcpauth_core::http::{Method, Request};
+    use mcpauth_core::mcp::{
+        CallToolResult, McpConfig, McpOutcome, McpServer, MemorySessionStore, Registry, Tool,
+    };
+    use mcpauth_core::principal::Principal;
+    use mcpauth_core::rand::{RngError, SecureRandom};
+    use mcpauth_core::sync::Arc;
+    use mcpauth_core::time::UnixTime;
+    use serde_json::{Value, json};
+
+    /// Allocations of one such call, counted below.
+    const BUDGET: usize = 13;
+
+    struct Rng(u8);
+    impl SecureRandom for Rng {
+        fn fill(&mut self, dest: &mut [u8]) -> Result<(), RngError> {
+            for b in dest {
+                self.0 = self.0.wrapping_mul(31).wrapping_add(7);
+                *b = self.0;
+            }
+            Ok(())
+        }
+    }
+
+    fn run(server: &McpServer, req: &Request, caller: &Arc<Principal>) -> McpOutcome {
+        let mut f = pin!(server.handle(req, Some(caller), UnixTime(1_800_000_000), &mut Rng(3)));
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
+    }
+
+    fn post(body: &str) -> Request {
+        Request::new(Method::Post, "/mcp")
+            .with_header("Accept", "application/json, text/event-stream")
+            .with_header("Content-Type", "application/json")
+            .with_header("MCP-Protocol-Version", "2025-06-18")
+            .with_body(body.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn an_immediate_tool_call_stays_within_its_allocation_budget() {
+        let mut registry = Registry::new();
+        registry
+            .immediate_tool(
+                Tool::new(
+                    "echo",
+                    json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
+                ),
+                |_ctx, args| {
+                    let text = args.get("text").and_then(Value::as_str).unwrap_or_default();
+                    Ok(CallToolResult::text(text))
+                },
+            )
+            .expect("register echo");
+        let mut config = McpConfig::new("alloc-test", "1");
+        config.live_streams = true;
+        let sessions = MemorySessionStore::new(8, 600);
+        let server = McpServer::new(config, registry, Box::new(sessions));
+        let caller = Arc::new(Principal {
+            subject: "alice".into(),
+            client_id: "client".into(),
+            scopes: vec!["mcp".into()],
+            audience: "https://mcp.example".into(),
+            token_id: "jti".into(),
+            expires_at: 1_900_000_000,
+        });
+        let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+        let McpOutcome::Response(r) = run(&server, &post(init), &caller) else {
+            panic!("initialize: a whole response")
+        };
+        let sid = r.header("mcp-session-id").expect("a session").to_owned();
+        let call = post(
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#,
+        )
+        .with_header("Mcp-Session-Id", &sid);
+        // The first call warms nothing up in the core, but count the second
+        // alike: lazily grown tables must not hide in the figure.
+        for _ in 0..2 {
+            let mut outcome = None;
+            let n = allocations_during(|| outcome = Some(run(&server, &call, &caller)));
+            let Some(McpOutcome::Response(r)) = outcome else {
+                panic!("tools/call: a whole response")
+            };
+            let body: Value = serde_json::from_slice(&r.body).expect("JSON");
+            assert_eq!(body["result"]["content"][0]["text"], "hello", "{body}");
+            assert!(
+                n <= BUDGET,
+                "an immediate tools/call allocated {n} times, over its budget of {BUDGET}"
+            );
+        }
+    }
+}

@@ -72,12 +72,7 @@ impl McpServer {
                     "Bad Request: Mcp-Session-Id header is required",
                 ));
             };
-            let info = self
-                .sessions
-                .get(sid, now)
-                .await
-                .filter(|i| i.owner == owner);
-            let Some(info) = info else {
+            let Some(info) = self.owned_session(sid, owner, now).await else {
                 return respond(WireError::new(
                     404,
                     id,

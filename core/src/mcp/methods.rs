@@ -258,7 +258,11 @@ impl McpServer {
         let Value::Object(arguments) = arguments else {
             return Err(McpError::internal());
         };
-        let mut result = entry.handler.call(ctx, arguments).await?;
+        // An immediate tool's answer needs no boxed future.
+        let mut result = match entry.handler.call_now(ctx, arguments) {
+            Ok(answer) => answer?,
+            Err(arguments) => entry.handler.call(ctx, arguments).await?,
+        };
         if let Some(input) = result.input_required.take() {
             let wire = input_required(&input, ctx)?;
             return Ok(if ctx.protocol_version.is_modern() {

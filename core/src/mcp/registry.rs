@@ -34,6 +34,19 @@ pub trait ToolHandler: Send + Sync {
         ctx: &'a mut Context,
         arguments: Map<String, Value>,
     ) -> BoxFuture<'a, Result<CallToolResult, McpError>>;
+
+    /// Run the tool without a future, if it cannot wait (an
+    /// [`immediate_tool`](Registry::immediate_tool)'s handler): `Err` hands
+    /// `arguments` back for [`ToolHandler::call`]. Provided: every handler
+    /// may wait.
+    fn call_now(
+        &self,
+        ctx: &mut Context,
+        arguments: Map<String, Value>,
+    ) -> Result<Result<CallToolResult, McpError>, Map<String, Value>> {
+        let _ = ctx;
+        Err(arguments)
+    }
 }
 
 impl<F> ToolHandler for F
@@ -68,6 +81,14 @@ where
         arguments: Map<String, Value>,
     ) -> BoxFuture<'a, Result<CallToolResult, McpError>> {
         Box::pin(core::future::ready((self.0)(ctx, arguments)))
+    }
+
+    fn call_now(
+        &self,
+        ctx: &mut Context,
+        arguments: Map<String, Value>,
+    ) -> Result<Result<CallToolResult, McpError>, Map<String, Value>> {
+        Ok((self.0)(ctx, arguments))
     }
 }
 

@@ -249,12 +249,7 @@ impl McpServer {
             let Some(sid) = req.single_header("mcp-session-id") else {
                 return fail(400, "Bad Request: Mcp-Session-Id header is required");
             };
-            let info = self
-                .sessions
-                .get(sid, now)
-                .await
-                .filter(|i| i.owner == owner);
-            let Some(info) = info else {
+            let Some(info) = self.owned_session(sid, owner, now).await else {
                 return fail(404, "Session not found");
             };
             if header_version.flatten().is_some_and(|h| h != info.version) {
@@ -346,11 +341,8 @@ impl McpServer {
             );
         }
         let id = req.header("mcp-session-id").unwrap_or_default();
-        let owned = self
-            .sessions
-            .get(id, now)
-            .await
-            .is_some_and(|i| i.owner == super::session::session_owner(principal.map(|p| &**p)));
+        let owner = super::session::session_owner(principal.map(|p| &**p));
+        let owned = self.owned_session(id, owner, now).await.is_some();
         // Someone else's (or no) session: answer as if it did not exist and
         // touch nothing of it, its streams included.
         if !owned || !self.sessions.remove(id).await {
@@ -440,6 +432,22 @@ impl McpServer {
             self.legacy(req, principal, now, entropy, &env, parsed_header, params)
                 .await
         }
+    }
+
+    /// Session `sid`, if it exists and belongs to `owner` (its idle timer
+    /// refreshed). A store that answers at once is not asked through a
+    /// boxed future.
+    pub(crate) async fn owned_session(
+        &self,
+        sid: &str,
+        owner: Option<[u8; 32]>,
+        now: UnixTime,
+    ) -> Option<super::session::SessionInfo> {
+        let info = match self.sessions.get_now(sid, now) {
+            Some(info) => info,
+            None => self.sessions.get(sid, now).await,
+        };
+        info.filter(|i| i.owner == owner)
     }
 
     /// A fresh handler context for request `id`.

@@ -147,6 +147,13 @@ pub trait SessionStore: Send + Sync {
     /// Look a session up and refresh its idle timer; `None` when unknown,
     /// ended or expired.
     fn get<'a>(&'a self, id: &'a str, now: UnixTime) -> BoxFuture<'a, Option<SessionInfo>>;
+    /// [`SessionStore::get`] without a future, for a store that answers at
+    /// once (in memory): `Some(answer)`, or `None` to be asked through
+    /// `get`. Provided: always `None`.
+    fn get_now(&self, id: &str, now: UnixTime) -> Option<Option<SessionInfo>> {
+        let _ = (id, now);
+        None
+    }
     /// Record `notifications/initialized`.
     fn set_initialized<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), SessionError>>;
     /// Record `logging/setLevel`.
@@ -491,6 +498,28 @@ pub struct MemorySessionStore {
 }
 
 impl MemorySessionStore {
+    /// Look session `id` up and refresh its idle timer (an expired one
+    /// goes).
+    fn look_up(&self, id: &str, now: UnixTime) -> Option<SessionInfo> {
+        let mut t = self.table.lock();
+        let idle = t.idle_secs;
+        let touched = t.touch();
+        let found = match t.find_mut(id) {
+            Some(e) if now.secs() < e.idle_deadline(idle) => {
+                e.last_seen = now;
+                e.touched = touched;
+                Some(e.info)
+            }
+            Some(_) => {
+                t.remove(id);
+                None
+            }
+            None => None,
+        };
+        drop(t);
+        found
+    }
+
     /// A table of `capacity` sessions with `idle_secs` idle expiry and the
     /// default per-subject cap
     /// ([`McpLimits::sessions_per_subject`](super::McpLimits::sessions_per_subject)).
@@ -586,23 +615,11 @@ impl SessionStore for MemorySessionStore {
     }
 
     fn get<'a>(&'a self, id: &'a str, now: UnixTime) -> BoxFuture<'a, Option<SessionInfo>> {
-        let mut t = self.table.lock();
-        let idle = t.idle_secs;
-        let touched = t.touch();
-        let found = match t.find_mut(id) {
-            Some(e) if now.secs() < e.idle_deadline(idle) => {
-                e.last_seen = now;
-                e.touched = touched;
-                Some(e.info)
-            }
-            Some(_) => {
-                t.remove(id);
-                None
-            }
-            None => None,
-        };
-        drop(t);
-        Box::pin(ready(found))
+        Box::pin(ready(self.look_up(id, now)))
+    }
+
+    fn get_now(&self, id: &str, now: UnixTime) -> Option<Option<SessionInfo>> {
+        Some(self.look_up(id, now))
     }
 
     fn set_initialized<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), SessionError>> {
