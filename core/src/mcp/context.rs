@@ -132,7 +132,9 @@ pub struct Context {
     pub(crate) seal: Option<super::state::StateSeal>,
     pub(crate) progress_token: Option<Value>,
     pub(crate) log_level: Option<LogLevel>,
-    pub(crate) cancelled: Arc<AtomicBool>,
+    /// Made for a call that may wait ([`Context::cancellation`]): one that
+    /// cannot is never reached by `notifications/cancelled`.
+    pub(crate) cancelled: Option<Arc<AtomicBool>>,
     pub(crate) notifications: Vec<Value>,
     pub(crate) max_notifications: usize,
     /// URIs passed to [`Context::resource_updated`] (bounded like
@@ -166,7 +168,7 @@ impl Context {
             seal: None,
             progress_token,
             log_level: None,
-            cancelled: Arc::new(AtomicBool::new(false)),
+            cancelled: None,
             notifications: Vec::new(),
             max_notifications,
             updated: Vec::new(),
@@ -178,12 +180,16 @@ impl Context {
     /// `notifications/cancelled`). In the 2026 era closing the response
     /// stream cancels: the host drops the future.
     pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Relaxed)
+        self.cancelled
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
     }
 
     /// A handle that turns true when the request is cancelled.
-    pub fn cancellation(&self) -> Arc<AtomicBool> {
-        self.cancelled.clone()
+    pub fn cancellation(&mut self) -> Arc<AtomicBool> {
+        self.cancelled
+            .get_or_insert_with(|| Arc::new(AtomicBool::new(false)))
+            .clone()
     }
 
     /// The client's answer to input request `key` of an earlier

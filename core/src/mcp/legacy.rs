@@ -219,12 +219,11 @@ impl McpServer {
         {
             return self.open_live(ctx, params, owner, now, entropy, version, session);
         }
-        let mut cancel = CancelTracking::new(
-            &*self.sessions,
-            session.map(|(sid, _)| sid),
-            id,
-            ctx.cancellation(),
-        );
+        // An immediate tool's call cannot wait, so no cancellation can reach
+        // it: it gets no flag to track.
+        let flag = (!self.calls_immediate_tool(&env.method, &params)).then(|| ctx.cancellation());
+        let mut cancel =
+            CancelTracking::new(&*self.sessions, session.map(|(sid, _)| sid).zip(flag), id);
         let outcome = {
             let mut dispatch = pin!(self.dispatch(&env.method, &mut params, false, &mut ctx));
             poll_fn(|cx: &mut TaskContext<'_>| {

@@ -175,9 +175,8 @@ impl McpServer {
                 done: false,
                 cancel: CancelTracking::new(
                     &*self.sessions,
-                    spec.session.as_deref(),
+                    spec.session.as_deref().map(|sid| (sid, ctx.cancellation())),
                     &id,
-                    ctx.cancellation(),
                 ),
             };
             // Whether the stream is open: it opens with the first event, or

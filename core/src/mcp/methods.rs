@@ -291,6 +291,21 @@ impl McpServer {
         Ok(Dispatch::Tool(result))
     }
 
+    /// Whether this is a `tools/call` of an
+    /// [`immediate_tool`](super::Registry::immediate_tool): it cannot wait.
+    pub(crate) fn calls_immediate_tool(&self, method: &str, params: &Map<String, Value>) -> bool {
+        method == "tools/call"
+            && params
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|name| {
+                    self.registry
+                        .tools
+                        .iter()
+                        .any(|t| t.immediate && t.tool.name == name)
+                })
+    }
+
     /// Whether a 2025-era `tools/call` may go live: the tool exists, may
     /// wait (not an [`immediate_tool`](super::Registry::immediate_tool)),
     /// and the caller holds its scopes (errors and challenges stay plain

@@ -241,18 +241,17 @@ pub(crate) struct CancelTracking<'a> {
 }
 
 impl<'a> CancelTracking<'a> {
-    /// Request `id` of session `sid` (none: nothing to track), cancelled
-    /// through `flag` ([`super::Context::cancellation`]).
+    /// Request `id` of a session, cancelled through a flag
+    /// ([`super::Context::cancellation`]); `None`: nothing to track.
     pub(crate) fn new(
         sessions: &'a dyn SessionStore,
-        sid: Option<&'a str>,
+        session_and_flag: Option<(&'a str, Arc<AtomicBool>)>,
         id: &'a RequestId,
-        flag: Arc<AtomicBool>,
     ) -> Self {
         CancelTracking {
             sessions,
             id,
-            untried: sid.map(|sid| (sid, flag)),
+            untried: session_and_flag,
             tracked: None,
         }
     }
