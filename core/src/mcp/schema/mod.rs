@@ -47,6 +47,8 @@ impl core::fmt::Display for SchemaError {
     }
 }
 
+/// The interpreted validator's failure at `path`.
+#[cfg(any(test, feature = "testing"))]
 fn err(path: &str, message: &'static str) -> SchemaError {
     SchemaError {
         path: path.into(),
@@ -366,8 +368,48 @@ pub fn validate_compiled(
         steps: 0,
         max_depth: max_depth.min(COMPILED_DEPTH - 1),
     };
-    let mut path = String::new();
-    v.check(0, instance, &mut path, 0)
+    v.check(0, instance, &Here { up: None }, 0)
+}
+
+/// Where the compiled validator is in the instance: a chain of steps on
+/// the stack back to the root, written out as a JSON Pointer only when a
+/// check fails, so that a valid instance costs no allocation.
+struct Here<'p> {
+    up: Option<(&'p Here<'p>, Step<'p>)>,
+}
+
+#[derive(Clone, Copy)]
+enum Step<'p> {
+    Key(&'p str),
+    Index(usize),
+}
+
+impl Here<'_> {
+    fn step<'a>(&'a self, step: Step<'a>) -> Here<'a> {
+        Here {
+            up: Some((self, step)),
+        }
+    }
+
+    /// A failure here: the pointer from the root, then `message`.
+    fn fail(&self, message: &'static str) -> SchemaError {
+        let mut steps = Vec::new();
+        let mut at = self;
+        while let Some((up, step)) = at.up {
+            steps.push(step);
+            at = up;
+        }
+        let mut path = String::new();
+        for step in steps.iter().rev() {
+            match *step {
+                Step::Key(k) => push_pointer(&mut path, k),
+                Step::Index(i) => {
+                    let _ = core::fmt::Write::write_fmt(&mut path, format_args!("/{i}"));
+                }
+            }
+        }
+        SchemaError { path, message }
+    }
 }
 
 struct CompiledValidator<'c> {
@@ -381,57 +423,54 @@ impl CompiledValidator<'_> {
         &mut self,
         node: NodeId,
         inst: &Value,
-        path: &mut String,
+        here: &Here<'_>,
         depth: usize,
     ) -> Result<(), SchemaError> {
         self.steps += 1;
         if depth > self.max_depth || self.steps > STEP_BUDGET {
-            return Err(err(path, "schema too complex to validate"));
+            return Err(here.fail("schema too complex to validate"));
         }
         let s = match self.nodes.get(node) {
             Some(Node::True) => return Ok(()),
-            Some(Node::False) => return Err(err(path, "no value is allowed here")),
+            Some(Node::False) => return Err(here.fail("no value is allowed here")),
             Some(Node::Keywords(s)) => s,
-            Some(Node::TooDeep) => return Err(err(path, "schema too complex to validate")),
-            Some(Node::Invalid) | None => return Err(err(path, "invalid schema")),
+            Some(Node::TooDeep) => return Err(here.fail("schema too complex to validate")),
+            Some(Node::Invalid) | None => return Err(here.fail("invalid schema")),
         };
         match s.reference {
-            Some(Some(target)) => self.check(target, inst, path, depth + 1)?,
-            Some(None) => return Err(err(path, "unresolvable $ref")),
+            Some(Some(target)) => self.check(target, inst, here, depth + 1)?,
+            Some(None) => return Err(here.fail("unresolvable $ref")),
             None => {}
         }
         if let Some((kinds, message)) = s.types
             && kinds & instance_bits(inst) == 0
         {
-            return Err(err(path, message));
+            return Err(here.fail(message));
         }
         if let Some(options) = &s.enumeration
             && !options.iter().any(|o| json_eq(o, inst))
         {
-            return Err(err(path, "value is not one of the allowed values"));
+            return Err(here.fail("value is not one of the allowed values"));
         }
         if let Some(c) = &s.constant
             && !json_eq(c, inst)
         {
-            return Err(err(path, "value is not the required constant"));
+            return Err(here.fail("value is not the required constant"));
         }
-        self.check_composition(s, inst, path, depth)?;
+        self.check_composition(s, inst, here, depth)?;
         match inst {
-            Value::Object(obj) => self.check_object(s, obj, path, depth)?,
+            Value::Object(obj) => self.check_object(s, obj, here, depth)?,
             Value::Array(items) => {
                 let n = items.len() as u64;
                 if s.min_items.is_some_and(|m| n < m) {
-                    return Err(err(path, "too few items"));
+                    return Err(here.fail("too few items"));
                 }
                 if s.max_items.is_some_and(|m| n > m) {
-                    return Err(err(path, "too many items"));
+                    return Err(here.fail("too many items"));
                 }
                 if let Some(item_schema) = s.items {
                     for (i, item) in items.iter().enumerate() {
-                        let len = path.len();
-                        let _ = core::fmt::Write::write_fmt(path, format_args!("/{i}"));
-                        self.check(item_schema, item, path, depth + 1)?;
-                        path.truncate(len);
+                        self.check(item_schema, item, &here.step(Step::Index(i)), depth + 1)?;
                     }
                 }
             }
@@ -439,19 +478,19 @@ impl CompiledValidator<'_> {
             Value::String(text) if s.min_length.is_some() || s.max_length.is_some() => {
                 let n = text.chars().count() as u64;
                 if s.min_length.is_some_and(|m| n < m) {
-                    return Err(err(path, "string too short"));
+                    return Err(here.fail("string too short"));
                 }
                 if s.max_length.is_some_and(|m| n > m) {
-                    return Err(err(path, "string too long"));
+                    return Err(here.fail("string too long"));
                 }
             }
             Value::Number(n) => {
                 let x = n.as_f64().unwrap_or(0.0);
                 if s.minimum.is_some_and(|m| x < m) {
-                    return Err(err(path, "number below minimum"));
+                    return Err(here.fail("number below minimum"));
                 }
                 if s.maximum.is_some_and(|m| x > m) {
-                    return Err(err(path, "number above maximum"));
+                    return Err(here.fail("number above maximum"));
                 }
             }
             _ => {}
@@ -463,39 +502,39 @@ impl CompiledValidator<'_> {
         &mut self,
         s: &Keywords,
         inst: &Value,
-        path: &mut String,
+        here: &Here<'_>,
         depth: usize,
     ) -> Result<(), SchemaError> {
         for &sub in s.all_of.iter().flatten() {
-            self.check(sub, inst, path, depth + 1)?;
+            self.check(sub, inst, here, depth + 1)?;
         }
         if let Some(any) = &s.any_of {
             let mut ok = false;
             for &sub in any {
-                if self.probe(sub, inst, path, depth)? {
+                if self.probe(sub, inst, here, depth)? {
                     ok = true;
                     break;
                 }
             }
             if !ok {
-                return Err(err(path, "value matches none of the allowed shapes"));
+                return Err(here.fail("value matches none of the allowed shapes"));
             }
         }
         if let Some(one) = &s.one_of {
             let mut n = 0;
             for &sub in one {
-                if self.probe(sub, inst, path, depth)? {
+                if self.probe(sub, inst, here, depth)? {
                     n += 1;
                 }
             }
             if n != 1 {
-                return Err(err(path, "value must match exactly one allowed shape"));
+                return Err(here.fail("value must match exactly one allowed shape"));
             }
         }
         if let Some(not) = s.not
-            && self.probe(not, inst, path, depth)?
+            && self.probe(not, inst, here, depth)?
         {
-            return Err(err(path, "value matches a forbidden shape"));
+            return Err(here.fail("value matches a forbidden shape"));
         }
         Ok(())
     }
@@ -505,13 +544,10 @@ impl CompiledValidator<'_> {
         &mut self,
         sub: NodeId,
         inst: &Value,
-        path: &mut String,
+        here: &Here<'_>,
         depth: usize,
     ) -> Result<bool, SchemaError> {
-        let len = path.len();
-        let r = self.check(sub, inst, path, depth + 1);
-        path.truncate(len);
-        match r {
+        match self.check(sub, inst, here, depth + 1) {
             Ok(()) => Ok(true),
             Err(e) if e.message == "schema too complex to validate" => Err(e),
             Err(_) => Ok(false),
@@ -522,34 +558,28 @@ impl CompiledValidator<'_> {
         &mut self,
         s: &Keywords,
         obj: &Map<String, Value>,
-        path: &mut String,
+        here: &Here<'_>,
         depth: usize,
     ) -> Result<(), SchemaError> {
         for name in s.required.iter().flatten() {
             if !obj.contains_key(name) {
-                let len = path.len();
-                push_pointer(path, name);
-                let e = err(path, "required property is missing");
-                path.truncate(len);
-                return Err(e);
+                return Err(here
+                    .step(Step::Key(name))
+                    .fail("required property is missing"));
             }
         }
         for (k, v) in obj {
-            let len = path.len();
-            push_pointer(path, k);
+            let here = here.step(Step::Key(k));
             match s.properties.as_ref().and_then(|p| p.get(k)) {
-                Some(&ps) => self.check(ps, v, path, depth + 1)?,
+                Some(&ps) => self.check(ps, v, &here, depth + 1)?,
                 None => match s.additional {
                     Some(Additional::Forbidden) => {
-                        let e = err(path, "property is not allowed");
-                        path.truncate(len);
-                        return Err(e);
+                        return Err(here.fail("property is not allowed"));
                     }
-                    Some(Additional::Schema(a)) => self.check(a, v, path, depth + 1)?,
+                    Some(Additional::Schema(a)) => self.check(a, v, &here, depth + 1)?,
                     None => {}
                 },
             }
-            path.truncate(len);
         }
         Ok(())
     }
