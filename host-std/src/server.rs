@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::{Frame, Incoming};
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -495,6 +495,7 @@ async fn answer<H: Handler>(
     let method = Method::parse(req.method().as_str());
     let mut log_path = None;
     let mut live_body = None;
+    let mut spare_map = None;
     let client = shared.proxies.client_ip(
         peer.ip(),
         req.headers()
@@ -507,7 +508,8 @@ async fn answer<H: Handler>(
             log_path = debug.then_some(path);
             resp
         }
-        Ok(core_req) => {
+        Ok((core_req, emptied)) => {
+            spare_map = Some(emptied);
             if debug {
                 log_path = Some(core_req.path.clone());
             }
@@ -540,16 +542,16 @@ async fn answer<H: Handler>(
             );
         }
     }
-    to_hyper(resp, live_body)
+    to_hyper(resp, live_body, spare_map)
 }
 
 async fn to_core<H>(
     shared: &Shared<H>,
     req: hyper::Request<Incoming>,
     peer: IpAddr,
-) -> Result<Request, (String, Response)> {
+) -> Result<(Request, HeaderMap), (String, Response)> {
     let limits = &shared.limits;
-    let (parts, mut body) = req.into_parts();
+    let (mut parts, mut body) = req.into_parts();
     let path = parts.uri.path().to_owned();
     let declared = parts
         .headers
@@ -620,14 +622,18 @@ async fn to_core<H>(
             Err(_) => headers.push(name.as_str(), &String::from_utf8_lossy(value.as_bytes())),
         }
     }
-    Ok(Request {
+    let request = Request {
         method: Method::parse(parts.method.as_str()),
         path,
         query: parts.uri.query().map(str::to_owned),
         headers,
         body,
         peer: Some(peer),
-    })
+    };
+    // The request's map, emptied, carries the response's fields (see
+    // `to_hyper`).
+    parts.headers.clear();
+    Ok((request, parts.headers))
 }
 
 /// Read and discard the rest of a refused body, at most
@@ -650,9 +656,14 @@ async fn drain(body: &mut Incoming, limits: &Limits) {
     .await;
 }
 
+/// `spare_map`: the request's emptied header map, for the response's
+/// fields. hyper keeps a response's emptied map for the connection's next
+/// request head, so a keep-alive connection parses every request into the
+/// one map, sized by its first, and allocates none per request.
 fn to_hyper(
     resp: Response,
     live: Option<Either<LiveBody, crate::upstream::UpstreamBody>>,
+    spare_map: Option<HeaderMap>,
 ) -> HyperResponse {
     let body = match live {
         Some(live) => Either::Right(live),
@@ -662,6 +673,9 @@ fn to_hyper(
     *out.status_mut() = hyper::StatusCode::from_u16(resp.status)
         .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let headers = out.headers_mut();
+    if let Some(map) = spare_map {
+        *headers = map;
+    }
     for (name, value) in resp.headers {
         // The header of every JSON answer: no parsing, no copy.
         if name.eq_ignore_ascii_case("content-type") && value == "application/json" {
