@@ -187,7 +187,7 @@ mod tool_call {
     use serde_json::{Value, json};
 
     /// Allocations of one such call, counted below.
-    const BUDGET: usize = 11;
+    const BUDGET: usize = 7;
 
     struct Rng(u8);
     impl SecureRandom for Rng {

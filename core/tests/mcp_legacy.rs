@@ -894,6 +894,117 @@ mod mcp {
         );
     }
 
+    /// A 2025-era `tools/call` whose params fit their fields is read
+    /// without a map of them; any other is read as a map. Both readings
+    /// answer as the map alone did: each case's answer here is the one the
+    /// server gave before the fields were read apart.
+    #[test]
+    fn tools_call_params_are_answered_alike_however_they_are_read() {
+        let s = server();
+        let sid = init(&s, V);
+        let cases: [(&str, u16, Option<i64>, &str); 12] = [
+            (
+                r#"{"name":"echo","arguments":{"text":"hi"}}"#,
+                200,
+                None,
+                "hi",
+            ),
+            (
+                r#"{"name":"ec\u0068o","arguments":{"text":"hi"}}"#,
+                200,
+                None,
+                "hi",
+            ),
+            (
+                r#"{"name":"echo","arguments":{"text":"hi"},"_meta":{"note":1},"other":[1,{"x":2}]}"#,
+                200,
+                None,
+                "hi",
+            ),
+            (
+                r#"{"name":"echo","arguments":null}"#,
+                200,
+                Some(-32602),
+                "Invalid arguments for tool echo: /text: required property is missing",
+            ),
+            (
+                r#"{"name":"echo"}"#,
+                200,
+                Some(-32602),
+                "Invalid arguments for tool echo: /text: required property is missing",
+            ),
+            (
+                r#"{"name":"echo","arguments":[1]}"#,
+                200,
+                Some(-32602),
+                "Tool arguments must be an object",
+            ),
+            (
+                r#"{"name":5}"#,
+                200,
+                Some(-32602),
+                "Missing or invalid string parameter: name",
+            ),
+            (
+                r#"{"arguments":{}}"#,
+                200,
+                Some(-32602),
+                "Missing or invalid string parameter: name",
+            ),
+            (
+                r#"{"name":"echo","_meta":null}"#,
+                400,
+                Some(-32602),
+                "_meta must be an object",
+            ),
+            (
+                r#"{"name":"echo","_meta":[]}"#,
+                400,
+                Some(-32602),
+                "_meta must be an object",
+            ),
+            (
+                r#"{"name":"echo","name":"nope"}"#,
+                400,
+                Some(-32602),
+                "Duplicate member in params",
+            ),
+            (
+                r#"{"name":"echo","arguments":{"text":"hi"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}"#,
+                400,
+                Some(-32020),
+                "Header mismatch: MCP-Protocol-Version does not match _meta protocolVersion",
+            ),
+        ];
+        for (params, status, code, text) in cases {
+            let b =
+                format!(r#"{{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{params}}}"#);
+            let r = resp(&s, &legacy(&sid, V, &b));
+            let answer = body(&r);
+            assert_eq!(r.status, status, "{params}: {answer}");
+            match code {
+                None => assert_eq!(answer["result"]["content"][0]["text"], text, "{params}"),
+                Some(code) => {
+                    assert_eq!(answer["error"]["code"], code, "{params}: {answer}");
+                    assert_eq!(answer["error"]["message"], text, "{params}: {answer}");
+                }
+            }
+        }
+        // `_meta` read as a field reaches the handler's context.
+        let b = r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"},"_meta":{"progressToken":"p"}}}"#;
+        let events = sse(&resp(&s, &legacy(&sid, V, b)));
+        assert!(
+            events
+                .iter()
+                .any(|(_, d)| d.contains(r#""progressToken":"p""#)),
+            "{events:?}"
+        );
+        assert!(
+            events.iter().any(|(_, d)| d.contains(r#""text":"hi""#)),
+            "{events:?}"
+        );
+    }
+
     #[test]
     fn tool_scopes_step_up() {
         let s = server();

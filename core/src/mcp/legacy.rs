@@ -15,6 +15,7 @@ use super::error_response::{ErrorId, ErrorResponse};
 use super::jsonrpc::{Envelope, ErrorCode, MessageKind, RequestId};
 use super::live::{LiveCall, LiveSink, LiveStream};
 use super::methods::Dispatch;
+use super::request_params::{Params, ToolCall};
 use super::server::{Entropy, McpServer, WireError, error_response, id_json};
 use super::session::{
     CancelTracking, ClientInputs, SessionError, SessionInfo, session_owner, session_subject,
@@ -49,9 +50,14 @@ impl McpServer {
         entropy: Entropy,
         env: &Envelope<'_>,
         header_version: Option<ProtocolVersion>,
-        params: Option<Map<String, Value>>,
+        params: Params<'_>,
     ) -> McpOutcome {
-        let params = params.unwrap_or_default();
+        // A tools/call read into its fields keeps them; any other request's
+        // params are a map.
+        let (params, call) = match params {
+            Params::Map(map) => (map.unwrap_or_default(), None),
+            Params::ToolCall(call) => (Map::new(), Some(call)),
+        };
         let id = env.id.clone();
         if env.kind == MessageKind::Request && env.method == "initialize" {
             return self.initialize(id, &params, principal, now, &entropy).await;
@@ -141,7 +147,7 @@ impl McpServer {
                     owner,
                     session,
                 };
-                self.legacy_request(caller, now, &entropy, env, &id, params, version)
+                self.legacy_request(caller, now, &entropy, env, &id, params, call, version)
                     .await
             }
         }
@@ -156,6 +162,7 @@ impl McpServer {
         env: &Envelope<'_>,
         id: &RequestId,
         mut params: Map<String, Value>,
+        mut call: Option<ToolCall<'_>>,
         version: ProtocolVersion,
     ) -> McpOutcome {
         let Caller {
@@ -203,7 +210,13 @@ impl McpServer {
         if env.method_too_long {
             return fail(McpError::new(ErrorCode::MethodNotFound, "Method not found"));
         }
-        let mut ctx = self.context(principal, version, id, &params);
+        let mut ctx = match call.as_mut() {
+            Some(call) => {
+                let meta = call.meta.take().unwrap_or_default();
+                self.context_with_meta(principal, version, id, meta)
+            }
+            None => self.context(principal, version, id, &params),
+        };
         // Logs only after the client asked for them with logging/setLevel;
         // without a session to keep that in, the operator's choice.
         ctx.log_level = match session {
@@ -213,19 +226,32 @@ impl McpServer {
         if let Some((_, s)) = session {
             ctx.client_capabilities = Some(s.client_inputs.to_json());
         }
-        if self.config.live_streams
-            && env.method == "tools/call"
-            && self.tool_streams(&params, &ctx)
-        {
+        let tool = match &call {
+            Some(call) => Some(&*call.name),
+            None => params.get("name").and_then(Value::as_str),
+        };
+        if self.config.live_streams && env.method == "tools/call" && self.tool_streams(tool, &ctx) {
+            let params = match call {
+                Some(call) => call.into_map(),
+                None => params,
+            };
             return self.open_live(ctx, params, owner, now, entropy, version, session);
         }
         // An immediate tool's call cannot wait, so no cancellation can reach
         // it: it gets no flag to track.
-        let flag = (!self.calls_immediate_tool(&env.method, &params)).then(|| ctx.cancellation());
+        let flag = (!self.calls_immediate_tool(&env.method, tool)).then(|| ctx.cancellation());
         let mut cancel =
             CancelTracking::new(&*self.sessions, session.map(|(sid, _)| sid).zip(flag), id);
         let outcome = {
-            let mut dispatch = pin!(self.dispatch(&env.method, &mut params, false, &mut ctx));
+            let mut dispatch = pin!(async {
+                match call {
+                    Some(call) => self.call_tool(&call.name, call.arguments, &mut ctx).await,
+                    None => {
+                        self.dispatch(&env.method, &mut params, false, &mut ctx)
+                            .await
+                    }
+                }
+            });
             poll_fn(|cx: &mut TaskContext<'_>| {
                 let poll = dispatch.as_mut().poll(cx);
                 if poll.is_pending() {

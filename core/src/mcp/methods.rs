@@ -186,7 +186,17 @@ impl McpServer {
         let reg = &self.registry;
         let r = match method {
             "tools/list" => page(&reg.tools, params, size, "tools", |t| t.tool.to_json())?,
-            "tools/call" => return self.call_tool(params, params_reused, ctx).await,
+            "tools/call" => {
+                // One copy of the arguments at most: validated, then handed
+                // to the handler.
+                let supplied = if params_reused {
+                    params.get("arguments").cloned()
+                } else {
+                    params.remove("arguments")
+                };
+                let name = str_param(params, "name")?;
+                return self.call_tool(name, supplied, ctx).await;
+            }
             "resources/list" => page(&reg.resources, params, size, "resources", |r| {
                 r.resource.to_json()
             })?,
@@ -206,21 +216,13 @@ impl McpServer {
         Ok(Dispatch::Result(r))
     }
 
-    async fn call_tool(
+    /// `tools/call` of tool `name` with the `arguments` member as sent.
+    pub(crate) async fn call_tool(
         &self,
-        params: &mut Map<String, Value>,
-        params_reused: bool,
+        name: &str,
+        supplied: Option<Value>,
         ctx: &mut Context,
     ) -> Result<Dispatch, McpError> {
-        // One copy of the arguments at most: validated, then handed to the
-        // handler.
-        let supplied = if params_reused {
-            params.get("arguments").cloned()
-        } else {
-            params.remove("arguments")
-        };
-        let params = &*params;
-        let name = str_param(params, "name")?;
         let Some(entry) = self.registry.tools.iter().find(|t| t.tool.name == name) else {
             return Err(McpError::invalid_params(format!(
                 "Unknown tool: {}",
@@ -293,25 +295,22 @@ impl McpServer {
 
     /// Whether this is a `tools/call` of an
     /// [`immediate_tool`](super::Registry::immediate_tool): it cannot wait.
-    pub(crate) fn calls_immediate_tool(&self, method: &str, params: &Map<String, Value>) -> bool {
+    pub(crate) fn calls_immediate_tool(&self, method: &str, tool: Option<&str>) -> bool {
         method == "tools/call"
-            && params
-                .get("name")
-                .and_then(Value::as_str)
-                .is_some_and(|name| {
-                    self.registry
-                        .tools
-                        .iter()
-                        .any(|t| t.immediate && t.tool.name == name)
-                })
+            && tool.is_some_and(|name| {
+                self.registry
+                    .tools
+                    .iter()
+                    .any(|t| t.immediate && t.tool.name == name)
+            })
     }
 
     /// Whether a 2025-era `tools/call` may go live: the tool exists, may
     /// wait (not an [`immediate_tool`](super::Registry::immediate_tool)),
     /// and the caller holds its scopes (errors and challenges stay plain
     /// responses).
-    pub(crate) fn tool_streams(&self, params: &Map<String, Value>, ctx: &Context) -> bool {
-        let Some(name) = params.get("name").and_then(Value::as_str) else {
+    pub(crate) fn tool_streams(&self, tool: Option<&str>, ctx: &Context) -> bool {
+        let Some(name) = tool else {
             return false;
         };
         self.registry

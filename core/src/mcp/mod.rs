@@ -139,6 +139,7 @@ mod methods;
 mod modern;
 mod params;
 mod registry;
+mod request_params;
 pub mod schema;
 mod server;
 mod session;

@@ -12,9 +12,10 @@ use serde_json::{Map, Value, json};
 use super::context::{Context, McpError};
 use super::error_response::{ErrorId, ErrorResponse};
 
-use super::jsonrpc::{self, Envelope, ErrorCode, FrameError, MessageKind, RequestId};
+use super::jsonrpc::{self, ErrorCode, FrameError, MessageKind, RequestId};
 use super::live::LiveStream;
 use super::registry::Registry;
+use super::request_params::Params;
 use super::session::SessionStore;
 use super::sse::SseWriter;
 use super::streams::StreamHub;
@@ -411,23 +412,23 @@ impl McpServer {
                 None => return fail(unsupported_version(env.id.clone(), v)),
             },
         };
-        let params = match parse_params(&env) {
+        let header_modern = parsed_header.is_some_and(ProtocolVersion::is_modern);
+        let params = match Params::parse(&env, header_modern) {
             Ok(p) => p,
             Err(e) => return fail(e),
         };
         let meta_version = params
-            .as_ref()
-            .and_then(|p| p.get("_meta"))
-            .and_then(|m| m.get("io.modelcontextprotocol/protocolVersion"));
+            .meta()
+            .and_then(|m| m.get(super::modern::META_VERSION));
         // `initialize` selects the 2025 era unless its `_meta` names a
         // protocol version: legacy clients never send that member, and a
         // 2026-07-28 request is served by 2026-07-28 rules (where
         // `initialize` does not exist: 404 / -32601).
         let is_initialize = env.kind == MessageKind::Request && env.method == "initialize";
-        let modern = meta_version.is_some()
-            || (!is_initialize && parsed_header.is_some_and(ProtocolVersion::is_modern));
+        let modern = meta_version.is_some() || (!is_initialize && header_modern);
         if modern {
-            self.modern(req, principal, now, &env, params).await
+            self.modern(req, principal, now, &env, params.into_map())
+                .await
         } else {
             self.legacy(req, principal, now, entropy, &env, parsed_header, params)
                 .await
@@ -463,6 +464,17 @@ impl McpServer {
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
+        self.context_with_meta(principal, version, id, meta)
+    }
+
+    /// [`McpServer::context`] with `params._meta` given.
+    pub(crate) fn context_with_meta(
+        &self,
+        principal: Option<&Arc<Principal>>,
+        version: ProtocolVersion,
+        id: &RequestId,
+        meta: Map<String, Value>,
+    ) -> Context {
         Context::new(
             principal,
             version,
@@ -528,37 +540,6 @@ impl McpServer {
         resp.status = status;
         resp.with_body(w.finish())
     }
-}
-
-/// Parse `params` into a map (alloc is fine past framing), refusing
-/// duplicate members the server interprets.
-#[allow(clippy::result_large_err)]
-fn parse_params(env: &Envelope<'_>) -> Result<Option<Map<String, Value>>, WireError> {
-    let Some(raw) = env.params else {
-        return Ok(None);
-    };
-    let bad = |msg| WireError::new(400, env.id.clone(), ErrorCode::InvalidParams, msg);
-    const KEYS: [&str; 11] = [
-        "name",
-        "uri",
-        "arguments",
-        "_meta",
-        "cursor",
-        "level",
-        "protocolVersion",
-        "ref",
-        "requestId",
-        "inputResponses",
-        "requestState",
-    ];
-    if jsonrpc::has_duplicate_member(raw, &KEYS) {
-        return Err(bad("Duplicate member in params"));
-    }
-    let map: Map<String, Value> = serde_json::from_str(raw).map_err(|_| bad("Invalid params"))?;
-    if map.get("_meta").is_some_and(|m| !m.is_object()) {
-        return Err(bad("_meta must be an object"));
-    }
-    Ok(Some(map))
 }
 
 /// Whether `Accept` lists SSE (wildcards count).
