@@ -33,6 +33,27 @@ pub static AWS_LC_RSA: AwsLcRsa = AwsLcRsa {
 };
 
 impl AwsLcRsa {
+    /// Pay the one-time costs of signing with `key` now, off any request:
+    /// its parse into aws-lc's form (once per key) and the seeding of
+    /// aws-lc's random generator, whose jitter entropy takes ~40–70 ms of
+    /// CPU once per process (BENCHMARKS.md, session 14), on the first draw.
+    pub fn warm_up(&self, key: &SigningKey) {
+        if self.pair(key).is_err() {
+            tracing::warn!("the signing key cannot be parsed by aws-lc");
+        }
+        let mut seed_probe = [0u8; 1];
+        let _ = aws_lc_rs::rand::SecureRandom::fill(&SystemRandom::new(), &mut seed_probe);
+    }
+
+    /// Whether the key `kid` is parsed and kept.
+    #[cfg(test)]
+    fn holds(&self, kid: &str) -> bool {
+        self.pairs
+            .get()
+            .and_then(|m| m.lock().ok().map(|m| m.contains_key(kid)))
+            .unwrap_or(false)
+    }
+
     fn pair(&self, key: &SigningKey) -> Result<Arc<RsaKeyPair>, SignError> {
         let map = self.pairs.get_or_init(|| Mutex::new(HashMap::new()));
         if let Some(p) = map.lock().map_err(|_| SignError::Provider)?.get(key.kid()) {
@@ -106,5 +127,19 @@ mod tests {
         let vk = &pure.verifying_keys()[0];
         assert!(AWS_LC_RSA.verify_rs256(vk, msg, &s1));
         assert!(!AWS_LC_RSA.verify_rs256(vk, b"other", &s1));
+    }
+
+    #[test]
+    fn a_new_key_set_is_made_ready_to_sign_off_the_request_path() {
+        let key = SigningKey::generate(&mut crate::env::OsRandom, 2048).expect("key");
+        let kid = key.kid().to_owned();
+        assert!(!AWS_LC_RSA.holds(&kid));
+        let _set = crate::keys::keyset(key);
+        // Functional, not a timing: the warm-up thread parses the key.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !AWS_LC_RSA.holds(&kid) {
+            assert!(std::time::Instant::now() < deadline, "never parsed");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 }

@@ -59,6 +59,16 @@ impl From<StoreError> for KeyFailure {
 /// the `aws-lc` feature (the default), the core's pure-Rust provider
 /// (`rsa` 0.10) in `--no-default-features` builds.
 pub fn keyset(key: SigningKey) -> KeySet {
+    #[cfg(feature = "aws-lc")]
+    {
+        // The first signature's one-time costs, on a thread of their own
+        // rather than in the first token request (a thread that cannot
+        // start leaves them to that request).
+        let warm = key.clone();
+        let _ = std::thread::Builder::new()
+            .name("aws-lc-warm-up".into())
+            .spawn(move || crate::aws_lc::AWS_LC_RSA.warm_up(&warm));
+    }
     let set = KeySet::new(key);
     #[cfg(feature = "aws-lc")]
     let set = set.with_provider(&crate::aws_lc::AWS_LC_RSA);
