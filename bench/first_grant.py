@@ -15,13 +15,14 @@ without it. Prints each round and the medians. Loopback only.
 
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+from startup import serving
 
 BINS = sys.argv[1:3]
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 5
@@ -56,19 +57,11 @@ def round_of(binary, template, work):
     data = os.path.join(work, "data")
     shutil.rmtree(data, ignore_errors=True)
     shutil.copytree(template, data)
-    proc = subprocess.Popen(
-        [binary, "serve", "--listen", f"127.0.0.1:{PORT}", "--data-dir", data, "--log", "warn"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with serving(binary, PORT, data):
         wait_up(time.monotonic() + 30)
         # As a client would: some time after the start, not at once.
         time.sleep(0.2)
         return walk(), walk()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=15)
 
 
 def main():

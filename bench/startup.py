@@ -11,6 +11,7 @@ the others restart on that directory, the usual case (open the database,
 load the keys, bind). Prints each figure and the median of the restarts.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -21,8 +22,6 @@ import sys
 import tempfile
 import time
 
-BIN = sys.argv[1] if len(sys.argv) > 1 else "target/release/mcpauth"
-RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 PORT = int(os.environ.get("PORT", "18491"))
 REQ = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{PORT}\r\nConnection: close\r\n\r\n".encode()
 
@@ -46,36 +45,47 @@ def first_answer(deadline):
     return False
 
 
-def run_once(data_dir):
-    start = time.monotonic()
+@contextlib.contextmanager
+def serving(binary, port, data_dir):
+    """`binary serve` on 127.0.0.1:`port` with `data_dir`, stopped (SIGTERM)
+    on leaving."""
     proc = subprocess.Popen(
-        [BIN, "serve", "--listen", f"127.0.0.1:{PORT}", "--data-dir", data_dir, "--log", "warn"],
+        [binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir, "--log", "warn"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        if not first_answer(start + 30):
-            raise SystemExit("no answer within 30 s")
-        return (time.monotonic() - start) * 1000
+        yield proc
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
 
 
+def run_once(binary, data_dir):
+    start = time.monotonic()
+    with serving(binary, PORT, data_dir):
+        if not first_answer(start + 30):
+            raise SystemExit("no answer within 30 s")
+        return (time.monotonic() - start) * 1000
+
+
 def main():
+    binary = sys.argv[1] if len(sys.argv) > 1 else "target/release/mcpauth"
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     work = tempfile.mkdtemp()
     try:
         data = os.path.join(work, "data")
-        fresh = run_once(data)
+        fresh = run_once(binary, data)
         print(f"fresh data directory (generates the signing key): {fresh:.1f} ms")
-        restarts = [run_once(data) for _ in range(RUNS)]
+        restarts = [run_once(binary, data) for _ in range(runs)]
         print("restarts: " + " ".join(f"{t:.1f}" for t in restarts) + " ms")
         print(
             f"start to first answered request: median {statistics.median(restarts):.1f} ms, "
-            f"min {min(restarts):.1f}, max {max(restarts):.1f} ({RUNS} restarts)"
+            f"min {min(restarts):.1f}, max {max(restarts):.1f} ({runs} restarts)"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-main()
+if __name__ == "__main__":
+    main()

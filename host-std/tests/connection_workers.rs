@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use mcpauth::server::{Handler, Reply, ServerOptions, serve};
 use mcpauth_core::http::{Request, Response};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+mod common;
 
 /// Answers with the name of the thread that serves the request; `/spawn`
 /// also runs a task and a blocking closure and names their threads.
@@ -58,32 +59,9 @@ async fn start(workers: usize) -> std::net::SocketAddr {
 /// One request on a keep-alive connection; the answer's body.
 async fn ask(s: &mut TcpStream, path: &str) -> String {
     let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut got = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
-            .await
-            .expect("answered in time")
-            .expect("read");
-        assert!(n > 0, "closed before the answer");
-        got.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&got);
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse().ok())?
-                })
-                .expect("content-length");
-            if body.len() >= len {
-                assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-                return body[..len].to_owned();
-            }
-        }
-    }
+    let (head, body) = common::exchange(s, &req).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,12 +3,11 @@
 //! hands the response's back for the next head. Nothing of one request may
 //! reach its response or the next request.
 
-use std::time::Duration;
-
-use mcpauth::server::{Handler, Reply, ServerOptions, serve};
+use mcpauth::server::{Handler, Limits, Reply};
 use mcpauth_core::http::{Request, Response};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+mod common;
 
 /// Answers with the request's header fields, one `name=value` per line, and
 /// one field of its own.
@@ -25,48 +24,17 @@ impl Handler for EchoHeaders {
     }
 }
 
-/// One request on `s`; the answer's head and body.
+/// One request on `s` with `extra` header lines; the answer's head (lower
+/// case) and body.
 async fn exchange(s: &mut TcpStream, extra: &str) -> (String, String) {
     let req = format!("GET /h HTTP/1.1\r\nHost: x\r\n{extra}\r\n");
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
-            .await
-            .expect("answered in time")
-            .expect("read");
-        assert!(n > 0, "closed before the answer");
-        got.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&got).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse().ok())?
-                })
-                .expect("content-length");
-            if body.len() >= len {
-                return (head.to_ascii_lowercase(), body.to_owned());
-            }
-        }
-    }
+    let (head, body) = common::exchange(s, &req).await;
+    (head.to_ascii_lowercase(), body)
 }
 
 #[tokio::test]
 async fn no_field_crosses_from_one_request_to_its_answer_or_the_next() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(serve(
-        listener,
-        EchoHeaders,
-        ServerOptions::default(),
-        std::future::pending(),
-    ));
+    let addr = common::start(EchoHeaders, Limits::default()).await;
     let mut s = TcpStream::connect(addr).await.expect("connect");
     // The first head is the largest, so the shared map is sized by it.
     let many: String = (0..20).map(|i| format!("X-Secret-{i}: s{i}\r\n")).collect();
