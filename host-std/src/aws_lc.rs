@@ -46,8 +46,7 @@ impl AwsLcRsa {
     }
 
     /// Whether the key `kid` is parsed and kept.
-    #[cfg(test)]
-    fn holds(&self, kid: &str) -> bool {
+    pub(crate) fn holds(&self, kid: &str) -> bool {
         self.pairs
             .get()
             .and_then(|m| m.lock().ok().map(|m| m.contains_key(kid)))

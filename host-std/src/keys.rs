@@ -63,11 +63,14 @@ pub fn keyset(key: SigningKey) -> KeySet {
     {
         // The first signature's one-time costs, on a thread of their own
         // rather than in the first token request (a thread that cannot
-        // start leaves them to that request).
-        let warm = key.clone();
-        let _ = std::thread::Builder::new()
-            .name("aws-lc-warm-up".into())
-            .spawn(move || crate::aws_lc::AWS_LC_RSA.warm_up(&warm));
+        // start leaves them to that request). A periodic reload finds the
+        // key parsed: nothing to do.
+        if !crate::aws_lc::AWS_LC_RSA.holds(key.kid()) {
+            let warm = key.clone();
+            let _ = std::thread::Builder::new()
+                .name("aws-lc-warm-up".into())
+                .spawn(move || crate::aws_lc::AWS_LC_RSA.warm_up(&warm));
+        }
     }
     let set = KeySet::new(key);
     #[cfg(feature = "aws-lc")]
