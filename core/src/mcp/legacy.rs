@@ -226,11 +226,15 @@ impl McpServer {
         if let Some((_, s)) = session {
             ctx.client_capabilities = Some(s.client_inputs.to_json());
         }
+        // The called tool, looked up once.
         let tool = match &call {
             Some(call) => Some(&*call.name),
             None => params.get("name").and_then(Value::as_str),
-        };
-        if self.config.live_streams && env.method == "tools/call" && self.tool_streams(tool, &ctx) {
+        }
+        .filter(|_| env.method == "tools/call")
+        .and_then(|name| self.registry.find_tool(name));
+        if self.config.live_streams && tool.is_some_and(|t| t.streams_for(ctx.principal.as_deref()))
+        {
             let params = match call {
                 Some(call) => call.into_map(),
                 None => params,
@@ -239,7 +243,7 @@ impl McpServer {
         }
         // An immediate tool's call cannot wait, so no cancellation can reach
         // it: it gets no flag to track.
-        let flag = (!self.calls_immediate_tool(&env.method, tool)).then(|| ctx.cancellation());
+        let flag = (!tool.is_some_and(|t| t.immediate)).then(|| ctx.cancellation());
         let mut cancel =
             CancelTracking::new(&*self.sessions, session.map(|(sid, _)| sid).zip(flag), id);
         let outcome = {

@@ -223,21 +223,15 @@ impl McpServer {
         supplied: Option<Value>,
         ctx: &mut Context,
     ) -> Result<Dispatch, McpError> {
-        let Some(entry) = self.registry.tools.iter().find(|t| t.tool.name == name) else {
+        let Some(entry) = self.registry.find_tool(name) else {
             return Err(McpError::invalid_params(format!(
                 "Unknown tool: {}",
                 echo(name)
             )));
         };
         let tool = &entry.tool;
-        if !tool.required_scopes.is_empty() {
-            let granted = ctx
-                .principal
-                .as_ref()
-                .is_some_and(|p| tool.required_scopes.iter().all(|s| p.has_scope(s)));
-            if !granted {
-                return Ok(self.scope_challenge(&tool.required_scopes));
-            }
+        if !entry.permits(ctx.principal.as_deref()) {
+            return Ok(self.scope_challenge(&tool.required_scopes));
         }
         let arguments = match supplied {
             None | Some(Value::Null) => Value::Object(Map::new()),
@@ -291,40 +285,6 @@ impl McpServer {
             ));
         }
         Ok(Dispatch::Tool(result))
-    }
-
-    /// Whether this is a `tools/call` of an
-    /// [`immediate_tool`](super::Registry::immediate_tool): it cannot wait.
-    pub(crate) fn calls_immediate_tool(&self, method: &str, tool: Option<&str>) -> bool {
-        method == "tools/call"
-            && tool.is_some_and(|name| {
-                self.registry
-                    .tools
-                    .iter()
-                    .any(|t| t.immediate && t.tool.name == name)
-            })
-    }
-
-    /// Whether a 2025-era `tools/call` may go live: the tool exists, may
-    /// wait (not an [`immediate_tool`](super::Registry::immediate_tool)),
-    /// and the caller holds its scopes (errors and challenges stay plain
-    /// responses).
-    pub(crate) fn tool_streams(&self, tool: Option<&str>, ctx: &Context) -> bool {
-        let Some(name) = tool else {
-            return false;
-        };
-        self.registry
-            .tools
-            .iter()
-            .find(|t| t.tool.name == name)
-            .is_some_and(|t| {
-                let permitted = t.tool.required_scopes.is_empty()
-                    || ctx
-                        .principal
-                        .as_ref()
-                        .is_some_and(|p| t.tool.required_scopes.iter().all(|s| p.has_scope(s)));
-                permitted && !t.immediate
-            })
     }
 
     fn scope_challenge(&self, required: &[String]) -> Dispatch {

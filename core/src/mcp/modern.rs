@@ -213,7 +213,7 @@ impl McpServer {
             let tool = params
                 .get("name")
                 .and_then(Value::as_str)
-                .and_then(|n| self.registry.tools.iter().find(|t| t.tool.name == n));
+                .and_then(|n| self.registry.find_tool(n));
             if let Some(tool) = tool {
                 let headers = |name: &str| {
                     req.headers

@@ -195,6 +195,21 @@ pub(crate) struct ToolEntry {
     /// its calls never need a live stream.
     pub(crate) immediate: bool,
 }
+
+impl ToolEntry {
+    /// Whether `caller` holds every scope the tool requires.
+    pub(crate) fn permits(&self, caller: Option<&crate::principal::Principal>) -> bool {
+        let required = &self.tool.required_scopes;
+        required.is_empty() || caller.is_some_and(|p| required.iter().all(|s| p.has_scope(s)))
+    }
+
+    /// Whether a 2025-era call of the tool by `caller` may go live: it may
+    /// wait (not immediate) and the caller holds its scopes (errors and
+    /// challenges stay plain responses).
+    pub(crate) fn streams_for(&self, caller: Option<&crate::principal::Principal>) -> bool {
+        !self.immediate && self.permits(caller)
+    }
+}
 pub(crate) struct ResourceEntry {
     pub(crate) resource: Resource,
     pub(crate) handler: Box<dyn ResourceHandler>,
@@ -295,7 +310,7 @@ impl Registry {
         handler: Box<dyn ToolHandler>,
         immediate: bool,
     ) -> Result<&mut Registry, RegistryError> {
-        if self.tools.iter().any(|t| t.tool.name == tool.name) {
+        if self.find_tool(&tool.name).is_some() {
             return Err(RegistryError::Duplicate(tool.name));
         }
         if !tool.input_schema.is_object() {
@@ -433,6 +448,11 @@ impl Registry {
 
     /// The server capabilities this registry implies.
     /// Whether any resource or template is registered.
+    /// The tool named `name`.
+    pub(crate) fn find_tool(&self, name: &str) -> Option<&ToolEntry> {
+        self.tools.iter().find(|t| t.tool.name == name)
+    }
+
     pub(crate) fn has_resources(&self) -> bool {
         !self.resources.is_empty() || !self.templates.is_empty()
     }

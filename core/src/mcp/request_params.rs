@@ -56,13 +56,20 @@ impl ToolCall<'_> {
 }
 
 impl<'a> Params<'a> {
-    /// `env`'s params; `header_modern`: the version header names the 2026
-    /// era, whose `tools/call` reads more members (its params are a map).
+    /// `env`'s params, refusing duplicate members the server interprets;
+    /// `header_modern`: the version header names the 2026 era, whose
+    /// `tools/call` reads more members (its params are a map).
     #[allow(clippy::result_large_err)]
     pub(crate) fn parse(env: &Envelope<'a>, header_modern: bool) -> Result<Params<'a>, WireError> {
-        if let (MessageKind::Request, "tools/call", Some(raw), false) =
-            (env.kind, env.method.as_str(), env.params, header_modern)
-            && !jsonrpc::has_duplicate_member(raw, &PARAM_KEYS)
+        let Some(raw) = env.params else {
+            return Ok(Params::Map(None));
+        };
+        let bad = |msg| WireError::new(400, env.id.clone(), ErrorCode::InvalidParams, msg);
+        if jsonrpc::has_duplicate_member(raw, &PARAM_KEYS) {
+            return Err(bad("Duplicate member in params"));
+        }
+        if let (MessageKind::Request, "tools/call", false) =
+            (env.kind, env.method.as_str(), header_modern)
             && let Ok(call) = serde_json::from_str::<ToolCall<'a>>(raw)
             // So does a request whose `_meta` names a version.
             && !call
@@ -72,7 +79,13 @@ impl<'a> Params<'a> {
         {
             return Ok(Params::ToolCall(call));
         }
-        parse_params(env).map(Params::Map)
+        // Any other params (alloc is fine past framing).
+        let map: Map<String, Value> =
+            serde_json::from_str(raw).map_err(|_| bad("Invalid params"))?;
+        if map.get("_meta").is_some_and(|m| !m.is_object()) {
+            return Err(bad("_meta must be an object"));
+        }
+        Ok(Params::Map(Some(map)))
     }
 
     /// `params._meta`, if any.
@@ -107,21 +120,3 @@ const PARAM_KEYS: [&str; 11] = [
     "inputResponses",
     "requestState",
 ];
-
-/// Parse `params` into a map (alloc is fine past framing), refusing
-/// duplicate members the server interprets.
-#[allow(clippy::result_large_err)]
-fn parse_params(env: &Envelope<'_>) -> Result<Option<Map<String, Value>>, WireError> {
-    let Some(raw) = env.params else {
-        return Ok(None);
-    };
-    let bad = |msg| WireError::new(400, env.id.clone(), ErrorCode::InvalidParams, msg);
-    if jsonrpc::has_duplicate_member(raw, &PARAM_KEYS) {
-        return Err(bad("Duplicate member in params"));
-    }
-    let map: Map<String, Value> = serde_json::from_str(raw).map_err(|_| bad("Invalid params"))?;
-    if map.get("_meta").is_some_and(|m| !m.is_object()) {
-        return Err(bad("_meta must be an object"));
-    }
-    Ok(Some(map))
-}

@@ -503,7 +503,7 @@ impl MemorySessionStore {
         let mut t = self.table.lock();
         let idle = t.idle_secs;
         let touched = t.touch();
-        let found = match t.find_mut(id) {
+        match t.find_mut(id) {
             Some(e) if now.secs() < e.idle_deadline(idle) => {
                 e.last_seen = now;
                 e.touched = touched;
@@ -514,9 +514,7 @@ impl MemorySessionStore {
                 None
             }
             None => None,
-        };
-        drop(t);
-        found
+        }
     }
 
     /// A table of `capacity` sessions with `idle_secs` idle expiry and the
