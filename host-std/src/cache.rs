@@ -26,8 +26,21 @@
 //!   [`MAX_CACHED_TOKEN`] is verified every time instead of being kept, so
 //!   the cache holds at most `capacity × (MAX_CACHED_TOKEN + a principal)`
 //!   bytes (mcpauth's own tokens are under 1 KiB).
+//! - Per thread, a copy: a hit is served from the calling thread's own copy
+//!   of the entry ([`LOCAL_SLOTS`] per thread, direct-mapped by the table
+//!   hash), made from the shared entry on the thread's first hit. Taking the
+//!   shard's read lock and cloning the shared entry's `Arc`s write the same
+//!   cache lines from every core, and on two cores moving them cost more
+//!   than the rest of the look-up. A copy carries the shared entry's stamp,
+//!   so it claims no more than the shared entry did; a revocation through
+//!   this process makes every copy's stamp stale (each is checked against
+//!   the store again, and a thread that finds its token revoked forgets its
+//!   copy and the shared entry); expiry is checked on every hit. Each thread
+//!   holds at most `LOCAL_SLOTS × (MAX_CACHED_TOKEN + a principal)` bytes.
 
+use std::cell::RefCell;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use hashbrown::HashTable;
@@ -44,6 +57,25 @@ pub const HASHED_TAIL: usize = 64;
 
 /// The longest token the cache keeps.
 pub const MAX_CACHED_TOKEN: usize = 4096;
+
+/// Entries each thread keeps its own copy of.
+pub const LOCAL_SLOTS: usize = 16;
+
+/// A thread's copy of a shared entry of cache `cache` ([`TokenCache::id`]):
+/// only this thread writes its reference counts and its stamp.
+struct LocalCopy {
+    cache: u64,
+    entry: Arc<CachedToken>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<[Option<LocalCopy>; LOCAL_SLOTS]> =
+        const { RefCell::new([const { None }; LOCAL_SLOTS]) };
+}
+
+/// Distinguishes caches in the per-thread copies (a process may hold
+/// several, and one may be dropped and another made).
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(0);
 
 /// A verified caller as the MCP server's handler contexts hold it.
 pub type SharedPrincipal = mcpauth_core::sync::Arc<Principal>;
@@ -92,10 +124,22 @@ impl CachedToken {
     fn is(&self, token: &[u8]) -> bool {
         constant_time_eq::constant_time_eq(&self.token, token)
     }
+
+    /// A copy for one thread: equal principal, same last check, its own
+    /// reference counts.
+    fn local_copy(&self) -> CachedToken {
+        CachedToken {
+            token: self.token.clone(),
+            hash: self.hash,
+            principal: SharedPrincipal::new(Principal::clone(&self.principal)),
+            checked: StampCell::new(self.checked()),
+        }
+    }
 }
 
 /// The cache.
 pub struct TokenCache {
+    id: u64,
     capacity: usize,
     shard_capacity: usize,
     hasher: RandomState,
@@ -119,6 +163,7 @@ impl TokenCache {
         let shard_capacity = capacity / n;
         let shards = (0..n).map(|_| RwLock::new(HashTable::new())).collect();
         TokenCache {
+            id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
             capacity,
             shard_capacity,
             hasher: RandomState::new(),
@@ -146,17 +191,51 @@ impl TokenCache {
             return None;
         }
         let hash = self.hash(token);
-        let hit = self
+        let slot = Self::local_slot(hash);
+        let local = LOCAL.with_borrow(|copies| {
+            copies[slot]
+                .as_ref()
+                .filter(|c| c.cache == self.id && c.entry.is(token))
+                .map(|c| c.entry.clone())
+        });
+        if let Some(hit) = local.filter(|hit| hit.principal.expires_at > now) {
+            return Some(hit);
+        }
+        let shared = self
             .shard(hash)
             .read()
             .ok()?
             .find(hash, |e| e.is(token))?
             .clone();
-        if hit.principal.expires_at <= now {
+        if shared.principal.expires_at <= now {
             self.remove_hashed(hash, token);
             return None;
         }
-        Some(hit)
+        let copy = Arc::new(shared.local_copy());
+        LOCAL.with_borrow_mut(|copies| {
+            copies[slot] = Some(LocalCopy {
+                cache: self.id,
+                entry: copy.clone(),
+            });
+        });
+        Some(copy)
+    }
+
+    fn local_slot(hash: u64) -> usize {
+        (hash >> 16) as usize % LOCAL_SLOTS
+    }
+
+    /// Drop this thread's copy of `token`, if it has one.
+    fn forget_local(&self, hash: u64, token: &[u8]) {
+        LOCAL.with_borrow_mut(|copies| {
+            let slot = &mut copies[Self::local_slot(hash)];
+            if slot
+                .as_ref()
+                .is_some_and(|c| c.cache == self.id && c.entry.is(token))
+            {
+                *slot = None;
+            }
+        });
     }
 
     /// Forget `token` (it was found revoked).
@@ -166,6 +245,7 @@ impl TokenCache {
     }
 
     fn remove_hashed(&self, hash: u64, token: &[u8]) {
+        self.forget_local(hash, token);
         if let Ok(mut table) = self.shard(hash).write()
             && let Ok(entry) = table.find_entry(hash, |e| e.is(token))
         {
@@ -195,6 +275,7 @@ impl TokenCache {
         if !keep || entry.principal.expires_at <= now {
             return entry;
         }
+        self.forget_local(hash, bytes);
         let Ok(mut table) = self.shard(hash).write() else {
             return entry;
         };
@@ -367,5 +448,88 @@ mod tests {
         c.insert("tok", principal("new", 1000), NEVER_CHECKED, 1);
         assert_eq!(c.len(), 1);
         assert_eq!(c.get("tok", 2).expect("cached").principal().token_id, "new");
+        // Also once this thread holds a copy of the old entry.
+        c.insert("tok", principal("newer", 1000), NEVER_CHECKED, 1);
+        assert_eq!(
+            c.get("tok", 2).expect("cached").principal().token_id,
+            "newer"
+        );
+    }
+
+    /// A thread's hits share its own copy, not the shared entry: its
+    /// reference counts and stamp are written by that thread only.
+    #[test]
+    fn a_thread_serves_hits_from_its_own_copy() {
+        let c = TokenCache::new(8);
+        let shared = c.insert("tok", principal("j", 1000), NEVER_CHECKED, 1);
+        let first = c.get("tok", 2).expect("cached");
+        let second = c.get("tok", 2).expect("cached");
+        assert!(Arc::ptr_eq(&first, &second), "one copy per thread");
+        assert!(!Arc::ptr_eq(&first, &shared));
+        assert!(!SharedPrincipal::ptr_eq(
+            first.principal(),
+            shared.principal()
+        ));
+        assert_eq!(**first.principal(), **shared.principal());
+        let elsewhere = std::thread::scope(|s| {
+            s.spawn(|| c.get("tok", 2).expect("cached"))
+                .join()
+                .expect("thread")
+        });
+        assert!(
+            !Arc::ptr_eq(&elsewhere, &first),
+            "another thread, another copy"
+        );
+        assert_eq!(**elsewhere.principal(), **shared.principal());
+    }
+
+    /// A copy starts from the shared entry's last check and never from a
+    /// later one: a check recorded on one thread's copy does not make
+    /// another thread skip its own.
+    #[test]
+    fn a_copy_claims_no_more_than_the_shared_entry() {
+        let revocations = RevocationGeneration::exclusive();
+        let c = TokenCache::new(8);
+        let stamp = revocations.stamp();
+        c.insert("tok", principal("j", 1000), stamp, 1);
+        let mine = c.get("tok", 2).expect("cached");
+        assert_eq!(mine.checked(), stamp);
+        revocations.bump();
+        mine.mark_checked(revocations.stamp());
+        let theirs = std::thread::scope(|s| {
+            s.spawn(|| c.get("tok", 2).expect("cached").checked())
+                .join()
+                .expect("thread")
+        });
+        assert!(
+            !revocations.is_current(theirs),
+            "the other thread checks again"
+        );
+        assert!(revocations.is_current(c.get("tok", 2).expect("cached").checked()));
+    }
+
+    #[test]
+    fn a_forgotten_or_expired_token_is_not_served_from_a_copy() {
+        let c = TokenCache::new(8);
+        c.insert("tok", principal("j", 100), NEVER_CHECKED, 1);
+        assert!(c.get("tok", 2).is_some());
+        c.remove("tok");
+        assert!(c.get("tok", 2).is_none(), "removed: the copy goes too");
+        c.insert("tok", principal("j", 100), NEVER_CHECKED, 1);
+        assert!(c.get("tok", 99).is_some());
+        assert!(c.get("tok", 100).is_none(), "expired");
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn caches_do_not_share_copies() {
+        let a = TokenCache::new(8);
+        let b = TokenCache::new(8);
+        a.insert("tok", principal("a", 1000), NEVER_CHECKED, 1);
+        assert!(a.get("tok", 2).is_some());
+        assert!(b.get("tok", 2).is_none());
+        b.insert("tok", principal("b", 1000), NEVER_CHECKED, 1);
+        assert_eq!(b.get("tok", 2).expect("cached").principal().token_id, "b");
+        assert_eq!(a.get("tok", 2).expect("cached").principal().token_id, "a");
     }
 }
