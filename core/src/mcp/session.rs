@@ -502,11 +502,20 @@ impl MemorySessionStore {
     fn look_up(&self, id: &str, now: UnixTime) -> Option<SessionInfo> {
         let mut t = self.table.lock();
         let idle = t.idle_secs;
-        let touched = t.touch();
-        match t.find_mut(id) {
+        let hash = t.hash(id);
+        let Table { entries, uses, .. } = &mut *t;
+        match entries.find_mut(hash, |e| same_id(e, id)) {
             Some(e) if now.secs() < e.idle_deadline(idle) => {
-                e.last_seen = now;
-                e.touched = touched;
+                // A session used again within the second, and used last of
+                // all, changes neither its idle deadline nor the idleness
+                // order: nothing is written, so the cache lines of the
+                // entry and of the table stay shared by the cores instead
+                // of moving to whichever served the last request.
+                if e.last_seen != now || e.touched != *uses {
+                    *uses = uses.wrapping_add(1);
+                    e.last_seen = now;
+                    e.touched = *uses;
+                }
                 Some(e.info)
             }
             Some(_) => {
@@ -740,5 +749,59 @@ impl SessionStore for MemorySessionStore {
                 flag.store(true, Ordering::Relaxed);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The answer of a store future that is ready at once.
+    fn now<T>(mut fut: BoxFuture<'_, T>) -> T {
+        let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            core::task::Poll::Ready(out) => out,
+            core::task::Poll::Pending => panic!("the memory store answers at once"),
+        }
+    }
+
+    fn create(store: &MemorySessionStore, id: &str, at: UnixTime) -> Option<String> {
+        now(store.create(id, ProtocolVersion::V2025_06_18, None, None, at)).expect("created")
+    }
+
+    fn live(store: &MemorySessionStore, id: &str, at: UnixTime) -> bool {
+        store.get_now(id, at).expect("answers at once").is_some()
+    }
+
+    /// A look-up that skips its write (the session was used last of all,
+    /// within the same second) must leave the idleness order exact: once
+    /// another session was used in between, the next use counts again.
+    #[test]
+    fn repeated_use_within_a_second_keeps_the_idleness_order() {
+        let t = UnixTime(1_000);
+        let store = MemorySessionStore::new(2, 60);
+        create(&store, "a", t);
+        create(&store, "b", t);
+        assert!(live(&store, "a", t));
+        assert!(live(&store, "a", t), "used last of all: nothing to write");
+        assert!(live(&store, "b", t));
+        assert!(live(&store, "a", t), "b came between: a is touched again");
+        assert_eq!(
+            create(&store, "c", t).as_deref(),
+            Some("b"),
+            "b is the idlest"
+        );
+        assert!(live(&store, "a", t) && live(&store, "c", t));
+    }
+
+    /// A use in a later second moves the idle deadline even when the
+    /// session was the last one used.
+    #[test]
+    fn a_use_in_a_later_second_extends_the_idle_deadline() {
+        let store = MemorySessionStore::new(4, 60);
+        create(&store, "a", UnixTime(1_000));
+        assert!(live(&store, "a", UnixTime(1_050)));
+        assert!(live(&store, "a", UnixTime(1_100)), "deadline moved to 1160");
+        assert!(!live(&store, "a", UnixTime(1_160)), "idle for 60 s");
     }
 }
