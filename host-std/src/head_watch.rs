@@ -17,12 +17,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use hyper::body::{Body, Frame, SizeHint};
+use hyper_util::server::graceful::GracefulConnection;
 
 /// `state` while a request is being answered.
 const ANSWERING: u64 = u64::MAX;
@@ -112,30 +113,87 @@ impl<B: Body + Unpin> Body for Watched<B> {
     }
 }
 
-/// Serve `connection` until it ends, or until a request head it awaits is
-/// more than `limit` late; then drop it (which closes the socket).
-pub async fn within_deadline<C: Future>(
+/// Serve `connection` until it ends; drop it (which closes the socket) when
+/// a request head it awaits is more than `limit` late; shut it down
+/// gracefully (the request in progress is answered, then the connection
+/// closes) once `stop` turns true or its sender is gone. The server waits
+/// for every connection's `stop` receiver to be dropped.
+///
+/// The deadline timer and the stop signal are polled only after one of
+/// them woke the task. A plain `select!` would poll both, through the
+/// timer wheel's and the channel's shared state, on every wake-up of the
+/// connection, several times per request.
+pub async fn serve_guarded<C: GracefulConnection>(
     connection: C,
     watch: Arc<HeadWatch>,
     limit: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Option<C::Output> {
-    tokio::pin!(connection);
-    let timer = tokio::time::sleep(limit);
-    tokio::pin!(timer);
-    loop {
-        tokio::select! {
-            biased;
-            out = &mut connection => return Some(out),
+    let mut connection = std::pin::pin!(connection);
+    let mut timer = std::pin::pin!(tokio::time::sleep(limit));
+    let mut stopped = std::pin::pin!(async {
+        let _ = stop.wait_for(|&stop| stop).await;
+    });
+    let mut stopping = false;
+    let side = Arc::new(SideWake {
+        woken: AtomicBool::new(true),
+        task: Mutex::new(None),
+    });
+    let side_waker = Waker::from(side.clone());
+    let mut task_waker: Option<Waker> = None;
+    std::future::poll_fn(|cx| {
+        if !task_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            task_waker = Some(cx.waker().clone());
+            *side.task.lock().unwrap_or_else(|e| e.into_inner()) = task_waker.clone();
+        }
+        loop {
+            if let Poll::Ready(out) = connection.as_mut().poll(cx) {
+                return Poll::Ready(Some(out));
+            }
+            if !(side.woken.load(Ordering::Acquire) && side.woken.swap(false, Ordering::AcqRel)) {
+                return Poll::Pending;
+            }
+            let mut side_cx = Context::from_waker(&side_waker);
+            if !stopping && stopped.as_mut().poll(&mut side_cx).is_ready() {
+                stopping = true;
+                connection.as_mut().graceful_shutdown();
+                // The connection is polled again (it may close at once),
+                // then the timer.
+                side.woken.store(true, Ordering::Release);
+                continue;
+            }
             // Re-armed only when it fires: at most once per `limit`,
             // whatever the number of requests in between.
-            () = &mut timer => {
+            while timer.as_mut().poll(&mut side_cx).is_ready() {
                 let now = Instant::now();
                 match watch.due(limit) {
-                    Some(due) if due <= now => return None,
+                    Some(due) if due <= now => return Poll::Ready(None),
                     Some(due) => timer.as_mut().reset(due.into()),
                     None => timer.as_mut().reset((now + limit).into()),
                 }
             }
+        }
+    })
+    .await
+}
+
+/// Wakes a guarded connection's task on behalf of its timer or stop
+/// signal, and says so.
+struct SideWake {
+    woken: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for SideWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(task) = task {
+            task.wake();
         }
     }
 }

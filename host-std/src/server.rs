@@ -23,7 +23,6 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use mcpauth_core::http::{Headers, Method, Request, Response};
 use mcpauth_core::jose::KeySet;
 use mcpauth_core::mcp::{LiveStream, McpServer, StreamReader};
@@ -34,7 +33,7 @@ use tokio::sync::Semaphore;
 
 use crate::conn_workers::ConnectionWorkers;
 use crate::env::{OsRandom, now};
-use crate::head_watch::{HeadWatch, Watched, within_deadline};
+use crate::head_watch::{HeadWatch, Watched, serve_guarded};
 use crate::metrics::{Endpoint, METRICS};
 use crate::proxy::TrustedProxies;
 
@@ -342,7 +341,9 @@ pub async fn serve<H: Handler>(
         .keep_alive(true);
     let builder = Arc::new(builder);
     let slots = Arc::new(Semaphore::new(options.limits.max_connections));
-    let graceful = GracefulShutdown::new();
+    // Turned true to stop; the server then waits until every connection
+    // has dropped its receiver.
+    let (stop, _) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     let workers = match options.connection_workers {
         0 => None,
@@ -378,7 +379,7 @@ pub async fn serve<H: Handler>(
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let builder = builder.clone();
-        let watcher = graceful.watcher();
+        let stop_rx = stop.subscribe();
         let tls = options.tls.clone();
         let handshake_timeout = options.limits.tls_handshake_timeout;
         let head_limit = options.limits.header_read_timeout;
@@ -399,9 +400,8 @@ pub async fn serve<H: Handler>(
             let result =
                 match tls {
                     None => {
-                        let connection =
-                            watcher.watch(builder.serve_connection(TokioIo::new(stream), svc));
-                        within_deadline(connection, watch, head_limit).await
+                        let connection = builder.serve_connection(TokioIo::new(stream), svc);
+                        serve_guarded(connection, watch, head_limit, stop_rx).await
                     }
                     Some(acceptor) => {
                         let tls_stream =
@@ -423,9 +423,8 @@ pub async fn serve<H: Handler>(
                                     return;
                                 }
                             };
-                        let connection =
-                            watcher.watch(builder.serve_connection(TokioIo::new(tls_stream), svc));
-                        within_deadline(connection, watch, head_limit).await
+                        let connection = builder.serve_connection(TokioIo::new(tls_stream), svc);
+                        serve_guarded(connection, watch, head_limit, stop_rx).await
                     }
                 };
             match result {
@@ -445,7 +444,8 @@ pub async fn serve<H: Handler>(
     }
     drop(listener);
     tracing::info!("shutting down: waiting for in-flight requests");
-    if tokio::time::timeout(options.limits.shutdown_grace, graceful.shutdown())
+    let _ = stop.send(true);
+    if tokio::time::timeout(options.limits.shutdown_grace, stop.closed())
         .await
         .is_err()
     {
