@@ -100,6 +100,7 @@ fn principal_of(subject: &str) -> Arc<Principal> {
         audience: "http://127.0.0.1:18481/mcp".into(),
         token_id: "jti-0123456789".into(),
         expires_at: 1_800_003_600,
+        derived: Default::default(),
     })
 }
 

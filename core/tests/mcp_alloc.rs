@@ -244,6 +244,7 @@ mod tool_call {
             audience: "https://mcp.example".into(),
             token_id: "jti".into(),
             expires_at: 1_900_000_000,
+            derived: Default::default(),
         });
         let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
         let McpOutcome::Response(r) = run(&server, &post(init), &caller) else {

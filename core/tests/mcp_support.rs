@@ -225,6 +225,7 @@ pub fn principal(scopes: &[&str]) -> Principal {
         audience: "https://mcp.example".into(),
         token_id: "jti".into(),
         expires_at: 1_900_000_000,
+        derived: Default::default(),
     }
 }
 

@@ -325,6 +325,7 @@ mod tests {
             audience: "http://x/mcp".into(),
             token_id: jti.into(),
             expires_at: exp,
+            derived: Default::default(),
         })
     }
 

@@ -138,6 +138,7 @@ impl AccessTokenClaims {
             audience: audience.to_owned(),
             token_id: self.jti.clone(),
             expires_at: self.exp,
+            derived: Default::default(),
         }
     }
 }

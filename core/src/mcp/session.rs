@@ -89,16 +89,19 @@ impl ClientInputs {
 
 /// The owner fingerprint of a session: SHA-256 over the principal's subject
 /// and client id (`None` without authentication).
+/// Computed once per principal ([`crate::principal::Derived`]).
 pub fn session_owner(principal: Option<&crate::principal::Principal>) -> Option<[u8; 32]> {
     use sha2::{Digest, Sha256};
     let p = principal?;
-    let mut h = Sha256::new();
-    h.update((p.subject.len() as u64).to_be_bytes());
-    h.update(p.subject.as_bytes());
-    h.update(p.client_id.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(&h.finalize());
-    Some(out)
+    Some(*p.derived.session_owner.call_once(|| {
+        let mut h = Sha256::new();
+        h.update((p.subject.len() as u64).to_be_bytes());
+        h.update(p.subject.as_bytes());
+        h.update(p.client_id.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&h.finalize());
+        out
+    }))
 }
 
 /// The key of a principal's subject (SHA-256 of `sub`, whatever the
@@ -792,6 +795,46 @@ mod tests {
             "b is the idlest"
         );
         assert!(live(&store, "a", t) && live(&store, "c", t));
+    }
+
+    fn alice() -> crate::principal::Principal {
+        crate::principal::Principal {
+            subject: "alice".into(),
+            client_id: "client".into(),
+            scopes: Vec::new(),
+            audience: "https://x/mcp".into(),
+            token_id: "j".into(),
+            expires_at: 2_000_000_000,
+            derived: Default::default(),
+        }
+    }
+
+    /// The fingerprint is kept after its first use, and a principal built
+    /// from a clone of another derives its own.
+    #[test]
+    fn the_owner_fingerprint_is_derived_once_per_principal() {
+        let a = alice();
+        let first = session_owner(Some(&a)).expect("owner");
+        assert_eq!(session_owner(Some(&a)), Some(first), "kept");
+        assert_eq!(session_owner(Some(&alice())), Some(first), "same fields");
+        let bob = crate::principal::Principal {
+            subject: "bob".into(),
+            ..a.clone()
+        };
+        assert_ne!(session_owner(Some(&bob)), Some(first));
+        let other_client = crate::principal::Principal {
+            client_id: "other".into(),
+            ..a.clone()
+        };
+        assert_ne!(session_owner(Some(&other_client)), Some(first));
+        // Length-prefixed: the subject/client split is part of the owner.
+        let shifted = crate::principal::Principal {
+            subject: "alicec".into(),
+            client_id: "lient".into(),
+            ..a.clone()
+        };
+        assert_ne!(session_owner(Some(&shifted)), Some(first));
+        assert_eq!(session_owner(None), None);
     }
 
     /// A use in a later second moves the idle deadline even when the

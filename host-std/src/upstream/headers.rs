@@ -194,6 +194,7 @@ mod tests {
             audience: "http://127.0.0.1/mcp".into(),
             token_id: "jti".into(),
             expires_at: 0,
+            derived: Default::default(),
         }
     }
 
