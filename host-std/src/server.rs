@@ -386,17 +386,20 @@ pub async fn serve<H: Handler>(
         let connection = move |stream: TcpStream| async move {
             let _permit = permit;
             let watch = HeadWatch::new();
-            let svc = {
-                let watch = watch.clone();
-                service_fn(move |req| {
-                    watch.answering();
-                    let (shared, watch) = (shared.clone(), watch.clone());
-                    async move {
-                        let resp = answer(&shared, req, peer).await;
-                        Ok::<_, Infallible>(resp.map(|body| Watched::new(body, watch)))
-                    }
-                })
-            };
+            // What each request's future holds, behind one reference count
+            // that only this connection's thread writes: cloning the
+            // server-wide `Arc` per request moved its count between the
+            // cores on every request.
+            let conn = Arc::new((shared, watch.clone()));
+            let svc = service_fn(move |req| {
+                conn.1.answering();
+                let conn = conn.clone();
+                async move {
+                    let (shared, watch) = &*conn;
+                    let resp = answer(shared, req, peer).await;
+                    Ok::<_, Infallible>(resp.map(|body| Watched::new(body, watch.clone())))
+                }
+            });
             let result =
                 match tls {
                     None => {
@@ -496,14 +499,7 @@ async fn answer<H: Handler>(
     let mut log_path = None;
     let mut live_body = None;
     let mut spare_map = None;
-    let client = shared.proxies.client_ip(
-        peer.ip(),
-        req.headers()
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    );
-    let resp = match to_core(shared, req, client).await {
+    let resp = match to_core(shared, req, peer.ip()).await {
         Err((path, resp)) => {
             log_path = debug.then_some(path);
             resp
@@ -622,13 +618,22 @@ async fn to_core<H>(
             Err(_) => headers.push(name.as_str(), &String::from_utf8_lossy(value.as_bytes())),
         }
     }
+    // Read from the copied fields: a scan of a few names, where the
+    // header map would hash the name.
+    let client = shared.proxies.client_ip(
+        peer,
+        headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("x-forwarded-for"))
+            .map(|(_, value)| value),
+    );
     let request = Request {
         method: Method::parse(parts.method.as_str()),
         path,
         query: parts.uri.query().map(str::to_owned),
         headers,
         body,
-        peer: Some(peer),
+        peer: Some(client),
     };
     // The request's map, emptied, carries the response's fields (see
     // `to_hyper`).
