@@ -13,7 +13,6 @@ use core::future::ready;
 use core::hash::BuildHasher;
 
 use hashbrown::HashTable;
-use subtle::ConstantTimeEq;
 
 use super::ProtocolVersion;
 use super::context::LogLevel;
@@ -484,7 +483,7 @@ impl Table {
 
 /// Constant-time comparison: session ids are bearer handles.
 fn same_id(e: &Entry, id: &str) -> bool {
-    bool::from(e.id.as_bytes().ct_eq(id.as_bytes()))
+    constant_time_eq::constant_time_eq(e.id.as_bytes(), id.as_bytes())
 }
 
 /// A bounded in-memory session table: at most `capacity` sessions, at most
