@@ -56,6 +56,14 @@ async fn start() -> (
     (addr, stop, task)
 }
 
+/// `serve` returned (without panicking) within ten seconds.
+async fn returned(server: tokio::task::JoinHandle<()>) {
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("serve returned")
+        .expect("no panic");
+}
+
 fn post(body: &str) -> String {
     format!(
         "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -74,10 +82,7 @@ async fn an_idle_keep_alive_connection_is_closed_at_once() {
     stop.send(()).expect("serving");
     let rest = common::read_until_closed(&mut s, Duration::from_secs(10)).await;
     assert_eq!(rest, "", "closed without another answer");
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .expect("serve returned")
-        .expect("no panic");
+    returned(server).await;
     assert!(
         started.elapsed() < GRACE / 4,
         "serve waited {:?} instead of returning when the connection closed",
@@ -98,8 +103,5 @@ async fn a_request_being_answered_is_answered_before_the_connection_closes() {
     let answer = common::read_until_closed(&mut s, Duration::from_secs(10)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with("{\"read\":10}"), "{answer}");
-    tokio::time::timeout(Duration::from_secs(10), server)
-        .await
-        .expect("serve returned")
-        .expect("no panic");
+    returned(server).await;
 }
