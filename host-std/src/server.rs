@@ -621,8 +621,13 @@ async fn to_core<H>(
         .map(|(n, v)| n.as_str().len() + v.len())
         .sum();
     let mut headers = Headers::with_capacity(parts.headers.len(), bytes);
+    // httparse let only tab, visible ASCII and obs-text (0x80–0xFF) into a
+    // value. `from_utf8` takes all of them and checks ASCII a word at a
+    // time; `HeaderValue::to_str` refuses a tab or non-ASCII and checks byte
+    // by byte, a bearer token's ~900 bytes on every request. Invalid UTF-8
+    // reaches the core with U+FFFD in its place.
     for (name, value) in &parts.headers {
-        match value.to_str() {
+        match std::str::from_utf8(value.as_bytes()) {
             Ok(v) => headers.push(name.as_str(), v),
             Err(_) => headers.push(name.as_str(), &String::from_utf8_lossy(value.as_bytes())),
         }
