@@ -201,7 +201,8 @@ mod tool_call {
     }
 
     fn run(server: &McpServer, req: &Request, caller: &Arc<Principal>) -> McpOutcome {
-        let mut f = pin!(server.handle(req, Some(caller), UnixTime(1_800_000_000), &mut Rng(3)));
+        let mut rng = Rng(3);
+        let mut f = pin!(server.handle(req, Some(caller), UnixTime(1_800_000_000), &mut rng));
         let mut cx = TaskContext::from_waker(Waker::noop());
         loop {
             if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {

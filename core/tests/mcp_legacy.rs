@@ -287,6 +287,48 @@ mod mcp {
         assert!(r.header("Mcp-Session-Id").is_none());
     }
 
+    /// Counts the RNG's draws (and draws like [`CountingRng`]).
+    struct Draws(usize, CountingRng);
+    impl mcpauth_core::rand::SecureRandom for Draws {
+        fn fill(&mut self, dest: &mut [u8]) -> Result<(), mcpauth_core::rand::RngError> {
+            self.0 += 1;
+            self.1.fill(dest)
+        }
+    }
+
+    /// Randomness is drawn for what needs it (a session id, SSE event ids)
+    /// and never for a call answered as JSON, the common request.
+    #[test]
+    fn only_session_ids_and_streams_draw_randomness() {
+        let s = server();
+        let sid = init(&s, V);
+        let draws = |req: &Request| {
+            let mut rng = Draws(0, rng());
+            let out = block_on(s.handle(req, None, T0, &mut rng));
+            let McpOutcome::Response(r) = out else {
+                panic!("response")
+            };
+            (rng.0, r)
+        };
+        let (n, r) = draws(&post(INIT));
+        assert_eq!((n, r.status), (1, 200));
+        assert!(r.header("Mcp-Session-Id").is_some());
+        let call = |params: Value| {
+            let b = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params});
+            legacy(&sid, V, &b.to_string())
+        };
+        let (n, r) = draws(&call(json!({"name": "weather", "arguments": {}})));
+        assert_eq!((n, r.status), (0, 200), "{:?}", r.header("Content-Type"));
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        // Notifications before the result: an SSE answer, its event ids
+        // prefixed with random bytes.
+        let (n, r) = draws(&call(
+            json!({"name": "echo", "arguments": {"text": "hi"}, "_meta": {"progressToken": "p"}}),
+        ));
+        assert_eq!((n, r.status), (1, 200));
+        assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
+    }
+
     #[test]
     fn protocol_version_header() {
         let s = server();
@@ -1157,7 +1199,8 @@ mod mcp {
             V,
             r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow","reason":"user"}}"#,
         );
-        let mut running = pin!(s.handle(&call, None, T0, &mut CountingRng(5)));
+        let mut rng = CountingRng(5);
+        let mut running = pin!(s.handle(&call, None, T0, &mut rng));
         let mut cx = TaskContext::from_waker(Waker::noop());
         assert!(running.as_mut().poll(&mut cx).is_pending());
         assert!(running.as_mut().poll(&mut cx).is_pending());

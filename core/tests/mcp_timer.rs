@@ -480,7 +480,8 @@ fn a_buffered_call_is_tracked_once_it_waits_and_untracked_when_dropped() {
 
     let slow = legacy(&sid, TRACKING_VERSION, WAITING_CALL);
     {
-        let mut running = pin!(server.handle(&slow, None, T0, &mut rng()));
+        let mut rng = rng();
+        let mut running = pin!(server.handle(&slow, None, T0, &mut rng));
         assert!(running.as_mut().poll(&mut cx).is_pending());
         assert_eq!(
             (load(&tracked), load_held(&held)),

@@ -47,7 +47,7 @@ impl McpServer {
         req: &Request,
         principal: Option<&Arc<Principal>>,
         now: UnixTime,
-        entropy: Entropy,
+        entropy: Entropy<'_>,
         env: &Envelope<'_>,
         header_version: Option<ProtocolVersion>,
         params: Params<'_>,
@@ -158,7 +158,7 @@ impl McpServer {
         &self,
         caller: Caller<'_>,
         now: UnixTime,
-        entropy: &Entropy,
+        entropy: &Entropy<'_>,
         env: &Envelope<'_>,
         id: &RequestId,
         mut params: Map<String, Value>,
@@ -350,7 +350,7 @@ impl McpServer {
         params: Map<String, Value>,
         owner: Option<[u8; 32]>,
         now: UnixTime,
-        entropy: &Entropy,
+        entropy: &Entropy<'_>,
         version: ProtocolVersion,
         session: Option<(&str, SessionInfo)>,
     ) -> McpOutcome {
@@ -431,7 +431,7 @@ impl McpServer {
         params: &Map<String, Value>,
         principal: Option<&Arc<Principal>>,
         now: UnixTime,
-        entropy: &Entropy,
+        entropy: &Entropy<'_>,
     ) -> McpOutcome {
         let Some(rid) = id.clone() else {
             return respond(WireError::new(
@@ -537,9 +537,9 @@ pub(crate) fn unavailable(id: &RequestId, msg: &'static str) -> McpOutcome {
 }
 
 /// A session id: 32 random bytes, base64url (43 visible ASCII characters).
-fn session_id(entropy: &Entropy) -> Option<String> {
+fn session_id(entropy: &Entropy<'_>) -> Option<String> {
     use base64ct::{Base64UrlUnpadded, Encoding};
-    let bytes = entropy.bytes?;
+    let bytes = entropy.bytes()?;
     Some(Base64UrlUnpadded::encode_string(bytes.get(..32)?))
 }
 

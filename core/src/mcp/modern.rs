@@ -308,7 +308,7 @@ impl McpServer {
             }
         };
         notes.append(&mut ctx.notifications);
-        let entropy = Entropy { bytes: None };
+        let entropy = Entropy::none();
         let message = match outcome {
             Ok(Dispatch::Tool(t)) => {
                 let r = self.decorate(&env.method, t.to_json(), principal.is_some());

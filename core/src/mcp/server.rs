@@ -26,18 +26,60 @@ use crate::rand::SecureRandom;
 use crate::sync::Arc;
 use crate::time::UnixTime;
 
-/// Random bytes drawn up front for one request (session id and SSE event-id
-/// prefix), so the returned future does not hold the RNG and stays `Send`.
-pub(crate) struct Entropy {
-    pub(crate) bytes: Option<[u8; 40]>,
+/// Random bytes for one request (session id, live stream key, SSE event-id
+/// prefix), drawn from the host's RNG the first time they are asked for:
+/// most requests (a `tools/call` answered as JSON) need none, and drawing
+/// them anyway cost every request a copy from the host's pool and, on a
+/// server, a system call per dozen requests. Behind a lock, because
+/// handlers hold `&Entropy` across awaits and the future must stay `Send`.
+pub(crate) struct Entropy<'r> {
+    draw: spin::Mutex<Draw<'r>>,
 }
 
-impl Entropy {
+enum Draw<'r> {
+    /// Not drawn yet (`None`: never drawn, as for a 2026-07-28 request).
+    Pending(Option<&'r mut (dyn SecureRandom + Send)>),
+    /// Drawn once (`None`: the RNG failed; callers fail closed).
+    Drawn(Option<[u8; 40]>),
+}
+
+impl<'r> Entropy<'r> {
+    /// Bytes drawn from `rng` when first asked for.
+    pub(crate) fn lazy(rng: &'r mut (dyn SecureRandom + Send)) -> Self {
+        Entropy {
+            draw: spin::Mutex::new(Draw::Pending(Some(rng))),
+        }
+    }
+
+    /// No randomness: [`Entropy::bytes`] is `None`.
+    pub(crate) fn none() -> Self {
+        Entropy {
+            draw: spin::Mutex::new(Draw::Pending(None)),
+        }
+    }
+
+    /// The request's 40 random bytes, the same on every call; `None`
+    /// without an RNG or when it failed.
+    pub(crate) fn bytes(&self) -> Option<[u8; 40]> {
+        let mut draw = self.draw.lock();
+        if let Draw::Pending(rng) = &mut *draw {
+            let drawn = rng.as_mut().and_then(|rng| {
+                let mut bytes = [0u8; 40];
+                rng.fill(&mut bytes).ok().map(|()| bytes)
+            });
+            *draw = Draw::Drawn(drawn);
+        }
+        match &*draw {
+            Draw::Drawn(bytes) => *bytes,
+            Draw::Pending(_) => None,
+        }
+    }
+
     /// A live stream key: 24 random bytes, base64url (32 characters, no
     /// `.`, so `<key>.<seq>` event ids split unambiguously).
     pub(crate) fn stream_key(&self) -> Option<String> {
         use base64ct::{Base64UrlUnpadded, Encoding};
-        let bytes = self.bytes?;
+        let bytes = self.bytes()?;
         Some(Base64UrlUnpadded::encode_string(bytes.get(..24)?))
     }
 }
@@ -130,21 +172,19 @@ impl McpServer {
     /// `principal` is the caller authenticated by the composing router (or
     /// `None` when authorization is off), shared: a handler's
     /// [`Context`](super::Context) holds it without copying. `now` drives session expiry; `rng`
-    /// mints session ids. The RNG is used before the returned future is
-    /// created, so the future is `Send` whatever the RNG is.
+    /// mints session ids and live stream keys, and is drawn from only for
+    /// those (never for a call answered as JSON).
     pub fn handle<'a>(
         &'a self,
         req: &'a Request,
         principal: Option<&'a Arc<Principal>>,
         now: UnixTime,
-        rng: &mut dyn SecureRandom,
+        rng: &'a mut (dyn SecureRandom + Send),
     ) -> impl Future<Output = McpOutcome> + Send + 'a {
         // Only POST (session, stream) and GET (stream) use randomness.
-        let mut bytes = [0u8; 40];
-        let entropy = Entropy {
-            bytes: matches!(req.method, Method::Post | Method::Get)
-                .then(|| rng.fill(&mut bytes).ok().map(|()| bytes))
-                .flatten(),
+        let entropy = match req.method {
+            Method::Post | Method::Get => Entropy::lazy(rng),
+            _ => Entropy::none(),
         };
         self.route(req, principal, now, entropy)
     }
@@ -154,7 +194,7 @@ impl McpServer {
         req: &Request,
         principal: Option<&Arc<Principal>>,
         now: UnixTime,
-        entropy: Entropy,
+        entropy: Entropy<'_>,
     ) -> McpOutcome {
         if req.path != self.config.endpoint_path {
             return McpOutcome::Response(crate::server::not_found());
@@ -220,7 +260,7 @@ impl McpServer {
         req: &Request,
         principal: Option<&Arc<Principal>>,
         now: UnixTime,
-        entropy: Entropy,
+        entropy: Entropy<'_>,
     ) -> McpOutcome {
         let fail = |status, msg| {
             McpOutcome::Response(error_response(
@@ -361,7 +401,7 @@ impl McpServer {
         req: &Request,
         principal: Option<&Arc<Principal>>,
         now: UnixTime,
-        entropy: Entropy,
+        entropy: Entropy<'_>,
     ) -> McpOutcome {
         // Before the era is known, a modern version header decides whether an
         // unknown id is omitted (2026-07-28) or null (JSON-RPC 2.0).
@@ -491,7 +531,7 @@ impl McpServer {
         result: Map<String, Value>,
         notifications: Vec<Value>,
         version: ProtocolVersion,
-        entropy: &Entropy,
+        entropy: &Entropy<'_>,
     ) -> Response {
         let body = json!({"jsonrpc": "2.0", "id": id_json(id), "result": result});
         self.maybe_stream(body, notifications, version, entropy, 200)
@@ -502,7 +542,7 @@ impl McpServer {
         message: Value,
         notifications: Vec<Value>,
         version: ProtocolVersion,
-        entropy: &Entropy,
+        entropy: &Entropy<'_>,
         status: u16,
     ) -> Response {
         if notifications.is_empty() {
@@ -510,7 +550,7 @@ impl McpServer {
         }
         let mut w = SseWriter::new();
         let prefix = entropy
-            .bytes
+            .bytes()
             .map(|b| {
                 use base64ct::{Base64UrlUnpadded, Encoding};
                 let mut head = [0u8; 8];
