@@ -236,17 +236,26 @@ impl Headers {
     /// Append a field. A field that would take the buffer past 4 GiB is
     /// dropped (hosts bound request heads far below that).
     pub fn push(&mut self, name: &str, value: &str) {
-        let start = self.text.len();
+        if self.record(self.text.len(), name, value.len()) {
+            self.text.push_str(name);
+            self.text.push_str(value);
+        }
+    }
+
+    /// Record a field whose name starts at `start` in the text (its value
+    /// right after it): its offsets and, for an [`INDEXED`] name, its
+    /// slot. `false`: dropped, and nothing recorded.
+    fn record(&mut self, start: usize, name: &str, value_len: usize) -> bool {
         let (Ok(name_start), Ok(name_end), Ok(value_end)) = (
             u32::try_from(start),
             u32::try_from(start + name.len()),
-            u32::try_from(start + name.len() + value.len()),
+            u32::try_from(start + name.len() + value_len),
         ) else {
-            return;
+            return false;
         };
         if let Some(slot) = indexed_slot(name) {
             let Ok(position) = u32::try_from(self.fields.len() + 1) else {
-                return;
+                return false;
             };
             match self.first.get_mut(slot) {
                 Some(first @ 0) => *first = position,
@@ -254,9 +263,8 @@ impl Headers {
                 None => {}
             }
         }
-        self.text.push_str(name);
-        self.text.push_str(value);
         self.fields.push([name_start, name_end, value_end]);
+        true
     }
 
     /// Where the indexed `name` is: `None` for a name that is not indexed,
@@ -360,6 +368,62 @@ impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Headers {
             headers.push(n.as_ref(), v.as_ref());
         }
         headers
+    }
+}
+
+/// A request's header fields as a host reads them off the wire, values as
+/// bytes (HTTP allows obs-text in them). [`RawHeaders::finish`] checks the
+/// whole buffer for UTF-8 in one pass, where checking each value as it is
+/// pushed costs a call and an unaligned start per field, and a bearer
+/// token is ~900 bytes.
+#[derive(Debug, Default)]
+pub struct RawHeaders {
+    /// Every name and value, back to back.
+    bytes: Vec<u8>,
+    /// The offsets and the index; its text stays empty until `finish`.
+    headers: Headers,
+}
+
+impl RawHeaders {
+    /// Room for `fields` fields of `bytes` bytes of names and values in all.
+    pub fn with_capacity(fields: usize, bytes: usize) -> RawHeaders {
+        RawHeaders {
+            bytes: Vec::with_capacity(bytes),
+            headers: Headers::with_capacity(fields, 0),
+        }
+    }
+
+    /// Append a field (dropped as by [`Headers::push`]).
+    pub fn push(&mut self, name: &str, value: &[u8]) {
+        if self.headers.record(self.bytes.len(), name, value.len()) {
+            self.bytes.extend_from_slice(name.as_bytes());
+            self.bytes.extend_from_slice(value);
+        }
+    }
+
+    /// The fields as [`Headers`]: every value that is not UTF-8 has U+FFFD
+    /// in place of each invalid sequence.
+    pub fn finish(self) -> Headers {
+        let RawHeaders { bytes, mut headers } = self;
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                headers.text = text;
+                headers
+            }
+            Err(e) => {
+                let bytes = e.into_bytes();
+                let part = |from: u32, to: u32| {
+                    String::from_utf8_lossy(
+                        bytes.get(from as usize..to as usize).unwrap_or_default(),
+                    )
+                };
+                let mut lossy = Headers::with_capacity(headers.fields.len(), bytes.len());
+                for &[name_start, name_end, value_end] in &headers.fields {
+                    lossy.push(&part(name_start, name_end), &part(name_end, value_end));
+                }
+                lossy
+            }
+        }
     }
 }
 
@@ -552,5 +616,41 @@ mod tests {
         let once = Request::new(Method::Post, "/mcp").with_header("Mcp-Session-Id", "s");
         assert_eq!(once.single_header("mcp-session-id"), Some("s"));
         assert_eq!(once.unique_header("Authorization"), Ok(None));
+    }
+
+    /// Raw fields checked in one pass give the headers that pushing each
+    /// value, made UTF-8 with replacement characters, gives: valid UTF-8
+    /// (a tab and non-ASCII included) as sent, anything else with U+FFFD,
+    /// and the indexed names found either way.
+    #[test]
+    fn raw_fields_become_the_headers_pushed_values_give() {
+        let valid: [(&str, &[u8]); 4] = [
+            ("host", b"example.com"),
+            ("authorization", b"Bearer abc.def"),
+            ("x-note", "caf\u{e9}\ta".as_bytes()),
+            ("Authorization", b"Bearer second"),
+        ];
+        let invalid: [(&str, &[u8]); 3] = [
+            ("host", b"example.com"),
+            ("x-latin-1", b"caf\xe9"),
+            ("mcp-session-id", b"\xff s"),
+        ];
+        for fields in [&valid[..], &invalid[..], &[][..]] {
+            let mut raw = RawHeaders::with_capacity(fields.len(), 64);
+            let mut pushed = Headers::new();
+            for &(name, value) in fields {
+                raw.push(name, value);
+                pushed.push(name, &String::from_utf8_lossy(value));
+            }
+            let raw = raw.finish();
+            assert_eq!(raw, pushed);
+            for name in ["host", "authorization", "mcp-session-id", "x-note"] {
+                assert_eq!(raw.get(name), pushed.get(name), "{name}");
+                assert_eq!(raw.unique(name), pushed.unique(name), "{name}");
+            }
+        }
+        let mut raw = RawHeaders::default();
+        raw.push("mcp-session-id", b"\xff s");
+        assert_eq!(raw.finish().get("mcp-session-id"), Some("\u{fffd} s"));
     }
 }

@@ -23,7 +23,7 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use mcpauth_core::http::{Headers, Method, Request, Response};
+use mcpauth_core::http::{Method, RawHeaders, Request, Response};
 use mcpauth_core::jose::KeySet;
 use mcpauth_core::mcp::{LiveStream, McpServer, StreamReader};
 use mcpauth_core::oauth::NoCache;
@@ -620,18 +620,13 @@ async fn to_core<H>(
         .iter()
         .map(|(n, v)| n.as_str().len() + v.len())
         .sum();
-    let mut headers = Headers::with_capacity(parts.headers.len(), bytes);
-    // httparse let only tab, visible ASCII and obs-text (0x80–0xFF) into a
-    // value. `from_utf8` takes all of them and checks ASCII a word at a
-    // time; `HeaderValue::to_str` refuses a tab or non-ASCII and checks byte
-    // by byte, a bearer token's ~900 bytes on every request. Invalid UTF-8
-    // reaches the core with U+FFFD in its place.
+    let mut headers = RawHeaders::with_capacity(parts.headers.len(), bytes);
     for (name, value) in &parts.headers {
-        match std::str::from_utf8(value.as_bytes()) {
-            Ok(v) => headers.push(name.as_str(), v),
-            Err(_) => headers.push(name.as_str(), &String::from_utf8_lossy(value.as_bytes())),
-        }
+        headers.push(name.as_str(), value.as_bytes());
     }
+    // One UTF-8 check over the whole buffer; a value that is not UTF-8
+    // (httparse lets obs-text through) reaches the core with U+FFFD.
+    let headers = headers.finish();
     // Read from the copied fields: a scan of a few names, where the
     // header map would hash the name.
     let client = shared.proxies.client_ip(
