@@ -1047,6 +1047,47 @@ mod mcp {
         );
     }
 
+    /// A `tools/call` refuses a duplicate of any member the server reads
+    /// in some request (a reader would take one of the two), whether the
+    /// params are read into their fields or as a map, escaped keys too.
+    #[test]
+    fn tools_call_refuses_every_duplicated_params_member() {
+        let s = server();
+        let sid = init(&s, V);
+        let keys = [
+            "name",
+            "uri",
+            "arguments",
+            "_meta",
+            "cursor",
+            "level",
+            "protocolVersion",
+            "ref",
+            "requestId",
+            "inputResponses",
+            "requestState",
+        ];
+        for key in keys {
+            let escaped = format!("\\u{:04x}{}", key.as_bytes()[0], &key[1..]);
+            for second in [key.to_owned(), escaped] {
+                let params = format!(
+                    r#"{{"name":"echo","arguments":{{"text":"hi"}},"_meta":{{}},"{key}":{{}},"{second}":{{}}}}"#
+                );
+                let b = format!(
+                    r#"{{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{params}}}"#
+                );
+                let r = resp(&s, &legacy(&sid, V, &b));
+                let answer = body(&r);
+                assert_eq!(r.status, 400, "{params}: {answer}");
+                assert_eq!(answer["error"]["code"], -32602, "{params}: {answer}");
+                assert_eq!(
+                    answer["error"]["message"], "Duplicate member in params",
+                    "{params}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn tool_scopes_step_up() {
         let s = server();

@@ -5,6 +5,7 @@
 use alloc::borrow::Cow;
 use alloc::string::String;
 
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 use super::jsonrpc::{self, Envelope, ErrorCode, MessageKind};
@@ -31,6 +32,26 @@ pub(crate) struct ToolCall<'a> {
     pub(crate) arguments: Option<Value>,
     #[serde(rename = "_meta", default, deserialize_with = "present_object")]
     pub(crate) meta: Option<Map<String, Value>>,
+    /// The other [`PARAM_KEYS`], read only so that a duplicate of one
+    /// fails this reading as it fails `has_duplicate_member` (the derived
+    /// reader refuses any field it knows twice), in the one pass over the
+    /// params a `tools/call` takes.
+    #[serde(default, rename = "uri")]
+    _uri: Option<IgnoredAny>,
+    #[serde(default, rename = "cursor")]
+    _cursor: Option<IgnoredAny>,
+    #[serde(default, rename = "level")]
+    _level: Option<IgnoredAny>,
+    #[serde(default, rename = "protocolVersion")]
+    _protocol_version: Option<IgnoredAny>,
+    #[serde(default, rename = "ref")]
+    _ref: Option<IgnoredAny>,
+    #[serde(default, rename = "requestId")]
+    _request_id: Option<IgnoredAny>,
+    #[serde(default, rename = "inputResponses")]
+    _input_responses: Option<IgnoredAny>,
+    #[serde(default, rename = "requestState")]
+    _request_state: Option<IgnoredAny>,
 }
 
 /// `_meta` when present: an object (`null` is not absent).
@@ -65,9 +86,7 @@ impl<'a> Params<'a> {
             return Ok(Params::Map(None));
         };
         let bad = |msg| WireError::new(400, env.id.clone(), ErrorCode::InvalidParams, msg);
-        if jsonrpc::has_duplicate_member(raw, &PARAM_KEYS) {
-            return Err(bad("Duplicate member in params"));
-        }
+        // Read into its fields, a `tools/call` has no duplicate member.
         if let (MessageKind::Request, "tools/call", false) =
             (env.kind, env.method.as_str(), header_modern)
             && let Ok(call) = serde_json::from_str::<ToolCall<'a>>(raw)
@@ -78,6 +97,9 @@ impl<'a> Params<'a> {
                 .is_some_and(|m| m.contains_key(super::modern::META_VERSION))
         {
             return Ok(Params::ToolCall(call));
+        }
+        if jsonrpc::has_duplicate_member(raw, &PARAM_KEYS) {
+            return Err(bad("Duplicate member in params"));
         }
         // Any other params (alloc is fine past framing).
         let map: Map<String, Value> =
