@@ -6,11 +6,11 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::context::{Context, McpError};
-use super::features::{CallToolResult, InputRequired};
+use super::features::{CallToolResult, ContentBlock, InputRequired};
 use super::jsonrpc::{ErrorCode, RequestId};
 use super::schema;
 use super::server::McpServer;
@@ -42,45 +42,56 @@ const ECHO_MAX: usize = 128;
 /// encoding `{"jsonrpc", "id", "result": result.to_json()}` as a
 /// `serde_json::Value` gives: members in the same (sorted) order.
 pub(crate) fn tool_response_body(id: &RequestId, result: &CallToolResult) -> Vec<u8> {
-    struct Body<'a>(&'a CallToolResult);
-    impl Serialize for Body<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let r = self.0;
-            let n = 2 + usize::from(r.meta.is_some()) + usize::from(r.structured_content.is_some());
-            let mut m = s.serialize_map(Some(n))?;
-            if let Some(meta) = &r.meta {
-                m.serialize_entry("_meta", meta)?;
-            }
-            m.serialize_entry("content", &r.content)?;
-            m.serialize_entry("isError", &r.is_error)?;
-            if let Some(structured) = &r.structured_content {
-                m.serialize_entry("structuredContent", structured)?;
-            }
-            m.end()
-        }
+    // The fixed keys are written as they are encoded: only values go
+    // through the encoder (its per-key escaping scan and map bookkeeping
+    // were most of the encoding's instructions).
+    fn value<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Option<()> {
+        serde_json::to_writer(&mut *out, v).ok()
     }
-    struct Id<'a>(&'a RequestId);
-    impl Serialize for Id<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            match self.0 {
-                RequestId::Number(n) => s.serialize_i64(*n),
-                RequestId::String(t) => s.serialize_str(t),
+    fn encode(out: &mut Vec<u8>, id: &RequestId, r: &CallToolResult) -> Option<()> {
+        out.extend_from_slice(br#"{"id":"#);
+        match id {
+            RequestId::Number(n) => value(out, n)?,
+            RequestId::String(t) => value(out, t.as_str())?,
+        }
+        out.extend_from_slice(br#","jsonrpc":"2.0","result":{"#);
+        if let Some(meta) = &r.meta {
+            out.extend_from_slice(br#""_meta":"#);
+            value(out, meta)?;
+            out.push(b',');
+        }
+        out.extend_from_slice(br#""content":["#);
+        for (i, block) in r.content.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match block {
+                ContentBlock::Text(text) => {
+                    out.extend_from_slice(br#"{"text":"#);
+                    value(out, text.as_str())?;
+                    out.extend_from_slice(br#","type":"text"}"#);
+                }
+                ContentBlock::Json(json) => value(out, json)?,
             }
         }
-    }
-    struct Response<'a>(&'a RequestId, &'a CallToolResult);
-    impl Serialize for Response<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let mut m = s.serialize_map(Some(3))?;
-            m.serialize_entry("id", &Id(self.0))?;
-            m.serialize_entry("jsonrpc", "2.0")?;
-            m.serialize_entry("result", &Body(self.1))?;
-            m.end()
+        out.extend_from_slice(match r.is_error {
+            true => br#"],"isError":true"#,
+            false => br#"],"isError":false"#,
+        });
+        if let Some(structured) = &r.structured_content {
+            out.extend_from_slice(br#","structuredContent":"#);
+            value(out, structured)?;
         }
+        out.extend_from_slice(b"}}");
+        Some(())
     }
-    // Serializing into a Vec only fails for non-string map keys, which a
+    let mut out = Vec::with_capacity(128);
+    // Encoding into a Vec only fails for non-string map keys, which a
     // `serde_json::Map` cannot hold.
-    serde_json::to_vec(&Response(id, result)).unwrap_or_default()
+    match encode(&mut out, id, result) {
+        Some(()) => out,
+        None => Vec::new(),
+    }
 }
 
 fn echo(s: &str) -> String {
