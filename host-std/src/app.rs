@@ -581,7 +581,7 @@ pub(crate) async fn reply_routed<P: AsRef<Principal>>(
             let (Some((upstreams, index)), Some(principal)) = (mount, principal) else {
                 return Reply::Whole(mcpauth_core::server::not_found());
             };
-            let mut reply = upstreams.forward(index, req, principal.as_ref()).await;
+            let mut reply = upstreams.forward(index, *req, principal.as_ref()).await;
             match &mut reply {
                 Reply::Whole(head) | Reply::Live { head, .. } | Reply::Proxied { head, .. } => {
                     CorsPolicy::decorate(cors, head)

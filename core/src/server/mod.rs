@@ -183,8 +183,10 @@ pub enum Routed<'r, P> {
     /// ([`Router::mount_host`]); add `cors` to its answer with
     /// [`CorsPolicy::decorate`].
     Host {
-        /// The request.
-        req: Request,
+        /// The request (boxed: it is the largest member by far, and every
+        /// answer, most of them small, is moved through a few async layers
+        /// as a `Routed`).
+        req: Box<Request>,
         /// The caller (`None` on an open mount).
         principal: Option<P>,
         /// The CORS verdict for the answer.
@@ -515,7 +517,7 @@ where
             Target::Mcp(server) => server,
             Target::Host => {
                 return Routed::Host {
-                    req,
+                    req: Box::new(req),
                     principal,
                     cors: verdict,
                     path: &mount.path,
