@@ -201,37 +201,6 @@ fn same_short(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// `dest.copy_from_slice(src)` (equal lengths) by overlapping fixed-size
-/// moves up to 32 bytes, which compile to a few loads and stores, and by
-/// `memcpy` above.
-#[inline(always)]
-fn copy_short(dest: &mut [u8], src: &[u8]) {
-    fn head_and_tail<const N: usize>(dest: &mut [u8], src: &[u8]) {
-        for at in [0, src.len().saturating_sub(N)] {
-            let s: Option<&[u8; N]> = src.get(at..at + N).and_then(|s| s.try_into().ok());
-            let d: Option<&mut [u8; N]> = dest.get_mut(at..at + N).and_then(|d| d.try_into().ok());
-            if let (Some(d), Some(s)) = (d, s) {
-                *d = *s;
-            }
-        }
-    }
-    if dest.len() != src.len() {
-        return;
-    }
-    match src.len() {
-        0 => {}
-        1..4 => {
-            for (d, s) in dest.iter_mut().zip(src) {
-                *d = *s;
-            }
-        }
-        4..8 => head_and_tail::<4>(dest, src),
-        8..16 => head_and_tail::<8>(dest, src),
-        16..=32 => head_and_tail::<16>(dest, src),
-        _ => dest.copy_from_slice(src),
-    }
-}
-
 /// A request's header fields in arrival order, names compared
 /// case-insensitively. The fields share one text buffer, so a host converts
 /// a request's headers with two allocations rather than two per field.
@@ -409,10 +378,8 @@ impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Headers {
 /// token is ~900 bytes.
 #[derive(Debug, Default)]
 pub struct RawHeaders {
-    /// Every name and value, back to back, in `bytes[..len]`; the rest is
-    /// zeroed room, written in place.
+    /// Every name and value, back to back.
     bytes: Vec<u8>,
-    len: usize,
     /// The offsets and the index; its text stays empty until `finish`.
     headers: Headers,
 }
@@ -421,42 +388,23 @@ impl RawHeaders {
     /// Room for `fields` fields of `bytes` bytes of names and values in all.
     pub fn with_capacity(fields: usize, bytes: usize) -> RawHeaders {
         RawHeaders {
-            bytes: alloc::vec![0; bytes],
-            len: 0,
+            bytes: Vec::with_capacity(bytes),
             headers: Headers::with_capacity(fields, 0),
         }
     }
 
     /// Append a field (dropped as by [`Headers::push`]).
     pub fn push(&mut self, name: &str, value: &[u8]) {
-        if self.headers.record(self.len, name, value.len()) {
-            self.append(name.as_bytes());
-            self.append(value);
+        if self.headers.record(self.bytes.len(), name, value.len()) {
+            self.bytes.extend_from_slice(name.as_bytes());
+            self.bytes.extend_from_slice(value);
         }
     }
 
-    /// Copy `src` to the end: names and most values are short, and a
-    /// `memcpy` call per piece (two per field, two dozen per request) cost
-    /// more than copying them with a few word moves in place.
-    fn append(&mut self, src: &[u8]) {
-        let (start, end) = (self.len, self.len + src.len());
-        if self.bytes.len() < end {
-            self.bytes.resize(end, 0);
-        }
-        if let Some(dest) = self.bytes.get_mut(start..end) {
-            copy_short(dest, src);
-        }
-        self.len = end;
-    }
     /// The fields as [`Headers`]: every value that is not UTF-8 has U+FFFD
     /// in place of each invalid sequence.
     pub fn finish(self) -> Headers {
-        let RawHeaders {
-            mut bytes,
-            len,
-            mut headers,
-        } = self;
-        bytes.truncate(len);
+        let RawHeaders { bytes, mut headers } = self;
         match String::from_utf8(bytes) {
             Ok(text) => {
                 headers.text = text;
@@ -675,32 +623,6 @@ mod tests {
         let once = Request::new(Method::Post, "/mcp").with_header("Mcp-Session-Id", "s");
         assert_eq!(once.single_header("mcp-session-id"), Some("s"));
         assert_eq!(once.unique_header("Authorization"), Ok(None));
-    }
-
-    /// The word-move copy writes what `copy_from_slice` writes, at every
-    /// length, and nothing past it.
-    #[test]
-    fn short_copies_copy_like_slices() {
-        for n in 0..=40usize {
-            let src: Vec<u8> = (0..n).map(|i| i as u8 + 1).collect();
-            let mut dest = alloc::vec![0u8; n + 8];
-            copy_short(&mut dest[4..4 + n], &src);
-            assert_eq!(&dest[4..4 + n], &src[..], "length {n}");
-            assert!(dest[..4].iter().chain(&dest[4 + n..]).all(|&b| b == 0));
-        }
-    }
-
-    /// Fields pushed past the room asked for are kept.
-    #[test]
-    fn raw_fields_past_the_room_asked_for_are_kept() {
-        let mut raw = RawHeaders::with_capacity(1, 4);
-        let mut pushed = Headers::new();
-        for i in 0..40 {
-            let value = "v".repeat(i);
-            raw.push("x-field", value.as_bytes());
-            pushed.push("x-field", &value);
-        }
-        assert_eq!(raw.finish(), pushed);
     }
 
     /// Raw fields checked in one pass give the headers that pushing each
