@@ -44,15 +44,19 @@ const ECHO_MAX: usize = 128;
 pub(crate) fn tool_response_body(id: &RequestId, result: &CallToolResult) -> Vec<u8> {
     // The fixed keys are written as they are encoded: only values go
     // through the encoder (its per-key escaping scan and map bookkeeping
-    // were most of the encoding's instructions).
+    // were most of the encoding's instructions), and the hot values
+    // (strings, a numeric id) not even that.
     fn value<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Option<()> {
-        serde_json::to_writer(&mut *out, v).ok()
+        // `to_writer` needs std; these values (`_meta`, non-text blocks,
+        // structured content) are the rarer ones.
+        out.extend_from_slice(&serde_json::to_vec(v).ok()?);
+        Some(())
     }
     fn encode(out: &mut Vec<u8>, id: &RequestId, r: &CallToolResult) -> Option<()> {
         out.extend_from_slice(br#"{"id":"#);
         match id {
-            RequestId::Number(n) => value(out, n)?,
-            RequestId::String(t) => value(out, t.as_str())?,
+            RequestId::Number(n) => push_json_i64(out, *n),
+            RequestId::String(t) => push_json_str(out, t),
         }
         out.extend_from_slice(br#","jsonrpc":"2.0","result":{"#);
         if let Some(meta) = &r.meta {
@@ -68,7 +72,7 @@ pub(crate) fn tool_response_body(id: &RequestId, result: &CallToolResult) -> Vec
             match block {
                 ContentBlock::Text(text) => {
                     out.extend_from_slice(br#"{"text":"#);
-                    value(out, text.as_str())?;
+                    push_json_str(out, text);
                     out.extend_from_slice(br#","type":"text"}"#);
                 }
                 ContentBlock::Json(json) => value(out, json)?,
@@ -92,6 +96,61 @@ pub(crate) fn tool_response_body(id: &RequestId, result: &CallToolResult) -> Vec
         Some(()) => out,
         None => Vec::new(),
     }
+}
+
+/// `s` as a JSON string, escaped as serde_json escapes it: quote and
+/// backslash, the short escapes for backspace, form feed, newline,
+/// carriage return and tab, a `u00xx` escape for the other control
+/// characters, everything else as it is.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut plain = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..0x20 => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ],
+            _ => continue,
+        };
+        out.extend_from_slice(bytes.get(plain..i).unwrap_or_default());
+        out.extend_from_slice(short);
+        plain = i + 1;
+    }
+    out.extend_from_slice(bytes.get(plain..).unwrap_or_default());
+    out.push(b'"');
+}
+
+/// `n` in decimal.
+fn push_json_i64(out: &mut Vec<u8>, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(digits.get(at..).unwrap_or_default());
 }
 
 fn echo(s: &str) -> String {
@@ -449,7 +508,10 @@ mod tests {
     fn tool_response_body_matches_the_value_encoding() {
         let mut meta = Map::new();
         meta.insert("openai/x".into(), json!({"b": 1, "a": [true, null]}));
+        // Every ASCII character, control characters and DEL included.
+        let ascii: String = (0u8..0x80).map(char::from).collect();
         let results = [
+            CallToolResult::text(ascii.as_str()),
             CallToolResult::text("hello \"quoted\" \u{1F600} \n"),
             CallToolResult::error("bad"),
             CallToolResult::structured(json!({"sub": "u", "scopes": ["a", "b"], "exp": 1})),
@@ -471,6 +533,8 @@ mod tests {
         );
         let ids = [
             RequestId::Number(-7),
+            RequestId::Number(0),
+            RequestId::Number(i64::MIN),
             RequestId::Number(i64::MAX),
             RequestId::String(heapless::String::try_from("a\"b\\c/\u{7}").unwrap_or_default()),
         ];
