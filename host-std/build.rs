@@ -15,7 +15,9 @@
 //! `.text`. The kernel maps a binary's code 64 KiB around each page fault
 //! (`fault_around_bytes`): with the few thousand functions a server runs
 //! spread over 9 MB of code, nearly all of it ended up resident. Grouped,
-//! they fill about 2.5 MB. Names missing from a build (a dependency
+//! they fill about 2.5 MB. The list is ordered most called first, so the
+//! request path's functions also sit together among them (fewer pages
+//! and cache lines per request). Names missing from a build (a dependency
 //! updated) are skipped by the linker; the rest stay grouped.
 
 use std::path::PathBuf;
