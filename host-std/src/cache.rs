@@ -5,11 +5,12 @@
 //!   (`constant_time_eq`), so a hit is exactly the token that was verified.
 //!   It used to be the token's SHA-256, which cost more per request than the
 //!   whole rest of the cache (a 780-byte token is 13 SHA-256 blocks). The
-//!   table hash is a per-process keyed SipHash of the token's last
+//!   table hash is a randomly seeded foldhash of the token's last
 //!   [`HASHED_TAIL`] bytes: the tail of a JWS signature, different in every
 //!   token. Only tokens that verified are ever inserted, so a peer cannot
-//!   crowd a bucket, and a tail shared by two tokens costs one compare more,
-//!   never a wrong hit.
+//!   crowd a bucket and the hash need not resist flooding (SipHash, which
+//!   does, cost ~270 more instructions per request), and a tail shared by
+//!   two tokens costs one compare more, never a wrong hit.
 //! - Value: the [`Principal`] the core's guard produced (its `expires_at` is
 //!   the token's `exp`) and the stamp of its last revocation check
 //!   ([`crate::revocation`]): a hit is used only while `exp` is in the
@@ -39,7 +40,9 @@
 //!   holds at most `LOCAL_SLOTS × (MAX_CACHED_TOKEN + a principal)` bytes.
 
 use std::cell::RefCell;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -166,7 +169,7 @@ impl TokenCache {
             id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
             capacity,
             shard_capacity,
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             shards,
         }
     }

@@ -558,22 +558,19 @@ async fn to_core<H>(
     let limits = &shared.limits;
     let (mut parts, mut body) = req.into_parts();
     let path = parts.uri.path().to_owned();
-    let declared = parts
-        .headers
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    // The Content-Length hyper parsed and frames the body by (no look-up
+    // in the header map).
+    let declared = hyper::body::Body::size_hint(&body).exact();
     let too_large = || {
         Refusal::BodyTooLarge
             .response()
             .with_header("Connection", "close")
     };
-    // A client that sent `Expect: 100-continue` waits for our go-ahead
-    // before sending the body: it reads the 413 without any draining (and
-    // reading the body would send that go-ahead).
-    let expects_continue = parts.headers.contains_key(hyper::header::EXPECT);
     if declared.is_some_and(|len| len > limits.max_body_bytes as u64) {
-        if !expects_continue {
+        // A client that sent `Expect: 100-continue` waits for our go-ahead
+        // before sending the body: it reads the 413 without any draining
+        // (and reading the body would send that go-ahead).
+        if !parts.headers.contains_key(hyper::header::EXPECT) {
             drain(&mut body, limits).await;
         }
         return Err((path, too_large()));
