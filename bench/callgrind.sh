@@ -7,6 +7,10 @@
 #
 #   bench/callgrind.sh target/release/mcpauth [target/release/examples/bare_hyper]
 #   N=2000 OUT=/tmp/cg bench/callgrind.sh /tmp/a/mcpauth     # kept profiles in OUT
+#   BARE_REQUEST=short bench/callgrind.sh BIN BARE   # bare hyper without the
+#                                # token and session headers (default `same`:
+#                                # mcpauth's exact request, as in the
+#                                # interleaved mode)
 #
 # Each build runs twice under valgrind (N/4 and N requests over one
 # keep-alive connection, bench/keepalive_calls.py, after a 50-request
@@ -21,6 +25,7 @@ cd "$(dirname "$0")/.."
 BIN=$(realpath "$1")
 BARE=${2:+$(realpath "$2")}
 N=${N:-2000}
+BARE_REQUEST=${BARE_REQUEST:-same}
 N0=$((N / 4))
 PASSWORD='bench-password-123'
 ensure_tool valgrind valgrind
@@ -49,11 +54,15 @@ run() {
   PIDS+=("$pid")
   wait_up "http://127.0.0.1:$port/" 800
   if [ "$kind" = mcpauth ]; then
-    eval "$(python3 bench/get_tokens.py "http://127.0.0.1:$port" bench "$PASSWORD" 1)"
-    export MCP_TOKEN MCP_SESSION
-  else
-    export MCP_TOKEN= MCP_SESSION=
+    python3 bench/get_tokens.py "http://127.0.0.1:$port" bench "$PASSWORD" 1 >"$WORK/request.env"
+  elif [ "$BARE_REQUEST" = short ]; then
+    : >"$WORK/request.env"
   fi
+  # Bare hyper (`same`) gets the token and session id of the mcpauth run
+  # before it: the same request bytes. (run is a subshell: a file.)
+  MCP_TOKEN= MCP_SESSION=
+  eval "$(cat "$WORK/request.env")"
+  export MCP_TOKEN MCP_SESSION
   python3 bench/keepalive_calls.py 127.0.0.1 "$port" 50
   python3 bench/keepalive_calls.py 127.0.0.1 "$port" "$n"
   # SIGTERM: a background job ignores SIGINT in a script.
