@@ -11,9 +11,20 @@ set -euo pipefail
 VERSION=0.26.0
 TOOLS="${MCPAUTH_TOOLS_DIR:-$HOME/.cache/mcpauth-tools}"
 venv="$TOOLS/prometheus-client-$VERSION"
-if ! "$venv/bin/python" -c 'import prometheus_client' >/dev/null 2>&1; then
-    python3 -m venv "$venv" >&2
-    "$venv/bin/pip" install --quiet "prometheus-client==$VERSION" >&2
+ready() { "$venv/bin/python" -c 'import prometheus_client' >/dev/null 2>&1; }
+if ! ready; then
+    # The tests parse in parallel: on a fresh machine one installs while
+    # the others wait (two at once failed with "File exists"), and a venv
+    # left half made by an interrupted install is made again.
+    mkdir -p "$TOOLS"
+    exec 9>"$venv.lock"
+    flock 9
+    if ! ready; then
+        rm -rf "$venv"
+        python3 -m venv "$venv" >&2
+        "$venv/bin/pip" install --quiet "prometheus-client==$VERSION" >&2
+    fi
+    exec 9>&-
 fi
 exec "$venv/bin/python" -c '
 import json, sys
