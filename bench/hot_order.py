@@ -50,9 +50,10 @@ def main():
         sys.exit(__doc__.strip().splitlines()[2].strip())
     calls = call_counts(sys.argv[1])
     with open(sys.argv[2], encoding="utf-8") as f:
-        wanted = sorted({line.rstrip("\n") for line in f if line.strip()})
-    # Byte order among equals, as `LC_ALL=C sort` gave before.
-    wanted.sort(key=lambda name: name.encode())
+        names = {line.rstrip("\n") for line in f if line.strip()}
+    # Byte order among equals (as `LC_ALL=C sort` gave before); the sort is
+    # stable.
+    wanted = sorted(names, key=lambda name: name.encode())
     wanted.sort(key=lambda name: -calls.get(name, 0))
     sys.stdout.write("".join(name + "\n" for name in wanted))
 

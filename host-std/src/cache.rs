@@ -41,11 +41,10 @@
 
 use std::cell::RefCell;
 use std::hash::BuildHasher;
-
-use foldhash::fast::RandomState;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 use mcpauth_core::principal::Principal;
 

@@ -55,7 +55,9 @@ pub(crate) fn tool_response_body(id: &RequestId, result: &CallToolResult) -> Vec
     fn encode(out: &mut Vec<u8>, id: &RequestId, r: &CallToolResult) -> Option<()> {
         out.extend_from_slice(br#"{"id":"#);
         match id {
-            RequestId::Number(n) => push_json_i64(out, *n),
+            RequestId::Number(n) => {
+                out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes())
+            }
             RequestId::String(t) => push_json_str(out, t),
         }
         out.extend_from_slice(br#","jsonrpc":"2.0","result":{"#);
@@ -132,25 +134,6 @@ fn push_json_str(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(bytes.get(plain..).unwrap_or_default());
     out.push(b'"');
-}
-
-/// `n` in decimal.
-fn push_json_i64(out: &mut Vec<u8>, n: i64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(digits.get(at..).unwrap_or_default());
 }
 
 fn echo(s: &str) -> String {
