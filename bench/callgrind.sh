@@ -7,6 +7,8 @@
 #
 #   bench/callgrind.sh target/release/mcpauth [target/release/examples/bare_hyper]
 #   N=2000 OUT=/tmp/cg bench/callgrind.sh /tmp/a/mcpauth     # kept profiles in OUT
+#   VALGRIND_ARGS="--dump-instr=yes --compress-pos=no" OUT=/tmp/cg bench/callgrind.sh BIN
+#                                # per-instruction costs and call sites
 #   BARE_REQUEST=short bench/callgrind.sh BIN BARE   # bare hyper without the
 #                                # token and session headers (default `same`:
 #                                # mcpauth's exact request, as in the
@@ -44,6 +46,9 @@ kill -TERM "$pid"; wait "$pid" || true
 run() {
   local kind=$1 n=$2 port=$((20000 + RANDOM % 20000)) data=$WORK/data.$1.$2 pid
   local vg=(valgrind --tool=callgrind --callgrind-out-file="$OUT/$kind.$n.%p")
+  # Word-split on purpose: several options in one variable.
+  # shellcheck disable=SC2206
+  vg+=(${VALGRIND_ARGS:-})
   if [ "$kind" = mcpauth ]; then
     cp -a "$TEMPLATE" "$data"
     "${vg[@]}" "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data" --log warn >/dev/null 2>&1 &
