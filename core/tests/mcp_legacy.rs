@@ -944,7 +944,7 @@ mod mcp {
     fn tools_call_params_are_answered_alike_however_they_are_read() {
         let s = server();
         let sid = init(&s, V);
-        let cases: [(&str, u16, Option<i64>, &str); 12] = [
+        let cases: [(&str, u16, Option<i64>, &str); 14] = [
             (
                 r#"{"name":"echo","arguments":{"text":"hi"}}"#,
                 200,
@@ -953,6 +953,18 @@ mod mcp {
             ),
             (
                 r#"{"name":"ec\u0068o","arguments":{"text":"hi"}}"#,
+                200,
+                None,
+                "hi",
+            ),
+            (
+                r#"{"n\u0061me":"echo","\u0061rguments":{"text":"hi"}}"#,
+                200,
+                None,
+                "hi",
+            ),
+            (
+                "{ \"name\" :\t\"echo\" ,\n \"arguments\" : { \"text\" : \"hi\" } }",
                 200,
                 None,
                 "hi",
