@@ -618,21 +618,25 @@ async fn to_core<H>(
         .map(|(n, v)| n.as_str().len() + v.len())
         .sum();
     let mut headers = RawHeaders::with_capacity(parts.headers.len(), bytes);
+    // Noted while copying (hyper's names are lower case), so that a request
+    // without the header (almost every one) is not scanned for it again.
+    let mut forwarded = false;
     for (name, value) in &parts.headers {
+        forwarded |= name.as_str() == "x-forwarded-for";
         headers.push(name.as_str(), value.as_bytes());
     }
     // One UTF-8 check over the whole buffer; a value that is not UTF-8
     // (httparse lets obs-text through) reaches the core with U+FFFD.
     let headers = headers.finish();
-    // Read from the copied fields: a scan of a few names, where the
-    // header map would hash the name.
-    let client = shared.proxies.client_ip(
-        peer,
-        headers
+    let client = if forwarded {
+        let values = headers
             .iter()
             .filter(|(name, _)| name.eq_ignore_ascii_case("x-forwarded-for"))
-            .map(|(_, value)| value),
-    );
+            .map(|(_, value)| value);
+        shared.proxies.client_ip(peer, values)
+    } else {
+        shared.proxies.client_ip(peer, std::iter::empty())
+    };
     let request = Request {
         method: Method::parse(parts.method.as_str()),
         path,
