@@ -10,13 +10,13 @@
 #   BOLT_DIR=/tmp/b scripts/bolt.sh # elsewhere
 #
 # Steps: the release binary linked with its relocations kept (only the final
-# link differs from `cargo build --release`; BOLT needs them to move code),
+# link differs from `cargo build --release`; BOLT needs them to move code;
+# target/release/mcpauth is left as that build, the same program),
 # an instrumented copy (`llvm-bolt -instrument`), bench/bolt_train.sh against
 # that copy (the profile is written when it exits), then the layout. BOLT
 # comes from Debian (bolt-16), installed here when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. bench/lib.sh
 OUT=${BOLT_DIR:-target/bolt}
 # Called by its real path: BOLT finds its instrumentation runtime relative
 # to the executable's directory, which the /usr/bin symlink gets wrong.

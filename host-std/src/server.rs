@@ -622,7 +622,7 @@ async fn to_core<H>(
     // without the header (almost every one) is not scanned for it again.
     let mut forwarded = false;
     for (name, value) in &parts.headers {
-        forwarded |= name.as_str() == "x-forwarded-for";
+        forwarded |= name.as_str() == FORWARDED_FOR;
         headers.push(name.as_str(), value.as_bytes());
     }
     // One UTF-8 check over the whole buffer; a value that is not UTF-8
@@ -631,7 +631,7 @@ async fn to_core<H>(
     let client = if forwarded {
         let values = headers
             .iter()
-            .filter(|(name, _)| name.eq_ignore_ascii_case("x-forwarded-for"))
+            .filter(|(name, _)| name.eq_ignore_ascii_case(FORWARDED_FOR))
             .map(|(_, value)| value);
         shared.proxies.client_ip(peer, values)
     } else {
@@ -650,6 +650,10 @@ async fn to_core<H>(
     parts.headers.clear();
     Ok((request, parts.headers))
 }
+
+/// The header a trusted proxy names the client in (lower case, as hyper
+/// hands names over).
+const FORWARDED_FOR: &str = "x-forwarded-for";
 
 /// Read and discard the rest of a refused body, at most
 /// [`Limits::max_drain_bytes`] within [`Limits::body_read_timeout`]. Closing
