@@ -80,12 +80,10 @@ start_workdir
 RESULTS=$WORK/results
 
 # The CPU model too: the kind's CPU changes between days (an Intel part
-# with AVX-512 IFMA signs RS256 in ~245 µs, an AMD EPYC without it in
-# ~700 µs) and the ratios move with it; figures of different CPUs do not
-# compare.
-echo "== machine: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)," \
-  "$(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)," \
-  "wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
+# or a Zen 4 EPYC with AVX-512 IFMA signs RS256 in ~250 µs, a Zen 3 EPYC
+# without it in ~700-850 µs) and the ratios move with it; figures of
+# different CPUs do not compare.
+machine_line
 
 "$BARE" "127.0.0.1:$BARE_PORT" 2>/dev/null &
 BARE_PID=$!

@@ -44,6 +44,19 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # kernel's network and scheduling work, which other processes disturb most.
 user_ticks() { awk '{ print $14 }' "/proc/$1/stat"; }
 
+# One line naming the machine: CPU model, cores, kernel, load, and whether
+# the CPU has AVX-512 IFMA. "AMD EPYC" names both Zen 3 (no IFMA: aws-lc
+# signs RS256 in ~700-850 µs) and Zen 4 (IFMA: ~250 µs), so the model alone
+# does not tell which refresh figures a run can reach.
+machine_line() {
+  local ifma=no
+  grep -qw avx512ifma /proc/cpuinfo && ifma=yes
+  echo "== machine: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)," \
+    "$(nproc) cores, AVX-512 IFMA $ifma, $(uname -r)," \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg)," \
+    "wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
+}
+
 rss() { grep -E '^(VmRSS|VmHWM)' "/proc/$1/status" | tr -s ' ' | tr '\n' ' '; echo; }
 
 # Start `mcpauth serve` ($1 binary, $2 port, $3 data directory) with user

@@ -67,7 +67,7 @@ load() {
   echo "   server CPU per request: $SERVER_US us ($REQUESTS requests; wrk: $WRK_US us)"
 }
 
-echo "== machine: $(nproc) cores, $(uname -r), wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
+machine_line
 
 # 1. Baseline.
 if [ -z "$ONLY_REFRESH" ]; then
