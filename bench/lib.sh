@@ -69,9 +69,9 @@ start_mcpauth() {
 
 # measure PID URL SCRIPT CONNS THREADS: wrk against URL for DURATION with
 # SCRIPT; prints wrk's report and sets REQUESTS (answered), SERVER_US (the
-# server's CPU time per request, µs), SERVER_USER_US (its user-space part)
-# and WRK_US (wrk's own CPU time per
-# request). CPU per request compares servers more steadily than requests
+# server's CPU time per request, µs), SERVER_USER_US (its user-space part),
+# WRK_US (wrk's own CPU time per request) and RPS (wrk's requests per
+# second). CPU per request compares servers more steadily than requests
 # per second do while other processes share the cores. With SHOW set, only
 # wrk's lines matching that pattern are printed.
 measure() {
@@ -86,6 +86,7 @@ measure() {
   uticks=$(( $(user_ticks "$pid") - uticks ))
   if [ -n "${SHOW:-}" ]; then grep -E "$SHOW" "$out" || true; else cat "$out"; fi
   REQUESTS=$(awk '/requests in/ { print $1 }' "$out")
+  RPS=$(awk '/Requests\/sec/ { print $2 }' "$out")
   SERVER_US=$(awk -v t="$ticks" -v hz="$hz" -v n="${REQUESTS:-0}" 'BEGIN { printf "%.2f", n ? t / hz * 1e6 / n : 0 }')
   SERVER_USER_US=$(awk -v t="$uticks" -v hz="$hz" -v n="${REQUESTS:-0}" 'BEGIN { printf "%.2f", n ? t / hz * 1e6 / n : 0 }')
   WRK_US=$(awk -v n="${REQUESTS:-0}" '{ printf "%.2f", n ? ($1 + $2) * 1e6 / n : 0 }' "$out.time")
