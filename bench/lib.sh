@@ -57,6 +57,28 @@ machine_line() {
     "wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
 }
 
+# thread_ticks PID: one line per thread of PID: its name, user and system
+# CPU time (clock ticks). Two snapshots give what each kind of thread (the
+# connection workers, the OAuth workers, the store's writer) spent.
+thread_ticks() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    printf '%s %s\n' "$(cat "$t/comm" 2>/dev/null)" "$(awk '{ print $14, $15 }' "$t/stat" 2>/dev/null)"
+  done
+}
+
+# per_thread BEFORE AFTER N: µs of user and system CPU per request (N
+# requests) between two thread_ticks snapshots, by thread name.
+per_thread() {
+  awk -v n="$3" -v hz="$(getconf CLK_TCK)" '
+    FNR == NR { u[$1] -= $2; s[$1] -= $3; next }
+    { u[$1] += $2; s[$1] += $3; seen[$1] = 1 }
+    END {
+      for (k in seen) if (u[k] + s[k] > 0)
+        printf "   %-18s user %7.1f  system %6.1f us\n", k, u[k] * 1e6 / hz / n, s[k] * 1e6 / hz / n
+    }' "$1" "$2" | sort
+}
+
 rss() { grep -E '^(VmRSS|VmHWM)' "/proc/$1/status" | tr -s ' ' | tr '\n' ' '; echo; }
 
 # Start `mcpauth serve` ($1 binary, $2 port, $3 data directory) with user

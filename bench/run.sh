@@ -25,7 +25,9 @@
 #   3. mcpauth /mcp tools/call TOOL with a valid bearer token and session
 #   4. mcpauth /token refresh grant, REFRESH_CONNS clients each chaining
 #      its own refresh-token family (every rotation durable before answering)
-# and mcpauth's resident memory (VmRSS now, VmHWM peak) after each phase,
+# with the refresh grant's CPU split by thread (connection workers, OAuth
+# workers, the store's writer), and mcpauth's resident memory (VmRSS now,
+# VmHWM peak) after each phase,
 # plus the largest VmRSS sampled every 100 ms while the refresh load runs.
 # Only loopback addresses are used; every run is bounded by DURATION.
 set -euo pipefail
@@ -122,12 +124,16 @@ echo "== mcpauth: POST /token refresh grant, $REFRESH_CONNS clients, $DURATION"
 SAMPLER=$!
 PIDS+=($SAMPLER)
 TICKS0=$(cpu_ticks "$MCPAUTH_PID")
+thread_ticks "$MCPAUTH_PID" >"$WORK/threads-before"
 wrk -t"$REFRESH_CONNS" -c"$REFRESH_CONNS" -d"$DURATION" --latency \
   -s bench/refresh.lua "http://127.0.0.1:$PORT/token" | tee "$WORK/refresh.out"
 TICKS1=$(cpu_ticks "$MCPAUTH_PID")
+thread_ticks "$MCPAUTH_PID" >"$WORK/threads-after"
 kill "$SAMPLER" 2>/dev/null || true
 REQS=$(awk '/requests in/ {print $1}' "$WORK/refresh.out")
 # Server CPU per grant: robust to how much of the shared machine we got.
 echo "== mcpauth refresh CPU: $(( (TICKS1 - TICKS0) * 1000000 / $(getconf CLK_TCK) / ${REQS:-1} )) us per grant ($REQS grants)"
+echo "== mcpauth refresh CPU per grant by thread (the signature is on the OAuth workers):"
+per_thread "$WORK/threads-before" "$WORK/threads-after" "${REQS:-1}"
 echo "== mcpauth during refresh: largest VmRSS sampled $(cat "$WORK/rss-during" 2>/dev/null || echo '?') kB"
 echo "== mcpauth after refresh: $(rss $MCPAUTH_PID)"
