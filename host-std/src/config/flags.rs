@@ -288,11 +288,13 @@ pub struct ServeArgs {
     /// tokens of other clients (comma-separated client ids; they must
     /// authenticate with a secret). Every other client sees only its own
     /// tokens [default: none].
+    // A registered client's id is random base64url and may start with `-`.
     #[arg(
         long,
         env = "MCPAUTH_INTROSPECTION_CLIENTS",
         value_name = "CLIENT_IDS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        allow_hyphen_values = true
     )]
     pub introspection_clients: Option<Vec<String>>,
     /// How long a registered client no user ever authorized is kept, e.g.
@@ -383,7 +385,14 @@ pub struct ServeArgs {
     pub issuer_introspection: Option<bool>,
     /// The client id this resource server introspects as (the issuer must
     /// allow it to introspect other clients' tokens).
-    #[arg(long, env = "MCPAUTH_ISSUER_CLIENT_ID", value_name = "ID")]
+    // An id an mcpauth issuer registered is random base64url: it may start
+    // with `-`.
+    #[arg(
+        long,
+        env = "MCPAUTH_ISSUER_CLIENT_ID",
+        value_name = "ID",
+        allow_hyphen_values = true
+    )]
     pub issuer_client_id: Option<String>,
     /// Its client secret (prefer the environment variable or the config
     /// file; never printed).
