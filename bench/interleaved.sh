@@ -251,13 +251,14 @@ print("round:            " + " ".join(f"{r:>6}" for r in range(1, pairs + 1)))
 for name in ["bare"] + names:
     print(f"{name:>16}: " + " ".join(f"{c[name]:6.2f}" for c in rounds))
 for name in names:
-    med, spread = verdict(f"bare ÷ {name}", [c["bare"] / c[name] for c in rounds])
-    reached = sum(c["bare"] / c[name] >= target for c in rounds)
+    ratios = [c["bare"] / c[name] for c in rounds]
+    med, spread = verdict(f"bare ÷ {name}", ratios)
+    reached = sum(r >= target for r in ratios)
     print(f"   {name}: {reached} of {pairs} rounds at or above {target}")
     ok = spread <= max_spread
-    if ok and all(c["bare"] / c[name] >= target for c in rounds):
+    if ok and reached == pairs:
         print(f"   -> {name}: every round at or above {target} of bare hyper's CPU per request")
-    elif ok and all(c["bare"] / c[name] < target for c in rounds):
+    elif ok and reached == 0:
         print(f"   -> {name}: every round below {target}")
     else:
         print(f"   -> {name}: no conclusion against {target}")
